@@ -1,0 +1,131 @@
+// The functional core: compiled journeys and the pure step function over one customer.
+// The engine never reads a clock, a file or a socket; `simulate` and `serve` both drive it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dsl/workspace.hpp"
+#include "engine/action.hpp"
+#include "engine/event.hpp"
+#include "engine/time.hpp"
+
+namespace journey::engine {
+
+struct Program;        // compiled journeys and segments (engine/program.hpp)
+struct CustomerState;  // one customer's profile, timeline, runs and timers (engine/state.hpp)
+
+/// Name and version of one compiled journey.
+struct JourneyInfo {
+  std::string name;
+  std::string version;  // hash of the compiled form
+};
+
+/// The result of compiling a checked workspace. `program` is null when the workspace has errors.
+struct CompileResult {
+  std::shared_ptr<const Program> program;
+  std::vector<dsl::Diagnostic> diagnostics;
+};
+
+/// Compiles every journey and segment in a workspace that `dsl::check` found free of errors.
+CompileResult compile(const dsl::Workspace& workspace);
+
+/// The journeys in a program, sorted by name.
+std::vector<JourneyInfo> journeys_of(const Program& program);
+
+/// A cap on sends per customer over a rolling window.
+struct ChannelCap {
+  std::int64_t count = 0;
+  std::int64_t per_ms = 0;
+};
+
+/// Engine-wide settings (from journey.toml or simulate flags).
+struct EngineConfig {
+  std::string default_zone = "UTC";         // IANA zone for customers without customer.timezone
+  bool consent_assumed = false;             // consent = "assumed"; default "required"
+  std::map<std::string, ChannelCap> channel_caps;  // engine-wide caps by channel ("*" = all)
+  int step_budget = 10000;                  // steps one run may take without a wait
+  int emit_depth = 16;                      // how deep emit chains may go
+};
+
+/// Something the reports count: entries, exits, steps, goals, sends, errors.
+struct Record {
+  enum class Kind : std::uint8_t { Entered, Exited, Step, Goal, Send, Suppressed, Error };
+  Kind kind = Kind::Entered;
+  std::string customer_id;
+  std::string journey;
+  std::string version;
+  std::string step;     // Step, Send, Suppressed
+  std::string variant;  // split variant the run is in, if any
+  std::string detail;   // Exited: reason; Goal: goal name; Suppressed: reason; Error: message
+  Millis at = 0;
+};
+
+/// One line of a customer trace: what the engine considered and why (the "explain" answer).
+struct TraceLine {
+  Millis at = 0;
+  std::string journey;  // empty for customer-level lines (event received, profile updated)
+  std::string message;  // human-readable
+  nlohmann::json detail = nlohmann::json::object();  // condition values, ids, reasons
+};
+
+/// What one step call produced.
+struct Outcome {
+  std::vector<Action> actions;    // in engine-time order
+  std::vector<Record> records;
+  std::vector<TraceLine> trace;   // only when tracing was asked for
+  bool duplicate = false;         // the event's messageId was seen before; nothing changed
+};
+
+/// The step function over compiled journeys. Thread-safe for concurrent calls on different
+/// customers; deploy() must not run concurrently with step calls.
+class Engine {
+ public:
+  explicit Engine(EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Makes `program` the live set: new entries use it. Runs that entered an older version keep
+  /// running on that version until they leave.
+  void deploy(std::shared_ptr<const Program> program);
+
+  /// Makes an older program's journey versions available to runs that use them, without
+  /// making it live (used after a restart, for runs stored with an old version).
+  void retain(std::shared_ptr<const Program> program);
+
+  /// Fires every timer of the customer due at or before `event.at`, then applies the event.
+  Outcome on_event(CustomerState& state, const Event& event, bool trace = false) const;
+
+  /// Fires every timer of the customer due at or before `now`.
+  Outcome on_time(CustomerState& state, Millis now, bool trace = false) const;
+
+  /// When this customer next needs on_time(): the earliest pending timer. Recurring `entry
+  /// every` occurrences count only when `include_recurring`.
+  std::optional<Millis> next_wakeup(const CustomerState& state, bool include_recurring = true) const;
+
+  /// Profile, tags, active runs with their state and next wake-up, as JSON for the API.
+  nlohmann::json describe(const CustomerState& state) const;
+
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct Versions;
+  EngineConfig config_;
+  std::unique_ptr<Versions> versions_;
+};
+
+/// A fresh state for a customer the engine has not seen.
+std::unique_ptr<CustomerState> new_customer(const std::string& customer_id);
+
+/// Serialises a customer's whole state (for the store) and reads it back.
+std::string serialize(const CustomerState& state);
+std::unique_ptr<CustomerState> deserialize(const std::string& bytes);
+
+}  // namespace journey::engine

@@ -1,0 +1,11 @@
+// `journey fmt`: not built yet.
+#include "runtime/cli/command.hpp"
+
+namespace journey::cli {
+
+void add_fmt(CLI::App& app, Run& run) {
+  auto* sub = app.add_subcommand("fmt", "(not built yet)");
+  sub->callback([&run] { run = [] { return kExitUsage; }; });
+}
+
+}  // namespace journey::cli

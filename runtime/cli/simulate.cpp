@@ -1,0 +1,11 @@
+// `journey simulate`: not built yet.
+#include "runtime/cli/command.hpp"
+
+namespace journey::cli {
+
+void add_simulate(CLI::App& app, Run& run) {
+  auto* sub = app.add_subcommand("simulate", "(not built yet)");
+  sub->callback([&run] { run = [] { return kExitUsage; }; });
+}
+
+}  // namespace journey::cli
