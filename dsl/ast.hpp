@@ -214,6 +214,14 @@ struct Cap {
   friend bool operator==(const Cap&, const Cap&) = default;
 };
 
+/// A header clause that may appear at most once (`title`, `reentry`, `quiet hours`, `cap`), as
+/// written; the parser records every one so that a repeat can be reported (E117).
+struct OnceClause {
+  std::string keyword;  // "title", "reentry", "quiet hours" or "cap"
+  Span span;
+  friend bool operator==(const OnceClause&, const OnceClause&) = default;
+};
+
 /// `journey NAME { HEADER* STEP* }`.
 struct Journey {
   std::string name;
@@ -226,6 +234,7 @@ struct Journey {
   std::vector<Goal> goals;
   std::optional<QuietHours> quiet_hours;
   std::optional<Cap> cap;
+  std::vector<OnceClause> once_clauses;  // every once-only header clause, in source order
   Block steps;
   friend bool operator==(const Journey&, const Journey&) = default;
 };

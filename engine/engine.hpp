@@ -106,6 +106,10 @@ class Engine {
   /// Fires every timer of the customer due at or before `now`.
   Outcome on_time(CustomerState& state, Millis now, bool trace = false) const;
 
+  /// As on_time, but recurring `entry every` ticks fire only up to `recurring_until` (simulate
+  /// drains one-off timers past the last event while recurring ticks stop there).
+  Outcome advance(CustomerState& state, Millis now, Millis recurring_until, bool trace = false) const;
+
   /// When this customer next needs on_time(): the earliest pending timer. Recurring `entry
   /// every` occurrences count only when `include_recurring`.
   std::optional<Millis> next_wakeup(const CustomerState& state, bool include_recurring = true) const;

@@ -1,11 +1,94 @@
-// `journey explain`: not built yet.
+// `journey explain PATH... --events FILE --customer ID`: why did (or didn't) this customer get
+// that message: the customer's trace through every journey (or one).
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsl/render.hpp"
+#include "dsl/workspace.hpp"
+#include "engine/engine.hpp"
+#include "engine/program.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/simulate.hpp"
 
 namespace journey::cli {
+namespace {
+
+struct ExplainArgs {
+  std::vector<std::string> paths;
+  std::string events;
+  std::string profiles;
+  std::string customer;
+  std::string journey;
+  std::string until;
+  std::string default_zone = "UTC";
+  std::string consent = "required";
+};
+
+int explain(const ExplainArgs& args) {
+  std::optional<engine::Millis> until;
+  if (!args.until.empty()) {
+    until = engine::parse_timestamp(args.until);
+    if (!until) {
+      std::cerr << "journey explain: --until: unparsable timestamp \"" << args.until << "\"\n";
+      return kExitUsage;
+    }
+  }
+  dsl::Workspace ws;
+  dsl::add_paths(ws, args.paths);
+  dsl::check(ws, {});
+  if (ws.has_errors()) {
+    std::cerr << dsl::render_text(ws, false);
+    return kExitFindings;
+  }
+  const auto compiled = engine::compile(ws);
+  if (!compiled.program) return kExitFindings;
+  std::optional<std::string> journey;
+  if (!args.journey.empty()) {
+    if (compiled.program->find_journey(args.journey) == nullptr) {
+      std::cerr << "journey explain: no journey named `" << args.journey << "` in the loaded files\n";
+      return kExitUsage;
+    }
+    journey = args.journey;
+  }
+  // Only the customer's own lines are needed; other customers cannot affect them.
+  runtime::SimulationInput all;
+  if (!args.profiles.empty() && !runtime::read_profiles(args.profiles, false, all, std::cerr)) return kExitUsage;
+  if (!runtime::read_events(args.events, false, all, std::cerr)) return kExitUsage;
+  if (all.skipped > 0) std::cerr << all.skipped << " input lines skipped\n";
+  runtime::SimulationInput input;
+  input.last_event_at = all.last_event_at;
+  if (const auto e = all.events.find(args.customer); e != all.events.end()) input.events[e->first] = e->second;
+  if (const auto p = all.profiles.find(args.customer); p != all.profiles.end()) input.profiles[p->first] = p->second;
+  if (input.events.empty() && input.profiles.empty()) {
+    std::cerr << "journey explain: customer `" << args.customer << "` has no events in " << args.events << "\n";
+  }
+  engine::EngineConfig config;
+  config.default_zone = args.default_zone;
+  config.consent_assumed = args.consent == "assumed";
+  engine::Engine engine(config);
+  engine.deploy(compiled.program);
+  const auto result = runtime::simulate(engine, input, until, args.customer);
+  std::cout << runtime::render_trace(result.trace, journey);
+  std::cout.flush();
+  return kExitOk;
+}
+
+}  // namespace
 
 void add_explain(CLI::App& app, Run& run) {
-  auto* sub = app.add_subcommand("explain", "(not built yet)");
-  sub->callback([&run] { run = [] { return kExitUsage; }; });
+  auto args = std::make_shared<ExplainArgs>();
+  auto* sub = app.add_subcommand("explain", "Why did (or didn't) a customer get a message: their trace");
+  sub->add_option("paths", args->paths, "Journey files or folders")->required();
+  sub->add_option("--events", args->events, "Segment NDJSON events")->required();
+  sub->add_option("--customer", args->customer, "The customer id")->required();
+  sub->add_option("--journey", args->journey, "Only this journey's lines");
+  sub->add_option("--profiles", args->profiles, "NDJSON starting profiles");
+  sub->add_option("--until", args->until, "Fire timers up to this time (ISO-8601)");
+  sub->add_option("--default-zone", args->default_zone, "IANA zone for customers without customer.timezone");
+  sub->add_option("--consent", args->consent, "Consent policy")->check(CLI::IsMember({"required", "assumed"}));
+  sub->callback([&run, args] { run = [args] { return explain(*args); }; });
 }
 
 }  // namespace journey::cli

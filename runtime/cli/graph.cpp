@@ -1,11 +1,215 @@
-// `journey graph`: not built yet.
+// `journey graph PATH... [--journey NAME] --format dot|mermaid`: draw the compiled state machines.
+// States are the wait points (named by label or line) plus start and end; edges carry the event,
+// timeout or timer, the guards along the way, and the sends and other actions in order.
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "engine/program.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/cli/load.hpp"
 
 namespace journey::cli {
+namespace {
+
+struct GraphArgs {
+  std::vector<std::string> paths;
+  std::string journey;
+  std::string format = "dot";
+};
+
+constexpr const char* kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                     "thursday", "friday", "saturday"};
+
+/// HH:MM, as written in the language.
+std::string time_of_day(std::int64_t seconds) {
+  dsl::Expr expr;
+  expr.kind = dsl::ExprKind::TimeOfDay;
+  expr.seconds = seconds;
+  return engine::expr_text(expr);
+}
+
+std::string state_label(const engine::Journey& j, const engine::State& s) {
+  const engine::Op& op = j.ops[s.op];
+  switch (s.kind) {
+    case engine::StateKind::Start: return "start";
+    case engine::StateKind::End: return "end";
+    case engine::StateKind::Wait: return s.id + "\\nwait " + engine::duration_text(op.millis / 1000);
+    case engine::StateKind::WaitUntil:
+      return s.id + "\\nwait until " + time_of_day(op.time_of_day);
+    case engine::StateKind::WaitUpTo:
+      return s.id + "\\nwait up to " + engine::duration_text(op.millis / 1000);
+    case engine::StateKind::QuietHold: return "quiet hours hold\\n" + op.step_id;
+  }
+  return s.id;
+}
+
+std::string trigger_label(const engine::Journey& j, const engine::Transition& t) {
+  const engine::State& from = j.states[t.from];
+  switch (t.trigger) {
+    case engine::TriggerKind::Entry: {
+      std::string out;
+      for (const auto& e : j.entries) {
+        if (!out.empty()) out += " | ";
+        switch (e.kind) {
+          case dsl::EntryKind::On: out += "on " + e.event; break;
+          case dsl::EntryKind::When: out += "when " + engine::expr_text(*e.condition); break;
+          case dsl::EntryKind::Every:
+            out += std::string("every ") + (e.weekday < 0 ? "day" : kWeekdays[e.weekday]) + " at " +
+                   time_of_day(e.time_of_day);
+            if (e.where) out += " when " + engine::expr_text(*e.where);
+            break;
+        }
+      }
+      return "entry " + out;
+    }
+    case engine::TriggerKind::Timer: {
+      const engine::Op& op = j.ops[from.op];
+      if (from.kind == engine::StateKind::QuietHold) return "quiet hours over";
+      if (from.kind == engine::StateKind::WaitUntil) return "at " + time_of_day(op.time_of_day);
+      return "after " + engine::duration_text(op.millis / 1000);
+    }
+    case engine::TriggerKind::Event:
+      return "on " + t.event + (t.where ? " where " + engine::expr_text(*t.where) : "");
+    case engine::TriggerKind::Timeout:
+      return "timeout " + engine::duration_text(j.ops[from.op].millis / 1000);
+  }
+  return "";
+}
+
+std::string action_label(const engine::Op& op) {
+  switch (op.kind) {
+    case engine::OpKind::Send: return "send " + op.channel + " \"" + op.template_name + "\"";
+    case engine::OpKind::Exit: return op.text.empty() ? "exit" : "exit \"" + op.text + "\"";
+    case engine::OpKind::Emit: return "emit " + op.text;
+    case engine::OpKind::Tag: return "tag \"" + op.text + "\"";
+    case engine::OpKind::Untag: return "untag \"" + op.text + "\"";
+    case engine::OpKind::Set: {
+      std::string path;
+      for (const auto& p : op.path) path += "." + p;
+      return "set customer" + path;
+    }
+    default: return engine::op_kind_name(op.kind);
+  }
+}
+
+std::string guard_label(const engine::Guard& g) {
+  switch (g.kind) {
+    case engine::Guard::Kind::Condition: return (g.negated ? "not (" : "if (") + g.text + ")";
+    case engine::Guard::Kind::Variant: return "variant " + g.text;
+    case engine::Guard::Kind::QuietHours: return (g.negated ? "outside quiet " : "in quiet ") + g.text;
+  }
+  return g.text;
+}
+
+/// The lines of an edge label: trigger, then guards, then actions.
+std::vector<std::string> edge_lines(const engine::Journey& j, const engine::Transition& t) {
+  std::vector<std::string> lines{trigger_label(j, t)};
+  for (const auto& g : t.guards) lines.push_back(guard_label(g));
+  for (std::size_t a : t.actions) lines.push_back(action_label(j.ops[a]));
+  return lines;
+}
+
+std::string escape(const std::string& text, bool keep_newline_escapes) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (keep_newline_escapes && c == '\\' && i + 1 < text.size() && text[i + 1] == 'n') {
+      out += "\\n";
+      ++i;
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void draw_dot(std::ostream& out, const engine::Journey& j) {
+  out << "digraph \"" << escape(j.name, false) << "\" {\n"
+      << "  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+      << "  edge [fontname=\"Helvetica\", fontsize=10];\n";
+  for (std::size_t i = 0; i < j.states.size(); ++i) {
+    const auto& s = j.states[i];
+    out << "  s" << i << " [label=\"" << escape(state_label(j, s), true) << "\"";
+    if (s.kind == engine::StateKind::Start) out << ", shape=circle";
+    if (s.kind == engine::StateKind::End) out << ", shape=doublecircle";
+    out << "];\n";
+  }
+  for (const auto& t : j.transitions) {
+    std::string label;
+    for (const auto& line : edge_lines(j, t)) label += escape(line, false) + "\\l";
+    out << "  s" << t.from << " -> s" << t.to << " [label=\"" << label << "\"];\n";
+  }
+  out << "}\n";
+}
+
+std::string mermaid_text(std::string text) {
+  // Mermaid labels cannot hold `:` after the first one, `;` or quotes unescaped.
+  std::string out;
+  for (char c : text) {
+    if (c == '"') out += "#quot;";
+    else if (c == ';') out += "#59;";
+    else if (c == ':') out += "#58;";
+    else out += c;
+  }
+  return out;
+}
+
+void draw_mermaid(std::ostream& out, const engine::Journey& j) {
+  out << "---\ntitle: " << j.name << "\n---\nstateDiagram-v2\n";
+  auto id = [&](std::size_t i) {
+    const auto kind = j.states[i].kind;
+    return kind == engine::StateKind::Start || kind == engine::StateKind::End ? std::string("[*]")
+                                                                             : "s" + std::to_string(i);
+  };
+  for (std::size_t i = 0; i < j.states.size(); ++i) {
+    const auto kind = j.states[i].kind;
+    if (kind == engine::StateKind::Start || kind == engine::StateKind::End) continue;
+    std::string label = state_label(j, j.states[i]);
+    for (std::size_t p; (p = label.find("\\n")) != std::string::npos;) label.replace(p, 2, " ");
+    out << "  state \"" << escape(label, false) << "\" as s" << i << "\n";
+  }
+  for (const auto& t : j.transitions) {
+    std::string label;
+    for (const auto& line : edge_lines(j, t)) label += (label.empty() ? "" : " / ") + mermaid_text(line);
+    out << "  " << id(t.from) << " --> " << id(t.to) << " : " << label << "\n";
+  }
+}
+
+int graph(const GraphArgs& args) {
+  const Loaded loaded = load_program(args.paths);
+  if (!loaded.program) return loaded.exit_code;
+  bool found = false;
+  for (const auto& j : loaded.program->journeys) {
+    if (!args.journey.empty() && j.name != args.journey) continue;
+    if (found) std::cout << "\n";
+    found = true;
+    if (args.format == "dot") draw_dot(std::cout, j);
+    else draw_mermaid(std::cout, j);
+  }
+  if (!found) {
+    std::cerr << "journey graph: "
+              << (args.journey.empty() ? "no journeys in the given paths"
+                                       : "no journey named `" + args.journey + "`")
+              << "\n";
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+}  // namespace
 
 void add_graph(CLI::App& app, Run& run) {
-  auto* sub = app.add_subcommand("graph", "(not built yet)");
-  sub->callback([&run] { run = [] { return kExitUsage; }; });
+  auto args = std::make_shared<GraphArgs>();
+  auto* sub = app.add_subcommand("graph", "Draw the compiled state machine of each journey");
+  sub->add_option("paths", args->paths, "Journey files or folders")->required();
+  sub->add_option("--journey", args->journey, "Only this journey");
+  sub->add_option("--format", args->format, "dot (Graphviz) or mermaid")
+      ->check(CLI::IsMember({"dot", "mermaid"}));
+  sub->callback([&run, args] { run = [args] { return graph(*args); }; });
 }
 
 }  // namespace journey::cli

@@ -1,11 +1,156 @@
-// `journey simulate`: not built yet.
+// `journey simulate PATH... --events FILE`: dry-run journeys over an event history in virtual
+// time and print the actions (or the funnel report, or a customer trace).
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dsl/render.hpp"
+#include "dsl/workspace.hpp"
+#include "engine/engine.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/simulate.hpp"
 
 namespace journey::cli {
+namespace {
+
+struct SimulateArgs {
+  std::vector<std::string> paths;
+  std::string events;
+  std::string profiles;
+  std::string until;
+  bool report = false;
+  std::string actions;
+  std::string trace;
+  bool strict = false;
+  std::string default_zone = "UTC";
+  std::string consent = "required";
+  unsigned threads = 1;
+  std::vector<std::string> caps;
+};
+
+// Parses a duration such as `7d`, `1d12h`, `30m` into milliseconds.
+std::optional<std::int64_t> parse_duration(const std::string& text) {
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (text.empty()) return std::nullopt;
+  while (i < text.size()) {
+    std::int64_t n = 0;
+    const std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && n < 1000000000) n = n * 10 + (text[i++] - '0');
+    if (i == start || i == text.size()) return std::nullopt;
+    const char unit = text[i++];
+    const std::int64_t seconds = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : unit == 'w' ? 604800 : 0;
+    if (seconds == 0) return std::nullopt;
+    total += n * seconds * 1000;
+  }
+  return total;
+}
+
+// `CHANNEL=N/DURATION` (channel `*` for all channels) into the config's engine-wide caps.
+bool add_cap(const std::string& spec, engine::EngineConfig& config) {
+  const auto eq = spec.find('=');
+  const auto slash = spec.find('/', eq == std::string::npos ? 0 : eq);
+  if (eq == std::string::npos || eq == 0 || slash == std::string::npos) return false;
+  const std::string count = spec.substr(eq + 1, slash - eq - 1);
+  if (count.empty() || count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos) return false;
+  const auto per = parse_duration(spec.substr(slash + 1));
+  if (!per || *per <= 0) return false;
+  config.channel_caps[spec.substr(0, eq)] = {std::stoll(count), *per};
+  return true;
+}
+
+int simulate(const SimulateArgs& args) {
+  std::optional<engine::Millis> until;
+  if (!args.until.empty()) {
+    until = engine::parse_timestamp(args.until);
+    if (!until) {
+      std::cerr << "journey simulate: --until: unparsable timestamp \"" << args.until
+                << "\" (expected ISO-8601 such as 2026-01-31T00:00:00Z)\n";
+      return kExitUsage;
+    }
+  }
+  dsl::Workspace ws;
+  dsl::add_paths(ws, args.paths);
+  dsl::check(ws, {});
+  if (ws.has_errors()) {
+    std::cerr << dsl::render_text(ws, false);
+    return kExitFindings;
+  }
+  const auto compiled = engine::compile(ws);
+  if (!compiled.program) {
+    std::cerr << "journey simulate: the journeys could not be compiled\n";
+    return kExitFindings;
+  }
+  runtime::SimulationInput input;
+  if (!args.profiles.empty() && !runtime::read_profiles(args.profiles, args.strict, input, std::cerr)) {
+    return args.strict ? kExitFindings : kExitUsage;
+  }
+  if (!runtime::read_events(args.events, args.strict, input, std::cerr)) {
+    return args.strict ? kExitFindings : kExitUsage;
+  }
+  if (input.skipped > 0) std::cerr << input.skipped << " input lines skipped\n";
+
+  engine::EngineConfig config;
+  config.default_zone = args.default_zone;
+  config.consent_assumed = args.consent == "assumed";
+  for (const auto& cap : args.caps) {
+    if (!add_cap(cap, config)) {
+      std::cerr << "journey simulate: --cap: expected CHANNEL=N/DURATION (e.g. email=3/7d, *=5/1d), got \"" << cap
+                << "\"\n";
+      return kExitUsage;
+    }
+  }
+  engine::Engine engine(config);
+  engine.deploy(compiled.program);
+  std::optional<std::string> trace;
+  if (!args.trace.empty()) trace = args.trace;
+  const auto result = runtime::simulate(engine, input, until, trace, args.threads);
+
+  if (trace) std::cerr << runtime::render_trace(result.trace, std::nullopt);
+  for (const auto& r : result.records) {
+    if (r.kind != engine::Record::Kind::Error) continue;
+    std::cerr << engine::format_timestamp(r.at) << ": customer " << r.customer_id
+              << (r.journey.empty() ? "" : ", journey " + r.journey) << ": error: " << r.detail << "\n";
+  }
+  const std::string actions = runtime::render_actions(result.actions);
+  if (!args.actions.empty()) {
+    std::ofstream out(args.actions, std::ios::binary);
+    out << actions;
+    if (!out) {
+      std::cerr << "journey simulate: cannot write " << args.actions << "\n";
+      return kExitUsage;
+    }
+  }
+  if (args.report) {
+    std::cout << runtime::render_report(*compiled.program, result.records);
+  } else {
+    std::cout << actions;
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
+}  // namespace
 
 void add_simulate(CLI::App& app, Run& run) {
-  auto* sub = app.add_subcommand("simulate", "(not built yet)");
-  sub->callback([&run] { run = [] { return kExitUsage; }; });
+  auto args = std::make_shared<SimulateArgs>();
+  auto* sub = app.add_subcommand("simulate", "Dry-run journeys over an event history in virtual time");
+  sub->add_option("paths", args->paths, "Journey files or folders")->required();
+  sub->add_option("--events", args->events, "Segment NDJSON events (track, identify)")->required();
+  sub->add_option("--profiles", args->profiles, "NDJSON starting profiles {\"userId\":..,\"traits\":{..}}");
+  sub->add_option("--until", args->until, "Fire timers up to this time (ISO-8601)");
+  sub->add_flag("--report", args->report, "Print the funnel report instead of the actions");
+  sub->add_option("--actions", args->actions, "Also write the actions to this file");
+  sub->add_option("--trace", args->trace, "Write this customer's trace to stderr");
+  sub->add_flag("--strict", args->strict, "Stop at the first malformed input line");
+  sub->add_option("--default-zone", args->default_zone, "IANA zone for customers without customer.timezone");
+  sub->add_option("--consent", args->consent, "Consent policy")->check(CLI::IsMember({"required", "assumed"}));
+  sub->add_option("--cap", args->caps, "Engine-wide cap CHANNEL=N/DURATION (channel * for all); may repeat");
+  sub->add_option("--threads", args->threads, "Run customers on this many threads (same output)")
+      ->check(CLI::Range(1U, 64U));
+  sub->callback([&run, args] { run = [args] { return simulate(*args); }; });
 }
 
 }  // namespace journey::cli

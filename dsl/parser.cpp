@@ -1,0 +1,999 @@
+// Text to AST: runs the PEGTL grammar (grammar.hpp) into a parse tree of selected rules, then
+// turns that tree into the AST of ast.hpp. Syntax errors are recorded where the grammar raises
+// them (one message per `must<>` point, in the table below); the grammar recovers at the next
+// statement or declaration, so one file can report several errors.
+#include "dsl/parser.hpp"
+
+#include <tao/pegtl/contrib/parse_tree.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "dsl/grammar.hpp"
+#include "dsl/suggest.hpp"
+
+namespace journey::dsl {
+
+namespace pegtl = tao::pegtl;
+namespace g = grammar;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Error messages: one per `must<>` or `raise<>` point. E001 messages get ", found `X`" appended.
+
+struct ErrorText {
+  const char* code = nullptr;
+  const char* message = nullptr;
+};
+
+// clang-format off
+template <typename Rule> inline constexpr ErrorText error_message{};
+template <> inline constexpr ErrorText error_message<g::escape_code>          = {"E003", "invalid escape in a string: use \\\", \\\\, \\n, \\t or \\uXXXX"};
+template <> inline constexpr ErrorText error_message<g::string_body>          = {"E002", "unterminated string: add a closing `\"` before the end of the line"};
+template <> inline constexpr ErrorText error_message<g::keyword_as_name>      = {"E006", "`{}` is a keyword and cannot be used as a name"};
+template <> inline constexpr ErrorText error_message<g::invalid_duration>     = {"E005", "invalid duration `{}`: write a number and a unit s, m, h, d or w, such as `30m`, `3d` or `1d12h`"};
+template <> inline constexpr ErrorText error_message<g::invalid_literal>      = {"E005", "invalid literal `{}`: a number is written like `3` or `129.5`, a duration like `30m`, `3d` or `1d12h`"};
+template <> inline constexpr ErrorText error_message<g::percent_sign>         = {"E005", "invalid percentage: write it like `45%` or `12.5%`"};
+template <> inline constexpr ErrorText error_message<g::late_header>          = {"E007", "header clause `{}` after the first step: move it above the steps of the journey"};
+template <> inline constexpr ErrorText error_message<g::chained_comparison>   = {"E001", "comparisons do not chain: combine them with `and`"};
+template <> inline constexpr ErrorText error_message<g::path_tail>            = {"E001", "expected `.` and a name after it, as in `customer.email`"};
+template <> inline constexpr ErrorText error_message<g::path_segment>         = {"E001", "expected a name after `.`"};
+template <> inline constexpr ErrorText error_message<g::expr<g::ws>>          = {"E001", "expected an expression"};
+template <> inline constexpr ErrorText error_message<g::expr<g::sp>>          = {"E001", "expected an expression"};
+template <> inline constexpr ErrorText error_message<g::unary<g::ws>>         = {"E001", "expected an expression after the operator"};
+template <> inline constexpr ErrorText error_message<g::unary<g::sp>>         = {"E001", "expected an expression after the operator"};
+template <> inline constexpr ErrorText error_message<g::mul_expr<g::ws>>      = {"E001", "expected an expression after the operator"};
+template <> inline constexpr ErrorText error_message<g::mul_expr<g::sp>>      = {"E001", "expected an expression after the operator"};
+template <> inline constexpr ErrorText error_message<g::add_expr<g::ws>>      = {"E001", "expected an expression after the comparison"};
+template <> inline constexpr ErrorText error_message<g::add_expr<g::sp>>      = {"E001", "expected an expression after the comparison"};
+template <> inline constexpr ErrorText error_message<g::not_expr<g::ws>>      = {"E001", "expected an expression after `and` or `not`"};
+template <> inline constexpr ErrorText error_message<g::not_expr<g::sp>>      = {"E001", "expected an expression after `and` or `not`"};
+template <> inline constexpr ErrorText error_message<g::and_expr<g::ws>>      = {"E001", "expected an expression after `or`"};
+template <> inline constexpr ErrorText error_message<g::and_expr<g::sp>>      = {"E001", "expected an expression after `or`"};
+template <> inline constexpr ErrorText error_message<g::segment_ref>          = {"E001", "expected a segment name after `customer is`"};
+template <> inline constexpr ErrorText error_message<g::within_duration>      = {"E001", "expected a duration such as `7d` after `within`"};
+template <> inline constexpr ErrorText error_message<g::close_paren>          = {"E001", "expected `)`"};
+template <> inline constexpr ErrorText error_message<g::close_bracket>        = {"E001", "expected `,` or `]` in the list"};
+template <> inline constexpr ErrorText error_message<g::list_item>            = {"E001", "expected a list item after `,`"};
+template <> inline constexpr ErrorText error_message<g::event_name>           = {"E001", "expected an event name (a name or a string)"};
+template <> inline constexpr ErrorText error_message<g::event_property>       = {"E001", "expected `EVENT.PROPERTY`, as in `sum(order_completed.amount)`"};
+template <> inline constexpr ErrorText error_message<g::since_arg>            = {"E001", "expected an event name or a timestamp expression inside `since(...)`"};
+template <> inline constexpr ErrorText error_message<g::has_path>             = {"E001", "expected `customer.PATH`, `event.PATH` or `trigger.PATH` inside `has(...)`"};
+template <> inline constexpr ErrorText error_message<g::field>                = {"E001", "expected a field `key: value`"};
+template <> inline constexpr ErrorText error_message<g::field_colon>          = {"E001", "expected `:` after the field name"};
+template <> inline constexpr ErrorText error_message<g::field_value>          = {"E001", "expected a value after `:`"};
+template <> inline constexpr ErrorText error_message<g::close_object>         = {"E001", "expected `,` or `}` in the `with` object"};
+template <> inline constexpr ErrorText error_message<g::object>               = {"E001", "expected an object `{ key: value, ... }` after `with`"};
+template <> inline constexpr ErrorText error_message<g::channel>              = {"E001", "expected a channel such as `email` after `send`"};
+template <> inline constexpr ErrorText error_message<g::template_name>        = {"E001", "expected a template name string after the channel, as in `send email \"welcome-1\"`"};
+template <> inline constexpr ErrorText error_message<g::wait_branch_block>    = {"E001", "expected a block `{ ... }` for the branch"};
+template <> inline constexpr ErrorText error_message<g::wait_branch>          = {"E001", "expected `on EVENT { ... }` or `timeout { ... }` inside `wait up to`"};
+template <> inline constexpr ErrorText error_message<g::stmt_end>             = {"E001", "expected the end of the statement (a new line or `;`)"};
+template <> inline constexpr ErrorText error_message<g::close_wait>           = {"E001", "expected `}` to close `wait up to`"};
+template <> inline constexpr ErrorText error_message<g::k_to>                 = {"E001", "expected `to` after `wait up`"};
+template <> inline constexpr ErrorText error_message<g::up_to_duration>       = {"E001", "expected a duration such as `3d` after `wait up to`"};
+template <> inline constexpr ErrorText error_message<g::wait_body>            = {"E001", "expected `{` with `on EVENT { ... }` branches after `wait up to DURATION`"};
+template <> inline constexpr ErrorText error_message<g::until_time>           = {"E001", "expected a time of day such as `09:00` after `wait until`"};
+template <> inline constexpr ErrorText error_message<g::wait_rest>            = {"E001", "expected a duration such as `3d`, `until HH:MM` or `up to DURATION { ... }` after `wait`"};
+template <> inline constexpr ErrorText error_message<g::if_condition>         = {"E001", "expected a condition after `if`"};
+template <> inline constexpr ErrorText error_message<g::if_block>             = {"E001", "expected a block `{ ... }` after the condition"};
+template <> inline constexpr ErrorText error_message<g::variant_name>         = {"E001", "expected a variant name after the percentage"};
+template <> inline constexpr ErrorText error_message<g::split_block>          = {"E001", "expected a block `{ ... }` after the variant name"};
+template <> inline constexpr ErrorText error_message<g::split_arm>            = {"E001", "expected a variant `P% NAME { ... }` inside `split`"};
+template <> inline constexpr ErrorText error_message<g::open_split>           = {"E001", "expected `{` after `split`"};
+template <> inline constexpr ErrorText error_message<g::close_split>          = {"E001", "expected `}` to close `split`"};
+template <> inline constexpr ErrorText error_message<g::set_target>           = {"E001", "expected `customer.PATH` after `set`"};
+template <> inline constexpr ErrorText error_message<g::set_equals>           = {"E001", "expected `=` after the attribute"};
+template <> inline constexpr ErrorText error_message<g::set_value>            = {"E001", "expected a value after `=`"};
+template <> inline constexpr ErrorText error_message<g::tag_name>             = {"E001", "expected a tag string, as in `tag \"vip\"`"};
+template <> inline constexpr ErrorText error_message<g::label_ref>            = {"E001", "expected a label name after `goto`"};
+template <> inline constexpr ErrorText error_message<g::statement>            = {"E001", "expected a step (send, wait, if, split, set, tag, untag, emit, goto, exit)"};
+template <> inline constexpr ErrorText error_message<g::close_block>          = {"E001", "expected `}` to close the block"};
+template <> inline constexpr ErrorText error_message<g::title_text>           = {"E001", "expected a string after `title`"};
+template <> inline constexpr ErrorText error_message<g::every_day>            = {"E001", "expected `day` or a weekday (`monday` ... `sunday`) after `every`"};
+template <> inline constexpr ErrorText error_message<g::every_at>             = {"E001", "expected `at HH:MM`"};
+template <> inline constexpr ErrorText error_message<g::every_time>           = {"E001", "expected a time of day such as `09:00` after `at`"};
+template <> inline constexpr ErrorText error_message<g::entry_rest>           = {"E001", "expected `on EVENT`, `when EXPR` or `every day at HH:MM` after `entry`"};
+template <> inline constexpr ErrorText error_message<g::reentry_duration>     = {"E001", "expected a duration such as `60d` after `reentry after`"};
+template <> inline constexpr ErrorText error_message<g::reentry_rest>         = {"E001", "expected `never`, `always` or `after DURATION` after `reentry`"};
+template <> inline constexpr ErrorText error_message<g::goal_name>            = {"E001", "expected a goal name after `goal`"};
+template <> inline constexpr ErrorText error_message<g::goal_colon>           = {"E001", "expected `:` after the goal name, as in `goal first_order: order_completed within 7d`"};
+template <> inline constexpr ErrorText error_message<g::goal_within>          = {"E001", "expected `within DURATION` at the end of the goal"};
+template <> inline constexpr ErrorText error_message<g::k_hours>              = {"E001", "expected `hours` after `quiet`"};
+template <> inline constexpr ErrorText error_message<g::quiet_start>          = {"E001", "expected a time of day such as `21:00` after `quiet hours`"};
+template <> inline constexpr ErrorText error_message<g::quiet_dash>           = {"E001", "expected `-` between the two times, as in `quiet hours 21:00-09:00`"};
+template <> inline constexpr ErrorText error_message<g::quiet_end>            = {"E001", "expected a time of day such as `09:00` after `-`"};
+template <> inline constexpr ErrorText error_message<g::cap_count>            = {"E001", "expected a whole number after `cap`, as in `cap 2 per 7d`"};
+template <> inline constexpr ErrorText error_message<g::k_per>                = {"E001", "expected `per` after the cap count"};
+template <> inline constexpr ErrorText error_message<g::cap_duration>         = {"E001", "expected a duration such as `7d` after `per`"};
+template <> inline constexpr ErrorText error_message<g::header_clause>        = {"E001", "expected a header clause"};
+template <> inline constexpr ErrorText error_message<g::journey_name>         = {"E001", "expected a journey name after `journey`"};
+template <> inline constexpr ErrorText error_message<g::open_journey>         = {"E001", "expected `{` after the journey name"};
+template <> inline constexpr ErrorText error_message<g::close_journey>        = {"E001", "expected `}` to close the journey"};
+template <> inline constexpr ErrorText error_message<g::segment_name>         = {"E001", "expected a segment name after `segment`"};
+template <> inline constexpr ErrorText error_message<g::segment_equals>       = {"E001", "expected `=` after the segment name"};
+template <> inline constexpr ErrorText error_message<g::segment_condition>    = {"E001", "expected a condition after `=`"};
+template <> inline constexpr ErrorText error_message<g::declaration>          = {"E001", "expected `journey NAME { ... }` or `segment NAME = EXPR`"};
+// clang-format on
+
+/// The words worth suggesting for a misspelling at a given error point; empty for none.
+template <typename Rule>
+std::vector<std::string> suggestion_words() {
+  if constexpr (std::is_same_v<Rule, g::statement>) {
+    return {"send", "wait", "if", "split", "set", "tag", "untag", "emit", "goto", "exit",
+            "title", "entry", "reentry", "goal", "quiet", "cap"};
+  } else if constexpr (std::is_same_v<Rule, g::declaration>) {
+    return {"journey", "segment"};
+  } else if constexpr (std::is_same_v<Rule, g::stmt_end>) {
+    return {"with", "where", "within", "and", "or", "not", "in", "is"};
+  } else if constexpr (std::is_same_v<Rule, g::wait_rest>) {
+    return {"up", "until"};
+  } else if constexpr (std::is_same_v<Rule, g::entry_rest>) {
+    return {"on", "when", "every"};
+  } else if constexpr (std::is_same_v<Rule, g::reentry_rest>) {
+    return {"never", "always", "after"};
+  } else if constexpr (std::is_same_v<Rule, g::every_day>) {
+    return {"day", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+  } else if constexpr (std::is_same_v<Rule, g::expr<g::sp>> || std::is_same_v<Rule, g::expr<g::ws>> ||
+                       std::is_same_v<Rule, g::if_condition> || std::is_same_v<Rule, g::set_value> ||
+                       std::is_same_v<Rule, g::segment_condition> || std::is_same_v<Rule, g::field_value> ||
+                       std::is_same_v<Rule, g::since_arg>) {
+    return {"customer", "event", "trigger", "now", "true", "false", "none", "count", "sum",
+            "avg", "min", "max", "since", "last", "has", "not"};
+  } else {
+    return {};
+  }
+}
+
+/// Deepest nesting of blocks and of expressions before E004.
+constexpr int kMaxBlockDepth = 64;
+constexpr int kMaxExprDepth = 256;
+
+/// What the grammar's control hooks share while one file is parsed.
+struct ParseState {
+  const SourceFile* file = nullptr;
+  std::vector<Diagnostic> diagnostics;
+  int block_depth = 0;
+  int expr_depth = 0;
+
+  std::uint32_t offset_of(const char* p) const {
+    return static_cast<std::uint32_t>(p - file->text().data());
+  }
+
+  /// Records a diagnostic, unless one was already recorded at the same place (an error that
+  /// ends a declaration is often reported again by the recovery that follows it).
+  void add(Diagnostic d) {
+    if (!diagnostics.empty() && diagnostics.back().span.begin == d.span.begin) return;
+    if (diagnostics.size() > kMaxDiagnosticsPerFile) return;
+    d.file = file->path();
+    diagnostics.push_back(std::move(d));
+  }
+};
+
+bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/// The token at `p` for messages: a word (with `.` inside literals), one character, or empty at
+/// the end of a line or of the input.
+std::string_view token_at(const char* p, const char* end) {
+  if (p == end || *p == '\n' || *p == '\r') return {};
+  const char* q = p;
+  const bool literal = *p >= '0' && *p <= '9';
+  while (q != end && (is_word_char(*q) || (literal && (*q == '.' || *q == ':')))) ++q;
+  if (q == p) {
+    // One UTF-8 code point.
+    ++q;
+    while (q != end && (static_cast<unsigned char>(*q) & 0xC0) == 0x80) ++q;
+  }
+  return {p, static_cast<std::size_t>(q - p)};
+}
+
+template <typename Rule>
+inline constexpr bool is_block_rule = std::is_same_v<Rule, g::if_block> ||
+                                      std::is_same_v<Rule, g::wait_branch_block> ||
+                                      std::is_same_v<Rule, g::split_block>;
+
+template <typename Rule>
+inline constexpr bool is_nesting_expr =
+    std::is_same_v<Rule, g::paren_expr> || std::is_same_v<Rule, g::list_lit> ||
+    std::is_same_v<Rule, g::negation<g::sp>> || std::is_same_v<Rule, g::negation<g::ws>> ||
+    std::is_same_v<Rule, g::negate<g::sp>> || std::is_same_v<Rule, g::negate<g::ws>> ||
+    std::is_same_v<Rule, g::count_call> || std::is_same_v<Rule, g::aggregate_call> ||
+    std::is_same_v<Rule, g::since_call>;
+
+/// Records syntax errors as diagnostics and bounds the nesting depth.
+template <typename Rule>
+struct Control : pegtl::normal<Rule> {
+  template <typename ParseInput>
+  static void start(const ParseInput& in, ParseState& state) {
+    if constexpr (is_block_rule<Rule>) {
+      if (state.block_depth >= kMaxBlockDepth) too_deep(in, state, "blocks are nested too deeply (more than 64 levels)");
+      ++state.block_depth;
+    } else if constexpr (is_nesting_expr<Rule>) {
+      if (state.expr_depth >= kMaxExprDepth) too_deep(in, state, "the expression is nested too deeply (more than 256 levels)");
+      ++state.expr_depth;
+    }
+  }
+  template <typename ParseInput>
+  static void success(const ParseInput& /*in*/, ParseState& state) { leave(state); }
+  template <typename ParseInput>
+  static void failure(const ParseInput& /*in*/, ParseState& state) { leave(state); }
+  template <typename ParseInput>
+  static void unwind(const ParseInput& /*in*/, ParseState& state) { leave(state); }
+
+  static void leave(ParseState& state) {
+    if constexpr (is_block_rule<Rule>) --state.block_depth;
+    if constexpr (is_nesting_expr<Rule>) --state.expr_depth;
+  }
+
+  template <typename ParseInput>
+  [[noreturn]] static void too_deep(const ParseInput& in, ParseState& state, const char* message) {
+    const std::uint32_t at = state.offset_of(in.current());
+    state.add(Diagnostic{Severity::Error, "E004", {}, Span{at, at + 1}, message, {},
+                         "split the logic into smaller steps or segments"});
+    throw pegtl::parse_error(message, in);
+  }
+
+  template <typename ParseInput>
+  [[noreturn]] static void raise(const ParseInput& in, ParseState& state) {
+    constexpr ErrorText text = error_message<Rule>;
+    static_assert(text.code != nullptr, "every must<>/raise<> point needs an error_message");
+    const char* p = in.current();
+    const std::string_view token = token_at(p, in.end());
+    std::uint32_t begin = state.offset_of(p);
+    std::uint32_t end = begin + static_cast<std::uint32_t>(token.size());
+    std::string message = text.message;
+    if (const auto hole = message.find("{}"); hole != std::string::npos) {
+      message.replace(hole, 2, token);
+    }
+    if constexpr (std::is_same_v<Rule, g::string_body>) {
+      // From the opening quote (the last unescaped `"` before here) to the end of the line.
+      const char* base = state.file->text().data();
+      const char* open = p;
+      while (open != base) {
+        --open;
+        if (*open != '"') continue;
+        std::size_t slashes = 0;
+        while (open - static_cast<std::ptrdiff_t>(slashes) != base && open[-1 - static_cast<std::ptrdiff_t>(slashes)] == '\\') ++slashes;
+        if (slashes % 2 == 0) break;
+      }
+      begin = state.offset_of(open);
+      const char* q = p;
+      while (q != in.end() && *q != '\n' && *q != '\r') ++q;
+      end = state.offset_of(q);
+    } else if constexpr (std::is_same_v<Rule, g::escape_code>) {
+      begin -= 1;
+      end = begin + 2;
+    } else if (std::string_view(text.code) == "E001" && message.find(", found") == std::string::npos &&
+               std::string_view(text.message).find("do not chain") == std::string_view::npos) {
+      if (token.empty()) {
+        message += p == in.end() ? ", found the end of the file" : ", found the end of the line";
+      } else {
+        message += ", found `" + std::string(token) + "`";
+      }
+    }
+    Diagnostic d{Severity::Error, text.code, {}, Span{begin, end}, std::move(message), {}, {}};
+    const auto words = suggestion_words<Rule>();
+    if (!words.empty() && !token.empty() && is_word_char(token.front()) &&
+        !(token.front() >= '0' && token.front() <= '9')) {
+      if (auto s = suggest(token, words)) d.help = "did you mean `" + *s + "`?";
+    }
+    if constexpr (std::is_same_v<Rule, g::keyword_as_name>) {
+      d.help = "choose another name; an event named like a keyword is written as a string, as in `on \"" +
+               std::string(token) + "\"`";
+    }
+    state.add(std::move(d));
+    throw pegtl::parse_error(text.message, in);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The parse tree: which rules become nodes.
+
+template <typename Rule>
+using Selector = pegtl::parse_tree::selector<
+    Rule,
+    pegtl::parse_tree::store_content::on<
+        // declarations
+        g::journey_decl, g::journey_name, g::open_journey, g::missing_close, g::segment_decl,
+        g::segment_name, g::segment_condition,
+        // header clauses
+        g::title_clause, g::title_text, g::entry_clause, g::entry_on, g::entry_when, g::entry_every, g::every_day,
+        g::every_time, g::every_when, g::reentry_clause, g::reentry_never, g::reentry_always,
+        g::reentry_after, g::exit_clause, g::exit_on, g::exit_when, g::goal_clause, g::goal_name,
+        g::quiet_clause, g::quiet_start, g::quiet_end, g::cap_clause, g::cap_count,
+        // steps
+        g::step, g::label_name, g::send_step, g::channel, g::template_name, g::object, g::field,
+        g::field_key, g::field_value, g::wait_for, g::wait_until, g::until_time, g::wait_up_to,
+        g::on_branch, g::timeout_branch, g::if_step, g::if_condition, g::else_if_arm, g::else_arm,
+        g::if_block, g::wait_branch_block, g::split_block, g::split_step, g::split_arm, g::percent,
+        g::variant_name, g::set_step, g::set_target, g::set_value, g::tag_step, g::untag_step,
+        g::tag_name, g::emit_step, g::goto_step, g::label_ref, g::exit_step, g::exit_reason,
+        // expressions
+        g::expr<g::sp>, g::expr<g::ws>, g::and_expr<g::sp>, g::and_expr<g::ws>, g::not_expr<g::sp>,
+        g::not_expr<g::ws>, g::negation<g::sp>, g::negation<g::ws>, g::comparison<g::sp>,
+        g::comparison<g::ws>, g::cmp_op, g::is_segment<g::sp>, g::is_segment<g::ws>, g::is_not,
+        g::segment_ref, g::add_expr<g::sp>, g::add_expr<g::ws>, g::add_op, g::mul_expr<g::sp>,
+        g::mul_expr<g::ws>, g::mul_op, g::negate<g::sp>, g::negate<g::ws>, g::paren_expr,
+        g::list_lit, g::list_item, g::customer_path, g::event_path, g::trigger_path,
+        g::path_segment, g::lit_now, g::lit_true, g::lit_false, g::lit_none, g::count_call,
+        g::aggregate_call, g::agg_name, g::event_property, g::agg_where, g::agg_within,
+        g::where_clause<g::sp>, g::since_call, g::since_event, g::since_value, g::last_call,
+        g::has_call, g::duration, g::number, g::string_lit, g::event_name, g::plain_event_name>>;
+
+using Node = pegtl::parse_tree::node;
+
+// ---------------------------------------------------------------------------------------------
+// Literal decoding
+
+/// Appends the UTF-8 encoding of a code point.
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+/// The value of a string literal as written (with its quotes) by the grammar.
+std::string unescape(std::string_view quoted) {
+  std::string out;
+  const std::string_view body = quoted.substr(1, quoted.size() - 2);
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (c != '\\' || i + 1 >= body.size()) {
+      out += c;
+      continue;
+    }
+    const char e = body[++i];
+    switch (e) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        std::uint32_t cp = 0;
+        std::from_chars(body.data() + i + 1, body.data() + i + 5, cp, 16);
+        append_utf8(out, cp);
+        i += 4;
+        break;
+      }
+      default: out += e; break;  // `"` and `\`
+    }
+  }
+  return out;
+}
+
+std::string_view text_of(const Node& n) { return n.string_view(); }
+
+// ---------------------------------------------------------------------------------------------
+// Parse tree to AST
+
+class TreeReader {
+ public:
+  explicit TreeReader(ParseState& state) : state_(state) {}
+
+  Module read_file(const Node& root) {
+    Module module;
+    for (const auto& child : root.children) {
+      if (child->is_type<g::journey_decl>()) {
+        module.journeys.push_back(read_journey(*child));
+      } else if (child->is_type<g::segment_decl>()) {
+        module.segments.push_back(read_segment(*child));
+      }
+    }
+    return module;
+  }
+
+ private:
+  ParseState& state_;
+
+  static Span span_of(const Node& n) {
+    return Span{static_cast<std::uint32_t>(n.m_begin.byte), static_cast<std::uint32_t>(n.m_end.byte)};
+  }
+
+  void error(const char* code, Span span, std::string message, std::string help = {}) {
+    state_.add(Diagnostic{Severity::Error, code, {}, span, std::move(message), {}, std::move(help)});
+  }
+
+  /// A node's first child of the given type, or null.
+  template <typename Rule>
+  static const Node* find(const Node& n) {
+    for (const auto& c : n.children) {
+      if (c->is_type<Rule>()) return c.get();
+    }
+    return nullptr;
+  }
+
+  std::int64_t read_integer(std::string_view digits, Span span) {
+    std::int64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || ptr != digits.data() + digits.size()) {
+      error("E005", span, "number `" + std::string(digits) + "` is too large");
+      return 0;
+    }
+    return value;
+  }
+
+  std::int64_t read_duration(const Node& n) {
+    const std::string_view t = text_of(n);
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    std::int64_t total = 0;
+    std::size_t i = 0;
+    while (i < t.size()) {
+      std::size_t j = i;
+      while (j < t.size() && t[j] >= '0' && t[j] <= '9') ++j;
+      std::int64_t amount = 0;
+      const auto [ptr, ec] = std::from_chars(t.data() + i, t.data() + j, amount);
+      std::int64_t unit = 1;
+      switch (t[j]) {
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: break;
+      }
+      if (ec != std::errc() || ptr != t.data() + j || amount > (kMax - total) / unit) {
+        error("E005", span_of(n), "duration `" + std::string(t) + "` is too large");
+        return 0;
+      }
+      total += amount * unit;
+      i = j + 1;
+    }
+    return total;
+  }
+
+  /// Seconds since midnight of an `HH:MM` node; out of range is E005.
+  std::int64_t read_time_of_day(const Node& n) {
+    const std::string_view t = text_of(n);
+    const int hours = (t[0] - '0') * 10 + (t[1] - '0');
+    const int minutes = (t[3] - '0') * 10 + (t[4] - '0');
+    if (hours > 23 || minutes > 59) {
+      error("E005", span_of(n),
+            "invalid time of day `" + std::string(t) + "`: hours go from 00 to 23 and minutes from 00 to 59");
+      return 0;
+    }
+    return hours * 3600 + minutes * 60;
+  }
+
+  static double read_number(std::string_view t) {
+    double value = 0;
+    std::from_chars(t.data(), t.data() + t.size(), value);
+    return value;
+  }
+
+  EventRef read_event(const Node& n) {
+    EventRef ref;
+    ref.span = span_of(n);
+    const std::string_view t = text_of(n);
+    if (!t.empty() && t.front() == '"') {
+      ref.name = unescape(t);
+      ref.quoted = true;
+    } else {
+      ref.name = std::string(t);
+    }
+    return ref;
+  }
+
+  // -- declarations ---------------------------------------------------------------------------
+
+  Segment read_segment(const Node& n) {
+    Segment s;
+    s.span = span_of(n);
+    for (const auto& c : n.children) {
+      if (c->is_type<g::segment_name>()) {
+        s.name = c->string();
+        s.name_span = span_of(*c);
+      } else if (c->is_type<g::segment_condition>()) {
+        s.condition = read_expr(*c);
+      }
+    }
+    return s;
+  }
+
+  Journey read_journey(const Node& n) {
+    Journey j;
+    j.span = span_of(n);
+    Span open;
+    for (const auto& c : n.children) {
+      const Node& k = *c;
+      if (k.is_type<g::journey_name>()) {
+        j.name = k.string();
+        j.name_span = span_of(k);
+      } else if (k.is_type<g::open_journey>()) {
+        open = span_of(k);
+      } else if (k.is_type<g::missing_close>()) {
+        Diagnostic d{Severity::Error, "E001", {}, span_of(k),
+                     "expected `}` to close journey `" + j.name + "`", {}, {}};
+        d.notes.push_back(DiagnosticNote{state_.file->path(), open, "the journey starts here"});
+        state_.add(std::move(d));
+      }
+      if (k.is_type<g::title_clause>() || k.is_type<g::reentry_clause>() || k.is_type<g::quiet_clause>() ||
+          k.is_type<g::cap_clause>()) {
+        const char* keyword = k.is_type<g::title_clause>()     ? "title"
+                              : k.is_type<g::reentry_clause>() ? "reentry"
+                              : k.is_type<g::quiet_clause>()   ? "quiet hours"
+                                                               : "cap";
+        j.once_clauses.push_back(OnceClause{keyword, span_of(k)});
+      }
+      if (k.is_type<g::title_clause>()) {
+        j.title = unescape(text_of(*k.children.at(0)));
+      } else if (k.is_type<g::entry_clause>()) {
+        j.entries.push_back(read_entry(k));
+      } else if (k.is_type<g::reentry_clause>()) {
+        Reentry r;
+        r.span = span_of(k);
+        const Node& what = *k.children.at(0);
+        if (what.is_type<g::reentry_always>()) {
+          r.kind = ReentryKind::Always;
+        } else if (what.is_type<g::reentry_after>()) {
+          r.kind = ReentryKind::After;
+          r.seconds = read_duration(*what.children.at(0));
+        }
+        j.reentry = r;
+      } else if (k.is_type<g::exit_clause>()) {
+        j.exits.push_back(read_exit(k));
+      } else if (k.is_type<g::goal_clause>()) {
+        j.goals.push_back(read_goal(k));
+      } else if (k.is_type<g::quiet_clause>()) {
+        QuietHours q;
+        q.span = span_of(k);
+        q.start = read_time_of_day(*find<g::quiet_start>(k));
+        q.end = read_time_of_day(*find<g::quiet_end>(k));
+        j.quiet_hours = q;
+      } else if (k.is_type<g::cap_clause>()) {
+        Cap cap;
+        cap.span = span_of(k);
+        const Node& count = *find<g::cap_count>(k);
+        cap.count = read_integer(text_of(count), span_of(count));
+        cap.per = read_duration(*find<g::duration>(k));
+        j.cap = cap;
+      } else if (k.is_type<g::step>()) {
+        j.steps.push_back(read_step(k));
+      }
+    }
+    return j;
+  }
+
+  Entry read_entry(const Node& n) {
+    Entry e;
+    e.span = span_of(n);
+    const Node& what = *n.children.at(0);
+    if (what.is_type<g::entry_on>()) {
+      e.kind = EntryKind::On;
+      e.event = read_event(*find<g::event_name>(what));
+      if (const Node* w = find<g::where_clause<g::sp>>(what)) e.where = read_expr(*w->children.at(0));
+    } else if (what.is_type<g::entry_when>()) {
+      e.kind = EntryKind::When;
+      e.condition = read_expr(*what.children.at(0));
+    } else {
+      e.kind = EntryKind::Every;
+      const std::string_view day = text_of(*find<g::every_day>(what));
+      static constexpr std::string_view kDays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                                   "thursday", "friday", "saturday"};
+      e.weekday = -1;
+      for (int i = 0; i < 7; ++i) {
+        if (day == kDays[i]) e.weekday = i;
+      }
+      e.time_of_day = read_time_of_day(*find<g::every_time>(what));
+      if (const Node* w = find<g::every_when>(what)) e.where = read_expr(*w->children.at(0));
+    }
+    return e;
+  }
+
+  ExitRule read_exit(const Node& n) {
+    ExitRule x;
+    x.span = span_of(n);
+    const Node& what = *n.children.at(0);
+    if (what.is_type<g::exit_on>()) {
+      x.kind = ExitKind::On;
+      x.event = read_event(*find<g::event_name>(what));
+      if (const Node* w = find<g::where_clause<g::sp>>(what)) x.where = read_expr(*w->children.at(0));
+    } else {
+      x.kind = ExitKind::When;
+      x.condition = read_expr(*what.children.at(0));
+    }
+    return x;
+  }
+
+  Goal read_goal(const Node& n) {
+    Goal goal;
+    goal.span = span_of(n);
+    const Node& name = *find<g::goal_name>(n);
+    goal.name = name.string();
+    goal.name_span = span_of(name);
+    goal.event = read_event(*find<g::event_name>(n));
+    if (const Node* w = find<g::where_clause<g::sp>>(n)) goal.where = read_expr(*w->children.at(0));
+    goal.within = read_duration(*find<g::duration>(n));
+    return goal;
+  }
+
+  // -- steps ----------------------------------------------------------------------------------
+
+  Block read_block(const Node& n) {
+    Block block;
+    for (const auto& c : n.children) {
+      if (c->is_type<g::step>()) block.push_back(read_step(*c));
+    }
+    return block;
+  }
+
+  std::vector<Field> read_object(const Node& n) {
+    std::vector<Field> fields;
+    for (const auto& c : n.children) {
+      if (!c->is_type<g::field>()) continue;
+      Field f;
+      const Node& key = *find<g::field_key>(*c);
+      const std::string_view k = text_of(key);
+      f.key = !k.empty() && k.front() == '"' ? unescape(k) : std::string(k);
+      f.key_span = span_of(key);
+      f.value = read_expr(*find<g::field_value>(*c));
+      fields.push_back(std::move(f));
+    }
+    return fields;
+  }
+
+  Step read_step(const Node& n) {
+    Step s;
+    s.span = span_of(n);
+    const Node* body = nullptr;
+    for (const auto& c : n.children) {
+      if (c->is_type<g::label_name>()) {
+        s.label = c->string();
+        s.label_span = span_of(*c);
+      } else {
+        body = c.get();
+      }
+    }
+    const Node& b = *body;
+    if (b.is_type<g::send_step>()) {
+      s.kind = StepKind::Send;
+      const Node& ch = *find<g::channel>(b);
+      s.channel = ch.string();
+      s.channel_span = span_of(ch);
+      const Node& tpl = *find<g::template_name>(b);
+      s.template_name = unescape(text_of(tpl));
+      s.text_span = span_of(tpl);
+      if (const Node* o = find<g::object>(b)) s.with = read_object(*o);
+    } else if (b.is_type<g::wait_for>()) {
+      s.kind = StepKind::Wait;
+      s.seconds = read_duration(*b.children.at(0));
+    } else if (b.is_type<g::wait_until>()) {
+      s.kind = StepKind::WaitUntil;
+      s.seconds = read_time_of_day(*b.children.at(0));
+    } else if (b.is_type<g::wait_up_to>()) {
+      s.kind = StepKind::WaitUpTo;
+      for (const auto& c : b.children) {
+        if (c->is_type<g::duration>()) {
+          s.seconds = read_duration(*c);
+        } else if (c->is_type<g::on_branch>()) {
+          WaitBranch w;
+          w.span = span_of(*c);
+          w.event = read_event(*find<g::event_name>(*c));
+          if (const Node* wh = find<g::where_clause<g::sp>>(*c)) w.where = read_expr(*wh->children.at(0));
+          w.body = read_block(*find<g::wait_branch_block>(*c));
+          s.branches.push_back(std::move(w));
+        } else if (c->is_type<g::timeout_branch>()) {
+          s.has_timeout = true;
+          s.timeout = read_block(*find<g::wait_branch_block>(*c));
+        }
+      }
+    } else if (b.is_type<g::if_step>()) {
+      s.kind = StepKind::If;
+      IfArm first;
+      const Node* cond = find<g::if_condition>(b);
+      const Node* blk = find<g::if_block>(b);
+      first.condition = read_expr(*cond);
+      first.body = read_block(*blk);
+      first.span = Span{span_of(b).begin, span_of(*blk).end};
+      s.arms.push_back(std::move(first));
+      for (const auto& c : b.children) {
+        if (c->is_type<g::else_if_arm>()) {
+          IfArm arm;
+          arm.condition = read_expr(*find<g::if_condition>(*c));
+          arm.body = read_block(*find<g::if_block>(*c));
+          arm.span = trimmed_span(*c);
+          s.arms.push_back(std::move(arm));
+        } else if (c->is_type<g::else_arm>()) {
+          s.has_else = true;
+          s.else_body = read_block(*find<g::if_block>(*c));
+        }
+      }
+    } else if (b.is_type<g::split_step>()) {
+      s.kind = StepKind::Split;
+      for (const auto& c : b.children) {
+        if (!c->is_type<g::split_arm>()) continue;
+        SplitArm arm;
+        arm.span = span_of(*c);
+        const Node& pct = *find<g::percent>(*c);
+        const std::string_view pt = text_of(pct);
+        arm.percent = read_number(pt.substr(0, pt.size() - 1));
+        const Node& name = *find<g::variant_name>(*c);
+        arm.name = name.string();
+        arm.name_span = span_of(name);
+        arm.body = read_block(*find<g::split_block>(*c));
+        s.variants.push_back(std::move(arm));
+      }
+    } else if (b.is_type<g::set_step>()) {
+      s.kind = StepKind::Set;
+      const Node& target = *find<g::set_target>(b);
+      for (const auto& seg : target.children) s.path.push_back(seg->string());
+      s.text_span = span_of(target);
+      s.value = read_expr(*find<g::set_value>(b));
+    } else if (b.is_type<g::tag_step>() || b.is_type<g::untag_step>()) {
+      s.kind = b.is_type<g::tag_step>() ? StepKind::Tag : StepKind::Untag;
+      const Node& tag = *find<g::tag_name>(b);
+      s.text = unescape(text_of(tag));
+      s.text_span = span_of(tag);
+    } else if (b.is_type<g::emit_step>()) {
+      s.kind = StepKind::Emit;
+      s.event = read_event(*find<g::event_name>(b));
+      if (const Node* o = find<g::object>(b)) s.with = read_object(*o);
+    } else if (b.is_type<g::goto_step>()) {
+      s.kind = StepKind::Goto;
+      const Node& ref = *find<g::label_ref>(b);
+      s.text = ref.string();
+      s.text_span = span_of(ref);
+    } else if (b.is_type<g::exit_step>()) {
+      s.kind = StepKind::Exit;
+      if (const Node* r = find<g::exit_reason>(b)) {
+        s.has_reason = true;
+        s.text = unescape(text_of(*r));
+        s.text_span = span_of(*r);
+      }
+    }
+    return s;
+  }
+
+  /// The span of a node without the white space it starts with (`else` arms match it first).
+  Span trimmed_span(const Node& n) {
+    Span span = span_of(n);
+    const std::string& text = state_.file->text();
+    while (span.begin < span.end) {
+      const char c = text[span.begin];
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+        ++span.begin;
+      } else if (c == '#') {
+        while (span.begin < span.end && text[span.begin] != '\n') ++span.begin;
+      } else {
+        break;
+      }
+    }
+    return span;
+  }
+
+  // -- expressions ----------------------------------------------------------------------------
+
+  template <template <typename> class R>
+  static bool is_either(const Node& n) {
+    return n.is_type<R<g::sp>>() || n.is_type<R<g::ws>>();
+  }
+
+  static Expr binary(BinaryOp op, Expr lhs, Expr rhs) {
+    Expr e;
+    e.kind = ExprKind::Binary;
+    e.op = op;
+    e.span = Span{lhs.span.begin, rhs.span.end};
+    e.operands.push_back(std::move(lhs));
+    e.operands.push_back(std::move(rhs));
+    return e;
+  }
+
+  static std::vector<std::string> read_path(const Node& n) {
+    std::vector<std::string> path;
+    for (const auto& c : n.children) {
+      if (c->is_type<g::path_segment>()) path.push_back(c->string());
+    }
+    return path;
+  }
+
+  /// Reads the aggregate tail: `where` and `within`.
+  void read_aggregate_tail(const Node& n, Expr& e) {
+    if (const Node* w = find<g::agg_where>(n)) e.where.push_back(read_expr(*w->children.at(0)));
+    if (const Node* w = find<g::agg_within>(n)) e.within = read_duration(*w->children.at(0));
+  }
+
+  Expr read_expr(const Node& n) {
+    Expr e;
+    e.span = span_of(n);
+    if (is_or_level(n) || is_either<g::and_expr>(n)) {
+      const BinaryOp op = is_or_level(n) ? BinaryOp::Or : BinaryOp::And;
+      Expr acc = read_expr(*n.children.at(0));
+      for (std::size_t i = 1; i < n.children.size(); ++i) acc = binary(op, std::move(acc), read_expr(*n.children[i]));
+      return acc;
+    }
+    if (is_either<g::not_expr>(n)) return read_expr(*n.children.at(0));
+    if (is_either<g::negation>(n) || is_either<g::negate>(n)) {
+      e.kind = is_either<g::negation>(n) ? ExprKind::Not : ExprKind::Negate;
+      e.operands.push_back(read_expr(*n.children.at(0)));
+      return e;
+    }
+    if (is_either<g::comparison>(n) || is_either<g::add_expr>(n) || is_either<g::mul_expr>(n)) {
+      Expr acc = read_expr(*n.children.at(0));
+      for (std::size_t i = 1; i + 1 < n.children.size(); i += 2) {
+        acc = binary(read_op(*n.children[i]), std::move(acc), read_expr(*n.children[i + 1]));
+      }
+      return acc;
+    }
+    if (is_either<g::is_segment>(n)) {
+      e.kind = ExprKind::IsSegment;
+      e.boolean = find<g::is_not>(n) != nullptr;
+      const Node& ref = *find<g::segment_ref>(n);
+      e.text = ref.string();
+      e.name_span = span_of(ref);
+      return e;
+    }
+    if (n.is_type<g::paren_expr>()) {
+      // Parentheses only group; the span is the inner expression's.
+      return read_expr(*n.children.at(0));
+    }
+    if (n.is_type<g::list_lit>()) {
+      e.kind = ExprKind::List;
+      for (const auto& c : n.children) e.operands.push_back(read_expr(*c));
+      return e;
+    }
+    if (n.is_type<g::customer_path>() || n.is_type<g::event_path>() || n.is_type<g::trigger_path>()) {
+      e.kind = n.is_type<g::customer_path>() ? ExprKind::Customer
+               : n.is_type<g::event_path>()  ? ExprKind::Event
+                                              : ExprKind::Trigger;
+      e.path = read_path(n);
+      return e;
+    }
+    if (n.is_type<g::lit_now>()) {
+      e.kind = ExprKind::Now;
+      return e;
+    }
+    if (n.is_type<g::lit_true>() || n.is_type<g::lit_false>()) {
+      e.kind = ExprKind::Bool;
+      e.boolean = n.is_type<g::lit_true>();
+      return e;
+    }
+    if (n.is_type<g::lit_none>()) {
+      e.kind = ExprKind::None;
+      return e;
+    }
+    if (n.is_type<g::duration>()) {
+      e.kind = ExprKind::Duration;
+      e.seconds = read_duration(n);
+      return e;
+    }
+    if (n.is_type<g::number>()) {
+      e.kind = ExprKind::Number;
+      e.number = read_number(text_of(n));
+      return e;
+    }
+    if (n.is_type<g::string_lit>()) {
+      e.kind = ExprKind::String;
+      e.text = unescape(text_of(n));
+      return e;
+    }
+    if (n.is_type<g::count_call>()) {
+      e.kind = ExprKind::Count;
+      const EventRef ev = read_event(*find<g::event_name>(n));
+      e.text = ev.name;
+      e.name_span = ev.span;
+      read_aggregate_tail(n, e);
+      return e;
+    }
+    if (n.is_type<g::aggregate_call>()) {
+      const std::string_view name = text_of(*find<g::agg_name>(n));
+      e.kind = name == "sum" ? ExprKind::Sum : name == "avg" ? ExprKind::Avg : name == "min" ? ExprKind::Min : ExprKind::Max;
+      const Node& prop = *find<g::event_property>(n);
+      const EventRef ev = read_event(*find<g::event_name>(prop));
+      e.text = ev.name;
+      e.name_span = ev.span;
+      e.path = read_path(prop);
+      read_aggregate_tail(n, e);
+      return e;
+    }
+    if (n.is_type<g::since_call>()) {
+      if (const Node* ev = find<g::since_event>(n)) {
+        e.kind = ExprKind::SinceEvent;
+        const EventRef ref = read_event(*find<g::plain_event_name>(*ev));
+        e.text = ref.name;
+        e.name_span = ref.span;
+      } else {
+        e.kind = ExprKind::SinceValue;
+        e.operands.push_back(read_expr(*find<g::since_value>(n)));
+      }
+      return e;
+    }
+    if (n.is_type<g::last_call>()) {
+      e.kind = ExprKind::Last;
+      const EventRef ev = read_event(*find<g::event_name>(n));
+      e.text = ev.name;
+      e.name_span = ev.span;
+      e.path = read_path(n);
+      return e;
+    }
+    if (n.is_type<g::has_call>()) {
+      e.kind = ExprKind::Has;
+      e.operands.push_back(read_expr(*n.children.at(0)));
+      return e;
+    }
+    return e;
+  }
+
+  /// The nodes of a whole expression: their children are the operands of `or`.
+  static bool is_or_level(const Node& n) {
+    return is_either<g::expr>(n) || n.is_type<g::if_condition>() || n.is_type<g::set_value>() ||
+           n.is_type<g::segment_condition>() || n.is_type<g::field_value>() || n.is_type<g::list_item>() ||
+           n.is_type<g::since_value>();
+  }
+
+  static BinaryOp read_op(const Node& n) {
+    const std::string_view t = text_of(n);
+    if (t == "==") return BinaryOp::Eq;
+    if (t == "!=") return BinaryOp::Ne;
+    if (t == "<") return BinaryOp::Lt;
+    if (t == "<=") return BinaryOp::Le;
+    if (t == ">") return BinaryOp::Gt;
+    if (t == ">=") return BinaryOp::Ge;
+    if (t == "in") return BinaryOp::In;
+    if (t == "+") return BinaryOp::Add;
+    if (t == "-") return BinaryOp::Sub;
+    if (t == "*") return BinaryOp::Mul;
+    return BinaryOp::Div;
+  }
+};
+
+/// Every `#` comment outside strings, in source order.
+std::vector<Comment> scan_comments(const std::string& text) {
+  std::vector<Comment> comments;
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    const char c = text[i];
+    if (c == '"') {
+      ++i;
+      while (i < n && text[i] != '"' && text[i] != '\n') i += (text[i] == '\\' && i + 1 < n && text[i + 1] != '\n') ? 2 : 1;
+      if (i < n && text[i] == '"') ++i;
+    } else if (c == '#') {
+      std::size_t end = i;
+      while (end < n && text[end] != '\n' && text[end] != '\r') ++end;
+      comments.push_back(Comment{text.substr(i, end - i), Span{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(end)}});
+      i = end;
+    } else {
+      ++i;
+    }
+  }
+  return comments;
+}
+
+}  // namespace
+
+ParseResult parse(const SourceFile& file) {
+  ParseResult result;
+  ParseState state;
+  state.file = &file;
+  const std::string& text = file.text();
+  pegtl::memory_input<> in(text.data(), text.data() + text.size(), file.path());
+  try {
+    auto root = pegtl::parse_tree::parse<g::file, Node, Selector, pegtl::nothing, Control>(in, state);
+    if (root) {
+      TreeReader reader(state);
+      result.module = reader.read_file(*root);
+    }
+  } catch (const pegtl::parse_error& e) {
+    // The grammar catches its own errors per declaration; this is a last resort.
+    const auto at = static_cast<std::uint32_t>(e.positions().empty() ? 0 : e.positions().front().byte);
+    state.add(Diagnostic{Severity::Error, "E001", {}, Span{at, at}, std::string(e.message()), {}, {}});
+  }
+  result.module.comments = scan_comments(text);
+  std::stable_sort(state.diagnostics.begin(), state.diagnostics.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) { return a.span.begin < b.span.begin; });
+  if (state.diagnostics.size() > kMaxDiagnosticsPerFile) state.diagnostics.resize(kMaxDiagnosticsPerFile);
+  result.diagnostics = std::move(state.diagnostics);
+  return result;
+}
+
+}  // namespace journey::dsl

@@ -1,0 +1,885 @@
+// The step function: one customer's state plus one input (an event, or the passing of time)
+// gives the new state, the actions, report records and, when asked, the trace.
+#include "engine/engine.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <set>
+
+#include "engine/hash.hpp"
+#include "engine/ids.hpp"
+#include "engine/program.hpp"
+#include "engine/state.hpp"
+#include "engine/value.hpp"
+#include "engine/zone.hpp"
+
+namespace journey::engine {
+namespace {
+
+constexpr int kMaxSettlePasses = 16;
+constexpr int kMaxInstantsPerCall = 100000;
+
+// Every program the engine knows: the live one and older ones that runs may still use.
+struct Library {
+  std::shared_ptr<const Program> live;
+  std::vector<std::shared_ptr<const Program>> programs;
+  std::map<std::pair<std::string, std::string>, std::pair<const Program*, const Journey*>> versions;
+  std::map<std::string, std::set<std::string>> timeline;  // union of what all programs read
+  std::int64_t longest_cap_ms = 0;
+
+  void add(const std::shared_ptr<const Program>& p) {
+    if (!p) return;
+    if (std::find(programs.begin(), programs.end(), p) == programs.end()) programs.push_back(p);
+    for (const auto& j : p->journeys) {
+      versions.emplace(std::make_pair(j.name, j.version), std::make_pair(p.get(), &j));
+      longest_cap_ms = std::max(longest_cap_ms, j.cap_per_ms);
+    }
+    for (const auto& [event, props] : p->timeline_events) timeline[event].insert(props.begin(), props.end());
+  }
+
+  std::pair<const Program*, const Journey*> find(const std::string& name, const std::string& version) const {
+    const auto it = versions.find({name, version});
+    return it == versions.end() ? std::make_pair(nullptr, nullptr) : it->second;
+  }
+};
+
+struct Emitted {
+  std::string name;
+  nlohmann::json properties;
+  int depth = 0;
+};
+
+std::string tod_text(std::int64_t seconds) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(seconds / 3600), static_cast<int>(seconds / 60 % 60));
+  return buf;
+}
+
+std::string terms_text(const std::vector<std::pair<std::string, std::string>>& terms) {
+  if (terms.empty()) return {};
+  std::string out = " [";
+  for (std::size_t i = 0; i < terms.size(); ++i) out += (i ? ", " : "") + terms[i].first + " = " + terms[i].second;
+  return out + "]";
+}
+
+// Sets a value at a path inside a JSON object, creating objects along the way.
+void set_path(nlohmann::json& root, const std::vector<std::string>& path, nlohmann::json value) {
+  nlohmann::json* cur = &root;
+  for (std::size_t i = 0; i + 1 < path.size(); ++i) {
+    if (!cur->is_object()) *cur = nlohmann::json::object();
+    cur = &(*cur)[path[i]];
+  }
+  if (!cur->is_object()) *cur = nlohmann::json::object();
+  if (value.is_null()) {
+    cur->erase(path.back());
+  } else {
+    (*cur)[path.back()] = std::move(value);
+  }
+}
+
+}  // namespace
+
+std::string action_id(const std::string& customer, const std::string& journey, const std::string& version,
+                      std::int64_t entry_no, const std::string& step, std::int64_t visit) {
+  const std::string key = hash_key({customer, journey, version, std::to_string(entry_no), step, std::to_string(visit)});
+  return hex16(stable_hash(key, 0x616374696f6e31ULL)) + hex16(stable_hash(key, 0x616374696f6e32ULL));
+}
+
+std::size_t split_variant(const std::string& customer, const std::string& journey, const std::string& step,
+                          const std::vector<Variant>& variants) {
+  const std::uint64_t h = stable_hash(hash_key({customer, journey, step}), 0x73706c6974ULL);
+  const double bucket = static_cast<double>(h % 1000000ULL) / 10000.0;  // [0, 100) in 1e-4 steps
+  double cumulative = 0;
+  for (std::size_t i = 0; i < variants.size(); ++i) {
+    cumulative += variants[i].percent;
+    if (bucket < cumulative) return i;
+  }
+  return variants.empty() ? 0 : variants.size() - 1;
+}
+
+struct Engine::Versions {
+  Library library;
+};
+
+namespace {
+
+// One engine call over one customer.
+class Call {
+ public:
+  Call(const Library& lib, const EngineConfig& cfg, CustomerState& st, bool tracing, Outcome& out)
+      : lib_(lib), cfg_(cfg), st_(st), tracing_(tracing), out_(out), now_(st.clock) {}
+
+  void advance(Millis now, Millis recurring_until) {
+    int instants = 0;
+    while (const auto t = due(now, recurring_until)) {
+      if (++instants > kMaxInstantsPerCall) {
+        error("", "", "more than " + std::to_string(kMaxInstantsPerCall) + " timer instants in one call (a journey that never ends?); stopped at " +
+                          format_timestamp(*t));
+        break;
+      }
+      fire(*t, recurring_until);
+    }
+  }
+
+  void apply(const Event& ev) {
+    now_ = std::max(ev.at, st_.clock);
+    st_.clock = now_;
+    if (!ev.message_id.empty() && !st_.message_ids.insert(ev.message_id).second) {
+      out_.duplicate = true;
+      if (tracing_) trace("", "duplicate messageId " + ev.message_id + " ignored");
+      return;
+    }
+    st_.known = true;
+    if (ev.type == Event::Type::Identify) {
+      if (tracing_) trace("", "identify " + dump(ev.properties), ev.properties);
+      for (const auto& [key, value] : ev.properties.items()) {
+        if (value.is_null()) {
+          st_.profile.erase(key);
+        } else {
+          st_.profile[key] = value;
+        }
+      }
+      schedule_every(true);
+    } else {
+      if (tracing_) trace("", "event " + ev.name + " received " + dump(ev.properties), ev.properties);
+      schedule_every(false);
+      store(ev.name, ev.properties);
+      on_track(ev.name, ev.properties);
+    }
+    settle();
+    drain();
+  }
+
+ private:
+  static std::string dump(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
+  void trace(const std::string& journey, std::string message, nlohmann::json detail = nlohmann::json::object()) {
+    if (!tracing_) return;
+    out_.trace.push_back({now_, journey, std::move(message), std::move(detail)});
+  }
+
+  void record(Record::Kind kind, const std::string& journey, const std::string& version, const std::string& step,
+              const std::string& variant, const std::string& detail) {
+    out_.records.push_back({kind, st_.customer_id, journey, version, step, variant, detail, now_});
+  }
+
+  void error(const std::string& journey, const std::string& version, const std::string& message) {
+    record(Record::Kind::Error, journey, version, "", "", message);
+    if (tracing_) trace(journey, "error: " + message);
+  }
+
+  const Journey* journey_of(const RunState& run) const { return lib_.find(run.journey, run.version).second; }
+  const Program* program_of(const RunState& run) const { return lib_.find(run.journey, run.version).first; }
+
+  const date::time_zone* zone() {
+    const auto* tz = st_.profile.is_object() ? json_at(st_.profile, {"timezone"}) : nullptr;
+    if (tz != nullptr && tz->is_string()) {
+      if (const auto* z = find_zone(tz->get<std::string>())) return z;
+      if (tracing_) trace("", "unknown time zone \"" + tz->get<std::string>() + "\": using " + cfg_.default_zone);
+    }
+    if (const auto* z = find_zone(cfg_.default_zone)) return z;
+    return find_zone("UTC");
+  }
+
+  // The names of journeys that can react now: the live ones and those with active runs.
+  std::vector<std::string> journey_names() const {
+    std::set<std::string> names;
+    if (lib_.live) {
+      for (const auto& j : lib_.live->journeys) names.insert(j.name);
+    }
+    for (const auto& [name, run] : st_.runs) names.insert(name);
+    return {names.begin(), names.end()};
+  }
+
+  std::optional<Millis> due(Millis now, Millis recurring_until) const {
+    std::optional<Millis> best;
+    const auto take = [&best, now](Millis t) {
+      if (t <= now && (!best || t < *best)) best = t;
+    };
+    for (const auto& [name, run] : st_.runs) {
+      if (run.wait != RunState::Wait::None) take(run.wake_at);
+    }
+    for (const auto& [name, h] : st_.history) {
+      if (h.check_at) take(*h.check_at);
+      for (const auto& [idx, t] : h.every_next) {
+        if (t <= recurring_until) take(t);
+      }
+    }
+    return best;
+  }
+
+  void fire(Millis t, Millis recurring_until) {
+    now_ = std::max(t, st_.clock);
+    st_.clock = now_;
+    for (const auto& name : journey_names()) {
+      const auto it = st_.runs.find(name);
+      if (it != st_.runs.end() && it->second.wait != RunState::Wait::None && it->second.wake_at <= t) resume(name);
+    }
+    if (lib_.live) {
+      for (const auto& j : lib_.live->journeys) {
+        const auto h = st_.history.find(j.name);
+        if (h == st_.history.end()) continue;
+        std::vector<std::size_t> ticks;
+        for (const auto& [idx, next] : h->second.every_next) {
+          if (next <= t && next <= recurring_until) ticks.push_back(idx);
+        }
+        for (const auto idx : ticks) {
+          const auto& rule = j.entries.at(idx);
+          st_.history[j.name].every_next[idx] = next_local_time(zone(), now_, rule.time_of_day, rule.weekday, false);
+          consider_every(j, idx);
+        }
+      }
+    }
+    for (auto& [name, h] : st_.history) {
+      if (h.check_at && *h.check_at <= t) h.check_at.reset();
+    }
+    settle();
+    drain();
+  }
+
+  void schedule_every(bool force) {
+    if (!lib_.live || !st_.known) return;
+    for (const auto& j : lib_.live->journeys) {
+      for (std::size_t i = 0; i < j.entries.size(); ++i) {
+        const auto& rule = j.entries[i];
+        if (rule.kind != dsl::EntryKind::Every) continue;
+        auto& h = st_.history[j.name];
+        if (!force && h.every_next.count(i)) continue;
+        const Millis next = next_local_time(zone(), now_, rule.time_of_day, rule.weekday, false);
+        h.every_next[i] = next;
+        if (tracing_) trace(j.name, "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " +
+                          tod_text(rule.time_of_day) + ": next at " + format_timestamp(next));
+      }
+    }
+  }
+
+  void consider_every(const Journey& j, std::size_t idx) {
+    const auto& rule = j.entries[idx];
+    const std::string how = "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " + tod_text(rule.time_of_day);
+    if (rule.where) {
+      const Evaluator ev(*lib_.live, st_, now_);
+      const bool holds = ev.eval(*rule.where, Scope{}).truthy();
+      std::vector<std::pair<std::string, std::string>> terms;
+      if (tracing_) ev.terms(*rule.where, Scope{}, terms);
+      if (!holds) {
+        if (tracing_) trace(j.name, how + ": not taken: when " + expr_text(*rule.where) + " is false" + terms_text(terms));
+        return;
+      }
+      try_enter(j, nlohmann::json::object(), how + " (when " + expr_text(*rule.where) + " holds" + terms_text(terms) + ")");
+      return;
+    }
+    try_enter(j, nlohmann::json::object(), how);
+  }
+
+  void store(const std::string& name, const nlohmann::json& props) {
+    const auto kept = lib_.timeline.find(name);
+    if (kept == lib_.timeline.end()) return;
+    TimelineEntry entry;
+    entry.at = now_;
+    if (kept->second.count("*")) {
+      entry.properties = props;
+    } else {
+      for (const auto& key : kept->second) {
+        const auto it = props.find(key);
+        if (it != props.end()) entry.properties[key] = *it;
+      }
+    }
+    auto& list = st_.timeline[name];
+    const auto pos = std::upper_bound(list.begin(), list.end(), now_,
+                                      [](Millis t, const TimelineEntry& x) { return t < x.at; });
+    list.insert(pos, std::move(entry));
+  }
+
+  void on_track(const std::string& name, const nlohmann::json& props) {
+    for (const auto& jname : journey_names()) {
+      goals(jname, name, props);
+      const auto run_it = st_.runs.find(jname);
+      if (run_it != st_.runs.end()) {
+        RunState& run = run_it->second;
+        const Journey* j = journey_of(run);
+        const Program* p = program_of(run);
+        if (j == nullptr) continue;
+        bool exited = false;
+        for (const auto& x : j->exits) {
+          if (x.kind != dsl::ExitKind::On || x.event != name) continue;
+          const Scope scope{&props, &run.trigger};
+          if (x.where && !Evaluator(*p, st_, now_).eval(*x.where, scope).truthy()) continue;
+          if (tracing_) trace(jname, "exit on " + name + ": the run leaves");
+          end_run(jname, "exit on " + name);
+          exited = true;
+          break;
+        }
+        if (!exited && run.wait == RunState::Wait::Branches) {
+          const Op& op = j->ops.at(run.pc);
+          for (const auto& arm : op.arms) {
+            if (arm.event != name) continue;
+            const Scope scope{&props, &run.trigger};
+            if (arm.where && !Evaluator(*p, st_, now_).eval(*arm.where, scope).truthy()) continue;
+            run.event = props;
+            run.wait = RunState::Wait::None;
+            if (tracing_) trace(jname, "wait up to at " + op.step_id + ": on " + name + " taken");
+            continue_run(jname, arm.target);
+            break;
+          }
+        }
+      }
+      if (!lib_.live) continue;
+      const Journey* live = lib_.live->find_journey(jname);
+      if (live == nullptr) continue;
+      for (const auto& rule : live->entries) {
+        if (rule.kind != dsl::EntryKind::On || rule.event != name) continue;
+        if (rule.where) {
+          const Scope scope{&props, &props};
+          const Evaluator ev(*lib_.live, st_, now_);
+          std::vector<std::pair<std::string, std::string>> terms;
+          if (tracing_) ev.terms(*rule.where, scope, terms);
+          if (!ev.eval(*rule.where, scope).truthy()) {
+            if (tracing_) trace(jname, "entry on " + name + ": not taken: where " + expr_text(*rule.where) + " is false" + terms_text(terms));
+            continue;
+          }
+          try_enter(*live, props, "entry on " + name + " (where " + expr_text(*rule.where) + " holds" + terms_text(terms) + ")");
+        } else {
+          try_enter(*live, props, "entry on " + name);
+        }
+        break;
+      }
+    }
+  }
+
+  void goals(const std::string& jname, const std::string& name, const nlohmann::json& props) {
+    const auto h = st_.history.find(jname);
+    if (h == st_.history.end() || h->second.entries == 0) return;
+    JourneyHistory& hist = h->second;
+    const auto [p, j] = lib_.find(jname, hist.version);
+    if (j == nullptr) return;
+    for (const auto& g : j->goals) {
+      if (g.event != name || hist.goals_reached.count(g.name)) continue;
+      if (now_ >= hist.last_entry + g.within_ms) {
+        if (tracing_) trace(jname, "goal " + g.name + ": " + name + " came after the goal window (" +
+                         duration_text(g.within_ms / 1000) + " from entry)");
+        continue;
+      }
+      if (g.where && !Evaluator(*p, st_, now_).eval(*g.where, Scope{&props, &hist.trigger}).truthy()) continue;
+      hist.goals_reached.insert(g.name);
+      const auto run = st_.runs.find(jname);
+      const std::string step = run != st_.runs.end() ? run->second.step : hist.step;
+      const std::string variant = run != st_.runs.end() ? run->second.variant : hist.variant;
+      record(Record::Kind::Goal, jname, hist.version, step, variant, g.name);
+      if (tracing_) trace(jname, "goal " + g.name + " reached (at step " + step + (variant.empty() ? "" : ", variant " + variant) + ")");
+    }
+  }
+
+  bool try_enter(const Journey& j, const nlohmann::json& trigger, const std::string& how) {
+    auto& hist = st_.history[j.name];
+    if (const auto run = st_.runs.find(j.name); run != st_.runs.end()) {
+      if (tracing_) trace(j.name, how + ": not taken: already in the journey since " + format_timestamp(run->second.entered_at));
+      return false;
+    }
+    if (hist.entries > 0) {
+      if (j.reentry == dsl::ReentryKind::Never) {
+        if (tracing_) trace(j.name, how + ": not taken: reentry never (entered " + format_timestamp(hist.last_entry) + ")");
+        return false;
+      }
+      if (j.reentry == dsl::ReentryKind::After && now_ < hist.last_entry + j.reentry_after_ms) {
+        if (tracing_) trace(j.name, how + ": not taken: reentry after " + duration_text(j.reentry_after_ms / 1000) +
+                          " allows entry from " + format_timestamp(hist.last_entry + j.reentry_after_ms));
+        return false;
+      }
+    }
+    const Evaluator ev(*lib_.live, st_, now_);
+    std::vector<std::int8_t> exit_values;
+    for (const auto& x : j.exits) {
+      exit_values.push_back(0);
+      if (x.kind != dsl::ExitKind::When) continue;
+      const Scope scope{&trigger, &trigger};
+      if (ev.eval(*x.condition, scope).truthy()) {
+        std::vector<std::pair<std::string, std::string>> terms;
+        if (tracing_) ev.terms(*x.condition, scope, terms);
+        if (tracing_) trace(j.name, how + ": not taken: exit when " + expr_text(*x.condition) + " already holds" + terms_text(terms));
+        return false;
+      }
+    }
+    RunState run;
+    run.journey = j.name;
+    run.version = j.version;
+    run.entry_no = ++hist.entries;
+    run.entered_at = now_;
+    run.trigger = trigger;
+    run.event = trigger;
+    run.exit_values = std::move(exit_values);
+    hist.last_entry = now_;
+    hist.version = j.version;
+    hist.variant.clear();
+    hist.step.clear();
+    hist.trigger = trigger;
+    hist.goals_reached.clear();
+    st_.runs[j.name] = std::move(run);
+    record(Record::Kind::Entered, j.name, j.version, "", "", how);
+    if (tracing_) trace(j.name, how + ": entered (entry " + std::to_string(hist.entries) + ", version " + j.version + ")");
+    continue_run(j.name, 0);
+    return true;
+  }
+
+  void end_run(const std::string& jname, const std::string& reason) {
+    const auto it = st_.runs.find(jname);
+    if (it == st_.runs.end()) return;
+    auto& hist = st_.history[jname];
+    hist.step = it->second.step;
+    hist.variant = it->second.variant;
+    record(Record::Kind::Exited, jname, it->second.version, it->second.step, it->second.variant, reason);
+    if (tracing_) trace(jname, "left the journey: " + reason);
+    st_.runs.erase(it);
+  }
+
+  void resume(const std::string& jname) {
+    RunState& run = st_.runs.at(jname);
+    const Journey* j = journey_of(run);
+    if (j == nullptr) {
+      error(jname, run.version, "version " + run.version + " is not loaded; the run cannot resume");
+      run.wait = RunState::Wait::None;
+      return;
+    }
+    const Op& op = j->ops.at(run.pc);
+    const auto wait = run.wait;
+    run.wait = RunState::Wait::None;
+    switch (wait) {
+      case RunState::Wait::Timer:
+        if (tracing_) trace(jname, std::string(op.kind == OpKind::WaitUntil ? "wait until " : "wait ") + "at " + op.step_id + " is over");
+        continue_run(jname, run.pc + 1);
+        break;
+      case RunState::Wait::Branches:
+        if (tracing_) trace(jname, "wait up to at " + op.step_id + " timed out");
+        continue_run(jname, op.timeout_target);
+        break;
+      case RunState::Wait::Hold:
+        if (tracing_) trace(jname, "quiet hours over: sending the held " + op.step_id);
+        send(*j, run, op);
+        continue_run(jname, run.pc + 1);
+        break;
+      case RunState::Wait::None:
+        break;
+    }
+  }
+
+  void continue_run(const std::string& jname, std::size_t pc) {
+    RunState& run = st_.runs.at(jname);
+    const Journey& j = *journey_of(run);
+    const Program& p = *program_of(run);
+    int budget = cfg_.step_budget;
+    while (true) {
+      if (budget-- <= 0) {
+        error(jname, run.version, "step budget of " + std::to_string(cfg_.step_budget) + " exceeded at " + j.ops.at(pc).step_id);
+        end_run(jname, "error");
+        return;
+      }
+      const Op& op = j.ops.at(pc);
+      if (op.step_head) {
+        run.step = op.step_id;
+        record(Record::Kind::Step, jname, run.version, op.step_id, run.variant, "");
+      }
+      const Scope scope{&run.event, &run.trigger};
+      switch (op.kind) {
+        case OpKind::Send:
+          if (j.quiet_start && in_window(zone(), now_, *j.quiet_start, *j.quiet_end)) {
+            run.pc = pc;
+            run.wait = RunState::Wait::Hold;
+            run.wake_at = next_local_time(zone(), now_, *j.quiet_end, -1, false);
+            if (tracing_) trace(jname, "send " + op.channel + " \"" + op.template_name + "\" at " + op.step_id + " held by quiet hours " +
+                             tod_text(*j.quiet_start) + "-" + tod_text(*j.quiet_end) + " until " + format_timestamp(run.wake_at));
+            return;
+          }
+          send(j, run, op);
+          ++pc;
+          break;
+        case OpKind::Wait:
+          run.pc = pc;
+          run.wait = RunState::Wait::Timer;
+          run.wake_at = now_ + op.millis;
+          if (tracing_) trace(jname, "wait " + duration_text(op.millis / 1000) + " at " + op.step_id + ": wakes at " + format_timestamp(run.wake_at));
+          return;
+        case OpKind::WaitUntil: {
+          const Millis at = next_local_time(zone(), now_, op.time_of_day, -1, true);
+          if (at == now_) {
+            if (tracing_) trace(jname, "wait until " + tod_text(op.time_of_day) + " at " + op.step_id + ": it is that time now");
+            ++pc;
+            break;
+          }
+          run.pc = pc;
+          run.wait = RunState::Wait::Timer;
+          run.wake_at = at;
+          if (tracing_) trace(jname, "wait until " + tod_text(op.time_of_day) + " at " + op.step_id + ": wakes at " + format_timestamp(at));
+          return;
+        }
+        case OpKind::WaitUpTo: {
+          run.pc = pc;
+          run.wait = RunState::Wait::Branches;
+          run.wake_at = now_ + op.millis;
+          std::string events;
+          for (const auto& a : op.arms) events += (events.empty() ? "" : ", ") + a.event;
+          if (tracing_) trace(jname, "wait up to " + duration_text(op.millis / 1000) + " at " + op.step_id + " for " + events +
+                           ": times out at " + format_timestamp(run.wake_at));
+          return;
+        }
+        case OpKind::Branch: {
+          const Evaluator ev(p, st_, now_);
+          const bool holds = ev.eval(*op.condition, scope).truthy();
+          if (tracing_) {
+            std::vector<std::pair<std::string, std::string>> terms;
+            ev.terms(*op.condition, scope, terms);
+            if (tracing_) trace(jname, "if " + expr_text(*op.condition) + " at " + op.step_id + ": " + (holds ? "true" : "false") + terms_text(terms));
+          }
+          pc = holds ? pc + 1 : op.target;
+          break;
+        }
+        case OpKind::Jump:
+          pc = op.target;
+          break;
+        case OpKind::Split: {
+          const std::size_t i = split_variant(st_.customer_id, jname, op.step_id, op.variants);
+          run.variant = op.variants.at(i).name;
+          if (tracing_) trace(jname, "split at " + op.step_id + ": variant " + run.variant);
+          pc = op.variants.at(i).target;
+          break;
+        }
+        case OpKind::Set: {
+          const Value v = Evaluator(p, st_, now_).eval(*op.value, scope);
+          nlohmann::json j_value = to_json(v);
+          if (tracing_) trace(jname, "set customer." + join(op.path) + " = " + value_text(v));
+          if (op.path.size() == 1 && op.path[0] == "id") {
+            error(jname, run.version, "customer.id cannot be set");
+          } else {
+            set_path(st_.profile, op.path, std::move(j_value));
+          }
+          ++pc;
+          break;
+        }
+        case OpKind::Tag:
+        case OpKind::Untag: {
+          auto& tags = st_.profile["tags"];
+          if (!tags.is_array()) tags = nlohmann::json::array();
+          const auto it = std::find(tags.begin(), tags.end(), nlohmann::json(op.text));
+          if (op.kind == OpKind::Tag && it == tags.end()) tags.push_back(op.text);
+          if (op.kind == OpKind::Untag && it != tags.end()) tags.erase(it);
+          if (tracing_) trace(jname, std::string(op.kind == OpKind::Tag ? "tag " : "untag ") + "\"" + op.text + "\"");
+          ++pc;
+          break;
+        }
+        case OpKind::Emit: {
+          nlohmann::json props = nlohmann::json::object();
+          const Evaluator ev(p, st_, now_);
+          for (const auto& f : op.with) props[f.key] = to_json(ev.eval(f.value, scope));
+          if (depth_ + 1 > cfg_.emit_depth) {
+            error(jname, run.version, "emit " + op.text + " dropped: emit chain deeper than " + std::to_string(cfg_.emit_depth));
+          } else {
+            if (tracing_) trace(jname, "emit " + op.text + " " + dump(props));
+            emits_.push_back({op.text, std::move(props), depth_ + 1});
+          }
+          ++pc;
+          break;
+        }
+        case OpKind::Exit:
+          end_run(jname, op.text.empty() ? "exit" : op.text);
+          return;
+        case OpKind::End:
+          end_run(jname, "end");
+          return;
+      }
+    }
+  }
+
+  static std::string join(const std::vector<std::string>& path) {
+    std::string out;
+    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
+    return out;
+  }
+
+  std::int64_t sends_in_window(std::int64_t per_ms, const std::string* journey, const std::string* channel) const {
+    std::int64_t n = 0;
+    for (const auto& s : st_.sent) {
+      if (s.at <= now_ - per_ms || s.at > now_) continue;
+      if (journey != nullptr && s.journey != *journey) continue;
+      if (channel != nullptr && s.channel != *channel) continue;
+      ++n;
+    }
+    return n;
+  }
+
+  void send(const Journey& j, RunState& run, const Op& op) {
+    const std::int64_t visit = ++run.visits[op.step_id];
+    Action a;
+    a.action_id = action_id(st_.customer_id, j.name, run.version, run.entry_no, op.step_id, visit);
+    a.customer_id = st_.customer_id;
+    a.journey = j.name;
+    a.step = op.step_id;
+    a.channel = op.channel;
+    a.template_name = op.template_name;
+    a.at = now_;
+    a.variant = op.variant;
+    const Evaluator ev(*program_of(run), st_, now_);
+    const Scope scope{&run.event, &run.trigger};
+    for (const auto& f : op.with) a.params[f.key] = to_json(ev.eval(f.value, scope));
+    const auto* consent = json_at(st_.profile, {"consent", op.channel});
+    const bool consented = cfg_.consent_assumed ? !(consent && consent->is_boolean() && !consent->get<bool>())
+                                                : (consent && consent->is_boolean() && consent->get<bool>());
+    std::string why;
+    if (!consented) {
+      a.reason = "consent";
+      why = "customer.consent." + op.channel + " = " + (consent ? dump(*consent) : "none") +
+            (cfg_.consent_assumed ? " (consent assumed)" : " (consent required)");
+    } else if (j.cap_count && sends_in_window(j.cap_per_ms, &j.name, nullptr) >= *j.cap_count) {
+      a.reason = "cap";
+      why = "journey cap " + std::to_string(*j.cap_count) + " per " + duration_text(j.cap_per_ms / 1000) + " reached";
+    } else {
+      for (const std::string& key : {op.channel, std::string("*")}) {
+        const auto cap = cfg_.channel_caps.find(key);
+        if (cap == cfg_.channel_caps.end()) continue;
+        if (sends_in_window(cap->second.per_ms, nullptr, key == "*" ? nullptr : &op.channel) >= cap->second.count) {
+          a.reason = "cap";
+          why = "engine-wide cap on " + (key == "*" ? std::string("all channels") : key) + " (" +
+                std::to_string(cap->second.count) + " per " + duration_text(cap->second.per_ms / 1000) + ") reached";
+          break;
+        }
+      }
+    }
+    a.sent = a.reason.empty();
+    if (a.sent) {
+      st_.sent.push_back({now_, j.name, op.channel});
+      prune_sent();
+    }
+    record(a.sent ? Record::Kind::Send : Record::Kind::Suppressed, j.name, run.version, op.step_id, run.variant, a.reason);
+    if (tracing_) trace(j.name, "send " + op.channel + " \"" + op.template_name + "\" at " + op.step_id + ": " +
+                      (a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")") +
+                      (a.variant.empty() ? "" : ", variant " + a.variant),
+          {{"action_id", a.action_id}});
+    out_.actions.push_back(std::move(a));
+  }
+
+  void prune_sent() {
+    std::int64_t longest = lib_.longest_cap_ms;
+    for (const auto& [key, cap] : cfg_.channel_caps) longest = std::max(longest, cap.per_ms);
+    const Millis horizon = now_ - longest;
+    st_.sent.erase(std::remove_if(st_.sent.begin(), st_.sent.end(), [horizon](const SentRecord& s) { return s.at <= horizon; }),
+                   st_.sent.end());
+  }
+
+  // Evaluates `exit when` and `entry when` after a change, until nothing more changes, then
+  // sets each journey's timer at the next instant a time-dependent term can change.
+  void settle() {
+    if (!st_.known) return;
+    for (int pass = 0; pass < kMaxSettlePasses; ++pass) {
+      bool changed = false;
+      for (const auto& jname : journey_names()) {
+        if (const auto it = st_.runs.find(jname); it != st_.runs.end()) {
+          RunState& run = it->second;
+          const Journey* j = journey_of(run);
+          if (j != nullptr) {
+            const Evaluator ev(*program_of(run), st_, now_);
+            const Scope scope{&run.event, &run.trigger};
+            run.exit_values.resize(j->exits.size(), 0);
+            for (std::size_t i = 0; i < j->exits.size(); ++i) {
+              const auto& x = j->exits[i];
+              if (x.kind != dsl::ExitKind::When) continue;
+              const bool v = ev.eval(*x.condition, scope).truthy();
+              const bool before = run.exit_values[i] != 0;
+              run.exit_values[i] = v ? 1 : 0;
+              if (v && !before) {
+                std::vector<std::pair<std::string, std::string>> terms;
+                if (tracing_) ev.terms(*x.condition, scope, terms);
+                if (tracing_) trace(jname, "exit when " + expr_text(*x.condition) + " became true" + terms_text(terms));
+                end_run(jname, "exit when");
+                changed = true;
+                break;
+              }
+            }
+          }
+        }
+        if (!lib_.live) continue;
+        const Journey* live = lib_.live->find_journey(jname);
+        if (live == nullptr) continue;
+        for (std::size_t i = 0; i < live->entries.size(); ++i) {
+          const auto& rule = live->entries[i];
+          if (rule.kind != dsl::EntryKind::When) continue;
+          const Evaluator ev(*lib_.live, st_, now_);
+          const bool v = ev.eval(*rule.condition, Scope{}).truthy();
+          auto& values = st_.history[jname].when_values;
+          values.resize(live->entries.size(), -1);
+          const std::int8_t before = values[i];
+          values[i] = v ? 1 : 0;
+          if (before != -1 && v == (before == 1)) continue;
+          std::vector<std::pair<std::string, std::string>> terms;
+          if (tracing_) ev.terms(*rule.condition, Scope{}, terms);
+          const std::string how = "entry when " + expr_text(*rule.condition);
+          if (v) {
+            if (try_enter(*live, nlohmann::json::object(), how + " (became true" + terms_text(terms) + ")")) changed = true;
+          } else {
+            if (tracing_) trace(jname, how + ": " + (before == -1 ? "false" : "became false") + terms_text(terms));
+          }
+        }
+      }
+      if (!changed) break;
+    }
+    schedule_checks();
+  }
+
+  void schedule_checks() {
+    for (const auto& jname : journey_names()) {
+      std::optional<Millis> best;
+      const auto take = [&best](std::optional<Millis> t) {
+        if (t && (!best || *t < *best)) best = t;
+      };
+      bool relevant = false;
+      if (const auto it = st_.runs.find(jname); it != st_.runs.end()) {
+        const Journey* j = journey_of(it->second);
+        if (j != nullptr) {
+          const Evaluator ev(*program_of(it->second), st_, now_);
+          const Scope scope{&it->second.event, &it->second.trigger};
+          for (const auto& x : j->exits) {
+            if (x.kind != dsl::ExitKind::When) continue;
+            relevant = true;
+            take(ev.next_change(*x.condition, scope));
+          }
+        }
+      }
+      if (lib_.live) {
+        if (const Journey* live = lib_.live->find_journey(jname)) {
+          const Evaluator ev(*lib_.live, st_, now_);
+          for (const auto& rule : live->entries) {
+            if (rule.kind != dsl::EntryKind::When) continue;
+            relevant = true;
+            take(ev.next_change(*rule.condition, Scope{}));
+          }
+        }
+      }
+      if (!relevant) {
+        if (const auto h = st_.history.find(jname); h != st_.history.end()) h->second.check_at.reset();
+        continue;
+      }
+      auto& h = st_.history[jname];
+      if (tracing_ && best != h.check_at && best) trace(jname, "conditions may change at " + format_timestamp(*best) + ": timer set");
+      h.check_at = best;
+    }
+  }
+
+  void drain() {
+    while (!emits_.empty()) {
+      Emitted e = std::move(emits_.front());
+      emits_.pop_front();
+      depth_ = e.depth;
+      if (tracing_) trace("", "emitted event " + e.name + " received " + dump(e.properties), e.properties);
+      store(e.name, e.properties);
+      on_track(e.name, e.properties);
+      settle();
+    }
+    depth_ = 0;
+  }
+
+  const Library& lib_;
+  const EngineConfig& cfg_;
+  CustomerState& st_;
+  bool tracing_;
+  Outcome& out_;
+  Millis now_;
+  int depth_ = 0;
+  std::deque<Emitted> emits_;
+};
+
+}  // namespace
+
+Engine::Engine(EngineConfig config) : config_(std::move(config)), versions_(std::make_unique<Versions>()) {}
+Engine::~Engine() = default;
+
+void Engine::deploy(std::shared_ptr<const Program> program) {
+  versions_->library.add(program);
+  versions_->library.live = std::move(program);
+}
+
+void Engine::retain(std::shared_ptr<const Program> program) { versions_->library.add(program); }
+
+Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) const {
+  Outcome out;
+  Call call(versions_->library, config_, state, trace, out);
+  call.advance(event.at, event.at);
+  call.apply(event);
+  return out;
+}
+
+Outcome Engine::on_time(CustomerState& state, Millis now, bool trace) const { return advance(state, now, now, trace); }
+
+Outcome Engine::advance(CustomerState& state, Millis now, Millis recurring_until, bool trace) const {
+  Outcome out;
+  Call call(versions_->library, config_, state, trace, out);
+  call.advance(now, recurring_until);
+  return out;
+}
+
+std::optional<Millis> Engine::next_wakeup(const CustomerState& state, bool include_recurring) const {
+  std::optional<Millis> best;
+  const auto take = [&best](Millis t) {
+    if (!best || t < *best) best = t;
+  };
+  for (const auto& [name, run] : state.runs) {
+    if (run.wait != RunState::Wait::None) take(run.wake_at);
+  }
+  for (const auto& [name, h] : state.history) {
+    if (h.check_at) take(*h.check_at);
+    if (include_recurring) {
+      for (const auto& [idx, t] : h.every_next) take(t);
+    }
+  }
+  return best;
+}
+
+nlohmann::json Engine::describe(const CustomerState& state) const {
+  nlohmann::json out;
+  out["customer_id"] = state.customer_id;
+  out["known"] = state.known;
+  out["profile"] = state.profile;
+  const auto tags = state.profile.find("tags");
+  out["tags"] = tags != state.profile.end() && tags->is_array() ? *tags : nlohmann::json::array();
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& [name, run] : state.runs) {
+    static const char* const kWaits[] = {"running", "waiting", "waiting for an event", "held by quiet hours"};
+    nlohmann::json r{{"journey", name},
+                     {"version", run.version},
+                     {"entry", run.entry_no},
+                     {"entered_at", format_timestamp(run.entered_at)},
+                     {"step", run.step},
+                     {"state", kWaits[static_cast<int>(run.wait)]}};
+    if (run.wait != RunState::Wait::None) r["next_wakeup"] = format_timestamp(run.wake_at);
+    if (!run.variant.empty()) r["variant"] = run.variant;
+    runs.push_back(std::move(r));
+  }
+  out["runs"] = std::move(runs);
+  nlohmann::json journeys = nlohmann::json::object();
+  for (const auto& [name, h] : state.history) {
+    if (h.entries == 0) continue;
+    journeys[name] = {{"entries", h.entries}, {"last_entry", format_timestamp(h.last_entry)}};
+  }
+  out["journeys"] = std::move(journeys);
+  const auto next = next_wakeup(state, true);
+  out["next_wakeup"] = next ? nlohmann::json(format_timestamp(*next)) : nlohmann::json(nullptr);
+  return out;
+}
+
+std::unique_ptr<CustomerState> new_customer(const std::string& customer_id) {
+  auto state = std::make_unique<CustomerState>();
+  state->customer_id = customer_id;
+  state->clock = std::numeric_limits<Millis>::min();
+  return state;
+}
+
+void seed_profile(CustomerState& state, const nlohmann::json& traits) {
+  if (!traits.is_object()) return;
+  for (const auto& [key, value] : traits.items()) {
+    if (value.is_null()) {
+      state.profile.erase(key);
+    } else {
+      state.profile[key] = value;
+    }
+  }
+}
+
+}  // namespace journey::engine

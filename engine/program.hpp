@@ -1,0 +1,200 @@
+// The compiled, immutable form of a checked workspace: journeys as flat step code (what the engine
+// runs) plus the state-machine view of it (wait points, transitions with guards and actions),
+// which `journey graph` and `journey compile --emit ir` print.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dsl/ast.hpp"
+
+namespace journey::engine {
+
+/// What one compiled operation does. Steps of the language become one or more ops.
+enum class OpKind : std::uint8_t {
+  Send,       // channel, template_name, with, variant
+  Wait,       // millis
+  WaitUntil,  // time_of_day (seconds since local midnight)
+  WaitUpTo,   // millis, arms, timeout_target
+  Branch,     // condition; falls through when it holds, else jumps to target
+  Jump,       // target (goto, end of an if arm, end of a wait branch or split variant)
+  Split,      // variants
+  Set,        // path (after `customer.`), value
+  Tag,        // text
+  Untag,      // text
+  Emit,       // text = event name, with
+  Exit,       // text = reason (empty when none was given)
+  End,        // the end of the steps: the run leaves the journey
+};
+
+/// One `on EVENT [where EXPR]` branch of a `wait up to`.
+struct WaitArm {
+  std::string event;
+  std::optional<dsl::Expr> where;
+  std::size_t target = 0;  // op index of the branch body
+};
+
+/// One `P% NAME` variant of a `split`.
+struct Variant {
+  std::string name;
+  double percent = 0;
+  std::size_t target = 0;  // op index of the variant body
+};
+
+/// One compiled operation.
+struct Op {
+  OpKind kind = OpKind::End;
+  std::string step_id;     // the source step's id (label, else "L<line>:<col>"); empty for glue
+  bool step_head = false;  // the first op of a source step (counted as a visit of that step)
+  std::uint32_t line = 0;  // source position of the step, for messages
+  std::uint32_t column = 0;
+  std::string channel;
+  std::string template_name;
+  std::vector<dsl::Field> with;
+  std::string variant;  // Send: the split variant whose branch lexically holds it, else empty
+  std::int64_t millis = 0;
+  std::int64_t time_of_day = 0;
+  std::optional<dsl::Expr> condition;
+  std::size_t target = 0;
+  std::vector<WaitArm> arms;
+  std::size_t timeout_target = 0;
+  std::vector<Variant> variants;
+  std::vector<std::string> path;
+  std::optional<dsl::Expr> value;
+  std::string text;
+};
+
+/// Kinds of wait point in the state-machine view.
+enum class StateKind : std::uint8_t {
+  Start,      // before entry
+  Wait,       // `wait DURATION`
+  WaitUntil,  // `wait until HH:MM`
+  WaitUpTo,   // `wait up to DURATION { ... }`
+  QuietHold,  // a send held by quiet hours (one per send when the journey has quiet hours)
+  End,        // the run has left the journey
+};
+
+/// A wait point of a journey.
+struct State {
+  std::string id;  // "start", "end", else the step id of the wait (holds: "hold:" + send step id)
+  StateKind kind = StateKind::Start;
+  std::size_t op = 0;  // the op the run waits at (Start: 0; End: the End op)
+};
+
+/// What moves a run out of a state.
+enum class TriggerKind : std::uint8_t {
+  Entry,      // the customer enters (from Start)
+  Timer,      // a wait's duration passed, `wait until` time reached, quiet hours over
+  Event,      // an `on EVENT [where]` branch of a `wait up to`
+  Timeout,    // a `wait up to` duration passed with no branch taken
+};
+
+/// A condition that must hold along a transition.
+struct Guard {
+  enum class Kind : std::uint8_t { Condition, Variant, QuietHours } kind = Kind::Condition;
+  std::string text;      // the condition as source text, the variant name, or the window
+  bool negated = false;  // the path taken when the condition does not hold
+};
+
+/// One way out of a state: trigger, guards in order, actions (op indices of Send, Set, Tag,
+/// Untag, Emit, Exit) in order, and the state reached.
+struct Transition {
+  std::size_t from = 0;  // index into Journey::states
+  TriggerKind trigger = TriggerKind::Entry;
+  std::string event;                   // Event: the event name
+  std::optional<dsl::Expr> where;      // Event: its `where`
+  std::vector<Guard> guards;
+  std::vector<std::size_t> actions;
+  std::size_t to = 0;                  // index into Journey::states
+  std::string exit_reason;             // to End: "end" or the exit reason
+};
+
+/// An `entry` clause, compiled.
+struct EntryRule {
+  dsl::EntryKind kind = dsl::EntryKind::On;
+  std::string event;               // On
+  std::optional<dsl::Expr> where;  // On: `where`; Every: `when`
+  std::optional<dsl::Expr> condition;  // When
+  int weekday = -1;                // Every: -1 every day, 0 sunday .. 6 saturday
+  std::int64_t time_of_day = 0;    // Every: seconds since local midnight
+};
+
+/// An `exit` clause, compiled.
+struct ExitCriterion {
+  dsl::ExitKind kind = dsl::ExitKind::On;
+  std::string event;                   // On
+  std::optional<dsl::Expr> where;      // On
+  std::optional<dsl::Expr> condition;  // When
+};
+
+/// A goal, compiled (within in milliseconds).
+struct GoalRule {
+  std::string name;
+  std::string event;
+  std::optional<dsl::Expr> where;
+  std::int64_t within_ms = 0;
+};
+
+/// One compiled journey.
+struct Journey {
+  std::string name;
+  std::string version;      // 16 hex chars: hash of the canonical form of everything below
+  std::string source_path;  // the file that declared it
+  std::uint32_t line = 0;   // position of the name
+  std::uint32_t column = 0;
+  std::string title;
+  std::vector<EntryRule> entries;
+  dsl::ReentryKind reentry = dsl::ReentryKind::Never;
+  std::int64_t reentry_after_ms = 0;
+  std::vector<ExitCriterion> exits;
+  std::vector<GoalRule> goals;
+  std::optional<std::int64_t> quiet_start;  // seconds since local midnight
+  std::optional<std::int64_t> quiet_end;
+  std::optional<std::int64_t> cap_count;
+  std::int64_t cap_per_ms = 0;
+  std::vector<Op> ops;                 // op 0 is the first step; the last op is End
+  std::map<std::string, std::size_t> labels;  // label -> op index
+  std::vector<State> states;           // states[0] is Start, states[1] is End
+  std::vector<Transition> transitions;
+  std::set<std::string> events_read;   // events the journey's rules and expressions mention
+  std::set<std::string> properties_read;  // customer attribute paths read, dot-joined
+};
+
+/// A compiled segment.
+struct Segment {
+  std::string name;
+  dsl::Expr condition;
+};
+
+/// Everything compiled together. Immutable once built; shared by every engine call.
+struct Program {
+  std::vector<Journey> journeys;  // sorted by name
+  std::map<std::string, Segment> segments;
+  /// Timeline data the journeys can read: event name -> top-level property names kept
+  /// ("*" keeps all). Events not listed here are not kept in timelines.
+  std::map<std::string, std::set<std::string>> timeline_events;
+
+  const Journey* find_journey(const std::string& name) const;
+};
+
+/// The expression in journey-language source form (canonical spacing, minimal parentheses).
+std::string expr_text(const dsl::Expr& expr);
+
+/// The name of an op kind, as printed in the IR ("send", "wait_up_to", ...).
+const char* op_kind_name(OpKind kind);
+
+/// A duration in seconds as journey-language text ("1d12h", "30m", "0s").
+std::string duration_text(std::int64_t seconds);
+
+/// The compiled journey as JSON (header, ops, states, transitions); its dump without the
+/// "version" key is the canonical form the version hashes.
+nlohmann::json ir_json(const Journey& journey);
+
+}  // namespace journey::engine

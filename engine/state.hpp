@@ -1,0 +1,98 @@
+// One customer's state: profile, the timeline data the journeys can read, active runs, per-journey
+// history and pending timers. Owned by the caller (simulate's driver, the daemon's store); the
+// engine changes it only inside Engine calls.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/time.hpp"
+
+namespace journey::engine {
+
+/// One event kept in a timeline: its time and the properties the journeys read.
+struct TimelineEntry {
+  Millis at = 0;
+  nlohmann::json properties = nlohmann::json::object();
+};
+
+/// An active run of one journey for one customer.
+struct RunState {
+  /// What the run waits for.
+  enum class Wait : std::uint8_t {
+    None,      // running (only inside an engine call)
+    Timer,     // `wait` / `wait until`: resume at wake_at after the op
+    Branches,  // `wait up to`: an `on` branch, or the timeout at wake_at
+    Hold,      // a send held by quiet hours: send at wake_at
+  };
+  std::string journey;
+  std::string version;
+  std::int64_t entry_no = 0;  // 1 for the customer's first entry into the journey
+  Millis entered_at = 0;
+  std::size_t pc = 0;  // the op the run waits at
+  Wait wait = Wait::None;
+  Millis wake_at = 0;
+  nlohmann::json trigger = nlohmann::json::object();  // properties of the entry event
+  nlohmann::json event = nlohmann::json::object();    // properties of the latest moving event
+  std::string variant;                                 // split variant taken, if any
+  std::string step;                                    // step id the run is at
+  std::map<std::string, std::int64_t> visits;          // visits per step id in this run
+  std::vector<std::int8_t> exit_values;                // per `exit when` clause: 0 false, 1 true
+};
+
+/// What the engine remembers of a customer in one journey across runs.
+struct JourneyHistory {
+  std::int64_t entries = 0;
+  Millis last_entry = 0;
+  std::string version;  // version of the latest entry
+  std::string variant;  // variant of the latest run
+  std::string step;     // step the latest run is at or ended at
+  nlohmann::json trigger = nlohmann::json::object();
+  std::set<std::string> goals_reached;         // in the latest entry
+  std::vector<std::int8_t> when_values;        // per entry clause: -1 never evaluated, 0, 1
+  std::optional<Millis> check_at;              // next instant a time-dependent condition may change
+  std::map<std::size_t, Millis> every_next;    // entry clause index -> next `entry every` tick
+};
+
+/// A delivered send, kept for caps.
+struct SentRecord {
+  Millis at = 0;
+  std::string journey;
+  std::string channel;
+};
+
+/// A running `where`-filtered aggregate over a whole timeline (no `within`), extended as events
+/// arrive instead of rescanning. Derived data: not serialised, rebuilt on first use.
+struct AggregateCache {
+  std::size_t consumed = 0;  // timeline entries folded in so far
+  double count = 0;          // matching entries (with a numeric property, for sum/avg/min/max)
+  double sum = 0;
+  std::optional<double> min;
+  std::optional<double> max;
+};
+
+/// Everything the engine knows about one customer.
+struct CustomerState {
+  std::string customer_id;
+  bool known = false;  // has had any input
+  nlohmann::json profile = nlohmann::json::object();
+  std::set<std::string> message_ids;
+  std::map<std::string, std::vector<TimelineEntry>> timeline;  // event -> entries in time order
+  std::map<std::string, RunState> runs;                        // journey -> active run
+  std::map<std::string, JourneyHistory> history;               // journey -> history
+  std::vector<SentRecord> sent;
+  Millis clock = 0;  // the latest time the engine processed for this customer
+  mutable std::map<std::string, AggregateCache> aggregates;  // by aggregate source text
+};
+
+/// Sets the starting profile (traits) of a customer, before any input. Not an input: the
+/// customer does not become known by it.
+void seed_profile(CustomerState& state, const nlohmann::json& traits);
+
+}  // namespace journey::engine

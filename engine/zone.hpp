@@ -1,0 +1,31 @@
+// Customers' local time: IANA zones (date/tz), next occurrences of a local time of day across
+// DST changes, and quiet-hours windows.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <date/tz.h>
+
+#include "engine/time.hpp"
+
+namespace journey::engine {
+
+/// The zone with this IANA name, or nullptr when unknown. Cached; thread-safe.
+const date::time_zone* find_zone(const std::string& name);
+
+/// The instant of a local date and time in `zone`. A time in a spring-forward gap resolves to
+/// the first instant after the gap; an ambiguous (fall-back) time to its first occurrence.
+Millis resolve_local(const date::time_zone* zone, date::local_seconds local);
+
+/// The next instant at or after (inclusive) or strictly after `now` whose local time of day is
+/// `time_of_day` seconds, on `weekday` (0 sunday .. 6 saturday) or any day when -1.
+Millis next_local_time(const date::time_zone* zone, Millis now, std::int64_t time_of_day, int weekday, bool inclusive);
+
+/// Seconds since local midnight of an instant.
+std::int64_t local_time_of_day(const date::time_zone* zone, Millis at);
+
+/// Whether `at` is inside the local window [start, end) (it may cross midnight).
+bool in_window(const date::time_zone* zone, Millis at, std::int64_t start, std::int64_t end);
+
+}  // namespace journey::engine

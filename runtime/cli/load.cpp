@@ -1,0 +1,30 @@
+#include "runtime/cli/load.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include "dsl/render.hpp"
+#include "dsl/workspace.hpp"
+#include "runtime/cli/command.hpp"
+
+namespace journey::cli {
+
+Loaded load_program(const std::vector<std::string>& paths) {
+  dsl::Workspace ws;
+  dsl::add_paths(ws, paths);
+  dsl::check(ws, {});
+  if (ws.has_errors()) {
+    std::cerr << dsl::render_text(ws, false);
+    const bool unreadable = std::any_of(ws.diagnostics.begin(), ws.diagnostics.end(),
+                                        [](const dsl::Diagnostic& d) { return d.code == "E000"; });
+    return {nullptr, unreadable ? kExitUsage : kExitFindings};
+  }
+  auto compiled = engine::compile(ws);
+  if (!compiled.program) {
+    for (const auto& d : compiled.diagnostics) std::cerr << d.file << ": " << d.message << "\n";
+    return {nullptr, kExitFindings};
+  }
+  return {std::move(compiled.program), kExitOk};
+}
+
+}  // namespace journey::cli

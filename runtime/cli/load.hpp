@@ -1,0 +1,23 @@
+// Loading, checking and compiling the journeys named on a command line, for the commands that
+// run or draw them (simulate, explain, compile, graph).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.hpp"
+
+namespace journey::cli {
+
+/// The compiled program, or the exit code to return (diagnostics already printed to stderr).
+struct Loaded {
+  std::shared_ptr<const engine::Program> program;
+  int exit_code = 0;
+};
+
+/// Parses, checks and compiles `paths` (files or folders). On errors prints the diagnostics to
+/// stderr as `journey lint` does, and returns exit code 1 (2 when a path cannot be read).
+Loaded load_program(const std::vector<std::string>& paths);
+
+}  // namespace journey::cli

@@ -1,0 +1,904 @@
+#include "runtime/daemon.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <deque>
+#include <map>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "engine/engine.hpp"
+#include "engine/state.hpp"
+#include "engine/hash.hpp"
+#include "runtime/api.hpp"
+#include "runtime/dispatcher.hpp"
+#include "runtime/journey_set.hpp"
+#include "runtime/log.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/server.hpp"
+#include "runtime/store.hpp"
+#include "runtime/timers.hpp"
+
+namespace journey::runtime {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+engine::Millis wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// The shard that owns a customer: a stable hash of the id, so any process agrees.
+std::size_t shard_of(const std::string& customer_id, std::size_t shards) {
+  return static_cast<std::size_t>(engine::stable_hash(customer_id, 0) % shards);
+}
+
+/// What one input came to, reported to whoever submitted it.
+struct InputResult {
+  bool ok = true;
+  bool duplicate = false;
+  std::string error;
+  Erasure erasure;
+};
+
+/// One unit of work for a shard, handled strictly in submission order.
+struct ShardInput {
+  enum class Kind : std::uint8_t { Event, Wake, Erase };
+  Kind kind = Kind::Event;
+  engine::Event event;      // Event
+  std::string raw;          // Event: the JSON as received
+  std::string customer_id;  // Wake, Erase
+  engine::Millis due = 0;   // Wake: when it was due
+  std::function<void(const InputResult&)> done;
+};
+
+/// Active runs of a customer from the engine's describe() answer, for runs-per-state counts.
+std::vector<StoredRun> runs_of(const json& described) {
+  std::vector<StoredRun> out;
+  auto runs = described.find("runs");
+  if (runs == described.end()) return out;
+  auto read = [&out](const std::string& journey, const json& run) {
+    if (!run.is_object()) return;
+    StoredRun stored;
+    stored.journey = run.value("journey", journey);
+    stored.version = run.value("version", std::string());
+    for (const char* key : {"step", "state"}) {
+      auto it = run.find(key);
+      if (it != run.end() && it->is_string()) {
+        stored.state = it->get<std::string>();
+        break;
+      }
+    }
+    out.push_back(std::move(stored));
+  };
+  if (runs->is_array()) {
+    for (const auto& run : *runs) read("", run);
+  } else if (runs->is_object()) {
+    for (const auto& [journey, run] : runs->items()) read(journey, run);
+  }
+  return out;
+}
+
+const char* metric_of(engine::Record::Kind kind) {
+  switch (kind) {
+    case engine::Record::Kind::Entered: return "entered";
+    case engine::Record::Kind::Exited: return "exited";
+    case engine::Record::Kind::Goal: return "goals";
+    case engine::Record::Kind::Send: return "sends";
+    case engine::Record::Kind::Suppressed: return "suppressed";
+    case engine::Record::Kind::Error: return "errors";
+    case engine::Record::Kind::Step: return nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  class Shard;
+
+  explicit Impl(Config config_in)
+      : config(std::move(config_in)),
+        io(config.threads),
+        signals(io, SIGINT, SIGTERM, SIGHUP),
+        housekeeping(io),
+        drain_timer(io) {}
+
+  net::ip::tcp::endpoint open();
+  int run();
+
+  void handle(HttpRequest request, std::function<void(HttpResponse)> reply);
+  void execute(Intent intent, const HttpRequest& request, std::function<void(HttpResponse)> reply);
+  void ingest(Ingest ingest, const HttpRequest& request, std::function<void(HttpResponse)> reply);
+  HttpResponse get_customer(const GetCustomer& get, const HttpRequest& request);
+  HttpResponse explain_customer(const ExplainCustomer& get, const HttpRequest& request);
+  HttpResponse list_journeys(const HttpRequest& request);
+  HttpResponse read_metrics(const HttpRequest& request);
+  /// Reloads the journeys directory: {"reloaded":bool, ...}; the running set stays on errors.
+  std::pair<bool, json> reload(const std::string& reason);
+  void deploy(const JourneySet& set);
+  void wait_signal();
+  void shutdown();
+  void drain_step();
+  void expire_events();
+
+  Config config;
+  net::io_context io;
+  net::signal_set signals;
+  net::steady_timer housekeeping;
+  net::steady_timer drain_timer;
+  Metrics metrics;
+  std::unique_ptr<SqliteStore> api_store;    // reads, deployments, retention
+  std::unique_ptr<SqliteStore> timer_store;  // wake-up windows
+  std::unique_ptr<engine::Engine> engine;
+  std::shared_mutex engine_mutex;  // shared while stepping, exclusive while deploying
+  std::mutex deploy_mutex;         // one reload at a time
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::unique_ptr<TimerQueue> timers;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::shared_ptr<HttpServer> server;
+  std::mutex live_mutex;
+  std::string live_id;
+  std::vector<engine::JourneyInfo> live_journeys;
+  std::atomic<bool> draining{false};
+  int drain_ticks = 0;
+};
+
+/// A partition of the customers. Each shard handles its customers' inputs strictly in order on
+/// its own strand, with its own store connection, and commits them in groups: everything queued
+/// while a commit runs goes into the next one. Nothing is shared between shards but the engine
+/// (read-only while stepping), so a shard could run in another process against its own store.
+class Daemon::Impl::Shard {
+ public:
+  Shard(Impl& daemon, std::size_t index)
+      : daemon_(daemon),
+        index_(index),
+        strand_(net::make_strand(daemon.io)),
+        store_(std::make_unique<SqliteStore>(daemon.config.db_path)) {}
+
+  void submit(ShardInput input) {
+    ++outstanding_;
+    ++daemon_.metrics.queue_depth;
+    net::post(strand_, [this, input = std::move(input)]() mutable {
+      pending_.push_back(std::move(input));
+      if (!scheduled_) {
+        scheduled_ = true;
+        net::post(strand_, [this] { flush(); });
+      }
+    });
+  }
+
+  /// Nothing queued or in hand.
+  bool idle() const { return outstanding_.load() == 0; }
+
+ private:
+  void flush() {
+    scheduled_ = false;
+    std::vector<ShardInput> inputs;
+    auto limit = static_cast<std::size_t>(daemon_.config.group_commit_max);
+    while (!pending_.empty() && inputs.size() < limit) {
+      inputs.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    daemon_.metrics.queue_depth -= static_cast<std::int64_t>(inputs.size());
+    std::vector<InputResult> results(inputs.size());
+    std::size_t i = 0;
+    while (i < inputs.size()) {
+      if (inputs[i].kind == ShardInput::Kind::Erase) {
+        erase(inputs[i], results[i]);
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      while (j < inputs.size() && inputs[j].kind != ShardInput::Kind::Erase) ++j;
+      try {
+        process(inputs, results, i, j);
+      } catch (const std::exception& e) {
+        // Never let a failure escape onto the event loop: refuse the group, retry its wake-ups.
+        fail(results, i, j, e.what());
+        for (std::size_t k = i; k < j; ++k) {
+          if (inputs[k].kind == ShardInput::Kind::Wake) {
+            daemon_.timers->update(inputs[k].customer_id, wall_now() + 5000);
+          }
+        }
+      }
+      i = j;
+    }
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      if (inputs[k].done) inputs[k].done(results[k]);
+      --outstanding_;
+    }
+    if (!pending_.empty() && !scheduled_) {
+      scheduled_ = true;
+      net::post(strand_, [this] { flush(); });
+    }
+  }
+
+  void erase(const ShardInput& input, InputResult& result) {
+    try {
+      result.erasure = store_->erase_customer(input.customer_id);
+      daemon_.timers->update(input.customer_id, std::nullopt);
+      log(LogLevel::Info, "customer erased", {{"customer_id", input.customer_id}, {"shard", index_}});
+    } catch (const StoreError& e) {
+      result.ok = false;
+      result.error = e.what();
+      log(LogLevel::Error, "erasure failed", {{"customer_id", input.customer_id}, {"error", e.what()}});
+    }
+  }
+
+  /// Steps the engine over inputs [begin, end) and commits all their effects in one transaction.
+  void process(std::vector<ShardInput>& inputs, std::vector<InputResult>& results,
+               std::size_t begin, std::size_t end) {
+    auto now = wall_now();
+    Batch batch;
+    std::map<std::string, std::unique_ptr<engine::CustomerState>> states;
+    std::set<std::pair<std::string, std::string>> seen_ids;
+    std::map<CounterDelta, std::int64_t> counters;
+    std::set<std::string> touched;
+    std::map<std::string, std::optional<engine::Millis>> wakeups;
+    std::size_t accepted = 0;
+    std::size_t duplicates = 0;
+    std::set<std::string> woken;
+    // Every fired wake-up is answered to the timer queue: with the new wake-up after a commit,
+    // none when the customer is gone, a retry in a second when the commit failed.
+    auto answer_wakes = [&](bool failed) {
+      for (const auto& customer : woken) {
+        if (wakeups.count(customer) != 0 && !failed) continue;
+        daemon_.timers->update(customer, failed ? std::optional<engine::Millis>(now + 1000)
+                                                : std::nullopt);
+      }
+    };
+    {
+      std::shared_lock engine_lock(daemon_.engine_mutex);
+      const auto& engine = *daemon_.engine;
+      try {
+        for (std::size_t k = begin; k < end; ++k) {
+          auto& input = inputs[k];
+          bool is_event = input.kind == ShardInput::Kind::Event;
+          const std::string& customer = is_event ? input.event.customer_id : input.customer_id;
+          const std::string& message_id = input.event.message_id;
+          if (!is_event) woken.insert(customer);
+          if (is_event && !message_id.empty() &&
+              (seen_ids.count({customer, message_id}) != 0 ||
+               store_->seen_message(customer, message_id))) {
+            results[k].duplicate = true;
+            ++duplicates;
+            continue;
+          }
+          auto& state = states[customer];
+          if (!state) {
+            auto stored = store_->load_customer(customer);
+            if (!stored && !is_event) continue;  // a wake-up for a customer erased since
+            try {
+              state = stored ? engine::deserialize(*stored) : engine::new_customer(customer);
+            } catch (const std::exception& e) {
+              states.erase(customer);
+              results[k].ok = false;
+              results[k].error = std::string("stored state unreadable: ") + e.what();
+              log(LogLevel::Error, "stored state unreadable", {{"customer_id", customer}, {"error", e.what()}});
+              continue;
+            }
+          }
+          std::string before = engine::serialize(*state);
+          engine::Outcome outcome;
+          try {
+            outcome = is_event ? engine.on_event(*state, input.event, true)
+                               : engine.on_time(*state, now, true);
+          } catch (const std::exception& e) {
+            state = engine::deserialize(before);
+            results[k].ok = false;
+            results[k].error = std::string("engine failure: ") + e.what();
+            ++daemon_.metrics.engine_errors;
+            log(LogLevel::Error, "engine failure", {{"customer_id", customer}, {"error", e.what()}});
+            continue;
+          }
+          if (outcome.duplicate) {
+            results[k].duplicate = true;
+            ++duplicates;
+            continue;
+          }
+          if (is_event) {
+            ++accepted;
+            batch.events.push_back({customer, message_id, input.event.at, input.raw});
+            if (!message_id.empty()) {
+              batch.message_ids.emplace_back(customer, message_id);
+              seen_ids.insert({customer, message_id});
+            }
+          } else {
+            auto lateness = std::max<engine::Millis>(0, now - input.due);
+            ++daemon_.metrics.timers_fired;
+            daemon_.metrics.record_timer_lag(lateness);
+            if (lateness > 1000) {
+              log(LogLevel::Warn, "wake-up fired late",
+                  {{"customer_id", customer},
+                   {"due", engine::format_timestamp(input.due)},
+                   {"late_ms", lateness}});
+            }
+          }
+          touched.insert(customer);
+          collect(outcome, customer, batch, counters);
+        }
+        for (const auto& customer : touched) {
+          auto& state = *states[customer];
+          CustomerWrite write;
+          write.customer_id = customer;
+          write.state = engine::serialize(state);
+          write.next_wakeup = engine.next_wakeup(state);
+          write.runs = runs_of(engine.describe(state));
+          wakeups[customer] = write.next_wakeup;
+          batch.customers.push_back(std::move(write));
+        }
+      } catch (const StoreError& e) {
+        fail(results, begin, end, e.what());
+        answer_wakes(true);
+        return;
+      }
+    }
+    for (const auto& [key, delta] : counters) {
+      CounterDelta counter = key;
+      counter.delta = delta;
+      batch.counters.push_back(std::move(counter));
+    }
+    auto started = std::chrono::steady_clock::now();
+    try {
+      auto applied = store_->apply(batch);
+      daemon_.metrics.actions_created += applied.actions_inserted;
+      if (applied.actions_existing > 0) {
+        log(LogLevel::Info, "action ids already in the outbox were not created again",
+            {{"count", applied.actions_existing}, {"shard", index_}});
+      }
+    } catch (const StoreError& e) {
+      fail(results, begin, end, e.what());
+      answer_wakes(true);
+      return;
+    }
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    daemon_.metrics.record_commit(took.count(), end - begin);
+    daemon_.metrics.events_accepted += accepted;
+    daemon_.metrics.events_duplicate += duplicates;
+    for (const auto& [customer, next] : wakeups) {
+      // Defensive: a wake-up the engine left in the past is retried in a second, not spun on.
+      bool stuck = next && *next <= now && woken.count(customer) != 0;
+      daemon_.timers->update(customer, stuck ? std::optional<engine::Millis>(now + 1000) : next);
+    }
+    answer_wakes(false);
+    if (!batch.actions.empty()) daemon_.dispatcher->notify();
+    if (!batch.traces.empty()) {
+      try {
+        for (const auto& customer : touched) {
+          store_->trim_traces(customer, daemon_.config.retention.trace_lines);
+        }
+      } catch (const StoreError& e) {
+        log(LogLevel::Warn, "trimming traces failed", {{"error", e.what()}});
+      }
+    }
+  }
+
+  void collect(engine::Outcome& outcome, const std::string& customer, Batch& batch,
+               std::map<CounterDelta, std::int64_t>& counters) {
+    for (const auto& action : outcome.actions) {
+      OutboxEntry entry;
+      entry.action_id = action.action_id;
+      entry.customer_id = action.customer_id.empty() ? customer : action.customer_id;
+      entry.channel = action.channel;
+      entry.payload = engine::to_json_line(action);
+      batch.actions.push_back(std::move(entry));
+    }
+    for (const auto& record : outcome.records) {
+      const char* metric = metric_of(record.kind);
+      if (metric == nullptr) continue;
+      std::string key = record.kind == engine::Record::Kind::Entered ||
+                                record.kind == engine::Record::Kind::Send
+                            ? std::string()
+                            : record.detail;
+      if (record.kind == engine::Record::Kind::Error) {
+        ++daemon_.metrics.engine_errors;
+        log(LogLevel::Error, "engine error",
+            {{"customer_id", customer}, {"journey", record.journey}, {"error", record.detail}});
+        key.clear();
+      }
+      counters[CounterDelta{record.journey, record.version, metric, key, 0}] += 1;
+    }
+    if (daemon_.config.retention.trace_lines > 0) {
+      for (const auto& line : outcome.trace) {
+        batch.traces.push_back({customer, line.at, line.journey, line.message,
+                                line.detail.dump(-1, ' ', false, json::error_handler_t::replace)});
+      }
+    }
+  }
+
+  void fail(std::vector<InputResult>& results, std::size_t begin, std::size_t end,
+            const std::string& error) {
+    log(LogLevel::Error, "commit failed", {{"shard", index_}, {"error", error}});
+    for (std::size_t k = begin; k < end; ++k) {
+      results[k].ok = false;
+      results[k].error = "storage failure: " + error;
+    }
+  }
+
+  Impl& daemon_;
+  std::size_t index_;
+  net::strand<net::io_context::executor_type> strand_;
+  std::unique_ptr<SqliteStore> store_;
+  std::deque<ShardInput> pending_;  // only touched on the strand
+  bool scheduled_ = false;
+  std::atomic<std::size_t> outstanding_{0};
+};
+
+net::ip::tcp::endpoint Daemon::Impl::open() {
+  validate_for_serving(config);
+  api_store = std::make_unique<SqliteStore>(config.db_path);
+  timer_store = std::make_unique<SqliteStore>(config.db_path);
+  engine = std::make_unique<engine::Engine>(config.engine);
+
+  // Versions stored by earlier runs stay available to the runs that entered them.
+  auto stored = api_store->deployments();
+  std::shared_ptr<const engine::Program> last_stored;
+  for (const auto& deployment : stored) {
+    auto set = compile_files(deployment.files);
+    if (!set.ok()) {
+      log(LogLevel::Warn, "a stored deployment no longer compiles; its runs cannot continue",
+          {{"deployment", deployment.id}});
+      continue;
+    }
+    engine->retain(set.program);
+    last_stored = set.program;
+    std::lock_guard lock(live_mutex);
+    live_id = deployment.id;
+    live_journeys = engine::journeys_of(*set.program);
+  }
+  auto set = load_journey_dir(config.journeys_dir);
+  if (set.ok()) {
+    deploy(set);
+  } else if (last_stored) {
+    engine->deploy(last_stored);
+    log(LogLevel::Error, "journey scripts have errors; serving the last deployment",
+        {{"dir", config.journeys_dir}, {"deployment", live_id}, {"diagnostics", set.diagnostics}});
+  } else {
+    throw DeployError("journey scripts have errors and no earlier deployment is stored:\n" +
+                      summarize_errors(set.diagnostics));
+  }
+
+  dispatcher = std::make_unique<Dispatcher>(config, metrics);
+  for (int i = 0; i < config.shards; ++i) {
+    shards.push_back(std::make_unique<Shard>(*this, static_cast<std::size_t>(i)));
+  }
+  timers = std::make_unique<TimerQueue>(
+      io, *timer_store, config.timer_window_ms, config.timer_window_max,
+      [this](const std::string& customer, engine::Millis due) {
+        ShardInput input;
+        input.kind = ShardInput::Kind::Wake;
+        input.customer_id = customer;
+        input.due = due;
+        shards[shard_of(customer, shards.size())]->submit(std::move(input));
+      },
+      wall_now);
+  server = std::make_shared<HttpServer>(
+      io, config.limits,
+      [this](HttpRequest request, std::function<void(HttpResponse)> reply) {
+        handle(std::move(request), std::move(reply));
+      },
+      metrics);
+  auto endpoint = server->listen(config.listen_host, config.listen_port);
+  log(LogLevel::Info, "listening",
+      {{"address", endpoint.address().to_string()},
+       {"port", endpoint.port()},
+       {"db", config.db_path},
+       {"journeys", config.journeys_dir},
+       {"shards", config.shards},
+       {"auth", config.tokens.empty() ? "none (loopback only)" : "bearer"}});
+  return endpoint;
+}
+
+void Daemon::Impl::deploy(const JourneySet& set) {
+  auto deployment = set.deployment;
+  deployment.deployed_at = wall_now();
+  api_store->save_deployment(deployment);
+  {
+    std::unique_lock lock(engine_mutex);
+    engine->deploy(set.program);
+  }
+  std::lock_guard lock(live_mutex);
+  live_id = deployment.id;
+  live_journeys = engine::journeys_of(*set.program);
+  json journeys = json::array();
+  for (const auto& info : live_journeys) journeys.push_back(info.name + "@" + info.version);
+  log(LogLevel::Info, "journeys deployed", {{"deployment", live_id}, {"journeys", journeys}});
+}
+
+std::pair<bool, json> Daemon::Impl::reload(const std::string& reason) {
+  std::lock_guard reload_lock(deploy_mutex);
+  auto set = load_journey_dir(config.journeys_dir);
+  if (!set.ok()) {
+    ++metrics.reloads_refused;
+    log(LogLevel::Error, "reload refused: journey scripts have errors; the running set stays",
+        {{"trigger", reason}, {"diagnostics", set.diagnostics}});
+    return {false,
+            {{"reloaded", false},
+             {"error", "journey scripts have errors; the running set stays"},
+             {"diagnostics", set.diagnostics}}};
+  }
+  bool unchanged;
+  {
+    std::lock_guard lock(live_mutex);
+    unchanged = set.deployment.id == live_id;
+  }
+  if (!unchanged) {
+    try {
+      deploy(set);
+    } catch (const StoreError& e) {
+      ++metrics.reloads_refused;
+      return {false, {{"reloaded", false}, {"error", std::string("storage failure: ") + e.what()}}};
+    }
+  }
+  ++metrics.reloads_ok;
+  json journeys = json::array();
+  std::lock_guard lock(live_mutex);
+  for (const auto& info : live_journeys) {
+    journeys.push_back({{"name", info.name}, {"version", info.version}});
+  }
+  return {true,
+          {{"reloaded", !unchanged},
+           {"deployment", live_id},
+           {"journeys", journeys},
+           {"diagnostics", set.diagnostics}}};
+}
+
+void Daemon::Impl::handle(HttpRequest request, std::function<void(HttpResponse)> reply) {
+  try {
+    auto routed = route(request, config, wall_now());
+    if (auto* answer = std::get_if<HttpResponse>(&routed)) {
+      std::string_view target(request.target().data(), request.target().size());
+      if (target.rfind("/v1/track", 0) == 0 || target.rfind("/v1/identify", 0) == 0 ||
+          target.rfind("/v1/batch", 0) == 0) {
+        if (answer->result_int() == 400 || answer->result_int() == 413) ++metrics.events_rejected;
+      }
+      reply(std::move(*answer));
+      return;
+    }
+    execute(std::get<Intent>(std::move(routed)), request, reply);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, "request failed",
+        {{"target", std::string(request.target())}, {"error", e.what()}});
+    reply(error_response(request, http::status::internal_server_error,
+                         std::string("internal error: ") + e.what()));
+  }
+}
+
+void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
+                           std::function<void(HttpResponse)> reply) {
+  if (auto* ingest_intent = std::get_if<Ingest>(&intent)) {
+    ingest(std::move(*ingest_intent), request, std::move(reply));
+  } else if (auto* get = std::get_if<GetCustomer>(&intent)) {
+    reply(get_customer(*get, request));
+  } else if (auto* explain = std::get_if<ExplainCustomer>(&intent)) {
+    reply(explain_customer(*explain, request));
+  } else if (auto* erase = std::get_if<EraseCustomer>(&intent)) {
+    if (draining) {
+      reply(error_response(request, http::status::service_unavailable, "shutting down"));
+      return;
+    }
+    ShardInput input;
+    input.kind = ShardInput::Kind::Erase;
+    input.customer_id = erase->id;
+    auto id = erase->id;
+    auto version = request.version();
+    auto keep_alive = request.keep_alive();
+    input.done = [reply, id, version, keep_alive](const InputResult& result) {
+      HttpRequest shape{http::verb::delete_, "/", version};
+      shape.keep_alive(keep_alive);
+      if (!result.ok) {
+        reply(error_response(shape, http::status::service_unavailable, result.error));
+        return;
+      }
+      const auto& e = result.erasure;
+      reply(json_response(shape, http::status::ok,
+                          {{"customer_id", id},
+                           {"found", e.profile},
+                           {"removed",
+                            {{"profile", e.profile},
+                             {"timeline_events", e.events},
+                             {"runs", e.runs},
+                             {"timers", e.timers},
+                             {"unsent_actions", e.unsent_actions},
+                             {"trace_lines", e.trace_lines},
+                             {"message_ids", e.message_ids}}}}));
+    };
+    shards[shard_of(erase->id, shards.size())]->submit(std::move(input));
+  } else if (std::holds_alternative<ListJourneys>(intent)) {
+    reply(list_journeys(request));
+  } else if (auto* lint = std::get_if<LintScript>(&intent)) {
+    reply(json_response(request, http::status::ok, lint_script(lint->text)));
+  } else if (std::holds_alternative<ReloadJourneys>(intent)) {
+    auto [ok, body] = reload("api");
+    reply(json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
+  } else if (std::holds_alternative<ReadMetrics>(intent)) {
+    reply(read_metrics(request));
+  } else {
+    reply(json_response(request, draining ? http::status::service_unavailable : http::status::ok,
+                        {{"status", draining ? "draining" : "ok"}}));
+  }
+}
+
+void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
+                          std::function<void(HttpResponse)> reply) {
+  if (draining) {
+    reply(error_response(request, http::status::service_unavailable, "shutting down; retry"));
+    return;
+  }
+  if (static_cast<std::size_t>(std::max<std::int64_t>(0, metrics.queue_depth.load())) +
+          ingest.items.size() > config.limits.max_queue) {
+    auto response = error_response(request, http::status::too_many_requests,
+                                   "the ingest queue is full; retry later");
+    response.set(http::field::retry_after, "1");
+    reply(std::move(response));
+    return;
+  }
+  /// Collects the shards' answers; the last one to finish replies.
+  struct Tally {
+    std::mutex mutex;
+    std::size_t remaining = 0;
+    std::size_t accepted = 0;
+    std::size_t duplicates = 0;
+    std::string error;
+    std::function<void(HttpResponse)> reply;
+    unsigned version = 11;
+    bool keep_alive = true;
+  };
+  auto tally = std::make_shared<Tally>();
+  tally->remaining = ingest.items.size();
+  tally->reply = std::move(reply);
+  tally->version = request.version();
+  tally->keep_alive = request.keep_alive();
+  if (ingest.items.empty()) {
+    tally->reply(json_response(request, http::status::ok,
+                               {{"success", true}, {"accepted", 0}, {"duplicates", 0}}));
+    return;
+  }
+  for (auto& item : ingest.items) {
+    ShardInput input;
+    input.kind = ShardInput::Kind::Event;
+    input.event = std::move(item.event);
+    input.raw = std::move(item.raw);
+    input.done = [tally](const InputResult& result) {
+      std::unique_lock lock(tally->mutex);
+      if (!result.ok && tally->error.empty()) tally->error = result.error;
+      if (result.ok && result.duplicate) ++tally->duplicates;
+      if (result.ok && !result.duplicate) ++tally->accepted;
+      if (--tally->remaining > 0) return;
+      lock.unlock();
+      HttpRequest shape{http::verb::post, "/", tally->version};
+      shape.keep_alive(tally->keep_alive);
+      if (!tally->error.empty()) {
+        tally->reply(error_response(shape, http::status::service_unavailable,
+                                    tally->error + " (events without an error were committed; "
+                                                   "retrying with the same messageIds is safe)"));
+      } else {
+        tally->reply(json_response(shape, http::status::ok,
+                                   {{"success", true},
+                                    {"accepted", tally->accepted},
+                                    {"duplicates", tally->duplicates}}));
+      }
+    };
+    auto shard = shard_of(input.event.customer_id, shards.size());
+    shards[shard]->submit(std::move(input));
+  }
+}
+
+HttpResponse Daemon::Impl::get_customer(const GetCustomer& get, const HttpRequest& request) {
+  auto stored = api_store->load_customer(get.id);
+  if (!stored) {
+    return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
+  }
+  auto state = engine::deserialize(*stored);
+  json body;
+  {
+    std::shared_lock lock(engine_mutex);
+    body["customer"] = engine->describe(*state);
+    auto next = engine->next_wakeup(*state);
+    body["next_wakeup"] = next ? json(engine::format_timestamp(*next)) : json(nullptr);
+  }
+  body["customer_id"] = get.id;
+  json actions = json::array();
+  for (const auto& entry : api_store->recent_actions(get.id, config.retention.recent_actions)) {
+    json action = json::parse(entry.payload, nullptr, false);
+    if (action.is_discarded()) action = json::object();
+    action["delivery"] = {{"status", status_name(entry.status)},
+                          {"attempts", entry.attempts},
+                          {"last_error", entry.last_error}};
+    actions.push_back(std::move(action));
+  }
+  body["recent_actions"] = std::move(actions);
+  return json_response(request, http::status::ok, body);
+}
+
+HttpResponse Daemon::Impl::explain_customer(const ExplainCustomer& get, const HttpRequest& request) {
+  auto lines = api_store->traces(get.id);
+  if (lines.empty() && !api_store->load_customer(get.id)) {
+    return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
+  }
+  json trace = json::array();
+  for (const auto& line : lines) {
+    json detail = json::parse(line.detail_json, nullptr, false);
+    trace.push_back({{"at", engine::format_timestamp(line.at)},
+                     {"journey", line.journey},
+                     {"message", line.message},
+                     {"detail", detail.is_discarded() ? json::object() : detail}});
+  }
+  return json_response(request, http::status::ok,
+                       {{"customer_id", get.id},
+                        {"kept_lines", config.retention.trace_lines},
+                        {"trace", trace}});
+}
+
+HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
+  struct Row {
+    json counts = {{"entered", 0}, {"exited", 0}, {"sends", 0}, {"errors", 0}};
+    json suppressions = json::object();
+    json goals = json::object();
+    json exits = json::object();
+    json runs = json::object();
+    std::int64_t active = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Row> rows;
+  for (const auto& counter : api_store->counters()) {
+    auto& row = rows[{counter.journey, counter.version}];
+    if (counter.metric == "suppressed") {
+      row.suppressions[counter.key.empty() ? "unknown" : counter.key] = counter.value;
+    } else if (counter.metric == "goals") {
+      row.goals[counter.key] = counter.value;
+    } else if (counter.metric == "exited") {
+      row.counts["exited"] = row.counts["exited"].get<std::int64_t>() + counter.value;
+      row.exits[counter.key.empty() ? "end" : counter.key] = counter.value;
+    } else {
+      row.counts[counter.metric] = row.counts.value(counter.metric, std::int64_t{0}) + counter.value;
+    }
+  }
+  for (const auto& [run, count] : api_store->run_counts()) {
+    auto& row = rows[{run.journey, run.version}];
+    row.runs[run.state.empty() ? "running" : run.state] = count;
+    row.active += static_cast<std::int64_t>(count);
+  }
+  std::vector<engine::JourneyInfo> live;
+  std::string deployment;
+  {
+    std::lock_guard lock(live_mutex);
+    live = live_journeys;
+    deployment = live_id;
+  }
+  std::set<std::pair<std::string, std::string>> live_keys;
+  for (const auto& info : live) {
+    live_keys.insert({info.name, info.version});
+    rows[{info.name, info.version}];
+  }
+  std::map<std::string, json> by_name;
+  for (auto& [key, row] : rows) {
+    json version = {{"version", key.second},
+                    {"live", live_keys.count(key) != 0},
+                    {"active_runs", row.active},
+                    {"runs_by_state", row.runs},
+                    {"entered", row.counts["entered"]},
+                    {"exited", row.counts["exited"]},
+                    {"exits", row.exits},
+                    {"sends", row.counts["sends"]},
+                    {"suppressions", row.suppressions},
+                    {"goals", row.goals},
+                    {"errors", row.counts["errors"]}};
+    auto& entry = by_name[key.first];
+    if (entry.is_null()) entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};
+    if (live_keys.count(key) != 0) entry["live_version"] = key.second;
+    entry["versions"].push_back(std::move(version));
+  }
+  json journeys = json::array();
+  for (auto& [name, entry] : by_name) journeys.push_back(std::move(entry));
+  return json_response(request, http::status::ok,
+                       {{"deployment", deployment}, {"journeys", journeys}});
+}
+
+HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
+  std::map<std::string, double> gauges;
+  for (const auto& [status, count] : api_store->outbox_counts()) {
+    gauges["journey_outbox_actions{status=\"" + status + "\"}"] = static_cast<double>(count);
+  }
+  gauges["journey_timers_in_memory"] = static_cast<double>(timers->in_memory());
+  gauges["journey_timers_pending"] = static_cast<double>(api_store->pending_wakeups());
+  gauges["journey_http_sessions"] = static_cast<double>(server->sessions());
+  HttpResponse response{http::status::ok, request.version()};
+  response.set(http::field::content_type, "text/plain; version=0.0.4");
+  response.keep_alive(request.keep_alive());
+  response.body() = metrics.render(gauges);
+  response.prepare_payload();
+  return response;
+}
+
+void Daemon::Impl::expire_events() {
+  try {
+    auto removed = api_store->expire_events(wall_now() - config.retention.timeline_ms);
+    if (removed > 0) log(LogLevel::Info, "timeline retention", {{"events_removed", removed}});
+  } catch (const StoreError& e) {
+    log(LogLevel::Warn, "timeline retention failed", {{"error", e.what()}});
+  }
+  housekeeping.expires_after(std::chrono::minutes(10));
+  housekeeping.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !draining) expire_events();
+  });
+}
+
+void Daemon::Impl::wait_signal() {
+  signals.async_wait([this](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      log(LogLevel::Info, "SIGHUP: reloading journeys");
+      reload("SIGHUP");
+      wait_signal();
+      return;
+    }
+    log(LogLevel::Info, "shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    shutdown();
+  });
+}
+
+void Daemon::Impl::shutdown() {
+  draining = true;
+  server->stop_accepting();
+  timers->stop();
+  housekeeping.cancel();
+  drain_step();
+}
+
+void Daemon::Impl::drain_step() {
+  // Finish the work in hand (bounded), then let sessions write their last answers and close.
+  drain_timer.expires_after(std::chrono::milliseconds(20));
+  drain_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    bool idle = std::all_of(shards.begin(), shards.end(), [](const auto& s) { return s->idle(); });
+    ++drain_ticks;
+    if (!idle && drain_ticks < 500) {
+      drain_step();
+      return;
+    }
+    server->close_sessions();
+    if (server->sessions() > 0 && drain_ticks < 600) {
+      drain_step();
+      return;
+    }
+    signals.cancel();
+    io.stop();
+  });
+}
+
+int Daemon::Impl::run() {
+  dispatcher->start();
+  timers->start();
+  server->start();
+  wait_signal();
+  expire_events();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.threads; ++i) threads.emplace_back([this] { io.run(); });
+  io.run();
+  for (auto& thread : threads) thread.join();
+  dispatcher->stop();
+  log(LogLevel::Info, "stopped");
+  return 0;
+}
+
+Daemon::Daemon(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Daemon::~Daemon() = default;
+
+net::ip::tcp::endpoint Daemon::open() { return impl_->open(); }
+
+int Daemon::run() { return impl_->run(); }
+
+}  // namespace journey::runtime

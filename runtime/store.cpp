@@ -1,0 +1,638 @@
+#include "runtime/store.hpp"
+
+#include <functional>
+
+#include <sqlite3.h>
+
+namespace journey::runtime {
+
+const char* status_name(DeliveryStatus status) {
+  switch (status) {
+    case DeliveryStatus::Pending: return "pending";
+    case DeliveryStatus::Delivered: return "delivered";
+    case DeliveryStatus::Dead: return "dead";
+  }
+  return "pending";
+}
+
+namespace {
+
+DeliveryStatus status_from(const std::string& text) {
+  if (text == "delivered") return DeliveryStatus::Delivered;
+  if (text == "dead") return DeliveryStatus::Dead;
+  return DeliveryStatus::Pending;
+}
+
+/// Numbered migrations: entry i brings the schema from version i to i + 1. Never edit one that
+/// has shipped; add a new one.
+const char* const kMigrations[] = {
+    // 1: customers, dedupe, timeline, outbox, deployments, counters, traces.
+    R"sql(
+CREATE TABLE customers (
+  id TEXT PRIMARY KEY,
+  state BLOB NOT NULL,
+  next_wakeup INTEGER
+);
+CREATE INDEX customers_next_wakeup ON customers(next_wakeup) WHERE next_wakeup IS NOT NULL;
+CREATE TABLE message_ids (
+  customer_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  PRIMARY KEY (customer_id, message_id)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  customer_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  json TEXT NOT NULL
+);
+CREATE INDEX events_customer ON events(customer_id);
+CREATE INDEX events_at ON events(at);
+CREATE TABLE outbox (
+  action_id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_pending ON outbox(status, next_attempt_at);
+CREATE INDEX outbox_customer ON outbox(customer_id);
+CREATE TABLE deployments (
+  id TEXT PRIMARY KEY,
+  deployed_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+CREATE TABLE deployment_files (
+  deployment_id TEXT NOT NULL REFERENCES deployments(id),
+  path TEXT NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (deployment_id, path)
+);
+CREATE TABLE counters (
+  journey TEXT NOT NULL,
+  version TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  PRIMARY KEY (journey, version, metric, key)
+) WITHOUT ROWID;
+CREATE TABLE traces (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  customer_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  journey TEXT NOT NULL,
+  message TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX traces_customer ON traces(customer_id, seq);
+)sql",
+    // 2: the last delivery error of an action, and active runs per customer.
+    R"sql(
+ALTER TABLE outbox ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+CREATE TABLE runs (
+  customer_id TEXT NOT NULL,
+  journey TEXT NOT NULL,
+  version TEXT NOT NULL,
+  state TEXT NOT NULL
+);
+CREATE INDEX runs_customer ON runs(customer_id);
+)sql",
+};
+
+static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
+
+}  // namespace
+
+/// A prepared statement, reset after each use.
+class SqliteStore::Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt_, nullptr) != SQLITE_OK) {
+      throw StoreError(std::string("prepare: ") + sqlite3_errmsg(db) + " in: " + sql);
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, const std::string& text) {
+    check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind(int index, std::int64_t value) {
+    check(sqlite3_bind_int64(stmt_, index, value));
+    return *this;
+  }
+  Statement& bind(int index, const std::optional<std::int64_t>& value) {
+    check(value ? sqlite3_bind_int64(stmt_, index, *value) : sqlite3_bind_null(stmt_, index));
+    return *this;
+  }
+  Statement& bind_blob(int index, const std::string& bytes) {
+    check(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+
+  /// Steps once; true when a row is available.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    std::string message = sqlite3_errmsg(db_);
+    sqlite3_reset(stmt_);
+    throw StoreError("sqlite: " + message);
+  }
+  /// Runs to completion; returns the number of changed rows.
+  std::size_t run() {
+    while (step()) {
+    }
+    auto changes = static_cast<std::size_t>(sqlite3_changes(db_));
+    reset();
+    return changes;
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  std::string text(int column) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    int size = sqlite3_column_bytes(stmt_, column);
+    return data == nullptr ? std::string() : std::string(data, static_cast<std::size_t>(size));
+  }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw StoreError(std::string("bind: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+namespace {
+
+/// Resets a statement when a scope that read rows from it ends.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(auto& statement) : reset_([&statement] { statement.reset(); }) {}
+  ~ResetOnExit() { reset_(); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  std::function<void()> reset_;
+};
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path, int target_version) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError(path + ": cannot open database: " + message);
+  }
+  sqlite3_busy_timeout(db_, 10'000);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+    migrate(target_version);
+  } catch (...) {
+    statements_.clear();
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  statements_.clear();
+  if (db_ != nullptr) sqlite3_close(db_);
+}
+
+void SqliteStore::exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    throw StoreError("sqlite: " + message);
+  }
+}
+
+SqliteStore::Statement& SqliteStore::prepare(const std::string& sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<Statement>(db_, sql);
+  return *slot;
+}
+
+int SqliteStore::schema_version() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT MAX(version) FROM schema_version");
+  ResetOnExit reset(st);
+  return st.step() && !st.is_null(0) ? static_cast<int>(st.integer(0)) : 0;
+}
+
+void SqliteStore::migrate(int target_version) {
+  exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER)");
+  int current = 0;
+  {
+    auto& st = prepare("SELECT MAX(version) FROM schema_version");
+    ResetOnExit reset(st);
+    if (st.step() && !st.is_null(0)) current = static_cast<int>(st.integer(0));
+  }
+  if (current > kSchemaVersion) {
+    throw StoreError("database schema version " + std::to_string(current) +
+                     " is newer than this build knows (" + std::to_string(kSchemaVersion) + ")");
+  }
+  for (int version = current; version < target_version; ++version) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      exec(kMigrations[version]);
+      exec("INSERT INTO schema_version(version, applied_at) VALUES (" +
+           std::to_string(version + 1) + ", strftime('%s','now'))");
+      exec("COMMIT");
+    } catch (const StoreError& e) {
+      exec("ROLLBACK");
+      throw StoreError("migration " + std::to_string(version + 1) + ": " + e.what());
+    }
+  }
+}
+
+BatchResult SqliteStore::apply(const Batch& batch) {
+  std::lock_guard lock(mutex_);
+  BatchResult result;
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& write : batch.customers) {
+      prepare(
+          "INSERT INTO customers(id, state, next_wakeup) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT(id) DO UPDATE SET state = excluded.state, next_wakeup = excluded.next_wakeup")
+          .bind(1, write.customer_id)
+          .bind_blob(2, write.state)
+          .bind(3, write.next_wakeup)
+          .run();
+      prepare("DELETE FROM runs WHERE customer_id = ?1").bind(1, write.customer_id).run();
+      for (const auto& run : write.runs) {
+        prepare("INSERT INTO runs(customer_id, journey, version, state) VALUES (?1, ?2, ?3, ?4)")
+            .bind(1, write.customer_id)
+            .bind(2, run.journey)
+            .bind(3, run.version)
+            .bind(4, run.state)
+            .run();
+      }
+    }
+    for (const auto& [customer, message] : batch.message_ids) {
+      prepare("INSERT OR IGNORE INTO message_ids(customer_id, message_id) VALUES (?1, ?2)")
+          .bind(1, customer)
+          .bind(2, message)
+          .run();
+    }
+    for (const auto& event : batch.events) {
+      prepare("INSERT INTO events(customer_id, message_id, at, json) VALUES (?1, ?2, ?3, ?4)")
+          .bind(1, event.customer_id)
+          .bind(2, event.message_id)
+          .bind(3, event.at)
+          .bind(4, event.json)
+          .run();
+    }
+    for (const auto& action : batch.actions) {
+      auto changed =
+          prepare(
+              "INSERT OR IGNORE INTO outbox(action_id, customer_id, channel, payload, status, "
+              "attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)")
+              .bind(1, action.action_id)
+              .bind(2, action.customer_id)
+              .bind(3, action.channel)
+              .bind(4, action.payload)
+              .bind(5, std::string(status_name(action.status)))
+              .bind(6, action.next_attempt_at)
+              .run();
+      (changed ? result.actions_inserted : result.actions_existing) += 1;
+    }
+    for (const auto& trace : batch.traces) {
+      prepare("INSERT INTO traces(customer_id, at, journey, message, detail) VALUES (?1,?2,?3,?4,?5)")
+          .bind(1, trace.customer_id)
+          .bind(2, trace.at)
+          .bind(3, trace.journey)
+          .bind(4, trace.message)
+          .bind(5, trace.detail_json)
+          .run();
+    }
+    for (const auto& counter : batch.counters) {
+      prepare(
+          "INSERT INTO counters(journey, version, metric, key, value) VALUES (?1,?2,?3,?4,?5) "
+          "ON CONFLICT(journey, version, metric, key) DO UPDATE SET value = value + excluded.value")
+          .bind(1, counter.journey)
+          .bind(2, counter.version)
+          .bind(3, counter.metric)
+          .bind(4, counter.key)
+          .bind(5, counter.delta)
+          .run();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    for (auto& [sql, st] : statements_) st->reset();
+    try {
+      exec("ROLLBACK");
+    } catch (const StoreError&) {
+      // The transaction may already be gone (SQLite rolls back on some errors by itself).
+    }
+    throw;
+  }
+  return result;
+}
+
+std::optional<std::string> SqliteStore::load_customer(const std::string& customer_id) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT state FROM customers WHERE id = ?1");
+  ResetOnExit reset(st);
+  st.bind(1, customer_id);
+  if (!st.step()) return std::nullopt;
+  return st.text(0);
+}
+
+bool SqliteStore::seen_message(const std::string& customer_id, const std::string& message_id) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT 1 FROM message_ids WHERE customer_id = ?1 AND message_id = ?2");
+  ResetOnExit reset(st);
+  st.bind(1, customer_id).bind(2, message_id);
+  return st.step();
+}
+
+std::vector<std::pair<std::string, engine::Millis>> SqliteStore::due_wakeups(engine::Millis until,
+                                                                             std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(
+      "SELECT id, next_wakeup FROM customers WHERE next_wakeup IS NOT NULL AND next_wakeup <= ?1 "
+      "ORDER BY next_wakeup, id LIMIT ?2");
+  ResetOnExit reset(st);
+  st.bind(1, until).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<std::pair<std::string, engine::Millis>> out;
+  while (st.step()) out.emplace_back(st.text(0), st.integer(1));
+  return out;
+}
+
+std::size_t SqliteStore::pending_wakeups() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT COUNT(*) FROM customers WHERE next_wakeup IS NOT NULL");
+  ResetOnExit reset(st);
+  return st.step() ? static_cast<std::size_t>(st.integer(0)) : 0;
+}
+
+namespace {
+constexpr const char* kOutboxColumns =
+    "action_id, customer_id, channel, payload, status, attempts, next_attempt_at, last_error, rowid";
+
+template <typename St>
+OutboxEntry read_outbox(const St& st) {
+  OutboxEntry entry;
+  entry.action_id = st.text(0);
+  entry.customer_id = st.text(1);
+  entry.channel = st.text(2);
+  entry.payload = st.text(3);
+  entry.status = status_from(st.text(4));
+  entry.attempts = static_cast<int>(st.integer(5));
+  entry.next_attempt_at = st.integer(6);
+  entry.last_error = st.text(7);
+  entry.seq = st.integer(8);
+  return entry;
+}
+}  // namespace
+
+namespace {
+/// " AND channel [NOT] IN (?3, ?4, ...)" for a filter, parameters from `first`.
+std::string channel_clause(const ChannelFilter& filter, int first) {
+  if (filter.channels.empty()) return filter.exclude ? "" : " AND 0";
+  std::string sql = filter.exclude ? " AND channel NOT IN (" : " AND channel IN (";
+  for (std::size_t i = 0; i < filter.channels.size(); ++i) {
+    sql += (i ? ", ?" : "?") + std::to_string(first + static_cast<int>(i));
+  }
+  return sql + ")";
+}
+}  // namespace
+
+std::vector<OutboxEntry> SqliteStore::due_actions(engine::Millis now, std::size_t limit,
+                                                  const ChannelFilter& filter) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(std::string("SELECT ") + kOutboxColumns +
+                     " FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1" +
+                     channel_clause(filter, 3) + " ORDER BY rowid LIMIT ?2");
+  ResetOnExit reset(st);
+  st.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
+  for (std::size_t i = 0; i < filter.channels.size(); ++i) st.bind(3 + static_cast<int>(i), filter.channels[i]);
+  std::vector<OutboxEntry> out;
+  while (st.step()) out.push_back(read_outbox(st));
+  return out;
+}
+
+std::optional<engine::Millis> SqliteStore::next_action_attempt(const ChannelFilter& filter) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'" +
+                     channel_clause(filter, 1));
+  ResetOnExit reset(st);
+  for (std::size_t i = 0; i < filter.channels.size(); ++i) st.bind(1 + static_cast<int>(i), filter.channels[i]);
+  if (st.step() && !st.is_null(0)) return st.integer(0);
+  return std::nullopt;
+}
+
+void SqliteStore::mark_delivered(const std::string& action_id) {
+  std::lock_guard lock(mutex_);
+  prepare("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
+          "WHERE action_id = ?1")
+      .bind(1, action_id)
+      .run();
+}
+
+void SqliteStore::mark_failed(const std::string& action_id, int attempts,
+                              engine::Millis next_attempt_at, const std::string& error, bool dead) {
+  std::lock_guard lock(mutex_);
+  prepare("UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5 "
+          "WHERE action_id = ?1")
+      .bind(1, action_id)
+      .bind(2, std::string(dead ? "dead" : "pending"))
+      .bind(3, static_cast<std::int64_t>(attempts))
+      .bind(4, next_attempt_at)
+      .bind(5, error)
+      .run();
+}
+
+std::vector<OutboxEntry> SqliteStore::recent_actions(const std::string& customer_id,
+                                                     std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(std::string("SELECT ") + kOutboxColumns +
+                     " FROM outbox WHERE customer_id = ?1 ORDER BY rowid DESC LIMIT ?2");
+  ResetOnExit reset(st);
+  st.bind(1, customer_id).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<OutboxEntry> out;
+  while (st.step()) out.push_back(read_outbox(st));
+  return out;
+}
+
+std::map<std::string, std::size_t> SqliteStore::outbox_counts() {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::size_t> out{{"pending", 0}, {"delivered", 0}, {"dead", 0}};
+  auto& st = prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status");
+  ResetOnExit reset(st);
+  while (st.step()) out[st.text(0)] = static_cast<std::size_t>(st.integer(1));
+  return out;
+}
+
+std::vector<StoredTrace> SqliteStore::traces(const std::string& customer_id) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(
+      "SELECT customer_id, at, journey, message, detail FROM traces WHERE customer_id = ?1 "
+      "ORDER BY seq");
+  ResetOnExit reset(st);
+  st.bind(1, customer_id);
+  std::vector<StoredTrace> out;
+  while (st.step()) {
+    out.push_back({st.text(0), st.integer(1), st.text(2), st.text(3), st.text(4)});
+  }
+  return out;
+}
+
+void SqliteStore::trim_traces(const std::string& customer_id, std::size_t keep) {
+  std::lock_guard lock(mutex_);
+  prepare(
+      "DELETE FROM traces WHERE customer_id = ?1 AND seq NOT IN "
+      "(SELECT seq FROM traces WHERE customer_id = ?1 ORDER BY seq DESC LIMIT ?2)")
+      .bind(1, customer_id)
+      .bind(2, static_cast<std::int64_t>(keep))
+      .run();
+}
+
+std::vector<std::pair<StoredRun, std::size_t>> SqliteStore::run_counts() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(
+      "SELECT journey, version, state, COUNT(*) FROM runs GROUP BY journey, version, state "
+      "ORDER BY journey, version, state");
+  ResetOnExit reset(st);
+  std::vector<std::pair<StoredRun, std::size_t>> out;
+  while (st.step()) {
+    out.emplace_back(StoredRun{st.text(0), st.text(1), st.text(2)},
+                     static_cast<std::size_t>(st.integer(3)));
+  }
+  return out;
+}
+
+std::vector<CounterRow> SqliteStore::counters() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(
+      "SELECT journey, version, metric, key, value FROM counters ORDER BY journey, version, "
+      "metric, key");
+  ResetOnExit reset(st);
+  std::vector<CounterRow> out;
+  while (st.step()) out.push_back({st.text(0), st.text(1), st.text(2), st.text(3), st.integer(4)});
+  return out;
+}
+
+Erasure SqliteStore::erase_customer(const std::string& customer_id) {
+  std::lock_guard lock(mutex_);
+  Erasure erasure;
+  exec("BEGIN IMMEDIATE");
+  try {
+    {
+      auto& st = prepare("SELECT next_wakeup IS NOT NULL FROM customers WHERE id = ?1");
+      ResetOnExit reset(st);
+      st.bind(1, customer_id);
+      if (st.step()) erasure.timers = st.integer(0) != 0 ? 1 : 0;
+    }
+    erasure.profile = prepare("DELETE FROM customers WHERE id = ?1").bind(1, customer_id).run() > 0;
+    erasure.events = prepare("DELETE FROM events WHERE customer_id = ?1").bind(1, customer_id).run();
+    erasure.runs = prepare("DELETE FROM runs WHERE customer_id = ?1").bind(1, customer_id).run();
+    erasure.trace_lines =
+        prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
+    erasure.message_ids =
+        prepare("DELETE FROM message_ids WHERE customer_id = ?1").bind(1, customer_id).run();
+    erasure.unsent_actions =
+        prepare("DELETE FROM outbox WHERE customer_id = ?1 AND status != 'delivered'")
+            .bind(1, customer_id)
+            .run();
+    // Delivered actions keep their id (so it is never created twice) but lose their content.
+    prepare("UPDATE outbox SET customer_id = '', payload = '' WHERE customer_id = ?1")
+        .bind(1, customer_id)
+        .run();
+    exec("COMMIT");
+  } catch (...) {
+    for (auto& [sql, st] : statements_) st->reset();
+    exec("ROLLBACK");
+    throw;
+  }
+  return erasure;
+}
+
+std::size_t SqliteStore::expire_events(engine::Millis cutoff) {
+  std::lock_guard lock(mutex_);
+  return prepare("DELETE FROM events WHERE at < ?1").bind(1, cutoff).run();
+}
+
+void SqliteStore::save_deployment(const Deployment& deployment) {
+  std::lock_guard lock(mutex_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::int64_t next_seq = 1;
+    {
+      auto& st = prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments");
+      ResetOnExit reset(st);
+      if (st.step()) next_seq = st.integer(0);
+    }
+    auto inserted = prepare("INSERT OR IGNORE INTO deployments(id, deployed_at, seq) VALUES (?1, ?2, ?3)")
+                        .bind(1, deployment.id)
+                        .bind(2, deployment.deployed_at)
+                        .bind(3, next_seq)
+                        .run();
+    if (inserted > 0) {
+      for (const auto& [path, text] : deployment.files) {
+        prepare("INSERT INTO deployment_files(deployment_id, path, text) VALUES (?1, ?2, ?3)")
+            .bind(1, deployment.id)
+            .bind(2, path)
+            .bind(3, text)
+            .run();
+      }
+    } else {
+      // Deployed again (e.g. a rollback): it becomes the newest, so the live one.
+      prepare("UPDATE deployments SET seq = ?2, deployed_at = ?3 WHERE id = ?1")
+          .bind(1, deployment.id)
+          .bind(2, next_seq)
+          .bind(3, deployment.deployed_at)
+          .run();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    for (auto& [sql, st] : statements_) st->reset();
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+std::vector<Deployment> SqliteStore::deployments() {
+  std::lock_guard lock(mutex_);
+  std::vector<Deployment> out;
+  {
+    auto& st = prepare("SELECT id, deployed_at FROM deployments ORDER BY seq");
+    ResetOnExit reset(st);
+    while (st.step()) {
+      Deployment deployment;
+      deployment.id = st.text(0);
+      deployment.deployed_at = st.integer(1);
+      out.push_back(std::move(deployment));
+    }
+  }
+  for (auto& deployment : out) {
+    auto& st = prepare("SELECT path, text FROM deployment_files WHERE deployment_id = ?1 ORDER BY path");
+    ResetOnExit reset(st);
+    st.bind(1, deployment.id);
+    while (st.step()) deployment.files.emplace_back(st.text(0), st.text(1));
+  }
+  return out;
+}
+
+}  // namespace journey::runtime

@@ -1,0 +1,245 @@
+// Durable storage behind one narrow interface; SQLite (WAL) is the embedded implementation.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/time.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace journey::runtime {
+
+/// A storage failure (I/O, corruption, a full disk). The caller does not acknowledge the work.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Delivery state of one action in the outbox.
+enum class DeliveryStatus : std::uint8_t { Pending, Delivered, Dead };
+
+/// Text of a status as stored and shown in the API: pending, delivered, dead.
+const char* status_name(DeliveryStatus status);
+
+/// One action waiting for (or done with) delivery.
+struct OutboxEntry {
+  std::string action_id;
+  std::string customer_id;
+  std::string channel;
+  std::string payload;  // the action's JSON line (engine::to_json_line)
+  DeliveryStatus status = DeliveryStatus::Pending;
+  int attempts = 0;
+  engine::Millis next_attempt_at = 0;
+  std::string last_error;
+  std::int64_t seq = 0;  // insertion order
+};
+
+/// One accepted input event, kept for the timeline retention period.
+struct StoredEvent {
+  std::string customer_id;
+  std::string message_id;
+  engine::Millis at = 0;
+  std::string json;  // the event as received
+};
+
+/// One trace line kept for `GET /v1/customers/{id}/explain`.
+struct StoredTrace {
+  std::string customer_id;
+  engine::Millis at = 0;
+  std::string journey;
+  std::string message;
+  std::string detail_json;
+};
+
+/// One active run of a journey, for the runs-per-state counts.
+struct StoredRun {
+  std::string journey;
+  std::string version;
+  std::string state;  // the step the run waits at
+};
+
+/// A customer's new state after a step call.
+struct CustomerWrite {
+  std::string customer_id;
+  std::string state;  // engine::serialize
+  std::optional<engine::Millis> next_wakeup;
+  std::vector<StoredRun> runs;  // replaces the customer's stored runs
+};
+
+/// A counter increment for GET /v1/journeys: (journey, version, metric, key) += delta.
+struct CounterDelta {
+  std::string journey;
+  std::string version;
+  std::string metric;  // entered, exited, sends, suppressed, goals, errors
+  std::string key;     // reason, goal name, or empty
+  std::int64_t delta = 1;
+  friend bool operator<(const CounterDelta& a, const CounterDelta& b) {
+    return std::tie(a.journey, a.version, a.metric, a.key) <
+           std::tie(b.journey, b.version, b.metric, b.key);
+  }
+};
+
+/// Everything one group commit writes, applied in a single transaction.
+struct Batch {
+  std::vector<CustomerWrite> customers;
+  std::vector<std::pair<std::string, std::string>> message_ids;  // (customer, messageId)
+  std::vector<StoredEvent> events;
+  std::vector<OutboxEntry> actions;  // inserted unless the action_id exists
+  std::vector<StoredTrace> traces;
+  std::vector<CounterDelta> counters;
+};
+
+/// What a batch changed.
+struct BatchResult {
+  std::size_t actions_inserted = 0;
+  std::size_t actions_existing = 0;  // action ids already in the outbox: not created twice
+};
+
+/// What an erasure removed.
+struct Erasure {
+  bool profile = false;
+  std::size_t events = 0;
+  std::size_t runs = 0;
+  std::size_t timers = 0;
+  std::size_t unsent_actions = 0;
+  std::size_t trace_lines = 0;
+  std::size_t message_ids = 0;
+};
+
+/// A deployed set of journey files.
+struct Deployment {
+  std::string id;  // hash of the files
+  engine::Millis deployed_at = 0;
+  std::vector<std::pair<std::string, std::string>> files;  // (path, text), sorted by path
+};
+
+/// A counter row as read back.
+struct CounterRow {
+  std::string journey;
+  std::string version;
+  std::string metric;
+  std::string key;
+  std::int64_t value = 0;
+};
+
+/// Which channels an outbox query covers: the listed ones, or (exclude) all but the listed ones.
+/// The default covers every channel.
+struct ChannelFilter {
+  std::vector<std::string> channels;
+  bool exclude = true;
+};
+
+/// Narrow storage interface the daemon is written against.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// Applies one group commit atomically.
+  virtual BatchResult apply(const Batch& batch) = 0;
+  /// The serialized engine state of a customer, if any.
+  virtual std::optional<std::string> load_customer(const std::string& customer_id) = 0;
+  /// True when (customer, messageId) was committed before.
+  virtual bool seen_message(const std::string& customer_id, const std::string& message_id) = 0;
+  /// Customers whose next wake-up is at or before `until`, earliest first.
+  virtual std::vector<std::pair<std::string, engine::Millis>> due_wakeups(engine::Millis until,
+                                                                          std::size_t limit) = 0;
+  /// Number of customers with a pending wake-up.
+  virtual std::size_t pending_wakeups() = 0;
+
+  /// Pending actions whose next attempt is due, in creation order.
+  virtual std::vector<OutboxEntry> due_actions(engine::Millis now, std::size_t limit,
+                                               const ChannelFilter& filter = {}) = 0;
+  /// The earliest next_attempt_at of a pending action.
+  virtual std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) = 0;
+  virtual void mark_delivered(const std::string& action_id) = 0;
+  /// Records a failed attempt: pending with a later retry, or dead.
+  virtual void mark_failed(const std::string& action_id, int attempts,
+                           engine::Millis next_attempt_at, const std::string& error, bool dead) = 0;
+  /// The customer's latest actions, newest first.
+  virtual std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
+                                                  std::size_t limit) = 0;
+  /// Count of outbox rows per status.
+  virtual std::map<std::string, std::size_t> outbox_counts() = 0;
+
+  /// The customer's kept trace lines, oldest first.
+  virtual std::vector<StoredTrace> traces(const std::string& customer_id) = 0;
+  /// Keeps only the newest `keep` trace lines of a customer.
+  virtual void trim_traces(const std::string& customer_id, std::size_t keep) = 0;
+  /// Active runs per (journey, version, state).
+  virtual std::vector<std::pair<StoredRun, std::size_t>> run_counts() = 0;
+  virtual std::vector<CounterRow> counters() = 0;
+
+  /// Removes everything about a customer except delivered actions' ids (kept, payload blanked,
+  /// so that ids are never created twice).
+  virtual Erasure erase_customer(const std::string& customer_id) = 0;
+  /// Deletes stored events stamped before `cutoff`; returns how many.
+  virtual std::size_t expire_events(engine::Millis cutoff) = 0;
+
+  /// Stores a deployment (once per id) and marks it live.
+  virtual void save_deployment(const Deployment& deployment) = 0;
+  /// Every stored deployment, oldest first; the last is the live one.
+  virtual std::vector<Deployment> deployments() = 0;
+};
+
+/// The SQLite implementation. One object is one connection; calls are serialised by a mutex.
+class SqliteStore final : public Store {
+ public:
+  /// The newest schema version this build knows.
+  static constexpr int kSchemaVersion = 2;
+
+  /// Opens (creating if needed) and migrates up to `target_version`. Throws StoreError.
+  explicit SqliteStore(const std::string& path, int target_version = kSchemaVersion);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  /// The schema version the database is at.
+  int schema_version();
+
+  BatchResult apply(const Batch& batch) override;
+  std::optional<std::string> load_customer(const std::string& customer_id) override;
+  bool seen_message(const std::string& customer_id, const std::string& message_id) override;
+  std::vector<std::pair<std::string, engine::Millis>> due_wakeups(engine::Millis until,
+                                                                  std::size_t limit) override;
+  std::size_t pending_wakeups() override;
+  std::vector<OutboxEntry> due_actions(engine::Millis now, std::size_t limit,
+                                       const ChannelFilter& filter = {}) override;
+  std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) override;
+  void mark_delivered(const std::string& action_id) override;
+  void mark_failed(const std::string& action_id, int attempts, engine::Millis next_attempt_at,
+                   const std::string& error, bool dead) override;
+  std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
+                                          std::size_t limit) override;
+  std::map<std::string, std::size_t> outbox_counts() override;
+  std::vector<StoredTrace> traces(const std::string& customer_id) override;
+  void trim_traces(const std::string& customer_id, std::size_t keep) override;
+  std::vector<std::pair<StoredRun, std::size_t>> run_counts() override;
+  std::vector<CounterRow> counters() override;
+  Erasure erase_customer(const std::string& customer_id) override;
+  std::size_t expire_events(engine::Millis cutoff) override;
+  void save_deployment(const Deployment& deployment) override;
+  std::vector<Deployment> deployments() override;
+
+  /// Runs raw SQL (tests and migrations).
+  void exec(const std::string& sql);
+
+ private:
+  class Statement;
+  Statement& prepare(const std::string& sql);
+  void migrate(int target_version);
+
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Statement>> statements_;
+};
+
+}  // namespace journey::runtime

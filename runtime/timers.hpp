@@ -1,0 +1,66 @@
+// Durable customer wake-ups: only the next due ones are held in memory (a heap with one Asio
+// timer armed for the earliest); the rest stay in SQLite (customers.next_wakeup) and are loaded
+// a window at a time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "runtime/store.hpp"
+
+namespace journey::runtime {
+
+/// The wake-up schedule. All public calls are thread-safe (they post to the queue's strand).
+class TimerQueue {
+ public:
+  /// Called on the queue's strand for each due customer with the instant it was due.
+  using Fire = std::function<void(const std::string& customer_id, engine::Millis due)>;
+  /// The wall clock in epoch milliseconds (injectable so tests can move it).
+  using Clock = std::function<engine::Millis()>;
+
+  TimerQueue(boost::asio::io_context& io, Store& store, std::int64_t window_ms,
+             std::size_t window_max, Fire fire, Clock clock);
+
+  /// Loads the first window from the store and arms the timer. Wake-ups that came due while the
+  /// daemon was down fire at once.
+  void start();
+  /// Stops firing; pending wake-ups stay in the store.
+  void stop();
+  /// A customer's next wake-up changed (after a commit), or a fired one was handled; nothing
+  /// cancels it cheaply.
+  void update(const std::string& customer_id, std::optional<engine::Millis> next);
+  /// How many wake-ups are held in memory now.
+  std::size_t in_memory() const { return in_memory_.load(); }
+
+ private:
+  void reload(engine::Millis now);
+  void arm();
+  void on_timer(boost::system::error_code ec);
+
+  using Entry = std::pair<engine::Millis, std::string>;
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  boost::asio::steady_timer timer_;
+  Store& store_;
+  std::int64_t window_ms_;
+  std::size_t window_max_;
+  Fire fire_;
+  Clock clock_;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap_;
+  std::unordered_map<std::string, engine::Millis> current_;  // live entries; heap may hold stale ones
+  std::unordered_map<std::string, engine::Millis> in_flight_;  // fired, awaiting update()
+  engine::Millis horizon_ = 0;  // every stored wake-up at or before this is in memory
+  bool stopped_ = false;
+  std::atomic<std::size_t> in_memory_{0};
+};
+
+}  // namespace journey::runtime

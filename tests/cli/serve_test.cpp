@@ -1,0 +1,718 @@
+// `journey serve` end to end: the real daemon on an ephemeral loopback port, a real SQLite file
+// in a temp dir, a real webhook receiver in this process. Every wait is bounded in time.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "runtime/http_client.hpp"
+
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+using journey::runtime::http_call;
+using journey::runtime::HttpResult;
+
+namespace {
+
+/// A fresh folder, removed at the end.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("journey-serve-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path / "journeys");
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  void write(const std::string& relative, const std::string& text) const {
+    std::ofstream(path / relative, std::ios::binary) << text;
+  }
+  std::string read(const std::string& relative) const {
+    std::ifstream in(path / relative, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+};
+
+/// Polls `condition` every 50 ms for at most `seconds`.
+template <typename F>
+bool eventually(F condition, double seconds = 15) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+/// The real `journey serve` in a child process.
+class DaemonProcess {
+ public:
+  DaemonProcess(const TempDir& dir, std::vector<std::string> args) : dir_(dir) {
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    std::vector<std::string> argv_text = {JOURNEY_BINARY, "serve"};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      if (chdir(dir.path.c_str()) != 0) _exit(127);
+      dup2(out[1], 1);
+      int err = open((dir.path / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(err, 2);
+      close(out[0]);
+      std::vector<char*> argv;
+      for (auto& a : argv_text) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    stdout_ = out[0];
+    first_line_ = read_line(15000);
+  }
+  ~DaemonProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_ >= 0) close(stdout_);
+  }
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  const std::string& first_line() const { return first_line_; }
+  std::string url(const std::string& path) const {
+    return "http://" + first_line_.substr(std::string("listening on ").size()) + path;
+  }
+  bool started() const { return first_line_.rfind("listening on 127.0.0.1:", 0) == 0; }
+
+  /// Sends a signal.
+  void signal(int sig) const { ::kill(pid_, sig); }
+  /// Waits (bounded) for the process to end; its exit code, or -1.
+  int wait(double seconds = 15) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  std::string log() const { return dir_.read("daemon.log"); }
+
+ private:
+  std::string read_line(int timeout_ms) {
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{stdout_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char c;
+      auto n = ::read(stdout_, &c, 1);
+      if (n <= 0) break;
+      if (c == '\n') return line;
+      line += c;
+    }
+    return line;
+  }
+
+  const TempDir& dir_;
+  pid_t pid_ = -1;
+  int stdout_ = -1;
+  std::string first_line_;
+};
+
+/// A webhook receiver: records each delivery; answers 500 while `failures` is positive.
+class Receiver {
+ public:
+  Receiver() : acceptor_(io_, {net::ip::make_address("127.0.0.1"), 0}) {
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Receiver() {
+    io_.stop();
+    thread_.join();
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook"; }
+
+  struct Delivery {
+    std::string idempotency_key;
+    json body;
+  };
+  std::vector<Delivery> deliveries() {
+    std::lock_guard lock(mutex_);
+    return deliveries_;
+  }
+  std::atomic<int> failures{0};
+  std::atomic<int> refused{0};
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+      if (ec) return;
+      serve(std::move(socket));
+      accept();
+    });
+  }
+  void serve(tcp::socket socket) {
+    beast::flat_buffer buffer;
+    for (int i = 0; i < 100; ++i) {
+      http::request<http::string_body> request;
+      beast::error_code ec;
+      http::read(socket, buffer, request, ec);
+      if (ec) return;
+      http::response<http::string_body> response;
+      response.version(11);
+      if (failures > 0) {
+        --failures;
+        ++refused;
+        response.result(http::status::internal_server_error);
+      } else {
+        response.result(http::status::ok);
+        std::lock_guard lock(mutex_);
+        deliveries_.push_back({std::string(request["Idempotency-Key"]), json::parse(request.body(), nullptr, false)});
+      }
+      response.keep_alive(request.keep_alive());
+      response.prepare_payload();
+      http::write(socket, response, ec);
+      if (ec || !request.keep_alive()) return;
+    }
+  }
+
+  net::io_context io_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<Delivery> deliveries_;
+};
+
+HttpResult call(const std::string& method, const std::string& url, const std::string& body = "",
+                const std::string& token = "") {
+  std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}};
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  return http_call(method, url, body, headers, 10'000);
+}
+
+json body_of(const HttpResult& result) { return json::parse(result.body, nullptr, false); }
+
+/// The actions in an NDJSON file.
+std::vector<json> actions_in(const TempDir& dir, const std::string& file = "actions.ndjson") {
+  std::vector<json> out;
+  std::istringstream in(dir.read(file));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(json::parse(line, nullptr, false));
+  }
+  return out;
+}
+
+const char* kWelcome = R"(journey welcome {
+  entry on signup
+  send email "welcome-1"
+  send sms "welcome-sms"
+  wait 2s
+  send email "welcome-2"
+}
+)";
+
+}  // namespace
+
+TEST_CASE("serve: ingest reaches the file sink and a real webhook receiver", "[serve]") {
+  TempDir dir;
+  Receiver receiver;
+  dir.write("journeys/welcome.journey", kWelcome);
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[sink.channels]\nsms = \"webhook:" +
+                                receiver.url() + "\"\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+
+  json batch = {{"batch", json::array()}};
+  for (int i = 1; i <= 5; ++i) {
+    batch["batch"].push_back({{"type", "track"},
+                              {"event", "signup"},
+                              {"userId", "c" + std::to_string(i)},
+                              {"messageId", "m" + std::to_string(i)}});
+  }
+  auto answer = call("POST", daemon.url("/v1/batch"), batch.dump());
+  REQUIRE(answer.status == 200);
+  CHECK(body_of(answer)["accepted"] == 5);
+  // The same messages again are acknowledged and ignored.
+  answer = call("POST", daemon.url("/v1/batch"), batch.dump());
+  REQUIRE(answer.status == 200);
+  CHECK(body_of(answer)["accepted"] == 0);
+  CHECK(body_of(answer)["duplicates"] == 5);
+
+  REQUIRE(eventually([&] { return actions_in(dir).size() >= 10 && receiver.deliveries().size() >= 5; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto file_actions = actions_in(dir);
+  CHECK(file_actions.size() == 10);
+  std::map<std::string, int> templates;
+  for (const auto& action : file_actions) {
+    templates[action["template"].get<std::string>()] += 1;
+    CHECK(action["channel"] == "email");
+    CHECK(action["status"] == "sent");
+  }
+  CHECK(templates == std::map<std::string, int>{{"welcome-1", 5}, {"welcome-2", 5}});
+  auto deliveries = receiver.deliveries();
+  CHECK(deliveries.size() == 5);
+  for (const auto& delivery : deliveries) {
+    CHECK(delivery.body["template"] == "welcome-sms");
+    CHECK(delivery.idempotency_key == delivery.body["action_id"]);
+  }
+
+  auto customer = call("GET", daemon.url("/v1/customers/c1"));
+  REQUIRE(customer.status == 200);
+  auto described = body_of(customer);
+  CHECK(described["customer_id"] == "c1");
+  CHECK(described["recent_actions"].size() == 3);
+  CHECK(described["recent_actions"][0]["delivery"]["status"] == "delivered");
+
+  auto explain = call("GET", daemon.url("/v1/customers/c1/explain"));
+  REQUIRE(explain.status == 200);
+  CHECK_FALSE(body_of(explain)["trace"].empty());
+
+  auto journeys = call("GET", daemon.url("/v1/journeys"));
+  REQUIRE(journeys.status == 200);
+  auto listed = body_of(journeys)["journeys"];
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["name"] == "welcome");
+  CHECK(listed[0]["versions"][0]["entered"] == 5);
+  CHECK(listed[0]["versions"][0]["sends"] == 15);
+
+  auto metrics = call("GET", daemon.url("/metrics"));
+  REQUIRE(metrics.status == 200);
+  CHECK_THAT(metrics.body, Catch::Contains("journey_events_in_total{result=\"accepted\"} 5"));
+  CHECK_THAT(metrics.body, Catch::Contains("journey_events_in_total{result=\"duplicate\"} 5"));
+  CHECK_THAT(metrics.body, Catch::Contains("journey_commit_latency_seconds_count"));
+  CHECK_THAT(metrics.body, Catch::Contains("journey_timer_lag_seconds"));
+  CHECK_THAT(metrics.body, Catch::Contains("journey_queue_depth"));
+  CHECK(call("GET", daemon.url("/healthz")).status == 200);
+
+  auto lint = call("POST", daemon.url("/v1/lint"), "journey j {\n  send email \"x\"\n}\n");
+  REQUIRE(lint.status == 200);
+  CHECK(body_of(lint)["errors"].get<int>() >= 1);
+
+  // Graceful shutdown right after an acknowledged event still delivers its first sends.
+  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"last"})").status == 200);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait() == 0);
+  CHECK_THAT(daemon.log(), Catch::Contains("\"msg\":\"stopped\""));
+  int last = 0;
+  for (const auto& action : actions_in(dir)) last += action["customer_id"] == "last" ? 1 : 0;
+  CHECK(last == 1);
+  for (const auto& delivery : receiver.deliveries()) last += delivery.body["customer_id"] == "last" ? 1 : 0;
+  CHECK(last == 2);
+}
+
+TEST_CASE("serve: a failing webhook is retried until it recovers, then dead after N tries", "[serve]") {
+  TempDir dir;
+  Receiver receiver;
+  receiver.failures = 4;
+  dir.write("journeys/welcome.journey", kWelcome);
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[sink.channels]\nsms = \"webhook:" +
+                                receiver.url() +
+                                "\"\n[webhook]\nmax_attempts = 30\nbackoff_initial = \"50ms\"\n"
+                                "backoff_max = \"200ms\"\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  for (int i = 1; i <= 3; ++i) {
+    auto answer = call("POST", daemon.url("/v1/track"),
+                       json{{"event", "signup"}, {"userId", "r" + std::to_string(i)}}.dump());
+    REQUIRE(answer.status == 200);
+  }
+  REQUIRE(eventually([&] { return receiver.deliveries().size() >= 3; }));
+  CHECK(receiver.refused >= 4);
+  std::set<std::string> keys;
+  for (const auto& delivery : receiver.deliveries()) keys.insert(delivery.idempotency_key);
+  CHECK(keys.size() == 3);
+  auto metrics = call("GET", daemon.url("/metrics")).body;
+  CHECK_THAT(metrics, Catch::Contains("journey_deliveries_total{result=\"failed\"} 4"));
+  CHECK_THAT(metrics, Catch::Contains("journey_deliveries_total{result=\"dead\"} 0"));
+}
+
+TEST_CASE("serve: an action the receiver never accepts goes dead and shows in the API", "[serve]") {
+  TempDir dir;
+  Receiver receiver;
+  receiver.failures = 1'000'000;
+  dir.write("journeys/welcome.journey", kWelcome);
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[sink.channels]\nsms = \"webhook:" +
+                                receiver.url() +
+                                "\"\n[webhook]\nmax_attempts = 3\nbackoff_initial = \"20ms\"\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"d1"})").status == 200);
+  auto sms_status = [&] {
+    auto described = body_of(call("GET", daemon.url("/v1/customers/d1")));
+    for (const auto& action : described["recent_actions"]) {
+      if (action["channel"] == "sms") return action["delivery"];
+    }
+    return json();
+  };
+  REQUIRE(eventually([&] { return sms_status().value("status", "") == "dead"; }));
+  CHECK(sms_status()["attempts"] == 3);
+  CHECK(sms_status()["last_error"] == "HTTP 500");
+  CHECK(receiver.refused == 3);
+}
+
+TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is lost", "[serve]") {
+  TempDir dir;
+  dir.write("journeys/welcome.journey", R"(journey hello {
+  entry on signup
+  send email "hello"
+  wait 2s
+  send email "after-wait"
+}
+)");
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n");
+  std::set<std::string> acknowledged;
+  {
+    DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+    REQUIRE(daemon.started());
+    std::atomic<bool> killed{false};
+    std::thread killer([&] {
+      // Kill once some load is through, while requests are still arriving.
+      eventually([&] { return actions_in(dir).size() >= 300; }, 20);
+      daemon.signal(SIGKILL);
+      killed = true;
+    });
+    for (int i = 0; i < 400 && !killed; ++i) {
+      json batch = {{"batch", json::array()}};
+      for (int j = 0; j < 5; ++j) {
+        std::string id = "k" + std::to_string(i * 5 + j);
+        batch["batch"].push_back({{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id}});
+      }
+      auto answer = http_call("POST", daemon.url("/v1/batch"), batch.dump(), {}, 2000);
+      if (answer.status != 200) break;
+      for (const auto& item : batch["batch"]) acknowledged.insert(item["userId"].get<std::string>());
+    }
+    killer.join();
+    CHECK(daemon.wait() == 128 + SIGKILL);
+  }
+  REQUIRE(acknowledged.size() >= 5);
+  CHECK(acknowledged.size() < 2000);  // the kill came in the middle of the load
+  INFO("acknowledged before SIGKILL: " << acknowledged.size());
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  // Every acknowledged signup leads to both sends, the wait having fired (late if it came due
+  // while the daemon was down).
+  auto complete = [&] {
+    std::map<std::string, std::set<std::string>> templates;
+    for (const auto& action : actions_in(dir)) {
+      templates[action["customer_id"].get<std::string>()].insert(action["template"].get<std::string>());
+    }
+    for (const auto& customer : acknowledged) {
+      if (templates[customer].size() != 2) return false;
+    }
+    return true;
+  };
+  REQUIRE(eventually(complete, 30));
+  // Delivery is at least once (a line may repeat after the crash), but the engine never made two
+  // different actions for one send: one action id per customer and template.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> ids;
+  for (const auto& action : actions_in(dir)) {
+    ids[{action["customer_id"].get<std::string>(), action["template"].get<std::string>()}].insert(
+        action["action_id"].get<std::string>());
+  }
+  for (const auto& [key, set] : ids) {
+    INFO(key.first << " " << key.second);
+    CHECK(set.size() == 1);
+  }
+  // Re-sending acknowledged events after the restart changes nothing.
+  json again = {{"batch", json::array()}};
+  auto first = *acknowledged.begin();
+  again["batch"].push_back({{"type", "track"}, {"event", "signup"}, {"userId", first}, {"messageId", first}});
+  CHECK(body_of(call("POST", daemon.url("/v1/batch"), again.dump()))["duplicates"] == 1);
+}
+
+TEST_CASE("serve: erasure removes a customer and says what was removed", "[serve]") {
+  TempDir dir;
+  dir.write("journeys/welcome.journey", kWelcome);
+  DaemonProcess daemon(dir, {"--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  REQUIRE(call("POST", daemon.url("/v1/identify"), R"({"userId":"e1","traits":{"consent":{"email":true}}})").status == 200);
+  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"e1","messageId":"x"})").status == 200);
+  auto erased = call("DELETE", daemon.url("/v1/customers/e1"));
+  REQUIRE(erased.status == 200);
+  auto removed = body_of(erased)["removed"];
+  CHECK(removed["profile"] == true);
+  CHECK(removed["timeline_events"] == 2);
+  CHECK(removed["runs"] == 1);
+  CHECK(removed["timers"] == 1);
+  CHECK(call("GET", daemon.url("/v1/customers/e1")).status == 404);
+  CHECK(call("GET", daemon.url("/v1/customers/e1/explain")).status == 404);
+  auto again = call("DELETE", daemon.url("/v1/customers/e1"));
+  REQUIRE(again.status == 200);
+  CHECK(body_of(again)["found"] == false);
+  // The erased customer's pending wait never fires.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  for (const auto& action : actions_in(dir)) CHECK(action["template"] != "welcome-2");
+}
+
+TEST_CASE("serve: a reload with a broken script is refused and the running set stays", "[serve]") {
+  TempDir dir;
+  dir.write("journeys/welcome.journey", kWelcome);
+  DaemonProcess daemon(dir, {"--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  dir.write("journeys/broken.journey", "journey broken {\n  send email \"x\"\n}\n");
+  auto refused = call("POST", daemon.url("/v1/journeys/reload"));
+  REQUIRE(refused.status == 422);
+  CHECK(body_of(refused)["reloaded"] == false);
+  CHECK(body_of(refused)["diagnostics"]["errors"].get<int>() >= 1);
+  auto listed = body_of(call("GET", daemon.url("/v1/journeys")))["journeys"];
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["name"] == "welcome");
+  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"r1"})").status == 200);
+
+  daemon.signal(SIGHUP);
+  REQUIRE(eventually([&] { return daemon.log().find("SIGHUP") != std::string::npos &&
+                                  daemon.log().find("reload refused") != std::string::npos; }));
+  CHECK(call("GET", daemon.url("/healthz")).status == 200);
+
+  dir.write("journeys/broken.journey", "journey fixed {\n  entry on signup\n  send email \"x\"\n}\n");
+  auto accepted = call("POST", daemon.url("/v1/journeys/reload"));
+  REQUIRE(accepted.status == 200);
+  CHECK(body_of(accepted)["reloaded"] == true);
+  CHECK(body_of(accepted)["journeys"].size() == 2);
+}
+
+TEST_CASE("serve: auth scopes and bad input get clear JSON errors", "[serve]") {
+  TempDir dir;
+  dir.write("journeys/welcome.journey", kWelcome);
+  dir.write("journey.toml", R"(
+[[tokens]]
+token = "ingest-token"
+scopes = ["ingest"]
+[[tokens]]
+token = "read-token"
+scopes = ["read"]
+[[tokens]]
+token = "admin-token"
+scopes = ["admin"]
+[limits]
+body_bytes = 2048
+batch_items = 3
+read_timeout = "1s"
+)");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  auto track = daemon.url("/v1/track");
+  const std::string ok_event = R"({"event":"signup","userId":"a1"})";
+
+  SECTION("tokens and scopes") {
+    CHECK(call("POST", track, ok_event).status == 401);
+    CHECK(call("POST", track, ok_event, "wrong-token").status == 401);
+    auto forbidden = call("POST", track, ok_event, "read-token");
+    CHECK(forbidden.status == 403);
+    CHECK_THAT(body_of(forbidden)["error"].get<std::string>(), Catch::Contains("ingest"));
+    CHECK(call("POST", track, ok_event, "ingest-token").status == 200);
+    CHECK(call("GET", daemon.url("/v1/customers/a1"), "", "ingest-token").status == 403);
+    CHECK(call("GET", daemon.url("/v1/customers/a1"), "", "read-token").status == 200);
+    CHECK(call("DELETE", daemon.url("/v1/customers/a1"), "", "read-token").status == 403);
+    CHECK(call("DELETE", daemon.url("/v1/customers/a1"), "", "admin-token").status == 200);
+    CHECK(call("GET", daemon.url("/healthz")).status == 200);
+  }
+  SECTION("malformed JSON, wrong types, invalid UTF-8, unknown fields") {
+    auto bad = call("POST", track, "{\"event\": ", "ingest-token");
+    CHECK(bad.status == 400);
+    CHECK(body_of(bad)["path"] == "$");
+    CHECK_THAT(body_of(bad)["error"].get<std::string>(), Catch::StartsWith("malformed JSON"));
+    auto typed = call("POST", track, R"({"event":"signup","userId":"a1","timestamp":5})", "ingest-token");
+    CHECK(typed.status == 400);
+    CHECK(body_of(typed)["path"] == "$.timestamp");
+    auto utf8 = call("POST", track, "{\"event\":\"sign\xff\",\"userId\":\"a1\"}", "ingest-token");
+    CHECK(utf8.status == 400);
+    auto unknown = call("POST", track, R"({"event":"signup","userId":"u1","context":{"ip":"1.2.3.4"},"zz":1})",
+                        "ingest-token");
+    CHECK(unknown.status == 200);
+    json batch = {{"batch",
+                   {{{"type", "track"}, {"event", "signup"}, {"userId", "b1"}},
+                    {{"type", "track"}, {"event", "signup"}, {"userId", 7}}}}};
+    auto rejected = call("POST", daemon.url("/v1/batch"), batch.dump(), "ingest-token");
+    CHECK(rejected.status == 400);
+    CHECK(body_of(rejected)["path"] == "$.batch[1].userId");
+    CHECK(call("GET", daemon.url("/v1/customers/b1"), "", "read-token").status == 404);
+  }
+  SECTION("limits: huge bodies, big batches, unknown routes, wrong methods") {
+    auto huge = call("POST", track, std::string(100'000, ' '), "ingest-token");
+    CHECK(huge.status == 413);
+    json batch = {{"batch", json::array()}};
+    for (int i = 0; i < 4; ++i) batch["batch"].push_back({{"type", "track"}, {"event", "x"}, {"userId", "u"}});
+    auto big = call("POST", daemon.url("/v1/batch"), batch.dump(), "ingest-token");
+    CHECK(big.status == 413);
+    CHECK(body_of(big)["path"] == "$.batch");
+    CHECK(call("GET", daemon.url("/v2/nothing"), "", "admin-token").status == 404);
+    CHECK(call("GET", track, "", "admin-token").status == 405);
+  }
+  SECTION("a slow client is timed out") {
+    net::io_context io;
+    tcp::socket socket(io);
+    auto url = daemon.url("");
+    auto port = static_cast<unsigned short>(std::stoi(url.substr(url.rfind(':') + 1)));
+    socket.connect({net::ip::make_address("127.0.0.1"), port});
+    std::string partial = "POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+    net::write(socket, net::buffer(partial));
+    char byte;
+    boost::system::error_code ec;
+    // The server closes the connection after its read timeout (1s); bounded by SO_RCVTIMEO.
+    timeval tv{5, 0};
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    socket.read_some(net::buffer(&byte, 1), ec);
+    CHECK(ec == net::error::eof);  // a receive timeout would be would_block instead
+    CHECK(call("GET", daemon.url("/healthz")).status == 200);
+  }
+}
+
+TEST_CASE("serve: without tokens it refuses a non-loopback address", "[serve]") {
+  TempDir dir;
+  DaemonProcess daemon(dir, {"--listen", "0.0.0.0:0", "--journeys", "journeys"});
+  CHECK_FALSE(daemon.started());
+  CHECK(daemon.wait() == 2);
+}
+
+TEST_CASE("serve: a run keeps its version across a reload and a restart", "[serve]") {
+  TempDir dir;
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n");
+  dir.write("journeys/v.journey",
+            "journey v {\n  entry on signup\n  send email \"first\"\n  wait 3s\n  send email \"old-second\"\n}\n");
+  {
+    DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+    REQUIRE(daemon.started());
+    REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"old"})").status == 200);
+    dir.write("journeys/v.journey",
+              "journey v {\n  entry on signup\n  send email \"first\"\n  wait 3s\n  send email \"new-second\"\n}\n");
+    auto reloaded = call("POST", daemon.url("/v1/journeys/reload"));
+    REQUIRE(reloaded.status == 200);
+    CHECK(body_of(reloaded)["reloaded"] == true);
+    REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"new"})").status == 200);
+    auto versions = body_of(call("GET", daemon.url("/v1/journeys")))["journeys"][0]["versions"];
+    CHECK(versions.size() == 2);
+    daemon.signal(SIGTERM);
+    REQUIRE(daemon.wait() == 0);
+  }
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  auto second_of = [&](const std::string& customer) {
+    for (const auto& action : actions_in(dir)) {
+      if (action["customer_id"] == customer && action["template"] != "first") {
+        return action["template"].get<std::string>();
+      }
+    }
+    return std::string();
+  };
+  REQUIRE(eventually([&] { return !second_of("old").empty() && !second_of("new").empty(); }));
+  CHECK(second_of("old") == "old-second");
+  CHECK(second_of("new") == "new-second");
+}
+
+TEST_CASE("serve: connections beyond the limit get 429", "[serve]") {
+  TempDir dir;
+  dir.write("journeys/welcome.journey", kWelcome);
+  dir.write("journey.toml", "[limits]\nmax_connections = 1\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  net::io_context io;
+  tcp::socket held(io);
+  auto url = daemon.url("");
+  auto port = static_cast<unsigned short>(std::stoi(url.substr(url.rfind(':') + 1)));
+  held.connect({net::ip::make_address("127.0.0.1"), port});
+  REQUIRE(eventually([&] { return call("GET", daemon.url("/healthz")).status == 429; }, 5));
+  auto refused = call("GET", daemon.url("/healthz"));
+  CHECK_THAT(body_of(refused)["error"].get<std::string>(), Catch::Contains("too many connections"));
+  held.close();
+  CHECK(eventually([&] { return call("GET", daemon.url("/healthz")).status == 200; }, 5));
+}
+
+TEST_CASE("serve: the same events give the same actions whatever the batching", "[serve]") {
+  // Timestamps in the past: waits come due at once, and every action time derives from the
+  // events, so the two action streams must match byte for byte once sorted by customer.
+  std::vector<json> events;
+  for (int i = 0; i < 12; ++i) {
+    std::string id = "s" + std::to_string(i);
+    events.push_back({{"type", "identify"}, {"userId", id}, {"messageId", id + "-i"},
+                      {"timestamp", "2026-01-01T08:00:00Z"},
+                      {"traits", {{"consent", {{"email", i % 3 != 0}}}}}});
+    events.push_back({{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id + "-t"},
+                      {"timestamp", "2026-01-01T09:00:0" + std::to_string(i % 10) + "Z"}});
+  }
+  auto run = [&](bool batched) {
+    TempDir dir;
+    dir.write("journeys/welcome.journey", kWelcome);
+    DaemonProcess daemon(dir, {"--listen", "127.0.0.1:0"});
+    REQUIRE(daemon.started());
+    if (batched) {
+      REQUIRE(call("POST", daemon.url("/v1/batch"), json{{"batch", events}}.dump()).status == 200);
+    } else {
+      for (const auto& event : events) {
+        REQUIRE(call("POST", daemon.url(event["type"] == "track" ? "/v1/track" : "/v1/identify"), event.dump()).status == 200);
+      }
+    }
+    REQUIRE(eventually([&] { return actions_in(dir).size() >= 36; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::map<std::string, std::vector<std::string>> by_customer;
+    for (const auto& action : actions_in(dir)) {
+      by_customer[action["customer_id"].get<std::string>()].push_back(action.dump());
+    }
+    return by_customer;
+  };
+  auto one_by_one = run(false);
+  auto batched = run(true);
+  CHECK(one_by_one.size() == 12);
+  CHECK(one_by_one == batched);
+}
+
+TEST_CASE("serve: configuration errors name the key and line; a full queue gets 429", "[serve]") {
+  TempDir dir;
+  dir.write("journeys/welcome.journey", kWelcome);
+  SECTION("a bad key") {
+    dir.write("journey.toml", "\nshards = \"four\"\n");
+    DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+    CHECK_FALSE(daemon.started());
+    CHECK(daemon.wait() == 2);
+    CHECK_THAT(daemon.log(), Catch::Contains("journey.toml:2: `shards`: expected an integer"));
+  }
+  SECTION("the ingest queue limit") {
+    dir.write("journey.toml", "[limits]\nmax_queue = 1\n");
+    DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+    REQUIRE(daemon.started());
+    json batch = {{"batch",
+                   {{{"type", "track"}, {"event", "signup"}, {"userId", "q1"}},
+                    {{"type", "track"}, {"event", "signup"}, {"userId", "q2"}}}}};
+    auto full = call("POST", daemon.url("/v1/batch"), batch.dump());
+    CHECK(full.status == 429);
+    CHECK_THAT(body_of(full)["error"].get<std::string>(), Catch::Contains("queue is full"));
+    CHECK(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"q1"})").status == 200);
+  }
+}

@@ -1,0 +1,130 @@
+// journey.toml parsing, defaults and command-line overrides.
+#include <catch2/catch.hpp>
+
+#include "runtime/config.hpp"
+
+using namespace journey::runtime;
+
+TEST_CASE("config: embedded defaults", "[config]") {
+  Config config = load_config(std::nullopt, {});
+  CHECK(config.journeys_dir == "./journeys");
+  CHECK(config.db_path == "./journey.db");
+  CHECK(config.listen_host == "127.0.0.1");
+  CHECK(config.listen_port == 8080);
+  CHECK(config.default_sink == SinkSpec{SinkSpec::Kind::File, "./actions.ndjson"});
+  CHECK(config.tokens.empty());
+  CHECK_NOTHROW(validate_for_serving(config));
+}
+
+TEST_CASE("config: a full file", "[config]") {
+  const char* text = R"(
+journeys = "scripts"
+db = "/var/lib/journey/j.db"
+listen = "0.0.0.0:9000"
+shards = 8
+[sink]
+default = "file:out/actions.ndjson"
+[sink.channels]
+sms = "webhook:http://127.0.0.1:9100/sms"
+[[tokens]]
+token = "ingest-secret-1"
+scopes = ["ingest"]
+[[tokens]]
+token = "admin-secret-1"
+name = "ops"
+scopes = ["admin", "read"]
+[engine]
+default_zone = "Europe/Paris"
+consent = "assumed"
+caps.email = { count = 3, per = "7d" }
+[limits]
+body_bytes = 4096
+batch_items = 10
+read_timeout = "2s"
+[retention]
+timeline = "30d"
+[webhook]
+max_attempts = 3
+backoff_initial = "100ms"
+)";
+  Config config = parse_config(text, "journey.toml", "/etc/journey");
+  CHECK(config.journeys_dir == "/etc/journey/scripts");
+  CHECK(config.db_path == "/var/lib/journey/j.db");
+  CHECK(config.listen_host == "0.0.0.0");
+  CHECK(config.listen_port == 9000);
+  CHECK(config.shards == 8);
+  CHECK(config.default_sink.target == "/etc/journey/out/actions.ndjson");
+  CHECK(config.sink_for("sms") == SinkSpec{SinkSpec::Kind::Webhook, "http://127.0.0.1:9100/sms"});
+  CHECK(config.sink_for("email").kind == SinkSpec::Kind::File);
+  REQUIRE(config.tokens.size() == 2);
+  CHECK(config.tokens[1].name == "ops");
+  CHECK(config.tokens[1].scopes.count(Scope::Admin) == 1);
+  CHECK(config.engine.default_zone == "Europe/Paris");
+  CHECK(config.engine.consent_assumed);
+  CHECK(config.engine.channel_caps.at("email").count == 3);
+  CHECK(config.engine.channel_caps.at("email").per_ms == 7LL * 86400 * 1000);
+  CHECK(config.limits.body_bytes == 4096);
+  CHECK(config.limits.batch_items == 10);
+  CHECK(config.limits.read_timeout_ms == 2000);
+  CHECK(config.retention.timeline_ms == 30LL * 86400 * 1000);
+  CHECK(config.webhook.max_attempts == 3);
+  CHECK(config.webhook.backoff_initial_ms == 100);
+  CHECK_NOTHROW(validate_for_serving(config));
+}
+
+TEST_CASE("config: errors name the key and the line", "[config]") {
+  auto message = [](const char* text) {
+    try {
+      parse_config(text, "j.toml", "");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message("shards = \"four\"\n") == "j.toml:1: `shards`: expected an integer");
+  CHECK(message("\n\n[limits]\nbody_bytes = 1\n") == "j.toml:4: `limits.body_bytes`: must be between 256 and 1073741824");
+  CHECK(message("[engine]\nconsent = \"maybe\"\n") == "j.toml:2: `engine.consent`: expected \"required\" or \"assumed\"");
+  CHECK(message("lisen = \"x\"\n") == "j.toml:1: `lisen`: unknown key");
+  CHECK(message("[sink]\ndefault = \"ftp:x\"\n").rfind("j.toml:2: `sink.default`", 0) == 0);
+  CHECK(message("[webhook]\ntimeout = \"5 seconds\"\n").rfind("j.toml:2: `webhook.timeout`", 0) == 0);
+  CHECK(message("[[tokens]]\ntoken = \"short\"\nscopes=[\"read\"]\n").rfind("j.toml:", 0) == 0);
+  CHECK(message("[[tokens]]\ntoken = \"long-enough\"\nscopes=[\"write\"]\n") ==
+        "j.toml:3: `tokens[0].scopes`: unknown scope (expected ingest, read or admin)");
+  CHECK(message("shards = [\n").rfind("j.toml:", 0) == 0);
+}
+
+TEST_CASE("config: flags override the file", "[config]") {
+  Config config = parse_config("[sink.channels]\nsms = \"file:sms.ndjson\"\n", "j.toml", "");
+  ConfigOverrides overrides;
+  overrides.journeys_dir = "flows";
+  overrides.db_path = "x.db";
+  overrides.listen = "127.0.0.1:0";
+  overrides.sink = "webhook:http://127.0.0.1:1234/hook";
+  apply_overrides(config, overrides);
+  CHECK(config.journeys_dir == "flows");
+  CHECK(config.db_path == "x.db");
+  CHECK(config.listen_port == 0);
+  CHECK(config.sink_for("sms").kind == SinkSpec::Kind::Webhook);
+  overrides.listen = "nonsense";
+  CHECK_THROWS_WITH(apply_overrides(config, overrides), Catch::Contains("--listen"));
+}
+
+TEST_CASE("config: no token means loopback only", "[config]") {
+  Config config;
+  config.listen_host = "0.0.0.0";
+  CHECK_THROWS_AS(validate_for_serving(config), ConfigError);
+  config.listen_host = "::1";
+  CHECK_NOTHROW(validate_for_serving(config));
+}
+
+TEST_CASE("config: durations and addresses", "[config]") {
+  CHECK(parse_duration_ms("250ms") == 250);
+  CHECK(parse_duration_ms("1d12h") == 36LL * 3600 * 1000);
+  CHECK(parse_duration_ms("2w") == 14LL * 86400 * 1000);
+  CHECK_FALSE(parse_duration_ms("5"));
+  CHECK_FALSE(parse_duration_ms("5x"));
+  CHECK_FALSE(parse_duration_ms(""));
+  CHECK(parse_listen("[::1]:80") == std::make_pair(std::string("::1"), std::uint16_t{80}));
+  CHECK_FALSE(parse_listen("host:99999"));
+  CHECK_FALSE(parse_listen(":80"));
+}

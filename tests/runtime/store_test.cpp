@@ -1,0 +1,198 @@
+// The SQLite store on a real file in a temporary folder.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <random>
+
+#include "runtime/store.hpp"
+
+using namespace journey::runtime;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A fresh folder under the system temp dir, removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("journey-store-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+OutboxEntry action(const std::string& id, const std::string& customer) {
+  OutboxEntry entry;
+  entry.action_id = id;
+  entry.customer_id = customer;
+  entry.channel = "email";
+  entry.payload = "{\"action_id\":\"" + id + "\"}";
+  return entry;
+}
+
+}  // namespace
+
+TEST_CASE("store: batch commit and reads", "[store]") {
+  TempDir dir;
+  SqliteStore store((dir.path / "j.db").string());
+  CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
+  Batch batch;
+  batch.customers.push_back({"c1", std::string("st\0ate", 6), 5000, {{"welcome", "v1", "wait"}}});
+  batch.customers.push_back({"c2", "state2", std::nullopt, {}});
+  batch.message_ids.emplace_back("c1", "m-1");
+  batch.events.push_back({"c1", "m-1", 1000, "{}"});
+  batch.actions.push_back(action("a1", "c1"));
+  batch.actions.push_back(action("a2", "c1"));
+  batch.counters.push_back({"welcome", "v1", "sends", "", 2});
+  batch.traces.push_back({"c1", 1000, "welcome", "entered", "{}"});
+  auto result = store.apply(batch);
+  CHECK(result.actions_inserted == 2);
+  CHECK(store.load_customer("c1") == std::string("st\0ate", 6));
+  CHECK_FALSE(store.load_customer("c3"));
+  CHECK(store.seen_message("c1", "m-1"));
+  CHECK_FALSE(store.seen_message("c2", "m-1"));
+  CHECK(store.due_wakeups(4999, 10).empty());
+  CHECK(store.due_wakeups(5000, 10) == std::vector<std::pair<std::string, journey::engine::Millis>>{{"c1", 5000}});
+  CHECK(store.pending_wakeups() == 1);
+  CHECK(store.run_counts().size() == 1);
+  CHECK(store.traces("c1").size() == 1);
+
+  SECTION("an action id is never created twice") {
+    Batch again;
+    again.actions.push_back(action("a1", "c1"));
+    again.counters.push_back({"welcome", "v1", "sends", "", 1});
+    auto second = store.apply(again);
+    CHECK(second.actions_inserted == 0);
+    CHECK(second.actions_existing == 1);
+    CHECK(store.counters().at(0).value == 3);
+    CHECK(store.due_actions(0, 10).size() == 2);
+  }
+  SECTION("delivery states") {
+    auto due = store.due_actions(0, 10);
+    REQUIRE(due.size() == 2);
+    CHECK(due[0].action_id == "a1");
+    store.mark_delivered("a1");
+    store.mark_failed("a2", 1, 9000, "connection refused", false);
+    CHECK(store.due_actions(8999, 10).empty());
+    CHECK(store.next_action_attempt() == 9000);
+    store.mark_failed("a2", 2, 0, "HTTP 500", true);
+    CHECK(store.due_actions(100000, 10).empty());
+    auto counts = store.outbox_counts();
+    CHECK(counts["delivered"] == 1);
+    CHECK(counts["dead"] == 1);
+    auto recent = store.recent_actions("c1", 10);
+    REQUIRE(recent.size() == 2);
+    CHECK(recent[0].action_id == "a2");
+    CHECK(recent[0].last_error == "HTTP 500");
+  }
+  SECTION("erasure removes the customer and keeps delivered ids") {
+    store.mark_delivered("a1");
+    Erasure erased = store.erase_customer("c1");
+    CHECK(erased.profile);
+    CHECK(erased.events == 1);
+    CHECK(erased.runs == 1);
+    CHECK(erased.timers == 1);
+    CHECK(erased.unsent_actions == 1);
+    CHECK(erased.trace_lines == 1);
+    CHECK(erased.message_ids == 1);
+    CHECK_FALSE(store.load_customer("c1"));
+    CHECK(store.recent_actions("c1", 10).empty());
+    Batch again;
+    again.actions.push_back(action("a1", "c1"));
+    CHECK(store.apply(again).actions_existing == 1);
+    CHECK_FALSE(store.erase_customer("c1").profile);
+  }
+  SECTION("retention and trace trimming") {
+    CHECK(store.expire_events(1000) == 0);
+    CHECK(store.expire_events(1001) == 1);
+    Batch traces;
+    for (int i = 0; i < 5; ++i) traces.traces.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
+    store.apply(traces);
+    store.trim_traces("c1", 3);
+    auto kept = store.traces("c1");
+    REQUIRE(kept.size() == 3);
+    CHECK(kept[0].message == "line 2");
+  }
+}
+
+TEST_CASE("store: a failed batch leaves nothing behind", "[store]") {
+  TempDir dir;
+  SqliteStore store((dir.path / "j.db").string());
+  store.exec("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.json = 'bad' "
+             "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  Batch batch;
+  batch.customers.push_back({"c1", "s", 1, {}});
+  batch.events.push_back({"c1", "m", 1, "bad"});
+  CHECK_THROWS_AS(store.apply(batch), StoreError);
+  CHECK_FALSE(store.load_customer("c1"));
+  batch.events[0].json = "good";
+  store.apply(batch);
+  CHECK(store.load_customer("c1") == "s");
+}
+
+TEST_CASE("store: data survives reopening and old schemas migrate", "[store]") {
+  TempDir dir;
+  auto path = (dir.path / "j.db").string();
+  {
+    SqliteStore old(path, 1);
+    CHECK(old.schema_version() == 1);
+    old.exec("INSERT INTO customers(id, state, next_wakeup) VALUES ('c1', 'old', 42)");
+    old.exec("INSERT INTO outbox(action_id, customer_id, channel, payload) VALUES ('a1','c1','sms','{}')");
+  }
+  SqliteStore store(path);
+  CHECK(store.schema_version() == 2);
+  CHECK(store.load_customer("c1") == "old");
+  auto due = store.due_actions(0, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].last_error.empty());
+  store.mark_failed("a1", 1, 0, "timeout", false);
+  CHECK(store.due_actions(0, 10).at(0).last_error == "timeout");
+  CHECK(store.run_counts().empty());
+}
+
+TEST_CASE("store: a newer schema is refused", "[store]") {
+  TempDir dir;
+  auto path = (dir.path / "j.db").string();
+  { SqliteStore store(path); store.exec("INSERT INTO schema_version VALUES (99, 0)"); }
+  CHECK_THROWS_WITH(SqliteStore(path), Catch::Contains("newer"));
+}
+
+TEST_CASE("store: deployments", "[store]") {
+  TempDir dir;
+  auto path = (dir.path / "j.db").string();
+  {
+    SqliteStore store(path);
+    store.save_deployment({"d1", 10, {{"a.journey", "journey a {}"}}});
+    store.save_deployment({"d2", 20, {{"a.journey", "journey a2 {}"}, {"b.journey", "x"}}});
+    store.save_deployment({"d1", 30, {{"a.journey", "journey a {}"}}});
+  }
+  SqliteStore store(path);
+  auto all = store.deployments();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].id == "d2");
+  CHECK(all[0].files.size() == 2);
+  CHECK(all[1].id == "d1");
+  CHECK(all[1].deployed_at == 30);
+  CHECK(all[1].files.at(0).second == "journey a {}");
+}
+
+TEST_CASE("store: outbox queries by channel", "[store]") {
+  TempDir dir;
+  SqliteStore store((dir.path / "j.db").string());
+  Batch batch;
+  auto sms = action("s1", "c1");
+  sms.channel = "sms";
+  batch.actions.push_back(action("e1", "c1"));
+  batch.actions.push_back(sms);
+  store.apply(batch);
+  CHECK(store.due_actions(0, 10).size() == 2);
+  CHECK(store.due_actions(0, 10, {{"sms"}, false}).at(0).action_id == "s1");
+  CHECK(store.due_actions(0, 10, {{"sms"}, true}).at(0).action_id == "e1");
+  CHECK(store.due_actions(0, 10, {{"sms"}, true}).size() == 1);
+  CHECK(store.due_actions(0, 10, {{}, false}).empty());
+  CHECK(store.next_action_attempt({{"push"}, false}) == std::nullopt);
+}
