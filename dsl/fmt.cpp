@@ -58,7 +58,7 @@ std::string number_text(double v) {
   return std::string(buf.data(), end);
 }
 
-std::string duration_text(std::int64_t seconds) {
+std::string print_duration(std::int64_t seconds) {
   if (seconds <= 0) return "0s";
   std::string out;
   constexpr std::array<std::pair<std::int64_t, char>, 4> kUnits = {{{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
@@ -72,7 +72,7 @@ std::string duration_text(std::int64_t seconds) {
   return out;
 }
 
-std::string time_text(std::int64_t seconds) {
+std::string print_time_of_day(std::int64_t seconds) {
   const auto two = [](std::int64_t v) { return std::string(v < 10 ? "0" : "") + std::to_string(v); };
   return two(seconds / 3600) + ":" + two((seconds / 60) % 60);
 }
@@ -117,7 +117,7 @@ int precedence(const Expr& e) {
   }
 }
 
-const char* op_text(BinaryOp op) {
+const char* print_op(BinaryOp op) {
   switch (op) {
     case BinaryOp::Or: return "or";
     case BinaryOp::And: return "and";
@@ -136,34 +136,34 @@ const char* op_text(BinaryOp op) {
   return "?";
 }
 
-std::string expr_text(const Expr& e);
+std::string print_expr(const Expr& e);
 
 /// `e`, in parentheses when it binds looser than `min`.
 std::string operand_text(const Expr& e, int min) {
-  const std::string text = expr_text(e);
+  const std::string text = print_expr(e);
   return precedence(e) < min ? "(" + text + ")" : text;
 }
 
 std::string aggregate_tail(const Expr& e) {
   std::string out;
-  if (!e.where.empty()) out += " where " + expr_text(e.where[0]);
-  if (e.within) out += " within " + duration_text(*e.within);
+  if (!e.where.empty()) out += " where " + print_expr(e.where[0]);
+  if (e.within) out += " within " + print_duration(*e.within);
   return out + ")";
 }
 
-std::string expr_text(const Expr& e) {
+std::string print_expr(const Expr& e) {
   switch (e.kind) {
     case ExprKind::Number: return number_text(e.number);
     case ExprKind::String: return quote(e.text);
     case ExprKind::Bool: return e.boolean ? "true" : "false";
     case ExprKind::None: return "none";
-    case ExprKind::Duration: return duration_text(e.seconds);
-    case ExprKind::TimeOfDay: return time_text(e.seconds);
+    case ExprKind::Duration: return print_duration(e.seconds);
+    case ExprKind::TimeOfDay: return print_time_of_day(e.seconds);
     case ExprKind::List: {
       std::string out = "[";
       for (std::size_t i = 0; i < e.operands.size(); ++i) {
         if (i > 0) out += ", ";
-        out += expr_text(e.operands[i]);
+        out += print_expr(e.operands[i]);
       }
       return out + "]";
     }
@@ -177,7 +177,7 @@ std::string expr_text(const Expr& e) {
       const int p = precedence(e);
       // Left-associative chains keep the left operand bare; comparisons do not chain.
       const int left_min = p == 4 ? 5 : p;
-      return operand_text(e.operands.at(0), left_min) + " " + op_text(e.op) + " " +
+      return operand_text(e.operands.at(0), left_min) + " " + print_op(e.op) + " " +
              operand_text(e.operands.at(1), p + 1);
     }
     case ExprKind::IsSegment: return std::string("customer is ") + (e.boolean ? "not " : "") + e.text;
@@ -190,9 +190,9 @@ std::string expr_text(const Expr& e) {
       return std::string(name) + "(" + event_name_text(e.text) + path_text(e.path) + aggregate_tail(e);
     }
     case ExprKind::SinceEvent: return "since(" + event_name_text(e.text) + ")";
-    case ExprKind::SinceValue: return "since(" + expr_text(e.operands.at(0)) + ")";
+    case ExprKind::SinceValue: return "since(" + print_expr(e.operands.at(0)) + ")";
     case ExprKind::Last: return "last(" + event_name_text(e.text) + ")" + path_text(e.path);
-    case ExprKind::Has: return "has(" + expr_text(e.operands.at(0)) + ")";
+    case ExprKind::Has: return "has(" + print_expr(e.operands.at(0)) + ")";
   }
   return "none";
 }
@@ -202,7 +202,7 @@ std::string object_text(const std::vector<Field>& fields) {
   std::string out = "{ ";
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) out += ", ";
-    out += (is_identifier(fields[i].key) ? fields[i].key : quote(fields[i].key)) + ": " + expr_text(fields[i].value);
+    out += (is_identifier(fields[i].key) ? fields[i].key : quote(fields[i].key)) + ": " + print_expr(fields[i].value);
   }
   return out + " }";
 }
@@ -422,15 +422,15 @@ class Printer {
       std::string t = "entry ";
       if (e.kind == EntryKind::On) {
         t += "on " + event_text(e.event);
-        if (e.where) t += " where " + expr_text(*e.where);
+        if (e.where) t += " where " + print_expr(*e.where);
       } else if (e.kind == EntryKind::When) {
-        t += "when " + expr_text(e.condition);
+        t += "when " + print_expr(e.condition);
       } else {
         static constexpr std::array<std::string_view, 7> kDays = {"sunday", "monday", "tuesday", "wednesday",
                                                                   "thursday", "friday", "saturday"};
         t += "every " + std::string(e.weekday >= 0 && e.weekday < 7 ? kDays[static_cast<std::size_t>(e.weekday)] : "day") +
-             " at " + time_text(e.time_of_day);
-        if (e.where) t += " when " + expr_text(*e.where);
+             " at " + print_time_of_day(e.time_of_day);
+        if (e.where) t += " when " + print_expr(*e.where);
       }
       clauses.push_back({e.span, t});
     }
@@ -438,23 +438,23 @@ class Printer {
       const Reentry& r = *j.reentry;
       clauses.push_back({r.span, r.kind == ReentryKind::Never    ? "reentry never"
                                  : r.kind == ReentryKind::Always ? "reentry always"
-                                                                 : "reentry after " + duration_text(r.seconds)});
+                                                                 : "reentry after " + print_duration(r.seconds)});
     }
     for (const auto& x : j.exits) {
-      std::string t = x.kind == ExitKind::On ? "exit on " + event_text(x.event) : "exit when " + expr_text(x.condition);
-      if (x.kind == ExitKind::On && x.where) t += " where " + expr_text(*x.where);
+      std::string t = x.kind == ExitKind::On ? "exit on " + event_text(x.event) : "exit when " + print_expr(x.condition);
+      if (x.kind == ExitKind::On && x.where) t += " where " + print_expr(*x.where);
       clauses.push_back({x.span, t});
     }
     for (const auto& g : j.goals) {
       std::string t = "goal " + g.name + ": " + event_text(g.event);
-      if (g.where) t += " where " + expr_text(*g.where);
-      clauses.push_back({g.span, t + " within " + duration_text(g.within)});
+      if (g.where) t += " where " + print_expr(*g.where);
+      clauses.push_back({g.span, t + " within " + print_duration(g.within)});
     }
     if (j.quiet_hours) {
       clauses.push_back({j.quiet_hours->span,
-                         "quiet hours " + time_text(j.quiet_hours->start) + "-" + time_text(j.quiet_hours->end)});
+                         "quiet hours " + print_time_of_day(j.quiet_hours->start) + "-" + print_time_of_day(j.quiet_hours->end)});
     }
-    if (j.cap) clauses.push_back({j.cap->span, "cap " + std::to_string(j.cap->count) + " per " + duration_text(j.cap->per)});
+    if (j.cap) clauses.push_back({j.cap->span, "cap " + std::to_string(j.cap->count) + " per " + print_duration(j.cap->per)});
 
     // The comments before each clause in source order belong to it.
     std::vector<std::size_t> by_source(clauses.size());
@@ -520,7 +520,7 @@ class Printer {
   }
 
   void segment(const Segment& s) {
-    write_line("segment " + s.name + " = " + expr_text(s.condition));
+    write_line("segment " + s.name + " = " + print_expr(s.condition));
     end_line(s.span.end);
   }
 
@@ -535,10 +535,10 @@ class Printer {
         end_line(s.span.end);
         return;
       }
-      case StepKind::Wait: write_line(label + "wait " + duration_text(s.seconds)); end_line(s.span.end); return;
-      case StepKind::WaitUntil: write_line(label + "wait until " + time_text(s.seconds)); end_line(s.span.end); return;
+      case StepKind::Wait: write_line(label + "wait " + print_duration(s.seconds)); end_line(s.span.end); return;
+      case StepKind::WaitUntil: write_line(label + "wait until " + print_time_of_day(s.seconds)); end_line(s.span.end); return;
       case StepKind::WaitUpTo: {
-        write_line(label + "wait up to " + duration_text(s.seconds) + " {");
+        write_line(label + "wait up to " + print_duration(s.seconds) + " {");
         end_line(after_brace(s.span.begin));
         ++indent_;
         bool first = true;
@@ -546,7 +546,7 @@ class Printer {
           leading(b.span.begin, first);
           first = false;
           std::string head = "on " + event_text(b.event);
-          if (b.where) head += " where " + expr_text(*b.where);
+          if (b.where) head += " where " + print_expr(*b.where);
           block(head, b.body, after_brace(b.where ? b.where->span.end : b.event.span.end),
                 b.span.end > 0 ? b.span.end - 1 : 0);
           last_end_ = std::max(last_end_, b.span.end);
@@ -566,11 +566,11 @@ class Printer {
       case StepKind::If: {
         for (std::size_t i = 0; i < s.arms.size(); ++i) {
           const IfArm& arm = s.arms[i];
-          const std::string head = (i == 0 ? label + "if " : "} else if ") + expr_text(arm.condition);
+          const std::string head = (i == 0 ? label + "if " : "} else if ") + print_expr(arm.condition);
           const bool last = i + 1 == s.arms.size() && !s.has_else;
           if (i > 0) {
             // Continue the `}` line of the previous arm.
-            out_ += " else if " + expr_text(arm.condition);
+            out_ += " else if " + print_expr(arm.condition);
           }
           arm_block(i == 0 ? head : "", arm.body, after_brace(arm.condition.span.end),
                     arm.span.end > 0 ? arm.span.end - 1 : 0, !last, i > 0);
@@ -601,7 +601,7 @@ class Printer {
         return;
       }
       case StepKind::Set:
-        write_line(label + "set customer" + path_text(s.path) + " = " + expr_text(s.value));
+        write_line(label + "set customer" + path_text(s.path) + " = " + print_expr(s.value));
         end_line(s.span.end);
         return;
       case StepKind::Tag: write_line(label + "tag " + quote(s.text)); end_line(s.span.end); return;
@@ -748,6 +748,11 @@ Module without_spans(Module m) {
 }
 
 }  // namespace
+
+std::string expr_text(const Expr& expr) { return print_expr(expr); }
+std::string duration_text(std::int64_t seconds) { return print_duration(seconds); }
+std::string time_of_day_text(std::int64_t seconds) { return print_time_of_day(seconds); }
+const char* op_text(BinaryOp op) { return print_op(op); }
 
 std::string format(const SourceFile& file, const Module& module) { return Printer(file, module).run(); }
 

@@ -1,5 +1,7 @@
 #include "dsl/types.hpp"
 
+#include "dsl/fmt.hpp"
+
 namespace journey::dsl {
 
 namespace {
@@ -60,25 +62,6 @@ std::string_view describe(Type type) {
     case Type::None: return "none";
   }
   return "a value";
-}
-
-std::string_view op_text(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Or: return "or";
-    case BinaryOp::And: return "and";
-    case BinaryOp::Eq: return "==";
-    case BinaryOp::Ne: return "!=";
-    case BinaryOp::Lt: return "<";
-    case BinaryOp::Le: return "<=";
-    case BinaryOp::Gt: return ">";
-    case BinaryOp::Ge: return ">=";
-    case BinaryOp::In: return "in";
-    case BinaryOp::Add: return "+";
-    case BinaryOp::Sub: return "-";
-    case BinaryOp::Mul: return "*";
-    case BinaryOp::Div: return "/";
-  }
-  return "?";
 }
 
 Type plan_type(std::string_view json_type) {

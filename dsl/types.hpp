@@ -17,9 +17,6 @@ enum class Type : std::uint8_t { Unknown, Number, String, Bool, Duration, Timest
 /// "a number", "a duration", ... for messages.
 std::string_view describe(Type type);
 
-/// The operator as written in the language (`==`, `and`, ...).
-std::string_view op_text(BinaryOp op);
-
 /// The type of a tracking-plan property type name ("number", "string", "boolean", "array",
 /// "object"); Unknown for "object" and anything else.
 Type plan_type(std::string_view json_type);

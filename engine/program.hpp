@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dsl/ast.hpp"
+#include "dsl/fmt.hpp"
 
 namespace journey::engine {
 
@@ -184,14 +185,14 @@ struct Program {
   const Journey* find_journey(const std::string& name) const;
 };
 
-/// The expression in journey-language source form (canonical spacing, minimal parentheses).
-std::string expr_text(const dsl::Expr& expr);
+// The language's canonical printers (dsl/fmt.hpp), used for the IR, the version hash and graphs.
+using dsl::duration_text;
+using dsl::expr_text;
+using dsl::time_of_day_text;
 
 /// The name of an op kind, as printed in the IR ("send", "wait_up_to", ...).
 const char* op_kind_name(OpKind kind);
 
-/// A duration in seconds as journey-language text ("1d12h", "30m", "0s").
-std::string duration_text(std::int64_t seconds);
 
 /// The compiled journey as JSON (header, ops, states, transitions); its dump without the
 /// "version" key is the canonical form the version hashes.

@@ -5,11 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "dsl/render.hpp"
-#include "dsl/workspace.hpp"
 #include "engine/engine.hpp"
 #include "engine/program.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/cli/load.hpp"
 #include "runtime/simulate.hpp"
 
 namespace journey::cli {
@@ -35,15 +34,8 @@ int explain(const ExplainArgs& args) {
       return kExitUsage;
     }
   }
-  dsl::Workspace ws;
-  dsl::add_paths(ws, args.paths);
-  dsl::check(ws, {});
-  if (ws.has_errors()) {
-    std::cerr << dsl::render_text(ws, false);
-    return kExitFindings;
-  }
-  const auto compiled = engine::compile(ws);
-  if (!compiled.program) return kExitFindings;
+  const Loaded compiled = load_program(args.paths);
+  if (!compiled.program) return compiled.exit_code;
   std::optional<std::string> journey;
   if (!args.journey.empty()) {
     if (compiled.program->find_journey(args.journey) == nullptr) {

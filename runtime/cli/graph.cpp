@@ -21,14 +21,6 @@ struct GraphArgs {
 constexpr const char* kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday",
                                      "thursday", "friday", "saturday"};
 
-/// HH:MM, as written in the language.
-std::string time_of_day(std::int64_t seconds) {
-  dsl::Expr expr;
-  expr.kind = dsl::ExprKind::TimeOfDay;
-  expr.seconds = seconds;
-  return engine::expr_text(expr);
-}
-
 std::string state_label(const engine::Journey& j, const engine::State& s) {
   const engine::Op& op = j.ops[s.op];
   switch (s.kind) {
@@ -36,7 +28,7 @@ std::string state_label(const engine::Journey& j, const engine::State& s) {
     case engine::StateKind::End: return "end";
     case engine::StateKind::Wait: return s.id + "\\nwait " + engine::duration_text(op.millis / 1000);
     case engine::StateKind::WaitUntil:
-      return s.id + "\\nwait until " + time_of_day(op.time_of_day);
+      return s.id + "\\nwait until " + engine::time_of_day_text(op.time_of_day);
     case engine::StateKind::WaitUpTo:
       return s.id + "\\nwait up to " + engine::duration_text(op.millis / 1000);
     case engine::StateKind::QuietHold: return "quiet hours hold\\n" + op.step_id;
@@ -56,7 +48,7 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
           case dsl::EntryKind::When: out += "when " + engine::expr_text(*e.condition); break;
           case dsl::EntryKind::Every:
             out += std::string("every ") + (e.weekday < 0 ? "day" : kWeekdays[e.weekday]) + " at " +
-                   time_of_day(e.time_of_day);
+                   engine::time_of_day_text(e.time_of_day);
             if (e.where) out += " when " + engine::expr_text(*e.where);
             break;
         }
@@ -66,7 +58,7 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
     case engine::TriggerKind::Timer: {
       const engine::Op& op = j.ops[from.op];
       if (from.kind == engine::StateKind::QuietHold) return "quiet hours over";
-      if (from.kind == engine::StateKind::WaitUntil) return "at " + time_of_day(op.time_of_day);
+      if (from.kind == engine::StateKind::WaitUntil) return "at " + engine::time_of_day_text(op.time_of_day);
       return "after " + engine::duration_text(op.millis / 1000);
     }
     case engine::TriggerKind::Event:

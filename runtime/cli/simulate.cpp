@@ -6,10 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "dsl/render.hpp"
-#include "dsl/workspace.hpp"
 #include "engine/engine.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/cli/load.hpp"
 #include "runtime/simulate.hpp"
 
 namespace journey::cli {
@@ -71,18 +70,8 @@ int simulate(const SimulateArgs& args) {
       return kExitUsage;
     }
   }
-  dsl::Workspace ws;
-  dsl::add_paths(ws, args.paths);
-  dsl::check(ws, {});
-  if (ws.has_errors()) {
-    std::cerr << dsl::render_text(ws, false);
-    return kExitFindings;
-  }
-  const auto compiled = engine::compile(ws);
-  if (!compiled.program) {
-    std::cerr << "journey simulate: the journeys could not be compiled\n";
-    return kExitFindings;
-  }
+  const Loaded compiled = load_program(args.paths);
+  if (!compiled.program) return compiled.exit_code;
   runtime::SimulationInput input;
   if (!args.profiles.empty() && !runtime::read_profiles(args.profiles, args.strict, input, std::cerr)) {
     return args.strict ? kExitFindings : kExitUsage;
