@@ -9,6 +9,7 @@
 #include "engine/engine.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/load.hpp"
+#include "runtime/config.hpp"
 #include "runtime/simulate.hpp"
 
 namespace journey::cli {
@@ -29,24 +30,6 @@ struct SimulateArgs {
   std::vector<std::string> caps;
 };
 
-// Parses a duration such as `7d`, `1d12h`, `30m` into milliseconds.
-std::optional<std::int64_t> parse_duration(const std::string& text) {
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  if (text.empty()) return std::nullopt;
-  while (i < text.size()) {
-    std::int64_t n = 0;
-    const std::size_t start = i;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && n < 1000000000) n = n * 10 + (text[i++] - '0');
-    if (i == start || i == text.size()) return std::nullopt;
-    const char unit = text[i++];
-    const std::int64_t seconds = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : unit == 'w' ? 604800 : 0;
-    if (seconds == 0) return std::nullopt;
-    total += n * seconds * 1000;
-  }
-  return total;
-}
-
 // `CHANNEL=N/DURATION` (channel `*` for all channels) into the config's engine-wide caps.
 bool add_cap(const std::string& spec, engine::EngineConfig& config) {
   const auto eq = spec.find('=');
@@ -54,7 +37,7 @@ bool add_cap(const std::string& spec, engine::EngineConfig& config) {
   if (eq == std::string::npos || eq == 0 || slash == std::string::npos) return false;
   const std::string count = spec.substr(eq + 1, slash - eq - 1);
   if (count.empty() || count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos) return false;
-  const auto per = parse_duration(spec.substr(slash + 1));
+  const auto per = runtime::parse_duration_ms(spec.substr(slash + 1));
   if (!per || *per <= 0) return false;
   config.channel_caps[spec.substr(0, eq)] = {std::stoll(count), *per};
   return true;

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_support.hpp"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,53 +14,10 @@
 
 namespace fs = std::filesystem;
 
+using namespace journey::test;
+
 namespace {
 
-struct Result {
-  std::string out;
-  std::string err;
-  int code = -1;
-};
-
-/// A fresh folder for one test, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("journey-lint-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  void write(const std::string& name, const std::string& text) const {
-    fs::create_directories((path / name).parent_path());
-    std::ofstream(path / name, std::ios::binary) << text;
-  }
-};
-
-/// Runs `journey ARGS` in `dir` and captures stdout, stderr and the exit code.
-Result run(const TempDir& dir, const std::string& args) {
-  const fs::path err_file = dir.path / ".stderr";
-  const std::string command = "cd '" + dir.path.string() + "' && '" + JOURNEY_BINARY + "' " + args +
-                              " 2>'" + err_file.string() + "'";
-  Result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_file);
-  std::stringstream text;
-  text << err.rdbuf();
-  r.err = text.str();
-  return r;
-}
 
 const char* const kClean = "journey welcome {\n  entry on signup\n  send email \"welcome-1\"\n}\n";
 const char* const kUnknownSegment =
@@ -101,10 +60,10 @@ TEST_CASE("lint: exit 0 and no output when clean, 1 with errors", "[cli][lint]")
   TempDir dir;
   dir.write("clean.journey", kClean);
   dir.write("bad.journey", kUnknownSegment);
-  const Result clean = run(dir, "lint clean.journey");
+  const RunResult clean = run_journey(dir.path, "lint clean.journey");
   CHECK(clean.code == 0);
   CHECK(clean.out.empty());
-  const Result bad = run(dir, "lint bad.journey --color never");
+  const RunResult bad = run_journey(dir.path, "lint bad.journey --color never");
   CHECK(bad.code == 1);
   CHECK(bad.out ==
         "bad.journey:3:26: error[E104]: unknown segment `dormnt`\n"
@@ -114,23 +73,23 @@ TEST_CASE("lint: exit 0 and no output when clean, 1 with errors", "[cli][lint]")
         "\n"
         "1 error, 0 warnings\n");
   // Same input, same bytes.
-  CHECK(run(dir, "lint bad.journey --color never").out == bad.out);
+  CHECK(run_journey(dir.path, "lint bad.journey --color never").out == bad.out);
 }
 
 TEST_CASE("lint: --strict fails on warnings", "[cli][lint]") {
   TempDir dir;
   dir.write("warn.journey", kWarningOnly);
-  const Result relaxed = run(dir, "lint warn.journey");
+  const RunResult relaxed = run_journey(dir.path, "lint warn.journey");
   CHECK(relaxed.code == 0);
   CHECK(relaxed.out.find("warning[W101]") != std::string::npos);
-  CHECK(run(dir, "lint --strict warn.journey").code == 1);
+  CHECK(run_journey(dir.path, "lint --strict warn.journey").code == 1);
 }
 
 TEST_CASE("lint: --format json is one document with every field", "[cli][lint]") {
   TempDir dir;
   dir.write("bad.journey", kUnknownSegment);
   dir.write("warn.journey", kWarningOnly);
-  const Result r = run(dir, "lint bad.journey warn.journey --format json");
+  const RunResult r = run_journey(dir.path, "lint bad.journey warn.journey --format json");
   CHECK(r.code == 1);
   const auto doc = nlohmann::json::parse(r.out);
   CHECK(doc.at("errors") == 1);
@@ -154,7 +113,7 @@ TEST_CASE("lint: --format json is one document with every field", "[cli][lint]")
 TEST_CASE("lint: --format sarif is SARIF 2.1.0", "[cli][lint]") {
   TempDir dir;
   dir.write("bad.journey", kUnknownSegment);
-  const Result r = run(dir, "lint bad.journey --format sarif");
+  const RunResult r = run_journey(dir.path, "lint bad.journey --format sarif");
   CHECK(r.code == 1);
   const auto doc = nlohmann::json::parse(r.out);
   CHECK(doc.at("version") == "2.1.0");
@@ -173,12 +132,12 @@ TEST_CASE("lint: --format sarif is SARIF 2.1.0", "[cli][lint]") {
 
 TEST_CASE("lint: --explain prints a code's text, unknown codes exit 2", "[cli][lint]") {
   TempDir dir;
-  const Result r = run(dir, "lint --explain E104");
+  const RunResult r = run_journey(dir.path, "lint --explain E104");
   CHECK(r.code == 0);
   CHECK(r.out.rfind("E104: unknown segment\n", 0) == 0);
   CHECK(r.out.find("Fix:") != std::string::npos);
-  CHECK(run(dir, "lint --explain w101").code == 0);
-  const Result unknown = run(dir, "lint --explain E999");
+  CHECK(run_journey(dir.path, "lint --explain w101").code == 0);
+  const RunResult unknown = run_journey(dir.path, "lint --explain E999");
   CHECK(unknown.code == 2);
   CHECK(unknown.err.find("E999") != std::string::npos);
 }
@@ -190,7 +149,7 @@ TEST_CASE("lint: every code has an explanation with an example and a fix", "[cli
                            "E110", "E111", "E112", "E113", "E114", "E115", "E116", "E117", "E118",
                            "W101"}) {
     INFO(code);
-    const Result r = run(dir, std::string("lint --explain ") + code);
+    const RunResult r = run_journey(dir.path, std::string("lint --explain ") + code);
     CHECK(r.code == 0);
     CHECK(r.out.find("Example") != std::string::npos);
     CHECK(r.out.find("Fix") != std::string::npos);
@@ -203,7 +162,7 @@ TEST_CASE("lint: folders are searched recursively for *.journey, in sorted order
   dir.write("flows/nested/a.journey", "journey lonely {\n  send email \"x\"\n}\n");
   dir.write("flows/notes.txt", "journey not_linted {\n}\n");
   dir.write("flows/a.journey", kClean);
-  const Result r = run(dir, "lint flows --format json");
+  const RunResult r = run_journey(dir.path, "lint flows --format json");
   CHECK(r.code == 1);
   const auto doc = nlohmann::json::parse(r.out);
   REQUIRE(doc.at("diagnostics").size() == 2);
@@ -211,7 +170,7 @@ TEST_CASE("lint: folders are searched recursively for *.journey, in sorted order
   CHECK(doc.at("diagnostics").at(1).at("file") == "flows/nested/a.journey");
   CHECK(doc.at("diagnostics").at(1).at("code") == "E100");
   // A trailing slash gives the same paths.
-  CHECK(run(dir, "lint flows/ --format json").out == r.out);
+  CHECK(run_journey(dir.path, "lint flows/ --format json").out == r.out);
 }
 
 TEST_CASE("lint: names are checked across all files given together", "[cli][lint]") {
@@ -219,8 +178,8 @@ TEST_CASE("lint: names are checked across all files given together", "[cli][lint
   dir.write("a.journey", "segment dormant = since(order_completed) >= 30d\n");
   dir.write("b.journey", "journey j {\n  entry when customer is dormant\n}\njourney j2 {\n  entry on x\n}\n");
   dir.write("c.journey", "journey j {\n  entry on y\n}\n");
-  CHECK(run(dir, "lint b.journey").code == 1);  // dormant is unknown alone
-  const Result r = run(dir, "lint a.journey b.journey c.journey --format json");
+  CHECK(run_journey(dir.path, "lint b.journey").code == 1);  // dormant is unknown alone
+  const RunResult r = run_journey(dir.path, "lint a.journey b.journey c.journey --format json");
   CHECK(json_codes(r.out) == std::vector<std::string>{"E103"});
   const auto d = nlohmann::json::parse(r.out).at("diagnostics").at(0);
   CHECK(d.at("file") == "c.journey");
@@ -230,10 +189,10 @@ TEST_CASE("lint: names are checked across all files given together", "[cli][lint
 TEST_CASE("lint: an unreadable path is an I/O error, exit 2", "[cli][lint]") {
   TempDir dir;
   dir.write("clean.journey", kClean);
-  const Result r = run(dir, "lint clean.journey missing.journey --color never");
+  const RunResult r = run_journey(dir.path, "lint clean.journey missing.journey --color never");
   CHECK(r.code == 2);
   CHECK(r.out.find("missing.journey: error[E000]: cannot read `missing.journey`") != std::string::npos);
-  const Result json = run(dir, "lint missing_dir --format json");
+  const RunResult json = run_journey(dir.path, "lint missing_dir --format json");
   CHECK(json.code == 2);
   CHECK(json_codes(json.out) == std::vector<std::string>{"E000"});
 }
@@ -241,16 +200,16 @@ TEST_CASE("lint: an unreadable path is an I/O error, exit 2", "[cli][lint]") {
 TEST_CASE("lint: usage errors exit 2", "[cli][lint]") {
   TempDir dir;
   dir.write("clean.journey", kClean);
-  CHECK(run(dir, "lint").code == 2);
-  CHECK(run(dir, "lint clean.journey --format xml").code == 2);
-  CHECK(run(dir, "lint clean.journey --color sometimes").code == 2);
+  CHECK(run_journey(dir.path, "lint").code == 2);
+  CHECK(run_journey(dir.path, "lint clean.journey --format xml").code == 2);
+  CHECK(run_journey(dir.path, "lint clean.journey --color sometimes").code == 2);
 }
 
 TEST_CASE("lint: --channels reports unknown channels", "[cli][lint]") {
   TempDir dir;
   dir.write("j.journey", "journey j {\n  entry on signup\n  send emial \"x\"\n  send sms \"y\"\n}\n");
-  CHECK(run(dir, "lint j.journey").code == 0);
-  const Result r = run(dir, "lint j.journey --channels email,sms,push --format json");
+  CHECK(run_journey(dir.path, "lint j.journey").code == 0);
+  const RunResult r = run_journey(dir.path, "lint j.journey --channels email,sms,push --format json");
   CHECK(r.code == 1);
   const auto doc = nlohmann::json::parse(r.out);
   REQUIRE(json_codes(r.out) == std::vector<std::string>{"E113"});
@@ -263,10 +222,10 @@ TEST_CASE("lint: --plan (JSON or TOML) checks events, properties and their types
   dir.write("plan.json", kPlanJson);
   dir.write("plan.toml", kPlanToml);
   dir.write("j.journey", kPlanViolations);
-  CHECK(run(dir, "lint j.journey").code == 0);
+  CHECK(run_journey(dir.path, "lint j.journey").code == 0);
   for (const char* plan : {"plan.json", "plan.toml"}) {
     INFO(plan);
-    const Result r = run(dir, std::string("lint j.journey --format json --plan ") + plan);
+    const RunResult r = run_journey(dir.path, std::string("lint j.journey --format json --plan ") + plan);
     CHECK(r.code == 1);
     CHECK(json_codes(r.out) == std::vector<std::string>{"E114", "E115", "E116"});
     const auto doc = nlohmann::json::parse(r.out);
@@ -279,16 +238,16 @@ TEST_CASE("lint: a bad plan file is a usage error naming the place", "[cli][lint
   TempDir dir;
   dir.write("j.journey", kClean);
   dir.write("bad.json", R"({"events": {"signup": {"properties": {"source": "text"}}}})");
-  const Result r = run(dir, "lint j.journey --plan bad.json");
+  const RunResult r = run_journey(dir.path, "lint j.journey --plan bad.json");
   CHECK(r.code == 2);
   CHECK(r.err.find("bad.json: events.signup.properties.source") != std::string::npos);
-  CHECK(run(dir, "lint j.journey --plan nowhere.json").code == 2);
+  CHECK(run_journey(dir.path, "lint j.journey --plan nowhere.json").code == 2);
 }
 
 TEST_CASE("lint: colour only when asked", "[cli][lint]") {
   TempDir dir;
   dir.write("bad.journey", kUnknownSegment);
-  CHECK(run(dir, "lint bad.journey").out.find('\x1b') == std::string::npos);  // not a TTY
-  CHECK(run(dir, "lint bad.journey --color always").out.find("\x1b[") != std::string::npos);
-  CHECK(run(dir, "lint bad.journey --color never").out.find('\x1b') == std::string::npos);
+  CHECK(run_journey(dir.path, "lint bad.journey").out.find('\x1b') == std::string::npos);  // not a TTY
+  CHECK(run_journey(dir.path, "lint bad.journey --color always").out.find("\x1b[") != std::string::npos);
+  CHECK(run_journey(dir.path, "lint bad.journey --color never").out.find('\x1b') == std::string::npos);
 }

@@ -13,48 +13,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli/cli_support.hpp"
+
 namespace fs = std::filesystem;
+
+using namespace journey::test;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Runs `journey ARGS` in `dir`, capturing stdout and stderr.
-Result run(const fs::path& dir, const std::string& args) {
-  const fs::path out = dir / "stdout.txt";
-  const fs::path err = dir / "stderr.txt";
-  const std::string cmd = "cd '" + dir.string() + "' && '" JOURNEY_BINARY "' " + args + " > '" + out.string() +
-                          "' 2> '" + err.string() + "'";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("journey-simulate-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-void write(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary);
-  out << text;
-}
 
 const fs::path kSpec = fs::path(JOURNEY_TESTS_DIR) / "scenarios" / "spec_example" / "journeys.journey";
 
@@ -85,15 +52,15 @@ std::vector<std::vector<std::string>> histories(int customers) {
 }  // namespace
 
 TEST_CASE("simulate output does not depend on the order of lines among customers", "[simulate][property]") {
-  const fs::path dir = temp_dir("shuffle");
+  const fs::path dir = fresh_dir("shuffle");
   fs::copy_file(kSpec, dir / "j.journey");
   const auto hist = histories(30);
   std::string ordered;
   for (const auto& h : hist) {
     for (const auto& l : h) ordered += l + "\n";
   }
-  write(dir / "a.ndjson", ordered);
-  const auto base = run(dir, "simulate j.journey --events a.ndjson");
+  write_file(dir / "a.ndjson", ordered);
+  const auto base = run_journey(dir, "simulate j.journey --events a.ndjson");
   REQUIRE(base.code == 0);
   REQUIRE(std::count(base.out.begin(), base.out.end(), '\n') > 30);
   std::mt19937 rng(3);
@@ -105,43 +72,43 @@ TEST_CASE("simulate output does not depend on the order of lines among customers
     std::shuffle(pending.begin(), pending.end(), rng);
     std::string shuffled;
     for (const auto c : pending) shuffled += hist[c][next[c]++] + "\n";
-    write(dir / "b.ndjson", shuffled);
-    const auto other = run(dir, "simulate j.journey --events b.ndjson");
+    write_file(dir / "b.ndjson", shuffled);
+    const auto other = run_journey(dir, "simulate j.journey --events b.ndjson");
     CHECK(other.code == 0);
     CHECK(other.out == base.out);
-    const auto threaded = run(dir, "simulate j.journey --events b.ndjson --threads 2");
+    const auto threaded = run_journey(dir, "simulate j.journey --events b.ndjson --threads 2");
     CHECK(threaded.out == base.out);
-    const auto report = run(dir, "simulate j.journey --events a.ndjson --report");
-    const auto report_threaded = run(dir, "simulate j.journey --events b.ndjson --report --threads 2");
+    const auto report = run_journey(dir, "simulate j.journey --events a.ndjson --report");
+    const auto report_threaded = run_journey(dir, "simulate j.journey --events b.ndjson --report --threads 2");
     CHECK(report_threaded.out == report.out);
   }
   fs::remove_all(dir);
 }
 
 TEST_CASE("simulate --trace writes the trace to stderr and keeps actions on stdout", "[simulate]") {
-  const fs::path dir = temp_dir("trace");
+  const fs::path dir = fresh_dir("trace");
   fs::copy_file(kSpec, dir / "j.journey");
   fs::copy_file(kSpec.parent_path() / "events.ndjson", dir / "e.ndjson");
-  const auto plain = run(dir, "simulate j.journey --events e.ndjson");
-  const auto traced = run(dir, "simulate j.journey --events e.ndjson --trace c1");
+  const auto plain = run_journey(dir, "simulate j.journey --events e.ndjson");
+  const auto traced = run_journey(dir, "simulate j.journey --events e.ndjson --trace c1");
   CHECK(traced.code == 0);
   CHECK(traced.out == plain.out);
   CHECK(traced.err.find("welcome: entry on signup: entered") != std::string::npos);
-  const auto explained = run(dir, "explain j.journey --events e.ndjson --customer c1 --journey wake_up");
+  const auto explained = run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey wake_up");
   CHECK(explained.code == 0);
   CHECK(explained.out.find("wake_up: split at") != std::string::npos);
   CHECK(explained.out.find("welcome:") == std::string::npos);
-  const auto unknown = run(dir, "explain j.journey --events e.ndjson --customer c1 --journey nope");
+  const auto unknown = run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey nope");
   CHECK(unknown.code == 2);
   fs::remove_all(dir);
 }
 
 TEST_CASE("simulate --report --actions FILE writes both", "[simulate]") {
-  const fs::path dir = temp_dir("report");
+  const fs::path dir = fresh_dir("report");
   fs::copy_file(kSpec, dir / "j.journey");
   fs::copy_file(kSpec.parent_path() / "events.ndjson", dir / "e.ndjson");
-  const auto plain = run(dir, "simulate j.journey --events e.ndjson");
-  const auto report = run(dir, "simulate j.journey --events e.ndjson --report --actions acts.ndjson");
+  const auto plain = run_journey(dir, "simulate j.journey --events e.ndjson");
+  const auto report = run_journey(dir, "simulate j.journey --events e.ndjson --report --actions acts.ndjson");
   CHECK(report.code == 0);
   CHECK(report.out.find("journey welcome (version ") != std::string::npos);
   CHECK(slurp(dir / "acts.ndjson") == plain.out);
@@ -149,25 +116,25 @@ TEST_CASE("simulate --report --actions FILE writes both", "[simulate]") {
 }
 
 TEST_CASE("malformed lines name FILE:LINE and are counted; --strict stops", "[simulate]") {
-  const fs::path dir = temp_dir("malformed");
+  const fs::path dir = fresh_dir("malformed");
   fs::copy_file(kSpec, dir / "j.journey");
-  write(dir / "e.ndjson",
+  write_file(dir / "e.ndjson",
         "{\"type\":\"track\",\"event\":\"signup\",\"userId\":\"c1\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n"
         "not json\n"
         "{\"type\":\"track\",\"event\":\"signup\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n");
-  const auto lax = run(dir, "simulate j.journey --events e.ndjson --consent assumed");
+  const auto lax = run_journey(dir, "simulate j.journey --events e.ndjson --consent assumed");
   CHECK(lax.code == 0);
   CHECK(lax.err.find("e.ndjson:2: invalid JSON") != std::string::npos);
   CHECK(lax.err.find("e.ndjson:3: $.userId: missing userId") != std::string::npos);
   CHECK(lax.err.find("2 input lines skipped") != std::string::npos);
   CHECK(lax.out.find("\"customer_id\":\"c1\"") != std::string::npos);
-  const auto strict = run(dir, "simulate j.journey --events e.ndjson --strict");
+  const auto strict = run_journey(dir, "simulate j.journey --events e.ndjson --strict");
   CHECK(strict.code == 1);
   CHECK(strict.out.empty());
-  const auto missing = run(dir, "simulate j.journey --events nowhere.ndjson");
+  const auto missing = run_journey(dir, "simulate j.journey --events nowhere.ndjson");
   CHECK(missing.code == 2);
   CHECK(missing.err.find("nowhere.ndjson") != std::string::npos);
-  const auto bad_until = run(dir, "simulate j.journey --events e.ndjson --until tomorrow");
+  const auto bad_until = run_journey(dir, "simulate j.journey --events e.ndjson --until tomorrow");
   CHECK(bad_until.code == 2);
   fs::remove_all(dir);
 }
