@@ -30,7 +30,8 @@ inline void write_file(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-/// A fresh empty folder under the system temp folder, unique to this process and `tag`.
+/// A fresh empty folder under the system temp folder, unique to this process and `tag`; the
+/// caller removes it (TempDir does).
 inline fs::path fresh_dir(const std::string& tag) {
   static std::atomic<int> counter{0};
   const fs::path dir = fs::temp_directory_path() /

@@ -25,7 +25,8 @@ const char* const kTidy = "journey j {\n  entry on signup\n\n  send email \"a\"\
 }  // namespace
 
 TEST_CASE("fmt cli: --check lists the files that would change and changes nothing", "[cli][fmt]") {
-  const fs::path dir = fresh_dir("check");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   write_file(dir / "flows" / "messy.journey", kMessy);
   write_file(dir / "flows" / "deeper" / "tidy.journey", kTidy);
   write_file(dir / "flows" / "notes.txt", "not a journey");
@@ -43,7 +44,8 @@ TEST_CASE("fmt cli: --check lists the files that would change and changes nothin
 }
 
 TEST_CASE("fmt cli: without --check rewrites files in place", "[cli][fmt]") {
-  const fs::path dir = fresh_dir("write");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   write_file(dir / "a.journey", kMessy);
   RunResult o = run_journey(dir, "fmt .");
   CHECK(o.code == 0);
@@ -54,7 +56,8 @@ TEST_CASE("fmt cli: without --check rewrites files in place", "[cli][fmt]") {
 }
 
 TEST_CASE("fmt cli: a file with syntax errors is reported and left alone", "[cli][fmt]") {
-  const fs::path dir = fresh_dir("errors");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   const std::string bad = "journey j {\n  entry on a\n  sned email \"x\"\n}\n";
   write_file(dir / "bad.journey", bad);
   write_file(dir / "good.journey", kMessy);
@@ -69,7 +72,8 @@ TEST_CASE("fmt cli: a file with syntax errors is reported and left alone", "[cli
 }
 
 TEST_CASE("fmt cli: usage and missing paths exit 2", "[cli][fmt]") {
-  const fs::path dir = fresh_dir("usage");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   RunResult o = run_journey(dir, "fmt");
   CHECK(o.code == 2);
   CHECK_FALSE(o.err.empty());

@@ -52,7 +52,8 @@ std::vector<std::vector<std::string>> histories(int customers) {
 }  // namespace
 
 TEST_CASE("simulate output does not depend on the order of lines among customers", "[simulate][property]") {
-  const fs::path dir = fresh_dir("shuffle");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");
   const auto hist = histories(30);
   std::string ordered;
@@ -86,7 +87,8 @@ TEST_CASE("simulate output does not depend on the order of lines among customers
 }
 
 TEST_CASE("simulate --trace writes the trace to stderr and keeps actions on stdout", "[simulate]") {
-  const fs::path dir = fresh_dir("trace");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");
   fs::copy_file(kSpec.parent_path() / "events.ndjson", dir / "e.ndjson");
   const auto plain = run_journey(dir, "simulate j.journey --events e.ndjson");
@@ -104,7 +106,8 @@ TEST_CASE("simulate --trace writes the trace to stderr and keeps actions on stdo
 }
 
 TEST_CASE("simulate --report --actions FILE writes both", "[simulate]") {
-  const fs::path dir = fresh_dir("report");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");
   fs::copy_file(kSpec.parent_path() / "events.ndjson", dir / "e.ndjson");
   const auto plain = run_journey(dir, "simulate j.journey --events e.ndjson");
@@ -116,7 +119,8 @@ TEST_CASE("simulate --report --actions FILE writes both", "[simulate]") {
 }
 
 TEST_CASE("malformed lines name FILE:LINE and are counted; --strict stops", "[simulate]") {
-  const fs::path dir = fresh_dir("malformed");
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");
   write_file(dir / "e.ndjson",
         "{\"type\":\"track\",\"event\":\"signup\",\"userId\":\"c1\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n"
