@@ -378,10 +378,11 @@ class Printer {
 
   /// Writes `head {`, the block's steps and `}` + `tail`. `open_end` is the source offset after
   /// the `{` (0 if unknown), `close` the offset of the `}`. Leaves the line unterminated when
-  /// `keep_open` (for `} else {`).
+  /// `keep_open` (for `} else {`); a `continued` block (an `else` arm) goes on the previous
+  /// `}` line.
   void block(const std::string& head, const Block& steps, std::uint32_t open_end, std::uint32_t close,
-             bool keep_open = false) {
-    write_line(head);
+             bool keep_open = false, bool continued = false) {
+    if (!continued) write_line(head);
     if (steps.empty() && !comment_before(close)) {
       out_ += " {}";
       if (!keep_open) end_line(close + 1);
@@ -572,13 +573,13 @@ class Printer {
             // Continue the `}` line of the previous arm.
             out_ += " else if " + print_expr(arm.condition);
           }
-          arm_block(i == 0 ? head : "", arm.body, after_brace(arm.condition.span.end),
+          block(i == 0 ? head : "", arm.body, after_brace(arm.condition.span.end),
                     arm.span.end > 0 ? arm.span.end - 1 : 0, !last, i > 0);
         }
         if (s.has_else) {
           out_ += " else";
           const std::uint32_t from = s.arms.empty() ? s.span.begin : s.arms.back().span.end;
-          arm_block("", s.else_body, after_brace(from), close, false, true);
+          block("", s.else_body, after_brace(from), close, false, true);
         }
         return;
       }
@@ -619,33 +620,6 @@ class Printer {
         end_line(s.span.end);
         return;
     }
-  }
-
-  /// One arm of an `if`: like block(), but `continued` arms go on the previous `}` line.
-  void arm_block(const std::string& head, const Block& steps, std::uint32_t open_end, std::uint32_t close,
-                 bool keep_open, bool continued) {
-    if (!continued) write_line(head);
-    if (steps.empty() && !comment_before(close)) {
-      out_ += " {}";
-      if (!keep_open) end_line(close + 1);
-      return;
-    }
-    out_ += " {";
-    end_line(open_end);
-    ++indent_;
-    bool first = true;
-    std::uint32_t prev_end = 0;
-    for (const Step& s : steps) {
-      if (!first) last_end_ = std::max(last_end_, prev_end);
-      leading(s.span.begin, first);
-      first = false;
-      step(s);
-      prev_end = s.span.end;
-    }
-    leading(close, first);
-    --indent_;
-    write_line("}");
-    if (!keep_open) end_line(close + 1);
   }
 };
 
