@@ -1,7 +1,7 @@
 // `journey fmt` run as the real binary on files in a temporary folder.
 #include <catch2/catch.hpp>
 
-#include "cli/cli_support.hpp"
+#include "cli_support.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_support.hpp"
+#include "cli_support.hpp"
 
 #include <cstdio>
 #include <filesystem>

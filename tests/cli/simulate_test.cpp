@@ -13,7 +13,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "cli/cli_support.hpp"
+#include "cli_support.hpp"
 
 namespace fs = std::filesystem;
 

@@ -11,31 +11,16 @@
 #include "engine/ids.hpp"
 #include "engine/program.hpp"
 #include "engine/state.hpp"
+#include "engine_support.hpp"
 #include "engine/value.hpp"
 
 namespace je = journey::engine;
 namespace jd = journey::dsl;
 
+using journey::test::at;
+using journey::test::build;
+
 namespace {
-
-std::shared_ptr<const je::Program> build(const std::string& text, bool run_checks = true) {
-  jd::Workspace ws;
-  jd::add_source(ws, "test.journey", text);
-  if (run_checks) jd::check(ws, {});
-  std::string messages;
-  for (const auto& d : ws.diagnostics) messages += d.code + " " + d.message + "\n";
-  INFO(messages);
-  REQUIRE_FALSE(ws.has_errors());
-  auto result = je::compile(ws);
-  REQUIRE(result.program);
-  return result.program;
-}
-
-je::Millis at(const char* text) {
-  const auto t = je::parse_timestamp(text);
-  REQUIRE(t);
-  return *t;
-}
 
 // Evaluates an expression written in the language against a state at `now`, by compiling a
 // journey whose `if` holds it.

@@ -9,22 +9,15 @@
 #include "engine/engine.hpp"
 #include "engine/program.hpp"
 #include "engine/state.hpp"
+#include "engine_support.hpp"
 
 namespace je = journey::engine;
 namespace jd = journey::dsl;
 
+using journey::test::at;
+using journey::test::build;
+
 namespace {
-
-std::shared_ptr<const je::Program> build(const std::string& text, bool run_checks = true) {
-  jd::Workspace ws;
-  jd::add_source(ws, "test.journey", text);
-  if (run_checks) jd::check(ws, {});
-  auto result = je::compile(ws);
-  REQUIRE(result.program);
-  return result.program;
-}
-
-je::Millis at(const char* text) { return *je::parse_timestamp(text); }
 
 je::Event track(const std::string& customer, const std::string& name, je::Millis when,
                 nlohmann::json props = nlohmann::json::object()) {

@@ -1,0 +1,36 @@
+// What the engine tests share: compiling a journey text, and timestamps from ISO-8601 text.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "dsl/workspace.hpp"
+#include "engine/engine.hpp"
+#include "engine/program.hpp"
+
+namespace journey::test {
+
+/// Compiles one file's text; the test fails (showing the diagnostics) when it has errors.
+inline std::shared_ptr<const engine::Program> build(const std::string& text, bool run_checks = true) {
+  dsl::Workspace ws;
+  dsl::add_source(ws, "test.journey", text);
+  if (run_checks) dsl::check(ws, {});
+  std::string messages;
+  for (const auto& d : ws.diagnostics) messages += d.code + " " + d.message + "\n";
+  INFO(messages);
+  REQUIRE_FALSE(ws.has_errors());
+  auto result = engine::compile(ws);
+  REQUIRE(result.program);
+  return result.program;
+}
+
+/// A timestamp from ISO-8601 text; the test fails when it does not parse.
+inline engine::Millis at(const char* text) {
+  const auto t = engine::parse_timestamp(text);
+  REQUIRE(t);
+  return *t;
+}
+
+}  // namespace journey::test
