@@ -1,6 +1,8 @@
 // Semantic checks, through the real parser: each code fires where it should and not elsewhere.
 #include <catch2/catch.hpp>
 
+#include "spec_example.hpp"
+
 #include <algorithm>
 
 #include "dsl/plan.hpp"
@@ -32,45 +34,7 @@ std::string spanned(const std::string& text, const Diagnostic& d) {
   return text.substr(d.span.begin, d.span.end - d.span.begin);
 }
 
-const std::string kWelcome = R"(# Welcome series: greet, nudge toward a first order, stop as soon as they buy.
-journey welcome {
-  title "Welcome series"
-  entry on signup
-  reentry never
-  exit on unsubscribe
-  goal first_order: order_completed within 7d
-
-  send email "welcome-1"
-  wait up to 3d {
-    on order_completed { send email "thanks-first-order"; exit }
-  }
-  send push "welcome-coupon" with { code: "WELCOME10" }
-  wait up to 4d {
-    on order_completed { send email "thanks-first-order"; exit }
-  }
-  send email "last-chance"
-}
-
-segment dormant = count(order_completed) >= 1 and since(order_completed) >= 30d and since(order_completed) < 90d
-
-journey wake_up {
-  entry when customer is dormant
-  reentry after 60d
-  exit on order_completed
-  quiet hours 21:00-09:00
-  cap 2 per 7d
-
-  split {
-    45% coupon_10 { send sms "wakeup-coupon" with { amount: 10 } }
-    45% coupon_20 { send sms "wakeup-coupon" with { amount: 20 } }
-    10% control   { }
-  }
-  wait 5d
-  if customer.consent.email == true and count(email_open within 90d) > 0 {
-    send email "wakeup-new-arrivals"
-  }
-}
-)";
+const std::string& kWelcome = journey::test::spec_example();
 
 TrackingPlan shop_plan() {
   const auto loaded = parse_plan("plan.json", R"({"events": {
