@@ -26,6 +26,8 @@ struct Library {
   std::vector<std::shared_ptr<const Program>> programs;
   std::map<std::pair<std::string, std::string>, std::pair<const Program*, const Journey*>> versions;
   std::map<std::string, std::set<std::string>> timeline;  // union of what all programs read
+  std::set<std::string, std::less<>> events_read;          // events any journey mentions
+  std::vector<std::string> live_names;                     // the live journeys' names, sorted
   std::int64_t longest_cap_ms = 0;
 
   void add(const std::shared_ptr<const Program>& p) {
@@ -34,8 +36,12 @@ struct Library {
     for (const auto& j : p->journeys) {
       versions.emplace(std::make_pair(j.name, j.version), std::make_pair(p.get(), &j));
       longest_cap_ms = std::max(longest_cap_ms, j.cap_per_ms);
+      events_read.insert(j.events_read.begin(), j.events_read.end());
     }
-    for (const auto& [event, props] : p->timeline_events) timeline[event].insert(props.begin(), props.end());
+    for (const auto& [event, props] : p->timeline_events) {
+      timeline[event].insert(props.begin(), props.end());
+      events_read.insert(event);
+    }
   }
 
   std::pair<const Program*, const Journey*> find(const std::string& name, const std::string& version) const {
@@ -184,14 +190,30 @@ class Call {
     return find_zone("UTC");
   }
 
-  // The names of journeys that can react now: the live ones and those with active runs.
-  std::vector<std::string> journey_names() const {
-    std::set<std::string> names;
-    if (lib_.live) {
-      for (const auto& j : lib_.live->journeys) names.insert(j.name);
-    }
+  // The names of journeys that can react now, in name order: the live ones and those with
+  // active runs. Usually just the live ones, which are not copied.
+  class Names {
+   public:
+    explicit Names(const std::vector<std::string>* live) : live_(live) {}
+    explicit Names(std::vector<std::string>&& all) : own_(std::move(all)), owned_(true) {}
+    std::vector<std::string>::const_iterator begin() const { return owned_ ? own_.begin() : live_->begin(); }
+    std::vector<std::string>::const_iterator end() const { return owned_ ? own_.end() : live_->end(); }
+
+   private:
+    const std::vector<std::string>* live_ = nullptr;
+    std::vector<std::string> own_;
+    bool owned_ = false;
+  };
+
+  Names journey_names() const {
+    const auto& live = lib_.live_names;
+    const bool extra = std::any_of(st_.runs.begin(), st_.runs.end(), [&live](const auto& run) {
+      return !std::binary_search(live.begin(), live.end(), run.first);
+    });
+    if (!extra) return Names(&live);
+    std::set<std::string> names(live.begin(), live.end());
     for (const auto& [name, run] : st_.runs) names.insert(name);
-    return {names.begin(), names.end()};
+    return Names(std::vector<std::string>(names.begin(), names.end()));
   }
 
   std::optional<Millis> due(Millis now, Millis recurring_until) const {
@@ -793,10 +815,21 @@ Engine::~Engine() = default;
 
 void Engine::deploy(std::shared_ptr<const Program> program) {
   versions_->library.add(program);
-  versions_->library.live = std::move(program);
+  auto& lib = versions_->library;
+  lib.live_names.clear();
+  if (program) {
+    for (const auto& j : program->journeys) lib.live_names.push_back(j.name);
+  }
+  std::sort(lib.live_names.begin(), lib.live_names.end());
+  lib.live_names.erase(std::unique(lib.live_names.begin(), lib.live_names.end()), lib.live_names.end());
+  lib.live = std::move(program);
 }
 
 void Engine::retain(std::shared_ptr<const Program> program) { versions_->library.add(program); }
+
+bool Engine::reads_event(std::string_view name) const {
+  return versions_->library.events_read.count(name) > 0;
+}
 
 Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) const {
   Outcome out;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -99,6 +100,11 @@ class Engine {
   /// Makes an older program's journey versions available to runs that use them, without
   /// making it live (used after a restart, for runs stored with an old version).
   void retain(std::shared_ptr<const Program> program);
+
+  /// Whether any journey the engine knows mentions this event (reacts to it, keeps it in the
+  /// timeline or reads it in a condition). The properties of other track events are never read,
+  /// so a caller may pass such events without them.
+  bool reads_event(std::string_view name) const;
 
   /// Fires every timer of the customer due at or before `event.at`, then applies the event.
   Outcome on_event(CustomerState& state, const Event& event, bool trace = false) const;

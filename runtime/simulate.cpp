@@ -1,19 +1,109 @@
 #include "runtime/simulate.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <cstdio>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <exception>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <ostream>
-#include <set>
-#include <sstream>
+#include <queue>
+#include <stdexcept>
 #include <thread>
 
-#include "engine/program.hpp"
+#include <nlohmann/json.hpp>
+
+#include "engine/hash.hpp"
 #include "engine/state.hpp"
+#include "runtime/event_scan.hpp"
+#include "runtime/spill.hpp"
 
 namespace journey::runtime {
 namespace {
+
+constexpr std::size_t kStreamPartitions = 64;                   // when the input size is unknown
+constexpr std::size_t kMaxPartitions = 256;
+constexpr std::size_t kMaxRanges = 4;  // reading threads (each has a file per partition)
+constexpr std::size_t kBlock = std::size_t{4} << 20;  // input read size
+constexpr std::size_t kMergeBlock = std::size_t{256} << 10;
+
+// ---- Records --------------------------------------------------------------------------------
+
+enum class Kind : std::uint8_t { Track, Identify, Profile };
+
+// The fixed head of a partition record; the customer id, event name, messageId and properties
+// JSON text follow it.
+struct Head {
+  engine::Millis at = 0;
+  std::uint64_t seq = 0;  // input order: the line's byte offset (profiles: their line number)
+  std::uint32_t customer = 0;
+  std::uint32_t name = 0;
+  std::uint32_t message = 0;
+  std::uint32_t properties = 0;
+  Kind kind = Kind::Track;
+};
+
+// One record, read back: its sort key and where its bytes are (32 bytes, many are held).
+struct Ref {
+  std::uint64_t hash = 0;  // of the customer id
+  engine::Millis at = 0;
+  std::uint64_t seq = 0;
+  const char* bytes = nullptr;
+};
+
+// A record's fields, as views into its bytes.
+struct Fields {
+  Kind kind = Kind::Track;
+  std::string_view customer;
+  std::string_view name;
+  std::string_view message;
+  std::string_view properties;
+};
+
+std::uint64_t customer_hash(std::string_view customer) { return engine::stable_hash(customer, 0); }
+
+void put_record(Spill& spill, std::string& scratch, Head head, std::string_view customer, std::string_view name,
+                std::string_view message, std::string_view properties) {
+  head.customer = static_cast<std::uint32_t>(customer.size());
+  head.name = static_cast<std::uint32_t>(name.size());
+  head.message = static_cast<std::uint32_t>(message.size());
+  head.properties = static_cast<std::uint32_t>(properties.size());
+  scratch.clear();
+  scratch.append(reinterpret_cast<const char*>(&head), sizeof head);
+  scratch.append(customer).append(name).append(message).append(properties);
+  spill.add(scratch);
+}
+
+Fields fields_of(const char* bytes) {
+  Head head;
+  std::memcpy(&head, bytes, sizeof head);
+  const char* p = bytes + sizeof head;
+  Fields f;
+  f.kind = head.kind;
+  f.customer = std::string_view(p, head.customer);
+  p += head.customer;
+  f.name = std::string_view(p, head.name);
+  p += head.name;
+  f.message = std::string_view(p, head.message);
+  p += head.message;
+  f.properties = std::string_view(p, head.properties);
+  return f;
+}
+
+Ref ref_of(std::string_view bytes) {
+  Head head;
+  std::memcpy(&head, bytes.data(), sizeof head);
+  return Ref{customer_hash(bytes.substr(sizeof head, head.customer)), head.at, head.seq, bytes.data()};
+}
+
+// ---- Pass 1: reading ------------------------------------------------------------------------
 
 // The parser's message without nlohmann's "[json.exception.parse_error.101] " prefix.
 std::string json_error_text(const std::exception& e) {
@@ -25,103 +115,81 @@ std::string json_error_text(const std::exception& e) {
   return "invalid JSON: " + what;
 }
 
-bool blank(const std::string& line) {
+bool blank(std::string_view line) {
   return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
 }
 
-// Reads NDJSON lines, calling `take(json, problem)` on each parsed object; `take` returns an
-// empty string when the line is fine, else the problem. Shared by events and profiles.
-template <typename Take>
-bool read_lines(const std::string& path, bool strict, SimulationInput& input, std::ostream& err, Take take) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    err << path << ": cannot read the file\n";
-    return false;
-  }
-  std::string line;
-  std::size_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (blank(line)) continue;
-    std::string problem;
-    try {
-      problem = take(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error& e) {
-      problem = json_error_text(e);
-    }
-    if (problem.empty()) continue;
-    err << path << ":" << number << ": " << problem << "\n";
-    if (strict) return false;
-    ++input.skipped;
-  }
-  return true;
-}
-
-// A table with aligned columns: the first column left-aligned, the others right-aligned.
-class Table {
- public:
-  explicit Table(std::set<std::size_t> left = {0}) : left_(std::move(left)) {}
-  void row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
-
-  std::string render(const std::string& indent) const {
-    std::vector<std::size_t> widths;
-    for (const auto& r : rows_) {
-      if (widths.size() < r.size()) widths.resize(r.size(), 0);
-      for (std::size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], r[i].size());
-    }
-    std::string out;
-    for (const auto& r : rows_) {
-      std::string line = indent;
-      for (std::size_t i = 0; i < r.size(); ++i) {
-        const std::string pad(widths[i] - r[i].size(), ' ');
-        if (i > 0) line += "  ";
-        if (left_.count(i)) {
-          line += r[i] + pad;
-        } else {
-          line += pad + r[i];
-        }
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out += line + "\n";
-    }
-    return out;
-  }
-
- private:
-  std::set<std::size_t> left_;
-  std::vector<std::vector<std::string>> rows_;
+struct LineError {
+  std::uint64_t line = 0;
+  std::string message;
 };
 
-std::string percent(double part, double whole) {
-  if (whole <= 0) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * part / whole);
-  return buf;
-}
+// What one reading thread produced: its records by partition, and its malformed lines.
+struct Reading {
+  std::vector<Spill> parts;
+  std::vector<LineError> errors;  // line numbers within the thread's range, from 1
+  std::uint64_t lines = 0;
+  std::size_t events = 0;
+  std::optional<engine::Millis> last_at;
+  std::string scratch;
+};
 
-}  // namespace
+class Reader {
+ public:
+  Reader(const engine::Engine& engine, const SimulateOptions& options, std::size_t partitions)
+      : engine_(engine), options_(options), partitions_(partitions) {}
 
-bool read_events(const std::string& path, bool strict, SimulationInput& input, std::ostream& err) {
-  std::vector<engine::Event> all;
-  const bool ok = read_lines(path, strict, input, err, [&all](const nlohmann::json& j) -> std::string {
-    auto parsed = engine::parse_event(j);
-    if (const auto* e = std::get_if<engine::EventError>(&parsed)) return e->path + ": " + e->message;
-    all.push_back(std::move(std::get<engine::Event>(parsed)));
-    return {};
-  });
-  for (auto& ev : all) {
-    if (!input.last_event_at || ev.at > *input.last_event_at) input.last_event_at = ev.at;
-    input.events[ev.customer_id].push_back(std::move(ev));
+  std::size_t partitions() const { return partitions_; }
+
+  // One event line: checked, then written to its customer's partition. `seq` orders lines.
+  void event_line(std::string_view text, std::uint64_t seq, Reading& out) const {
+    const std::uint64_t number = ++out.lines;
+    if (blank(text)) return;
+    std::optional<ScannedEvent> scanned = scan_event(text);
+    engine::Event slow;  // the slow path's event, which the views point into
+    std::string slow_properties;
+    if (!scanned) {
+      std::string problem;
+      try {
+        auto parsed = engine::parse_event(nlohmann::json::parse(text.begin(), text.end()));
+        if (const auto* e = std::get_if<engine::EventError>(&parsed)) {
+          problem = e->path + ": " + e->message;
+        } else {
+          slow = std::move(std::get<engine::Event>(parsed));
+        }
+      } catch (const nlohmann::json::parse_error& e) {
+        problem = json_error_text(e);
+      }
+      if (!problem.empty()) {
+        out.errors.push_back({number, std::move(problem)});
+        return;
+      }
+      slow_properties = slow.properties.dump();
+      scanned = ScannedEvent{slow.type, slow.customer_id, slow.name, slow.at, slow.message_id, slow_properties};
+    }
+    const ScannedEvent& ev = *scanned;
+    ++out.events;
+    if (!out.last_at || ev.at > *out.last_at) out.last_at = ev.at;
+    if (options_.only_customer && ev.customer_id != *options_.only_customer) return;
+    // Properties of events no journey reads are never looked at: they are not kept.
+    const bool keep = ev.type == engine::Event::Type::Identify || engine_.reads_event(ev.name) ||
+                      (options_.trace_customer && ev.customer_id == *options_.trace_customer);
+    Head head;
+    head.at = ev.at;
+    head.seq = seq;
+    head.kind = ev.type == engine::Event::Type::Identify ? Kind::Identify : Kind::Track;
+    put_record(out.parts[customer_hash(ev.customer_id) % partitions_], out.scratch, head, ev.customer_id, ev.name,
+               ev.message_id, keep ? ev.properties : std::string_view());
   }
-  for (auto& [customer, list] : input.events) {
-    std::stable_sort(list.begin(), list.end(),
-                     [](const engine::Event& a, const engine::Event& b) { return a.at < b.at; });
-  }
-  return ok;
-}
 
-bool read_profiles(const std::string& path, bool strict, SimulationInput& input, std::ostream& err) {
-  return read_lines(path, strict, input, err, [&input](const nlohmann::json& j) -> std::string {
+  // One profile line; the problem, or empty when it was taken.
+  std::string profile_line(std::string_view text, std::uint64_t seq, Reading& out) const {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::parse_error& e) {
+      return json_error_text(e);
+    }
     if (!j.is_object()) return "$: expected a JSON object";
     const auto user = j.find("userId");
     if (user == j.end() || user->is_null()) return "$.userId: missing userId";
@@ -129,207 +197,401 @@ bool read_profiles(const std::string& path, bool strict, SimulationInput& input,
     const auto traits = j.find("traits");
     if (traits == j.end() || traits->is_null()) return "$.traits: missing traits";
     if (!traits->is_object()) return "$.traits: expected an object";
-    auto& profile = input.profiles[user->get<std::string>()];
-    if (!profile.is_object()) profile = nlohmann::json::object();
-    for (const auto& [key, value] : traits->items()) profile[key] = value;
+    const std::string customer = user->get<std::string>();
+    if (options_.only_customer && customer != *options_.only_customer) return {};
+    Head head;
+    head.seq = seq;
+    head.kind = Kind::Profile;
+    put_record(out.parts[customer_hash(customer) % partitions_], out.scratch, head, customer, {}, {}, traits->dump());
     return {};
-  });
+  }
+
+ private:
+  const engine::Engine& engine_;
+  const SimulateOptions& options_;
+  std::size_t partitions_;
+};
+
+// Reads [begin, end) of a file (or the whole stream when !positional) in blocks and calls
+// `line(text, offset)` for each line, without its newline.
+template <typename Line>
+void read_lines(int fd, bool positional, std::uint64_t begin, std::uint64_t end, Line line) {
+  std::string buf(kBlock, '\0');
+  std::size_t have = 0;
+  std::uint64_t pos = begin;        // next file offset to read
+  std::uint64_t buf_offset = begin;  // file offset of buf[0]
+  for (;;) {
+    if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than a block
+    std::size_t want = buf.size() - have;
+    if (positional) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, end - pos));
+    ssize_t got = 0;
+    if (want > 0) {
+      got = positional ? ::pread(fd, buf.data() + have, want, static_cast<off_t>(pos)) : ::read(fd, buf.data() + have, want);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw std::runtime_error(std::string("read error: ") + std::strerror(errno));
+    }
+    pos += static_cast<std::uint64_t>(got);
+    have += static_cast<std::size_t>(got);
+    const bool done = got == 0;
+    std::size_t start = 0;
+    for (;;) {
+      const void* nl = std::memchr(buf.data() + start, '\n', have - start);
+      if (nl == nullptr) break;
+      const auto stop = static_cast<std::size_t>(static_cast<const char*>(nl) - buf.data());
+      line(std::string_view(buf.data() + start, stop - start), buf_offset + start);
+      start = stop + 1;
+    }
+    if (done) {
+      if (start < have) line(std::string_view(buf.data() + start, have - start), buf_offset + start);
+      return;
+    }
+    std::memmove(buf.data(), buf.data() + start, have - start);
+    have -= start;
+    buf_offset += start;
+  }
 }
 
-namespace {
+// Where to cut a file into `n` ranges of whole lines.
+std::vector<std::uint64_t> cut_points(int fd, std::uint64_t size, std::size_t n) {
+  std::vector<std::uint64_t> cuts{0};
+  std::string window(1 << 16, '\0');
+  for (std::size_t i = 1; i < n; ++i) {
+    std::uint64_t at = std::max(cuts.back(), size * i / n);
+    // The cut goes just after the first newline at or after at - 1.
+    std::uint64_t from = at == 0 ? 0 : at - 1;
+    std::uint64_t cut = size;
+    while (from < size) {
+      const ssize_t got = ::pread(fd, window.data(), window.size(), static_cast<off_t>(from));
+      if (got <= 0) break;
+      if (const void* nl = std::memchr(window.data(), '\n', static_cast<std::size_t>(got))) {
+        cut = from + static_cast<std::uint64_t>(static_cast<const char*>(nl) - window.data()) + 1;
+        break;
+      }
+      from += static_cast<std::uint64_t>(got);
+    }
+    cuts.push_back(cut);
+  }
+  cuts.push_back(size);
+  return cuts;
+}
 
-// One customer from a fresh state: their events in order, then timers up to the horizon.
-SimulationResult simulate_customer(const engine::Engine& engine, const SimulationInput& input, const std::string& id,
-                                   engine::Millis horizon, engine::Millis recurring_until, bool tracing) {
-  SimulationResult result;
-  auto state = engine::new_customer(id);
-  if (const auto p = input.profiles.find(id); p != input.profiles.end()) engine::seed_profile(*state, p->second);
-  const auto take = [&result, tracing](engine::Outcome&& out) {
-    for (auto& a : out.actions) result.actions.push_back(std::move(a));
-    for (auto& r : out.records) result.records.push_back(std::move(r));
-    if (tracing) {
-      for (auto& t : out.trace) result.trace.push_back(std::move(t));
+// Each partition may keep a temporary file per reading thread and one for its actions: raise
+// the soft limit on open files towards the hard one when that needs more than it allows.
+void allow_open_files(std::size_t needed) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, needed);
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+class FileHandle {
+ public:
+  explicit FileHandle(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  ~FileHandle() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Runs `work(i)` for i in [0, n) on up to `threads` threads; rethrows the first failure.
+template <typename Work>
+void run_parallel(std::size_t n, unsigned threads, Work work) {
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex lock;
+  const auto loop = [&] {
+    try {
+      for (std::size_t i; (i = next++) < n;) work(i);
+    } catch (...) {
+      const std::lock_guard<std::mutex> guard(lock);
+      if (!failure) failure = std::current_exception();
+      next = n;
     }
   };
-  if (const auto evs = input.events.find(id); evs != input.events.end()) {
-    for (const auto& ev : evs->second) {
-      if (ev.at > horizon) break;
-      take(engine.on_event(*state, ev, tracing));
+  const std::size_t count = std::min<std::size_t>(std::max(1U, threads), n);
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < count; ++t) pool.emplace_back(loop);
+  loop();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+// ---- Pass 2: running ------------------------------------------------------------------------
+
+// What one partition produced.
+struct PartitionOutput {
+  explicit PartitionOutput(std::size_t memory) : actions(memory) {}
+  Spill actions;  // [at][customer length][customer][line], in output order
+  FunnelReport report;
+  std::vector<engine::Record> errors;
+  std::vector<engine::TraceLine> trace;
+  std::size_t customers = 0;
+};
+
+struct PendingAction {
+  engine::Millis at = 0;
+  std::string_view customer;
+  std::size_t order = 0;  // production order: a customer's actions in engine order
+  std::string line;
+};
+
+class Runner {
+ public:
+  Runner(const engine::Engine& engine, const SimulateOptions& options, engine::Millis horizon,
+         engine::Millis recurring_until)
+      : engine_(engine), options_(options), horizon_(horizon), recurring_until_(recurring_until) {}
+
+  void run(std::vector<Reading>& readings, std::size_t partition, PartitionOutput& out) const {
+    std::size_t bytes = 0;
+    for (const auto& r : readings) bytes += r.parts[partition].bytes();
+    std::string arena;
+    arena.reserve(bytes);
+    for (auto& r : readings) r.parts[partition].take_all(arena);
+    std::vector<Ref> refs;
+    Spill::for_each(arena, [&refs](std::string_view rec) { refs.push_back(ref_of(rec)); });
+    // Customers in hash order (any fixed order will do: the output is sorted later), each
+    // customer's profiles first, then events by time, ties in input order.
+    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+      if (a.hash != b.hash) return a.hash < b.hash;
+      const Fields fa = fields_of(a.bytes);
+      const Fields fb = fields_of(b.bytes);
+      if (fa.customer != fb.customer) return fa.customer < fb.customer;
+      const bool a_event = fa.kind != Kind::Profile;
+      const bool b_event = fb.kind != Kind::Profile;
+      if (a_event != b_event) return b_event;
+      if (a.at != b.at) return a.at < b.at;
+      return a.seq < b.seq;
+    });
+    std::vector<PendingAction> actions;
+    std::vector<engine::Record> records;
+    for (std::size_t i = 0; i < refs.size();) {
+      std::size_t j = i + 1;
+      const std::string_view customer = fields_of(refs[i].bytes).customer;
+      while (j < refs.size() && refs[j].hash == refs[i].hash && fields_of(refs[j].bytes).customer == customer) ++j;
+      run_customer(refs.data() + i, refs.data() + j, actions, records, out);
+      i = j;
+    }
+    std::sort(actions.begin(), actions.end(), [](const PendingAction& a, const PendingAction& b) {
+      if (a.at != b.at) return a.at < b.at;
+      if (a.customer != b.customer) return a.customer < b.customer;
+      return a.order < b.order;
+    });
+    std::string scratch;
+    for (const auto& a : actions) {
+      const auto length = static_cast<std::uint32_t>(a.customer.size());
+      scratch.clear();
+      scratch.append(reinterpret_cast<const char*>(&a.at), sizeof a.at);
+      scratch.append(reinterpret_cast<const char*>(&length), sizeof length);
+      scratch.append(a.customer).append(a.line);
+      out.actions.add(scratch);
     }
   }
-  if (state->known) take(engine.advance(*state, horizon, recurring_until, tracing));
-  return result;
+
+ private:
+  // One customer from a fresh state: profile, events in order, then timers up to the horizon.
+  void run_customer(const Ref* first, const Ref* last, std::vector<PendingAction>& actions,
+                    std::vector<engine::Record>& records, PartitionOutput& out) const {
+    const std::string_view customer = fields_of(first->bytes).customer;
+    ++out.customers;
+    const bool tracing = options_.trace_customer && *options_.trace_customer == customer;
+    auto state = engine::new_customer(std::string(customer));
+    if (fields_of(first->bytes).kind == Kind::Profile) {
+      nlohmann::json profile = nlohmann::json::object();
+      for (; first != last && fields_of(first->bytes).kind == Kind::Profile; ++first) {
+        const std::string_view text = fields_of(first->bytes).properties;
+        const auto traits = nlohmann::json::parse(text.begin(), text.end());
+        for (const auto& [key, value] : traits.items()) profile[key] = value;
+      }
+      engine::seed_profile(*state, profile);
+    }
+    records.clear();
+    const auto take = [&](engine::Outcome&& outcome) {
+      for (auto& a : outcome.actions) {
+        if (options_.actions) actions.push_back({a.at, customer, actions.size(), engine::to_json_line(a)});
+      }
+      for (auto& r : outcome.records) records.push_back(std::move(r));
+      if (tracing) {
+        for (auto& t : outcome.trace) out.trace.push_back(std::move(t));
+      }
+    };
+    engine::Event ev;
+    ev.customer_id = std::string(customer);
+    bool has_properties = false;
+    for (; first != last; ++first) {
+      if (first->at > horizon_) break;
+      const Fields f = fields_of(first->bytes);
+      ev.type = f.kind == Kind::Identify ? engine::Event::Type::Identify : engine::Event::Type::Track;
+      ev.name.assign(f.name);
+      ev.at = first->at;
+      ev.message_id.assign(f.message);
+      if (!f.properties.empty()) {
+        ev.properties = nlohmann::json::parse(f.properties.begin(), f.properties.end());
+        has_properties = true;
+      } else if (has_properties) {
+        ev.properties = nlohmann::json::object();
+        has_properties = false;
+      }
+      take(engine_.on_event(*state, ev, tracing));
+    }
+    if (state->known) take(engine_.advance(*state, horizon_, recurring_until_, tracing));
+    if (options_.report) out.report.add_customer(records);
+    for (const auto& r : records) {
+      if (r.kind == engine::Record::Kind::Error) out.errors.push_back(r);
+    }
+  }
+
+  const engine::Engine& engine_;
+  const SimulateOptions& options_;
+  engine::Millis horizon_;
+  engine::Millis recurring_until_;
+};
+
+// Merges the partitions' sorted actions into one stream ordered by (time, customer id).
+void merge_actions(const std::vector<PartitionOutput>& parts, const ActionSink& on_action) {
+  struct Head {
+    engine::Millis at;
+    std::string_view customer;
+    std::string_view line;
+    std::size_t part;
+  };
+  const auto decode = [](std::string_view rec, std::size_t part) {
+    Head h{};
+    std::uint32_t length = 0;
+    std::memcpy(&h.at, rec.data(), sizeof h.at);
+    std::memcpy(&length, rec.data() + sizeof h.at, sizeof length);
+    const std::size_t skip = sizeof h.at + sizeof length;
+    h.customer = rec.substr(skip, length);
+    h.line = rec.substr(skip + length);
+    h.part = part;
+    return h;
+  };
+  const auto later = [](const Head& a, const Head& b) {
+    if (a.at != b.at) return a.at > b.at;
+    return a.customer > b.customer;
+  };
+  std::vector<Spill::Cursor> cursors;
+  cursors.reserve(parts.size());
+  std::priority_queue<Head, std::vector<Head>, decltype(later)> heap(later);
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    cursors.emplace_back(parts[p].actions, kMergeBlock);
+    std::string_view rec;
+    if (cursors.back().next(rec)) heap.push(decode(rec, p));
+  }
+  while (!heap.empty()) {
+    const Head top = heap.top();
+    heap.pop();
+    on_action(top.line);
+    std::string_view rec;
+    if (cursors[top.part].next(rec)) heap.push(decode(rec, top.part));
+  }
+}
+
+// Reads the profiles file (one thread) into `reading`; false when it cannot be read or
+// (strict) a line is malformed.
+bool read_profiles(const Reader& reader, const SimulateOptions& options, Reading& reading, SimulationResult& result,
+                   std::ostream& err) {
+  std::ifstream in(options.profiles, std::ios::binary);
+  if (!in) {
+    err << options.profiles << ": cannot read the file\n";
+    return false;
+  }
+  std::string line;
+  std::uint64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (blank(line)) continue;
+    const std::string problem = reader.profile_line(line, number, reading);
+    if (problem.empty()) continue;
+    err << options.profiles << ":" << number << ": " << problem << "\n";
+    if (options.strict) return false;
+    ++result.skipped;
+  }
+  return true;
 }
 
 }  // namespace
 
-SimulationResult simulate(const engine::Engine& engine, const SimulationInput& input,
-                          std::optional<engine::Millis> until, const std::optional<std::string>& trace_customer,
-                          unsigned threads) {
-  std::set<std::string> ids;
-  for (const auto& [id, list] : input.events) ids.insert(id);
-  for (const auto& [id, traits] : input.profiles) ids.insert(id);
-  const std::vector<std::string> customers(ids.begin(), ids.end());
-  const engine::Millis horizon = until ? *until : std::numeric_limits<engine::Millis>::max();
-  const engine::Millis recurring_until =
-      until ? *until : input.last_event_at.value_or(std::numeric_limits<engine::Millis>::min());
-  // Customers are independent: each runs alone; per-customer results are merged in id order.
-  std::vector<SimulationResult> parts(customers.size());
-  const auto work = [&](std::size_t first, std::size_t step) {
-    for (std::size_t i = first; i < customers.size(); i += step) {
-      const bool tracing = trace_customer && *trace_customer == customers[i];
-      parts[i] = simulate_customer(engine, input, customers[i], horizon, recurring_until, tracing);
-    }
-  };
-  const std::size_t n = std::max(1U, std::min<unsigned>(threads, 64));
-  if (n == 1) {
-    work(0, 1);
-  } else {
-    std::vector<std::thread> pool;
-    for (std::size_t t = 0; t < n; ++t) pool.emplace_back(work, t, n);
-    for (auto& th : pool) th.join();
-  }
+SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& options, const ActionSink& on_action,
+                          std::ostream& err) {
   SimulationResult result;
-  for (auto& part : parts) {
-    for (auto& a : part.actions) result.actions.push_back(std::move(a));
-    for (auto& r : part.records) result.records.push_back(std::move(r));
-    for (auto& t : part.trace) result.trace.push_back(std::move(t));
+  try {
+    const FileHandle file(options.events);
+    struct stat info {};
+    if (file.fd() < 0 || ::fstat(file.fd(), &info) != 0 || S_ISDIR(info.st_mode)) {
+      err << options.events << ": cannot read the file\n";
+      return result;
+    }
+    const bool regular = S_ISREG(info.st_mode);
+    const auto size = static_cast<std::uint64_t>(info.st_size);
+    const unsigned threads = std::max(1U, options.threads);
+    std::size_t partitions =
+        regular ? static_cast<std::size_t>(size / std::max<std::size_t>(options.partition_bytes, 1)) : kStreamPartitions;
+    partitions = std::clamp<std::size_t>(std::max<std::size_t>(partitions, threads > 1 ? threads * 4 : 1), 1, kMaxPartitions);
+    // Cut a file into one range per thread; a stream is read by one.
+    const std::vector<std::uint64_t> cuts =
+        regular && threads > 1 ? cut_points(file.fd(), size, std::min<std::size_t>(threads, kMaxRanges))
+                               : std::vector<std::uint64_t>{0, size};
+    const std::size_t ranges = cuts.size() - 1;
+    const std::size_t spill_memory = options.memory_budget / (partitions * ranges);
+    allow_open_files(partitions * (ranges + 1) + 64);
+    std::vector<Reading> readings(ranges);
+    for (auto& r : readings) {
+      r.parts.reserve(partitions);
+      for (std::size_t p = 0; p < partitions; ++p) r.parts.emplace_back(spill_memory);
+    }
+    const Reader reader(engine, options, partitions);
+
+    // Pass 1: read.
+    if (!options.profiles.empty() && !read_profiles(reader, options, readings[0], result, err)) return result;
+    run_parallel(ranges, threads, [&](std::size_t i) {
+      read_lines(file.fd(), regular, cuts[i], cuts[i + 1],
+                 [&](std::string_view text, std::uint64_t offset) { reader.event_line(text, offset, readings[i]); });
+    });
+    std::uint64_t lines_before = 0;
+    std::optional<engine::Millis> last_event_at;
+    for (auto& r : readings) {
+      for (const auto& e : r.errors) {
+        err << options.events << ":" << lines_before + e.line << ": " << e.message << "\n";
+        if (options.strict) return result;
+        ++result.skipped;
+      }
+      lines_before += r.lines;
+      result.events += r.events;
+      if (r.last_at && (!last_event_at || *r.last_at > *last_event_at)) last_event_at = r.last_at;
+      r.errors = {};
+    }
+
+    // Pass 2: run, partition by partition.
+    const engine::Millis horizon = options.until ? *options.until : std::numeric_limits<engine::Millis>::max();
+    const engine::Millis recurring_until =
+        options.until ? *options.until : last_event_at.value_or(std::numeric_limits<engine::Millis>::min());
+    const Runner runner(engine, options, horizon, recurring_until);
+    std::vector<PartitionOutput> outputs;
+    outputs.reserve(partitions);
+    for (std::size_t p = 0; p < partitions; ++p) outputs.emplace_back(options.memory_budget / 4 / partitions);
+    run_parallel(partitions, threads, [&](std::size_t p) { runner.run(readings, p, outputs[p]); });
+    readings.clear();
+
+    if (options.actions) merge_actions(outputs, on_action);
+    for (auto& out : outputs) {
+      result.report.merge(out.report);
+      result.customers += out.customers;
+      for (auto& r : out.errors) result.errors.push_back(std::move(r));
+      for (auto& t : out.trace) result.trace.push_back(std::move(t));
+    }
+    std::stable_sort(result.errors.begin(), result.errors.end(),
+                     [](const engine::Record& a, const engine::Record& b) { return a.customer_id < b.customer_id; });
+    result.ok = true;
+  } catch (const std::exception& e) {
+    err << options.events << ": " << e.what() << "\n";
+    result.ok = false;
   }
-  std::stable_sort(result.actions.begin(), result.actions.end(), [](const engine::Action& a, const engine::Action& b) {
-    if (a.at != b.at) return a.at < b.at;
-    return a.customer_id < b.customer_id;
-  });
   return result;
-}
-
-std::string render_actions(const std::vector<engine::Action>& actions) {
-  std::string out;
-  for (const auto& a : actions) out += engine::to_json_line(a) + "\n";
-  return out;
-}
-
-std::string render_report(const engine::Program& program, const std::vector<engine::Record>& records) {
-  using Kind = engine::Record::Kind;
-  std::ostringstream out;
-  bool first = true;
-  for (const auto& j : program.journeys) {
-    std::size_t entered = 0;
-    std::size_t errors = 0;
-    std::map<std::string, std::size_t> exits;
-    std::map<std::string, std::size_t> visits;
-    std::map<std::string, std::size_t> sent;
-    std::map<std::string, std::map<std::string, std::size_t>> suppressed;  // step -> reason -> n
-    std::map<std::string, std::size_t> suppressed_total;                   // reason -> n
-    // Runs per variant: a run's variant is known once it passes a split.
-    std::map<std::pair<std::string, std::size_t>, std::string> run_variant;  // (customer, run) -> variant
-    std::map<std::string, std::size_t> current_run;                          // customer -> run number
-    std::map<std::pair<std::string, std::string>, std::set<std::pair<std::string, std::size_t>>> converted;
-    std::set<std::string> goal_names;
-    for (const auto& g : j.goals) goal_names.insert(g.name);
-    for (const auto& r : records) {
-      if (r.journey != j.name) continue;
-      if (r.kind == Kind::Entered) {
-        ++entered;
-        const std::size_t n = ++current_run[r.customer_id];
-        run_variant[{r.customer_id, n}] = "";
-        continue;
-      }
-      const std::pair<std::string, std::size_t> run{r.customer_id, current_run[r.customer_id]};
-      if (!r.variant.empty() && run_variant.count(run)) run_variant[run] = r.variant;
-      switch (r.kind) {
-        case Kind::Exited: ++exits[r.detail]; break;
-        case Kind::Step: ++visits[r.step]; break;
-        case Kind::Send: ++sent[r.step]; break;
-        case Kind::Suppressed:
-          ++suppressed[r.step][r.detail];
-          ++suppressed_total[r.detail];
-          break;
-        case Kind::Goal: converted[{r.detail, r.variant}].insert(run); break;
-        case Kind::Error: ++errors; break;
-        case Kind::Entered: break;
-      }
-    }
-    std::size_t exited = 0;
-    for (const auto& [reason, n] : exits) exited += n;
-    if (!first) out << "\n";
-    first = false;
-    out << "journey " << j.name << " (version " << j.version << ")\n";
-    Table head;
-    head.row({"entered", std::to_string(entered)});
-    head.row({"exited", std::to_string(exited)});
-    for (const auto& [reason, n] : exits) head.row({"  " + reason, std::to_string(n)});
-    head.row({"still in journey", std::to_string(entered - std::min(entered, exited))});
-    if (errors > 0) head.row({"errors", std::to_string(errors)});
-    out << head.render("  ");
-
-    Table steps({0, 1});
-    steps.row({"step", "kind", "visits", "sent", "suppressed"});
-    for (const auto& op : j.ops) {
-      if (!op.step_head) continue;
-      std::string kind = engine::op_kind_name(op.kind);
-      if (op.kind == engine::OpKind::Branch) kind = "if";
-      if (op.kind == engine::OpKind::Jump) kind = "goto";
-      std::string sup = "";
-      if (op.kind == engine::OpKind::Send) {
-        std::size_t total = 0;
-        std::string reasons;
-        for (const auto& [reason, n] : suppressed[op.step_id]) {
-          total += n;
-          reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(n);
-        }
-        sup = std::to_string(total) + (reasons.empty() ? "" : " (" + reasons + ")");
-      }
-      const bool send = op.kind == engine::OpKind::Send;
-      steps.row({op.step_id, kind + (send ? " " + op.channel + " \"" + op.template_name + "\"" : ""),
-                 std::to_string(visits[op.step_id]), send ? std::to_string(sent[op.step_id]) : "", sup});
-    }
-    out << "\n" << steps.render("  ");
-    std::size_t sent_total = 0;
-    for (const auto& [step, n] : sent) sent_total += n;
-    std::string sup_line;
-    std::size_t sup_total = 0;
-    for (const auto& [reason, n] : suppressed_total) {
-      sup_total += n;
-      sup_line += (sup_line.empty() ? "" : ", ") + reason + " " + std::to_string(n);
-    }
-    out << "\n  sends: " << sent_total << " sent, " << sup_total << " suppressed"
-        << (sup_line.empty() ? "" : " (" + sup_line + ")") << "\n";
-
-    if (!goal_names.empty()) {
-      std::map<std::string, std::size_t> runs_per_variant;
-      for (const auto& [run, variant] : run_variant) ++runs_per_variant[variant];
-      Table goals({0, 1});
-      goals.row({"goal", "variant", "runs", "converted", "rate", "lift"});
-      for (const auto& g : goal_names) {
-        const auto rate_of = [&](const std::string& v) {
-          const auto runs = runs_per_variant.count(v) ? runs_per_variant[v] : 0;
-          const auto conv = converted.count({g, v}) ? converted[{g, v}].size() : 0;
-          return std::make_pair(conv, runs);
-        };
-        const bool has_control = runs_per_variant.count("control") > 0;
-        const auto [control_conv, control_runs] = rate_of("control");
-        for (const auto& [variant, runs] : runs_per_variant) {
-          const auto [conv, n] = rate_of(variant);
-          std::string lift = "-";
-          if (has_control && variant != "control" && control_runs > 0 && n > 0) {
-            const double base = static_cast<double>(control_conv) / static_cast<double>(control_runs);
-            const double rate = static_cast<double>(conv) / static_cast<double>(n);
-            if (base > 0) {
-              char buf[32];
-              std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * (rate - base) / base);
-              lift = buf;
-            } else {
-              lift = "n/a";
-            }
-          }
-          goals.row({g, variant.empty() ? "(none)" : variant, std::to_string(n), std::to_string(conv),
-                     percent(static_cast<double>(conv), static_cast<double>(n)), lift});
-        }
-      }
-      out << "\n" << goals.render("  ");
-    }
-  }
-  return out.str();
 }
 
 std::string render_trace(const std::vector<engine::TraceLine>& trace, const std::optional<std::string>& journey) {

@@ -1,56 +1,66 @@
 // `journey simulate` / `journey explain`: reading Segment NDJSON, running the engine in virtual
-// time per customer, and rendering actions, the funnel report and a customer trace.
+// time per customer, and rendering actions and a customer trace.
+//
+// The driver streams: pass 1 reads the input (on several threads, in blocks) and writes each
+// event as a compact record to one of several partitions by a hash of its customer id, keeping
+// only what the journeys read; partitions beyond a memory budget go to unnamed temporary files.
+// Pass 2 runs the partitions on the threads, customer by customer, and the actions of all
+// partitions are merged in engine-time order. Memory depends on the partition size, not on the
+// input size; the output does not depend on the number of threads or partitions.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <iosfwd>
-#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "engine/engine.hpp"
+#include "runtime/report.hpp"
 
 namespace journey::runtime {
 
-/// Everything read from the input files, grouped by customer.
-struct SimulationInput {
-  std::map<std::string, std::vector<engine::Event>> events;  // per customer, stably time-sorted
-  std::map<std::string, nlohmann::json> profiles;             // starting traits per customer
-  std::optional<engine::Millis> last_event_at;                // latest timestamp in the events
-  std::size_t skipped = 0;                                     // malformed lines skipped
+/// What to simulate and what to gather.
+struct SimulateOptions {
+  std::string events;    // Segment NDJSON events (track, identify)
+  std::string profiles;  // NDJSON starting profiles {"userId":..,"traits":{..}}; optional
+  /// Fire timers up to here (default: until no one-off timer is left; recurring `entry every`
+  /// ticks stop at the last event's time). Events after it are not processed.
+  std::optional<engine::Millis> until;
+  std::optional<std::string> trace_customer;  // gather this customer's trace
+  std::optional<std::string> only_customer;   // run only this customer (explain)
+  bool strict = false;                        // the first malformed line stops the read
+  unsigned threads = 1;                       // the result is the same byte for byte
+  bool report = false;                        // gather the funnel report
+  bool actions = true;                        // pass the actions to the action callback
+  /// Bytes of records each pass keeps in memory before it writes them to temporary files, and
+  /// input bytes per partition (a partition is what one thread runs at a time).
+  std::size_t memory_budget = std::size_t{64} << 20;
+  std::size_t partition_bytes = std::size_t{32} << 20;
 };
 
-/// Reads Segment-shaped NDJSON events into `input`. Each malformed line is reported on `err` as
-/// `FILE:LINE: message` and skipped; with `strict` the first one stops the read. Returns false
-/// when the file cannot be read or (strict) a line is malformed.
-bool read_events(const std::string& path, bool strict, SimulationInput& input, std::ostream& err);
-
-/// Reads `{"userId":..,"traits":{..}}` NDJSON lines into input.profiles, as read_events.
-bool read_profiles(const std::string& path, bool strict, SimulationInput& input, std::ostream& err);
-
-/// What a simulation produced.
+/// What a simulation produced besides the actions.
 struct SimulationResult {
-  std::vector<engine::Action> actions;   // engine-time order; ties by customer id, then engine order
-  std::vector<engine::Record> records;   // per customer in engine order, customers in id order
+  bool ok = false;             // false: input unreadable, or (strict) malformed; said on `err`
+  std::size_t events = 0;      // input lines read as events
+  std::size_t skipped = 0;     // malformed lines skipped
+  std::size_t customers = 0;   // customers run
+  FunnelReport report;         // when asked for
+  std::vector<engine::Record> errors;    // engine errors: by customer id, then engine order
   std::vector<engine::TraceLine> trace;  // the traced customer's lines
 };
 
-/// Runs every customer through the engine in virtual time: their events in order, then timers
-/// up to `until` (default: until no one-off timer is left; `entry every` ticks stop at the last
-/// event's time). Events after `until` are not processed. Customers are independent.
-/// `threads` > 1 runs customers on that many threads; the result is the same byte for byte.
-SimulationResult simulate(const engine::Engine& engine, const SimulationInput& input,
-                          std::optional<engine::Millis> until, const std::optional<std::string>& trace_customer,
-                          unsigned threads = 1);
+/// Called with each action as one NDJSON line (no newline), in output order: engine time, ties
+/// by customer id, then the engine's order.
+using ActionSink = std::function<void(std::string_view line)>;
 
-/// Actions as NDJSON, one line each.
-std::string render_actions(const std::vector<engine::Action>& actions);
-
-/// The funnel report per journey: entered, exits by reason, per step counts, sends and
-/// suppressions by reason, goal conversions per variant with rate and lift over `control`.
-std::string render_report(const engine::Program& program, const std::vector<engine::Record>& records);
+/// Runs every customer through the engine in virtual time: their profile, their events in time
+/// order (ties in input order), then timers up to the horizon. Customers are independent.
+/// Malformed lines are reported on `err` as `FILE:LINE: message` and skipped.
+SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& options, const ActionSink& on_action,
+                          std::ostream& err);
 
 /// The trace, one line per fact: `TIME  JOURNEY: message` (customer-level lines have no journey).
 /// With `journey`, only that journey's lines and the customer-level lines.

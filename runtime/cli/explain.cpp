@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -44,24 +45,26 @@ int explain(const ExplainArgs& args) {
     }
     journey = args.journey;
   }
-  // Only the customer's own lines are needed; other customers cannot affect them.
-  runtime::SimulationInput all;
-  if (!args.profiles.empty() && !runtime::read_profiles(args.profiles, false, all, std::cerr)) return kExitUsage;
-  if (!runtime::read_events(args.events, false, all, std::cerr)) return kExitUsage;
-  if (all.skipped > 0) std::cerr << all.skipped << " input lines skipped\n";
-  runtime::SimulationInput input;
-  input.last_event_at = all.last_event_at;
-  if (const auto e = all.events.find(args.customer); e != all.events.end()) input.events[e->first] = e->second;
-  if (const auto p = all.profiles.find(args.customer); p != all.profiles.end()) input.profiles[p->first] = p->second;
-  if (input.events.empty() && input.profiles.empty()) {
-    std::cerr << "journey explain: customer `" << args.customer << "` has no events in " << args.events << "\n";
-  }
   engine::EngineConfig config;
   config.default_zone = args.default_zone;
   config.consent_assumed = args.consent == "assumed";
   engine::Engine engine(config);
   engine.deploy(compiled.program);
-  const auto result = runtime::simulate(engine, input, until, args.customer);
+  // Only the customer's own lines are run; other customers cannot affect them.
+  runtime::SimulateOptions options;
+  options.events = args.events;
+  options.profiles = args.profiles;
+  options.until = until;
+  options.trace_customer = args.customer;
+  options.only_customer = args.customer;
+  options.threads = std::max(1U, std::thread::hardware_concurrency());
+  options.actions = false;
+  const auto result = runtime::simulate(engine, options, {}, std::cerr);
+  if (!result.ok) return kExitUsage;
+  if (result.skipped > 0) std::cerr << result.skipped << " input lines skipped\n";
+  if (result.customers == 0) {
+    std::cerr << "journey explain: customer `" << args.customer << "` has no events in " << args.events << "\n";
+  }
   std::cout << runtime::render_trace(result.trace, journey);
   std::cout.flush();
   return kExitOk;

@@ -4,6 +4,8 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -14,6 +16,8 @@
 
 namespace journey::cli {
 namespace {
+
+constexpr std::size_t kFlushBytes = std::size_t{1} << 20;
 
 struct SimulateArgs {
   std::vector<std::string> paths;
@@ -26,7 +30,7 @@ struct SimulateArgs {
   bool strict = false;
   std::string default_zone = "UTC";
   std::string consent = "required";
-  unsigned threads = 1;
+  unsigned threads = 0;  // 0: one per core
   std::vector<std::string> caps;
 };
 
@@ -53,17 +57,6 @@ int simulate(const SimulateArgs& args) {
       return kExitUsage;
     }
   }
-  const Loaded compiled = load_program(args.paths);
-  if (!compiled.program) return compiled.exit_code;
-  runtime::SimulationInput input;
-  if (!args.profiles.empty() && !runtime::read_profiles(args.profiles, args.strict, input, std::cerr)) {
-    return args.strict ? kExitFindings : kExitUsage;
-  }
-  if (!runtime::read_events(args.events, args.strict, input, std::cerr)) {
-    return args.strict ? kExitFindings : kExitUsage;
-  }
-  if (input.skipped > 0) std::cerr << input.skipped << " input lines skipped\n";
-
   engine::EngineConfig config;
   config.default_zone = args.default_zone;
   config.consent_assumed = args.consent == "assumed";
@@ -74,32 +67,65 @@ int simulate(const SimulateArgs& args) {
       return kExitUsage;
     }
   }
+  const Loaded compiled = load_program(args.paths);
+  if (!compiled.program) return compiled.exit_code;
   engine::Engine engine(config);
   engine.deploy(compiled.program);
-  std::optional<std::string> trace;
-  if (!args.trace.empty()) trace = args.trace;
-  const auto result = runtime::simulate(engine, input, until, trace, args.threads);
 
-  if (trace) std::cerr << runtime::render_trace(result.trace, std::nullopt);
-  for (const auto& r : result.records) {
-    if (r.kind != engine::Record::Kind::Error) continue;
-    std::cerr << engine::format_timestamp(r.at) << ": customer " << r.customer_id
-              << (r.journey.empty() ? "" : ", journey " + r.journey) << ": error: " << r.detail << "\n";
-  }
-  const std::string actions = runtime::render_actions(result.actions);
+  std::ofstream actions_file;
   if (!args.actions.empty()) {
-    std::ofstream out(args.actions, std::ios::binary);
-    out << actions;
-    if (!out) {
+    actions_file.open(args.actions, std::ios::binary);
+    if (!actions_file) {
       std::cerr << "journey simulate: cannot write " << args.actions << "\n";
       return kExitUsage;
     }
   }
-  if (args.report) {
-    std::cout << runtime::render_report(*compiled.program, result.records);
-  } else {
-    std::cout << actions;
+  runtime::SimulateOptions options;
+  options.events = args.events;
+  options.profiles = args.profiles;
+  options.until = until;
+  if (!args.trace.empty()) options.trace_customer = args.trace;
+  options.strict = args.strict;
+  options.threads = args.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : args.threads;
+  options.report = args.report;
+  options.actions = !args.report || actions_file.is_open();
+  // Actions go to stdout (unless --report) and to the --actions file, through one buffer each.
+  std::string to_stdout;
+  std::string to_file;
+  const auto flush = [&](bool all) {
+    if (to_stdout.size() >= (all ? 1 : kFlushBytes)) {
+      std::cout.write(to_stdout.data(), static_cast<std::streamsize>(to_stdout.size()));
+      to_stdout.clear();
+    }
+    if (to_file.size() >= (all ? 1 : kFlushBytes)) {
+      actions_file.write(to_file.data(), static_cast<std::streamsize>(to_file.size()));
+      to_file.clear();
+    }
+  };
+  const auto result = runtime::simulate(
+      engine, options,
+      [&](std::string_view line) {
+        if (!args.report) to_stdout.append(line).push_back('\n');
+        if (actions_file.is_open()) to_file.append(line).push_back('\n');
+        flush(false);
+      },
+      std::cerr);
+  flush(true);
+  if (!result.ok) return args.strict ? kExitFindings : kExitUsage;
+  if (result.skipped > 0) std::cerr << result.skipped << " input lines skipped\n";
+  if (options.trace_customer) std::cerr << runtime::render_trace(result.trace, std::nullopt);
+  for (const auto& r : result.errors) {
+    std::cerr << engine::format_timestamp(r.at) << ": customer " << r.customer_id
+              << (r.journey.empty() ? "" : ", journey " + r.journey) << ": error: " << r.detail << "\n";
   }
+  if (actions_file.is_open()) {
+    actions_file.close();
+    if (!actions_file) {
+      std::cerr << "journey simulate: cannot write " << args.actions << "\n";
+      return kExitUsage;
+    }
+  }
+  if (args.report) std::cout << result.report.render(*compiled.program);
   std::cout.flush();
   return kExitOk;
 }
@@ -120,7 +146,7 @@ void add_simulate(CLI::App& app, Run& run) {
   sub->add_option("--default-zone", args->default_zone, "IANA zone for customers without customer.timezone");
   sub->add_option("--consent", args->consent, "Consent policy")->check(CLI::IsMember({"required", "assumed"}));
   sub->add_option("--cap", args->caps, "Engine-wide cap CHANNEL=N/DURATION (channel * for all); may repeat");
-  sub->add_option("--threads", args->threads, "Run customers on this many threads (same output)")
+  sub->add_option("--threads", args->threads, "Threads to read and run on (default: one per core; same output)")
       ->check(CLI::Range(1U, 64U));
   sub->callback([&run, args] { run = [args] { return simulate(*args); }; });
 }

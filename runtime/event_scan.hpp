@@ -1,0 +1,29 @@
+// A fast path for reading Segment event lines: one pass over the bytes that validates the whole
+// line as JSON and picks out the fields the simulator needs, without building a JSON tree. It
+// accepts only lines it can read exactly as engine::parse_event would (plain printable ASCII
+// strings, no duplicate fields of interest, no errors); for anything else it answers nullopt and
+// the caller parses the line the slow way, which also gives the exact error message.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "engine/event.hpp"
+
+namespace journey::runtime {
+
+/// The fields of one event line, as views into the line.
+struct ScannedEvent {
+  engine::Event::Type type = engine::Event::Type::Track;
+  std::string_view customer_id;
+  std::string_view name;        // track only
+  engine::Millis at = 0;
+  std::string_view message_id;  // empty when absent or null
+  std::string_view properties;  // the `properties` (track) or `traits` (identify) object as JSON
+                                // text; empty when absent or null
+};
+
+/// Reads one NDJSON line (without its newline) the fast way, or nullopt when the slow way must.
+std::optional<ScannedEvent> scan_event(std::string_view line);
+
+}  // namespace journey::runtime
