@@ -139,8 +139,6 @@ class Reader {
   Reader(const engine::Engine& engine, const SimulateOptions& options, std::size_t partitions)
       : engine_(engine), options_(options), partitions_(partitions) {}
 
-  std::size_t partitions() const { return partitions_; }
-
   // One event line: checked, then written to its customer's partition. `seq` orders lines.
   void event_line(std::string_view text, std::uint64_t seq, Reading& out) const {
     const std::uint64_t number = ++out.lines;
