@@ -1,6 +1,8 @@
 #include "runtime/api.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
 
 #include "engine/time.hpp"
 
@@ -73,11 +75,102 @@ std::variant<json, HttpResponse> parse_body(const HttpRequest& request) {
   }
 }
 
+/// Where JSON values end, in text already checked by json::parse (so it is well formed).
+class JsonSpans {
+ public:
+  explicit JsonSpans(std::string_view text) : text_(text) {}
+
+  /// The text of each element of the top-level object's "batch" array (the last one, as the
+  /// parser keeps the last of repeated keys); nothing when the shape is otherwise.
+  std::optional<std::vector<std::string_view>> batch_items() {
+    std::optional<std::vector<std::string_view>> found;
+    skip_space();
+    if (!take('{')) return std::nullopt;
+    skip_space();
+    if (take('}')) return found;
+    for (;;) {
+      skip_space();
+      auto key = string_text();
+      if (key.find('\\') != std::string_view::npos) return std::nullopt;  // escaped: let it be
+      skip_space();
+      if (!take(':')) return std::nullopt;
+      skip_space();
+      if (key == "\"batch\"" && peek() == '[') {
+        std::vector<std::string_view> items;
+        ++at_;
+        skip_space();
+        if (!take(']')) {
+          for (;;) {
+            skip_space();
+            auto start = at_;
+            skip_value();
+            items.push_back(text_.substr(start, at_ - start));
+            skip_space();
+            if (take(']')) break;
+            if (!take(',')) return std::nullopt;
+          }
+        }
+        found = std::move(items);
+      } else {
+        skip_value();
+      }
+      skip_space();
+      if (take('}')) return found;
+      if (!take(',')) return std::nullopt;
+    }
+  }
+
+ private:
+  char peek() const { return at_ < text_.size() ? text_[at_] : '\0'; }
+  bool take(char c) {
+    if (peek() != c) return false;
+    ++at_;
+    return true;
+  }
+  void skip_space() {
+    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) ++at_;
+  }
+  std::string_view string_text() {
+    auto start = at_;
+    if (!take('"')) return {};
+    while (at_ < text_.size() && text_[at_] != '"') at_ += text_[at_] == '\\' ? 2 : 1;
+    ++at_;
+    return text_.substr(start, std::min(at_, text_.size()) - start);
+  }
+  void skip_value() {
+    if (peek() == '"') {
+      string_text();
+      return;
+    }
+    int depth = 0;
+    while (at_ < text_.size()) {
+      char c = text_[at_];
+      if (c == '"') {
+        string_text();
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if (c == '}' || c == ']') {
+        if (depth == 0) return;
+        --depth;
+      }
+      if (c == ',' && depth == 0) return;
+      ++at_;
+      if (depth == 0 && (c == '}' || c == ']')) return;
+    }
+  }
+
+  std::string_view text_;
+  std::size_t at_ = 0;
+};
+
 /// Validates one Segment message; `path` is where it sits in the body ("$" or "$.batch[3]").
+/// `raw` is the message's text in the body, kept as received (its JSON is re-written otherwise).
 std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, json item,
                                                  const std::string& path,
                                                  const std::string& forced_type,
-                                                 engine::Millis now) {
+                                                 engine::Millis now,
+                                                 std::optional<std::string_view> raw = std::nullopt) {
   if (!item.is_object()) {
     return error_response(request, http::status::bad_request, "expected a JSON object", path);
   }
@@ -106,7 +199,7 @@ std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, jso
     return error_response(request, http::status::bad_request, "`userId` must not be empty",
                           path + ".userId");
   }
-  return IngestItem{std::move(event), item.dump()};
+  return IngestItem{std::move(event), raw ? std::string(*raw) : item.dump()};
 }
 
 std::variant<Intent, HttpResponse> read_ingest(const HttpRequest& request, const Config& config,
@@ -135,9 +228,14 @@ std::variant<Intent, HttpResponse> read_ingest(const HttpRequest& request, const
                               std::to_string(config.limits.batch_items),
                           "$.batch");
   }
+  // The items' own text is stored as received: cheaper than writing each one out again.
+  auto spans = JsonSpans(request.body()).batch_items();
+  if (spans && spans->size() != batch->size()) spans.reset();
   for (std::size_t i = 0; i < batch->size(); ++i) {
+    std::optional<std::string_view> raw;
+    if (spans) raw = (*spans)[i];
     auto item = read_item(request, std::move((*batch)[i]), "$.batch[" + std::to_string(i) + "]",
-                          "", now);
+                          "", now, raw);
     if (auto* answer = std::get_if<HttpResponse>(&item)) return std::move(*answer);
     ingest.items.push_back(std::move(std::get<IngestItem>(item)));
   }

@@ -1,12 +1,14 @@
 #include "runtime/daemon.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <deque>
 #include <map>
 #include <set>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -64,31 +66,19 @@ struct ShardInput {
   std::function<void(const InputResult&)> done;
 };
 
-/// Active runs of a customer from the engine's describe() answer, for runs-per-state counts.
-std::vector<StoredRun> runs_of(const json& described) {
+/// Active runs of a customer (journey, version, the step it is at), for runs-per-state counts.
+/// Read straight from the state: the same fields describe() shows, without building its JSON.
+std::vector<StoredRun> runs_of(const engine::CustomerState& state) {
   std::vector<StoredRun> out;
-  auto runs = described.find("runs");
-  if (runs == described.end()) return out;
-  auto read = [&out](const std::string& journey, const json& run) {
-    if (!run.is_object()) return;
-    StoredRun stored;
-    stored.journey = run.value("journey", journey);
-    stored.version = run.value("version", std::string());
-    for (const char* key : {"step", "state"}) {
-      auto it = run.find(key);
-      if (it != run.end() && it->is_string()) {
-        stored.state = it->get<std::string>();
-        break;
-      }
-    }
-    out.push_back(std::move(stored));
-  };
-  if (runs->is_array()) {
-    for (const auto& run : *runs) read("", run);
-  } else if (runs->is_object()) {
-    for (const auto& [journey, run] : runs->items()) read(journey, run);
-  }
+  out.reserve(state.runs.size());
+  for (const auto& [journey, run] : state.runs) out.push_back({journey, run.version, run.step});
   return out;
+}
+
+bool same_runs(const std::vector<StoredRun>& a, const std::vector<StoredRun>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const StoredRun& x, const StoredRun& y) {
+    return x.journey == y.journey && x.version == y.version && x.state == y.state;
+  });
 }
 
 const char* metric_of(engine::Record::Kind kind) {
@@ -108,6 +98,7 @@ const char* metric_of(engine::Record::Kind kind) {
 
 struct Daemon::Impl {
   class Shard;
+  class Committer;
 
   explicit Impl(Config config_in)
       : config(std::move(config_in)),
@@ -146,6 +137,7 @@ struct Daemon::Impl {
   std::shared_mutex engine_mutex;  // shared while stepping, exclusive while deploying
   std::mutex deploy_mutex;         // one reload at a time
   std::vector<std::unique_ptr<Shard>> shards;
+  std::unique_ptr<Committer> committer;  // the single writer of the shards' groups
   std::unique_ptr<TimerQueue> timers;
   std::unique_ptr<Dispatcher> dispatcher;
   std::shared_ptr<HttpServer> server;
@@ -156,10 +148,97 @@ struct Daemon::Impl {
   int drain_ticks = 0;
 };
 
+/// One shard's group of inputs, stepped and waiting for its commit.
+struct PendingCommit {
+  Batch batch;
+  std::size_t shard = 0;
+  std::uint64_t generation = 0;  // the shard's cache generation the batch was computed on
+  /// Runs on the shard's strand once the batch is committed (or refused).
+  std::function<void(bool ok, const std::string& error)> finish;
+};
+
+/// The single writer. Shards step the engine on the I/O threads and hand their batches here; this
+/// thread commits everything queued in one transaction (group commit across shards), so writers
+/// never wait on each other in SQLite's busy handler and the I/O threads never block on an fsync.
+class Daemon::Impl::Committer {
+ public:
+  explicit Committer(Impl& daemon)
+      : daemon_(daemon),
+        store_(std::make_unique<SqliteStore>(daemon.config.db_path)),
+        checkpoint_store_(std::make_unique<SqliteStore>(daemon.config.db_path)) {
+    // The WAL is copied back into the database by the checkpoint thread, not inside a commit.
+    store_->exec("PRAGMA wal_autocheckpoint=0");
+    // The index pages the inserts land on (events by time, traces by customer) stay in memory:
+    // with SQLite's default 2 MB, most inserts into a large database read a page first.
+    store_->exec("PRAGMA cache_size=-65536");
+  }
+  ~Committer() { stop(); }
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+    checkpointer_ = std::thread([this] { checkpoints(); });
+  }
+  /// Commits what is queued, then ends the threads.
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    checkpoint_wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (checkpointer_.joinable()) checkpointer_.join();
+  }
+  void submit(PendingCommit commit) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(commit));
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void run();
+
+  /// Passive checkpoints (they never block the committer) every 32 commits or 250 ms of them.
+  void checkpoints() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(250),
+                                [this] { return stopping_ || commits_since_checkpoint_ >= 32; });
+      if (stopping_ || commits_since_checkpoint_ == 0) continue;
+      commits_since_checkpoint_ = 0;
+      lock.unlock();
+      try {
+        checkpoint_store_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+      } catch (const StoreError& e) {
+        log(LogLevel::Warn, "checkpoint failed", {{"error", e.what()}});
+      }
+      lock.lock();
+    }
+  }
+
+  Impl& daemon_;
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<SqliteStore> checkpoint_store_;
+  std::thread thread_;
+  std::thread checkpointer_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable checkpoint_wake_;
+  std::vector<PendingCommit> queue_;
+  std::size_t commits_since_checkpoint_ = 0;
+  bool stopping_ = false;
+};
+
 /// A partition of the customers. Each shard handles its customers' inputs strictly in order on
-/// its own strand, with its own store connection, and commits them in groups: everything queued
-/// while a commit runs goes into the next one. Nothing is shared between shards but the engine
-/// (read-only while stepping), so a shard could run in another process against its own store.
+/// its own strand and steps the engine over them in groups: everything queued while a group is
+/// being committed goes into the next one. The committer writes the groups; until a customer's
+/// writes are durable, the shard keeps the customer's state (and the message ids seen) in memory,
+/// so later inputs build on it. Nothing is shared between shards but the engine (read-only while
+/// stepping) and the committer.
 class Daemon::Impl::Shard {
  public:
   Shard(Impl& daemon, std::size_t index)
@@ -173,62 +252,71 @@ class Daemon::Impl::Shard {
     ++daemon_.metrics.queue_depth;
     net::post(strand_, [this, input = std::move(input)]() mutable {
       pending_.push_back(std::move(input));
-      if (!scheduled_) {
-        scheduled_ = true;
-        net::post(strand_, [this] { flush(); });
-      }
+      schedule();
     });
   }
 
   /// Nothing queued or in hand.
   bool idle() const { return outstanding_.load() == 0; }
 
+  /// Bumped by the committer when a commit of this shard failed: the cached states built on it
+  /// are dropped, and batches computed on them are refused.
+  std::atomic<std::uint64_t> generation{0};
+
  private:
-  void flush() {
-    scheduled_ = false;
-    std::vector<ShardInput> inputs;
-    auto limit = static_cast<std::size_t>(daemon_.config.group_commit_max);
-    while (!pending_.empty() && inputs.size() < limit) {
-      inputs.push_back(std::move(pending_.front()));
-      pending_.pop_front();
-    }
-    daemon_.metrics.queue_depth -= static_cast<std::int64_t>(inputs.size());
-    std::vector<InputResult> results(inputs.size());
-    std::size_t i = 0;
-    while (i < inputs.size()) {
-      if (inputs[i].kind == ShardInput::Kind::Erase) {
-        erase(inputs[i], results[i]);
-        ++i;
-        continue;
-      }
-      std::size_t j = i;
-      while (j < inputs.size() && inputs[j].kind != ShardInput::Kind::Erase) ++j;
-      try {
-        process(inputs, results, i, j);
-      } catch (const std::exception& e) {
-        // Never let a failure escape onto the event loop: refuse the group, retry its wake-ups.
-        fail(results, i, j, e.what());
-        for (std::size_t k = i; k < j; ++k) {
-          if (inputs[k].kind == ShardInput::Kind::Wake) {
-            daemon_.timers->update(inputs[k].customer_id, wall_now() + 5000);
-          }
-        }
-      }
-      i = j;
-    }
-    for (std::size_t k = 0; k < inputs.size(); ++k) {
-      if (inputs[k].done) inputs[k].done(results[k]);
-      --outstanding_;
-    }
-    if (!pending_.empty() && !scheduled_) {
+  /// A customer whose latest state is not durable yet.
+  struct Cached {
+    std::unique_ptr<engine::CustomerState> state;
+    std::string snapshot;  // serialized state as stored or last written; empty for a new customer
+    std::vector<StoredRun> runs;  // as stored (when runs_known)
+    bool runs_known = false;
+    int commits = 0;       // commits in flight that write this customer
+  };
+
+  void schedule() {
+    if (!scheduled_) {
       scheduled_ = true;
       net::post(strand_, [this] { flush(); });
+    }
+  }
+
+  void flush() {
+    scheduled_ = false;
+    if (generation.load() != cache_generation_) {
+      cache_.clear();
+      cache_generation_ = generation.load();
+    }
+    auto limit = static_cast<std::size_t>(daemon_.config.group_commit_max);
+    while (!pending_.empty()) {
+      if (pending_.front().kind == ShardInput::Kind::Erase) {
+        // An erasure runs alone, after every earlier write of this shard is durable.
+        if (commits_in_flight_ > 0) return;  // finish() schedules the next flush
+        ShardInput input = std::move(pending_.front());
+        pending_.pop_front();
+        InputResult result;
+        erase(input, result);
+        --daemon_.metrics.queue_depth;
+        if (input.done) input.done(result);
+        --outstanding_;
+        continue;
+      }
+      std::vector<ShardInput> inputs;
+      while (!pending_.empty() && inputs.size() < limit &&
+             pending_.front().kind != ShardInput::Kind::Erase) {
+        inputs.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      process(std::move(inputs));
+      // One group per turn of the strand: the I/O threads also read requests and answer them.
+      if (!pending_.empty()) schedule();
+      return;
     }
   }
 
   void erase(const ShardInput& input, InputResult& result) {
     try {
       result.erasure = store_->erase_customer(input.customer_id);
+      cache_.erase(input.customer_id);
       daemon_.timers->update(input.customer_id, std::nullopt);
       log(LogLevel::Info, "customer erased", {{"customer_id", input.customer_id}, {"shard", index_}});
     } catch (const StoreError& e) {
@@ -238,151 +326,235 @@ class Daemon::Impl::Shard {
     }
   }
 
-  /// Steps the engine over inputs [begin, end) and commits all their effects in one transaction.
-  void process(std::vector<ShardInput>& inputs, std::vector<InputResult>& results,
-               std::size_t begin, std::size_t end) {
-    auto now = wall_now();
-    Batch batch;
-    std::map<std::string, std::unique_ptr<engine::CustomerState>> states;
-    std::set<std::pair<std::string, std::string>> seen_ids;
-    std::map<CounterDelta, std::int64_t> counters;
-    std::set<std::string> touched;
+  /// Everything a group needs once its commit is done.
+  struct Group {
+    std::vector<ShardInput> inputs;
+    std::vector<InputResult> results;
+    std::vector<std::string> touched;
     std::map<std::string, std::optional<engine::Millis>> wakeups;
+    std::set<std::string> woken;
     std::size_t accepted = 0;
     std::size_t duplicates = 0;
-    std::set<std::string> woken;
-    // Every fired wake-up is answered to the timer queue: with the new wake-up after a commit,
-    // none when the customer is gone, a retry in a second when the commit failed.
-    auto answer_wakes = [&](bool failed) {
-      for (const auto& customer : woken) {
-        if (wakeups.count(customer) != 0 && !failed) continue;
-        daemon_.timers->update(customer, failed ? std::optional<engine::Millis>(now + 1000)
-                                                : std::nullopt);
+    std::size_t actions = 0;
+    engine::Millis now = 0;
+    std::chrono::steady_clock::time_point started;
+  };
+
+  /// After an engine failure: the customer's state as it was before the group, then the group's
+  /// earlier inputs again (the engine is deterministic, so they give what they gave before).
+  void restore(const engine::Engine& engine, Cached& entry, const std::string& customer,
+               const std::vector<ShardInput>& inputs, const std::vector<std::size_t>& applied,
+               engine::Millis now) {
+    entry.state = entry.snapshot.empty() ? engine::new_customer(customer) : engine::deserialize(entry.snapshot);
+    for (auto index : applied) {
+      const auto& input = inputs[index];
+      if (input.kind == ShardInput::Kind::Event) {
+        engine.on_event(*entry.state, input.event, true);
+      } else {
+        engine.on_time(*entry.state, now, true);
       }
-    };
-    {
+    }
+  }
+
+  /// Steps the engine over a group of inputs and hands their effects to the committer.
+  void process(std::vector<ShardInput> inputs) {
+    auto group = std::make_shared<Group>();
+    group->now = wall_now();
+    group->inputs = std::move(inputs);
+    group->results.resize(group->inputs.size());
+    auto& results = group->results;
+    const auto now = group->now;
+    PendingCommit commit;
+    Batch& batch = commit.batch;
+    std::map<CounterDelta, std::int64_t> counters;
+    std::set<std::string> touched;
+    std::unordered_map<std::string, std::vector<std::size_t>> applied;  // inputs stepped, by customer
+    bool failed = false;
+    try {
       std::shared_lock engine_lock(daemon_.engine_mutex);
       const auto& engine = *daemon_.engine;
-      try {
-        for (std::size_t k = begin; k < end; ++k) {
-          auto& input = inputs[k];
-          bool is_event = input.kind == ShardInput::Kind::Event;
-          const std::string& customer = is_event ? input.event.customer_id : input.customer_id;
-          const std::string& message_id = input.event.message_id;
-          if (!is_event) woken.insert(customer);
-          if (is_event && !message_id.empty() &&
-              (seen_ids.count({customer, message_id}) != 0 ||
-               store_->seen_message(customer, message_id))) {
-            results[k].duplicate = true;
-            ++duplicates;
-            continue;
-          }
-          auto& state = states[customer];
-          if (!state) {
-            auto stored = store_->load_customer(customer);
-            if (!stored && !is_event) continue;  // a wake-up for a customer erased since
-            try {
-              state = stored ? engine::deserialize(*stored) : engine::new_customer(customer);
-            } catch (const std::exception& e) {
-              states.erase(customer);
-              results[k].ok = false;
-              results[k].error = std::string("stored state unreadable: ") + e.what();
-              log(LogLevel::Error, "stored state unreadable", {{"customer_id", customer}, {"error", e.what()}});
+      for (std::size_t k = 0; k < group->inputs.size(); ++k) {
+        auto& input = group->inputs[k];
+        bool is_event = input.kind == ShardInput::Kind::Event;
+        const std::string& customer = is_event ? input.event.customer_id : input.customer_id;
+        const std::string& message_id = input.event.message_id;
+        if (!is_event) group->woken.insert(customer);
+        auto cached = cache_.find(customer);
+        if (cached == cache_.end()) {
+          auto stored = store_->load_customer(customer);
+          if (!stored && !is_event) continue;  // a wake-up for a customer erased since
+          try {
+            Cached entry;
+            entry.state = stored ? engine::deserialize(*stored) : engine::new_customer(customer);
+            if (stored) entry.snapshot = std::move(*stored);
+            entry.runs = runs_of(*entry.state);  // the stored runs rows mirror the stored state
+            entry.runs_known = true;
+            cached = cache_.emplace(customer, std::move(entry)).first;
+          } catch (const std::exception& e) {
+            // Unreadable: the stored message ids still say whether the event is a repeat.
+            if (is_event && !message_id.empty() && store_->seen_message(customer, message_id)) {
+              results[k].duplicate = true;
+              ++group->duplicates;
               continue;
             }
-          }
-          std::string before = engine::serialize(*state);
-          engine::Outcome outcome;
-          try {
-            outcome = is_event ? engine.on_event(*state, input.event, true)
-                               : engine.on_time(*state, now, true);
-          } catch (const std::exception& e) {
-            state = engine::deserialize(before);
             results[k].ok = false;
-            results[k].error = std::string("engine failure: ") + e.what();
-            ++daemon_.metrics.engine_errors;
-            log(LogLevel::Error, "engine failure", {{"customer_id", customer}, {"error", e.what()}});
+            results[k].error = std::string("stored state unreadable: ") + e.what();
+            log(LogLevel::Error, "stored state unreadable", {{"customer_id", customer}, {"error", e.what()}});
             continue;
           }
-          if (outcome.duplicate) {
-            results[k].duplicate = true;
-            ++duplicates;
-            continue;
-          }
-          if (is_event) {
-            ++accepted;
-            batch.events.push_back({customer, message_id, input.event.at, input.raw});
-            if (!message_id.empty()) {
-              batch.message_ids.emplace_back(customer, message_id);
-              seen_ids.insert({customer, message_id});
-            }
-          } else {
-            auto lateness = std::max<engine::Millis>(0, now - input.due);
-            ++daemon_.metrics.timers_fired;
-            daemon_.metrics.record_timer_lag(lateness);
-            if (lateness > 1000) {
+        }
+        auto& entry = cached->second;
+        // The state holds every messageId the customer was ever sent (and is written in the same
+        // transaction as the message_ids table): a repeat is answered without stepping.
+        if (is_event && !message_id.empty() && entry.state->message_ids.count(message_id) != 0) {
+          results[k].duplicate = true;
+          ++group->duplicates;
+          continue;
+        }
+        engine::Outcome outcome;
+        try {
+          outcome = is_event ? engine.on_event(*entry.state, input.event, true)
+                             : engine.on_time(*entry.state, now, true);
+        } catch (const std::exception& e) {
+          restore(engine, entry, customer, group->inputs, applied[customer], now);
+          results[k].ok = false;
+          results[k].error = std::string("engine failure: ") + e.what();
+          ++daemon_.metrics.engine_errors;
+          log(LogLevel::Error, "engine failure", {{"customer_id", customer}, {"error", e.what()}});
+          continue;
+        }
+        if (outcome.duplicate) {
+          results[k].duplicate = true;
+          ++group->duplicates;
+          continue;
+        }
+        applied[customer].push_back(k);
+        if (is_event) {
+          ++group->accepted;
+          batch.events.push_back({customer, message_id, input.event.at, input.raw});
+          if (!message_id.empty()) batch.message_ids.emplace_back(customer, message_id);
+        } else {
+          auto lateness = std::max<engine::Millis>(0, now - input.due);
+          ++daemon_.metrics.timers_fired;
+          daemon_.metrics.record_timer_lag(lateness);
+          if (lateness > 1000) {
+            // At most one line a second: a backlog of a million late wake-ups is one fact.
+            ++late_unlogged_;
+            if (now - late_logged_at_ >= 1000) {
               log(LogLevel::Warn, "wake-up fired late",
                   {{"customer_id", customer},
                    {"due", engine::format_timestamp(input.due)},
-                   {"late_ms", lateness}});
+                   {"late_ms", lateness},
+                   {"late_wakeups_since_last_line", late_unlogged_}});
+              late_logged_at_ = now;
+              late_unlogged_ = 0;
             }
           }
-          touched.insert(customer);
-          collect(outcome, customer, batch, counters);
         }
-        for (const auto& customer : touched) {
-          auto& state = *states[customer];
-          CustomerWrite write;
-          write.customer_id = customer;
-          write.state = engine::serialize(state);
-          write.next_wakeup = engine.next_wakeup(state);
-          write.runs = runs_of(engine.describe(state));
-          wakeups[customer] = write.next_wakeup;
-          batch.customers.push_back(std::move(write));
-        }
-      } catch (const StoreError& e) {
-        fail(results, begin, end, e.what());
-        answer_wakes(true);
-        return;
+        touched.insert(customer);
+        collect(outcome, customer, batch, counters);
       }
+      for (const auto& customer : touched) {
+        auto& entry = cache_.at(customer);
+        CustomerWrite write;
+        write.customer_id = customer;
+        write.state = engine::serialize(*entry.state);
+        entry.snapshot = write.state;
+        write.next_wakeup = engine.next_wakeup(*entry.state);
+        write.runs = runs_of(*entry.state);
+        // The runs table changes only when a run starts, moves or ends.
+        write.write_runs = !entry.runs_known || !same_runs(write.runs, entry.runs);
+        entry.runs = write.runs;
+        entry.runs_known = true;
+        group->wakeups[customer] = write.next_wakeup;
+        batch.customers.push_back(std::move(write));
+        ++entry.commits;
+        group->touched.push_back(customer);
+      }
+    } catch (const std::exception& e) {
+      // A read failed (or worse): refuse the group. The cached states may hold half of it.
+      failed = true;
+      for (auto& result : results) {
+        result.ok = false;
+        result.error = std::string("storage failure: ") + e.what();
+      }
+      log(LogLevel::Error, "commit failed", {{"shard", index_}, {"error", e.what()}});
+    }
+    // Customers not written (duplicates, failures) need no cache entry.
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      it = it->second.commits == 0 ? cache_.erase(it) : std::next(it);
+    }
+    if (failed) {
+      // The cached states may hold part of this group: start again from the store, and refuse
+      // the commits in flight that were computed on them.
+      ++generation;
+      cache_.clear();
+      cache_generation_ = generation.load();
+      finish(group, false, "");
+      return;
     }
     for (const auto& [key, delta] : counters) {
       CounterDelta counter = key;
       counter.delta = delta;
       batch.counters.push_back(std::move(counter));
     }
-    auto started = std::chrono::steady_clock::now();
-    try {
-      auto applied = store_->apply(batch);
-      daemon_.metrics.actions_created += applied.actions_inserted;
-      if (applied.actions_existing > 0) {
-        log(LogLevel::Info, "action ids already in the outbox were not created again",
-            {{"count", applied.actions_existing}, {"shard", index_}});
-      }
-    } catch (const StoreError& e) {
-      fail(results, begin, end, e.what());
-      answer_wakes(true);
-      return;
-    }
-    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    daemon_.metrics.record_commit(took.count(), end - begin);
-    daemon_.metrics.events_accepted += accepted;
-    daemon_.metrics.events_duplicate += duplicates;
-    for (const auto& [customer, next] : wakeups) {
-      // Defensive: a wake-up the engine left in the past is retried in a second, not spun on.
-      bool stuck = next && *next <= now && woken.count(customer) != 0;
-      daemon_.timers->update(customer, stuck ? std::optional<engine::Millis>(now + 1000) : next);
-    }
-    answer_wakes(false);
-    if (!batch.actions.empty()) daemon_.dispatcher->notify();
-    if (!batch.traces.empty()) {
-      try {
-        for (const auto& customer : touched) {
-          store_->trim_traces(customer, daemon_.config.retention.trace_lines);
+    batch.trace_keep = daemon_.config.retention.trace_lines;  // trimmed in the same transaction
+    group->actions = batch.actions.size();
+    group->started = std::chrono::steady_clock::now();
+    commit.shard = index_;
+    commit.generation = cache_generation_;
+    commit.finish = [this, group](bool ok, const std::string& error) {
+      net::post(strand_, [this, group, ok, error] {
+        --commits_in_flight_;
+        for (const auto& customer : group->touched) drop(customer);
+        if (!ok) {
+          for (auto& result : group->results) {
+            result.ok = false;
+            result.error = "storage failure: " + error;
+          }
+          log(LogLevel::Error, "commit failed", {{"shard", index_}, {"error", error}});
         }
-      } catch (const StoreError& e) {
-        log(LogLevel::Warn, "trimming traces failed", {{"error", e.what()}});
+        finish(group, ok, error);
+        if (!pending_.empty()) schedule();
+      });
+    };
+    ++commits_in_flight_;
+    daemon_.committer->submit(std::move(commit));
+  }
+
+  /// One commit that wrote this customer is done: the stored state is the latest once none is
+  /// left in flight.
+  void drop(const std::string& customer) {
+    auto it = cache_.find(customer);
+    if (it == cache_.end()) return;
+    if (--it->second.commits <= 0) cache_.erase(it);
+  }
+
+  /// Answers a group's inputs and tells the timer queue about its wake-ups.
+  void finish(const std::shared_ptr<Group>& group, bool ok, const std::string&) {
+    auto now = group->now;
+    if (ok) {
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - group->started;
+      daemon_.metrics.record_commit(took.count(), group->inputs.size());
+      daemon_.metrics.events_accepted += group->accepted;
+      daemon_.metrics.events_duplicate += group->duplicates;
+      for (const auto& [customer, next] : group->wakeups) {
+        // Defensive: a wake-up the engine left in the past is retried in a second, not spun on.
+        bool stuck = next && *next <= now && group->woken.count(customer) != 0;
+        daemon_.timers->update(customer, stuck ? std::optional<engine::Millis>(now + 1000) : next);
       }
+      if (group->actions > 0) daemon_.dispatcher->notify();
+    }
+    // Every fired wake-up is answered to the timer queue: with the new wake-up after a commit,
+    // none when the customer is gone, a retry when the commit failed.
+    for (const auto& customer : group->woken) {
+      if (ok && group->wakeups.count(customer) != 0) continue;
+      daemon_.timers->update(customer, ok ? std::nullopt : std::optional<engine::Millis>(now + 5000));
+    }
+    daemon_.metrics.queue_depth -= static_cast<std::int64_t>(group->inputs.size());
+    for (std::size_t k = 0; k < group->inputs.size(); ++k) {
+      if (group->inputs[k].done) group->inputs[k].done(group->results[k]);
+      --outstanding_;
     }
   }
 
@@ -419,23 +591,76 @@ class Daemon::Impl::Shard {
     }
   }
 
-  void fail(std::vector<InputResult>& results, std::size_t begin, std::size_t end,
-            const std::string& error) {
-    log(LogLevel::Error, "commit failed", {{"shard", index_}, {"error", error}});
-    for (std::size_t k = begin; k < end; ++k) {
-      results[k].ok = false;
-      results[k].error = "storage failure: " + error;
-    }
-  }
-
   Impl& daemon_;
   std::size_t index_;
   net::strand<net::io_context::executor_type> strand_;
-  std::unique_ptr<SqliteStore> store_;
-  std::deque<ShardInput> pending_;  // only touched on the strand
+  std::unique_ptr<SqliteStore> store_;  // reads: stored states, message ids; erasures
+  std::deque<ShardInput> pending_;      // only touched on the strand
   bool scheduled_ = false;
+  std::unordered_map<std::string, Cached> cache_;  // states not yet durable (strand only)
+  std::uint64_t cache_generation_ = 0;
+  std::size_t commits_in_flight_ = 0;
+  engine::Millis late_logged_at_ = 0;  // "wake-up fired late" lines: the last one, and those since
+  std::size_t late_unlogged_ = 0;
   std::atomic<std::size_t> outstanding_{0};
 };
+
+void Daemon::Impl::Committer::run() {
+  for (;;) {
+    std::vector<PendingCommit> group;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is committed
+      group.swap(queue_);
+    }
+    // Batches computed on states of a commit that failed since are refused with it.
+    std::vector<PendingCommit> stale;
+    std::vector<PendingCommit> live;
+    for (auto& commit : group) {
+      (commit.generation == daemon_.shards[commit.shard]->generation.load() ? live : stale)
+          .push_back(std::move(commit));
+    }
+    for (auto& commit : stale) commit.finish(false, "an earlier commit of these customers failed");
+    if (live.empty()) continue;
+    Batch merged;
+    if (live.size() == 1) {
+      merged = std::move(live[0].batch);
+    } else {
+      auto append = [](auto& into, auto& from) {
+        into.insert(into.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+      };
+      for (auto& commit : live) {
+        append(merged.customers, commit.batch.customers);
+        append(merged.message_ids, commit.batch.message_ids);
+        append(merged.events, commit.batch.events);
+        append(merged.actions, commit.batch.actions);
+        append(merged.traces, commit.batch.traces);
+        append(merged.counters, commit.batch.counters);
+        merged.trace_keep = commit.batch.trace_keep;
+      }
+    }
+    try {
+      auto applied = store_->apply(merged);
+      daemon_.metrics.actions_created += applied.actions_inserted;
+      if (applied.actions_existing > 0) {
+        log(LogLevel::Info, "action ids already in the outbox were not created again",
+            {{"count", applied.actions_existing}});
+      }
+      for (auto& commit : live) commit.finish(true, "");
+      bool checkpoint;
+      {
+        std::lock_guard lock(mutex_);
+        checkpoint = ++commits_since_checkpoint_ >= 32;
+      }
+      if (checkpoint) checkpoint_wake_.notify_one();
+    } catch (const std::exception& e) {
+      for (auto& commit : live) ++daemon_.shards[commit.shard]->generation;
+      std::string error = e.what();
+      for (auto& commit : live) commit.finish(false, error);
+    }
+  }
+}
 
 net::ip::tcp::endpoint Daemon::Impl::open() {
   validate_for_serving(config);
@@ -472,6 +697,7 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   }
 
   dispatcher = std::make_unique<Dispatcher>(config, metrics);
+  committer = std::make_unique<Committer>(*this);
   for (int i = 0; i < config.shards; ++i) {
     shards.push_back(std::make_unique<Shard>(*this, static_cast<std::size_t>(i)));
   }
@@ -881,6 +1107,7 @@ void Daemon::Impl::drain_step() {
 
 int Daemon::Impl::run() {
   dispatcher->start();
+  committer->start();
   timers->start();
   server->start();
   wait_signal();
@@ -889,6 +1116,7 @@ int Daemon::Impl::run() {
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([this] { io.run(); });
   io.run();
   for (auto& thread : threads) thread.join();
+  committer->stop();
   dispatcher->stop();
   log(LogLevel::Info, "stopped");
   return 0;

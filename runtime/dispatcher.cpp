@@ -24,7 +24,9 @@ engine::Millis wall_now() {
       .count();
 }
 
-constexpr std::size_t kPassSize = 256;
+/// Actions read per pass: a file sink writes and fsyncs them at once, a webhook posts them in turn.
+constexpr std::size_t kFilePassSize = 4096;
+constexpr std::size_t kWebhookPassSize = 256;
 
 }  // namespace
 
@@ -105,7 +107,8 @@ void Dispatcher::run(Worker& worker) {
       seen = generation_;
     }
     try {
-      auto due = worker.store->due_actions(wall_now(), kPassSize, worker.filter);
+      auto pass = worker.sink.kind == SinkSpec::Kind::File ? kFilePassSize : kWebhookPassSize;
+      auto due = worker.store->due_actions(wall_now(), pass, worker.filter);
       if (!due.empty()) {
         if (worker.sink.kind == SinkSpec::Kind::File) {
           deliver_to_file(worker, due);
@@ -161,10 +164,14 @@ void Dispatcher::deliver_to_file(Worker& worker, const std::vector<OutboxEntry>&
     for (const auto& entry : due) record_failure(worker, entry, error);
     return;
   }
-  for (const auto& entry : due) {
-    worker.store->mark_delivered(entry.action_id);
-    ++metrics_.actions_delivered;
-  }
+  // One transaction for the whole pass: the lines are on disk (fsync above) before the mark.
+  std::vector<std::string> ids;
+  ids.reserve(due.size());
+  for (const auto& entry : due) ids.push_back(entry.action_id);
+  // A StoreError here goes to run(), which waits before the next pass; the lines are then
+  // written again (same action ids: delivery is at least once).
+  worker.store->mark_delivered(ids);
+  metrics_.actions_delivered += due.size();
 }
 
 void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due) {

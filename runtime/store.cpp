@@ -1,6 +1,9 @@
 #include "runtime/store.hpp"
 
 #include <functional>
+#include <limits>
+#include <string_view>
+#include <unordered_set>
 
 #include <sqlite3.h>
 
@@ -99,6 +102,14 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_customer ON runs(customer_id);
 )sql",
+    // 3: indexes that keep the wake-up and outbox queues cheap when a million rows are queued:
+    // wake-ups are paged by (next_wakeup, id) straight from the index, and the pending actions
+    // are read in creation order without sorting every pending row.
+    R"sql(
+DROP INDEX customers_next_wakeup;
+CREATE INDEX customers_wakeup ON customers(next_wakeup, id) WHERE next_wakeup IS NOT NULL;
+CREATE INDEX outbox_queue ON outbox(status) WHERE status = 'pending';
+)sql",
 };
 
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
@@ -133,7 +144,13 @@ class SqliteStore::Statement {
   }
   Statement& bind_blob(int index, const std::string& bytes) {
     check(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
-                            SQLITE_TRANSIENT));
+                            SQLITE_STATIC));
+    return *this;
+  }
+  /// Binds text without copying it: `text` must live until the statement is reset.
+  Statement& bind_static(int index, const std::string& text) {
+    check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                            SQLITE_STATIC));
     return *this;
   }
 
@@ -271,71 +288,94 @@ BatchResult SqliteStore::apply(const Batch& batch) {
   BatchResult result;
   exec("BEGIN IMMEDIATE");
   try {
+    // Each statement is looked up once per batch; values are bound without copies (the batch
+    // outlives every step).
+    auto& upsert_customer = prepare(
+        "INSERT INTO customers(id, state, next_wakeup) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT(id) DO UPDATE SET state = excluded.state, next_wakeup = excluded.next_wakeup");
+    auto& delete_runs = prepare("DELETE FROM runs WHERE customer_id = ?1");
+    auto& insert_run =
+        prepare("INSERT INTO runs(customer_id, journey, version, state) VALUES (?1, ?2, ?3, ?4)");
     for (const auto& write : batch.customers) {
-      prepare(
-          "INSERT INTO customers(id, state, next_wakeup) VALUES (?1, ?2, ?3) "
-          "ON CONFLICT(id) DO UPDATE SET state = excluded.state, next_wakeup = excluded.next_wakeup")
-          .bind(1, write.customer_id)
+      upsert_customer.bind_static(1, write.customer_id)
           .bind_blob(2, write.state)
           .bind(3, write.next_wakeup)
           .run();
-      prepare("DELETE FROM runs WHERE customer_id = ?1").bind(1, write.customer_id).run();
+      if (!write.write_runs) continue;
+      delete_runs.bind_static(1, write.customer_id).run();
       for (const auto& run : write.runs) {
-        prepare("INSERT INTO runs(customer_id, journey, version, state) VALUES (?1, ?2, ?3, ?4)")
-            .bind(1, write.customer_id)
-            .bind(2, run.journey)
-            .bind(3, run.version)
-            .bind(4, run.state)
+        insert_run.bind_static(1, write.customer_id)
+            .bind_static(2, run.journey)
+            .bind_static(3, run.version)
+            .bind_static(4, run.state)
             .run();
       }
     }
-    for (const auto& [customer, message] : batch.message_ids) {
-      prepare("INSERT OR IGNORE INTO message_ids(customer_id, message_id) VALUES (?1, ?2)")
-          .bind(1, customer)
-          .bind(2, message)
-          .run();
+    if (!batch.message_ids.empty()) {
+      auto& insert_id =
+          prepare("INSERT OR IGNORE INTO message_ids(customer_id, message_id) VALUES (?1, ?2)");
+      for (const auto& [customer, message] : batch.message_ids) {
+        insert_id.bind_static(1, customer).bind_static(2, message).run();
+      }
     }
-    for (const auto& event : batch.events) {
-      prepare("INSERT INTO events(customer_id, message_id, at, json) VALUES (?1, ?2, ?3, ?4)")
-          .bind(1, event.customer_id)
-          .bind(2, event.message_id)
-          .bind(3, event.at)
-          .bind(4, event.json)
-          .run();
+    if (!batch.events.empty()) {
+      auto& insert_event =
+          prepare("INSERT INTO events(customer_id, message_id, at, json) VALUES (?1, ?2, ?3, ?4)");
+      for (const auto& event : batch.events) {
+        insert_event.bind_static(1, event.customer_id)
+            .bind_static(2, event.message_id)
+            .bind(3, event.at)
+            .bind_static(4, event.json)
+            .run();
+      }
     }
-    for (const auto& action : batch.actions) {
-      auto changed =
-          prepare(
-              "INSERT OR IGNORE INTO outbox(action_id, customer_id, channel, payload, status, "
-              "attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)")
-              .bind(1, action.action_id)
-              .bind(2, action.customer_id)
-              .bind(3, action.channel)
-              .bind(4, action.payload)
-              .bind(5, std::string(status_name(action.status)))
-              .bind(6, action.next_attempt_at)
-              .run();
-      (changed ? result.actions_inserted : result.actions_existing) += 1;
+    if (!batch.actions.empty()) {
+      auto& insert_action = prepare(
+          "INSERT OR IGNORE INTO outbox(action_id, customer_id, channel, payload, status, "
+          "attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)");
+      for (const auto& action : batch.actions) {
+        auto changed = insert_action.bind_static(1, action.action_id)
+                           .bind_static(2, action.customer_id)
+                           .bind_static(3, action.channel)
+                           .bind_static(4, action.payload)
+                           .bind(5, std::string(status_name(action.status)))
+                           .bind(6, action.next_attempt_at)
+                           .run();
+        (changed ? result.actions_inserted : result.actions_existing) += 1;
+      }
     }
-    for (const auto& trace : batch.traces) {
-      prepare("INSERT INTO traces(customer_id, at, journey, message, detail) VALUES (?1,?2,?3,?4,?5)")
-          .bind(1, trace.customer_id)
-          .bind(2, trace.at)
-          .bind(3, trace.journey)
-          .bind(4, trace.message)
-          .bind(5, trace.detail_json)
-          .run();
+    if (!batch.traces.empty()) {
+      auto& insert_trace = prepare(
+          "INSERT INTO traces(customer_id, at, journey, message, detail) VALUES (?1,?2,?3,?4,?5)");
+      for (const auto& trace : batch.traces) {
+        insert_trace.bind_static(1, trace.customer_id)
+            .bind(2, trace.at)
+            .bind_static(3, trace.journey)
+            .bind_static(4, trace.message)
+            .bind_static(5, trace.detail_json)
+            .run();
+      }
     }
-    for (const auto& counter : batch.counters) {
-      prepare(
+    if (batch.trace_keep != SIZE_MAX) {
+      std::unordered_set<std::string_view> trimmed;
+      for (const auto& trace : batch.traces) {
+        if (trimmed.insert(trace.customer_id).second) {
+          trim_traces_locked(trace.customer_id, batch.trace_keep);
+        }
+      }
+    }
+    if (!batch.counters.empty()) {
+      auto& add_counter = prepare(
           "INSERT INTO counters(journey, version, metric, key, value) VALUES (?1,?2,?3,?4,?5) "
-          "ON CONFLICT(journey, version, metric, key) DO UPDATE SET value = value + excluded.value")
-          .bind(1, counter.journey)
-          .bind(2, counter.version)
-          .bind(3, counter.metric)
-          .bind(4, counter.key)
-          .bind(5, counter.delta)
-          .run();
+          "ON CONFLICT(journey, version, metric, key) DO UPDATE SET value = value + excluded.value");
+      for (const auto& counter : batch.counters) {
+        add_counter.bind_static(1, counter.journey)
+            .bind_static(2, counter.version)
+            .bind_static(3, counter.metric)
+            .bind_static(4, counter.key)
+            .bind(5, counter.delta)
+            .run();
+      }
     }
     exec("COMMIT");
   } catch (...) {
@@ -367,14 +407,18 @@ bool SqliteStore::seen_message(const std::string& customer_id, const std::string
   return st.step();
 }
 
-std::vector<std::pair<std::string, engine::Millis>> SqliteStore::due_wakeups(engine::Millis until,
-                                                                             std::size_t limit) {
+std::vector<std::pair<std::string, engine::Millis>> SqliteStore::due_wakeups(
+    engine::Millis until, std::size_t limit,
+    const std::optional<std::pair<engine::Millis, std::string>>& after) {
   std::lock_guard lock(mutex_);
   auto& st = prepare(
-      "SELECT id, next_wakeup FROM customers WHERE next_wakeup IS NOT NULL AND next_wakeup <= ?1 "
+      "SELECT id, next_wakeup FROM customers INDEXED BY customers_wakeup "
+      "WHERE next_wakeup IS NOT NULL AND next_wakeup <= ?1 AND (next_wakeup, id) > (?3, ?4) "
       "ORDER BY next_wakeup, id LIMIT ?2");
   ResetOnExit reset(st);
   st.bind(1, until).bind(2, static_cast<std::int64_t>(limit));
+  st.bind(3, after ? after->first : std::numeric_limits<std::int64_t>::min());
+  st.bind(4, after ? after->second : std::string());
   std::vector<std::pair<std::string, engine::Millis>> out;
   while (st.step()) out.emplace_back(st.text(0), st.integer(1));
   return out;
@@ -421,9 +465,10 @@ std::string channel_clause(const ChannelFilter& filter, int first) {
 
 std::vector<OutboxEntry> SqliteStore::due_actions(engine::Millis now, std::size_t limit,
                                                   const ChannelFilter& filter) {
+  if (filter.channels.empty() && !filter.exclude) return {};  // no channel at all
   std::lock_guard lock(mutex_);
   auto& st = prepare(std::string("SELECT ") + kOutboxColumns +
-                     " FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1" +
+                     " FROM outbox INDEXED BY outbox_queue WHERE status = 'pending' AND next_attempt_at <= ?1" +
                      channel_clause(filter, 3) + " ORDER BY rowid LIMIT ?2");
   ResetOnExit reset(st);
   st.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
@@ -449,6 +494,25 @@ void SqliteStore::mark_delivered(const std::string& action_id) {
           "WHERE action_id = ?1")
       .bind(1, action_id)
       .run();
+}
+
+void SqliteStore::mark_delivered(const std::vector<std::string>& action_ids) {
+  if (action_ids.empty()) return;
+  std::lock_guard lock(mutex_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& action_id : action_ids) {
+      prepare("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
+              "WHERE action_id = ?1")
+          .bind(1, action_id)
+          .run();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    for (auto& [sql, st] : statements_) st->reset();
+    exec("ROLLBACK");
+    throw;
+  }
 }
 
 void SqliteStore::mark_failed(const std::string& action_id, int attempts,
@@ -501,12 +565,18 @@ std::vector<StoredTrace> SqliteStore::traces(const std::string& customer_id) {
 
 void SqliteStore::trim_traces(const std::string& customer_id, std::size_t keep) {
   std::lock_guard lock(mutex_);
+  trim_traces_locked(customer_id, keep);
+}
+
+void SqliteStore::trim_traces_locked(const std::string& customer_id, std::size_t keep) {
+  // One index probe for the oldest line kept; nothing to do while fewer are stored.
   prepare(
-      "DELETE FROM traces WHERE customer_id = ?1 AND seq NOT IN "
-      "(SELECT seq FROM traces WHERE customer_id = ?1 ORDER BY seq DESC LIMIT ?2)")
+      "DELETE FROM traces WHERE customer_id = ?1 AND seq < "
+      "(SELECT seq FROM traces WHERE customer_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)")
       .bind(1, customer_id)
-      .bind(2, static_cast<std::int64_t>(keep))
+      .bind(2, static_cast<std::int64_t>(keep == 0 ? 0 : keep - 1))
       .run();
+  if (keep == 0) prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
 }
 
 std::vector<std::pair<StoredRun, std::size_t>> SqliteStore::run_counts() {

@@ -1,6 +1,7 @@
 // Durable storage behind one narrow interface; SQLite (WAL) is the embedded implementation.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -72,7 +73,8 @@ struct CustomerWrite {
   std::string customer_id;
   std::string state;  // engine::serialize
   std::optional<engine::Millis> next_wakeup;
-  std::vector<StoredRun> runs;  // replaces the customer's stored runs
+  std::vector<StoredRun> runs;  // replaces the customer's stored runs (when write_runs)
+  bool write_runs = true;       // false: the stored runs are already these
 };
 
 /// A counter increment for GET /v1/journeys: (journey, version, metric, key) += delta.
@@ -95,6 +97,7 @@ struct Batch {
   std::vector<StoredEvent> events;
   std::vector<OutboxEntry> actions;  // inserted unless the action_id exists
   std::vector<StoredTrace> traces;
+  std::size_t trace_keep = SIZE_MAX;  // then each customer in `traces` keeps its newest this many
   std::vector<CounterDelta> counters;
 };
 
@@ -149,9 +152,11 @@ class Store {
   virtual std::optional<std::string> load_customer(const std::string& customer_id) = 0;
   /// True when (customer, messageId) was committed before.
   virtual bool seen_message(const std::string& customer_id, const std::string& message_id) = 0;
-  /// Customers whose next wake-up is at or before `until`, earliest first.
-  virtual std::vector<std::pair<std::string, engine::Millis>> due_wakeups(engine::Millis until,
-                                                                          std::size_t limit) = 0;
+  /// Customers whose next wake-up is at or before `until`, earliest first (by wake-up, then id),
+  /// starting after `after` (a (wake-up, id) position from an earlier page) when given.
+  virtual std::vector<std::pair<std::string, engine::Millis>> due_wakeups(
+      engine::Millis until, std::size_t limit,
+      const std::optional<std::pair<engine::Millis, std::string>>& after = std::nullopt) = 0;
   /// Number of customers with a pending wake-up.
   virtual std::size_t pending_wakeups() = 0;
 
@@ -161,6 +166,8 @@ class Store {
   /// The earliest next_attempt_at of a pending action.
   virtual std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) = 0;
   virtual void mark_delivered(const std::string& action_id) = 0;
+  /// Marks many actions delivered in one transaction.
+  virtual void mark_delivered(const std::vector<std::string>& action_ids) = 0;
   /// Records a failed attempt: pending with a later retry, or dead.
   virtual void mark_failed(const std::string& action_id, int attempts,
                            engine::Millis next_attempt_at, const std::string& error, bool dead) = 0;
@@ -194,7 +201,7 @@ class Store {
 class SqliteStore final : public Store {
  public:
   /// The newest schema version this build knows.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   /// Opens (creating if needed) and migrates up to `target_version`. Throws StoreError.
   explicit SqliteStore(const std::string& path, int target_version = kSchemaVersion);
@@ -208,13 +215,15 @@ class SqliteStore final : public Store {
   BatchResult apply(const Batch& batch) override;
   std::optional<std::string> load_customer(const std::string& customer_id) override;
   bool seen_message(const std::string& customer_id, const std::string& message_id) override;
-  std::vector<std::pair<std::string, engine::Millis>> due_wakeups(engine::Millis until,
-                                                                  std::size_t limit) override;
+  std::vector<std::pair<std::string, engine::Millis>> due_wakeups(
+      engine::Millis until, std::size_t limit,
+      const std::optional<std::pair<engine::Millis, std::string>>& after = std::nullopt) override;
   std::size_t pending_wakeups() override;
   std::vector<OutboxEntry> due_actions(engine::Millis now, std::size_t limit,
                                        const ChannelFilter& filter = {}) override;
   std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) override;
   void mark_delivered(const std::string& action_id) override;
+  void mark_delivered(const std::vector<std::string>& action_ids) override;
   void mark_failed(const std::string& action_id, int attempts, engine::Millis next_attempt_at,
                    const std::string& error, bool dead) override;
   std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
@@ -236,6 +245,7 @@ class SqliteStore final : public Store {
   class Statement;
   Statement& prepare(const std::string& sql);
   void migrate(int target_version);
+  void trim_traces_locked(const std::string& customer_id, std::size_t keep);
 
   sqlite3* db_ = nullptr;
   std::mutex mutex_;

@@ -3,6 +3,8 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include "runtime/log.hpp"
 
 namespace journey::runtime {
@@ -22,8 +24,7 @@ TimerQueue::TimerQueue(net::io_context& io, Store& store, std::int64_t window_ms
 void TimerQueue::start() {
   net::post(strand_, [this] {
     stopped_ = false;
-    reload(clock_());
-    arm();
+    pump();
   });
 }
 
@@ -36,32 +37,77 @@ void TimerQueue::stop() {
 
 void TimerQueue::update(const std::string& customer_id, std::optional<engine::Millis> next) {
   net::post(strand_, [this, customer_id, next] {
-    in_flight_.erase(customer_id);
+    bool answered = in_flight_.erase(customer_id) > 0;
+    bool earliest = false;
     if (next && *next <= horizon_) {
       current_.insert_or_assign(customer_id, *next);
       heap_.emplace(*next, customer_id);
-      bool earliest = heap_.top().first == *next;
-      in_memory_ = current_.size();
-      if (earliest && !stopped_) arm();
+      earliest = heap_.top().first == *next;
     } else {
       // Later than the window: it stays in the store and comes back with a later window. Any
       // entry in the heap for this customer is now stale and will be skipped.
       current_.erase(customer_id);
-      in_memory_ = current_.size();
+    }
+    in_memory_ = current_.size();
+    if (stopped_) return;
+    if (answered && blocked_ && in_flight_.size() <= std::min(kMaxInFlight, window_max_) / 2) {
+      pump();  // half the fired wake-ups are answered: fire (and load) the next ones
+    } else if (earliest && !blocked_) {
+      arm();
     }
   });
 }
 
-void TimerQueue::reload(engine::Millis now) {
+std::size_t TimerQueue::room() const {
+  auto held = current_.size() + in_flight_.size();
+  return held >= window_max_ ? 0 : window_max_ - held;
+}
+
+void TimerQueue::pump() {
+  if (stopped_) return;
+  auto now = clock_();
+  blocked_ = false;
+  for (;;) {
+    while (!heap_.empty() && heap_.top().first <= now && in_flight_.size() < kMaxInFlight) {
+      auto [due, customer] = heap_.top();
+      heap_.pop();
+      auto it = current_.find(customer);
+      if (it == current_.end() || it->second != due) continue;  // stale
+      current_.erase(it);
+      in_flight_[customer] = due;
+      fire_(customer, due);
+    }
+    if (in_flight_.size() >= kMaxInFlight) {
+      blocked_ = true;  // the answers (update) resume firing
+      break;
+    }
+    bool more_due = !heap_.empty() && heap_.top().first <= now;
+    if (more_due || !(page_pending_ || now >= horizon_)) break;
+    // The window is used up (or the last page was full): load the next page.
+    if (room() == 0) {
+      blocked_ = true;
+      break;
+    }
+    auto loaded = reload(now);
+    if (loaded == 0 || heap_.empty() || heap_.top().first > now) break;
+  }
+  in_memory_ = current_.size();
+  arm();
+}
+
+std::size_t TimerQueue::reload(engine::Millis now) {
   engine::Millis until = now + window_ms_;
+  auto limit = room();
   std::vector<std::pair<std::string, engine::Millis>> rows;
   try {
-    rows = store_.due_wakeups(until, window_max_);
+    rows = store_.due_wakeups(until, limit, cursor_);
   } catch (const StoreError& e) {
     log(LogLevel::Error, "loading wake-ups failed", {{"error", e.what()}});
-    horizon_ = now;
-    return;
+    retry_at_ = now + 1000;
+    return 0;
   }
+  retry_at_ = 0;
+  std::size_t added = 0;
   for (const auto& [customer, due] : rows) {
     // Fired and not yet committed: the stored wake-up is about to change.
     if (in_flight_.count(customer) != 0) continue;
@@ -69,10 +115,21 @@ void TimerQueue::reload(engine::Millis now) {
     if (it != current_.end() && it->second == due) continue;
     current_[customer] = due;
     heap_.emplace(due, customer);
+    ++added;
   }
-  // A full window may have left some out: only trust it up to the last row loaded.
-  horizon_ = rows.size() >= window_max_ && !rows.empty() ? rows.back().second : until;
+  if (rows.size() >= limit && !rows.empty()) {
+    // A full page: the store may hold more at the last row's instant; the next page starts
+    // after that row (keyset paging, so a million wake-ups at one instant page through in order).
+    page_pending_ = true;
+    horizon_ = std::max(horizon_, rows.back().second);
+    cursor_ = std::make_pair(rows.back().second, rows.back().first);
+  } else {
+    page_pending_ = false;
+    horizon_ = until;
+    cursor_ = std::make_pair(until, std::string());
+  }
   in_memory_ = current_.size();
+  return added;
 }
 
 void TimerQueue::arm() {
@@ -82,9 +139,17 @@ void TimerQueue::arm() {
     if (it != current_.end() && it->second == due) break;
     heap_.pop();  // stale: the customer's wake-up moved or was cancelled
   }
-  engine::Millis next = horizon_;
-  if (!heap_.empty()) next = std::min(next, heap_.top().first);
-  auto delay = std::max<engine::Millis>(0, next - clock_());
+  std::optional<engine::Millis> next;
+  if (!heap_.empty() && !(blocked_ && heap_.top().first <= clock_())) next = heap_.top().first;
+  if (!blocked_) {
+    // The end of the window (load the next one), or the next page, or a retry after a failure.
+    engine::Millis reload_at = page_pending_ ? clock_() : horizon_;
+    if (retry_at_ != 0) reload_at = retry_at_;
+    next = next ? std::min(*next, reload_at) : reload_at;
+  }
+  // Blocked: the answers (update) resume firing; look again in a second all the same.
+  if (!next) next = clock_() + 1000;
+  auto delay = std::max<engine::Millis>(0, *next - clock_());
   timer_.expires_after(std::chrono::milliseconds(delay));
   timer_.async_wait(net::bind_executor(strand_, [this](boost::system::error_code ec) { on_timer(ec); }));
 }
@@ -95,19 +160,7 @@ void TimerQueue::on_timer(boost::system::error_code ec) {
     return;
   }
   if (stopped_) return;
-  auto now = clock_();
-  while (!heap_.empty() && heap_.top().first <= now) {
-    auto [due, customer] = heap_.top();
-    heap_.pop();
-    auto it = current_.find(customer);
-    if (it == current_.end() || it->second != due) continue;
-    current_.erase(it);
-    in_flight_[customer] = due;
-    fire_(customer, due);
-  }
-  if (now >= horizon_ || heap_.empty()) reload(now);
-  in_memory_ = current_.size();
-  arm();
+  pump();
 }
 
 }  // namespace journey::runtime

@@ -43,9 +43,19 @@ class TimerQueue {
   std::size_t in_memory() const { return in_memory_.load(); }
 
  private:
-  void reload(engine::Millis now);
+  /// Fires what is due (at most kMaxInFlight awaiting their update()), loads the next page from
+  /// the store when the window is used up, and arms the timer.
+  void pump();
+  /// Loads the next page of due wake-ups (up to room()); how many were added.
+  std::size_t reload(engine::Millis now);
   void arm();
   void on_timer(boost::system::error_code ec);
+  /// Entries the window may still take (held in memory or fired and awaiting update()).
+  std::size_t room() const;
+
+  /// Fired wake-ups awaiting their update() at most: more would only queue in the shards (and
+  /// delay the events queued behind them) without firing any faster.
+  static constexpr std::size_t kMaxInFlight = 8192;
 
   using Entry = std::pair<engine::Millis, std::string>;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
@@ -58,7 +68,13 @@ class TimerQueue {
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap_;
   std::unordered_map<std::string, engine::Millis> current_;  // live entries; heap may hold stale ones
   std::unordered_map<std::string, engine::Millis> in_flight_;  // fired, awaiting update()
-  engine::Millis horizon_ = 0;  // every stored wake-up at or before this is in memory
+  engine::Millis horizon_ = 0;  // every stored wake-up at or before this is in memory, in flight,
+                                // or at or after `cursor_` (not loaded yet)
+  /// Where the next page of the store starts: (wake-up, customer) of the last row loaded.
+  std::optional<std::pair<engine::Millis, std::string>> cursor_;
+  bool page_pending_ = false;  // the last page was full: the store may hold more up to horizon_
+  bool blocked_ = false;  // firing waits for update() to free room
+  engine::Millis retry_at_ = 0;  // after a failed load: when to try again
   bool stopped_ = false;
   std::atomic<std::size_t> in_memory_{0};
 };

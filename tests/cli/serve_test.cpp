@@ -24,6 +24,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "engine/time.hpp"
 #include "runtime/http_client.hpp"
 
 namespace fs = std::filesystem;
@@ -455,6 +456,44 @@ TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is l
   auto first = *acknowledged.begin();
   again["batch"].push_back({{"type", "track"}, {"event", "signup"}, {"userId", first}, {"messageId", first}});
   CHECK(body_of(call("POST", daemon.url("/v1/batch"), again.dump()))["duplicates"] == 1);
+}
+
+TEST_CASE("serve: more waits due at one instant than the window holds all fire, once each", "[serve]") {
+  TempDir dir;
+  dir.write("journeys/later.journey", R"(journey later {
+  entry on signup
+  wait 1h
+  send email "due"
+}
+)");
+  // The smallest window: 16 wake-ups in memory, the other 184 paged in from the store.
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[timers]\nmax_in_memory = 16\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  // Every signup stamped so that its wait ends at the same instant, two seconds from now.
+  auto due = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count() + 2000;
+  auto stamp = journey::engine::format_timestamp(due - 3'600'000);
+  json batch = {{"batch", json::array()}};
+  for (int i = 0; i < 200; ++i) {
+    std::string id = "w" + std::to_string(1000 + i);
+    batch["batch"].push_back(
+        {{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id}, {"timestamp", stamp}});
+  }
+  auto answer = call("POST", daemon.url("/v1/batch"), batch.dump());
+  REQUIRE(answer.status == 200);
+  CHECK(body_of(answer)["accepted"] == 200);
+  REQUIRE(eventually([&] { return actions_in(dir).size() >= 200; }, 30));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::map<std::string, int> sends;
+  for (const auto& action : actions_in(dir)) sends[action["customer_id"].get<std::string>()] += 1;
+  CHECK(sends.size() == 200);
+  for (const auto& [customer, count] : sends) {
+    INFO(customer);
+    CHECK(count == 1);
+  }
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait() == 0);
 }
 
 TEST_CASE("serve: erasure removes a customer and says what was removed", "[serve]") {

@@ -92,6 +92,15 @@ TEST_CASE("api: ingest validation names the JSON path", "[api]") {
         "$.batch[1].timestamp");
   auto too_many = answered(batch(R"({"batch":[{},{},{},{}]})"));
   CHECK(too_many.result() == http::status::payload_too_large);
+
+  // Batch items are stored as received: their own text, nested values and strings included.
+  auto kept = batch(R"( { "context" : {"batch":[1]}, "batch" : [ {"type":"track", "event":"a]}", "userId":"c\"1"} ,
+    {"type":"identify","userId":"c","traits":{"a":[1,{"b":"}"}]}} ] } )");
+  const auto& items = intent<Ingest>(kept).items;
+  REQUIRE(items.size() == 2);
+  CHECK(items[0].raw == R"({"type":"track", "event":"a]}", "userId":"c\"1"})");
+  CHECK(items[0].event.customer_id == "c\"1");
+  CHECK(items[1].raw == R"({"type":"identify","userId":"c","traits":{"a":[1,{"b":"}"}]}})");
 }
 
 TEST_CASE("api: body limit", "[api]") {

@@ -144,8 +144,9 @@ TEST_CASE("store: data survives reopening and old schemas migrate", "[store]") {
     old.exec("INSERT INTO outbox(action_id, customer_id, channel, payload) VALUES ('a1','c1','sms','{}')");
   }
   SqliteStore store(path);
-  CHECK(store.schema_version() == 2);
+  CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
   CHECK(store.load_customer("c1") == "old");
+  CHECK(store.due_wakeups(42, 10) == std::vector<std::pair<std::string, journey::engine::Millis>>{{"c1", 42}});
   auto due = store.due_actions(0, 10);
   REQUIRE(due.size() == 1);
   CHECK(due[0].last_error.empty());
@@ -195,4 +196,60 @@ TEST_CASE("store: outbox queries by channel", "[store]") {
   CHECK(store.due_actions(0, 10, {{"sms"}, true}).size() == 1);
   CHECK(store.due_actions(0, 10, {{}, false}).empty());
   CHECK(store.next_action_attempt({{"push"}, false}) == std::nullopt);
+}
+
+TEST_CASE("store: wake-ups at one instant page through in (wake-up, id) order", "[store]") {
+  TempDir dir;
+  SqliteStore store((dir.path / "j.db").string());
+  Batch batch;
+  for (int i = 0; i < 10; ++i) batch.customers.push_back({"c" + std::to_string(i), "s", 5000, {}});
+  batch.customers.push_back({"early", "s", 4000, {}});
+  batch.customers.push_back({"late", "s", 9000, {}});
+  batch.customers.push_back({"none", "s", std::nullopt, {}});
+  store.apply(batch);
+  std::vector<std::string> seen;
+  std::optional<std::pair<journey::engine::Millis, std::string>> after;
+  for (int page = 0; page < 10; ++page) {
+    auto rows = store.due_wakeups(5000, 4, after);
+    for (const auto& [customer, due] : rows) seen.push_back(customer);
+    if (rows.size() < 4) break;
+    after = std::make_pair(rows.back().second, rows.back().first);
+  }
+  CHECK(seen == std::vector<std::string>{"early", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"});
+}
+
+TEST_CASE("store: batched delivery marks, trace trimming and unchanged runs", "[store]") {
+  TempDir dir;
+  SqliteStore store((dir.path / "j.db").string());
+  Batch batch;
+  batch.customers.push_back({"c1", "s", std::nullopt, {{"welcome", "v1", "L4:3"}}});
+  for (const char* id : {"a1", "a2", "a3"}) batch.actions.push_back(action(id, "c1"));
+  for (int i = 0; i < 5; ++i) batch.traces.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
+  for (int i = 0; i < 2; ++i) batch.traces.push_back({"c2", 2000 + i, "", "other " + std::to_string(i), "{}"});
+  batch.trace_keep = 3;
+  store.apply(batch);
+  auto kept = store.traces("c1");
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[0].message == "line 2");
+  CHECK(store.traces("c2").size() == 2);
+
+  store.mark_delivered(std::vector<std::string>{"a1", "a3"});
+  auto counts = store.outbox_counts();
+  CHECK(counts["delivered"] == 2);
+  CHECK(counts["pending"] == 1);
+  CHECK(store.due_actions(0, 10).at(0).action_id == "a2");
+
+  // A write that says the runs are unchanged leaves the stored ones; one that changes them
+  // replaces them.
+  Batch same;
+  same.customers.push_back({"c1", "s2", std::nullopt, {}, false});
+  store.apply(same);
+  CHECK(store.run_counts().size() == 1);
+  Batch ended;
+  ended.customers.push_back({"c1", "s3", std::nullopt, {}, true});
+  ended.traces.push_back({"c1", 3000, "", "last", "{}"});
+  ended.trace_keep = 0;
+  store.apply(ended);
+  CHECK(store.run_counts().empty());
+  CHECK(store.traces("c1").empty());
 }

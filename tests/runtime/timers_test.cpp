@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include <boost/asio/io_context.hpp>
 
@@ -106,6 +107,44 @@ TEST_CASE("timers: a full window only trusts what it loaded", "[timers]") {
   io.run_for(std::chrono::milliseconds(20));
   REQUIRE(fired.size() == 40);
   CHECK(std::is_sorted(fired.begin(), fired.end()));
+}
+
+TEST_CASE("timers: more wake-ups at one instant than the window holds fire once each, in order", "[timers]") {
+  TempDb db;
+  SqliteStore store(db.path());
+  Millis now = 7'000'000;
+  {
+    Batch batch;
+    for (int i = 0; i < 100; ++i) batch.customers.push_back({"w" + std::to_string(1000 + i), "s", now, {}});
+    store.apply(batch);
+  }
+  boost::asio::io_context io;
+  std::vector<std::string> fired;
+  std::vector<std::string> unanswered;
+  TimerQueue timers(io, store, 60'000, 16,
+                    [&](const std::string& customer, Millis) {
+                      fired.push_back(customer);
+                      unanswered.push_back(customer);
+                    },
+                    [&now] { return now; });
+  timers.start();
+  io.run_for(std::chrono::milliseconds(50));
+  // The window is full of fired wake-ups awaiting their commit: nothing more fires meanwhile.
+  CHECK(fired.size() == 16);
+  for (int round = 0; round < 50 && fired.size() < 100; ++round) {
+    // The shards commit (the customers wait no more) and answer; the next page is loaded.
+    Batch batch;
+    for (const auto& customer : unanswered) batch.customers.push_back({customer, "s", std::nullopt, {}});
+    store.apply(batch);
+    for (const auto& customer : unanswered) timers.update(customer, std::nullopt);
+    unanswered.clear();
+    io.run_for(std::chrono::milliseconds(20));
+  }
+  timers.stop();
+  io.run_for(std::chrono::milliseconds(20));
+  REQUIRE(fired.size() == 100);
+  CHECK(std::is_sorted(fired.begin(), fired.end()));
+  CHECK(std::set<std::string>(fired.begin(), fired.end()).size() == 100);
 }
 
 TEST_CASE("dispatcher: retry delays grow, are capped and jittered", "[dispatcher]") {

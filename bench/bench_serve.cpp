@@ -1,0 +1,840 @@
+// bench_serve: the daemon figures of issue 6, measured on the real `journey serve` binary.
+//
+// Each phase starts the daemon in a fresh temp folder (SQLite store, file sink) on loopback, drives
+// it over real HTTP with a small POSIX-socket client, measures, and prints one line per figure
+// beside its target. Memory is the daemon's VmRSS / VmHWM from /proc/PID/status.
+//
+//   ingest   the whole generated dataset (examples/generate, customer-grouped, about 19 events a
+//            customer) posted to /v1/batch in batches of 500 on N connections as fast as the
+//            daemon acknowledges; then SIGKILL and a count of the stored events, which must hold
+//            every acknowledged one.
+//   latency  the same kind of data offered at a fixed rate (10,000 events/s); the time from
+//            sending each batch to reading its answer.
+//   waits    N customers sign up, all stamped so that their `wait 1h` (bench/wait.journey) comes
+//            due at one instant D a little later; SIGKILL, restart (time until an event is
+//            acknowledged again), the memory held per pending wait, then the rate at which the
+//            N wake-ups fire after D (journey_timers_fired_total) and reach the sink.
+//
+//   bench_serve --journey BIN --generate BIN --welcome FILE --wait FILE [options]   (see --help)
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "engine/time.hpp"
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+using journey::engine::Millis;
+
+namespace {
+
+struct Options {
+  std::string journey_bin;
+  std::string generate_bin;
+  std::string welcome_journey;
+  std::string wait_journey;
+  std::string work_dir = fs::temp_directory_path().string();
+  std::set<std::string> phases = {"ingest", "latency", "waits"};
+  int customers = 53'000;         // ingest data: about 19 events a customer
+  std::size_t batch = 500;        // events per /v1/batch request
+  int connections = 8;            // ingest: concurrent keep-alive connections
+  double latency_rate = 10'000;   // latency: events/s offered
+  double latency_seconds = 20;    // latency: how long
+  int latency_connections = 4;
+  std::size_t waits = 1'000'000;  // waits: customers waiting for the same instant
+  double wait_margin = 20;        // waits: seconds between the expected end of ingest and D
+  double wait_ingest_rate = 0;    // waits: assumed ingest rate; 0 = half the measured one
+  int shards = 0;                 // 0: the daemon's default
+  int threads = 0;
+  std::string extra_toml;  // appended to journey.toml (e.g. "[timers]\nmax_in_memory = 5")
+  bool keep = false;
+};
+
+constexpr const char* kUsage = R"(usage: bench_serve --journey BIN --generate BIN --welcome FILE --wait FILE [options]
+  --phases LIST            ingest,latency,waits (default: all three)
+  --customers N            generated customers for ingest and latency (53000: about 1M events)
+  --batch N                events per /v1/batch request (500)
+  --connections N          ingest connections (8)
+  --latency-rate R         events/s offered in the latency phase (10000)
+  --latency-seconds S      length of the latency phase (20)
+  --waits N                customers whose waits come due at one instant (1000000)
+  --wait-margin S          seconds between the expected end of the wait ingest and the instant (20)
+  --wait-ingest-rate R     events/s assumed to place the instant (default: half the measured ingest)
+  --shards N, --threads N  daemon settings (default: the daemon's)
+  --extra-toml TEXT        lines appended to the daemon's journey.toml
+  --work DIR               where the temp folders go (default: the system temp dir)
+  --keep                   keep the temp folders
+)";
+
+[[noreturn]] void die(const std::string& message) {
+  std::cerr << "bench_serve: " << message << "\n";
+  std::exit(2);
+}
+
+double since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+Millis wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// 1234567 -> "1,234,567".
+std::string grouped(double value) {
+  auto text = std::to_string(static_cast<long long>(value + (value >= 0 ? 0.5 : -0.5)));
+  std::string out;
+  int digits = 0;
+  for (auto it = text.rbegin(); it != text.rend(); ++it) {
+    if (*it != '-' && digits > 0 && digits % 3 == 0) out += ',';
+    out += *it;
+    if (*it != '-') ++digits;
+  }
+  return {out.rbegin(), out.rend()};
+}
+
+std::string fixed(double value, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+  return buffer;
+}
+
+/// One figure beside its target.
+void figure(const std::string& what, const std::string& value, const std::string& target,
+            std::optional<bool> met) {
+  std::string line = what;
+  line.resize(std::max<std::size_t>(line.size() + 1, 46), ' ');
+  line += value;
+  line.resize(std::max<std::size_t>(line.size() + 1, 96), ' ');
+  line += "target " + target;
+  if (met) line += *met ? "  [met]" : "  [SHORT]";
+  std::cout << line << std::endl;
+}
+
+void note(const std::string& text) { std::cout << "  " << text << std::endl; }
+
+// --- the daemon process ---------------------------------------------------------------------
+
+struct Memory {
+  long rss_kb = 0;
+  long hwm_kb = 0;
+};
+
+/// A fresh folder for one daemon, removed at the end unless --keep.
+class WorkDir {
+ public:
+  WorkDir(const Options& options, const std::string& name) : keep_(options.keep) {
+    std::random_device rd;
+    path_ = fs::path(options.work_dir) / ("bench-serve-" + name + "-" + std::to_string(rd() % 1000000));
+    fs::create_directories(path_ / "journeys");
+  }
+  ~WorkDir() {
+    if (keep_) {
+      std::cerr << "bench_serve: kept " << path_ << "\n";
+      return;
+    }
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  bool keep_;
+};
+
+/// Writes journey.toml and the journey for a phase.
+void prepare(const Options& options, const WorkDir& dir, const std::string& journey_file,
+             bool assume_consent) {
+  fs::copy_file(journey_file, dir.path() / "journeys" / fs::path(journey_file).filename(),
+                fs::copy_options::overwrite_existing);
+  std::ofstream toml(dir.path() / "journey.toml");
+  toml << "journeys = \"journeys\"\n"
+       << "db = \"journey.db\"\n";
+  if (options.shards > 0) toml << "shards = " << options.shards << "\n";
+  if (options.threads > 0) toml << "threads = " << options.threads << "\n";
+  toml << "[sink]\ndefault = \"file:actions.ndjson\"\n";
+  if (assume_consent) toml << "[engine]\nconsent = \"assumed\"\n";
+  toml << "[limits]\nrequests_per_connection = 100000000\nmax_queue = 10000000\n";
+  toml << options.extra_toml << "\n";
+}
+
+/// The real `journey serve` in a child process (stdout read for the address, stderr to a file).
+class Daemon {
+ public:
+  Daemon(const Options& options, const WorkDir& dir) {
+    int out[2];
+    if (pipe(out) != 0) die("pipe failed");
+    std::vector<std::string> args = {options.journey_bin, "serve", "--config", "journey.toml",
+                                     "--listen", "127.0.0.1:0"};
+    started_ = SteadyClock::now();
+    pid_ = fork();
+    if (pid_ < 0) die("fork failed");
+    if (pid_ == 0) {
+      if (chdir(dir.path().c_str()) != 0) _exit(127);
+      dup2(out[1], 1);
+      int err = open((dir.path() / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (err >= 0) dup2(err, 2);
+      close(out[0]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    stdout_ = out[0];
+    auto line = read_line(30'000);
+    const std::string prefix = "listening on 127.0.0.1:";
+    if (line.rfind(prefix, 0) != 0) {
+      die("the daemon did not start (first line: `" + line + "`); see " +
+          (dir.path() / "daemon.log").string());
+    }
+    port_ = std::stoi(line.substr(prefix.size()));
+    listening_after_ = since(started_);
+  }
+  ~Daemon() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_ >= 0) close(stdout_);
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  SteadyClock::time_point started() const { return started_; }
+  double listening_after() const { return listening_after_; }
+
+  Memory memory() const {
+    Memory memory;
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) memory.rss_kb = std::atol(line.c_str() + 6);
+      if (line.rfind("VmHWM:", 0) == 0) memory.hwm_kb = std::atol(line.c_str() + 6);
+    }
+    return memory;
+  }
+
+  /// CPU time the daemon used so far (user + system), in seconds.
+  double cpu_seconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14 || i == 15) ticks += std::atof(field.c_str());
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+
+  /// Sends a signal and waits (bounded) for the exit; the exit status, or -1.
+  int stop(int sig, double seconds = 120) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    auto deadline = SteadyClock::now() + std::chrono::duration<double>(seconds);
+    while (SteadyClock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
+ private:
+  std::string read_line(int timeout_ms) {
+    std::string line;
+    auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
+    while (SteadyClock::now() < deadline) {
+      pollfd p{stdout_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      char c;
+      auto n = ::read(stdout_, &c, 1);
+      if (n <= 0) break;
+      if (c == '\n') return line;
+      line += c;
+    }
+    return line;
+  }
+
+  pid_t pid_ = -1;
+  int stdout_ = -1;
+  int port_ = 0;
+  SteadyClock::time_point started_;
+  double listening_after_ = 0;
+};
+
+// --- a minimal HTTP/1.1 keep-alive client -----------------------------------------------------
+
+struct Answer {
+  int status = 0;  // 0: the connection failed
+  std::string body;
+};
+
+std::string post_request(const std::string& target, const std::string& body) {
+  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string get_request(const std::string& target) {
+  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+}
+
+class Connection {
+ public:
+  explicit Connection(int port) : port_(port) {}
+  ~Connection() { close_socket(); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  /// Sends one request and reads its answer. A connection the server closed between requests is
+  /// opened again once.
+  Answer call(const std::string& request) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      bool fresh = fd_ < 0;
+      if (fd_ < 0 && !open_socket()) return {};
+      if (!send_all(request)) {
+        close_socket();
+        if (fresh) return {};
+        continue;
+      }
+      Answer answer;
+      bool got_bytes = false;
+      if (read_answer(answer, got_bytes)) return answer;
+      close_socket();
+      if (got_bytes || fresh) return {};
+    }
+    return {};
+  }
+
+ private:
+  bool open_socket() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return false;
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port_));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      close_socket();
+      return false;
+    }
+    buffer_.clear();
+    return true;
+  }
+  void close_socket() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  bool send_all(const std::string& data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+      auto n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  bool fill() {
+    char chunk[65536];
+    for (;;) {
+      auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+      return true;
+    }
+  }
+  bool read_answer(Answer& answer, bool& got_bytes) {
+    std::size_t end;
+    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!fill()) return false;
+      got_bytes = true;
+    }
+    got_bytes = true;
+    std::string head = buffer_.substr(0, end);
+    if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) return false;
+    answer.status = std::atoi(head.c_str() + 9);
+    std::size_t length = 0;
+    bool close_after = false;
+    std::string lower = head;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (auto at = lower.find("\r\ncontent-length:"); at != std::string::npos) {
+      length = static_cast<std::size_t>(std::atol(lower.c_str() + at + 17));
+    }
+    if (lower.find("\r\nconnection: close") != std::string::npos) close_after = true;
+    std::size_t body_start = end + 4;
+    while (buffer_.size() < body_start + length) {
+      if (!fill()) return false;
+    }
+    answer.body = buffer_.substr(body_start, length);
+    buffer_.erase(0, body_start + length);
+    if (close_after) close_socket();
+    return true;
+  }
+
+  int port_;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+/// The integer after `"key":` in a JSON answer, or -1.
+long json_integer(const std::string& body, const std::string& key) {
+  auto at = body.find("\"" + key + "\":");
+  if (at == std::string::npos) return -1;
+  return std::atol(body.c_str() + at + key.size() + 3);
+}
+
+/// A Prometheus sample value from /metrics (the first line starting with `name `), or -1.
+double metric(Connection& connection, const std::string& name) {
+  auto answer = connection.call(get_request("/metrics"));
+  if (answer.status != 200) return -1;
+  std::istringstream in(answer.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + " ", 0) == 0) return std::atof(line.c_str() + name.size() + 1);
+  }
+  return -1;
+}
+
+// --- load ---------------------------------------------------------------------------------
+
+/// /v1/batch requests of `batch` events each, from NDJSON lines.
+std::vector<std::string> batch_requests(const std::vector<std::string>& lines, std::size_t batch,
+                                        std::size_t limit = SIZE_MAX) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < lines.size() && i < limit; i += batch) {
+    std::string body = "{\"batch\":[";
+    for (std::size_t j = i; j < std::min({i + batch, lines.size(), limit}); ++j) {
+      if (j > i) body += ',';
+      body += lines[j];
+    }
+    body += "]}";
+    out.push_back(post_request("/v1/batch", body));
+  }
+  return out;
+}
+
+/// What a load run saw.
+struct LoadResult {
+  std::size_t requests_ok = 0;
+  std::size_t accepted = 0;
+  std::size_t duplicates = 0;
+  std::size_t failed = 0;
+  std::string first_error;
+  double seconds = 0;  // first send to last answer
+  std::vector<double> latencies;  // seconds, per request
+  double max_send_lag = 0;  // paced runs: how late the latest send left after its slot
+};
+
+/// Sends every request once over `connections` keep-alive connections; `interval` > 0 paces
+/// request i to start at i * interval (an open schedule), 0 sends as fast as answers come back.
+LoadResult drive(int port, const std::vector<std::string>& requests, int connections,
+                 double interval) {
+  LoadResult result;
+  result.latencies.assign(requests.size(), 0);
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  auto start = SteadyClock::now() + std::chrono::milliseconds(interval > 0 ? 100 : 0);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&] {
+      Connection connection(port);
+      for (;;) {
+        auto i = next++;
+        if (i >= requests.size()) break;
+        double lag = 0;
+        if (interval > 0) {
+          auto slot = start + std::chrono::duration_cast<SteadyClock::duration>(
+                                  std::chrono::duration<double>(interval * static_cast<double>(i)));
+          std::this_thread::sleep_until(slot);
+          lag = std::chrono::duration<double>(SteadyClock::now() - slot).count();
+        }
+        auto sent = SteadyClock::now();
+        auto answer = connection.call(requests[i]);
+        result.latencies[i] = since(sent);
+        std::lock_guard lock(mutex);
+        result.max_send_lag = std::max(result.max_send_lag, lag);
+        if (answer.status == 200) {
+          ++result.requests_ok;
+          result.accepted += static_cast<std::size_t>(std::max(0L, json_integer(answer.body, "accepted")));
+          result.duplicates += static_cast<std::size_t>(std::max(0L, json_integer(answer.body, "duplicates")));
+        } else {
+          ++result.failed;
+          if (result.first_error.empty()) {
+            result.first_error = "HTTP " + std::to_string(answer.status) + " " + answer.body;
+          }
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  result.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  return result;
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
+  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+/// Generated customer data: NDJSON lines from examples/generate, starting now.
+std::vector<std::string> generate(const Options& options) {
+  auto start = journey::engine::format_timestamp(wall_ms() / 60'000 * 60'000);
+  start = start.substr(0, 19) + "Z";
+  std::string command = options.generate_bin + " --customers " + std::to_string(options.customers) +
+                        " --seed 1 --start " + start;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) die("cannot run " + command);
+  std::vector<std::string> lines;
+  std::string line;
+  char chunk[65536];
+  std::size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, pipe)) > 0) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (chunk[i] == '\n') {
+        if (!line.empty()) lines.push_back(std::move(line));
+        line.clear();
+      } else {
+        line += chunk[i];
+      }
+    }
+  }
+  if (pclose(pipe) != 0 || lines.empty()) die("`" + command + "` failed");
+  return lines;
+}
+
+/// Rows in a table of the daemon's database (opened after the daemon is gone).
+long count_rows(const fs::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) die("cannot open " + db_path.string());
+  sqlite3_stmt* st = nullptr;
+  long count = -1;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+    count = static_cast<long>(sqlite3_column_int64(st, 0));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return count;
+}
+
+// --- phases -------------------------------------------------------------------------------
+
+/// The ingest rate measured by the ingest phase (events/s), for placing the wait instant.
+double g_measured_ingest = 0;
+
+void ingest_phase(const Options& options, const std::vector<std::string>& lines) {
+  WorkDir dir(options, "ingest");
+  prepare(options, dir, options.welcome_journey, false);
+  auto requests = batch_requests(lines, options.batch);
+  Daemon daemon(options, dir);
+  auto cpu_before = daemon.cpu_seconds();
+  auto result = drive(daemon.port(), requests, options.connections, 0);
+  auto cpu = daemon.cpu_seconds() - cpu_before;
+  auto memory = daemon.memory();
+  double rate = static_cast<double>(result.accepted + result.duplicates) / result.seconds;
+  g_measured_ingest = rate;
+  figure("ingest /v1/batch (" + std::to_string(options.batch) + "/batch, " +
+             std::to_string(options.connections) + " conn)",
+         grouped(rate) + " events/s (" + grouped(static_cast<double>(lines.size())) + " events, " +
+             fixed(result.seconds, 1) + " s)",
+         ">= 50,000 events/s", rate >= 50'000 && result.failed == 0);
+  note("requests ok " + std::to_string(result.requests_ok) + ", failed " +
+       std::to_string(result.failed) + (result.first_error.empty() ? "" : " (" + result.first_error.substr(0, 200) + ")") +
+       "; accepted " + grouped(static_cast<double>(result.accepted)) + ", duplicates " +
+       grouped(static_cast<double>(result.duplicates)));
+  note("ack latency under full load: p50 " + fixed(percentile(result.latencies, 0.5) * 1000, 1) +
+       " ms, p99 " + fixed(percentile(result.latencies, 0.99) * 1000, 1) + " ms; daemon VmHWM " +
+       grouped(static_cast<double>(memory.hwm_kb) / 1024) + " MB; daemon CPU " + fixed(cpu, 1) +
+       " s (" + fixed(cpu * 1e6 / static_cast<double>(lines.size()), 1) + " us/event)");
+  // Durability: kill at once after the last answer; every acknowledged event must be stored.
+  daemon.stop(SIGKILL);
+  auto stored = count_rows(dir.path() / "journey.db", "SELECT COUNT(*) FROM events");
+  figure("acknowledged events stored after SIGKILL",
+         grouped(static_cast<double>(stored)) + " of " + grouped(static_cast<double>(result.accepted)),
+         "all", stored >= static_cast<long>(result.accepted));
+}
+
+void latency_phase(const Options& options, const std::vector<std::string>& lines) {
+  WorkDir dir(options, "latency");
+  prepare(options, dir, options.welcome_journey, false);
+  auto events = static_cast<std::size_t>(options.latency_rate * options.latency_seconds);
+  if (events > lines.size()) {
+    die("the latency phase needs " + std::to_string(events) + " events; raise --customers");
+  }
+  auto requests = batch_requests(lines, options.batch, events);
+  Daemon daemon(options, dir);
+  double interval = static_cast<double>(options.batch) / options.latency_rate;
+  auto result = drive(daemon.port(), requests, options.latency_connections, interval);
+  auto p99 = percentile(result.latencies, 0.99);
+  figure("ack latency p99 at " + grouped(options.latency_rate) + " events/s",
+         fixed(p99 * 1000, 1) + " ms (p50 " + fixed(percentile(result.latencies, 0.5) * 1000, 1) +
+             ", max " + fixed(percentile(result.latencies, 1.0) * 1000, 1) + ", " +
+             std::to_string(requests.size()) + " batches)",
+         "< 50 ms", p99 < 0.050 && result.failed == 0);
+  note("offered " + grouped(static_cast<double>(events) / result.seconds) + " events/s for " +
+       fixed(result.seconds, 1) + " s; latest send " + fixed(result.max_send_lag * 1000, 1) +
+       " ms after its slot; failed " + std::to_string(result.failed) +
+       (result.first_error.empty() ? "" : " (" + result.first_error.substr(0, 200) + ")"));
+}
+
+void waits_phase(const Options& options) {
+  WorkDir dir(options, "waits");
+  prepare(options, dir, options.wait_journey, true);
+  const auto n = options.waits;
+  double assumed = options.wait_ingest_rate > 0
+                       ? options.wait_ingest_rate
+                       : (g_measured_ingest > 0 ? 0.5 * g_measured_ingest : 15'000);
+  // The instant every wait comes due, and the signups stamped one hour (the wait) before it.
+  Millis due = (wall_ms() + static_cast<Millis>((static_cast<double>(n) / assumed + options.wait_margin) * 1000)) /
+                   1000 * 1000 + 1000;
+  auto stamp = journey::engine::format_timestamp(due - 3'600'000);
+  std::vector<std::string> lines;
+  lines.reserve(n);
+  char id[32];
+  for (std::size_t i = 0; i < n; ++i) {
+    std::snprintf(id, sizeof id, "w%07zu", i + 1);
+    lines.push_back(std::string("{\"type\":\"track\",\"event\":\"signup\",\"userId\":\"") + id +
+                    "\",\"timestamp\":\"" + stamp + "\",\"messageId\":\"" + id + "-1\"}");
+  }
+  auto requests = batch_requests(lines, options.batch);
+  lines.clear();
+  lines.shrink_to_fit();
+
+  Memory baseline;
+  {
+    Daemon first(options, dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    baseline = first.memory();
+    auto result = drive(first.port(), requests, options.connections, 0);
+    double rate = static_cast<double>(result.accepted + result.duplicates) / result.seconds;
+    note("waits: " + grouped(static_cast<double>(result.accepted)) + " signups ingested at " +
+         grouped(rate) + " events/s (failed requests " + std::to_string(result.failed) +
+         "); fresh daemon VmRSS " + fixed(static_cast<double>(baseline.rss_kb) / 1024, 1) +
+         " MB, after ingest VmRSS " + fixed(static_cast<double>(first.memory().rss_kb) / 1024, 1) + " MB");
+    first.stop(SIGKILL);
+  }
+  requests.clear();
+  requests.shrink_to_fit();
+  if (wall_ms() > due - 3000) {
+    figure("waits", "the waits came due during the ingest", "n/a", false);
+    note("raise --wait-margin or lower --wait-ingest-rate");
+    return;
+  }
+
+  // Restart after SIGKILL with every wait pending: until an event is acknowledged again.
+  Daemon daemon(options, dir);
+  Connection probe(daemon.port());
+  double ready = -1;
+  for (int i = 0; i < 3000 && ready < 0; ++i) {
+    auto answer = probe.call(post_request(
+        "/v1/track", R"({"event":"ping","userId":"restart-probe","messageId":"probe-)" +
+                         std::to_string(i) + "\"}"));
+    if (answer.status == 200) ready = since(daemon.started());
+    else std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto pending = metric(probe, "journey_timers_pending");
+  figure("restart (SIGKILL) with " + grouped(static_cast<double>(n)) + " pending waits",
+         fixed(ready, 2) + " s to the first acknowledged event (listening after " +
+             fixed(daemon.listening_after(), 2) + " s)",
+         "< 5 s", ready >= 0 && ready < 5);
+  note("journey_timers_pending after restart: " + grouped(pending));
+
+  // Memory per pending wait: the restarted daemon just before the instant, the window loaded.
+  while (wall_ms() < due - 1500) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto in_memory = metric(probe, "journey_timers_in_memory");
+  auto before = daemon.memory();
+  double per_wait = static_cast<double>(before.rss_kb - baseline.rss_kb) * 1024 / static_cast<double>(n);
+  figure("memory per pending wait",
+         fixed(per_wait, 0) + " B (VmRSS " + fixed(static_cast<double>(before.rss_kb) / 1024, 1) +
+             " MB - fresh " + fixed(static_cast<double>(baseline.rss_kb) / 1024, 1) + " MB, / " +
+             grouped(static_cast<double>(n)) + ")",
+         "<= 200 B", per_wait <= 200);
+  note("wake-ups held in memory just before the instant: " + grouped(in_memory));
+
+  // The instant: watch the fired counter and the sink.
+  const auto sink = dir.path() / "actions.ndjson";
+  std::size_t delivered = 0;
+  std::uintmax_t offset = 0;
+  double all_fired = -1;
+  double all_delivered = -1;
+  double fired = 0;
+  Millis deadline = due + static_cast<Millis>(std::max(120.0, static_cast<double>(n) / 2000) * 1000);
+  while (wall_ms() < due) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  long peak_rss = 0;
+  auto cpu_before = daemon.cpu_seconds();
+  double cpu_fired = -1;
+  while (wall_ms() < deadline && (all_fired < 0 || all_delivered < 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    double at = static_cast<double>(wall_ms() - due) / 1000;
+    if (all_fired < 0) {
+      fired = metric(probe, "journey_timers_fired_total");
+      if (fired >= static_cast<double>(n)) {
+        all_fired = at;
+        cpu_fired = daemon.cpu_seconds() - cpu_before;
+      }
+    }
+    std::ifstream in(sink, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    delivered += static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    offset += chunk.size();
+    if (all_delivered < 0 && delivered >= n) all_delivered = at;
+    peak_rss = std::max(peak_rss, daemon.memory().rss_kb);
+  }
+  double fire_rate = all_fired > 0 ? static_cast<double>(n) / all_fired : 0;
+  figure(grouped(static_cast<double>(n)) + " waits due at one instant: fired",
+         all_fired > 0 ? grouped(fire_rate) + " waits/s (all fired " + fixed(all_fired, 1) + " s after the instant)"
+                       : "only " + grouped(fired) + " fired before the time limit",
+         ">= 50,000 waits/s", fire_rate >= 50'000);
+  note(all_delivered > 0
+           ? "every send in the sink " + fixed(all_delivered, 1) + " s after the instant (" +
+                 grouped(static_cast<double>(n) / all_delivered) + " sends/s end to end)"
+           : "only " + grouped(static_cast<double>(delivered)) + " sends reached the sink in time");
+  if (cpu_fired >= 0) {
+    note("daemon CPU until all fired " + fixed(cpu_fired, 1) + " s (" +
+         fixed(cpu_fired * 1e6 / static_cast<double>(n), 1) + " us/wake-up)");
+  }
+  note("daemon VmRSS peak while firing " + fixed(static_cast<double>(peak_rss) / 1024, 1) + " MB, VmHWM " +
+       fixed(static_cast<double>(daemon.memory().hwm_kb) / 1024, 1) + " MB");
+  int code = daemon.stop(SIGTERM);
+  // Exactly one send per customer in the sink.
+  std::ifstream in(sink);
+  std::string line;
+  std::set<std::string> ids;
+  std::size_t count = 0;
+  while (std::getline(in, line)) {
+    ++count;
+    auto at = line.find("\"action_id\":\"");
+    if (at != std::string::npos) ids.insert(line.substr(at + 13, line.find('"', at + 13) - at - 13));
+  }
+  figure("sends in the sink after SIGTERM (exit " + std::to_string(code) + ")",
+         grouped(static_cast<double>(count)) + " lines, " + grouped(static_cast<double>(ids.size())) +
+             " distinct action ids",
+         grouped(static_cast<double>(n)) + " each", count == n && ids.size() == n);
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  auto value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) die(std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  auto number = [&](int& i) -> double {
+    auto text = value(i);
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() || *end != '\0' || v < 0) die(std::string(argv[i - 1]) + ": not a number: " + text);
+    return v;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (arg == "--journey") options.journey_bin = value(i);
+    else if (arg == "--generate") options.generate_bin = value(i);
+    else if (arg == "--welcome") options.welcome_journey = value(i);
+    else if (arg == "--wait") options.wait_journey = value(i);
+    else if (arg == "--work") options.work_dir = value(i);
+    else if (arg == "--phases") {
+      options.phases.clear();
+      std::stringstream list(value(i));
+      std::string phase;
+      while (std::getline(list, phase, ',')) {
+        if (phase != "ingest" && phase != "latency" && phase != "waits") die("unknown phase `" + phase + "`");
+        options.phases.insert(phase);
+      }
+    } else if (arg == "--customers") options.customers = static_cast<int>(number(i));
+    else if (arg == "--batch") options.batch = static_cast<std::size_t>(number(i));
+    else if (arg == "--connections") options.connections = static_cast<int>(number(i));
+    else if (arg == "--latency-rate") options.latency_rate = number(i);
+    else if (arg == "--latency-seconds") options.latency_seconds = number(i);
+    else if (arg == "--waits") options.waits = static_cast<std::size_t>(number(i));
+    else if (arg == "--wait-margin") options.wait_margin = number(i);
+    else if (arg == "--wait-ingest-rate") options.wait_ingest_rate = number(i);
+    else if (arg == "--shards") options.shards = static_cast<int>(number(i));
+    else if (arg == "--threads") options.threads = static_cast<int>(number(i));
+    else if (arg == "--extra-toml") options.extra_toml = value(i);
+    else if (arg == "--keep") options.keep = true;
+    else die("unknown option `" + arg + "`\n" + kUsage);
+  }
+  if (options.journey_bin.empty() || options.generate_bin.empty() || options.welcome_journey.empty() ||
+      options.wait_journey.empty()) {
+    die(std::string("--journey, --generate, --welcome and --wait are required\n") + kUsage);
+  }
+  // The daemon runs in its own folder: paths given relative to here must still find things.
+  for (auto* path : {&options.journey_bin, &options.generate_bin, &options.welcome_journey, &options.wait_journey}) {
+    std::error_code ec;
+    if (!fs::exists(*path, ec)) die("no such file: " + *path);
+    *path = fs::absolute(*path).string();
+  }
+  if (options.batch == 0 || options.connections <= 0 || options.latency_connections <= 0 ||
+      options.latency_rate <= 0 || options.waits == 0 || options.customers <= 0) {
+    die("sizes, rates and counts must be positive");
+  }
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = parse(argc, argv);
+  ::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> lines;
+  if (options.phases.count("ingest") || options.phases.count("latency")) {
+    lines = generate(options);
+    std::cout << "data: " << grouped(options.customers) << " generated customers, "
+              << grouped(static_cast<double>(lines.size())) << " events" << std::endl;
+  }
+  if (options.phases.count("ingest")) ingest_phase(options, lines);
+  if (options.phases.count("latency")) latency_phase(options, lines);
+  if (options.phases.count("waits")) waits_phase(options);
+  return 0;
+}
