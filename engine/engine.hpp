@@ -81,7 +81,8 @@ struct Outcome {
   std::vector<Action> actions;    // in engine-time order
   std::vector<Record> records;
   std::vector<TraceLine> trace;   // only when tracing was asked for
-  bool duplicate = false;         // the event's messageId was seen before; nothing changed
+  bool duplicate = false;         // the event's messageId was seen before: the event changed nothing
+                                  // (timers due at or before its time still fired, in `actions`)
 };
 
 /// The step function over compiled journeys. Thread-safe for concurrent calls on different
