@@ -3,11 +3,8 @@
 #include <algorithm>
 
 namespace journey::engine {
-namespace {
 
-// Appends `text` as a JSON string, byte for byte as nlohmann's dump (no ASCII escaping, invalid
-// UTF-8 replaced): plain ASCII here, anything else through nlohmann.
-void append_string(std::string& out, const std::string& text) {
+void append_json_string(std::string& out, const std::string& text) {
   if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
     out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return;
@@ -36,11 +33,13 @@ void append_string(std::string& out, const std::string& text) {
   out += '"';
 }
 
+namespace {
+
 void append_field(std::string& out, const char* key, const std::string& value) {
   out += out.size() > 1 ? ",\"" : "\"";
   out += key;
   out += "\":";
-  append_string(out, value);
+  append_json_string(out, value);
 }
 
 }  // namespace

@@ -29,4 +29,8 @@ struct Action {
 /// action_id, customer_id, journey, step, channel, template, params, at, status[, reason][, variant].
 std::string to_json_line(const Action& action);
 
+/// Appends `text` as a JSON string, byte for byte as nlohmann's dump (no ASCII escaping, invalid
+/// UTF-8 replaced): plain ASCII directly, anything else through nlohmann.
+void append_json_string(std::string& out, const std::string& text);
+
 }  // namespace journey::engine

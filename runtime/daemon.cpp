@@ -315,7 +315,16 @@ class Daemon::Impl::Shard {
 
   void erase(const ShardInput& input, InputResult& result) {
     try {
+      std::size_t message_ids = 0;  // remembered in the state only
+      if (auto stored = store_->load_customer(input.customer_id)) {
+        try {
+          message_ids = engine::deserialize(*stored)->message_ids.size();
+        } catch (const std::exception&) {
+          // Unreadable: it is erased all the same.
+        }
+      }
       result.erasure = store_->erase_customer(input.customer_id);
+      result.erasure.message_ids = message_ids;
       cache_.erase(input.customer_id);
       daemon_.timers->update(input.customer_id, std::nullopt);
       log(LogLevel::Info, "customer erased", {{"customer_id", input.customer_id}, {"shard", index_}});
@@ -391,12 +400,6 @@ class Daemon::Impl::Shard {
             entry.runs_known = true;
             cached = cache_.emplace(customer, std::move(entry)).first;
           } catch (const std::exception& e) {
-            // Unreadable: the stored message ids still say whether the event is a repeat.
-            if (is_event && !message_id.empty() && store_->seen_message(customer, message_id)) {
-              results[k].duplicate = true;
-              ++group->duplicates;
-              continue;
-            }
             results[k].ok = false;
             results[k].error = std::string("stored state unreadable: ") + e.what();
             log(LogLevel::Error, "stored state unreadable", {{"customer_id", customer}, {"error", e.what()}});
@@ -404,8 +407,8 @@ class Daemon::Impl::Shard {
           }
         }
         auto& entry = cached->second;
-        // The state holds every messageId the customer was ever sent (and is written in the same
-        // transaction as the message_ids table): a repeat is answered without stepping.
+        // The state holds every messageId the customer was ever sent: a repeat is answered
+        // without stepping.
         if (is_event && !message_id.empty() && entry.state->message_ids.count(message_id) != 0) {
           results[k].duplicate = true;
           ++group->duplicates;
@@ -432,7 +435,6 @@ class Daemon::Impl::Shard {
         if (is_event) {
           ++group->accepted;
           batch.events.push_back({customer, message_id, input.event.at, input.raw});
-          if (!message_id.empty()) batch.message_ids.emplace_back(customer, message_id);
         } else {
           auto lateness = std::max<engine::Millis>(0, now - input.due);
           ++daemon_.metrics.timers_fired;
@@ -632,7 +634,6 @@ void Daemon::Impl::Committer::run() {
       };
       for (auto& commit : live) {
         append(merged.customers, commit.batch.customers);
-        append(merged.message_ids, commit.batch.message_ids);
         append(merged.events, commit.batch.events);
         append(merged.actions, commit.batch.actions);
         append(merged.traces, commit.batch.traces);
@@ -951,7 +952,7 @@ HttpResponse Daemon::Impl::get_customer(const GetCustomer& get, const HttpReques
 }
 
 HttpResponse Daemon::Impl::explain_customer(const ExplainCustomer& get, const HttpRequest& request) {
-  auto lines = api_store->traces(get.id);
+  auto lines = api_store->traces(get.id, config.retention.trace_lines);
   if (lines.empty() && !api_store->load_customer(get.id)) {
     return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
   }

@@ -5,7 +5,10 @@
 #include <string_view>
 #include <unordered_set>
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
+
+#include "engine/action.hpp"
 
 namespace journey::runtime {
 
@@ -109,6 +112,39 @@ CREATE INDEX runs_customer ON runs(customer_id);
 DROP INDEX customers_next_wakeup;
 CREATE INDEX customers_wakeup ON customers(next_wakeup, id) WHERE next_wakeup IS NOT NULL;
 CREATE INDEX outbox_queue ON outbox(status) WHERE status = 'pending';
+)sql",
+    // 4: fewer rows per input. A customer's message ids live only in its state (written in the
+    // same transaction); trace lines are stored one row per customer per commit, keyed by the
+    // running count of the customer's lines so that trimming is one range delete; events and
+    // traces lose AUTOINCREMENT (a rowid is enough: nothing refers to a deleted one).
+    R"sql(
+DROP TABLE message_ids;
+CREATE TABLE events_new (
+  seq INTEGER PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  json TEXT NOT NULL
+);
+INSERT INTO events_new SELECT seq, customer_id, message_id, at, json FROM events;
+DROP TABLE events;
+ALTER TABLE events_new RENAME TO events;
+CREATE INDEX events_customer ON events(customer_id);
+CREATE INDEX events_at ON events(at);
+CREATE TABLE trace_rows (
+  customer_id TEXT NOT NULL,
+  total INTEGER NOT NULL,  -- the customer's lines up to and including this row's
+  lines TEXT NOT NULL,     -- JSON array of [at, journey, message, detail]
+  PRIMARY KEY (customer_id, total)
+) WITHOUT ROWID;
+INSERT INTO trace_rows(customer_id, total, lines)
+  SELECT customer_id, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY seq),
+         json_array(json_array(at, journey, message,
+                               CASE WHEN json_valid(detail) THEN json(detail) ELSE json_object() END))
+  FROM traces;
+DROP TABLE traces;
+ALTER TABLE trace_rows RENAME TO traces;
+DELETE FROM sqlite_sequence WHERE name IN ('events', 'traces');
 )sql",
 };
 
@@ -311,13 +347,6 @@ BatchResult SqliteStore::apply(const Batch& batch) {
             .run();
       }
     }
-    if (!batch.message_ids.empty()) {
-      auto& insert_id =
-          prepare("INSERT OR IGNORE INTO message_ids(customer_id, message_id) VALUES (?1, ?2)");
-      for (const auto& [customer, message] : batch.message_ids) {
-        insert_id.bind_static(1, customer).bind_static(2, message).run();
-      }
-    }
     if (!batch.events.empty()) {
       auto& insert_event =
           prepare("INSERT INTO events(customer_id, message_id, at, json) VALUES (?1, ?2, ?3, ?4)");
@@ -344,26 +373,7 @@ BatchResult SqliteStore::apply(const Batch& batch) {
         (changed ? result.actions_inserted : result.actions_existing) += 1;
       }
     }
-    if (!batch.traces.empty()) {
-      auto& insert_trace = prepare(
-          "INSERT INTO traces(customer_id, at, journey, message, detail) VALUES (?1,?2,?3,?4,?5)");
-      for (const auto& trace : batch.traces) {
-        insert_trace.bind_static(1, trace.customer_id)
-            .bind(2, trace.at)
-            .bind_static(3, trace.journey)
-            .bind_static(4, trace.message)
-            .bind_static(5, trace.detail_json)
-            .run();
-      }
-    }
-    if (batch.trace_keep != SIZE_MAX) {
-      std::unordered_set<std::string_view> trimmed;
-      for (const auto& trace : batch.traces) {
-        if (trimmed.insert(trace.customer_id).second) {
-          trim_traces_locked(trace.customer_id, batch.trace_keep);
-        }
-      }
-    }
+    if (!batch.traces.empty()) append_traces(batch.traces, batch.trace_keep);
     if (!batch.counters.empty()) {
       auto& add_counter = prepare(
           "INSERT INTO counters(journey, version, metric, key, value) VALUES (?1,?2,?3,?4,?5) "
@@ -397,14 +407,6 @@ std::optional<std::string> SqliteStore::load_customer(const std::string& custome
   st.bind(1, customer_id);
   if (!st.step()) return std::nullopt;
   return st.text(0);
-}
-
-bool SqliteStore::seen_message(const std::string& customer_id, const std::string& message_id) {
-  std::lock_guard lock(mutex_);
-  auto& st = prepare("SELECT 1 FROM message_ids WHERE customer_id = ?1 AND message_id = ?2");
-  ResetOnExit reset(st);
-  st.bind(1, customer_id).bind(2, message_id);
-  return st.step();
 }
 
 std::vector<std::pair<std::string, engine::Millis>> SqliteStore::due_wakeups(
@@ -549,34 +551,84 @@ std::map<std::string, std::size_t> SqliteStore::outbox_counts() {
   return out;
 }
 
-std::vector<StoredTrace> SqliteStore::traces(const std::string& customer_id) {
+std::vector<StoredTrace> SqliteStore::traces(const std::string& customer_id, std::size_t limit) {
   std::lock_guard lock(mutex_);
-  auto& st = prepare(
-      "SELECT customer_id, at, journey, message, detail FROM traces WHERE customer_id = ?1 "
-      "ORDER BY seq");
+  auto& st = prepare("SELECT lines FROM traces WHERE customer_id = ?1 ORDER BY total");
   ResetOnExit reset(st);
   st.bind(1, customer_id);
   std::vector<StoredTrace> out;
   while (st.step()) {
-    out.push_back({st.text(0), st.integer(1), st.text(2), st.text(3), st.text(4)});
+    auto lines = nlohmann::json::parse(st.text(0), nullptr, false);
+    if (!lines.is_array()) continue;  // written by this class: never, unless edited by hand
+    for (const auto& line : lines) {
+      if (!line.is_array() || line.size() != 4 || !line[0].is_number_integer() ||
+          !line[1].is_string() || !line[2].is_string()) {
+        continue;
+      }
+      out.push_back({customer_id, line[0].get<engine::Millis>(), line[1].get<std::string>(),
+                     line[2].get<std::string>(), line[3].dump()});
+    }
   }
+  if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
   return out;
 }
 
 void SqliteStore::trim_traces(const std::string& customer_id, std::size_t keep) {
   std::lock_guard lock(mutex_);
-  trim_traces_locked(customer_id, keep);
+  trim_traces_locked(customer_id, keep, last_trace_total(customer_id));
 }
 
-void SqliteStore::trim_traces_locked(const std::string& customer_id, std::size_t keep) {
-  // One index probe for the oldest line kept; nothing to do while fewer are stored.
-  prepare(
-      "DELETE FROM traces WHERE customer_id = ?1 AND seq < "
-      "(SELECT seq FROM traces WHERE customer_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)")
-      .bind(1, customer_id)
-      .bind(2, static_cast<std::int64_t>(keep == 0 ? 0 : keep - 1))
+std::int64_t SqliteStore::last_trace_total(const std::string& customer_id) {
+  auto& st = prepare("SELECT MAX(total) FROM traces WHERE customer_id = ?1");
+  ResetOnExit reset(st);
+  st.bind_static(1, customer_id);
+  return st.step() && !st.is_null(0) ? st.integer(0) : 0;
+}
+
+void SqliteStore::trim_traces_locked(const std::string& customer_id, std::size_t keep,
+                                     std::int64_t total) {
+  // Rows whose lines are all older than the newest `keep` go; the oldest row kept may hold a few
+  // more, which traces() leaves out when asked for `keep`.
+  if (keep >= static_cast<std::size_t>(total)) return;
+  prepare("DELETE FROM traces WHERE customer_id = ?1 AND total <= ?2")
+      .bind_static(1, customer_id)
+      .bind(2, total - static_cast<std::int64_t>(keep))
       .run();
-  if (keep == 0) prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
+}
+
+void SqliteStore::append_traces(const std::vector<StoredTrace>& traces, std::size_t keep) {
+  // One row per customer: its lines in batch order.
+  std::vector<std::string_view> order;
+  std::unordered_map<std::string_view, std::vector<const StoredTrace*>> by_customer;
+  for (const auto& trace : traces) {
+    auto& lines = by_customer[trace.customer_id];
+    if (lines.empty()) order.push_back(trace.customer_id);
+    lines.push_back(&trace);
+  }
+  auto& insert = prepare("INSERT INTO traces(customer_id, total, lines) VALUES (?1, ?2, ?3)");
+  std::string json;
+  for (auto customer_view : order) {
+    const auto& lines = by_customer[customer_view];
+    const std::string& customer = lines.front()->customer_id;
+    json.clear();
+    json += '[';
+    for (const auto* line : lines) {
+      if (json.size() > 1) json += ',';
+      json += '[';
+      json += std::to_string(line->at);
+      json += ',';
+      engine::append_json_string(json, line->journey);
+      json += ',';
+      engine::append_json_string(json, line->message);
+      json += ',';
+      json += line->detail_json.empty() ? "{}" : line->detail_json;
+      json += ']';
+    }
+    json += ']';
+    auto total = last_trace_total(customer) + static_cast<std::int64_t>(lines.size());
+    insert.bind_static(1, customer).bind(2, total).bind_static(3, json).run();
+    if (keep != SIZE_MAX) trim_traces_locked(customer, keep, total);
+  }
 }
 
 std::vector<std::pair<StoredRun, std::size_t>> SqliteStore::run_counts() {
@@ -618,10 +670,14 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id) {
     erasure.profile = prepare("DELETE FROM customers WHERE id = ?1").bind(1, customer_id).run() > 0;
     erasure.events = prepare("DELETE FROM events WHERE customer_id = ?1").bind(1, customer_id).run();
     erasure.runs = prepare("DELETE FROM runs WHERE customer_id = ?1").bind(1, customer_id).run();
-    erasure.trace_lines =
-        prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
-    erasure.message_ids =
-        prepare("DELETE FROM message_ids WHERE customer_id = ?1").bind(1, customer_id).run();
+    {
+      auto& st = prepare(
+          "SELECT COALESCE(SUM(json_array_length(lines)), 0) FROM traces WHERE customer_id = ?1");
+      ResetOnExit reset(st);
+      st.bind(1, customer_id);
+      if (st.step()) erasure.trace_lines = static_cast<std::size_t>(st.integer(0));
+    }
+    prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
     erasure.unsent_actions =
         prepare("DELETE FROM outbox WHERE customer_id = ?1 AND status != 'delivered'")
             .bind(1, customer_id)

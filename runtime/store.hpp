@@ -93,10 +93,9 @@ struct CounterDelta {
 /// Everything one group commit writes, applied in a single transaction.
 struct Batch {
   std::vector<CustomerWrite> customers;
-  std::vector<std::pair<std::string, std::string>> message_ids;  // (customer, messageId)
   std::vector<StoredEvent> events;
   std::vector<OutboxEntry> actions;  // inserted unless the action_id exists
-  std::vector<StoredTrace> traces;
+  std::vector<StoredTrace> traces;    // stored as one row per customer, lines in this order
   std::size_t trace_keep = SIZE_MAX;  // then each customer in `traces` keeps its newest this many
   std::vector<CounterDelta> counters;
 };
@@ -115,7 +114,7 @@ struct Erasure {
   std::size_t timers = 0;
   std::size_t unsent_actions = 0;
   std::size_t trace_lines = 0;
-  std::size_t message_ids = 0;
+  std::size_t message_ids = 0;  // filled by the caller: message ids live in the customer's state
 };
 
 /// A deployed set of journey files.
@@ -150,8 +149,6 @@ class Store {
   virtual BatchResult apply(const Batch& batch) = 0;
   /// The serialized engine state of a customer, if any.
   virtual std::optional<std::string> load_customer(const std::string& customer_id) = 0;
-  /// True when (customer, messageId) was committed before.
-  virtual bool seen_message(const std::string& customer_id, const std::string& message_id) = 0;
   /// Customers whose next wake-up is at or before `until`, earliest first (by wake-up, then id),
   /// starting after `after` (a (wake-up, id) position from an earlier page) when given.
   virtual std::vector<std::pair<std::string, engine::Millis>> due_wakeups(
@@ -177,9 +174,11 @@ class Store {
   /// Count of outbox rows per status.
   virtual std::map<std::string, std::size_t> outbox_counts() = 0;
 
-  /// The customer's kept trace lines, oldest first.
-  virtual std::vector<StoredTrace> traces(const std::string& customer_id) = 0;
-  /// Keeps only the newest `keep` trace lines of a customer.
+  /// The customer's kept trace lines, oldest first; at most the newest `limit`.
+  virtual std::vector<StoredTrace> traces(const std::string& customer_id,
+                                          std::size_t limit = SIZE_MAX) = 0;
+  /// Keeps the newest `keep` trace lines of a customer (and at most the rest of the oldest
+  /// commit's lines among them; traces() with `keep` leaves those out).
   virtual void trim_traces(const std::string& customer_id, std::size_t keep) = 0;
   /// Active runs per (journey, version, state).
   virtual std::vector<std::pair<StoredRun, std::size_t>> run_counts() = 0;
@@ -201,7 +200,7 @@ class Store {
 class SqliteStore final : public Store {
  public:
   /// The newest schema version this build knows.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   /// Opens (creating if needed) and migrates up to `target_version`. Throws StoreError.
   explicit SqliteStore(const std::string& path, int target_version = kSchemaVersion);
@@ -214,7 +213,6 @@ class SqliteStore final : public Store {
 
   BatchResult apply(const Batch& batch) override;
   std::optional<std::string> load_customer(const std::string& customer_id) override;
-  bool seen_message(const std::string& customer_id, const std::string& message_id) override;
   std::vector<std::pair<std::string, engine::Millis>> due_wakeups(
       engine::Millis until, std::size_t limit,
       const std::optional<std::pair<engine::Millis, std::string>>& after = std::nullopt) override;
@@ -229,7 +227,8 @@ class SqliteStore final : public Store {
   std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
                                           std::size_t limit) override;
   std::map<std::string, std::size_t> outbox_counts() override;
-  std::vector<StoredTrace> traces(const std::string& customer_id) override;
+  std::vector<StoredTrace> traces(const std::string& customer_id,
+                                  std::size_t limit = SIZE_MAX) override;
   void trim_traces(const std::string& customer_id, std::size_t keep) override;
   std::vector<std::pair<StoredRun, std::size_t>> run_counts() override;
   std::vector<CounterRow> counters() override;
@@ -245,7 +244,9 @@ class SqliteStore final : public Store {
   class Statement;
   Statement& prepare(const std::string& sql);
   void migrate(int target_version);
-  void trim_traces_locked(const std::string& customer_id, std::size_t keep);
+  void append_traces(const std::vector<StoredTrace>& traces, std::size_t keep);
+  std::int64_t last_trace_total(const std::string& customer_id);
+  void trim_traces_locked(const std::string& customer_id, std::size_t keep, std::int64_t total);
 
   sqlite3* db_ = nullptr;
   std::mutex mutex_;

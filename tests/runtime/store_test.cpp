@@ -43,7 +43,6 @@ TEST_CASE("store: batch commit and reads", "[store]") {
   Batch batch;
   batch.customers.push_back({"c1", std::string("st\0ate", 6), 5000, {{"welcome", "v1", "wait"}}});
   batch.customers.push_back({"c2", "state2", std::nullopt, {}});
-  batch.message_ids.emplace_back("c1", "m-1");
   batch.events.push_back({"c1", "m-1", 1000, "{}"});
   batch.actions.push_back(action("a1", "c1"));
   batch.actions.push_back(action("a2", "c1"));
@@ -53,8 +52,6 @@ TEST_CASE("store: batch commit and reads", "[store]") {
   CHECK(result.actions_inserted == 2);
   CHECK(store.load_customer("c1") == std::string("st\0ate", 6));
   CHECK_FALSE(store.load_customer("c3"));
-  CHECK(store.seen_message("c1", "m-1"));
-  CHECK_FALSE(store.seen_message("c2", "m-1"));
   CHECK(store.due_wakeups(4999, 10).empty());
   CHECK(store.due_wakeups(5000, 10) == std::vector<std::pair<std::string, journey::engine::Millis>>{{"c1", 5000}});
   CHECK(store.pending_wakeups() == 1);
@@ -98,7 +95,6 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     CHECK(erased.timers == 1);
     CHECK(erased.unsent_actions == 1);
     CHECK(erased.trace_lines == 1);
-    CHECK(erased.message_ids == 1);
     CHECK_FALSE(store.load_customer("c1"));
     CHECK(store.recent_actions("c1", 10).empty());
     Batch again;
@@ -112,10 +108,25 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     Batch traces;
     for (int i = 0; i < 5; ++i) traces.traces.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
     store.apply(traces);
-    store.trim_traces("c1", 3);
+    // Three more commits of one line each: 1 + 5 + 3 lines in five rows.
+    for (int i = 5; i < 8; ++i) {
+      Batch one;
+      one.traces.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{\"i\":" + std::to_string(i) + "}"});
+      store.apply(one);
+    }
+    CHECK(store.traces("c1").size() == 9);
+    store.trim_traces("c1", 3);  // whole rows go: the three one-line rows stay
     auto kept = store.traces("c1");
     REQUIRE(kept.size() == 3);
-    CHECK(kept[0].message == "line 2");
+    CHECK(kept[0].message == "line 5");
+    CHECK(kept[0].detail_json == "{\"i\":5}");
+    store.trim_traces("c1", 2);
+    CHECK(store.traces("c1").size() == 2);
+    store.trim_traces("c1", 1);
+    kept = store.traces("c1", 1);
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].message == "line 7");
+    CHECK(store.traces("c1", 0).empty());
   }
 }
 
@@ -153,6 +164,39 @@ TEST_CASE("store: data survives reopening and old schemas migrate", "[store]") {
   store.mark_failed("a1", 1, 0, "timeout", false);
   CHECK(store.due_actions(0, 10).at(0).last_error == "timeout");
   CHECK(store.run_counts().empty());
+}
+
+TEST_CASE("store: schema 4 keeps the events and trace lines of schema 3", "[store]") {
+  TempDir dir;
+  auto path = (dir.path / "j.db").string();
+  {
+    SqliteStore old(path, 3);
+    old.exec("INSERT INTO events(customer_id, message_id, at, json) VALUES ('c1','m1',10,'{}'), ('c1','m2',20,'{}')");
+    old.exec("INSERT INTO message_ids VALUES ('c1','m1'), ('c1','m2')");
+    old.exec("INSERT INTO traces(customer_id, at, journey, message, detail) VALUES "
+             "('c1', 10, '', 'event a', '{\"x\":1}'), ('c2', 11, 'w', 'entered', 'not json'), "
+             "('c1', 12, 'w', 'say \"hi\"', '{}')");
+  }
+  SqliteStore store(path);
+  CHECK(store.schema_version() == 4);
+  auto lines = store.traces("c1");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].at == 10);
+  CHECK(lines[0].detail_json == "{\"x\":1}");
+  CHECK(lines[1].message == "say \"hi\"");
+  CHECK(store.traces("c2").at(0).detail_json == "{}");
+  // New lines continue the count; the trim keeps the newest.
+  Batch more;
+  more.traces.push_back({"c1", 30, "w", "later", "{}"});
+  more.trace_keep = 1;
+  store.apply(more);
+  lines = store.traces("c1");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].message == "later");
+  CHECK(store.expire_events(15) == 1);
+  Erasure erased = store.erase_customer("c1");
+  CHECK(erased.events == 1);
+  CHECK(erased.trace_lines == 1);
 }
 
 TEST_CASE("store: a newer schema is refused", "[store]") {
@@ -228,7 +272,8 @@ TEST_CASE("store: batched delivery marks, trace trimming and unchanged runs", "[
   for (int i = 0; i < 2; ++i) batch.traces.push_back({"c2", 2000 + i, "", "other " + std::to_string(i), "{}"});
   batch.trace_keep = 3;
   store.apply(batch);
-  auto kept = store.traces("c1");
+  CHECK(store.traces("c1").size() == 5);  // one commit is one row: kept whole
+  auto kept = store.traces("c1", 3);
   REQUIRE(kept.size() == 3);
   CHECK(kept[0].message == "line 2");
   CHECK(store.traces("c2").size() == 2);
