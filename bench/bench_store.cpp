@@ -145,10 +145,10 @@ int main(int argc, char** argv) {
   for (;;) {
     auto due = store.due_actions(kInstant, group);
     if (due.empty()) break;
-    std::vector<std::string> ids;
-    for (auto& entry : due) ids.push_back(std::move(entry.action_id));
-    store.mark_delivered(ids);
-    delivered += ids.size();
+    std::vector<std::int64_t> seqs;
+    for (const auto& entry : due) seqs.push_back(entry.seq);
+    store.mark_delivered(seqs);
+    delivered += seqs.size();
   }
   report("deliver", since(start), delivered, "action");
   return fired == customers && delivered == customers ? 0 : 1;

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 #include <shared_mutex>
 #include <thread>
@@ -131,6 +132,9 @@ struct Daemon::Impl {
   net::steady_timer housekeeping;
   net::steady_timer drain_timer;
   Metrics metrics;
+  std::mutex stored_gauges_mutex;  // read_metrics: gauges counted in the store, and when
+  std::map<std::string, double> stored_gauges;
+  std::chrono::steady_clock::time_point stored_gauges_at;
   std::unique_ptr<SqliteStore> api_store;    // reads, deployments, retention
   std::unique_ptr<SqliteStore> timer_store;  // wake-up windows
   std::unique_ptr<engine::Engine> engine;
@@ -202,6 +206,8 @@ class Daemon::Impl::Committer {
  private:
   void run();
 
+  static constexpr std::size_t kMaxMergedWrites = 2048;
+
   /// Passive checkpoints (they never block the committer) every 32 commits or 250 ms of them.
   void checkpoints() {
     std::unique_lock lock(mutex_);
@@ -248,10 +254,16 @@ class Daemon::Impl::Shard {
         store_(std::make_unique<SqliteStore>(daemon.config.db_path)) {}
 
   void submit(ShardInput input) {
-    ++outstanding_;
-    ++daemon_.metrics.queue_depth;
-    net::post(strand_, [this, input = std::move(input)]() mutable {
-      pending_.push_back(std::move(input));
+    std::vector<ShardInput> inputs;
+    inputs.push_back(std::move(input));
+    submit(std::move(inputs));
+  }
+  /// Several inputs, handled in this order.
+  void submit(std::vector<ShardInput> inputs) {
+    outstanding_ += inputs.size();
+    daemon_.metrics.queue_depth += static_cast<std::int64_t>(inputs.size());
+    net::post(strand_, [this, inputs = std::move(inputs)]() mutable {
+      for (auto& input : inputs) pending_.push_back(std::move(input));
       schedule();
     });
   }
@@ -535,6 +547,7 @@ class Daemon::Impl::Shard {
   /// Answers a group's inputs and tells the timer queue about its wake-ups.
   void finish(const std::shared_ptr<Group>& group, bool ok, const std::string&) {
     auto now = group->now;
+    std::vector<TimerQueue::Update> updates;
     if (ok) {
       std::chrono::duration<double> took = std::chrono::steady_clock::now() - group->started;
       daemon_.metrics.record_commit(took.count(), group->inputs.size());
@@ -543,7 +556,7 @@ class Daemon::Impl::Shard {
       for (const auto& [customer, next] : group->wakeups) {
         // Defensive: a wake-up the engine left in the past is retried in a second, not spun on.
         bool stuck = next && *next <= now && group->woken.count(customer) != 0;
-        daemon_.timers->update(customer, stuck ? std::optional<engine::Millis>(now + 1000) : next);
+        updates.emplace_back(customer, stuck ? std::optional<engine::Millis>(now + 1000) : next);
       }
       if (group->actions > 0) daemon_.dispatcher->notify();
     }
@@ -551,8 +564,9 @@ class Daemon::Impl::Shard {
     // none when the customer is gone, a retry when the commit failed.
     for (const auto& customer : group->woken) {
       if (ok && group->wakeups.count(customer) != 0) continue;
-      daemon_.timers->update(customer, ok ? std::nullopt : std::optional<engine::Millis>(now + 5000));
+      updates.emplace_back(customer, ok ? std::nullopt : std::optional<engine::Millis>(now + 5000));
     }
+    if (!updates.empty()) daemon_.timers->update(std::move(updates));
     daemon_.metrics.queue_depth -= static_cast<std::int64_t>(group->inputs.size());
     for (std::size_t k = 0; k < group->inputs.size(); ++k) {
       if (group->inputs[k].done) group->inputs[k].done(group->results[k]);
@@ -614,7 +628,17 @@ void Daemon::Impl::Committer::run() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything is committed
-      group.swap(queue_);
+      // A transaction takes the queued groups up to kMaxMergedWrites customer writes: the shards
+      // compute the next groups while it commits, rather than waiting for one huge commit.
+      std::size_t taken = 0;
+      std::size_t writes = 0;
+      while (taken < queue_.size() &&
+             (taken == 0 || writes + queue_[taken].batch.customers.size() <= kMaxMergedWrites)) {
+        writes += queue_[taken++].batch.customers.size();
+      }
+      group.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(taken)));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(taken));
     }
     // Batches computed on states of a commit that failed since are refused with it.
     std::vector<PendingCommit> stale;
@@ -704,12 +728,19 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   }
   timers = std::make_unique<TimerQueue>(
       io, *timer_store, config.timer_window_ms, config.timer_window_max,
-      [this](const std::string& customer, engine::Millis due) {
-        ShardInput input;
-        input.kind = ShardInput::Kind::Wake;
-        input.customer_id = customer;
-        input.due = due;
-        shards[shard_of(customer, shards.size())]->submit(std::move(input));
+      [this](std::vector<TimerQueue::Due>& fired) {
+        std::vector<std::vector<ShardInput>> by_shard(shards.size());
+        for (auto& [customer, due] : fired) {
+          ShardInput input;
+          input.kind = ShardInput::Kind::Wake;
+          input.due = due;
+          auto shard = shard_of(customer, shards.size());
+          input.customer_id = std::move(customer);
+          by_shard[shard].push_back(std::move(input));
+        }
+        for (std::size_t i = 0; i < shards.size(); ++i) {
+          if (!by_shard[i].empty()) shards[i]->submit(std::move(by_shard[i]));
+        }
       },
       wall_now);
   server = std::make_shared<HttpServer>(
@@ -1036,11 +1067,22 @@ HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
 
 HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
   std::map<std::string, double> gauges;
-  for (const auto& [status, count] : api_store->outbox_counts()) {
-    gauges["journey_outbox_actions{status=\"" + status + "\"}"] = static_cast<double>(count);
+  {
+    // The gauges counted in SQLite cost a pass over an index each (a million rows: tens of ms),
+    // so a scrape reuses counts at most a second old rather than rescanning.
+    std::lock_guard lock(stored_gauges_mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (stored_gauges.empty() || now - stored_gauges_at >= std::chrono::seconds(1)) {
+      stored_gauges.clear();
+      for (const auto& [status, count] : api_store->outbox_counts()) {
+        stored_gauges["journey_outbox_actions{status=\"" + status + "\"}"] = static_cast<double>(count);
+      }
+      stored_gauges["journey_timers_pending"] = static_cast<double>(api_store->pending_wakeups());
+      stored_gauges_at = now;
+    }
+    gauges = stored_gauges;
   }
   gauges["journey_timers_in_memory"] = static_cast<double>(timers->in_memory());
-  gauges["journey_timers_pending"] = static_cast<double>(api_store->pending_wakeups());
   gauges["journey_http_sessions"] = static_cast<double>(server->sessions());
   HttpResponse response{http::status::ok, request.version()};
   response.set(http::field::content_type, "text/plain; version=0.0.4");

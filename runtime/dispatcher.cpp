@@ -165,12 +165,12 @@ void Dispatcher::deliver_to_file(Worker& worker, const std::vector<OutboxEntry>&
     return;
   }
   // One transaction for the whole pass: the lines are on disk (fsync above) before the mark.
-  std::vector<std::string> ids;
-  ids.reserve(due.size());
-  for (const auto& entry : due) ids.push_back(entry.action_id);
+  std::vector<std::int64_t> seqs;
+  seqs.reserve(due.size());
+  for (const auto& entry : due) seqs.push_back(entry.seq);
   // A StoreError here goes to run(), which waits before the next pass; the lines are then
   // written again (same action ids: delivery is at least once).
-  worker.store->mark_delivered(ids);
+  worker.store->mark_delivered(seqs);
   metrics_.actions_delivered += due.size();
 }
 
@@ -181,7 +181,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
     // receives what should actually be sent.
     auto payload = nlohmann::json::parse(entry.payload, nullptr, false);
     if (payload.is_object() && payload.value("status", std::string("sent")) != "sent") {
-      worker.store->mark_delivered(entry.action_id);
+      worker.store->mark_delivered(entry.seq);
       continue;
     }
     auto result = http_call("POST", worker.sink.target, entry.payload,
@@ -189,7 +189,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
                              {"Idempotency-Key", entry.action_id}},
                             config_.webhook.timeout_ms);
     if (result.status >= 200 && result.status < 300) {
-      worker.store->mark_delivered(entry.action_id);
+      worker.store->mark_delivered(entry.seq);
       ++metrics_.actions_delivered;
     } else {
       record_failure(worker, entry,
@@ -203,7 +203,7 @@ void Dispatcher::record_failure(Worker& worker, const OutboxEntry& entry, const 
   bool dead = attempts >= config_.webhook.max_attempts;
   auto seed = engine::stable_hash(entry.action_id, static_cast<std::uint64_t>(attempts));
   auto next = wall_now() + retry_delay_ms(config_.webhook, attempts, seed);
-  worker.store->mark_failed(entry.action_id, attempts, next, error, dead);
+  worker.store->mark_failed(entry.seq, attempts, next, error, dead);
   ++metrics_.delivery_failures;
   if (dead) ++metrics_.actions_dead;
   log(dead ? LogLevel::Error : LogLevel::Warn, dead ? "action is dead" : "delivery failed",

@@ -116,9 +116,36 @@ CREATE INDEX outbox_queue ON outbox(status) WHERE status = 'pending';
     // 4: fewer rows per input. A customer's message ids live only in its state (written in the
     // same transaction); trace lines are stored one row per customer per commit, keyed by the
     // running count of the customer's lines so that trimming is one range delete; events and
-    // traces lose AUTOINCREMENT (a rowid is enough: nothing refers to a deleted one).
+    // traces lose AUTOINCREMENT (a rowid is enough: nothing refers to a deleted one). The outbox
+    // is unique by (customer, action id): an action id is a function of the customer, and rows
+    // of one commit then land side by side in the index rather than at random places; its
+    // queue indexes hold pending rows only, so a delivery removes entries and adds none.
     R"sql(
 DROP TABLE message_ids;
+CREATE TABLE outbox_new (
+  seq INTEGER PRIMARY KEY,
+  action_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO outbox_new(seq, action_id, customer_id, channel, payload, status, attempts,
+                       next_attempt_at, last_error)
+  SELECT rowid, action_id, customer_id, channel, payload, status, attempts, next_attempt_at,
+         last_error FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE UNIQUE INDEX outbox_action ON outbox(customer_id, action_id);
+-- Ids of delivered actions whose customer was erased (their rows keep no customer): never
+-- created again.
+CREATE TABLE erased_actions (action_id TEXT PRIMARY KEY) WITHOUT ROWID;
+INSERT OR IGNORE INTO erased_actions SELECT action_id FROM outbox WHERE customer_id = '';
+CREATE INDEX outbox_queue ON outbox(status) WHERE status = 'pending';
+CREATE INDEX outbox_retry ON outbox(next_attempt_at) WHERE status = 'pending';
 CREATE TABLE events_new (
   seq INTEGER PRIMARY KEY,
   customer_id TEXT NOT NULL,
@@ -245,6 +272,16 @@ class ResetOnExit {
 }  // namespace
 
 SqliteStore::SqliteStore(const std::string& path, int target_version) {
+  // Before SQLite's first use in the process: every connection is used under its store's mutex,
+  // so SQLite's own per-connection mutexes go ("multi-thread" mode), and so does its global
+  // allocation statistics mutex, which the daemon's threads otherwise contend for on every
+  // allocation. Both calls fail harmlessly when SQLite is already in use.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -254,9 +291,9 @@ SqliteStore::SqliteStore(const std::string& path, int target_version) {
   }
   sqlite3_busy_timeout(db_, 10'000);
   try {
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=FULL");
-    exec("PRAGMA foreign_keys=ON");
+    exec_locked("PRAGMA journal_mode=WAL");
+    exec_locked("PRAGMA synchronous=FULL");
+    exec_locked("PRAGMA foreign_keys=ON");
     migrate(target_version);
   } catch (...) {
     statements_.clear();
@@ -272,6 +309,11 @@ SqliteStore::~SqliteStore() {
 }
 
 void SqliteStore::exec(const std::string& sql) {
+  std::lock_guard lock(mutex_);
+  exec_locked(sql);
+}
+
+void SqliteStore::exec_locked(const std::string& sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error ? error : "unknown error";
@@ -294,7 +336,7 @@ int SqliteStore::schema_version() {
 }
 
 void SqliteStore::migrate(int target_version) {
-  exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER)");
+  exec_locked("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER)");
   int current = 0;
   {
     auto& st = prepare("SELECT MAX(version) FROM schema_version");
@@ -306,14 +348,14 @@ void SqliteStore::migrate(int target_version) {
                      " is newer than this build knows (" + std::to_string(kSchemaVersion) + ")");
   }
   for (int version = current; version < target_version; ++version) {
-    exec("BEGIN IMMEDIATE");
+    exec_locked("BEGIN IMMEDIATE");
     try {
-      exec(kMigrations[version]);
-      exec("INSERT INTO schema_version(version, applied_at) VALUES (" +
+      exec_locked(kMigrations[version]);
+      exec_locked("INSERT INTO schema_version(version, applied_at) VALUES (" +
            std::to_string(version + 1) + ", strftime('%s','now'))");
-      exec("COMMIT");
+      exec_locked("COMMIT");
     } catch (const StoreError& e) {
-      exec("ROLLBACK");
+      exec_locked("ROLLBACK");
       throw StoreError("migration " + std::to_string(version + 1) + ": " + e.what());
     }
   }
@@ -322,7 +364,7 @@ void SqliteStore::migrate(int target_version) {
 BatchResult SqliteStore::apply(const Batch& batch) {
   std::lock_guard lock(mutex_);
   BatchResult result;
-  exec("BEGIN IMMEDIATE");
+  exec_locked("BEGIN IMMEDIATE");
   try {
     // Each statement is looked up once per batch; values are bound without copies (the batch
     // outlives every step).
@@ -361,7 +403,8 @@ BatchResult SqliteStore::apply(const Batch& batch) {
     if (!batch.actions.empty()) {
       auto& insert_action = prepare(
           "INSERT OR IGNORE INTO outbox(action_id, customer_id, channel, payload, status, "
-          "attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)");
+          "attempts, next_attempt_at) SELECT ?1, ?2, ?3, ?4, ?5, 0, ?6 "
+          "WHERE NOT EXISTS (SELECT 1 FROM erased_actions WHERE action_id = ?1)");
       for (const auto& action : batch.actions) {
         auto changed = insert_action.bind_static(1, action.action_id)
                            .bind_static(2, action.customer_id)
@@ -387,11 +430,11 @@ BatchResult SqliteStore::apply(const Batch& batch) {
             .run();
       }
     }
-    exec("COMMIT");
+    exec_locked("COMMIT");
   } catch (...) {
     for (auto& [sql, st] : statements_) st->reset();
     try {
-      exec("ROLLBACK");
+      exec_locked("ROLLBACK");
     } catch (const StoreError&) {
       // The transaction may already be gone (SQLite rolls back on some errors by itself).
     }
@@ -490,39 +533,37 @@ std::optional<engine::Millis> SqliteStore::next_action_attempt(const ChannelFilt
   return std::nullopt;
 }
 
-void SqliteStore::mark_delivered(const std::string& action_id) {
+void SqliteStore::mark_delivered(std::int64_t seq) {
   std::lock_guard lock(mutex_);
   prepare("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
-          "WHERE action_id = ?1")
-      .bind(1, action_id)
+          "WHERE seq = ?1")
+      .bind(1, seq)
       .run();
 }
 
-void SqliteStore::mark_delivered(const std::vector<std::string>& action_ids) {
-  if (action_ids.empty()) return;
+void SqliteStore::mark_delivered(const std::vector<std::int64_t>& seqs) {
+  if (seqs.empty()) return;
   std::lock_guard lock(mutex_);
-  exec("BEGIN IMMEDIATE");
+  exec_locked("BEGIN IMMEDIATE");
   try {
-    for (const auto& action_id : action_ids) {
-      prepare("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
-              "WHERE action_id = ?1")
-          .bind(1, action_id)
-          .run();
-    }
-    exec("COMMIT");
+    auto& update = prepare(
+        "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
+        "WHERE seq = ?1");
+    for (const auto seq : seqs) update.bind(1, seq).run();
+    exec_locked("COMMIT");
   } catch (...) {
     for (auto& [sql, st] : statements_) st->reset();
-    exec("ROLLBACK");
+    exec_locked("ROLLBACK");
     throw;
   }
 }
 
-void SqliteStore::mark_failed(const std::string& action_id, int attempts,
-                              engine::Millis next_attempt_at, const std::string& error, bool dead) {
+void SqliteStore::mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
+                              const std::string& error, bool dead) {
   std::lock_guard lock(mutex_);
   prepare("UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5 "
-          "WHERE action_id = ?1")
-      .bind(1, action_id)
+          "WHERE seq = ?1")
+      .bind(1, seq)
       .bind(2, std::string(dead ? "dead" : "pending"))
       .bind(3, static_cast<std::int64_t>(attempts))
       .bind(4, next_attempt_at)
@@ -659,7 +700,7 @@ std::vector<CounterRow> SqliteStore::counters() {
 Erasure SqliteStore::erase_customer(const std::string& customer_id) {
   std::lock_guard lock(mutex_);
   Erasure erasure;
-  exec("BEGIN IMMEDIATE");
+  exec_locked("BEGIN IMMEDIATE");
   try {
     {
       auto& st = prepare("SELECT next_wakeup IS NOT NULL FROM customers WHERE id = ?1");
@@ -682,14 +723,19 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id) {
         prepare("DELETE FROM outbox WHERE customer_id = ?1 AND status != 'delivered'")
             .bind(1, customer_id)
             .run();
-    // Delivered actions keep their id (so it is never created twice) but lose their content.
-    prepare("UPDATE outbox SET customer_id = '', payload = '' WHERE customer_id = ?1")
+    // Delivered actions keep their id (so it is never created twice: erased_actions) but lose
+    // their content.
+    prepare("INSERT OR IGNORE INTO erased_actions SELECT action_id FROM outbox "
+            "WHERE customer_id = ?1")
         .bind(1, customer_id)
         .run();
-    exec("COMMIT");
+    prepare("UPDATE OR REPLACE outbox SET customer_id = '', payload = '' WHERE customer_id = ?1")
+        .bind(1, customer_id)
+        .run();
+    exec_locked("COMMIT");
   } catch (...) {
     for (auto& [sql, st] : statements_) st->reset();
-    exec("ROLLBACK");
+    exec_locked("ROLLBACK");
     throw;
   }
   return erasure;
@@ -702,7 +748,7 @@ std::size_t SqliteStore::expire_events(engine::Millis cutoff) {
 
 void SqliteStore::save_deployment(const Deployment& deployment) {
   std::lock_guard lock(mutex_);
-  exec("BEGIN IMMEDIATE");
+  exec_locked("BEGIN IMMEDIATE");
   try {
     std::int64_t next_seq = 1;
     {
@@ -731,10 +777,10 @@ void SqliteStore::save_deployment(const Deployment& deployment) {
           .bind(3, deployment.deployed_at)
           .run();
     }
-    exec("COMMIT");
+    exec_locked("COMMIT");
   } catch (...) {
     for (auto& [sql, st] : statements_) st->reset();
-    exec("ROLLBACK");
+    exec_locked("ROLLBACK");
     throw;
   }
 }

@@ -162,12 +162,13 @@ class Store {
                                                const ChannelFilter& filter = {}) = 0;
   /// The earliest next_attempt_at of a pending action.
   virtual std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) = 0;
-  virtual void mark_delivered(const std::string& action_id) = 0;
-  /// Marks many actions delivered in one transaction.
-  virtual void mark_delivered(const std::vector<std::string>& action_ids) = 0;
-  /// Records a failed attempt: pending with a later retry, or dead.
-  virtual void mark_failed(const std::string& action_id, int attempts,
-                           engine::Millis next_attempt_at, const std::string& error, bool dead) = 0;
+  /// Marks the outbox row `seq` (OutboxEntry::seq) delivered.
+  virtual void mark_delivered(std::int64_t seq) = 0;
+  /// Marks many outbox rows delivered in one transaction.
+  virtual void mark_delivered(const std::vector<std::int64_t>& seqs) = 0;
+  /// Records a failed attempt of the outbox row `seq`: pending with a later retry, or dead.
+  virtual void mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
+                           const std::string& error, bool dead) = 0;
   /// The customer's latest actions, newest first.
   virtual std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
                                                   std::size_t limit) = 0;
@@ -220,9 +221,9 @@ class SqliteStore final : public Store {
   std::vector<OutboxEntry> due_actions(engine::Millis now, std::size_t limit,
                                        const ChannelFilter& filter = {}) override;
   std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) override;
-  void mark_delivered(const std::string& action_id) override;
-  void mark_delivered(const std::vector<std::string>& action_ids) override;
-  void mark_failed(const std::string& action_id, int attempts, engine::Millis next_attempt_at,
+  void mark_delivered(std::int64_t seq) override;
+  void mark_delivered(const std::vector<std::int64_t>& seqs) override;
+  void mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
                    const std::string& error, bool dead) override;
   std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
                                           std::size_t limit) override;
@@ -243,6 +244,7 @@ class SqliteStore final : public Store {
  private:
   class Statement;
   Statement& prepare(const std::string& sql);
+  void exec_locked(const std::string& sql);
   void migrate(int target_version);
   void append_traces(const std::vector<StoredTrace>& traces, std::size_t keep);
   std::int64_t last_trace_total(const std::string& customer_id);

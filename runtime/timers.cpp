@@ -36,17 +36,26 @@ void TimerQueue::stop() {
 }
 
 void TimerQueue::update(const std::string& customer_id, std::optional<engine::Millis> next) {
-  net::post(strand_, [this, customer_id, next] {
-    bool answered = in_flight_.erase(customer_id) > 0;
+  std::vector<Update> updates;
+  updates.emplace_back(customer_id, next);
+  update(std::move(updates));
+}
+
+void TimerQueue::update(std::vector<Update> updates) {
+  net::post(strand_, [this, updates = std::move(updates)] {
+    bool answered = false;
     bool earliest = false;
-    if (next && *next <= horizon_) {
-      current_.insert_or_assign(customer_id, *next);
-      heap_.emplace(*next, customer_id);
-      earliest = heap_.top().first == *next;
-    } else {
-      // Later than the window: it stays in the store and comes back with a later window. Any
-      // entry in the heap for this customer is now stale and will be skipped.
-      current_.erase(customer_id);
+    for (const auto& [customer_id, next] : updates) {
+      answered = in_flight_.erase(customer_id) > 0 || answered;
+      if (next && *next <= horizon_) {
+        current_.insert_or_assign(customer_id, *next);
+        heap_.emplace(*next, customer_id);
+        earliest = earliest || heap_.top().first == *next;
+      } else {
+        // Later than the window: it stays in the store and comes back with a later window. Any
+        // entry in the heap for this customer is now stale and will be skipped.
+        current_.erase(customer_id);
+      }
     }
     in_memory_ = current_.size();
     if (stopped_) return;
@@ -67,6 +76,7 @@ void TimerQueue::pump() {
   if (stopped_) return;
   auto now = clock_();
   blocked_ = false;
+  std::vector<Due> fired;
   for (;;) {
     while (!heap_.empty() && heap_.top().first <= now && in_flight_.size() < kMaxInFlight) {
       auto [due, customer] = heap_.top();
@@ -75,7 +85,7 @@ void TimerQueue::pump() {
       if (it == current_.end() || it->second != due) continue;  // stale
       current_.erase(it);
       in_flight_[customer] = due;
-      fire_(customer, due);
+      fired.emplace_back(std::move(customer), due);
     }
     if (in_flight_.size() >= kMaxInFlight) {
       blocked_ = true;  // the answers (update) resume firing
@@ -92,6 +102,7 @@ void TimerQueue::pump() {
     if (loaded == 0 || heap_.empty() || heap_.top().first > now) break;
   }
   in_memory_ = current_.size();
+  if (!fired.empty()) fire_(fired);
   arm();
 }
 

@@ -23,8 +23,13 @@ namespace journey::runtime {
 /// The wake-up schedule. All public calls are thread-safe (they post to the queue's strand).
 class TimerQueue {
  public:
-  /// Called on the queue's strand for each due customer with the instant it was due.
-  using Fire = std::function<void(const std::string& customer_id, engine::Millis due)>;
+  /// A customer and the instant its wake-up was due.
+  using Due = std::pair<std::string, engine::Millis>;
+  /// Called on the queue's strand with the customers that came due, in due order (one call per
+  /// round of firing, so that the daemon hands them to its shards in few steps).
+  using Fire = std::function<void(std::vector<Due>& fired)>;
+  /// A customer's next wake-up, or none.
+  using Update = std::pair<std::string, std::optional<engine::Millis>>;
   /// The wall clock in epoch milliseconds (injectable so tests can move it).
   using Clock = std::function<engine::Millis()>;
 
@@ -39,6 +44,8 @@ class TimerQueue {
   /// A customer's next wake-up changed (after a commit), or a fired one was handled; nothing
   /// cancels it cheaply.
   void update(const std::string& customer_id, std::optional<engine::Millis> next);
+  /// update() for many customers at once, in order.
+  void update(std::vector<Update> updates);
   /// How many wake-ups are held in memory now.
   std::size_t in_memory() const { return in_memory_.load(); }
 

@@ -72,11 +72,11 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     auto due = store.due_actions(0, 10);
     REQUIRE(due.size() == 2);
     CHECK(due[0].action_id == "a1");
-    store.mark_delivered("a1");
-    store.mark_failed("a2", 1, 9000, "connection refused", false);
+    store.mark_delivered(due[0].seq);
+    store.mark_failed(due[1].seq, 1, 9000, "connection refused", false);
     CHECK(store.due_actions(8999, 10).empty());
     CHECK(store.next_action_attempt() == 9000);
-    store.mark_failed("a2", 2, 0, "HTTP 500", true);
+    store.mark_failed(due[1].seq, 2, 0, "HTTP 500", true);
     CHECK(store.due_actions(100000, 10).empty());
     auto counts = store.outbox_counts();
     CHECK(counts["delivered"] == 1);
@@ -87,7 +87,7 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     CHECK(recent[0].last_error == "HTTP 500");
   }
   SECTION("erasure removes the customer and keeps delivered ids") {
-    store.mark_delivered("a1");
+    store.mark_delivered(store.due_actions(0, 10).at(0).seq);
     Erasure erased = store.erase_customer("c1");
     CHECK(erased.profile);
     CHECK(erased.events == 1);
@@ -161,12 +161,12 @@ TEST_CASE("store: data survives reopening and old schemas migrate", "[store]") {
   auto due = store.due_actions(0, 10);
   REQUIRE(due.size() == 1);
   CHECK(due[0].last_error.empty());
-  store.mark_failed("a1", 1, 0, "timeout", false);
+  store.mark_failed(due[0].seq, 1, 0, "timeout", false);
   CHECK(store.due_actions(0, 10).at(0).last_error == "timeout");
   CHECK(store.run_counts().empty());
 }
 
-TEST_CASE("store: schema 4 keeps the events and trace lines of schema 3", "[store]") {
+TEST_CASE("store: schema 4 keeps the events, trace lines and outbox of schema 3", "[store]") {
   TempDir dir;
   auto path = (dir.path / "j.db").string();
   {
@@ -176,9 +176,23 @@ TEST_CASE("store: schema 4 keeps the events and trace lines of schema 3", "[stor
     old.exec("INSERT INTO traces(customer_id, at, journey, message, detail) VALUES "
              "('c1', 10, '', 'event a', '{\"x\":1}'), ('c2', 11, 'w', 'entered', 'not json'), "
              "('c1', 12, 'w', 'say \"hi\"', '{}')");
+    // A pending action, and a delivered one whose customer was erased.
+    old.exec("INSERT INTO outbox(action_id, customer_id, channel, payload) VALUES "
+             "('a1', 'c1', 'email', '{}')");
+    old.exec("INSERT INTO outbox(action_id, customer_id, channel, payload, status) VALUES "
+             "('a0', '', 'email', '', 'delivered')");
   }
   SqliteStore store(path);
   CHECK(store.schema_version() == 4);
+  auto due = store.due_actions(0, 10);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].action_id == "a1");
+  Batch replay;  // both ids exist: neither is created again
+  replay.actions.push_back(action("a1", "c1"));
+  replay.actions.push_back(action("a0", "c0"));
+  CHECK(store.apply(replay).actions_existing == 2);
+  store.mark_delivered(due[0].seq);
+  CHECK(store.outbox_counts()["delivered"] == 2);
   auto lines = store.traces("c1");
   REQUIRE(lines.size() == 2);
   CHECK(lines[0].at == 10);
@@ -197,6 +211,9 @@ TEST_CASE("store: schema 4 keeps the events and trace lines of schema 3", "[stor
   Erasure erased = store.erase_customer("c1");
   CHECK(erased.events == 1);
   CHECK(erased.trace_lines == 1);
+  Batch again;  // c1 comes back: its delivered action is not created again
+  again.actions.push_back(action("a1", "c1"));
+  CHECK(store.apply(again).actions_existing == 1);
 }
 
 TEST_CASE("store: a newer schema is refused", "[store]") {
@@ -278,7 +295,9 @@ TEST_CASE("store: batched delivery marks, trace trimming and unchanged runs", "[
   CHECK(kept[0].message == "line 2");
   CHECK(store.traces("c2").size() == 2);
 
-  store.mark_delivered(std::vector<std::string>{"a1", "a3"});
+  auto due = store.due_actions(0, 10);
+  REQUIRE(due.size() == 3);
+  store.mark_delivered(std::vector<std::int64_t>{due[0].seq, due[2].seq});
   auto counts = store.outbox_counts();
   CHECK(counts["delivered"] == 2);
   CHECK(counts["pending"] == 1);

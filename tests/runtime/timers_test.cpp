@@ -52,7 +52,7 @@ TEST_CASE("timers: due wake-ups fire in order, late ones at once, stale ones nev
   std::vector<std::pair<std::string, Millis>> fired;
   auto clock = [&now] { return now; };
   TimerQueue timers(io, store, 60'000, 1000,
-                    [&](const std::string& customer, Millis due) { fired.emplace_back(customer, due); },
+                    [&](std::vector<TimerQueue::Due>& due) { fired.insert(fired.end(), due.begin(), due.end()); },
                     clock);
   timers.start();
   io.run_for(std::chrono::milliseconds(50));
@@ -92,10 +92,12 @@ TEST_CASE("timers: a full window only trusts what it loaded", "[timers]") {
   boost::asio::io_context io;
   std::vector<std::string> fired;
   TimerQueue timers(io, store, 60'000, 16,
-                    [&](const std::string& customer, Millis) {
-                      fired.push_back(customer);
-                      // The shard would commit a later wake-up (none here) and tell the queue.
-                      put(store, customer, std::nullopt);
+                    [&](std::vector<TimerQueue::Due>& due) {
+                      for (const auto& [customer, at] : due) {
+                        fired.push_back(customer);
+                        // The shard would commit a later wake-up (none here) and tell the queue.
+                        put(store, customer, std::nullopt);
+                      }
                     },
                     [&now] { return now; });
   timers.start();
@@ -122,9 +124,11 @@ TEST_CASE("timers: more wake-ups at one instant than the window holds fire once 
   std::vector<std::string> fired;
   std::vector<std::string> unanswered;
   TimerQueue timers(io, store, 60'000, 16,
-                    [&](const std::string& customer, Millis) {
-                      fired.push_back(customer);
-                      unanswered.push_back(customer);
+                    [&](std::vector<TimerQueue::Due>& due) {
+                      for (const auto& [customer, at] : due) {
+                        fired.push_back(customer);
+                        unanswered.push_back(customer);
+                      }
                     },
                     [&now] { return now; });
   timers.start();
@@ -136,7 +140,9 @@ TEST_CASE("timers: more wake-ups at one instant than the window holds fire once 
     Batch batch;
     for (const auto& customer : unanswered) batch.customers.push_back({customer, "s", std::nullopt, {}});
     store.apply(batch);
-    for (const auto& customer : unanswered) timers.update(customer, std::nullopt);
+    std::vector<TimerQueue::Update> updates;
+    for (const auto& customer : unanswered) updates.emplace_back(customer, std::nullopt);
+    timers.update(std::move(updates));  // as a shard answers a whole group
     unanswered.clear();
     io.run_for(std::chrono::milliseconds(20));
   }
