@@ -637,38 +637,45 @@ void SqliteStore::trim_traces_locked(const std::string& customer_id, std::size_t
       .run();
 }
 
-void SqliteStore::append_traces(const std::vector<StoredTrace>& traces, std::size_t keep) {
-  // One row per customer: its lines in batch order.
-  std::vector<std::string_view> order;
-  std::unordered_map<std::string_view, std::vector<const StoredTrace*>> by_customer;
-  for (const auto& trace : traces) {
-    auto& lines = by_customer[trace.customer_id];
-    if (lines.empty()) order.push_back(trace.customer_id);
-    lines.push_back(&trace);
+std::vector<TraceRow> trace_rows(const std::vector<StoredTrace>& lines) {
+  std::vector<TraceRow> rows;
+  std::unordered_map<std::string_view, std::size_t> row_of;  // customer -> index in rows
+  for (const auto& line : lines) {
+    auto [it, added] = row_of.try_emplace(line.customer_id, rows.size());
+    if (added) rows.push_back({line.customer_id, 0, "["});
+    auto& row = rows[it->second];
+    if (row.lines++ > 0) row.json += ',';
+    row.json += '[';
+    row.json += std::to_string(line.at);
+    row.json += ',';
+    engine::append_json_string(row.json, line.journey);
+    row.json += ',';
+    engine::append_json_string(row.json, line.message);
+    row.json += ',';
+    row.json += line.detail_json.empty() ? "{}" : line.detail_json;
+    row.json += ']';
   }
-  auto& insert = prepare("INSERT INTO traces(customer_id, total, lines) VALUES (?1, ?2, ?3)");
-  std::string json;
-  for (auto customer_view : order) {
-    const auto& lines = by_customer[customer_view];
-    const std::string& customer = lines.front()->customer_id;
-    json.clear();
-    json += '[';
-    for (const auto* line : lines) {
-      if (json.size() > 1) json += ',';
-      json += '[';
-      json += std::to_string(line->at);
-      json += ',';
-      engine::append_json_string(json, line->journey);
-      json += ',';
-      engine::append_json_string(json, line->message);
-      json += ',';
-      json += line->detail_json.empty() ? "{}" : line->detail_json;
-      json += ']';
+  for (auto& row : rows) row.json += ']';
+  return rows;
+}
+
+void SqliteStore::append_traces(const std::vector<TraceRow>& rows, std::size_t keep) {
+  // The customer's running count is read in the same statement that appends (one index seek).
+  auto& insert = prepare(
+      "INSERT INTO traces(customer_id, total, lines) VALUES (?1, "
+      "COALESCE((SELECT MAX(total) FROM traces WHERE customer_id = ?1), 0) + ?2, ?3) "
+      "RETURNING total");
+  for (const auto& row : rows) {
+    if (row.lines == 0) continue;
+    std::int64_t total = 0;
+    {
+      ResetOnExit reset(insert);
+      insert.bind_static(1, row.customer_id)
+          .bind(2, static_cast<std::int64_t>(row.lines))
+          .bind_static(3, row.json);
+      if (insert.step()) total = insert.integer(0);
     }
-    json += ']';
-    auto total = last_trace_total(customer) + static_cast<std::int64_t>(lines.size());
-    insert.bind_static(1, customer).bind(2, total).bind_static(3, json).run();
-    if (keep != SIZE_MAX) trim_traces_locked(customer, keep, total);
+    if (keep != SIZE_MAX) trim_traces_locked(row.customer_id, keep, total);
   }
 }
 

@@ -61,6 +61,18 @@ struct StoredTrace {
   std::string detail_json;
 };
 
+/// One customer's trace lines of one commit, stored as one row: `json` is an array of
+/// [at, journey, message, detail] arrays.
+struct TraceRow {
+  std::string customer_id;
+  std::size_t lines = 0;
+  std::string json;
+};
+
+/// The lines as rows: one per customer (in order of its first line), its lines in order. Built by
+/// the daemon's shards, so that the committer only writes them.
+std::vector<TraceRow> trace_rows(const std::vector<StoredTrace>& lines);
+
 /// One active run of a journey, for the runs-per-state counts.
 struct StoredRun {
   std::string journey;
@@ -95,7 +107,7 @@ struct Batch {
   std::vector<CustomerWrite> customers;
   std::vector<StoredEvent> events;
   std::vector<OutboxEntry> actions;  // inserted unless the action_id exists
-  std::vector<StoredTrace> traces;    // stored as one row per customer, lines in this order
+  std::vector<TraceRow> traces;       // see trace_rows()
   std::size_t trace_keep = SIZE_MAX;  // then each customer in `traces` keeps its newest this many
   std::vector<CounterDelta> counters;
 };
@@ -246,7 +258,7 @@ class SqliteStore final : public Store {
   Statement& prepare(const std::string& sql);
   void exec_locked(const std::string& sql);
   void migrate(int target_version);
-  void append_traces(const std::vector<StoredTrace>& traces, std::size_t keep);
+  void append_traces(const std::vector<TraceRow>& rows, std::size_t keep);
   std::int64_t last_trace_total(const std::string& customer_id);
   void trim_traces_locked(const std::string& customer_id, std::size_t keep, std::int64_t total);
 

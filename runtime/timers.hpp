@@ -62,7 +62,7 @@ class TimerQueue {
 
   /// Fired wake-ups awaiting their update() at most: more would only queue in the shards (and
   /// delay the events queued behind them) without firing any faster.
-  static constexpr std::size_t kMaxInFlight = 8192;
+  static constexpr std::size_t kMaxInFlight = 16384;
 
   using Entry = std::pair<engine::Millis, std::string>;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;

@@ -47,7 +47,7 @@ TEST_CASE("store: batch commit and reads", "[store]") {
   batch.actions.push_back(action("a1", "c1"));
   batch.actions.push_back(action("a2", "c1"));
   batch.counters.push_back({"welcome", "v1", "sends", "", 2});
-  batch.traces.push_back({"c1", 1000, "welcome", "entered", "{}"});
+  batch.traces = trace_rows({{"c1", 1000, "welcome", "entered", "{}"}});
   auto result = store.apply(batch);
   CHECK(result.actions_inserted == 2);
   CHECK(store.load_customer("c1") == std::string("st\0ate", 6));
@@ -106,12 +106,14 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     CHECK(store.expire_events(1000) == 0);
     CHECK(store.expire_events(1001) == 1);
     Batch traces;
-    for (int i = 0; i < 5; ++i) traces.traces.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
+    std::vector<StoredTrace> lines;
+    for (int i = 0; i < 5; ++i) lines.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
+    traces.traces = trace_rows(lines);
     store.apply(traces);
     // Three more commits of one line each: 1 + 5 + 3 lines in five rows.
     for (int i = 5; i < 8; ++i) {
       Batch one;
-      one.traces.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{\"i\":" + std::to_string(i) + "}"});
+      one.traces = trace_rows({{"c1", 2000 + i, "", "line " + std::to_string(i), "{\"i\":" + std::to_string(i) + "}"}});
       store.apply(one);
     }
     CHECK(store.traces("c1").size() == 9);
@@ -201,7 +203,7 @@ TEST_CASE("store: schema 4 keeps the events, trace lines and outbox of schema 3"
   CHECK(store.traces("c2").at(0).detail_json == "{}");
   // New lines continue the count; the trim keeps the newest.
   Batch more;
-  more.traces.push_back({"c1", 30, "w", "later", "{}"});
+  more.traces = trace_rows({{"c1", 30, "w", "later", "{}"}});
   more.trace_keep = 1;
   store.apply(more);
   lines = store.traces("c1");
@@ -285,8 +287,10 @@ TEST_CASE("store: batched delivery marks, trace trimming and unchanged runs", "[
   Batch batch;
   batch.customers.push_back({"c1", "s", std::nullopt, {{"welcome", "v1", "L4:3"}}});
   for (const char* id : {"a1", "a2", "a3"}) batch.actions.push_back(action(id, "c1"));
-  for (int i = 0; i < 5; ++i) batch.traces.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
-  for (int i = 0; i < 2; ++i) batch.traces.push_back({"c2", 2000 + i, "", "other " + std::to_string(i), "{}"});
+  std::vector<StoredTrace> lines;
+  for (int i = 0; i < 5; ++i) lines.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
+  for (int i = 0; i < 2; ++i) lines.push_back({"c2", 2000 + i, "", "other " + std::to_string(i), "{}"});
+  batch.traces = trace_rows(lines);
   batch.trace_keep = 3;
   store.apply(batch);
   CHECK(store.traces("c1").size() == 5);  // one commit is one row: kept whole
@@ -311,7 +315,7 @@ TEST_CASE("store: batched delivery marks, trace trimming and unchanged runs", "[
   CHECK(store.run_counts().size() == 1);
   Batch ended;
   ended.customers.push_back({"c1", "s3", std::nullopt, {}, true});
-  ended.traces.push_back({"c1", 3000, "", "last", "{}"});
+  ended.traces = trace_rows({{"c1", 3000, "", "last", "{}"}});
   ended.trace_keep = 0;
   store.apply(ended);
   CHECK(store.run_counts().empty());
