@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -154,6 +155,7 @@ struct Daemon::Impl {
 
 /// One shard's group of inputs, stepped and waiting for its commit.
 struct PendingCommit {
+  static constexpr std::size_t kNoShard = SIZE_MAX;  // delivery marks: no cached states
   Batch batch;
   std::size_t shard = 0;
   std::uint64_t generation = 0;  // the shard's cache generation the batch was computed on
@@ -202,6 +204,29 @@ class Daemon::Impl::Committer {
     }
     wake_.notify_one();
   }
+  /// The dispatcher's delivery marks, written with the next commit (a second writer would
+  /// queue in SQLite's busy handler behind a busy committer, and could starve). Returns once
+  /// durable; throws StoreError. After stop(), writes directly.
+  void mark_delivered(std::vector<std::int64_t> seqs) {
+    std::promise<std::string> done;
+    auto result = done.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      if (finished_) {
+        store_->mark_delivered(seqs);  // the committer's thread has ended
+        return;
+      }
+      PendingCommit commit;
+      commit.shard = PendingCommit::kNoShard;
+      commit.batch.delivered = std::move(seqs);
+      commit.finish = [&done](bool ok, const std::string& error) {
+        done.set_value(ok ? std::string() : error.empty() ? "commit failed" : error);
+      };
+      queue_.push_back(std::move(commit));
+    }
+    wake_.notify_one();
+    if (auto error = result.get(); !error.empty()) throw StoreError(error);
+  }
 
  private:
   void run();
@@ -237,6 +262,7 @@ class Daemon::Impl::Committer {
   std::vector<PendingCommit> queue_;
   std::size_t commits_since_checkpoint_ = 0;
   bool stopping_ = false;
+  bool finished_ = false;  // run() has returned: marks are written directly
 };
 
 /// A partition of the customers. Each shard handles its customers' inputs strictly in order on
@@ -629,7 +655,10 @@ void Daemon::Impl::Committer::run() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything is committed
+      if (queue_.empty()) {  // stopping, and everything is committed
+        finished_ = true;
+        return;
+      }
       // A transaction takes the queued groups up to kMaxMergedWrites customer writes: the shards
       // compute the next groups while it commits, rather than waiting for one huge commit.
       std::size_t taken = 0;
@@ -646,8 +675,9 @@ void Daemon::Impl::Committer::run() {
     std::vector<PendingCommit> stale;
     std::vector<PendingCommit> live;
     for (auto& commit : group) {
-      (commit.generation == daemon_.shards[commit.shard]->generation.load() ? live : stale)
-          .push_back(std::move(commit));
+      bool current = commit.shard == PendingCommit::kNoShard ||
+                     commit.generation == daemon_.shards[commit.shard]->generation.load();
+      (current ? live : stale).push_back(std::move(commit));
     }
     for (auto& commit : stale) commit.finish(false, "an earlier commit of these customers failed");
     if (live.empty()) continue;
@@ -664,7 +694,8 @@ void Daemon::Impl::Committer::run() {
         append(merged.actions, commit.batch.actions);
         append(merged.traces, commit.batch.traces);
         append(merged.counters, commit.batch.counters);
-        merged.trace_keep = commit.batch.trace_keep;
+        append(merged.delivered, commit.batch.delivered);
+        merged.trace_keep = std::min(merged.trace_keep, commit.batch.trace_keep);
       }
     }
     try {
@@ -685,7 +716,9 @@ void Daemon::Impl::Committer::run() {
       }
       if (checkpoint) checkpoint_wake_.notify_one();
     } catch (const std::exception& e) {
-      for (auto& commit : live) ++daemon_.shards[commit.shard]->generation;
+      for (auto& commit : live) {
+        if (commit.shard != PendingCommit::kNoShard) ++daemon_.shards[commit.shard]->generation;
+      }
       std::string error = e.what();
       for (auto& commit : live) commit.finish(false, error);
     }
@@ -726,8 +759,10 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
                       summarize_errors(set.diagnostics));
   }
 
-  dispatcher = std::make_unique<Dispatcher>(config, metrics);
   committer = std::make_unique<Committer>(*this);
+  dispatcher = std::make_unique<Dispatcher>(config, metrics, [this](std::vector<std::int64_t> seqs) {
+    committer->mark_delivered(std::move(seqs));
+  });
   for (int i = 0; i < config.shards; ++i) {
     shards.push_back(std::make_unique<Shard>(*this, static_cast<std::size_t>(i)));
   }

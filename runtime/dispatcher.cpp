@@ -46,7 +46,8 @@ struct Dispatcher::Worker {
   int fd = -1;
 };
 
-Dispatcher::Dispatcher(const Config& config, Metrics& metrics) : config_(config), metrics_(metrics) {}
+Dispatcher::Dispatcher(const Config& config, Metrics& metrics, MarkDelivered mark)
+    : config_(config), metrics_(metrics), mark_(std::move(mark)) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -170,8 +171,16 @@ void Dispatcher::deliver_to_file(Worker& worker, const std::vector<OutboxEntry>&
   for (const auto& entry : due) seqs.push_back(entry.seq);
   // A StoreError here goes to run(), which waits before the next pass; the lines are then
   // written again (same action ids: delivery is at least once).
-  worker.store->mark_delivered(seqs);
+  mark_delivered(worker, std::move(seqs));
   metrics_.actions_delivered += due.size();
+}
+
+void Dispatcher::mark_delivered(Worker& worker, std::vector<std::int64_t> seqs) {
+  if (mark_) {
+    mark_(std::move(seqs));
+  } else {
+    worker.store->mark_delivered(seqs);
+  }
 }
 
 void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due) {
@@ -181,7 +190,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
     // receives what should actually be sent.
     auto payload = nlohmann::json::parse(entry.payload, nullptr, false);
     if (payload.is_object() && payload.value("status", std::string("sent")) != "sent") {
-      worker.store->mark_delivered(entry.seq);
+      mark_delivered(worker, {entry.seq});
       continue;
     }
     auto result = http_call("POST", worker.sink.target, entry.payload,
@@ -189,7 +198,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
                              {"Idempotency-Key", entry.action_id}},
                             config_.webhook.timeout_ms);
     if (result.status >= 200 && result.status < 300) {
-      worker.store->mark_delivered(entry.seq);
+      mark_delivered(worker, {entry.seq});
       ++metrics_.actions_delivered;
     } else {
       record_failure(worker, entry,

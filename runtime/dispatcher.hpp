@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,7 +24,12 @@ std::int64_t retry_delay_ms(const WebhookPolicy& policy, int attempts, std::uint
 /// One worker thread per distinct sink, each with its own store connection.
 class Dispatcher {
  public:
-  Dispatcher(const Config& config, Metrics& metrics);
+  /// Marks outbox rows (OutboxEntry::seq) delivered, durably, before returning; throws
+  /// StoreError. The daemon routes the marks through its single writer thread.
+  using MarkDelivered = std::function<void(std::vector<std::int64_t> seqs)>;
+
+  /// Without `mark`, each worker marks through its own store connection.
+  Dispatcher(const Config& config, Metrics& metrics, MarkDelivered mark = {});
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -43,8 +49,11 @@ class Dispatcher {
   void deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due);
   void record_failure(Worker& worker, const OutboxEntry& entry, const std::string& error);
 
+  void mark_delivered(Worker& worker, std::vector<std::int64_t> seqs);
+
   Config config_;
   Metrics& metrics_;
+  MarkDelivered mark_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

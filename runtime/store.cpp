@@ -417,6 +417,12 @@ BatchResult SqliteStore::apply(const Batch& batch) {
       }
     }
     if (!batch.traces.empty()) append_traces(batch.traces, batch.trace_keep);
+    if (!batch.delivered.empty()) {
+      auto& update = prepare(
+          "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
+          "WHERE seq = ?1");
+      for (const auto seq : batch.delivered) update.bind(1, seq).run();
+    }
     if (!batch.counters.empty()) {
       auto& add_counter = prepare(
           "INSERT INTO counters(journey, version, metric, key, value) VALUES (?1,?2,?3,?4,?5) "
@@ -543,19 +549,9 @@ void SqliteStore::mark_delivered(std::int64_t seq) {
 
 void SqliteStore::mark_delivered(const std::vector<std::int64_t>& seqs) {
   if (seqs.empty()) return;
-  std::lock_guard lock(mutex_);
-  exec_locked("BEGIN IMMEDIATE");
-  try {
-    auto& update = prepare(
-        "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
-        "WHERE seq = ?1");
-    for (const auto seq : seqs) update.bind(1, seq).run();
-    exec_locked("COMMIT");
-  } catch (...) {
-    for (auto& [sql, st] : statements_) st->reset();
-    exec_locked("ROLLBACK");
-    throw;
-  }
+  Batch batch;
+  batch.delivered = seqs;
+  apply(batch);
 }
 
 void SqliteStore::mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,

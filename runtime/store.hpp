@@ -110,6 +110,7 @@ struct Batch {
   std::vector<TraceRow> traces;       // see trace_rows()
   std::size_t trace_keep = SIZE_MAX;  // then each customer in `traces` keeps its newest this many
   std::vector<CounterDelta> counters;
+  std::vector<std::int64_t> delivered;  // outbox rows (seq) marked delivered
 };
 
 /// What a batch changed.
