@@ -243,7 +243,11 @@ class Daemon::Impl::Committer {
       commits_since_checkpoint_ = 0;
       lock.unlock();
       try {
-        checkpoint_store_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+        // While the committer keeps writing, this thread never copies the very last frames, so
+        // SQLite never starts the WAL over and the file grows for as long as the load lasts
+        // (and each append costs the file system a new block). Past a size, the committer
+        // checkpoints the rest itself between two transactions; its next one restarts the WAL.
+        if (checkpoint_store_->checkpoint() >= kWalRestartFrames) restart_wal_ = true;
       } catch (const StoreError& e) {
         log(LogLevel::Warn, "checkpoint failed", {{"error", e.what()}});
       }
@@ -261,6 +265,8 @@ class Daemon::Impl::Committer {
   std::condition_variable checkpoint_wake_;
   std::vector<PendingCommit> queue_;
   std::size_t commits_since_checkpoint_ = 0;
+  static constexpr int kWalRestartFrames = 16384;  // 64 MB of 4 KB pages
+  std::atomic<bool> restart_wal_{false};
   bool stopping_ = false;
   bool finished_ = false;  // run() has returned: marks are written directly
 };
@@ -715,6 +721,7 @@ void Daemon::Impl::Committer::run() {
         checkpoint = ++commits_since_checkpoint_ >= 32;
       }
       if (checkpoint) checkpoint_wake_.notify_one();
+      if (restart_wal_.exchange(false)) store_->checkpoint();
     } catch (const std::exception& e) {
       for (auto& commit : live) {
         if (commit.shard != PendingCommit::kNoShard) ++daemon_.shards[commit.shard]->generation;

@@ -313,6 +313,17 @@ void SqliteStore::exec(const std::string& sql) {
   exec_locked(sql);
 }
 
+int SqliteStore::checkpoint() {
+  std::lock_guard lock(mutex_);
+  int log_frames = -1;
+  int copied = -1;
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    throw StoreError(std::string("sqlite: checkpoint: ") + sqlite3_errmsg(db_));
+  }
+  return log_frames;
+}
+
 void SqliteStore::exec_locked(const std::string& sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {

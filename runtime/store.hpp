@@ -253,6 +253,9 @@ class SqliteStore final : public Store {
 
   /// Runs raw SQL (tests and migrations).
   void exec(const std::string& sql);
+  /// A passive checkpoint: copies what it can of the WAL into the database without waiting for
+  /// anyone. Returns the frames in the WAL (-1 outside WAL mode). Throws StoreError.
+  int checkpoint();
 
  private:
   class Statement;
