@@ -159,11 +159,11 @@ ALTER TABLE events_new RENAME TO events;
 CREATE INDEX events_customer ON events(customer_id);
 CREATE INDEX events_at ON events(at);
 CREATE TABLE trace_rows (
+  seq INTEGER PRIMARY KEY,
   customer_id TEXT NOT NULL,
   total INTEGER NOT NULL,  -- the customer's lines up to and including this row's
-  lines TEXT NOT NULL,     -- JSON array of [at, journey, message, detail]
-  PRIMARY KEY (customer_id, total)
-) WITHOUT ROWID;
+  lines TEXT NOT NULL      -- JSON array of [at, journey, message, detail]
+);
 INSERT INTO trace_rows(customer_id, total, lines)
   SELECT customer_id, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY seq),
          json_array(json_array(at, journey, message,
@@ -171,6 +171,7 @@ INSERT INTO trace_rows(customer_id, total, lines)
   FROM traces;
 DROP TABLE traces;
 ALTER TABLE trace_rows RENAME TO traces;
+CREATE UNIQUE INDEX traces_customer ON traces(customer_id, total);
 DELETE FROM sqlite_sequence WHERE name IN ('events', 'traces');
 )sql",
 };
