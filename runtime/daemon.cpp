@@ -704,30 +704,38 @@ void Daemon::Impl::Committer::run() {
         merged.trace_keep = std::min(merged.trace_keep, commit.batch.trace_keep);
       }
     }
+    BatchResult applied;
     try {
-      auto applied = store_->apply(merged);
-      daemon_.metrics.actions_created += applied.actions_inserted;
-      if (applied.actions_existing > 0) {
-        log(LogLevel::Info, "action ids already in the outbox were not created again",
-            {{"count", applied.actions_existing}});
-      }
-      for (auto& commit : live) commit.finish(true, "");
-      // The committer is the daemon's bottleneck: the batch's many strings are freed on an I/O
-      // thread instead.
-      net::post(daemon_.io, [spent = std::make_shared<Batch>(std::move(merged))] {});
-      bool checkpoint;
-      {
-        std::lock_guard lock(mutex_);
-        checkpoint = ++commits_since_checkpoint_ >= 32;
-      }
-      if (checkpoint) checkpoint_wake_.notify_one();
-      if (restart_wal_.exchange(false)) store_->checkpoint();
+      applied = store_->apply(merged);
     } catch (const std::exception& e) {
       for (auto& commit : live) {
         if (commit.shard != PendingCommit::kNoShard) ++daemon_.shards[commit.shard]->generation;
       }
       std::string error = e.what();
       for (auto& commit : live) commit.finish(false, error);
+      continue;
+    }
+    daemon_.metrics.actions_created += applied.actions_inserted;
+    if (applied.actions_existing > 0) {
+      log(LogLevel::Info, "action ids already in the outbox were not created again",
+          {{"count", applied.actions_existing}});
+    }
+    for (auto& commit : live) commit.finish(true, "");
+    // The committer is the daemon's bottleneck: the batch's many strings are freed on an I/O
+    // thread instead.
+    net::post(daemon_.io, [spent = std::make_shared<Batch>(std::move(merged))] {});
+    bool checkpoint;
+    {
+      std::lock_guard lock(mutex_);
+      checkpoint = ++commits_since_checkpoint_ >= 32;
+    }
+    if (checkpoint) checkpoint_wake_.notify_one();
+    if (restart_wal_.exchange(false)) {
+      try {
+        store_->checkpoint();
+      } catch (const StoreError& e) {  // the commit stands; the WAL is restarted later
+        log(LogLevel::Warn, "checkpoint failed", {{"error", e.what()}});
+      }
     }
   }
 }
