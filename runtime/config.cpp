@@ -322,6 +322,7 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     reader.refuse_unknown();
   }
   if (auto v = top.integer("group_commit_max", 1, 100'000)) config.group_commit_max = *v;
+  if (auto v = top.integer("db_cache_mb", 2, 65'536)) config.db_cache_mb = *v;
   top.refuse_unknown();
   return config;
 }

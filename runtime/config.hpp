@@ -72,6 +72,7 @@ struct Config {
   std::int64_t timer_window_ms = 60'000;          // wake-ups this far ahead are held in memory
   std::size_t timer_window_max = 100'000;         // at most this many in memory at once
   std::int64_t group_commit_max = 512;            // inputs committed in one transaction at most
+  std::int64_t db_cache_mb = 256;                 // the committer's SQLite page cache
   Limits limits;
   Retention retention;
   WebhookPolicy webhook;

@@ -176,7 +176,7 @@ class Daemon::Impl::Committer {
     store_->exec("PRAGMA wal_autocheckpoint=0");
     // The index pages the inserts land on (events by time, traces by customer) stay in memory:
     // with SQLite's default 2 MB, most inserts into a large database read a page first.
-    store_->exec("PRAGMA cache_size=-65536");
+    store_->exec("PRAGMA cache_size=-" + std::to_string(daemon.config.db_cache_mb * 1024));
   }
   ~Committer() { stop(); }
   Committer(const Committer&) = delete;

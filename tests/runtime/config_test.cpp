@@ -22,6 +22,7 @@ journeys = "scripts"
 db = "/var/lib/journey/j.db"
 listen = "0.0.0.0:9000"
 shards = 8
+db_cache_mb = 64
 [sink]
 default = "file:out/actions.ndjson"
 [sink.channels]
@@ -53,6 +54,7 @@ backoff_initial = "100ms"
   CHECK(config.listen_host == "0.0.0.0");
   CHECK(config.listen_port == 9000);
   CHECK(config.shards == 8);
+  CHECK(config.db_cache_mb == 64);
   CHECK(config.default_sink.target == "/etc/journey/out/actions.ndjson");
   CHECK(config.sink_for("sms") == SinkSpec{SinkSpec::Kind::Webhook, "http://127.0.0.1:9100/sms"});
   CHECK(config.sink_for("email").kind == SinkSpec::Kind::File);
@@ -91,6 +93,7 @@ TEST_CASE("config: errors name the key and the line", "[config]") {
   CHECK(message("[[tokens]]\ntoken = \"long-enough\"\nscopes=[\"write\"]\n") ==
         "j.toml:3: `tokens[0].scopes`: unknown scope (expected ingest, read or admin)");
   CHECK(message("shards = [\n").rfind("j.toml:", 0) == 0);
+  CHECK(message("db_cache_mb = 1\n") == "j.toml:1: `db_cache_mb`: must be between 2 and 65536");
 }
 
 TEST_CASE("config: flags override the file", "[config]") {
