@@ -66,6 +66,10 @@ struct ShardInput {
   std::string customer_id;  // Wake, Erase
   engine::Millis due = 0;   // Wake: when it was due
   std::function<void(const InputResult&)> done;
+
+  const std::string& customer() const {
+    return kind == Kind::Event ? event.customer_id : customer_id;
+  }
 };
 
 /// Active runs of a customer (journey, version, the step it is at), for runs-per-state counts.
@@ -119,6 +123,8 @@ struct Daemon::Impl {
   HttpResponse explain_customer(const ExplainCustomer& get, const HttpRequest& request);
   HttpResponse list_journeys(const HttpRequest& request);
   HttpResponse read_metrics(const HttpRequest& request);
+  /// Hands inputs to the shards of their customers, one hand-off per shard, order kept per shard.
+  void hand_to_shards(std::vector<ShardInput> inputs);
   /// Reloads the journeys directory: {"reloaded":bool, ...}; the running set stays on errors.
   std::pair<bool, json> reload(const std::string& reason);
   void deploy(const JourneySet& set);
@@ -174,8 +180,8 @@ class Daemon::Impl::Committer {
         checkpoint_store_(std::make_unique<SqliteStore>(daemon.config.db_path)) {
     // The WAL is copied back into the database by the checkpoint thread, not inside a commit.
     store_->exec("PRAGMA wal_autocheckpoint=0");
-    // The index pages the inserts land on (events by time, traces by customer) stay in memory:
-    // with SQLite's default 2 MB, most inserts into a large database read a page first.
+    // The pages the commits touch stay in memory (db_cache_mb): with a small cache, a burst over
+    // a million customers reads most pages back from the file first.
     store_->exec("PRAGMA cache_size=-" + std::to_string(daemon.config.db_cache_mb * 1024));
   }
   ~Committer() { stop(); }
@@ -285,12 +291,7 @@ class Daemon::Impl::Shard {
         strand_(net::make_strand(daemon.io)),
         store_(std::make_unique<SqliteStore>(daemon.config.db_path)) {}
 
-  void submit(ShardInput input) {
-    std::vector<ShardInput> inputs;
-    inputs.push_back(std::move(input));
-    submit(std::move(inputs));
-  }
-  /// Several inputs, handled in this order.
+  /// Inputs of this shard's customers, handled in this order (one hand-off for all of them).
   void submit(std::vector<ShardInput> inputs) {
     outstanding_ += inputs.size();
     daemon_.metrics.queue_depth += static_cast<std::int64_t>(inputs.size());
@@ -430,7 +431,7 @@ class Daemon::Impl::Shard {
       for (std::size_t k = 0; k < group->inputs.size(); ++k) {
         auto& input = group->inputs[k];
         bool is_event = input.kind == ShardInput::Kind::Event;
-        const std::string& customer = is_event ? input.event.customer_id : input.customer_id;
+        const std::string& customer = input.customer();
         const std::string& message_id = input.event.message_id;
         if (!is_event) group->woken.insert(customer);
         auto cached = cache_.find(customer);
@@ -784,18 +785,13 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   timers = std::make_unique<TimerQueue>(
       io, *timer_store, config.timer_window_ms, config.timer_window_max,
       [this](std::vector<TimerQueue::Due>& fired) {
-        std::vector<std::vector<ShardInput>> by_shard(shards.size());
-        for (auto& [customer, due] : fired) {
-          ShardInput input;
-          input.kind = ShardInput::Kind::Wake;
-          input.due = due;
-          auto shard = shard_of(customer, shards.size());
-          input.customer_id = std::move(customer);
-          by_shard[shard].push_back(std::move(input));
+        std::vector<ShardInput> inputs(fired.size());
+        for (std::size_t i = 0; i < fired.size(); ++i) {
+          inputs[i].kind = ShardInput::Kind::Wake;
+          inputs[i].customer_id = std::move(fired[i].first);
+          inputs[i].due = fired[i].second;
         }
-        for (std::size_t i = 0; i < shards.size(); ++i) {
-          if (!by_shard[i].empty()) shards[i]->submit(std::move(by_shard[i]));
-        }
+        hand_to_shards(std::move(inputs));
       },
       wall_now);
   server = std::make_shared<HttpServer>(
@@ -929,7 +925,9 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
                              {"trace_lines", e.trace_lines},
                              {"message_ids", e.message_ids}}}}));
     };
-    shards[shard_of(erase->id, shards.size())]->submit(std::move(input));
+    std::vector<ShardInput> inputs;
+    inputs.push_back(std::move(input));
+    hand_to_shards(std::move(inputs));
   } else if (std::holds_alternative<ListJourneys>(intent)) {
     reply(list_journeys(request));
   } else if (auto* lint = std::get_if<LintScript>(&intent)) {
@@ -980,6 +978,8 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
                                {{"success", true}, {"accepted", 0}, {"duplicates", 0}}));
     return;
   }
+  std::vector<ShardInput> inputs;
+  inputs.reserve(ingest.items.size());
   for (auto& item : ingest.items) {
     ShardInput input;
     input.kind = ShardInput::Kind::Event;
@@ -1005,8 +1005,18 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
                                     {"duplicates", tally->duplicates}}));
       }
     };
-    auto shard = shard_of(input.event.customer_id, shards.size());
-    shards[shard]->submit(std::move(input));
+    inputs.push_back(std::move(input));
+  }
+  hand_to_shards(std::move(inputs));
+}
+
+void Daemon::Impl::hand_to_shards(std::vector<ShardInput> inputs) {
+  std::vector<std::vector<ShardInput>> by_shard(shards.size());
+  for (auto& input : inputs) {
+    by_shard[shard_of(input.customer(), shards.size())].push_back(std::move(input));
+  }
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    if (!by_shard[i].empty()) shards[i]->submit(std::move(by_shard[i]));
   }
 }
 

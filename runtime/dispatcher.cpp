@@ -171,16 +171,8 @@ void Dispatcher::deliver_to_file(Worker& worker, const std::vector<OutboxEntry>&
   for (const auto& entry : due) seqs.push_back(entry.seq);
   // A StoreError here goes to run(), which waits before the next pass; the lines are then
   // written again (same action ids: delivery is at least once).
-  mark_delivered(worker, std::move(seqs));
+  mark_(std::move(seqs));
   metrics_.actions_delivered += due.size();
-}
-
-void Dispatcher::mark_delivered(Worker& worker, std::vector<std::int64_t> seqs) {
-  if (mark_) {
-    mark_(std::move(seqs));
-  } else {
-    worker.store->mark_delivered(seqs);
-  }
 }
 
 void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due) {
@@ -190,7 +182,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
     // receives what should actually be sent.
     auto payload = nlohmann::json::parse(entry.payload, nullptr, false);
     if (payload.is_object() && payload.value("status", std::string("sent")) != "sent") {
-      mark_delivered(worker, {entry.seq});
+      mark_({entry.seq});
       continue;
     }
     auto result = http_call("POST", worker.sink.target, entry.payload,
@@ -198,7 +190,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
                              {"Idempotency-Key", entry.action_id}},
                             config_.webhook.timeout_ms);
     if (result.status >= 200 && result.status < 300) {
-      mark_delivered(worker, {entry.seq});
+      mark_({entry.seq});
       ++metrics_.actions_delivered;
     } else {
       record_failure(worker, entry,

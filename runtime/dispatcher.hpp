@@ -28,8 +28,7 @@ class Dispatcher {
   /// StoreError. The daemon routes the marks through its single writer thread.
   using MarkDelivered = std::function<void(std::vector<std::int64_t> seqs)>;
 
-  /// Without `mark`, each worker marks through its own store connection.
-  Dispatcher(const Config& config, Metrics& metrics, MarkDelivered mark = {});
+  Dispatcher(const Config& config, Metrics& metrics, MarkDelivered mark);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -48,8 +47,6 @@ class Dispatcher {
   void deliver_to_file(Worker& worker, const std::vector<OutboxEntry>& due);
   void deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due);
   void record_failure(Worker& worker, const OutboxEntry& entry, const std::string& error);
-
-  void mark_delivered(Worker& worker, std::vector<std::int64_t> seqs);
 
   Config config_;
   Metrics& metrics_;

@@ -3,7 +3,7 @@
 #include <functional>
 #include <limits>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -348,7 +348,8 @@ int SqliteStore::schema_version() {
 }
 
 void SqliteStore::migrate(int target_version) {
-  exec_locked("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER)");
+  exec_locked(
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER)");
   int current = 0;
   {
     auto& st = prepare("SELECT MAX(version) FROM schema_version");
@@ -549,14 +550,6 @@ std::optional<engine::Millis> SqliteStore::next_action_attempt(const ChannelFilt
   for (std::size_t i = 0; i < filter.channels.size(); ++i) st.bind(1 + static_cast<int>(i), filter.channels[i]);
   if (st.step() && !st.is_null(0)) return st.integer(0);
   return std::nullopt;
-}
-
-void SqliteStore::mark_delivered(std::int64_t seq) {
-  std::lock_guard lock(mutex_);
-  prepare("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
-          "WHERE seq = ?1")
-      .bind(1, seq)
-      .run();
 }
 
 void SqliteStore::mark_delivered(const std::vector<std::int64_t>& seqs) {

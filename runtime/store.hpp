@@ -175,9 +175,7 @@ class Store {
                                                const ChannelFilter& filter = {}) = 0;
   /// The earliest next_attempt_at of a pending action.
   virtual std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) = 0;
-  /// Marks the outbox row `seq` (OutboxEntry::seq) delivered.
-  virtual void mark_delivered(std::int64_t seq) = 0;
-  /// Marks many outbox rows delivered in one transaction.
+  /// Marks outbox rows (OutboxEntry::seq) delivered, in one transaction.
   virtual void mark_delivered(const std::vector<std::int64_t>& seqs) = 0;
   /// Records a failed attempt of the outbox row `seq`: pending with a later retry, or dead.
   virtual void mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
@@ -234,7 +232,6 @@ class SqliteStore final : public Store {
   std::vector<OutboxEntry> due_actions(engine::Millis now, std::size_t limit,
                                        const ChannelFilter& filter = {}) override;
   std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) override;
-  void mark_delivered(std::int64_t seq) override;
   void mark_delivered(const std::vector<std::int64_t>& seqs) override;
   void mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
                    const std::string& error, bool dead) override;

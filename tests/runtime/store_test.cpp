@@ -72,7 +72,7 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     auto due = store.due_actions(0, 10);
     REQUIRE(due.size() == 2);
     CHECK(due[0].action_id == "a1");
-    store.mark_delivered(due[0].seq);
+    store.mark_delivered(std::vector<std::int64_t>{due[0].seq});
     store.mark_failed(due[1].seq, 1, 9000, "connection refused", false);
     CHECK(store.due_actions(8999, 10).empty());
     CHECK(store.next_action_attempt() == 9000);
@@ -87,7 +87,7 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     CHECK(recent[0].last_error == "HTTP 500");
   }
   SECTION("erasure removes the customer and keeps delivered ids") {
-    store.mark_delivered(store.due_actions(0, 10).at(0).seq);
+    store.mark_delivered(std::vector<std::int64_t>{store.due_actions(0, 10).at(0).seq});
     Erasure erased = store.erase_customer("c1");
     CHECK(erased.profile);
     CHECK(erased.events == 1);
@@ -193,7 +193,7 @@ TEST_CASE("store: schema 4 keeps the events, trace lines and outbox of schema 3"
   replay.actions.push_back(action("a1", "c1"));
   replay.actions.push_back(action("a0", "c0"));
   CHECK(store.apply(replay).actions_existing == 2);
-  store.mark_delivered(due[0].seq);
+  store.mark_delivered(std::vector<std::int64_t>{due[0].seq});
   CHECK(store.outbox_counts()["delivered"] == 2);
   auto lines = store.traces("c1");
   REQUIRE(lines.size() == 2);
