@@ -269,7 +269,7 @@ std::string render_json(const Workspace& ws) {
   doc["diagnostics"] = list;
   doc["errors"] = t.errors;
   doc["warnings"] = t.warnings;
-  return doc.dump(2) + "\n";
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 std::string render_sarif(const Workspace& ws) {
@@ -322,7 +322,7 @@ std::string render_sarif(const Workspace& ws) {
   doc["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   doc["version"] = "2.1.0";
   doc["runs"] = Json::array({run});
-  return doc.dump(2) + "\n";
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace journey::dsl

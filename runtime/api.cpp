@@ -4,7 +4,9 @@
 #include <optional>
 #include <string_view>
 
+#include "dsl/fmt.hpp"
 #include "engine/time.hpp"
+#include "runtime/json_guard.hpp"
 
 namespace journey::runtime {
 namespace {
@@ -30,10 +32,9 @@ const char* scope_name(Scope scope) {
   return "admin";
 }
 
-/// Checks the bearer token against the scope a route needs; an answer when refused.
-std::optional<HttpResponse> authorize(const HttpRequest& request, const Config& config,
-                                      std::optional<Scope> needed) {
-  if (config.tokens.empty() || !needed) return std::nullopt;
+/// The configured token the request carries, or the 401 answer. Only called with tokens set.
+std::variant<const Token*, HttpResponse> authenticate(const HttpRequest& request,
+                                                      const Config& config) {
   auto header = request[http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() ||
@@ -54,18 +55,32 @@ std::optional<HttpResponse> authorize(const HttpRequest& request, const Config& 
     response.set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
     return response;
   }
-  if (match->scopes.count(*needed) == 0 && match->scopes.count(Scope::Admin) == 0) {
+  return match;
+}
+
+/// Checks the bearer token against the scope a route needs; an answer when refused.
+std::optional<HttpResponse> authorize(const HttpRequest& request, const Config& config,
+                                      Scope needed) {
+  if (config.tokens.empty()) return std::nullopt;
+  auto who = authenticate(request, config);
+  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  const Token* match = std::get<const Token*>(who);
+  if (match->scopes.count(needed) == 0 && match->scopes.count(Scope::Admin) == 0) {
     return error_response(request, http::status::forbidden,
-                          std::string("this token lacks the `") + scope_name(*needed) + "` scope");
+                          std::string("this token lacks the `") + scope_name(needed) + "` scope");
   }
   return std::nullopt;
 }
 
-/// The JSON body, or a 400 saying where it is malformed.
-std::variant<json, HttpResponse> parse_body(const HttpRequest& request) {
+/// The JSON body, or a 400 saying where it is malformed or breaks a limit (nesting depth, a
+/// number beyond a double), checked before parsing so nothing later recurses on untrusted depth.
+std::variant<json, HttpResponse> parse_body(const HttpRequest& request, const Config& config) {
+  if (auto problem = check_json_limits(request.body(), config.limits.json_depth)) {
+    return error_response(request, http::status::bad_request, problem->message, problem->path);
+  }
   try {
     return json::parse(request.body());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     std::string what = e.what();
     // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
     auto start = what.find("] ");
@@ -166,8 +181,8 @@ class JsonSpans {
 
 /// Validates one Segment message; `path` is where it sits in the body ("$" or "$.batch[3]").
 /// `raw` is the message's text in the body, kept as received (its JSON is re-written otherwise).
-std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, json item,
-                                                 const std::string& path,
+std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, const Limits& limits,
+                                                 json item, const std::string& path,
                                                  const std::string& forced_type,
                                                  engine::Millis now,
                                                  std::optional<std::string_view> raw = std::nullopt) {
@@ -199,17 +214,29 @@ std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, jso
     return error_response(request, http::status::bad_request, "`userId` must not be empty",
                           path + ".userId");
   }
+  // A timestamp far from the receive time would move the customer's engine clock there (every
+  // later event processed in year 9999, its waits due after it): refused, not clamped.
+  if (event.at > now + limits.timestamp_ahead_ms || event.at < now - limits.timestamp_behind_ms) {
+    bool ahead = event.at > now;
+    return error_response(
+        request, http::status::bad_request,
+        "timestamp " + engine::format_timestamp(event.at) + " is more than " +
+            dsl::duration_text((ahead ? limits.timestamp_ahead_ms : limits.timestamp_behind_ms) / 1000) +
+            (ahead ? " ahead of" : " behind") + " the time of arrival (limits.timestamp_" +
+            (ahead ? "ahead" : "behind") + ")",
+        path + ".timestamp");
+  }
   return IngestItem{std::move(event), raw ? std::string(*raw) : item.dump()};
 }
 
 std::variant<Intent, HttpResponse> read_ingest(const HttpRequest& request, const Config& config,
                                                const std::string& kind, engine::Millis now) {
-  auto body = parse_body(request);
+  auto body = parse_body(request, config);
   if (auto* answer = std::get_if<HttpResponse>(&body)) return std::move(*answer);
   auto& doc = std::get<json>(body);
   Ingest ingest;
   if (kind != "batch") {
-    auto item = read_item(request, std::move(doc), "$", kind, now);
+    auto item = read_item(request, config.limits, std::move(doc), "$", kind, now);
     if (auto* answer = std::get_if<HttpResponse>(&item)) return std::move(*answer);
     ingest.items.push_back(std::move(std::get<IngestItem>(item)));
     return Intent{std::move(ingest)};
@@ -234,7 +261,7 @@ std::variant<Intent, HttpResponse> read_ingest(const HttpRequest& request, const
   for (std::size_t i = 0; i < batch->size(); ++i) {
     std::optional<std::string_view> raw;
     if (spans) raw = (*spans)[i];
-    auto item = read_item(request, std::move((*batch)[i]), "$.batch[" + std::to_string(i) + "]",
+    auto item = read_item(request, config.limits, std::move((*batch)[i]), "$.batch[" + std::to_string(i) + "]",
                           "", now, raw);
     if (auto* answer = std::get_if<HttpResponse>(&item)) return std::move(*answer);
     ingest.items.push_back(std::move(std::get<IngestItem>(item)));
@@ -299,7 +326,19 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
   bool get = method == http::verb::get;
   bool post = method == http::verb::post;
 
-  auto guarded = [&](std::optional<Scope> scope, auto&& make) -> Routed {
+  if (target == "/healthz" || target == "/readyz") {
+    if (!get) return method_not_allowed(request, "GET");
+    if (target == "/readyz") return Intent{CheckReady{}};
+    return Intent{CheckHealth{}};
+  }
+  // Everything else needs a known token before anything about the request is answered (an
+  // unauthenticated client learns nothing of the routes or of what it sent).
+  if (!config.tokens.empty()) {
+    auto who = authenticate(request, config);
+    if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+  }
+
+  auto guarded = [&](Scope scope, auto&& make) -> Routed {
     if (auto refused = authorize(request, config, scope)) return std::move(*refused);
     if (request.body().size() > config.limits.body_bytes) {
       return error_response(request, http::status::payload_too_large,
@@ -309,10 +348,6 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
     return make();
   };
 
-  if (target == "/healthz") {
-    if (!get) return method_not_allowed(request, "GET");
-    return Intent{CheckHealth{}};
-  }
   if (target == "/metrics") {
     if (!get) return method_not_allowed(request, "GET");
     return guarded(Scope::Read, [] { return Routed{Intent{ReadMetrics{}}}; });

@@ -50,12 +50,14 @@ struct LintScript {
 struct ReloadJourneys {};
 /// GET /metrics
 struct ReadMetrics {};
-/// GET /healthz
+/// GET /healthz: the process is up (liveness).
 struct CheckHealth {};
+/// GET /readyz: the store can commit (readiness; 503 tells a load balancer to stop sending).
+struct CheckReady {};
 
 /// What a request asks the daemon to do.
 using Intent = std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys,
-                            LintScript, ReloadJourneys, ReadMetrics, CheckHealth>;
+                            LintScript, ReloadJourneys, ReadMetrics, CheckHealth, CheckReady>;
 
 /// A request turned into work, or answered at once.
 using Routed = std::variant<Intent, HttpResponse>;

@@ -295,6 +295,13 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     if (auto v = reader.integer("requests_per_connection", 1, 100'000'000)) {
       config.limits.requests_per_connection = static_cast<std::size_t>(*v);
     }
+    if (auto v = reader.integer("json_depth", 2, 10'000)) config.limits.json_depth = static_cast<std::size_t>(*v);
+    if (auto v = reader.duration("header_timeout")) config.limits.header_timeout_ms = *v;
+    if (auto v = reader.integer("connections_per_peer", 1, 1'000'000)) {
+      config.limits.connections_per_peer = static_cast<std::size_t>(*v);
+    }
+    if (auto v = reader.duration("timestamp_ahead")) config.limits.timestamp_ahead_ms = *v;
+    if (auto v = reader.duration("timestamp_behind")) config.limits.timestamp_behind_ms = *v;
     reader.refuse_unknown();
   }
 
@@ -303,6 +310,7 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     if (auto v = reader.duration("timeline")) config.retention.timeline_ms = *v;
     if (auto v = reader.integer("trace_lines", 0, 1'000'000)) config.retention.trace_lines = static_cast<std::size_t>(*v);
     if (auto v = reader.integer("recent_actions", 0, 10'000)) config.retention.recent_actions = static_cast<std::size_t>(*v);
+    if (auto v = reader.duration("erased")) config.retention.erased_ms = *v;
     reader.refuse_unknown();
   }
 

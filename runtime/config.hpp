@@ -40,6 +40,11 @@ struct Limits {
   std::size_t max_connections = 512;       // further connections get 429 and are closed
   std::size_t requests_per_connection = 10'000;  // keep-alive requests before the server closes
   std::size_t max_queue = 100'000;         // inputs waiting in the shards; beyond, ingest gets 429
+  std::size_t json_depth = 64;             // deeper JSON bodies get 400 (before they are parsed)
+  std::int64_t header_timeout_ms = 5'000;  // the request line and headers must arrive within this
+  std::size_t connections_per_peer = 128;  // open connections from one client address; beyond, 429
+  std::int64_t timestamp_ahead_ms = 30LL * 24 * 3600 * 1000;         // events stamped later: 400
+  std::int64_t timestamp_behind_ms = 10LL * 366 * 24 * 3600 * 1000;  // events stamped earlier: 400
 };
 
 /// How long stored data is kept.
@@ -47,6 +52,7 @@ struct Retention {
   std::int64_t timeline_ms = 90LL * 24 * 3600 * 1000;  // stored events older than this are deleted
   std::size_t trace_lines = 200;                        // recent trace lines kept per customer
   std::size_t recent_actions = 20;                      // actions shown by GET /v1/customers/{id}
+  std::int64_t erased_ms = 365LL * 24 * 3600 * 1000;    // keyed hashes of erased ids are kept this long
 };
 
 /// Webhook delivery policy.

@@ -53,8 +53,10 @@ std::size_t shard_of(const std::string& customer_id, std::size_t shards) {
 struct InputResult {
   bool ok = true;
   bool duplicate = false;
+  bool erased = false;  // an event of an erased customer from before the erasure: ignored
   std::string error;
   Erasure erasure;
+  bool wal_truncated = false;  // Erase: the WAL was truncated before the answer
 };
 
 /// One unit of work for a shard, handled strictly in submission order.
@@ -100,6 +102,35 @@ const char* metric_of(engine::Record::Kind kind) {
   return nullptr;
 }
 
+/// The erased customers (keyed hashes of their ids, and when), read on every cache miss of a
+/// shard: in memory, as erasures are rare and the check must cost nothing while there are none.
+class Tombstones {
+ public:
+  void add(std::string id_hash, engine::Millis at) {
+    std::unique_lock lock(mutex_);
+    erased_[std::move(id_hash)] = at;
+    size_ = erased_.size();
+  }
+  void assign(const std::vector<std::pair<std::string, engine::Millis>>& rows) {
+    std::unique_lock lock(mutex_);
+    erased_.clear();
+    for (const auto& [hash, at] : rows) erased_[hash] = at;
+    size_ = erased_.size();
+  }
+  bool empty() const { return size_.load() == 0; }
+  std::optional<engine::Millis> find(const std::string& id_hash) const {
+    std::shared_lock lock(mutex_);
+    auto it = erased_.find(id_hash);
+    if (it == erased_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, engine::Millis> erased_;
+  std::atomic<std::size_t> size_{0};
+};
+
 }  // namespace
 
 struct Daemon::Impl {
@@ -123,6 +154,7 @@ struct Daemon::Impl {
   HttpResponse explain_customer(const ExplainCustomer& get, const HttpRequest& request);
   HttpResponse list_journeys(const HttpRequest& request);
   HttpResponse read_metrics(const HttpRequest& request);
+  HttpResponse check_ready(const HttpRequest& request);
   /// Hands inputs to the shards of their customers, one hand-off per shard, order kept per shard.
   void hand_to_shards(std::vector<ShardInput> inputs);
   /// Reloads the journeys directory: {"reloaded":bool, ...}; the running set stays on errors.
@@ -157,6 +189,9 @@ struct Daemon::Impl {
   std::vector<engine::JourneyInfo> live_journeys;
   std::atomic<bool> draining{false};
   int drain_ticks = 0;
+  Tombstones tombstones;
+  /// Readiness: whether the committer's latest commit failed.
+  std::atomic<bool> commit_failing{false};
 };
 
 /// One shard's group of inputs, stepped and waiting for its commit.
@@ -203,6 +238,11 @@ class Daemon::Impl::Committer {
     if (thread_.joinable()) thread_.join();
     if (checkpointer_.joinable()) checkpointer_.join();
   }
+  /// Asks the checkpoint thread to truncate the WAL (an erasure could not, SQLite being busy).
+  void truncate_soon() {
+    truncate_wal_ = true;
+    checkpoint_wake_.notify_one();
+  }
   void submit(PendingCommit commit) {
     {
       std::lock_guard lock(mutex_);
@@ -210,21 +250,22 @@ class Daemon::Impl::Committer {
     }
     wake_.notify_one();
   }
-  /// The dispatcher's delivery marks, written with the next commit (a second writer would
-  /// queue in SQLite's busy handler behind a busy committer, and could starve). Returns once
-  /// durable; throws StoreError. After stop(), writes directly.
-  void mark_delivered(std::vector<std::int64_t> seqs) {
+  /// Writes outside the shards' groups (the dispatcher's delivery marks, the readiness probe's
+  /// heartbeat) with the next commit: a second writer would queue in SQLite's busy handler behind
+  /// a busy committer, and could starve. Returns once durable; throws StoreError. After stop(),
+  /// writes directly.
+  void write(Batch batch) {
     std::promise<std::string> done;
     auto result = done.get_future();
     {
       std::lock_guard lock(mutex_);
       if (finished_) {
-        store_->mark_delivered(seqs);  // the committer's thread has ended
+        store_->apply(batch);  // the committer's thread has ended
         return;
       }
       PendingCommit commit;
       commit.shard = PendingCommit::kNoShard;
-      commit.batch.delivered = std::move(seqs);
+      commit.batch = std::move(batch);
       commit.finish = [&done](bool ok, const std::string& error) {
         done.set_value(ok ? std::string() : error.empty() ? "commit failed" : error);
       };
@@ -243,8 +284,22 @@ class Daemon::Impl::Committer {
   void checkpoints() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-      checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(250),
-                                [this] { return stopping_ || commits_since_checkpoint_ >= 32; });
+      checkpoint_wake_.wait_for(lock, std::chrono::milliseconds(250), [this] {
+        return stopping_ || commits_since_checkpoint_ >= 32 || truncate_wal_;
+      });
+      if (truncate_wal_.load() && !stopping_) {
+        lock.unlock();
+        try {
+          if (checkpoint_store_->truncate_wal()) {
+            truncate_wal_ = false;
+            log(LogLevel::Info, "WAL truncated after an erasure");
+          }
+        } catch (const StoreError& e) {
+          log(LogLevel::Warn, "checkpoint failed", {{"error", e.what()}});
+        }
+        lock.lock();
+        continue;
+      }
       if (stopping_ || commits_since_checkpoint_ == 0) continue;
       commits_since_checkpoint_ = 0;
       lock.unlock();
@@ -273,6 +328,7 @@ class Daemon::Impl::Committer {
   std::size_t commits_since_checkpoint_ = 0;
   static constexpr int kWalRestartFrames = 16384;  // 64 MB of 4 KB pages
   std::atomic<bool> restart_wal_{false};
+  std::atomic<bool> truncate_wal_{false};  // after an erasure that could not truncate it
   bool stopping_ = false;
   bool finished_ = false;  // run() has returned: marks are written directly
 };
@@ -316,6 +372,7 @@ class Daemon::Impl::Shard {
     std::vector<StoredRun> runs;  // as stored (when runs_known)
     bool runs_known = false;
     int commits = 0;       // commits in flight that write this customer
+    std::optional<engine::Millis> erased_at;  // the customer was erased then (a tombstone)
   };
 
   void schedule() {
@@ -360,18 +417,28 @@ class Daemon::Impl::Shard {
 
   void erase(const ShardInput& input, InputResult& result) {
     try {
-      std::size_t message_ids = 0;  // remembered in the state only
+      std::vector<std::string> message_ids;  // remembered in the state only
       if (auto stored = store_->load_customer(input.customer_id)) {
         try {
-          message_ids = engine::deserialize(*stored)->message_ids.size();
+          const auto& ids = engine::deserialize(*stored)->message_ids;
+          message_ids.assign(ids.begin(), ids.end());
         } catch (const std::exception&) {
           // Unreadable: it is erased all the same.
         }
       }
-      result.erasure = store_->erase_customer(input.customer_id);
-      result.erasure.message_ids = message_ids;
+      const auto now = wall_now();
+      result.erasure = store_->erase_customer(input.customer_id, now, message_ids);
+      daemon_.tombstones.add(store_->keyed_hash(input.customer_id), now);
       cache_.erase(input.customer_id);
       daemon_.timers->update(input.customer_id, std::nullopt);
+      // The deleted rows are zeros in the pages now (secure_delete); the WAL still holds the
+      // pages as they were before. Copy it into the database and cut it to zero bytes.
+      result.wal_truncated = store_->truncate_wal();
+      if (!result.wal_truncated) {
+        log(LogLevel::Warn, "erasure: the WAL could not be truncated now (busy); it is at the next checkpoint",
+            {{"shard", index_}});
+        daemon_.committer->truncate_soon();
+      }
       log(LogLevel::Info, "customer erased", {{"customer_id", input.customer_id}, {"shard", index_}});
     } catch (const StoreError& e) {
       result.ok = false;
@@ -444,6 +511,9 @@ class Daemon::Impl::Shard {
             if (stored) entry.snapshot = std::move(*stored);
             entry.runs = runs_of(*entry.state);  // the stored runs rows mirror the stored state
             entry.runs_known = true;
+            if (!daemon_.tombstones.empty()) {
+              entry.erased_at = daemon_.tombstones.find(store_->keyed_hash(customer));
+            }
             cached = cache_.emplace(customer, std::move(entry)).first;
           } catch (const std::exception& e) {
             results[k].ok = false;
@@ -458,6 +528,15 @@ class Daemon::Impl::Shard {
         if (is_event && !message_id.empty() && entry.state->message_ids.count(message_id) != 0) {
           results[k].duplicate = true;
           ++group->duplicates;
+          continue;
+        }
+        // A replay of an erased customer's data: an event from before the erasure, or one whose
+        // messageId the customer had. Ignored, so erased data does not come back.
+        if (is_event && entry.erased_at &&
+            (input.event.at <= *entry.erased_at ||
+             (!message_id.empty() && store_->erased_message(customer, message_id)))) {
+          results[k].erased = true;
+          ++daemon_.metrics.events_erased;
           continue;
         }
         engine::Outcome outcome;
@@ -702,13 +781,17 @@ void Daemon::Impl::Committer::run() {
         append(merged.traces, commit.batch.traces);
         append(merged.counters, commit.batch.counters);
         append(merged.delivered, commit.batch.delivered);
+        append(merged.failed, commit.batch.failed);
+        if (commit.batch.heartbeat) merged.heartbeat = commit.batch.heartbeat;
         merged.trace_keep = std::min(merged.trace_keep, commit.batch.trace_keep);
       }
     }
     BatchResult applied;
     try {
       applied = store_->apply(merged);
+      daemon_.commit_failing = false;
     } catch (const std::exception& e) {
+      daemon_.commit_failing = true;
       for (auto& commit : live) {
         if (commit.shard != PendingCommit::kNoShard) ++daemon_.shards[commit.shard]->generation;
       }
@@ -776,9 +859,9 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   }
 
   committer = std::make_unique<Committer>(*this);
-  dispatcher = std::make_unique<Dispatcher>(config, metrics, [this](std::vector<std::int64_t> seqs) {
-    committer->mark_delivered(std::move(seqs));
-  });
+  dispatcher = std::make_unique<Dispatcher>(config, metrics,
+                                            [this](Batch marks) { committer->write(std::move(marks)); });
+  tombstones.assign(api_store->erased_customers());
   for (int i = 0; i < config.shards; ++i) {
     shards.push_back(std::make_unique<Shard>(*this, static_cast<std::size_t>(i)));
   }
@@ -916,6 +999,7 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
       reply(json_response(shape, http::status::ok,
                           {{"customer_id", id},
                            {"found", e.profile},
+                           {"wal_truncated", result.wal_truncated},
                            {"removed",
                             {{"profile", e.profile},
                              {"timeline_events", e.events},
@@ -937,6 +1021,8 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
     reply(json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
   } else if (std::holds_alternative<ReadMetrics>(intent)) {
     reply(read_metrics(request));
+  } else if (std::holds_alternative<CheckReady>(intent)) {
+    reply(check_ready(request));
   } else {
     reply(json_response(request, draining ? http::status::service_unavailable : http::status::ok,
                         {{"status", draining ? "draining" : "ok"}}));
@@ -963,6 +1049,7 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
     std::size_t remaining = 0;
     std::size_t accepted = 0;
     std::size_t duplicates = 0;
+    std::size_t erased = 0;
     std::string error;
     std::function<void(HttpResponse)> reply;
     unsigned version = 11;
@@ -975,7 +1062,7 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
   tally->keep_alive = request.keep_alive();
   if (ingest.items.empty()) {
     tally->reply(json_response(request, http::status::ok,
-                               {{"success", true}, {"accepted", 0}, {"duplicates", 0}}));
+                               {{"success", true}, {"accepted", 0}, {"duplicates", 0}, {"erased", 0}}));
     return;
   }
   std::vector<ShardInput> inputs;
@@ -989,7 +1076,8 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
       std::unique_lock lock(tally->mutex);
       if (!result.ok && tally->error.empty()) tally->error = result.error;
       if (result.ok && result.duplicate) ++tally->duplicates;
-      if (result.ok && !result.duplicate) ++tally->accepted;
+      if (result.ok && result.erased) ++tally->erased;
+      if (result.ok && !result.duplicate && !result.erased) ++tally->accepted;
       if (--tally->remaining > 0) return;
       lock.unlock();
       HttpRequest shape{http::verb::post, "/", tally->version};
@@ -1002,7 +1090,8 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
         tally->reply(json_response(shape, http::status::ok,
                                    {{"success", true},
                                     {"accepted", tally->accepted},
-                                    {"duplicates", tally->duplicates}}));
+                                    {"duplicates", tally->duplicates},
+                                    {"erased", tally->erased}}));
       }
     };
     inputs.push_back(std::move(input));
@@ -1157,10 +1246,37 @@ HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
   return response;
 }
 
+HttpResponse Daemon::Impl::check_ready(const HttpRequest& request) {
+  if (draining) {
+    return json_response(request, http::status::service_unavailable,
+                         {{"status", "draining"}, {"ready", false}});
+  }
+  // Ready unless the latest commit failed. Then a probe commit (a heartbeat row of 256 KiB,
+  // synced like any commit) decides, so that recovery shows without any input arriving (a load
+  // balancer sends none to a node that is not ready).
+  if (commit_failing) {
+    Batch probe;
+    probe.heartbeat = wall_now();
+    try {
+      committer->write(std::move(probe));
+    } catch (const std::exception& e) {
+      return json_response(request, http::status::service_unavailable,
+                           {{"status", "store cannot commit"}, {"ready", false}, {"error", e.what()}});
+    }
+  }
+  return json_response(request, http::status::ok, {{"status", "ready"}, {"ready", true}});
+}
+
 void Daemon::Impl::expire_events() {
   try {
-    auto removed = api_store->expire_events(wall_now() - config.retention.timeline_ms);
+    auto now = wall_now();
+    auto removed = api_store->expire_events(now - config.retention.timeline_ms);
     if (removed > 0) log(LogLevel::Info, "timeline retention", {{"events_removed", removed}});
+    auto tombstones_removed = api_store->expire_erased(now - config.retention.erased_ms);
+    if (tombstones_removed > 0) {
+      tombstones.assign(api_store->erased_customers());
+      log(LogLevel::Info, "erasure tombstones expired", {{"removed", tombstones_removed}});
+    }
   } catch (const StoreError& e) {
     log(LogLevel::Warn, "timeline retention failed", {{"error", e.what()}});
   }

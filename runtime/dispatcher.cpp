@@ -1,6 +1,7 @@
 #include "runtime/dispatcher.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -27,6 +30,38 @@ engine::Millis wall_now() {
 /// Actions read per pass: a file sink writes and fsyncs them at once, a webhook posts them in turn.
 constexpr std::size_t kFilePassSize = 4096;
 constexpr std::size_t kWebhookPassSize = 256;
+/// How much of a file sink's end is read at open: more than a pass of lines (kFilePassSize).
+constexpr std::size_t kTailBytes = 16 << 20;
+
+/// The file sink's tail, read when the file is opened: the action ids of its last lines. A crash
+/// between a pass's fsync and its mark leaves those lines in the file with their outbox rows
+/// pending; the next passes skip (and mark) them instead of writing them twice. A last line cut
+/// short by the crash is removed, so the file stays NDJSON.
+std::set<std::string> open_tail(int fd, const std::string& path) {
+  std::set<std::string> ids;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size == 0) return ids;
+  const off_t size = st.st_size;
+  const off_t start = std::max<off_t>(0, size - static_cast<off_t>(kTailBytes));
+  std::string tail(static_cast<std::size_t>(size - start), '\0');
+  if (::pread(fd, tail.data(), tail.size(), start) != static_cast<ssize_t>(tail.size())) return ids;
+  auto last_newline = tail.rfind('\n');
+  const off_t whole = last_newline == std::string::npos ? start : start + static_cast<off_t>(last_newline) + 1;
+  if (whole < size && (start == 0 || last_newline != std::string::npos)) {
+    if (::ftruncate(fd, whole) == 0) {
+      log(LogLevel::Warn, "file sink: removed a partial last line", {{"sink", path}, {"bytes", size - whole}});
+    }
+  }
+  constexpr std::string_view kKey = "\"action_id\":\"";
+  for (std::size_t at = tail.find(kKey); at != std::string::npos && static_cast<off_t>(at) + start < whole;
+       at = tail.find(kKey, at + 1)) {
+    auto begin = at + kKey.size();
+    auto end = tail.find('"', begin);
+    if (end == std::string::npos) break;
+    ids.emplace(tail, begin, end - begin);
+  }
+  return ids;
+}
 
 }  // namespace
 
@@ -44,9 +79,10 @@ struct Dispatcher::Worker {
   std::unique_ptr<SqliteStore> store;
   std::thread thread;
   int fd = -1;
+  std::set<std::string> in_file;  // file sink: action ids of the tail at open (see open_tail)
 };
 
-Dispatcher::Dispatcher(const Config& config, Metrics& metrics, MarkDelivered mark)
+Dispatcher::Dispatcher(const Config& config, Metrics& metrics, Mark mark)
     : config_(config), metrics_(metrics), mark_(std::move(mark)) {}
 
 Dispatcher::~Dispatcher() { stop(); }
@@ -137,9 +173,26 @@ void Dispatcher::run(Worker& worker) {
   }
 }
 
-void Dispatcher::deliver_to_file(Worker& worker, const std::vector<OutboxEntry>& due) {
+void Dispatcher::deliver_to_file(Worker& worker, std::vector<OutboxEntry> due) {
   if (worker.fd < 0) {
-    worker.fd = ::open(worker.sink.target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    worker.fd = ::open(worker.sink.target.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (worker.fd >= 0) worker.in_file = open_tail(worker.fd, worker.sink.target);
+  }
+  std::vector<std::int64_t> seqs;
+  seqs.reserve(due.size());
+  if (!worker.in_file.empty()) {
+    // Lines already in the file are marked without being written again; once a pass finds none
+    // of them, the rest of the queue came after the crash.
+    auto written = std::stable_partition(due.begin(), due.end(), [&](const OutboxEntry& entry) {
+      return worker.in_file.count(entry.action_id) == 0;
+    });
+    for (auto it = written; it != due.end(); ++it) seqs.push_back(it->seq);
+    if (written == due.end()) worker.in_file.clear();
+    if (!seqs.empty()) {
+      log(LogLevel::Info, "file sink: actions already in the file were not written again",
+          {{"sink", worker.sink.target}, {"count", seqs.size()}});
+    }
+    due.erase(written, due.end());
   }
   std::string error;
   if (worker.fd < 0) {
@@ -166,12 +219,18 @@ void Dispatcher::deliver_to_file(Worker& worker, const std::vector<OutboxEntry>&
     return;
   }
   // One transaction for the whole pass: the lines are on disk (fsync above) before the mark.
-  std::vector<std::int64_t> seqs;
-  seqs.reserve(due.size());
   for (const auto& entry : due) seqs.push_back(entry.seq);
-  // A StoreError here goes to run(), which waits before the next pass; the lines are then
-  // written again (same action ids: delivery is at least once).
-  mark_(std::move(seqs));
+  // A StoreError here goes to run(), which waits before the next pass; the file is then read
+  // again at its next opening, so these lines are not written twice.
+  Batch marks;
+  marks.delivered = std::move(seqs);
+  try {
+    mark_(std::move(marks));
+  } catch (const StoreError&) {
+    ::close(worker.fd);
+    worker.fd = -1;
+    throw;
+  }
   metrics_.actions_delivered += due.size();
 }
 
@@ -182,7 +241,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
     // receives what should actually be sent.
     auto payload = nlohmann::json::parse(entry.payload, nullptr, false);
     if (payload.is_object() && payload.value("status", std::string("sent")) != "sent") {
-      mark_({entry.seq});
+      mark_delivered(entry);
       continue;
     }
     auto result = http_call("POST", worker.sink.target, entry.payload,
@@ -190,7 +249,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
                              {"Idempotency-Key", entry.action_id}},
                             config_.webhook.timeout_ms);
     if (result.status >= 200 && result.status < 300) {
-      mark_({entry.seq});
+      mark_delivered(entry);
       ++metrics_.actions_delivered;
     } else {
       record_failure(worker, entry,
@@ -199,12 +258,20 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
   }
 }
 
+void Dispatcher::mark_delivered(const OutboxEntry& entry) {
+  Batch marks;
+  marks.delivered.push_back(entry.seq);
+  mark_(std::move(marks));
+}
+
 void Dispatcher::record_failure(Worker& worker, const OutboxEntry& entry, const std::string& error) {
   int attempts = entry.attempts + 1;
   bool dead = attempts >= config_.webhook.max_attempts;
   auto seed = engine::stable_hash(entry.action_id, static_cast<std::uint64_t>(attempts));
   auto next = wall_now() + retry_delay_ms(config_.webhook, attempts, seed);
-  worker.store->mark_failed(entry.seq, attempts, next, error, dead);
+  Batch marks;
+  marks.failed.push_back(FailedDelivery{entry.seq, attempts, next, error, dead});
+  mark_(std::move(marks));
   ++metrics_.delivery_failures;
   if (dead) ++metrics_.actions_dead;
   log(dead ? LogLevel::Error : LogLevel::Warn, dead ? "action is dead" : "delivery failed",

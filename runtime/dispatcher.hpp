@@ -1,5 +1,6 @@
-// Delivers committed actions from the outbox to their sinks: an NDJSON file (append + fsync) or
-// a webhook (HTTP POST with Idempotency-Key, retries with backoff and jitter, dead after N tries).
+// Delivers committed actions from the outbox to their sinks: an NDJSON file (append + fsync, each
+// action id once: after a crash the lines already in the file's tail are not written again) or a
+// webhook (HTTP POST with Idempotency-Key, retries with backoff and jitter, dead after N tries).
 #pragma once
 
 #include <atomic>
@@ -24,11 +25,11 @@ std::int64_t retry_delay_ms(const WebhookPolicy& policy, int attempts, std::uint
 /// One worker thread per distinct sink, each with its own store connection.
 class Dispatcher {
  public:
-  /// Marks outbox rows (OutboxEntry::seq) delivered, durably, before returning; throws
-  /// StoreError. The daemon routes the marks through its single writer thread.
-  using MarkDelivered = std::function<void(std::vector<std::int64_t> seqs)>;
+  /// Writes delivery marks (Batch::delivered and Batch::failed, nothing else), durably, before
+  /// returning; throws StoreError. The daemon routes them through its single writer thread.
+  using Mark = std::function<void(Batch marks)>;
 
-  Dispatcher(const Config& config, Metrics& metrics, MarkDelivered mark);
+  Dispatcher(const Config& config, Metrics& metrics, Mark mark);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -44,13 +45,14 @@ class Dispatcher {
  private:
   struct Worker;
   void run(Worker& worker);
-  void deliver_to_file(Worker& worker, const std::vector<OutboxEntry>& due);
+  void deliver_to_file(Worker& worker, std::vector<OutboxEntry> due);
   void deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due);
+  void mark_delivered(const OutboxEntry& entry);
   void record_failure(Worker& worker, const OutboxEntry& entry, const std::string& error);
 
   Config config_;
   Metrics& metrics_;
-  MarkDelivered mark_;
+  Mark mark_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

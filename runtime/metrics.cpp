@@ -34,7 +34,8 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
   counter("journey_events_in_total", "Input events received, by outcome.", "counter");
   out << "journey_events_in_total{result=\"accepted\"} " << events_accepted << '\n'
       << "journey_events_in_total{result=\"duplicate\"} " << events_duplicate << '\n'
-      << "journey_events_in_total{result=\"rejected\"} " << events_rejected << '\n';
+      << "journey_events_in_total{result=\"rejected\"} " << events_rejected << '\n'
+      << "journey_events_in_total{result=\"erased\"} " << events_erased << '\n';
   counter("journey_actions_created_total", "Actions written to the outbox.", "counter");
   out << "journey_actions_created_total " << actions_created << '\n';
   counter("journey_deliveries_total", "Delivery attempts, by result.", "counter");
@@ -54,6 +55,10 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
   counter("journey_reloads_total", "Journey reloads, by result.", "counter");
   out << "journey_reloads_total{result=\"ok\"} " << reloads_ok << '\n'
       << "journey_reloads_total{result=\"refused\"} " << reloads_refused << '\n';
+  counter("journey_http_connections_total", "Connections refused (429) or evicted to make room.",
+          "counter");
+  out << "journey_http_connections_total{result=\"refused\"} " << connections_refused << '\n'
+      << "journey_http_connections_total{result=\"evicted\"} " << connections_evicted << '\n';
   {
     std::lock_guard lock(mutex_);
     counter("journey_commit_latency_seconds", "Duration of one group commit.", "histogram");

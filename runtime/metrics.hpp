@@ -20,6 +20,7 @@ class Metrics {
   std::atomic<std::uint64_t> events_accepted{0};
   std::atomic<std::uint64_t> events_duplicate{0};
   std::atomic<std::uint64_t> events_rejected{0};
+  std::atomic<std::uint64_t> events_erased{0};  // replays of an erased customer's events, ignored
   std::atomic<std::uint64_t> actions_created{0};
   std::atomic<std::uint64_t> actions_delivered{0};
   std::atomic<std::uint64_t> delivery_failures{0};
@@ -31,6 +32,8 @@ class Metrics {
   std::atomic<std::uint64_t> engine_errors{0};
   std::atomic<std::uint64_t> reloads_ok{0};
   std::atomic<std::uint64_t> reloads_refused{0};
+  std::atomic<std::uint64_t> connections_refused{0};  // answered 429 at accept
+  std::atomic<std::uint64_t> connections_evicted{0};  // closed while waiting, to make room
 
   /// Records how late a wake-up fired.
   void record_timer_lag(std::int64_t lag_ms);

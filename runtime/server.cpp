@@ -17,19 +17,46 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+namespace {
+
+/// Steady-clock milliseconds (never 0: 0 means "not waiting" below).
+std::int64_t steady_ms() {
+  return 1 + std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+}
+
+}  // namespace
+
 /// One connection: reads requests one after another, hands each to the handler, writes answers.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer> server, bool refuse)
-      : stream_(std::move(socket)), server_(std::move(server)), refuse_(refuse) {}
+  HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer> server, std::string peer,
+              const char* refusal)
+      : stream_(std::move(socket)), server_(std::move(server)), peer_(std::move(peer)),
+        refusal_(refusal) {}
 
-  ~HttpSession() { server_->forget(this); }
+  ~HttpSession() { server_->forget(this, peer_); }
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
   void run() {
     net::dispatch(stream_.get_executor(),
                   beast::bind_front_handler(&HttpSession::on_start, shared_from_this()));
+  }
+
+  /// Since when (steady milliseconds) it has waited for a request's headers; 0 while it reads a
+  /// body, is answered or writes: only sessions that wait may be evicted.
+  std::int64_t waiting_since() const { return waiting_since_.load(); }
+  /// Closes it at once unless it has started on a request meanwhile; true when it was waiting.
+  bool evict() {
+    auto since = waiting_since_.load();
+    if (since == 0 || !waiting_since_.compare_exchange_strong(since, 0)) return false;
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (self->reading_) beast::get_lowest_layer(self->stream_).cancel();
+    });
+    return true;
   }
 
   /// Closes after the request in hand (if any) is answered.
@@ -42,11 +69,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void on_start() {
-    if (refuse_) {
+    if (refusal_ != nullptr) {
       HttpRequest request{http::verb::get, "/", 11};
       request.keep_alive(false);
-      do_write(error_response(request, http::status::too_many_requests,
-                              "too many connections; retry later"));
+      auto response = error_response(request, http::status::too_many_requests, refusal_);
+      response.set(http::field::retry_after, "1");
+      do_write(std::move(response));
       return;
     }
     do_read();
@@ -57,14 +85,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->body_limit(server_->limits_.body_bytes);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(std::chrono::milliseconds(server_->limits_.read_timeout_ms));
+    // The request line and headers get a deadline of their own, shorter than the body's: a
+    // client that trickles header bytes holds a connection for at most header_timeout.
+    stream_.expires_after(std::chrono::milliseconds(server_->limits_.header_timeout_ms));
+    waiting_since_ = steady_ms();
     reading_ = true;
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t bytes) {
+    // Evicted meanwhile (waiting_since_ already 0): on_read closes as the read was cancelled.
+    if (waiting_since_.exchange(0) == 0 && !ec) ec = net::error::operation_aborted;
     if (ec || parser_->is_done()) return on_read(ec, bytes);
+    stream_.expires_after(std::chrono::milliseconds(server_->limits_.read_timeout_ms));
     auto expect = parser_->get()[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       // The client waits for this before sending the body (curl does for bodies over 1 KiB).
@@ -85,6 +119,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void on_read(beast::error_code ec, std::size_t) {
     reading_ = false;
+    waiting_since_ = 0;
     if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
         ec == beast::error::timeout || ec == net::error::connection_reset) {
       if (ec == beast::error::timeout) log(LogLevel::Debug, "client timed out");
@@ -127,7 +162,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void on_write(bool close, beast::error_code ec) {
-    if (ec || close || refuse_) return do_close();
+    if (ec || close || refusal_ != nullptr) return do_close();
     do_read();
   }
 
@@ -141,7 +176,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpServer> server_;
-  bool refuse_ = false;
+  std::string peer_;
+  const char* refusal_ = nullptr;  // answered with 429 and closed
+  std::atomic<std::int64_t> waiting_since_{0};
   bool closing_ = false;
   bool reading_ = false;
   std::size_t requests_ = 0;
@@ -171,12 +208,26 @@ void HttpServer::do_accept() {
 void HttpServer::on_accept(boost::system::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
   if (!ec) {
-    bool refuse = open_.load() >= limits_.max_connections;
-    auto session = std::make_shared<HttpSession>(std::move(socket), shared_from_this(), refuse);
+    boost::system::error_code peer_ec;
+    auto endpoint = socket.remote_endpoint(peer_ec);
+    std::string peer = peer_ec ? std::string("?") : endpoint.address().to_string();
+    std::shared_ptr<HttpSession> session;
+    // Sessions looked at while evicting: released after the lock, as dropping the last reference
+    // runs ~HttpSession, which takes it.
+    std::vector<std::shared_ptr<HttpSession>> seen;
     {
       std::lock_guard lock(mutex_);
+      const char* refusal = nullptr;
+      if (per_peer_[peer] >= limits_.connections_per_peer) {
+        refusal = "too many connections from this address; retry later";
+      } else if (open_.load() - evicted_.size() >= limits_.max_connections && !evict_one_locked(seen)) {
+        refusal = "too many connections; retry later";
+      }
+      if (refusal != nullptr) ++metrics_.connections_refused;
+      session = std::make_shared<HttpSession>(std::move(socket), shared_from_this(), peer, refusal);
       live_[session.get()] = session;
       ++open_;
+      ++per_peer_[peer];
       if (closing_) session->close_soon();
     }
     session->run();
@@ -206,10 +257,35 @@ void HttpServer::close_sessions() {
   for (auto& session : sessions) session->close_soon();
 }
 
-void HttpServer::forget(HttpSession* session) {
+bool HttpServer::evict_one_locked(std::vector<std::shared_ptr<HttpSession>>& seen) {
+  // The session that has waited longest for a request's headers: an idle keep-alive connection
+  // or a client trickling its headers. Sessions busy with a request are never evicted, so a
+  // full server still takes health checks and clients that send their requests at once.
+  HttpSession* oldest = nullptr;
+  std::int64_t oldest_since = 0;
+  seen.reserve(live_.size());
+  for (auto& [raw, weak] : live_) {
+    auto session = weak.lock();
+    if (!session) continue;
+    auto since = session->waiting_since();
+    if (since != 0 && (oldest == nullptr || since < oldest_since) && evicted_.count(raw) == 0) {
+      oldest = raw;
+      oldest_since = since;
+    }
+    seen.push_back(std::move(session));
+  }
+  if (oldest == nullptr || !oldest->evict()) return false;
+  evicted_.insert(oldest);  // no longer counted as open while it closes
+  ++metrics_.connections_evicted;
+  return true;
+}
+
+void HttpServer::forget(HttpSession* session, const std::string& peer) {
   std::lock_guard lock(mutex_);
   live_.erase(session);
+  evicted_.erase(session);
   --open_;
+  if (auto it = per_peer_.find(peer); it != per_peer_.end() && --it->second == 0) per_peer_.erase(it);
 }
 
 }  // namespace journey::runtime

@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -45,7 +47,10 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   friend class HttpSession;
   void do_accept();
   void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
-  void forget(HttpSession* session);
+  void forget(HttpSession* session, const std::string& peer);
+  /// Evicts the session waiting longest for its request headers; false when none waits.
+  /// `seen` keeps the sessions it looked at alive until the caller has unlocked.
+  bool evict_one_locked(std::vector<std::shared_ptr<HttpSession>>& seen);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
@@ -55,6 +60,8 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   std::atomic<std::size_t> open_{0};
   std::mutex mutex_;
   std::map<HttpSession*, std::weak_ptr<HttpSession>> live_;
+  std::map<std::string, std::size_t> per_peer_;  // open sessions by client address
+  std::set<HttpSession*> evicted_;  // evicted, not yet gone: they no longer count as open
   bool closing_ = false;
 };
 

@@ -22,7 +22,9 @@
 
 #include "engine/hash.hpp"
 #include "engine/state.hpp"
+#include "runtime/config.hpp"
 #include "runtime/event_scan.hpp"
+#include "runtime/json_guard.hpp"
 #include "runtime/spill.hpp"
 
 namespace journey::runtime {
@@ -148,6 +150,10 @@ class Reader {
     std::string slow_properties;
     if (!scanned) {
       std::string problem;
+      if (auto limit = check_json_limits(text, Limits{}.json_depth)) {
+        out.errors.push_back({number, limit->path + ": " + limit->message});
+        return;
+      }
       try {
         auto parsed = engine::parse_event(nlohmann::json::parse(text.begin(), text.end()));
         if (const auto* e = std::get_if<engine::EventError>(&parsed)) {
@@ -183,6 +189,7 @@ class Reader {
   // One profile line; the problem, or empty when it was taken.
   std::string profile_line(std::string_view text, std::uint64_t seq, Reading& out) const {
     nlohmann::json j;
+    if (auto limit = check_json_limits(text, Limits{}.json_depth)) return limit->path + ": " + limit->message;
     try {
       j = nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::parse_error& e) {

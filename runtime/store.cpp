@@ -6,6 +6,8 @@
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sqlite3.h>
 
 #include "engine/action.hpp"
@@ -174,6 +176,20 @@ ALTER TABLE trace_rows RENAME TO traces;
 CREATE UNIQUE INDEX traces_customer ON traces(customer_id, total);
 DELETE FROM sqlite_sequence WHERE name IN ('events', 'traces');
 )sql",
+    // 5: erasure tombstones. Keyed hashes (HMAC-SHA256, with a key made for this database) of
+    // erased customers' ids, with the time of erasure, and of their message ids, so that a replay
+    // of erased data is ignored without keeping the ids themselves; a heartbeat row that the
+    // readiness probe writes.
+    R"sql(
+CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+INSERT INTO secrets(name, value) VALUES ('erasure_key', randomblob(32));
+CREATE TABLE erased_customers (id_hash BLOB PRIMARY KEY, erased_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE erased_messages (hash BLOB PRIMARY KEY, erased_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX erased_customers_at ON erased_customers(erased_at);
+CREATE INDEX erased_messages_at ON erased_messages(erased_at);
+CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL, pad BLOB);
+INSERT INTO heartbeat(id, at) VALUES (1, 0);
+)sql",
 };
 
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
@@ -295,7 +311,15 @@ SqliteStore::SqliteStore(const std::string& path, int target_version) {
     exec_locked("PRAGMA journal_mode=WAL");
     exec_locked("PRAGMA synchronous=FULL");
     exec_locked("PRAGMA foreign_keys=ON");
+    // Deleted content is overwritten with zeros, in b-tree and freelist pages alike, so that an
+    // erased customer's data does not survive in free space (see erase_customer()).
+    exec_locked("PRAGMA secure_delete=ON");
     migrate(target_version);
+    if (target_version >= 5) {
+      auto& st = prepare("SELECT value FROM secrets WHERE name = 'erasure_key'");
+      ResetOnExit reset(st);
+      if (st.step()) key_ = st.text(0);
+    }
   } catch (...) {
     statements_.clear();
     sqlite3_close(db_);
@@ -323,6 +347,24 @@ int SqliteStore::checkpoint() {
     throw StoreError(std::string("sqlite: checkpoint: ") + sqlite3_errmsg(db_));
   }
   return log_frames;
+}
+
+bool SqliteStore::truncate_wal() {
+  std::lock_guard lock(mutex_);
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc == SQLITE_BUSY) return false;
+  if (rc != SQLITE_OK) throw StoreError(std::string("sqlite: checkpoint: ") + sqlite3_errmsg(db_));
+  return true;
+}
+
+std::string SqliteStore::keyed_hash(std::string_view text) const {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+           reinterpret_cast<const unsigned char*>(text.data()), text.size(), out, &size) == nullptr) {
+    throw StoreError("HMAC-SHA256 failed");
+  }
+  return std::string(reinterpret_cast<const char*>(out), size);
 }
 
 void SqliteStore::exec_locked(const std::string& sql) {
@@ -435,6 +477,27 @@ BatchResult SqliteStore::apply(const Batch& batch) {
           "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, last_error = '' "
           "WHERE seq = ?1");
       for (const auto seq : batch.delivered) update.bind(1, seq).run();
+    }
+    if (!batch.failed.empty()) {
+      auto& update = prepare(
+          "UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5 "
+          "WHERE seq = ?1");
+      for (const auto& failure : batch.failed) {
+        update.bind(1, failure.seq)
+            .bind(2, std::string(failure.dead ? "dead" : "pending"))
+            .bind(3, static_cast<std::int64_t>(failure.attempts))
+            .bind(4, failure.next_attempt_at)
+            .bind_static(5, failure.error)
+            .run();
+      }
+    }
+    if (batch.heartbeat) {
+      // As large as a busy group commit, so that room left in the WAL by a failed commit does
+      // not pass for a disk that takes writes again.
+      prepare("UPDATE heartbeat SET at = ?1, pad = zeroblob(?2) WHERE id = 1")
+          .bind(1, *batch.heartbeat)
+          .bind(2, std::int64_t{kHeartbeatBytes})
+          .run();
     }
     if (!batch.counters.empty()) {
       auto& add_counter = prepare(
@@ -559,17 +622,10 @@ void SqliteStore::mark_delivered(const std::vector<std::int64_t>& seqs) {
   apply(batch);
 }
 
-void SqliteStore::mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
-                              const std::string& error, bool dead) {
-  std::lock_guard lock(mutex_);
-  prepare("UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5 "
-          "WHERE seq = ?1")
-      .bind(1, seq)
-      .bind(2, std::string(dead ? "dead" : "pending"))
-      .bind(3, static_cast<std::int64_t>(attempts))
-      .bind(4, next_attempt_at)
-      .bind(5, error)
-      .run();
+void SqliteStore::mark_failed(const FailedDelivery& failure) {
+  Batch batch;
+  batch.failed.push_back(failure);
+  apply(batch);
 }
 
 std::vector<OutboxEntry> SqliteStore::recent_actions(const std::string& customer_id,
@@ -705,11 +761,26 @@ std::vector<CounterRow> SqliteStore::counters() {
   return out;
 }
 
-Erasure SqliteStore::erase_customer(const std::string& customer_id) {
+Erasure SqliteStore::erase_customer(const std::string& customer_id, engine::Millis now,
+                                    const std::vector<std::string>& message_ids) {
+  const std::string id_hash = keyed_hash(customer_id);
+  std::vector<std::string> message_hashes;
+  message_hashes.reserve(message_ids.size());
+  for (const auto& id : message_ids) message_hashes.push_back(message_hash(customer_id, id));
   std::lock_guard lock(mutex_);
   Erasure erasure;
+  erasure.message_ids = message_ids.size();
   exec_locked("BEGIN IMMEDIATE");
   try {
+    prepare("INSERT INTO erased_customers(id_hash, erased_at) VALUES (?1, ?2) "
+            "ON CONFLICT(id_hash) DO UPDATE SET erased_at = excluded.erased_at")
+        .bind_blob(1, id_hash)
+        .bind(2, now)
+        .run();
+    auto& insert_message = prepare(
+        "INSERT INTO erased_messages(hash, erased_at) VALUES (?1, ?2) "
+        "ON CONFLICT(hash) DO UPDATE SET erased_at = excluded.erased_at");
+    for (const auto& hash : message_hashes) insert_message.bind_blob(1, hash).bind(2, now).run();
     {
       auto& st = prepare("SELECT next_wakeup IS NOT NULL FROM customers WHERE id = ?1");
       ResetOnExit reset(st);
@@ -727,16 +798,17 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id) {
       if (st.step()) erasure.trace_lines = static_cast<std::size_t>(st.integer(0));
     }
     prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
-    erasure.unsent_actions =
-        prepare("DELETE FROM outbox WHERE customer_id = ?1 AND status != 'delivered'")
-            .bind(1, customer_id)
-            .run();
-    // Delivered actions keep their id (so it is never created twice: erased_actions) but lose
-    // their content.
+    // Every action id of the customer, sent or not, is remembered (ids are hashes, not content),
+    // so that no replay creates one of them again.
     prepare("INSERT OR IGNORE INTO erased_actions SELECT action_id FROM outbox "
             "WHERE customer_id = ?1")
         .bind(1, customer_id)
         .run();
+    erasure.unsent_actions =
+        prepare("DELETE FROM outbox WHERE customer_id = ?1 AND status != 'delivered'")
+            .bind(1, customer_id)
+            .run();
+    // Delivered actions keep their row (for the outbox counts) but lose their content.
     prepare("UPDATE OR REPLACE outbox SET customer_id = '', payload = '' WHERE customer_id = ?1")
         .bind(1, customer_id)
         .run();
@@ -747,6 +819,39 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id) {
     throw;
   }
   return erasure;
+}
+
+std::string SqliteStore::message_hash(std::string_view customer_id,
+                                      std::string_view message_id) const {
+  std::string text;
+  text.reserve(customer_id.size() + 1 + message_id.size());
+  text.append(customer_id).push_back('\0');
+  text.append(message_id);
+  return keyed_hash(text);
+}
+
+std::vector<std::pair<std::string, engine::Millis>> SqliteStore::erased_customers() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT id_hash, erased_at FROM erased_customers");
+  ResetOnExit reset(st);
+  std::vector<std::pair<std::string, engine::Millis>> out;
+  while (st.step()) out.emplace_back(st.text(0), st.integer(1));
+  return out;
+}
+
+bool SqliteStore::erased_message(const std::string& customer_id, const std::string& message_id) {
+  const auto hash = message_hash(customer_id, message_id);
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT 1 FROM erased_messages WHERE hash = ?1");
+  ResetOnExit reset(st);
+  st.bind_blob(1, hash);
+  return st.step();
+}
+
+std::size_t SqliteStore::expire_erased(engine::Millis cutoff) {
+  std::lock_guard lock(mutex_);
+  auto removed = prepare("DELETE FROM erased_customers WHERE erased_at < ?1").bind(1, cutoff).run();
+  return removed + prepare("DELETE FROM erased_messages WHERE erased_at < ?1").bind(1, cutoff).run();
 }
 
 std::size_t SqliteStore::expire_events(engine::Millis cutoff) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -102,6 +103,18 @@ struct CounterDelta {
   }
 };
 
+/// What the readiness probe writes (Batch::heartbeat): 256 KiB.
+inline constexpr std::int64_t kHeartbeatBytes = 256 * 1024;
+
+/// A failed delivery attempt of the outbox row `seq`: pending with a later retry, or dead.
+struct FailedDelivery {
+  std::int64_t seq = 0;
+  int attempts = 0;
+  engine::Millis next_attempt_at = 0;
+  std::string error;
+  bool dead = false;
+};
+
 /// Everything one group commit writes, applied in a single transaction.
 struct Batch {
   std::vector<CustomerWrite> customers;
@@ -111,6 +124,8 @@ struct Batch {
   std::size_t trace_keep = SIZE_MAX;  // then each customer in `traces` keeps its newest this many
   std::vector<CounterDelta> counters;
   std::vector<std::int64_t> delivered;  // outbox rows (seq) marked delivered
+  std::vector<FailedDelivery> failed;    // outbox rows with a failed attempt
+  std::optional<engine::Millis> heartbeat;  // the readiness probe: kHeartbeatBytes to the disk
 };
 
 /// What a batch changed.
@@ -127,7 +142,7 @@ struct Erasure {
   std::size_t timers = 0;
   std::size_t unsent_actions = 0;
   std::size_t trace_lines = 0;
-  std::size_t message_ids = 0;  // filled by the caller: message ids live in the customer's state
+  std::size_t message_ids = 0;  // message ids remembered (as keyed hashes) against replays
 };
 
 /// A deployed set of journey files.
@@ -177,9 +192,8 @@ class Store {
   virtual std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) = 0;
   /// Marks outbox rows (OutboxEntry::seq) delivered, in one transaction.
   virtual void mark_delivered(const std::vector<std::int64_t>& seqs) = 0;
-  /// Records a failed attempt of the outbox row `seq`: pending with a later retry, or dead.
-  virtual void mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
-                           const std::string& error, bool dead) = 0;
+  /// Records a failed delivery attempt, in one transaction.
+  virtual void mark_failed(const FailedDelivery& failure) = 0;
   /// The customer's latest actions, newest first.
   virtual std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
                                                   std::size_t limit) = 0;
@@ -196,9 +210,19 @@ class Store {
   virtual std::vector<std::pair<StoredRun, std::size_t>> run_counts() = 0;
   virtual std::vector<CounterRow> counters() = 0;
 
-  /// Removes everything about a customer except delivered actions' ids (kept, payload blanked,
-  /// so that ids are never created twice).
-  virtual Erasure erase_customer(const std::string& customer_id) = 0;
+  /// Removes everything about a customer at `now`: every action id is kept in erased_actions
+  /// (delivered rows stay with their payload blanked), and keyed hashes of the customer id and of
+  /// `message_ids` (the ids its state remembered) are kept as tombstones against replays.
+  virtual Erasure erase_customer(const std::string& customer_id, engine::Millis now,
+                                 const std::vector<std::string>& message_ids) = 0;
+  /// Every tombstone: (keyed hash of the customer id, when it was erased).
+  virtual std::vector<std::pair<std::string, engine::Millis>> erased_customers() = 0;
+  /// Whether the message id was remembered when its customer was erased.
+  virtual bool erased_message(const std::string& customer_id, const std::string& message_id) = 0;
+  /// Deletes tombstones of erasures before `cutoff`; returns how many.
+  virtual std::size_t expire_erased(engine::Millis cutoff) = 0;
+  /// The keyed hash (HMAC-SHA256 with this database's key) of a customer id, as tombstones hold.
+  virtual std::string keyed_hash(std::string_view text) const = 0;
   /// Deletes stored events stamped before `cutoff`; returns how many.
   virtual std::size_t expire_events(engine::Millis cutoff) = 0;
 
@@ -212,7 +236,7 @@ class Store {
 class SqliteStore final : public Store {
  public:
   /// The newest schema version this build knows.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   /// Opens (creating if needed) and migrates up to `target_version`. Throws StoreError.
   explicit SqliteStore(const std::string& path, int target_version = kSchemaVersion);
@@ -233,8 +257,7 @@ class SqliteStore final : public Store {
                                        const ChannelFilter& filter = {}) override;
   std::optional<engine::Millis> next_action_attempt(const ChannelFilter& filter = {}) override;
   void mark_delivered(const std::vector<std::int64_t>& seqs) override;
-  void mark_failed(std::int64_t seq, int attempts, engine::Millis next_attempt_at,
-                   const std::string& error, bool dead) override;
+  void mark_failed(const FailedDelivery& failure) override;
   std::vector<OutboxEntry> recent_actions(const std::string& customer_id,
                                           std::size_t limit) override;
   std::map<std::string, std::size_t> outbox_counts() override;
@@ -243,7 +266,12 @@ class SqliteStore final : public Store {
   void trim_traces(const std::string& customer_id, std::size_t keep) override;
   std::vector<std::pair<StoredRun, std::size_t>> run_counts() override;
   std::vector<CounterRow> counters() override;
-  Erasure erase_customer(const std::string& customer_id) override;
+  Erasure erase_customer(const std::string& customer_id, engine::Millis now,
+                         const std::vector<std::string>& message_ids) override;
+  std::vector<std::pair<std::string, engine::Millis>> erased_customers() override;
+  bool erased_message(const std::string& customer_id, const std::string& message_id) override;
+  std::size_t expire_erased(engine::Millis cutoff) override;
+  std::string keyed_hash(std::string_view text) const override;
   std::size_t expire_events(engine::Millis cutoff) override;
   void save_deployment(const Deployment& deployment) override;
   std::vector<Deployment> deployments() override;
@@ -253,6 +281,10 @@ class SqliteStore final : public Store {
   /// A passive checkpoint: copies what it can of the WAL into the database without waiting for
   /// anyone. Returns the frames in the WAL (-1 outside WAL mode). Throws StoreError.
   int checkpoint();
+  /// A checkpoint that copies the whole WAL into the database and truncates the WAL file to zero
+  /// bytes, so no old frame survives on the disk; waits (busy timeout) for readers and the
+  /// writer. False when SQLite stayed busy. Throws StoreError.
+  bool truncate_wal();
 
  private:
   class Statement;
@@ -263,7 +295,10 @@ class SqliteStore final : public Store {
   std::int64_t last_trace_total(const std::string& customer_id);
   void trim_traces_locked(const std::string& customer_id, std::size_t keep, std::int64_t total);
 
+  std::string message_hash(std::string_view customer_id, std::string_view message_id) const;
+
   sqlite3* db_ = nullptr;
+  std::string key_;  // the erasure key (secrets.erasure_key)
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Statement>> statements_;
 };

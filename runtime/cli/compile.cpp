@@ -30,7 +30,7 @@ int compile(const CompileArgs& args) {
     std::cerr << "journey compile: no journey named `" << args.journey << "`\n";
     return kExitUsage;
   }
-  std::cout << out.dump(2) << "\n";
+  std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return kExitOk;
 }
 

@@ -73,10 +73,10 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     REQUIRE(due.size() == 2);
     CHECK(due[0].action_id == "a1");
     store.mark_delivered(std::vector<std::int64_t>{due[0].seq});
-    store.mark_failed(due[1].seq, 1, 9000, "connection refused", false);
+    store.mark_failed({due[1].seq, 1, 9000, "connection refused", false});
     CHECK(store.due_actions(8999, 10).empty());
     CHECK(store.next_action_attempt() == 9000);
-    store.mark_failed(due[1].seq, 2, 0, "HTTP 500", true);
+    store.mark_failed({due[1].seq, 2, 0, "HTTP 500", true});
     CHECK(store.due_actions(100000, 10).empty());
     auto counts = store.outbox_counts();
     CHECK(counts["delivered"] == 1);
@@ -88,19 +88,37 @@ TEST_CASE("store: batch commit and reads", "[store]") {
   }
   SECTION("erasure removes the customer and keeps delivered ids") {
     store.mark_delivered(std::vector<std::int64_t>{store.due_actions(0, 10).at(0).seq});
-    Erasure erased = store.erase_customer("c1");
+    CHECK(store.erased_customers().empty());
+    Erasure erased = store.erase_customer("c1", 5000, {"m1", "m2"});
     CHECK(erased.profile);
     CHECK(erased.events == 1);
     CHECK(erased.runs == 1);
     CHECK(erased.timers == 1);
     CHECK(erased.unsent_actions == 1);
     CHECK(erased.trace_lines == 1);
+    CHECK(erased.message_ids == 2);
     CHECK_FALSE(store.load_customer("c1"));
     CHECK(store.recent_actions("c1", 10).empty());
+    // Neither the delivered action nor the unsent one is ever created again.
     Batch again;
     again.actions.push_back(action("a1", "c1"));
-    CHECK(store.apply(again).actions_existing == 1);
-    CHECK_FALSE(store.erase_customer("c1").profile);
+    again.actions.push_back(action("a2", "c1"));
+    CHECK(store.apply(again).actions_existing == 2);
+    // Tombstones: keyed hashes, never the ids themselves.
+    auto tombstones = store.erased_customers();
+    REQUIRE(tombstones.size() == 1);
+    CHECK(tombstones[0].first == store.keyed_hash("c1"));
+    CHECK(tombstones[0].first.size() == 32);
+    CHECK(tombstones[0].first.find("c1") == std::string::npos);
+    CHECK(tombstones[0].second == 5000);
+    CHECK(store.erased_message("c1", "m2"));
+    CHECK_FALSE(store.erased_message("c1", "m3"));
+    CHECK_FALSE(store.erased_message("c2", "m1"));
+    CHECK_FALSE(store.erase_customer("c1", 6000, {}).profile);
+    CHECK(store.erased_customers().at(0).second == 6000);
+    CHECK(store.expire_erased(5500) == 2);  // the two message ids erased at 5000
+    CHECK(store.expire_erased(6001) == 1);
+    CHECK(store.erased_customers().empty());
   }
   SECTION("retention and trace trimming") {
     CHECK(store.expire_events(1000) == 0);
@@ -163,12 +181,12 @@ TEST_CASE("store: data survives reopening and old schemas migrate", "[store]") {
   auto due = store.due_actions(0, 10);
   REQUIRE(due.size() == 1);
   CHECK(due[0].last_error.empty());
-  store.mark_failed(due[0].seq, 1, 0, "timeout", false);
+  store.mark_failed({due[0].seq, 1, 0, "timeout", false});
   CHECK(store.due_actions(0, 10).at(0).last_error == "timeout");
   CHECK(store.run_counts().empty());
 }
 
-TEST_CASE("store: schema 4 keeps the events, trace lines and outbox of schema 3", "[store]") {
+TEST_CASE("store: schemas 4 and 5 keep the events, trace lines and outbox of schema 3", "[store]") {
   TempDir dir;
   auto path = (dir.path / "j.db").string();
   {
@@ -185,7 +203,7 @@ TEST_CASE("store: schema 4 keeps the events, trace lines and outbox of schema 3"
              "('a0', '', 'email', '', 'delivered')");
   }
   SqliteStore store(path);
-  CHECK(store.schema_version() == 4);
+  CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
   auto due = store.due_actions(0, 10);
   REQUIRE(due.size() == 1);
   CHECK(due[0].action_id == "a1");
@@ -210,7 +228,7 @@ TEST_CASE("store: schema 4 keeps the events, trace lines and outbox of schema 3"
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].message == "later");
   CHECK(store.expire_events(15) == 1);
-  Erasure erased = store.erase_customer("c1");
+  Erasure erased = store.erase_customer("c1", 100, {});
   CHECK(erased.events == 1);
   CHECK(erased.trace_lines == 1);
   Batch again;  // c1 comes back: its delivered action is not created again

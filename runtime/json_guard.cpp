@@ -1,0 +1,110 @@
+#include "runtime/json_guard.hpp"
+
+#include <charconv>
+#include <vector>
+
+namespace journey::runtime {
+namespace {
+
+/// One open array or object: its key or index so far, for the path.
+struct Level {
+  bool array = false;
+  std::size_t index = 0;
+  std::string key;  // the raw text of the current key (objects)
+};
+
+bool plain_key(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!word) return false;
+  }
+  return true;
+}
+
+std::string path_of(const std::vector<Level>& levels) {
+  std::string path = "$";
+  for (const auto& level : levels) {
+    if (level.array) {
+      path += "[" + std::to_string(level.index) + "]";
+    } else if (plain_key(level.key)) {
+      path += "." + level.key;
+    } else {
+      path += "[\"" + level.key + "\"]";
+    }
+  }
+  return path;
+}
+
+}  // namespace
+
+std::optional<JsonLimitError> check_json_limits(std::string_view text, std::size_t max_depth) {
+  std::vector<Level> levels;
+  // Object keys: the string after `{` or `,` inside an object is a key, not a value.
+  bool expect_key = false;
+  const std::size_t n = text.size();
+  for (std::size_t i = 0; i < n;) {
+    const char c = text[i];
+    if (c == '"') {
+      std::size_t start = ++i;
+      while (i < n && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+      if (i >= n) return std::nullopt;  // unterminated: the parser reports it
+      if (expect_key && !levels.empty()) levels.back().key = std::string(text.substr(start, i - start));
+      expect_key = false;
+      ++i;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      if (levels.size() >= max_depth) {
+        return JsonLimitError{path_of(levels), "nesting deeper than " + std::to_string(max_depth) +
+                                                   " levels (limits.json_depth)"};
+      }
+      levels.push_back({c == '[', 0, {}});
+      expect_key = c == '{';
+      ++i;
+      continue;
+    }
+    if (c == '}' || c == ']') {
+      if (!levels.empty()) levels.pop_back();
+      expect_key = false;
+      ++i;
+      continue;
+    }
+    if (c == ',') {
+      if (!levels.empty()) {
+        if (levels.back().array) {
+          ++levels.back().index;
+        } else {
+          expect_key = true;
+        }
+      }
+      ++i;
+      continue;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      std::size_t start = i;
+      while (i < n && (text[i] == '-' || text[i] == '+' || text[i] == '.' || text[i] == 'e' ||
+                       text[i] == 'E' || (text[i] >= '0' && text[i] <= '9'))) {
+        ++i;
+      }
+      double value = 0;
+      auto [end, error] = std::from_chars(text.data() + start, text.data() + i, value);
+      if (error == std::errc::result_out_of_range && end == text.data() + i) {
+        // Underflow (1e-999) parses as 0 in nlohmann; overflow is refused there.
+        bool tiny = false;
+        for (std::size_t k = start; k + 1 < i; ++k) {
+          if ((text[k] == 'e' || text[k] == 'E') && text[k + 1] == '-') tiny = true;
+        }
+        if (!tiny) {
+          return JsonLimitError{path_of(levels), "the number " + std::string(text.substr(start, std::min<std::size_t>(i - start, 40))) +
+                                                     " is out of range (larger than a double)"};
+        }
+      }
+      continue;
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
+}  // namespace journey::runtime
