@@ -15,7 +15,7 @@ struct Action {
   std::string action_id;  // pure function of (customer, journey, version, entry no, step, visit)
   std::string customer_id;
   std::string journey;
-  std::string step;       // stable step name: the label, else "L<line>" style id from the compiler
+  std::string step;       // stable step name: the label, else "L<line>:<col>" of the step in the source
   std::string channel;
   std::string template_name;
   nlohmann::json params = nlohmann::json::object();

@@ -1,5 +1,6 @@
 // The functional core: compiled journeys and the pure step function over one customer.
-// The engine never reads a clock, a file or a socket; `simulate` and `serve` both drive it.
+// The engine never reads a clock or a socket (time zones are looked up in the system tzdata on
+// first use, engine/zone.cpp); `simulate` and `serve` both drive it.
 #pragma once
 
 #include <cstdint>

@@ -21,12 +21,6 @@
 namespace journey::runtime {
 namespace {
 
-engine::Millis wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 /// Actions read per pass: a file sink writes and fsyncs them at once, a webhook posts them in turn.
 constexpr std::size_t kFilePassSize = 4096;
 constexpr std::size_t kWebhookPassSize = 256;
@@ -82,8 +76,8 @@ struct Dispatcher::Worker {
   std::set<std::string> in_file;  // file sink: action ids of the tail at open (see open_tail)
 };
 
-Dispatcher::Dispatcher(const Config& config, Metrics& metrics, Mark mark)
-    : config_(config), metrics_(metrics), mark_(std::move(mark)) {}
+Dispatcher::Dispatcher(const Config& config, Metrics& metrics, Mark mark, Clock clock)
+    : config_(config), metrics_(metrics), mark_(std::move(mark)), clock_(std::move(clock)) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -124,7 +118,7 @@ void Dispatcher::notify() {
 }
 
 void Dispatcher::stop() {
-  drain_deadline_ = wall_now() + config_.webhook.timeout_ms;
+  drain_deadline_ = clock_() + config_.webhook.timeout_ms;
   stopping_ = true;
   wake_.notify_all();
   for (auto& worker : workers_) {
@@ -137,7 +131,7 @@ void Dispatcher::stop() {
 void Dispatcher::run(Worker& worker) {
   for (;;) {
     bool stopping = stopping_;
-    if (stopping && wall_now() > drain_deadline_) break;
+    if (stopping && clock_() > drain_deadline_) break;
     std::uint64_t seen;
     {
       std::lock_guard lock(mutex_);
@@ -145,7 +139,7 @@ void Dispatcher::run(Worker& worker) {
     }
     try {
       auto pass = worker.sink.kind == SinkSpec::Kind::File ? kFilePassSize : kWebhookPassSize;
-      auto due = worker.store->due_actions(wall_now(), pass, worker.filter);
+      auto due = worker.store->due_actions(clock_(), pass, worker.filter);
       if (!due.empty()) {
         if (worker.sink.kind == SinkSpec::Kind::File) {
           deliver_to_file(worker, due);
@@ -163,7 +157,7 @@ void Dispatcher::run(Worker& worker) {
     auto wait_ms = std::int64_t{1000};
     try {
       if (auto next = worker.store->next_action_attempt(worker.filter)) {
-        wait_ms = std::clamp<std::int64_t>(*next - wall_now(), 0, 1000);
+        wait_ms = std::clamp<std::int64_t>(*next - clock_(), 0, 1000);
       }
     } catch (const StoreError&) {
     }
@@ -236,7 +230,7 @@ void Dispatcher::deliver_to_file(Worker& worker, std::vector<OutboxEntry> due) {
 
 void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due) {
   for (const auto& entry : due) {
-    if (stopping_ && wall_now() > drain_deadline_) return;
+    if (stopping_ && clock_() > drain_deadline_) return;
     // Suppressed sends are part of the action stream (file sinks, the API) but a webhook only
     // receives what should actually be sent.
     auto payload = nlohmann::json::parse(entry.payload, nullptr, false);
@@ -268,7 +262,7 @@ void Dispatcher::record_failure(Worker& worker, const OutboxEntry& entry, const 
   int attempts = entry.attempts + 1;
   bool dead = attempts >= config_.webhook.max_attempts;
   auto seed = engine::stable_hash(entry.action_id, static_cast<std::uint64_t>(attempts));
-  auto next = wall_now() + retry_delay_ms(config_.webhook, attempts, seed);
+  auto next = clock_() + retry_delay_ms(config_.webhook, attempts, seed);
   Batch marks;
   marks.failed.push_back(FailedDelivery{entry.seq, attempts, next, error, dead});
   mark_(std::move(marks));

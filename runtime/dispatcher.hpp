@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/clock.hpp"
 #include "runtime/config.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/store.hpp"
@@ -29,7 +30,7 @@ class Dispatcher {
   /// returning; throws StoreError. The daemon routes them through its single writer thread.
   using Mark = std::function<void(Batch marks)>;
 
-  Dispatcher(const Config& config, Metrics& metrics, Mark mark);
+  Dispatcher(const Config& config, Metrics& metrics, Mark mark, Clock clock = system_now);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -53,6 +54,7 @@ class Dispatcher {
   Config config_;
   Metrics& metrics_;
   Mark mark_;
+  Clock clock_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -7,7 +7,7 @@ int main(int argc, char** argv) {
   CLI::App app{"journey: marketing journeys as code. Lint, format, draw, simulate and serve them.",
                "journey"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "journey 0.1.0");
+  app.set_version_flag("--version", "journey " JOURNEY_VERSION);
   journey::cli::Run run;
   journey::cli::add_lint(app, run);
   journey::cli::add_fmt(app, run);

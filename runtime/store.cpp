@@ -333,6 +333,12 @@ SqliteStore::~SqliteStore() {
   if (db_ != nullptr) sqlite3_close(db_);
 }
 
+void SqliteStore::tune(const Tuning& tuning) {
+  std::lock_guard lock(mutex_);
+  if (tuning.manual_checkpoints) exec_locked("PRAGMA wal_autocheckpoint=0");
+  if (tuning.cache_mb > 0) exec_locked("PRAGMA cache_size=-" + std::to_string(tuning.cache_mb * 1024));
+}
+
 void SqliteStore::exec(const std::string& sql) {
   std::lock_guard lock(mutex_);
   exec_locked(sql);

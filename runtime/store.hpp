@@ -168,7 +168,8 @@ struct ChannelFilter {
   bool exclude = true;
 };
 
-/// Narrow storage interface the daemon is written against.
+/// Narrow storage interface. The daemon still holds SqliteStore itself (its tuning and
+/// checkpoints are SQLite-only); the cluster store of issue 12 needs it written against this.
 class Store {
  public:
   virtual ~Store() = default;
@@ -275,6 +276,14 @@ class SqliteStore final : public Store {
   std::size_t expire_events(engine::Millis cutoff) override;
   void save_deployment(const Deployment& deployment) override;
   std::vector<Deployment> deployments() override;
+
+  /// SQLite tuning of one connection.
+  struct Tuning {
+    bool manual_checkpoints = false;  // no automatic checkpoint inside commits (see checkpoint())
+    std::size_t cache_mb = 0;         // page cache size; 0 keeps SQLite's default
+  };
+  /// Applies `tuning` to this connection. Throws StoreError.
+  void tune(const Tuning& tuning);
 
   /// Runs raw SQL (tests and migrations).
   void exec(const std::string& sql);
