@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "runtime/json_guard.hpp"
+
 namespace journey::runtime {
 namespace {
 
@@ -106,6 +108,12 @@ class Reader {
 
   // The JSON number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
   bool number() {
+    const char* start = p_;
+    if (!number_syntax()) return false;
+    // A number beyond a double is refused by nlohmann: the slow path reports it.
+    return !beyond_double({start, static_cast<std::size_t>(p_ - start)});
+  }
+  bool number_syntax() {
     take('-');
     if (take('0')) {
       if (p_ < end_ && *p_ >= '0' && *p_ <= '9') return false;

@@ -38,6 +38,16 @@ std::string path_of(const std::vector<Level>& levels) {
 
 }  // namespace
 
+bool beyond_double(std::string_view number) {
+  double value = 0;
+  auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (error != std::errc::result_out_of_range) return false;
+  // from_chars says out of range for underflow too: nlohmann reads that as 0.
+  const std::string_view parsed(number.data(), static_cast<std::size_t>(end - number.data()));
+  auto exponent = parsed.find_first_of("eE");
+  return exponent == std::string_view::npos || exponent + 1 >= parsed.size() || parsed[exponent + 1] != '-';
+}
+
 std::optional<JsonLimitError> check_json_limits(std::string_view text, std::size_t max_depth) {
   std::vector<Level> levels;
   // Object keys: the string after `{` or `,` inside an object is a key, not a value.
@@ -87,18 +97,9 @@ std::optional<JsonLimitError> check_json_limits(std::string_view text, std::size
                        text[i] == 'E' || (text[i] >= '0' && text[i] <= '9'))) {
         ++i;
       }
-      double value = 0;
-      auto [end, error] = std::from_chars(text.data() + start, text.data() + i, value);
-      if (error == std::errc::result_out_of_range && end == text.data() + i) {
-        // Underflow (1e-999) parses as 0 in nlohmann; overflow is refused there.
-        bool tiny = false;
-        for (std::size_t k = start; k + 1 < i; ++k) {
-          if ((text[k] == 'e' || text[k] == 'E') && text[k + 1] == '-') tiny = true;
-        }
-        if (!tiny) {
-          return JsonLimitError{path_of(levels), "the number " + std::string(text.substr(start, std::min<std::size_t>(i - start, 40))) +
-                                                     " is out of range (larger than a double)"};
-        }
+      if (beyond_double(text.substr(start, i - start))) {
+        return JsonLimitError{path_of(levels), "the number " + std::string(text.substr(start, std::min<std::size_t>(i - start, 40))) +
+                                                   " is out of range (larger than a double)"};
       }
       continue;
     }

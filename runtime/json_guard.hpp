@@ -16,6 +16,10 @@ struct JsonLimitError {
   std::string message;
 };
 
+/// Whether a JSON number's text is too large for a double (1e999; an underflow such as 1e-999
+/// reads as 0 and is not). Only the longest prefix that is a number counts.
+bool beyond_double(std::string_view number);
+
 /// The first place where `text` nests arrays and objects deeper than `max_depth` (the top-level
 /// value is depth 1) or holds a number outside the range of a double. Malformed text is not
 /// reported here (the parser says where it is malformed); the scan stops at the first problem.

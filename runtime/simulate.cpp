@@ -161,7 +161,7 @@ class Reader {
         } else {
           slow = std::move(std::get<engine::Event>(parsed));
         }
-      } catch (const nlohmann::json::parse_error& e) {
+      } catch (const nlohmann::json::exception& e) {
         problem = json_error_text(e);
       }
       if (!problem.empty()) {
@@ -192,7 +192,7 @@ class Reader {
     if (auto limit = check_json_limits(text, Limits{}.json_depth)) return limit->path + ": " + limit->message;
     try {
       j = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       return json_error_text(e);
     }
     if (!j.is_object()) return "$: expected a JSON object";
