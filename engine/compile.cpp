@@ -521,7 +521,7 @@ CompileResult compile(const dsl::Workspace& workspace) {
   std::map<std::string, std::pair<std::set<std::string>, std::set<std::string>>> segment_reads;
   for (const auto& [name, seg] : program->segments) {
     auto& [events, customer] = segment_reads[name];
-    Reads r{[&](const std::string& e, const std::string& p) {
+    Reads r{[&events = events, &read_event](const std::string& e, const std::string& p) {
               events.insert(e);
               read_event(e, p);
             },
