@@ -72,8 +72,8 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
     std::vector<std::string> message_ids;  // remembered in the state only
     if (auto stored = store_->load_customer(input.customer_id)) {
       try {
-        const auto& ids = engine::deserialize(*stored)->message_ids;
-        message_ids.assign(ids.begin(), ids.end());
+        const auto state = engine::deserialize(*stored);
+        message_ids.assign(state->message_ids.begin(), state->message_ids.end());
       } catch (const std::exception&) {
         // Unreadable: it is erased all the same.
       }
