@@ -58,13 +58,10 @@ std::variant<const Token*, HttpResponse> authenticate(const HttpRequest& request
   return match;
 }
 
-/// Checks the bearer token against the scope a route needs; an answer when refused.
-std::optional<HttpResponse> authorize(const HttpRequest& request, const Config& config,
-                                      Scope needed) {
-  if (config.tokens.empty()) return std::nullopt;
-  auto who = authenticate(request, config);
-  if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
-  const Token* match = std::get<const Token*>(who);
+/// Checks the authenticated token (null when no tokens are configured) against the scope a route
+/// needs; an answer when refused.
+std::optional<HttpResponse> authorize(const HttpRequest& request, const Token* match, Scope needed) {
+  if (match == nullptr) return std::nullopt;
   if (match->scopes.count(needed) == 0 && match->scopes.count(Scope::Admin) == 0) {
     return error_response(request, http::status::forbidden,
                           std::string("this token lacks the `") + scope_name(needed) + "` scope");
@@ -333,13 +330,15 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
   }
   // Everything else needs a known token before anything about the request is answered (an
   // unauthenticated client learns nothing of the routes or of what it sent).
+  const Token* token = nullptr;
   if (!config.tokens.empty()) {
     auto who = authenticate(request, config);
     if (auto* refused = std::get_if<HttpResponse>(&who)) return std::move(*refused);
+    token = std::get<const Token*>(who);
   }
 
   auto guarded = [&](Scope scope, auto&& make) -> Routed {
-    if (auto refused = authorize(request, config, scope)) return std::move(*refused);
+    if (auto refused = authorize(request, token, scope)) return std::move(*refused);
     if (request.body().size() > config.limits.body_bytes) {
       return error_response(request, http::status::payload_too_large,
                             "body exceeds the limit of " + std::to_string(config.limits.body_bytes) +
