@@ -10,7 +10,7 @@
 
 #include "engine/engine.hpp"
 #include "engine/state.hpp"
-#include "tests/engine/state_format1.hpp"
+#include "state_format1.hpp"
 
 namespace je = journey::engine;
 using journey::test::format1;

@@ -22,7 +22,7 @@
 
 #include <unistd.h>
 
-#include "runtime/store.hpp"
+#include "runtime/store/sqlite_store.hpp"
 
 namespace fs = std::filesystem;
 using journey::runtime::Batch;

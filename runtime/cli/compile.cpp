@@ -18,18 +18,11 @@ struct CompileArgs {
 int compile(const CompileArgs& args) {
   const Loaded loaded = load_program(args.paths);
   if (!loaded.program) return loaded.exit_code;
+  const auto selected = select_journeys(*loaded.program, args.journey, "compile");
+  if (selected.empty()) return kExitUsage;
   nlohmann::json out;
   out["journeys"] = nlohmann::json::array();
-  bool found = false;
-  for (const auto& j : loaded.program->journeys) {
-    if (!args.journey.empty() && j.name != args.journey) continue;
-    found = true;
-    out["journeys"].push_back(engine::ir_json(j));
-  }
-  if (!args.journey.empty() && !found) {
-    std::cerr << "journey compile: no journey named `" << args.journey << "`\n";
-    return kExitUsage;
-  }
+  for (const auto* journey : selected) out["journeys"].push_back(engine::ir_json(*journey));
   std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return kExitOk;
 }

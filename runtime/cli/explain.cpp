@@ -10,7 +10,7 @@
 #include "engine/program.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/load.hpp"
-#include "runtime/simulate.hpp"
+#include "runtime/sim/simulate.hpp"
 
 namespace journey::cli {
 namespace {
@@ -39,10 +39,7 @@ int explain(const ExplainArgs& args) {
   if (!compiled.program) return compiled.exit_code;
   std::optional<std::string> journey;
   if (!args.journey.empty()) {
-    if (compiled.program->find_journey(args.journey) == nullptr) {
-      std::cerr << "journey explain: no journey named `" << args.journey << "` in the loaded files\n";
-      return kExitUsage;
-    }
+    if (select_journeys(*compiled.program, args.journey, "explain").empty()) return kExitUsage;
     journey = args.journey;
   }
   engine::EngineConfig config;

@@ -174,20 +174,12 @@ void draw_mermaid(std::ostream& out, const engine::Journey& j) {
 int graph(const GraphArgs& args) {
   const Loaded loaded = load_program(args.paths);
   if (!loaded.program) return loaded.exit_code;
-  bool found = false;
-  for (const auto& j : loaded.program->journeys) {
-    if (!args.journey.empty() && j.name != args.journey) continue;
-    if (found) std::cout << "\n";
-    found = true;
-    if (args.format == "dot") draw_dot(std::cout, j);
-    else draw_mermaid(std::cout, j);
-  }
-  if (!found) {
-    std::cerr << "journey graph: "
-              << (args.journey.empty() ? "no journeys in the given paths"
-                                       : "no journey named `" + args.journey + "`")
-              << "\n";
-    return kExitUsage;
+  const auto selected = select_journeys(*loaded.program, args.journey, "graph");
+  if (selected.empty()) return kExitUsage;
+  for (const auto* journey : selected) {
+    if (journey != selected.front()) std::cout << "\n";
+    if (args.format == "dot") draw_dot(std::cout, *journey);
+    else draw_mermaid(std::cout, *journey);
   }
   return kExitOk;
 }

@@ -27,4 +27,20 @@ Loaded load_program(const std::vector<std::string>& paths) {
   return {std::move(compiled.program), kExitOk};
 }
 
+std::vector<const engine::Journey*> select_journeys(const engine::Program& program,
+                                                    const std::string& name,
+                                                    const std::string& command) {
+  std::vector<const engine::Journey*> selected;
+  for (const auto& journey : program.journeys) {
+    if (name.empty() || journey.name == name) selected.push_back(&journey);
+  }
+  if (selected.empty()) {
+    std::cerr << "journey " << command << ": "
+              << (name.empty() ? std::string("no journeys in the given paths")
+                               : "no journey named `" + name + "` in the given paths")
+              << "\n";
+  }
+  return selected;
+}
+
 }  // namespace journey::cli

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/program.hpp"
 
 namespace journey::cli {
 
@@ -19,5 +20,12 @@ struct Loaded {
 /// Parses, checks and compiles `paths` (files or folders). On errors prints the diagnostics to
 /// stderr as `journey lint` does, and returns exit code 1 (2 when a path cannot be read).
 Loaded load_program(const std::vector<std::string>& paths);
+
+/// The journeys a command works on (`--journey NAME`): every journey of `program` when `name` is
+/// empty, else the one so named. Empty when there is none; then `journey COMMAND: no journey
+/// named ...` is printed to stderr, and the command returns kExitUsage.
+std::vector<const engine::Journey*> select_journeys(const engine::Program& program,
+                                                    const std::string& name,
+                                                    const std::string& command);
 
 }  // namespace journey::cli

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "runtime/cli/command.hpp"
-#include "runtime/daemon.hpp"
-#include "runtime/log.hpp"
-#include "runtime/store.hpp"
+#include "runtime/serve/daemon.hpp"
+#include "runtime/common/log.hpp"
+#include "runtime/store/sqlite_store.hpp"
 
 namespace journey::cli {
 
@@ -33,7 +33,9 @@ int serve(const ServeOptions& options) {
     auto config = runtime::load_config(
         options.config_path.empty() ? std::nullopt : std::optional<std::string>(options.config_path),
         overrides);
-    runtime::Daemon daemon(std::move(config));
+    // The embedded default; the daemon is written against runtime::Storage.
+    runtime::SqliteStorage storage(config.db_path, static_cast<std::size_t>(config.db_cache_mb));
+    runtime::Daemon daemon(std::move(config), storage);
     auto endpoint = daemon.open();
     auto address = endpoint.address();
     std::cout << "listening on "

@@ -11,8 +11,8 @@
 #include "engine/engine.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/load.hpp"
-#include "runtime/config.hpp"
-#include "runtime/simulate.hpp"
+#include "runtime/common/config.hpp"
+#include "runtime/sim/simulate.hpp"
 
 namespace journey::cli {
 namespace {

@@ -251,3 +251,21 @@ TEST_CASE("lint: colour only when asked", "[cli][lint]") {
   CHECK(run_journey(dir.path, "lint bad.journey --color always").out.find("\x1b[") != std::string::npos);
   CHECK(run_journey(dir.path, "lint bad.journey --color never").out.find('\x1b') == std::string::npos);
 }
+
+TEST_CASE("compile, graph and explain refuse a --journey the paths do not declare", "[cli]") {
+  TempDir dir;
+  write_file(dir.path / "a.journey", slurp(fs::path(JOURNEY_SOURCE_DIR) / "tests/scenarios/spec_example/journeys.journey"));
+  write_file(dir.path / "events.ndjson", "");
+  for (const std::string command : {"compile a.journey --emit ir", "graph a.journey --format dot",
+                                    "explain a.journey --events events.ndjson --customer u1"}) {
+    const auto named = run_journey(dir.path, command + " --journey nope");
+    CHECK(named.code == 2);
+    CHECK(named.out.empty());
+    const auto verb = command.substr(0, command.find(' '));
+    CHECK(named.err == "journey " + verb + ": no journey named `nope` in the given paths\n");
+  }
+  // A journey the paths declare is kept alone.
+  const auto kept = run_journey(dir.path, "compile a.journey --emit ir --journey welcome");
+  CHECK(kept.code == 0);
+  CHECK(nlohmann::json::parse(kept.out)["journeys"].size() == 1);
+}

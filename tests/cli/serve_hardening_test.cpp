@@ -4,7 +4,7 @@
 #include <sys/mount.h>
 
 #include "cli/serve_support.hpp"
-#include "runtime/store.hpp"
+#include "runtime/store/sqlite_store.hpp"
 
 using namespace journey::test::serve;
 

@@ -28,7 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/time.hpp"
-#include "runtime/http_client.hpp"
+#include "runtime/deliver/http_client.hpp"
 
 namespace journey::test::serve {
 

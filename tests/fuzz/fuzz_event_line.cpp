@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/event.hpp"
-#include "runtime/event_scan.hpp"
-#include "runtime/json_guard.hpp"
+#include "runtime/sim/event_scan.hpp"
+#include "runtime/common/json_guard.hpp"
 
 namespace {
 

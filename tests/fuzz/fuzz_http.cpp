@@ -29,9 +29,9 @@
 #include "engine/action.hpp"
 #include "engine/engine.hpp"
 #include "engine/state.hpp"
-#include "runtime/api.hpp"
-#include "runtime/config.hpp"
-#include "runtime/journey_set.hpp"
+#include "runtime/http/api.hpp"
+#include "runtime/common/config.hpp"
+#include "runtime/serve/journey_set.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // The request router is a pure function: routes, auth and validation without sockets.
 #include <catch2/catch.hpp>
 
-#include "runtime/api.hpp"
+#include "runtime/http/api.hpp"
 
 using namespace journey::runtime;
 namespace http = boost::beast::http;

@@ -1,7 +1,7 @@
 // journey.toml parsing, defaults and command-line overrides.
 #include <catch2/catch.hpp>
 
-#include "runtime/config.hpp"
+#include "runtime/common/config.hpp"
 
 using namespace journey::runtime;
 

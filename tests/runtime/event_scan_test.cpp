@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "runtime/event_scan.hpp"
+#include "runtime/sim/event_scan.hpp"
 
 namespace {
 

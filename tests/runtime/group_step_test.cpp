@@ -5,8 +5,8 @@
 #include "engine/state.hpp"
 #include "engine/engine.hpp"
 #include "engine/event.hpp"
-#include "runtime/group_step.hpp"
-#include "runtime/views.hpp"
+#include "runtime/serve/group_step.hpp"
+#include "runtime/http/views.hpp"
 #include "engine/engine_support.hpp"
 
 using namespace journey;

@@ -1,8 +1,8 @@
 // The JSON guard: depth and number limits found before parsing, with the JSON path.
 #include <catch2/catch.hpp>
 
-#include "runtime/event_scan.hpp"
-#include "runtime/json_guard.hpp"
+#include "runtime/sim/event_scan.hpp"
+#include "runtime/common/json_guard.hpp"
 
 using journey::runtime::beyond_double;
 using journey::runtime::check_json_limits;

@@ -17,7 +17,7 @@
 #include "dsl/workspace.hpp"
 #include "engine/engine.hpp"
 #include "engine/program.hpp"
-#include "runtime/simulate.hpp"
+#include "runtime/sim/simulate.hpp"
 
 namespace {
 

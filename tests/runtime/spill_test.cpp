@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "runtime/spill.hpp"
+#include "runtime/sim/spill.hpp"
 
 using journey::runtime::Spill;
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <random>
 
-#include "runtime/store.hpp"
+#include "runtime/store/sqlite_store.hpp"
 
 using namespace journey::runtime;
 namespace fs = std::filesystem;

@@ -7,8 +7,9 @@
 
 #include <boost/asio/io_context.hpp>
 
-#include "runtime/dispatcher.hpp"
-#include "runtime/timers.hpp"
+#include "runtime/deliver/dispatcher.hpp"
+#include "runtime/serve/timers.hpp"
+#include "runtime/store/sqlite_store.hpp"
 
 using namespace journey::runtime;
 namespace fs = std::filesystem;

@@ -1,0 +1,80 @@
+// The HTTP API as pure functions: a request becomes either an immediate answer (bad input,
+// auth, unknown route) or an Intent for the daemon to carry out. No sockets, no clock, no store.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/event.hpp"
+#include "runtime/common/config.hpp"
+
+namespace journey::runtime {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+
+/// One validated input event and the JSON it arrived as.
+struct IngestItem {
+  engine::Event event;
+  std::string raw;
+};
+
+/// POST /v1/track, /v1/identify, /v1/batch: events to commit before answering.
+struct Ingest {
+  std::vector<IngestItem> items;
+};
+/// GET /v1/customers/{id}
+struct GetCustomer {
+  std::string id;
+};
+/// GET /v1/customers/{id}/explain
+struct ExplainCustomer {
+  std::string id;
+};
+/// DELETE /v1/customers/{id}
+struct EraseCustomer {
+  std::string id;
+};
+/// GET /v1/journeys
+struct ListJourneys {};
+/// POST /v1/lint
+struct LintScript {
+  std::string text;
+};
+/// POST /v1/journeys/reload
+struct ReloadJourneys {};
+/// GET /metrics
+struct ReadMetrics {};
+/// GET /healthz: the process is up (liveness).
+struct CheckHealth {};
+/// GET /readyz: the store can commit (readiness; 503 tells a load balancer to stop sending).
+struct CheckReady {};
+
+/// What a request asks the daemon to do.
+using Intent = std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys,
+                            LintScript, ReloadJourneys, ReadMetrics, CheckHealth, CheckReady>;
+
+/// A request turned into work, or answered at once.
+using Routed = std::variant<Intent, HttpResponse>;
+
+/// Routes, authenticates and validates one request. `now` stamps events sent without a
+/// timestamp.
+Routed route(const HttpRequest& request, const Config& config, engine::Millis now);
+
+/// A JSON answer with the request's HTTP version and keep-alive choice.
+HttpResponse json_response(const HttpRequest& request, boost::beast::http::status status,
+                           const nlohmann::json& body);
+
+/// {"error": message[, "path": path]} with the given status.
+HttpResponse error_response(const HttpRequest& request, boost::beast::http::status status,
+                            const std::string& message, const std::string& path = {});
+
+/// Decodes %XX escapes in a URL path segment; nothing when malformed.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace journey::runtime

@@ -1,0 +1,475 @@
+#include "runtime/serve/daemon.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "engine/engine.hpp"
+#include "engine/hash.hpp"
+#include "engine/state.hpp"
+#include "runtime/http/api.hpp"
+#include "runtime/common/clock.hpp"
+#include "runtime/serve/committer.hpp"
+#include "runtime/deliver/dispatcher.hpp"
+#include "runtime/common/log.hpp"
+#include "runtime/common/metrics.hpp"
+#include "runtime/http/server.hpp"
+#include "runtime/serve/shard.hpp"
+#include "runtime/serve/timers.hpp"
+#include "runtime/serve/tombstones.hpp"
+#include "runtime/http/views.hpp"
+
+namespace journey::runtime {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using nlohmann::json;
+
+namespace {
+
+/// The shard that owns a customer: a stable hash of the id, so any process agrees.
+std::size_t shard_of(const std::string& customer_id, std::size_t shards) {
+  return static_cast<std::size_t>(engine::stable_hash(customer_id, 0) % shards);
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  Impl(Config config_in, Storage& storage_in)
+      : config(std::move(config_in)),
+        storage(storage_in),
+        io(config.threads),
+        signals(io, SIGINT, SIGTERM, SIGHUP),
+        housekeeping(io),
+        drain_timer(io) {}
+
+  net::ip::tcp::endpoint open();
+  int run();
+
+  void handle(HttpRequest request, std::function<void(HttpResponse)> reply);
+  void execute(Intent intent, const HttpRequest& request, std::function<void(HttpResponse)> reply);
+  void ingest(Ingest ingest, const HttpRequest& request, std::function<void(HttpResponse)> reply);
+  HttpResponse get_customer(const GetCustomer& get, const HttpRequest& request);
+  HttpResponse explain_customer(const ExplainCustomer& get, const HttpRequest& request);
+  HttpResponse list_journeys(const HttpRequest& request);
+  HttpResponse read_metrics(const HttpRequest& request);
+  HttpResponse check_ready(const HttpRequest& request);
+  /// Hands inputs to the shards of their customers, one hand-off per shard, order kept per shard.
+  void hand_to_shards(std::vector<ShardInput> inputs);
+  void wait_signal();
+  void shutdown();
+  void drain_step();
+  void expire_events();
+
+  Config config;
+  Storage& storage;
+  Clock clock = system_now;
+  net::io_context io;
+  net::signal_set signals;
+  net::steady_timer housekeeping;
+  net::steady_timer drain_timer;
+  Metrics metrics;
+  std::mutex stored_gauges_mutex;  // read_metrics: gauges counted in the store, and when
+  std::map<std::string, double> stored_gauges;
+  std::chrono::steady_clock::time_point stored_gauges_at;
+  std::unique_ptr<Store> api_store;    // reads, deployments, retention
+  std::unique_ptr<Store> timer_store;  // wake-up windows
+  std::unique_ptr<engine::Engine> engine;
+  std::shared_mutex engine_mutex;  // shared while stepping, exclusive while deploying
+  std::unique_ptr<Deployments> deployments;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::unique_ptr<Committer> committer;  // the single writer of the shards' groups
+  std::unique_ptr<TimerQueue> timers;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::shared_ptr<HttpServer> server;
+  std::atomic<bool> draining{false};
+  int drain_ticks = 0;
+  Tombstones tombstones;
+};
+
+net::ip::tcp::endpoint Daemon::Impl::open() {
+  validate_for_serving(config);
+  api_store = storage.open();
+  timer_store = storage.open();
+  engine = std::make_unique<engine::Engine>(config.engine);
+  deployments = std::make_unique<Deployments>(config.journeys_dir, *engine, engine_mutex,
+                                              *api_store, metrics, clock);
+  deployments->start();
+
+  committer = std::make_unique<Committer>(storage, static_cast<std::size_t>(config.shards), metrics, io);
+  dispatcher = std::make_unique<Dispatcher>(
+      config, storage, metrics, [this](Batch marks) { committer->write(std::move(marks)); }, clock);
+  tombstones.assign(api_store->erased_customers());
+  timers = std::make_unique<TimerQueue>(
+      io, *timer_store, config.timer_window_ms, config.timer_window_max,
+      [this](std::vector<TimerQueue::Due>& fired) {
+        std::vector<ShardInput> inputs(fired.size());
+        for (std::size_t i = 0; i < fired.size(); ++i) {
+          inputs[i].kind = ShardInput::Kind::Wake;
+          inputs[i].customer_id = std::move(fired[i].first);
+          inputs[i].due = fired[i].second;
+        }
+        hand_to_shards(std::move(inputs));
+      },
+      clock);
+  for (int i = 0; i < config.shards; ++i) {
+    shards.push_back(std::make_unique<Shard>(
+        static_cast<std::size_t>(i),
+        Shard::Parts{io, config, storage, *engine, engine_mutex, *committer, *timers, metrics, tombstones, clock,
+                     [this] { dispatcher->notify(); }}));
+  }
+  server = std::make_shared<HttpServer>(
+      io, config.limits,
+      [this](HttpRequest request, std::function<void(HttpResponse)> reply) {
+        handle(std::move(request), std::move(reply));
+      },
+      metrics);
+  auto endpoint = server->listen(config.listen_host, config.listen_port);
+  log(LogLevel::Info, "listening",
+      {{"address", endpoint.address().to_string()},
+       {"port", endpoint.port()},
+       {"db", config.db_path},
+       {"journeys", config.journeys_dir},
+       {"shards", config.shards},
+       {"auth", config.tokens.empty() ? "none (loopback only)" : "bearer"}});
+  return endpoint;
+}
+
+void Daemon::Impl::handle(HttpRequest request, std::function<void(HttpResponse)> reply) {
+  try {
+    auto routed = route(request, config, clock());
+    if (auto* answer = std::get_if<HttpResponse>(&routed)) {
+      std::string_view target(request.target().data(), request.target().size());
+      if (target.rfind("/v1/track", 0) == 0 || target.rfind("/v1/identify", 0) == 0 ||
+          target.rfind("/v1/batch", 0) == 0) {
+        if (answer->result_int() == 400 || answer->result_int() == 413) ++metrics.events_rejected;
+      }
+      reply(std::move(*answer));
+      return;
+    }
+    execute(std::get<Intent>(std::move(routed)), request, reply);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, "request failed",
+        {{"target", std::string(request.target())}, {"error", e.what()}});
+    reply(error_response(request, http::status::internal_server_error,
+                         std::string("internal error: ") + e.what()));
+  }
+}
+
+void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
+                           std::function<void(HttpResponse)> reply) {
+  if (auto* ingest_intent = std::get_if<Ingest>(&intent)) {
+    ingest(std::move(*ingest_intent), request, std::move(reply));
+  } else if (auto* get = std::get_if<GetCustomer>(&intent)) {
+    reply(get_customer(*get, request));
+  } else if (auto* explain = std::get_if<ExplainCustomer>(&intent)) {
+    reply(explain_customer(*explain, request));
+  } else if (auto* erase = std::get_if<EraseCustomer>(&intent)) {
+    if (draining) {
+      reply(error_response(request, http::status::service_unavailable, "shutting down"));
+      return;
+    }
+    ShardInput input;
+    input.kind = ShardInput::Kind::Erase;
+    input.customer_id = erase->id;
+    auto id = erase->id;
+    auto version = request.version();
+    auto keep_alive = request.keep_alive();
+    input.done = [reply, id, version, keep_alive](const InputResult& result) {
+      HttpRequest shape{http::verb::delete_, "/", version};
+      shape.keep_alive(keep_alive);
+      if (!result.ok) {
+        reply(error_response(shape, http::status::service_unavailable, result.error));
+        return;
+      }
+      const auto& e = result.erasure;
+      reply(json_response(shape, http::status::ok,
+                          {{"customer_id", id},
+                           {"found", e.profile},
+                           {"wal_truncated", result.wal_truncated},
+                           {"removed",
+                            {{"profile", e.profile},
+                             {"timeline_events", e.events},
+                             {"runs", e.runs},
+                             {"timers", e.timers},
+                             {"unsent_actions", e.unsent_actions},
+                             {"trace_lines", e.trace_lines},
+                             {"message_ids", e.message_ids}}}}));
+    };
+    std::vector<ShardInput> inputs;
+    inputs.push_back(std::move(input));
+    hand_to_shards(std::move(inputs));
+  } else if (std::holds_alternative<ListJourneys>(intent)) {
+    reply(list_journeys(request));
+  } else if (auto* lint = std::get_if<LintScript>(&intent)) {
+    reply(json_response(request, http::status::ok, lint_script(lint->text)));
+  } else if (std::holds_alternative<ReloadJourneys>(intent)) {
+    auto [ok, body] = deployments->reload("api");
+    reply(json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
+  } else if (std::holds_alternative<ReadMetrics>(intent)) {
+    reply(read_metrics(request));
+  } else if (std::holds_alternative<CheckReady>(intent)) {
+    reply(check_ready(request));
+  } else {
+    reply(json_response(request, draining ? http::status::service_unavailable : http::status::ok,
+                        {{"status", draining ? "draining" : "ok"}}));
+  }
+}
+
+void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
+                          std::function<void(HttpResponse)> reply) {
+  if (draining) {
+    reply(error_response(request, http::status::service_unavailable, "shutting down; retry"));
+    return;
+  }
+  if (static_cast<std::size_t>(std::max<std::int64_t>(0, metrics.queue_depth.load())) +
+          ingest.items.size() > config.limits.max_queue) {
+    auto response = error_response(request, http::status::too_many_requests,
+                                   "the ingest queue is full; retry later");
+    response.set(http::field::retry_after, "1");
+    reply(std::move(response));
+    return;
+  }
+  /// Collects the shards' answers; the last one to finish replies.
+  struct Tally {
+    std::mutex mutex;
+    std::size_t remaining = 0;
+    std::size_t accepted = 0;
+    std::size_t duplicates = 0;
+    std::size_t erased = 0;
+    std::string error;
+    std::function<void(HttpResponse)> reply;
+    unsigned version = 11;
+    bool keep_alive = true;
+  };
+  auto tally = std::make_shared<Tally>();
+  tally->remaining = ingest.items.size();
+  tally->reply = std::move(reply);
+  tally->version = request.version();
+  tally->keep_alive = request.keep_alive();
+  if (ingest.items.empty()) {
+    tally->reply(json_response(request, http::status::ok,
+                               {{"success", true}, {"accepted", 0}, {"duplicates", 0}, {"erased", 0}}));
+    return;
+  }
+  std::vector<ShardInput> inputs;
+  inputs.reserve(ingest.items.size());
+  for (auto& item : ingest.items) {
+    ShardInput input;
+    input.kind = ShardInput::Kind::Event;
+    input.event = std::move(item.event);
+    input.raw = std::move(item.raw);
+    input.done = [tally](const InputResult& result) {
+      std::unique_lock lock(tally->mutex);
+      if (!result.ok && tally->error.empty()) tally->error = result.error;
+      if (result.ok && result.duplicate) ++tally->duplicates;
+      if (result.ok && result.erased) ++tally->erased;
+      if (result.ok && !result.duplicate && !result.erased) ++tally->accepted;
+      if (--tally->remaining > 0) return;
+      lock.unlock();
+      HttpRequest shape{http::verb::post, "/", tally->version};
+      shape.keep_alive(tally->keep_alive);
+      if (!tally->error.empty()) {
+        tally->reply(error_response(shape, http::status::service_unavailable,
+                                    tally->error + " (events without an error were committed; "
+                                                   "retrying with the same messageIds is safe)"));
+      } else {
+        tally->reply(json_response(shape, http::status::ok,
+                                   {{"success", true},
+                                    {"accepted", tally->accepted},
+                                    {"duplicates", tally->duplicates},
+                                    {"erased", tally->erased}}));
+      }
+    };
+    inputs.push_back(std::move(input));
+  }
+  hand_to_shards(std::move(inputs));
+}
+
+void Daemon::Impl::hand_to_shards(std::vector<ShardInput> inputs) {
+  std::vector<std::vector<ShardInput>> by_shard(shards.size());
+  for (auto& input : inputs) {
+    by_shard[shard_of(input.customer(), shards.size())].push_back(std::move(input));
+  }
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    if (!by_shard[i].empty()) shards[i]->submit(std::move(by_shard[i]));
+  }
+}
+
+HttpResponse Daemon::Impl::get_customer(const GetCustomer& get, const HttpRequest& request) {
+  auto stored = api_store->load_customer(get.id);
+  if (!stored) {
+    return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
+  }
+  auto state = engine::deserialize(*stored);
+  json body;
+  {
+    std::shared_lock lock(engine_mutex);
+    body["customer"] = engine->describe(*state);
+    auto next = engine->next_wakeup(*state);
+    body["next_wakeup"] = next ? json(engine::format_timestamp(*next)) : json(nullptr);
+  }
+  body["customer_id"] = get.id;
+  body["recent_actions"] = actions_view(api_store->recent_actions(get.id, config.retention.recent_actions));
+  return json_response(request, http::status::ok, body);
+}
+
+HttpResponse Daemon::Impl::explain_customer(const ExplainCustomer& get, const HttpRequest& request) {
+  auto lines = api_store->traces(get.id, config.retention.trace_lines);
+  if (lines.empty() && !api_store->load_customer(get.id)) {
+    return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
+  }
+  return json_response(request, http::status::ok,
+                       explain_view(get.id, config.retention.trace_lines, lines));
+}
+
+HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
+  auto [deployment, live] = deployments->live();
+  return json_response(request, http::status::ok,
+                       journeys_view(api_store->counters(), api_store->run_counts(), live, deployment));
+}
+
+HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
+  std::map<std::string, double> gauges;
+  {
+    // The gauges counted in SQLite cost a pass over an index each (a million rows: tens of ms),
+    // so a scrape reuses counts at most a second old rather than rescanning.
+    std::lock_guard lock(stored_gauges_mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (stored_gauges.empty() || now - stored_gauges_at >= std::chrono::seconds(1)) {
+      stored_gauges.clear();
+      for (const auto& [status, count] : api_store->outbox_counts()) {
+        stored_gauges["journey_outbox_actions{status=\"" + status + "\"}"] = static_cast<double>(count);
+      }
+      stored_gauges["journey_timers_pending"] = static_cast<double>(api_store->pending_wakeups());
+      stored_gauges_at = now;
+    }
+    gauges = stored_gauges;
+  }
+  gauges["journey_timers_in_memory"] = static_cast<double>(timers->in_memory());
+  gauges["journey_http_sessions"] = static_cast<double>(server->sessions());
+  HttpResponse response{http::status::ok, request.version()};
+  response.set(http::field::content_type, "text/plain; version=0.0.4");
+  response.keep_alive(request.keep_alive());
+  response.body() = metrics.render(gauges);
+  response.prepare_payload();
+  return response;
+}
+
+HttpResponse Daemon::Impl::check_ready(const HttpRequest& request) {
+  if (draining) {
+    return json_response(request, http::status::service_unavailable,
+                         {{"status", "draining"}, {"ready", false}});
+  }
+  // Ready unless the latest commit failed. Then a probe commit (a heartbeat row of 256 KiB,
+  // synced like any commit) decides, so that recovery shows without any input arriving (a load
+  // balancer sends none to a node that is not ready).
+  if (committer->failing()) {
+    Batch probe;
+    probe.heartbeat = clock();
+    try {
+      committer->write(std::move(probe));
+    } catch (const std::exception& e) {
+      return json_response(request, http::status::service_unavailable,
+                           {{"status", "store cannot commit"}, {"ready", false}, {"error", e.what()}});
+    }
+  }
+  return json_response(request, http::status::ok, {{"status", "ready"}, {"ready", true}});
+}
+
+void Daemon::Impl::expire_events() {
+  try {
+    auto now = clock();
+    auto removed = api_store->expire_events(now - config.retention.timeline_ms);
+    if (removed > 0) log(LogLevel::Info, "timeline retention", {{"events_removed", removed}});
+    auto tombstones_removed = api_store->expire_erased(now - config.retention.erased_ms);
+    if (tombstones_removed > 0) {
+      tombstones.assign(api_store->erased_customers());
+      log(LogLevel::Info, "erasure tombstones expired", {{"removed", tombstones_removed}});
+    }
+  } catch (const StoreError& e) {
+    log(LogLevel::Warn, "timeline retention failed", {{"error", e.what()}});
+  }
+  housekeeping.expires_after(std::chrono::minutes(10));
+  housekeeping.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !draining) expire_events();
+  });
+}
+
+void Daemon::Impl::wait_signal() {
+  signals.async_wait([this](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      log(LogLevel::Info, "SIGHUP: reloading journeys");
+      deployments->reload("SIGHUP");
+      wait_signal();
+      return;
+    }
+    log(LogLevel::Info, "shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    shutdown();
+  });
+}
+
+void Daemon::Impl::shutdown() {
+  draining = true;
+  server->stop_accepting();
+  timers->stop();
+  housekeeping.cancel();
+  drain_step();
+}
+
+void Daemon::Impl::drain_step() {
+  // Finish the work in hand (bounded), then let sessions write their last answers and close.
+  drain_timer.expires_after(std::chrono::milliseconds(20));
+  drain_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    bool idle = std::all_of(shards.begin(), shards.end(), [](const auto& s) { return s->idle(); });
+    ++drain_ticks;
+    if (!idle && drain_ticks < 500) {
+      drain_step();
+      return;
+    }
+    server->close_sessions();
+    if (server->sessions() > 0 && drain_ticks < 600) {
+      drain_step();
+      return;
+    }
+    signals.cancel();
+    io.stop();
+  });
+}
+
+int Daemon::Impl::run() {
+  dispatcher->start();
+  committer->start();
+  timers->start();
+  server->start();
+  wait_signal();
+  expire_events();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.threads; ++i) threads.emplace_back([this] { io.run(); });
+  io.run();
+  for (auto& thread : threads) thread.join();
+  committer->stop();
+  dispatcher->stop();
+  log(LogLevel::Info, "stopped");
+  return 0;
+}
+
+Daemon::Daemon(Config config, Storage& storage)
+    : impl_(std::make_unique<Impl>(std::move(config), storage)) {}
+Daemon::~Daemon() = default;
+
+net::ip::tcp::endpoint Daemon::open() { return impl_->open(); }
+
+int Daemon::run() { return impl_->run(); }
+
+}  // namespace journey::runtime

@@ -1,0 +1,102 @@
+#include "runtime/serve/deployments.hpp"
+
+#include "runtime/common/log.hpp"
+
+namespace journey::runtime {
+
+using nlohmann::json;
+
+Deployments::Deployments(std::string journeys_dir, engine::Engine& engine,
+                         std::shared_mutex& engine_mutex, Store& store, Metrics& metrics,
+                         Clock clock)
+    : journeys_dir_(std::move(journeys_dir)),
+      engine_(engine),
+      engine_mutex_(engine_mutex),
+      store_(store),
+      metrics_(metrics),
+      clock_(std::move(clock)) {}
+
+void Deployments::start() {
+  std::shared_ptr<const engine::Program> last_stored;
+  for (const auto& deployment : store_.deployments()) {
+    auto set = compile_files(deployment.files);
+    if (!set.ok()) {
+      log(LogLevel::Warn, "a stored deployment no longer compiles; its runs cannot continue",
+          {{"deployment", deployment.id}});
+      continue;
+    }
+    engine_.retain(set.program);
+    last_stored = set.program;
+    std::lock_guard lock(live_mutex_);
+    live_id_ = deployment.id;
+    live_journeys_ = engine::journeys_of(*set.program);
+  }
+  auto set = load_journey_dir(journeys_dir_);
+  if (set.ok()) {
+    deploy(set);
+  } else if (last_stored) {
+    engine_.deploy(last_stored);
+    log(LogLevel::Error, "journey scripts have errors; serving the last deployment",
+        {{"dir", journeys_dir_}, {"deployment", live().first}, {"diagnostics", set.diagnostics}});
+  } else {
+    throw DeployError("journey scripts have errors and no earlier deployment is stored:\n" +
+                      summarize_errors(set.diagnostics));
+  }
+}
+
+void Deployments::deploy(const JourneySet& set) {
+  auto deployment = set.deployment;
+  deployment.deployed_at = clock_();
+  store_.save_deployment(deployment);
+  {
+    std::unique_lock lock(engine_mutex_);
+    engine_.deploy(set.program);
+  }
+  std::lock_guard lock(live_mutex_);
+  live_id_ = deployment.id;
+  live_journeys_ = engine::journeys_of(*set.program);
+  json journeys = json::array();
+  for (const auto& info : live_journeys_) journeys.push_back(info.name + "@" + info.version);
+  log(LogLevel::Info, "journeys deployed", {{"deployment", live_id_}, {"journeys", journeys}});
+}
+
+std::pair<bool, json> Deployments::reload(const std::string& reason) {
+  std::lock_guard reload_lock(reload_mutex_);
+  auto set = load_journey_dir(journeys_dir_);
+  if (!set.ok()) {
+    ++metrics_.reloads_refused;
+    log(LogLevel::Error, "reload refused: journey scripts have errors; the running set stays",
+        {{"trigger", reason}, {"diagnostics", set.diagnostics}});
+    return {false,
+            {{"reloaded", false},
+             {"error", "journey scripts have errors; the running set stays"},
+             {"diagnostics", set.diagnostics}}};
+  }
+  const bool unchanged = set.deployment.id == live().first;
+  if (!unchanged) {
+    try {
+      deploy(set);
+    } catch (const StoreError& e) {
+      ++metrics_.reloads_refused;
+      return {false, {{"reloaded", false}, {"error", std::string("storage failure: ") + e.what()}}};
+    }
+  }
+  ++metrics_.reloads_ok;
+  auto [id, live_journeys] = live();
+  json journeys = json::array();
+  for (const auto& info : live_journeys) {
+    journeys.push_back({{"name", info.name}, {"version", info.version}});
+  }
+  return {true,
+          {{"reloaded", !unchanged},
+           {"deployment", id},
+           {"journeys", journeys},
+           {"diagnostics", set.diagnostics}}};
+}
+
+std::pair<std::string, std::vector<engine::JourneyInfo>> Deployments::live() const {
+  std::lock_guard lock(live_mutex_);
+  return {live_id_, live_journeys_};
+}
+
+}  // namespace journey::runtime

@@ -1,0 +1,62 @@
+// The live journeys of the daemon: the versions stored by earlier runs, the deployment of the
+// journeys directory at start, and reloads (POST /v1/journeys/reload, SIGHUP) that keep the
+// running set when a script has errors.
+#pragma once
+
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.hpp"
+#include "runtime/common/clock.hpp"
+#include "runtime/common/metrics.hpp"
+#include "runtime/serve/journey_set.hpp"
+#include "runtime/store/store.hpp"
+
+namespace journey::runtime {
+
+/// The journey scripts could not be deployed (and no earlier deployment was stored).
+class DeployError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Deployments {
+ public:
+  /// Deploys into `engine`, under `engine_mutex` held exclusively; stores each deployment in
+  /// `store` (which it shares with other readers: calls are serialised by the store).
+  Deployments(std::string journeys_dir, engine::Engine& engine, std::shared_mutex& engine_mutex,
+              Store& store, Metrics& metrics, Clock clock);
+
+  /// At start: keeps every stored version available to the runs that entered it, then deploys
+  /// the journeys directory, or on errors serves the last stored deployment. Throws DeployError
+  /// (errors and nothing stored) or StoreError.
+  void start();
+
+  /// Reloads the journeys directory. True with {"reloaded", "deployment", "journeys",
+  /// "diagnostics"}; false with {"reloaded": false, "error", ...} and the running set kept.
+  std::pair<bool, nlohmann::json> reload(const std::string& reason);
+
+  /// The live deployment: its id and journeys.
+  std::pair<std::string, std::vector<engine::JourneyInfo>> live() const;
+
+ private:
+  void deploy(const JourneySet& set);
+
+  std::string journeys_dir_;
+  engine::Engine& engine_;
+  std::shared_mutex& engine_mutex_;
+  Store& store_;
+  Metrics& metrics_;
+  Clock clock_;
+  std::mutex reload_mutex_;  // one reload at a time
+  mutable std::mutex live_mutex_;
+  std::string live_id_;
+  std::vector<engine::JourneyInfo> live_journeys_;
+};
+
+}  // namespace journey::runtime

@@ -1,0 +1,71 @@
+#include "runtime/serve/journey_set.hpp"
+
+#include "dsl/render.hpp"
+#include "dsl/workspace.hpp"
+#include "engine/hash.hpp"
+
+namespace journey::runtime {
+namespace {
+
+std::string deployment_id(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::uint64_t hash = 0;
+  for (const auto& [path, text] : files) hash = engine::stable_hash(engine::hash_key({path, text}), hash);
+  return engine::hex16(hash);
+}
+
+JourneySet finish(dsl::Workspace& ws) {
+  JourneySet set;
+  dsl::check(ws, {});
+  for (const auto& file : ws.files) {
+    set.deployment.files.emplace_back(file.source->path(), file.source->text());
+  }
+  set.deployment.id = deployment_id(set.deployment.files);
+  if (!ws.has_errors()) {
+    auto compiled = engine::compile(ws);
+    ws.diagnostics.insert(ws.diagnostics.end(), compiled.diagnostics.begin(),
+                          compiled.diagnostics.end());
+    set.program = compiled.program;
+  }
+  set.diagnostics = nlohmann::json::parse(dsl::render_json(ws));
+  return set;
+}
+
+}  // namespace
+
+JourneySet load_journey_dir(const std::string& dir) {
+  dsl::Workspace ws;
+  dsl::add_paths(ws, {dir});
+  return finish(ws);
+}
+
+JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files) {
+  dsl::Workspace ws;
+  for (const auto& [path, text] : files) dsl::add_source(ws, path, text);
+  return finish(ws);
+}
+
+std::string summarize_errors(const nlohmann::json& diagnostics) {
+  std::string out;
+  auto list = diagnostics.find("diagnostics");
+  if (list == diagnostics.end() || !list->is_array()) return out;
+  for (const auto& d : *list) {
+    if (d.value("severity", std::string()) != "error") continue;
+    if (!out.empty()) out += "\n";
+    out += d.value("file", std::string());
+    if (d.contains("line") && d["line"].is_number()) {
+      out += ":" + d["line"].dump();
+      if (d.contains("column") && d["column"].is_number()) out += ":" + d["column"].dump();
+    }
+    out += ": error[" + d.value("code", std::string()) + "]: " + d.value("message", std::string());
+  }
+  return out;
+}
+
+nlohmann::json lint_script(const std::string& text) {
+  dsl::Workspace ws;
+  dsl::add_source(ws, "request.journey", text);
+  dsl::check(ws, {});
+  return nlohmann::json::parse(dsl::render_json(ws));
+}
+
+}  // namespace journey::runtime

@@ -1,0 +1,36 @@
+// A set of journey scripts checked and compiled together: what the daemon deploys.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.hpp"
+#include "runtime/store/store.hpp"
+
+namespace journey::runtime {
+
+/// The outcome of checking and compiling some scripts.
+struct JourneySet {
+  Deployment deployment;                          // id (hash of the files) and the files
+  std::shared_ptr<const engine::Program> program;  // null when there are errors
+  nlohmann::json diagnostics;                     // {"diagnostics":[...],"errors":N,"warnings":N}
+  bool ok() const { return program != nullptr; }
+};
+
+/// Reads every `*.journey` file under `dir` (recursively, sorted by path), checks and compiles.
+JourneySet load_journey_dir(const std::string& dir);
+
+/// Checks and compiles files already in memory (a stored deployment).
+JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files);
+
+/// The errors of a diagnostics document as `file:line:col: error[CODE]: message` lines.
+std::string summarize_errors(const nlohmann::json& diagnostics);
+
+/// Lints one posted script: the same JSON document as `journey lint --format json`.
+nlohmann::json lint_script(const std::string& text);
+
+}  // namespace journey::runtime
