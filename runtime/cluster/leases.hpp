@@ -1,0 +1,119 @@
+// Partition ownership for the cluster: each partition is owned by one live node at a time,
+// through a lease in a JetStream key-value bucket whose entries expire (TTL) unless renewed.
+// Every node heartbeats in a second bucket, so each knows how many nodes are live and takes a
+// fair share: it renews what it owns, creates leases for free partitions while it holds fewer
+// than its share, and gives back what it holds beyond it. The lease alone cannot stop an owner
+// that stalled past its TTL (a SIGSTOP, a long pause) from acting once more, so ownership is
+// also fenced in the partition's log: a new owner appends a takeover record, and every append of
+// an owner expects the sequence of its own last record (PartitionLog), which the takeover moved.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "runtime/cluster/nats.hpp"
+
+namespace journey::runtime {
+
+/// How the leases are kept.
+struct LeaseSettings {
+  std::string node;                 // this node's name, unique in the cluster
+  int partitions = 64;
+  std::int64_t ttl_ms = 5000;       // a lease or heartbeat not renewed for this long expires
+  std::int64_t round_ms = 1000;     // renew, take and give back this often
+};
+
+/// A thrown append: another node took the partition over since this owner's last record.
+class Fenced : public std::runtime_error {
+ public:
+  explicit Fenced(int partition)
+      : std::runtime_error("partition " + std::to_string(partition) + " was taken over"),
+        partition_(partition) {}
+  int partition() const { return partition_; }
+
+ private:
+  int partition_;
+};
+
+/// The ordered log of one partition's changes in a stream (subject `<prefix>.<partition>`).
+class PartitionLog {
+ public:
+  PartitionLog(Nats& nats, std::string stream, std::string subject_prefix)
+      : nats_(nats), stream_(std::move(stream)), prefix_(std::move(subject_prefix)) {}
+
+  /// Appends a takeover record whatever the log holds; returns its sequence: the new owner's
+  /// fence. Any append of an earlier owner after this one fails.
+  std::uint64_t take_over(int partition, const std::string& record);
+  /// Appends a record if the partition's last record is still `fence` (this owner's last);
+  /// returns the record's sequence, the next fence. Throws Fenced when another owner appended.
+  std::uint64_t append(int partition, std::uint64_t fence, const std::string& record);
+
+  std::string subject(int partition) const { return prefix_ + "." + std::to_string(partition); }
+
+ private:
+  Nats& nats_;
+  std::string stream_;
+  std::string prefix_;
+};
+
+/// A partition this node owns: its lease's revision and its fence in the partition log.
+struct Ownership {
+  int partition = 0;
+  std::uint64_t lease_revision = 0;
+  std::uint64_t fence = 0;
+};
+
+class PartitionLeases {
+ public:
+  /// Called on the leases' thread: `acquired` once the partition's takeover record is in its log,
+  /// `lost` when a lease could not be renewed or was given back (stop acting on it at once).
+  struct Events {
+    std::function<void(const Ownership&)> acquired;
+    std::function<void(int partition)> lost;
+  };
+
+  PartitionLeases(KeyValue& leases, KeyValue& nodes, PartitionLog& log, LeaseSettings settings,
+                  Events events);
+  ~PartitionLeases();
+  PartitionLeases(const PartitionLeases&) = delete;
+  PartitionLeases& operator=(const PartitionLeases&) = delete;
+
+  /// Runs round() every round_ms on a thread of its own.
+  void start();
+  /// Ends the thread; with `give_back`, deletes this node's leases and heartbeat so that the
+  /// others take the partitions over at once instead of after the TTL.
+  void stop(bool give_back);
+
+  /// One round: heartbeat, renew, take free partitions up to the fair share, give back beyond it.
+  /// Errors talking to NATS end the round (logged); a lease that could not be renewed is lost.
+  void round();
+
+  /// The partitions owned now.
+  std::map<int, Ownership> owned() const;
+
+ private:
+  void give_back(int partition);
+
+  KeyValue& leases_;
+  KeyValue& nodes_;
+  PartitionLog& log_;
+  LeaseSettings settings_;
+  Events events_;
+  mutable std::mutex mutex_;  // owned_
+  std::map<int, Ownership> owned_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// The lease key of a partition: "p<N>".
+std::string lease_key(int partition);
+
+}  // namespace journey::runtime

@@ -1,0 +1,110 @@
+// A thin RAII layer over the official NATS C client (nats.c): one connection with its JetStream
+// context, streams, and key-value buckets. Replication, deduplication, ordering and
+// revision-checked updates are JetStream's; this file only turns its C calls into C++ ones that
+// throw NatsError with the server's message.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nats/nats.h>
+
+namespace journey::runtime {
+
+/// A NATS or JetStream failure: the call, the client's status text and the server's message.
+class NatsError : public std::runtime_error {
+ public:
+  NatsError(const std::string& what, int js_code)
+      : std::runtime_error(what), js_code_(js_code) {}
+  /// The JetStream API error code (10071: wrong last sequence), or 0.
+  int js_code() const { return js_code_; }
+
+ private:
+  int js_code_;
+};
+
+/// JetStream's "wrong last sequence" (a publish whose expected last sequence did not hold).
+inline constexpr int kJsWrongLastSequence = JSStreamWrongLastSequenceErr;
+
+/// One stream of the cluster, created if missing (an existing one is left as it is).
+struct StreamSpec {
+  std::string name;
+  std::vector<std::string> subjects;
+  int replicas = 1;
+  std::int64_t duplicate_window_ms = 120'000;  // Nats-Msg-Id deduplication
+  std::int64_t max_age_ms = 0;                 // 0: kept until purged
+};
+
+/// What a publish was acknowledged with.
+struct Published {
+  std::uint64_t sequence = 0;
+  bool duplicate = false;  // the stream already held this Nats-Msg-Id
+};
+
+/// One key-value entry.
+struct Entry {
+  std::string value;
+  std::uint64_t revision = 0;
+};
+
+/// A key-value bucket.
+class KeyValue {
+ public:
+  explicit KeyValue(kvStore* kv) : kv_(kv) {}
+  ~KeyValue();
+  KeyValue(const KeyValue&) = delete;
+  KeyValue& operator=(const KeyValue&) = delete;
+
+  /// The entry, or nothing when the key is absent, deleted or expired.
+  std::optional<Entry> get(const std::string& key);
+  /// Creates the key (absent, deleted or expired before); its revision, or nothing when it exists.
+  std::optional<std::uint64_t> create(const std::string& key, const std::string& value);
+  /// Replaces the key if its revision is still `revision`; the new revision, or nothing when not.
+  std::optional<std::uint64_t> update(const std::string& key, const std::string& value,
+                                      std::uint64_t revision);
+  /// Sets the key whatever it holds; the new revision.
+  std::uint64_t put(const std::string& key, const std::string& value);
+  /// Deletes the key (a delete marker; history is kept up to the bucket's depth).
+  void erase(const std::string& key);
+  /// Every live key.
+  std::vector<std::string> keys();
+
+ private:
+  kvStore* kv_;
+};
+
+/// One connection to a NATS cluster, with its JetStream context.
+class Nats {
+ public:
+  /// Connects to any of `servers` (reconnecting to the others on failure). Throws NatsError.
+  Nats(const std::vector<std::string>& servers, const std::string& name);
+  ~Nats();
+  Nats(const Nats&) = delete;
+  Nats& operator=(const Nats&) = delete;
+
+  /// Creates the stream unless it exists. Throws NatsError.
+  void ensure_stream(const StreamSpec& spec);
+  /// The key-value bucket, created unless it exists, with `ttl_ms` (0: no expiry) on its entries.
+  std::unique_ptr<KeyValue> bucket(const std::string& name, int replicas, std::int64_t ttl_ms,
+                                   int history = 1);
+
+  /// Publishes and waits for the acknowledgement (stored on a quorum of the stream's replicas).
+  /// `msg_id` (Nats-Msg-Id) deduplicates within the stream's window; `expect_last_subject_seq`,
+  /// when set, makes the server refuse the message unless the subject's last sequence is that
+  /// (NatsError with kJsWrongLastSequence). Throws NatsError.
+  Published publish(const std::string& subject, const std::string& data,
+                    const std::string& msg_id = "",
+                    std::optional<std::uint64_t> expect_last_subject_seq = std::nullopt);
+  /// The sequence of the subject's last message in `stream`, 0 when it has none.
+  std::uint64_t last_sequence(const std::string& stream, const std::string& subject);
+
+ private:
+  natsConnection* connection_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+}  // namespace journey::runtime

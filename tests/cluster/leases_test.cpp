@@ -1,0 +1,109 @@
+// Partition leases and fencing against a real three-server JetStream cluster.
+#include <iostream>
+#include <set>
+
+#include "cluster/cluster_support.hpp"
+
+using namespace journey::test;
+using journey::runtime::Fenced;
+using journey::runtime::LeaseSettings;
+using journey::runtime::Ownership;
+using journey::runtime::PartitionLeases;
+
+namespace {
+
+constexpr int kPartitions = 8;
+constexpr std::int64_t kTtlMs = 1500;
+
+LeaseSettings settings(const std::string& node) { return {node, kPartitions, kTtlMs, 200}; }
+
+/// The partitions two nodes own: disjoint, and together all of them.
+bool split_between(const PartitionLeases& a, const PartitionLeases& b) {
+  std::set<int> all;
+  for (const auto& [p, o] : a.owned()) all.insert(p);
+  for (const auto& [p, o] : b.owned()) {
+    if (!all.insert(p).second) return false;
+  }
+  return all.size() == kPartitions;
+}
+
+}  // namespace
+
+TEST_CASE("two nodes split the partitions, a joining node takes a fair share", "[cluster]") {
+  NatsCluster cluster;
+  NodeView view_a(cluster, "node-a", kTtlMs);
+  NodeView view_b(cluster, "node-b", kTtlMs);
+  std::atomic<int> acquired_a{0};
+  PartitionLeases a(*view_a.leases, *view_a.nodes, *view_a.log, settings("node-a"),
+                    {[&](const Ownership&) { ++acquired_a; }, nullptr});
+  a.start();
+  REQUIRE(eventually([&] { return a.owned().size() == kPartitions; }));
+  CHECK(acquired_a == kPartitions);
+
+  PartitionLeases b(*view_b.leases, *view_b.nodes, *view_b.log, settings("node-b"), {});
+  // Node A gives back beyond its share once it sees B's heartbeat; B takes what is free.
+  b.start();
+  REQUIRE(eventually([&] { return a.owned().size() == 4 && b.owned().size() == 4; }));
+  CHECK(split_between(a, b));
+  // Every lease in the bucket is held by the node that thinks it owns it.
+  for (const auto& [p, o] : b.owned()) {
+    auto entry = view_a.leases->get(journey::runtime::lease_key(p));
+    REQUIRE(entry);
+    CHECK(entry->value == "node-b");
+  }
+  a.stop(true);
+  b.stop(true);
+}
+
+TEST_CASE("a dead node's partitions are taken over after the lease expires", "[cluster]") {
+  NatsCluster cluster;
+  NodeView view_a(cluster, "node-a", kTtlMs);
+  NodeView view_b(cluster, "node-b", kTtlMs);
+  PartitionLeases a(*view_a.leases, *view_a.nodes, *view_a.log, settings("node-a"), {});
+  PartitionLeases b(*view_b.leases, *view_b.nodes, *view_b.log, settings("node-b"), {});
+  a.start();
+  b.start();
+  REQUIRE(eventually([&] { return a.owned().size() == 4 && b.owned().size() == 4; }));
+  // A dies: no more renewals, nothing given back.
+  a.stop(false);
+  const auto died = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return b.owned().size() == kPartitions; }));
+  std::cout << "takeover after "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - died).count()
+            << " s (lease TTL " << kTtlMs << " ms)\n";
+  b.stop(true);
+}
+
+TEST_CASE("an owner that stalled past its lease cannot append once taken over", "[cluster]") {
+  NatsCluster cluster;
+  NodeView view_a(cluster, "node-a", kTtlMs);
+  NodeView view_b(cluster, "node-b", kTtlMs);
+  PartitionLeases a(*view_a.leases, *view_a.nodes, *view_a.log, settings("node-a"), {});
+  a.round();  // alone: takes every partition, without a thread (a stalled owner renews nothing)
+  REQUIRE(a.owned().size() == kPartitions);
+  const Ownership stale = a.owned().at(3);
+  // Its own appends go on while nobody took over.
+  const auto next = view_a.log->append(3, stale.fence, R"({"type":"commit"})");
+  CHECK(next > stale.fence);
+
+  // A stalls past the TTL; B takes the partitions over.
+  std::set<int> acquired_b;
+  std::mutex acquired_mutex;
+  PartitionLeases b(*view_b.leases, *view_b.nodes, *view_b.log, settings("node-b"),
+                    {[&](const Ownership& o) {
+                       std::lock_guard lock(acquired_mutex);
+                       acquired_b.insert(o.partition);
+                     },
+                     nullptr});
+  b.start();
+  REQUIRE(eventually([&] {
+    std::lock_guard lock(acquired_mutex);
+    return acquired_b.count(3) == 1;
+  }));
+  // A wakes up and appends with the fence it had: refused by JetStream.
+  CHECK_THROWS_AS(view_a.log->append(3, next, R"({"type":"commit"})"), Fenced);
+  // Its renewal fails too, so it drops the partition.
+  a.round();
+  CHECK(a.owned().count(3) == 0);
+  b.stop(true);
+}
