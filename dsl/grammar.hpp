@@ -14,6 +14,10 @@ namespace journey::dsl::grammar {
 
 using namespace tao::pegtl;  // NOLINT(google-build-using-namespace): rule names read as grammar
 
+// Rules are lower_case structs, as PEGTL's own rules are (`seq`, `one`, `star`), so that a rule
+// reads as grammar; the house naming check (CamelCase structs) does not apply to them.
+// NOLINTBEGIN(readability-identifier-naming)
+
 // ---------------------------------------------------------------------------------------------
 // White space and comments
 
@@ -470,6 +474,8 @@ struct declaration_line : seq<must<declaration>, sp, must<stmt_end>> {};
 /// A whole `.journey` file.
 struct file
     : seq<seps, star<not_at<eof>, sor<try_catch<declaration_line>, skip_declaration>, seps>, eof> {};
+
+// NOLINTEND(readability-identifier-naming)
 
 }  // namespace journey::dsl::grammar
 

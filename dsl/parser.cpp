@@ -31,7 +31,10 @@ struct ErrorText {
   const char* message = nullptr;
 };
 
+// The table PEGTL's error control reads: one `error_message<Rule>` per must<> point, named as in
+// PEGTL's examples (json_errors.hpp), not with the k prefix of other constants.
 // clang-format off
+// NOLINTBEGIN(readability-identifier-naming)
 template <typename Rule> inline constexpr ErrorText error_message{};
 template <> inline constexpr ErrorText error_message<g::escape_code>          = {"E003", "invalid escape in a string: use \\\", \\\\, \\n, \\t or \\uXXXX"};
 template <> inline constexpr ErrorText error_message<g::string_body>          = {"E002", "unterminated string: add a closing `\"` before the end of the line"};
@@ -119,6 +122,7 @@ template <> inline constexpr ErrorText error_message<g::segment_name>         = 
 template <> inline constexpr ErrorText error_message<g::segment_equals>       = {"E001", "expected `=` after the segment name"};
 template <> inline constexpr ErrorText error_message<g::segment_condition>    = {"E001", "expected a condition after `=`"};
 template <> inline constexpr ErrorText error_message<g::declaration>          = {"E001", "expected `journey NAME { ... }` or `segment NAME = EXPR`"};
+// NOLINTEND(readability-identifier-naming)
 // clang-format on
 
 /// The words worth suggesting for a misspelling at a given error point; empty for none.
@@ -195,12 +199,12 @@ std::string_view token_at(const char* p, const char* end) {
 }
 
 template <typename Rule>
-inline constexpr bool is_block_rule = std::is_same_v<Rule, g::if_block> ||
+inline constexpr bool kIsBlockRule = std::is_same_v<Rule, g::if_block> ||
                                       std::is_same_v<Rule, g::wait_branch_block> ||
                                       std::is_same_v<Rule, g::split_block>;
 
 template <typename Rule>
-inline constexpr bool is_nesting_expr =
+inline constexpr bool kIsNestingExpr =
     std::is_same_v<Rule, g::paren_expr> || std::is_same_v<Rule, g::list_lit> ||
     std::is_same_v<Rule, g::negation<g::sp>> || std::is_same_v<Rule, g::negation<g::ws>> ||
     std::is_same_v<Rule, g::negate<g::sp>> || std::is_same_v<Rule, g::negate<g::ws>> ||
@@ -212,10 +216,10 @@ template <typename Rule>
 struct Control : pegtl::normal<Rule> {
   template <typename ParseInput>
   static void start(const ParseInput& in, ParseState& state) {
-    if constexpr (is_block_rule<Rule>) {
+    if constexpr (kIsBlockRule<Rule>) {
       if (state.block_depth >= kMaxBlockDepth) too_deep(in, state, "blocks are nested too deeply (more than 64 levels)");
       ++state.block_depth;
-    } else if constexpr (is_nesting_expr<Rule>) {
+    } else if constexpr (kIsNestingExpr<Rule>) {
       if (state.expr_depth >= kMaxExprDepth) too_deep(in, state, "the expression is nested too deeply (more than 256 levels)");
       ++state.expr_depth;
     }
@@ -228,8 +232,8 @@ struct Control : pegtl::normal<Rule> {
   static void unwind(const ParseInput& /*in*/, ParseState& state) { leave(state); }
 
   static void leave(ParseState& state) {
-    if constexpr (is_block_rule<Rule>) --state.block_depth;
-    if constexpr (is_nesting_expr<Rule>) --state.expr_depth;
+    if constexpr (kIsBlockRule<Rule>) --state.block_depth;
+    if constexpr (kIsNestingExpr<Rule>) --state.expr_depth;
   }
 
   template <typename ParseInput>
@@ -242,13 +246,13 @@ struct Control : pegtl::normal<Rule> {
 
   template <typename ParseInput>
   [[noreturn]] static void raise(const ParseInput& in, ParseState& state) {
-    constexpr ErrorText text = error_message<Rule>;
-    static_assert(text.code != nullptr, "every must<>/raise<> point needs an error_message");
+    constexpr ErrorText kText = error_message<Rule>;
+    static_assert(kText.code != nullptr, "every must<>/raise<> point needs an error_message");
     const char* p = in.current();
     const std::string_view token = token_at(p, in.end());
     std::uint32_t begin = state.offset_of(p);
     std::uint32_t end = begin + static_cast<std::uint32_t>(token.size());
-    std::string message = text.message;
+    std::string message = kText.message;
     if (const auto hole = message.find("{}"); hole != std::string::npos) {
       message.replace(hole, 2, token);
     }
@@ -270,15 +274,15 @@ struct Control : pegtl::normal<Rule> {
     } else if constexpr (std::is_same_v<Rule, g::escape_code>) {
       begin -= 1;
       end = begin + 2;
-    } else if (std::string_view(text.code) == "E001" && message.find(", found") == std::string::npos &&
-               std::string_view(text.message).find("do not chain") == std::string_view::npos) {
+    } else if (std::string_view(kText.code) == "E001" && message.find(", found") == std::string::npos &&
+               std::string_view(kText.message).find("do not chain") == std::string_view::npos) {
       if (token.empty()) {
         message += p == in.end() ? ", found the end of the file" : ", found the end of the line";
       } else {
         message += ", found `" + std::string(token) + "`";
       }
     }
-    Diagnostic d{Severity::Error, text.code, {}, Span{begin, end}, std::move(message), {}, {}};
+    Diagnostic d{Severity::Error, kText.code, {}, Span{begin, end}, std::move(message), {}, {}};
     const auto words = suggestion_words<Rule>();
     if (!words.empty() && !token.empty() && is_word_char(token.front()) &&
         !(token.front() >= '0' && token.front() <= '9')) {
@@ -289,7 +293,7 @@ struct Control : pegtl::normal<Rule> {
                std::string(token) + "\"`";
     }
     state.add(std::move(d));
-    throw pegtl::parse_error(text.message, in);
+    throw pegtl::parse_error(kText.message, in);
   }
 };
 
@@ -439,7 +443,7 @@ class TreeReader {
         case 'm': unit = 60; break;
         case 'h': unit = 3600; break;
         case 'd': unit = 86400; break;
-        case 'w': unit = 7 * 86400; break;
+        case 'w': unit = std::int64_t{7} * 86400; break;
         default: break;
       }
       if (ec != std::errc() || ptr != t.data() + j || amount > (kMax - total) / unit) {

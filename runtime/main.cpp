@@ -3,7 +3,7 @@
 
 #include "runtime/cli/command.hpp"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App app{"journey: marketing journeys as code. Lint, format, draw, simulate and serve them.",
                "journey"};
   app.require_subcommand(1);
@@ -25,4 +25,7 @@ int main(int argc, char** argv) {
     return journey::cli::kExitUsage;
   }
   return run ? run() : journey::cli::kExitUsage;
+} catch (const std::exception& e) {  // a bug: the commands report every expected failure
+  std::cerr << "journey: internal error: " << e.what() << "\n";
+  return journey::cli::kExitUsage;
 }

@@ -138,7 +138,7 @@ void draw_dot(std::ostream& out, const engine::Journey& j) {
   out << "}\n";
 }
 
-std::string mermaid_text(std::string text) {
+std::string mermaid_text(const std::string& text) {
   // Mermaid labels cannot hold `:` after the first one, `;` or quotes unescaped.
   std::string out;
   for (char c : text) {

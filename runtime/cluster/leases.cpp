@@ -1,7 +1,6 @@
 #include "runtime/cluster/leases.hpp"
 
 #include <algorithm>
-#include <set>
 #include <vector>
 
 #include "engine/hash.hpp"
@@ -15,12 +14,18 @@ std::uint64_t PartitionLog::take_over(int partition, const std::string& record) 
   return nats_.publish(subject(partition), record).sequence;
 }
 
-std::uint64_t PartitionLog::append(int partition, std::uint64_t fence, const std::string& record) {
-  try {
-    return nats_.publish(subject(partition), record, "", fence).sequence;
-  } catch (const NatsError& e) {
-    if (e.js_code() == kJsWrongLastSequence) throw Fenced(partition);
-    throw;
+std::uint64_t PartitionLog::append(int partition, std::uint64_t fence, const std::string& record,
+                                   std::int64_t retry_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
+  const auto msg_id = subject(partition) + ":" + std::to_string(fence);
+  for (;;) {
+    try {
+      return nats_.publish(subject(partition), record, msg_id, fence).sequence;
+    } catch (const NatsError& e) {
+      if (e.js_code() == kJsWrongLastSequence) throw Fenced(partition);
+      if (!e.transient() || std::chrono::steady_clock::now() >= deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 }
 
@@ -34,17 +39,20 @@ PartitionLeases::PartitionLeases(KeyValue& leases, KeyValue& nodes, PartitionLog
 
 PartitionLeases::~PartitionLeases() { stop(false); }
 
+void PartitionLeases::every_round(const std::function<void()>& step) {
+  std::unique_lock lock(stop_mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    step();
+    lock.lock();
+    stop_wake_.wait_for(lock, std::chrono::milliseconds(settings_.round_ms),
+                        [this] { return stopping_; });
+  }
+}
+
 void PartitionLeases::start() {
-  thread_ = std::thread([this] {
-    std::unique_lock lock(stop_mutex_);
-    while (!stopping_) {
-      lock.unlock();
-      round();
-      lock.lock();
-      stop_wake_.wait_for(lock, std::chrono::milliseconds(settings_.round_ms),
-                          [this] { return stopping_; });
-    }
-  });
+  renewer_ = std::thread([this] { every_round([this] { renew(); }); });
+  balancer_ = std::thread([this] { every_round([this] { balance(); }); });
 }
 
 void PartitionLeases::stop(bool give_back_all) {
@@ -53,7 +61,8 @@ void PartitionLeases::stop(bool give_back_all) {
     stopping_ = true;
   }
   stop_wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (renewer_.joinable()) renewer_.join();
+  if (balancer_.joinable()) balancer_.join();
   if (!give_back_all) return;
   for (const auto& [partition, ownership] : owned()) give_back(partition);
   try {
@@ -83,62 +92,85 @@ void PartitionLeases::give_back(int partition) {
   }
 }
 
-void PartitionLeases::round() {
-  try {
-    nodes_.put(settings_.node, settings_.node);
-    const auto live_nodes = std::max<std::size_t>(1, nodes_.keys().size());
-    const auto share = static_cast<std::size_t>(
-        (static_cast<std::size_t>(settings_.partitions) + live_nodes - 1) / live_nodes);
+void PartitionLeases::lose(int partition, const char* why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (owned_.erase(partition) == 0) return;
+  }
+  log(LogLevel::Warn, "cluster: lease lost", {{"partition", partition}, {"why", why}});
+  if (events_.lost) events_.lost(partition);
+}
 
-    // Renew what is owned; a lease that moved on (expired and taken) is lost.
-    for (const auto& [partition, ownership] : owned()) {
+void PartitionLeases::renew() {
+  const auto ttl = std::chrono::milliseconds(settings_.ttl_ms);
+  for (const auto& [partition, ownership] : owned()) {
+    try {
       auto revision = leases_.update(lease_key(partition), settings_.node, ownership.lease_revision);
-      if (revision) {
-        std::lock_guard lock(mutex_);
-        owned_[partition].lease_revision = *revision;
+      if (!revision) {
+        lose(partition, "taken by another node");
         continue;
       }
-      {
-        std::lock_guard lock(mutex_);
-        owned_.erase(partition);
+      std::lock_guard lock(mutex_);
+      auto& mine = owned_[partition];
+      mine.lease_revision = *revision;
+      mine.renewed_at = std::chrono::steady_clock::now();
+    } catch (const NatsError& e) {
+      if (std::chrono::steady_clock::now() - ownership.renewed_at >= ttl) {
+        lose(partition, "not renewed within the TTL");
       }
-      log(LogLevel::Warn, "cluster: lease lost", {{"partition", partition}});
-      if (events_.lost) events_.lost(partition);
     }
-
-    // Beyond the fair share (another node joined): give back the highest partitions.
-    for (;;) {
-      auto mine = owned();
-      if (mine.size() <= share) break;
-      give_back(mine.rbegin()->first);
-    }
-
-    // Free partitions, taken up to the share. Each node starts its scan at a different place, so
-    // that nodes starting together do not race for the same leases.
-    const auto held = leases_.keys();
-    const std::set<std::string> taken(held.begin(), held.end());
-    const int start = static_cast<int>(engine::stable_hash(settings_.node, 0) %
-                                       static_cast<std::uint64_t>(settings_.partitions));
-    for (int k = 0; k < settings_.partitions && owned().size() < share; ++k) {
-      const int partition = (start + k) % settings_.partitions;
-      if (taken.count(lease_key(partition)) > 0) continue;
-      auto revision = leases_.create(lease_key(partition), settings_.node);
-      if (!revision) continue;  // another node was quicker
-      Ownership ownership{partition, *revision, 0};
-      const nlohmann::json record = {
-          {"type", "takeover"}, {"node", settings_.node}, {"lease_revision", *revision}};
-      ownership.fence = log_.take_over(partition, record.dump());
-      {
-        std::lock_guard lock(mutex_);
-        owned_[partition] = ownership;
-      }
-      log(LogLevel::Info, "cluster: partition taken",
-          {{"partition", partition}, {"fence", ownership.fence}});
-      if (events_.acquired) events_.acquired(ownership);
-    }
-  } catch (const NatsError& e) {
-    log(LogLevel::Warn, "cluster: lease round failed", {{"error", e.what()}});
   }
+}
+
+std::size_t PartitionLeases::fair_share() {
+  try {
+    nodes_.put(settings_.node, settings_.node);
+    live_nodes_ = std::max<std::size_t>(1, nodes_.keys().size());
+  } catch (const NatsError& e) {  // keep the last count
+    log(LogLevel::Warn, "cluster: heartbeat failed", {{"error", e.what()}});
+  }
+  const auto partitions = static_cast<std::size_t>(settings_.partitions);
+  return (partitions + live_nodes_ - 1) / live_nodes_;
+}
+
+void PartitionLeases::take_free(std::size_t share) {
+  // Each node starts its scan at a different place, so that nodes starting together do not race
+  // for the same leases. A create fails at once for a lease another node holds.
+  const int start = static_cast<int>(engine::stable_hash(settings_.node, 0) %
+                                     static_cast<std::uint64_t>(settings_.partitions));
+  for (int k = 0; k < settings_.partitions && owned().size() < share; ++k) {
+    const int partition = (start + k) % settings_.partitions;
+    if (owned().count(partition) > 0) continue;
+    auto revision = leases_.create(lease_key(partition), settings_.node);
+    if (!revision) continue;  // another node was quicker
+    Ownership ownership{partition, *revision, 0, std::chrono::steady_clock::now()};
+    const nlohmann::json record = {
+        {"type", "takeover"}, {"node", settings_.node}, {"lease_revision", *revision}};
+    ownership.fence = log_.take_over(partition, record.dump());
+    {
+      std::lock_guard lock(mutex_);
+      owned_[partition] = ownership;
+    }
+    log(LogLevel::Info, "cluster: partition taken",
+        {{"partition", partition}, {"fence", ownership.fence}});
+    if (events_.acquired) events_.acquired(ownership);
+  }
+}
+
+void PartitionLeases::balance() {
+  const auto share = fair_share();
+  // Beyond the share (another node joined): give back the highest partitions.
+  for (auto mine = owned(); mine.size() > share; mine = owned()) give_back(mine.rbegin()->first);
+  try {
+    take_free(share);
+  } catch (const NatsError& e) {
+    log(LogLevel::Warn, "cluster: taking partitions failed", {{"error", e.what()}});
+  }
+}
+
+void PartitionLeases::round() {
+  renew();
+  balance();
 }
 
 }  // namespace journey::runtime

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -52,7 +53,11 @@ class PartitionLog {
   std::uint64_t take_over(int partition, const std::string& record);
   /// Appends a record if the partition's last record is still `fence` (this owner's last);
   /// returns the record's sequence, the next fence. Throws Fenced when another owner appended.
-  std::uint64_t append(int partition, std::uint64_t fence, const std::string& record);
+  /// Retries for up to `retry_ms` while JetStream does not answer (a stream electing a leader):
+  /// the record's Nats-Msg-Id (the subject and the fence) makes a retry of a record that was
+  /// stored, but whose acknowledgement was lost, return the stored one instead of a fence error.
+  std::uint64_t append(int partition, std::uint64_t fence, const std::string& record,
+                       std::int64_t retry_ms = 10'000);
 
   std::string subject(int partition) const { return prefix_ + "." + std::to_string(partition); }
 
@@ -67,6 +72,7 @@ struct Ownership {
   int partition = 0;
   std::uint64_t lease_revision = 0;
   std::uint64_t fence = 0;
+  std::chrono::steady_clock::time_point renewed_at;  // the last renewal JetStream acknowledged
 };
 
 class PartitionLeases {
@@ -84,14 +90,17 @@ class PartitionLeases {
   PartitionLeases(const PartitionLeases&) = delete;
   PartitionLeases& operator=(const PartitionLeases&) = delete;
 
-  /// Runs round() every round_ms on a thread of its own.
+  /// Renews every round_ms on one thread, and balances (heartbeat, fair share, give back, take)
+  /// every round_ms on another, so that a slow answer to the balancing never delays a renewal.
   void start();
   /// Ends the thread; with `give_back`, deletes this node's leases and heartbeat so that the
   /// others take the partitions over at once instead of after the TTL.
   void stop(bool give_back);
 
-  /// One round: heartbeat, renew, take free partitions up to the fair share, give back beyond it.
-  /// Errors talking to NATS end the round (logged); a lease that could not be renewed is lost.
+  /// One round: renew, heartbeat, give back beyond the fair share, take free partitions up to it.
+  /// A lease another node holds now is lost at once; one that could not be renewed (JetStream
+  /// unreachable, electing a leader) is kept until its TTL has passed since the last renewal, then
+  /// lost too. Other failures skip the rest of the round (logged).
   void round();
 
   /// The partitions owned now.
@@ -99,6 +108,13 @@ class PartitionLeases {
 
  private:
   void give_back(int partition);
+  void lose(int partition, const char* why);
+  void renew();
+  void balance();
+  std::size_t fair_share();
+  void take_free(std::size_t share);
+  /// Calls `step` every round_ms until stop().
+  void every_round(const std::function<void()>& step);
 
   KeyValue& leases_;
   KeyValue& nodes_;
@@ -107,10 +123,12 @@ class PartitionLeases {
   Events events_;
   mutable std::mutex mutex_;  // owned_
   std::map<int, Ownership> owned_;
+  std::size_t live_nodes_ = 1;  // as last read
   std::mutex stop_mutex_;
   std::condition_variable stop_wake_;
   bool stopping_ = false;
-  std::thread thread_;
+  std::thread renewer_;
+  std::thread balancer_;
 };
 
 /// The lease key of a partition: "p<N>".

@@ -13,7 +13,8 @@ void check(natsStatus status, const char* call, jsErrCode code = static_cast<jsE
   if (const char* detail = nats_GetLastError(nullptr); detail != nullptr && *detail != '\0') {
     message += std::string(" (") + detail + ")";
   }
-  throw NatsError(message, static_cast<int>(code));
+  throw NatsError(message, static_cast<int>(code),
+                  status == NATS_TIMEOUT || status == NATS_NO_RESPONDERS);
 }
 
 constexpr std::int64_t kNanosPerMilli = 1'000'000;

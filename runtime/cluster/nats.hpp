@@ -18,13 +18,16 @@ namespace journey::runtime {
 /// A NATS or JetStream failure: the call, the client's status text and the server's message.
 class NatsError : public std::runtime_error {
  public:
-  NatsError(const std::string& what, int js_code)
-      : std::runtime_error(what), js_code_(js_code) {}
+  NatsError(const std::string& what, int js_code, bool transient)
+      : std::runtime_error(what), js_code_(js_code), transient_(transient) {}
   /// The JetStream API error code (10071: wrong last sequence), or 0.
   int js_code() const { return js_code_; }
+  /// No answer in time, or nobody to answer (a stream electing its leader): worth retrying.
+  bool transient() const { return transient_; }
 
  private:
   int js_code_;
+  bool transient_;
 };
 
 /// JetStream's "wrong last sequence" (a publish whose expected last sequence did not hold).

@@ -34,7 +34,7 @@ struct Token {
 
 /// Guards against bad or greedy clients.
 struct Limits {
-  std::size_t body_bytes = 1024 * 1024;    // larger bodies get 413
+  std::size_t body_bytes = std::size_t{1024} * 1024;   // larger bodies get 413
   std::size_t batch_items = 1000;          // larger batches get 413
   std::int64_t read_timeout_ms = 10'000;   // a request must arrive within this, else the socket closes
   std::size_t max_connections = 512;       // further connections get 429 and are closed

@@ -239,7 +239,7 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
       mark_delivered(entry);
       continue;
     }
-    auto result = http_call("POST", worker.sink.target, entry.payload,
+    auto result = http_call(boost::beast::http::verb::post, worker.sink.target, entry.payload,
                             {{"Content-Type", "application/json"},
                              {"Idempotency-Key", entry.action_id}},
                             config_.webhook.timeout_ms);

@@ -43,7 +43,7 @@ std::optional<HttpUrl> parse_http_url(const std::string& url) {
   return out;
 }
 
-HttpResult http_call(const std::string& method, const std::string& url, const std::string& body,
+HttpResult http_call(http::verb method, const std::string& url, const std::string& body,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      std::int64_t timeout_ms) {
   HttpResult result;
@@ -55,7 +55,7 @@ HttpResult http_call(const std::string& method, const std::string& url, const st
   net::io_context io;
   beast::tcp_stream stream(io);
   tcp::resolver resolver(io);
-  http::request<http::string_body> request{http::string_to_verb(method), parts->target, 11};
+  http::request<http::string_body> request{method, parts->target, 11};
   request.set(http::field::host, parts->host + ":" + parts->port);
   request.set(http::field::user_agent, "journey");
   for (const auto& [name, value] : headers) request.set(name, value);
@@ -63,11 +63,11 @@ HttpResult http_call(const std::string& method, const std::string& url, const st
   request.prepare_payload();
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(16 * 1024 * 1024);
+  parser.body_limit(std::uint64_t{16} * 1024 * 1024);
   auto deadline = std::chrono::milliseconds(timeout_ms);
   beast::error_code failure;
 
-  resolver.async_resolve(parts->host, parts->port, [&](beast::error_code ec, tcp::resolver::results_type endpoints) {
+  resolver.async_resolve(parts->host, parts->port, [&](beast::error_code ec, const tcp::resolver::results_type& endpoints) {
     if (ec) { failure = ec; return; }
     stream.expires_after(deadline);
     stream.async_connect(endpoints, [&](beast::error_code ec2, const tcp::endpoint&) {

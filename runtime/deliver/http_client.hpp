@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/beast/http/verb.hpp>
+
 namespace journey::runtime {
 
 /// The parts of an http:// URL.
@@ -27,7 +29,7 @@ struct HttpResult {
 };
 
 /// Sends one request and waits for the answer, at most `timeout_ms` in all.
-HttpResult http_call(const std::string& method, const std::string& url, const std::string& body,
+HttpResult http_call(boost::beast::http::verb method, const std::string& url, const std::string& body,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      std::int64_t timeout_ms);
 

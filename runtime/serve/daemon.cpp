@@ -54,7 +54,7 @@ struct Daemon::Impl {
   net::ip::tcp::endpoint open();
   int run();
 
-  void handle(HttpRequest request, std::function<void(HttpResponse)> reply);
+  void handle(const HttpRequest& request, const std::function<void(HttpResponse)>& reply);
   void execute(Intent intent, const HttpRequest& request, std::function<void(HttpResponse)> reply);
   void ingest(Ingest ingest, const HttpRequest& request, std::function<void(HttpResponse)> reply);
   HttpResponse get_customer(const GetCustomer& get, const HttpRequest& request);
@@ -129,7 +129,7 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   server = std::make_shared<HttpServer>(
       io, config.limits,
       [this](HttpRequest request, std::function<void(HttpResponse)> reply) {
-        handle(std::move(request), std::move(reply));
+        handle(request, reply);
       },
       metrics);
   auto endpoint = server->listen(config.listen_host, config.listen_port);
@@ -143,7 +143,8 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   return endpoint;
 }
 
-void Daemon::Impl::handle(HttpRequest request, std::function<void(HttpResponse)> reply) {
+void Daemon::Impl::handle(const HttpRequest& request,
+                          const std::function<void(HttpResponse)>& reply) {
   try {
     auto routed = route(request, config, clock());
     if (auto* answer = std::get_if<HttpResponse>(&routed)) {

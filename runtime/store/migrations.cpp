@@ -8,7 +8,7 @@ namespace {
 
 /// Entry i brings the schema from version i to i + 1. Never edit one that has shipped; add a new
 /// one (and raise kSqliteSchemaVersion).
-const char* const kMigrations[] = {
+constexpr const char* kMigrations[] = {
     // 1: customers, dedupe, timeline, outbox, deployments, counters, traces.
     R"sql(
 CREATE TABLE customers (

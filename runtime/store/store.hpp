@@ -101,7 +101,7 @@ struct CounterDelta {
 };
 
 /// What the readiness probe writes (Batch::heartbeat): 256 KiB.
-inline constexpr std::int64_t kHeartbeatBytes = 256 * 1024;
+inline constexpr std::int64_t kHeartbeatBytes = std::int64_t{256} * 1024;
 
 /// A failed delivery attempt of the outbox row `seq`: pending with a later retry, or dead.
 struct FailedDelivery {

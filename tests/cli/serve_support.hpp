@@ -228,7 +228,7 @@ inline HttpResult call(const std::string& method, const std::string& url, const 
                 const std::string& token = "") {
   std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}};
   if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
-  return http_call(method, url, body, headers, 10'000);
+  return http_call(http::string_to_verb(method), url, body, headers, 10'000);
 }
 
 inline json body_of(const HttpResult& result) { return json::parse(result.body, nullptr, false); }

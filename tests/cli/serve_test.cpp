@@ -181,7 +181,7 @@ TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is l
         std::string id = "k" + std::to_string(i * 5 + j);
         batch["batch"].push_back({{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id}});
       }
-      auto answer = http_call("POST", daemon.url("/v1/batch"), batch.dump(), {}, 2000);
+      auto answer = http_call(http::verb::post, daemon.url("/v1/batch"), batch.dump(), {}, 2000);
       if (answer.status != 200) break;
       for (const auto& item : batch["batch"]) acknowledged.insert(item["userId"].get<std::string>());
     }

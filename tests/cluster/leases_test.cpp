@@ -15,7 +15,9 @@ namespace {
 constexpr int kPartitions = 8;
 constexpr std::int64_t kTtlMs = 1500;
 
-LeaseSettings settings(const std::string& node) { return {node, kPartitions, kTtlMs, 200}; }
+LeaseSettings settings(const std::string& node, std::int64_t ttl_ms = kTtlMs) {
+  return {node, kPartitions, ttl_ms, 200};
+}
 
 /// The partitions two nodes own: disjoint, and together all of them.
 bool split_between(const PartitionLeases& a, const PartitionLeases& b) {
@@ -106,4 +108,28 @@ TEST_CASE("an owner that stalled past its lease cannot append once taken over", 
   a.round();
   CHECK(a.owned().count(3) == 0);
   b.stop(true);
+}
+
+TEST_CASE("leases survive the loss of one JetStream server of three", "[cluster]") {
+  // Electing new stream leaders takes JetStream 1 to 4 s here, during which no lease can be
+  // renewed: the TTL must be longer than that.
+  constexpr std::int64_t kLongTtlMs = 8000;
+  NatsCluster cluster;
+  NodeView view_a(cluster, "node-a", kLongTtlMs);
+  std::atomic<int> lost{0};
+  PartitionLeases a(*view_a.leases, *view_a.nodes, *view_a.log, settings("node-a", kLongTtlMs),
+                    {nullptr, [&](int) { ++lost; }});
+  a.start();
+  REQUIRE(eventually([&] { return a.owned().size() == kPartitions; }));
+  const auto before = a.owned().at(0).lease_revision;
+  // The buckets are replicated on all three servers: with one gone, the other two are a quorum.
+  cluster.kill(0);
+  // Renewals go on (the revision moves) and no lease is lost over several TTLs.
+  REQUIRE(eventually([&] { return a.owned().count(0) == 1 && a.owned().at(0).lease_revision > before + 5; }));
+  CHECK(lost == 0);
+  CHECK(a.owned().size() == kPartitions);
+  // Appends to the partition log go on too.
+  const auto fence = a.owned().at(0).fence;
+  CHECK(view_a.log->append(0, fence, R"({"type":"commit"})") > fence);
+  a.stop(true);
 }
