@@ -1,5 +1,6 @@
 // What the `journey serve` tests share: the real daemon in a child process on an ephemeral
-// loopback port, a real webhook receiver in this process, and small HTTP and file helpers.
+// loopback port, a real webhook receiver in this process, and small HTTP, file and metrics
+// helpers.
 // Every wait is bounded in time.
 #pragma once
 
@@ -102,6 +103,11 @@ class Receiver {
     std::lock_guard lock(mutex_);
     return deliveries_;
   }
+  /// The Idempotency-Key of each request answered 500, in order.
+  std::vector<std::string> refused_keys() {
+    std::lock_guard lock(mutex_);
+    return refused_keys_;
+  }
   /// How many requests to answer 500 still.
   std::atomic<int> failures{0};
   /// How many requests were answered 500.
@@ -126,6 +132,10 @@ class Receiver {
       response.version(11);
       if (failures > 0) {
         --failures;
+        {
+          std::lock_guard lock(mutex_);
+          refused_keys_.emplace_back(request["Idempotency-Key"]);
+        }
         ++refused;
         response.result(http::status::internal_server_error);
       } else {
@@ -145,6 +155,7 @@ class Receiver {
   std::thread thread_;
   std::mutex mutex_;
   std::vector<Delivery> deliveries_;
+  std::vector<std::string> refused_keys_;
 };
 
 inline HttpResult call(const std::string& method, const std::string& url, const std::string& body = "",
@@ -169,5 +180,51 @@ inline std::vector<json> actions_in(const TempDir& dir, const std::string& file 
 
 /// The daemon's port.
 inline unsigned short port_of(const DaemonProcess& daemon) { return static_cast<unsigned short>(daemon.port()); }
+
+/// Every sample of one GET /metrics, by name with its labels as the text has them
+/// (`journey_deliveries_total{result="dead"}`); empty when the scrape fails.
+inline std::map<std::string, double> metrics(const DaemonProcess& daemon) {
+  std::map<std::string, double> out;
+  auto answer = call("GET", daemon.url("/metrics"));
+  if (answer.status != 200) return out;
+  std::istringstream in(answer.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto space = line.rfind(' ');
+    if (line.empty() || line[0] == '#' || space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::atof(line.c_str() + space + 1);
+  }
+  return out;
+}
+
+/// One sample of GET /metrics (see metrics()); -1 when the scrape fails or it is absent.
+inline double metric(const DaemonProcess& daemon, const std::string& name) {
+  auto all = metrics(daemon);
+  auto it = all.find(name);
+  return it == all.end() ? -1 : it->second;
+}
+
+/// Whether the daemon has nothing left to do, from its counters: no input queued or being
+/// committed, no wake-up pending in memory or in the store, every action it created delivered
+/// (or dead). Then no more actions can come without new input, and a test may count exactly.
+/// Two scrapes must agree: one scrape reads the action counters before the queue depth, so the
+/// second's counters cover every commit that ended before the first. Call it once the inputs
+/// are acknowledged (journey_timers_pending is counted in the store at most once a second).
+/// Not for a journey whose suppressed sends go to a webhook: those are not counted delivered.
+inline bool settled(const DaemonProcess& daemon) {
+  const std::string delivered = "journey_deliveries_total{result=\"delivered\"}";
+  const std::string dead = "journey_deliveries_total{result=\"dead\"}";
+  const std::string created = "journey_actions_created_total";
+  const std::vector<std::string> idle = {"journey_queue_depth", "journey_timers_in_memory", "journey_timers_pending"};
+  auto quiet = [&] {
+    auto m = metrics(daemon);
+    for (const auto& name : idle) {
+      if (m.count(name) == 0 || m[name] != 0) return false;
+    }
+    return m.count(delivered) != 0 && m.count(dead) != 0 && m.count(created) != 0 &&
+           m[delivered] + m[dead] >= m[created];
+  };
+  return quiet() && quiet();
+}
 
 }  // namespace journey::test::serve
