@@ -17,13 +17,10 @@
 //
 //   bench_serve --journey BIN --generate BIN --welcome FILE --wait FILE [options]   (see --help)
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +35,6 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -49,10 +45,12 @@
 #include <sqlite3.h>
 
 #include "engine/time.hpp"
+#include "support/daemon_process.hpp"
 
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 using journey::engine::Millis;
+using journey::test::Memory;
 
 namespace {
 
@@ -144,33 +142,22 @@ void note(const std::string& text) { std::cout << "  " << text << std::endl; }
 
 // --- the daemon process ---------------------------------------------------------------------
 
-struct Memory {
-  long rss_kb = 0;
-  long hwm_kb = 0;
-};
-
 /// A fresh folder for one daemon, removed at the end unless --keep.
 class WorkDir {
  public:
-  WorkDir(const Options& options, const std::string& name) : keep_(options.keep) {
-    std::random_device rd;
-    path_ = fs::path(options.work_dir) / ("bench-serve-" + name + "-" + std::to_string(rd() % 1000000));
-    fs::create_directories(path_ / "journeys");
+  WorkDir(const Options& options, const std::string& name)
+      : folder_("bench-serve-" + name + "-", options.work_dir), keep_(options.keep) {
+    if (keep_) folder_.keep();
   }
   ~WorkDir() {
-    if (keep_) {
-      std::cerr << "bench_serve: kept " << path_ << "\n";
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path_, ec);
+    if (keep_) std::cerr << "bench_serve: kept " << folder_.path() << "\n";
   }
   WorkDir(const WorkDir&) = delete;
   WorkDir& operator=(const WorkDir&) = delete;
-  const fs::path& path() const { return path_; }
+  const fs::path& path() const { return folder_.path(); }
 
  private:
-  fs::path path_;
+  journey::test::TempFolder folder_;
   bool keep_;
 };
 
@@ -190,118 +177,19 @@ void prepare(const Options& options, const WorkDir& dir, const std::string& jour
   toml << options.extra_toml << "\n";
 }
 
-/// The real `journey serve` in a child process (stdout read for the address, stderr to a file).
-class Daemon {
+/// The real `journey serve` for one phase, on an ephemeral loopback port in `dir`; ends the
+/// bench when it does not start.
+class Daemon : public journey::test::DaemonProcess {
  public:
-  Daemon(const Options& options, const WorkDir& dir) {
-    int out[2];
-    if (pipe(out) != 0) die("pipe failed");
-    std::vector<std::string> args = {options.journey_bin, "serve", "--config", "journey.toml",
-                                     "--listen", "127.0.0.1:0"};
-    started_ = SteadyClock::now();
-    pid_ = fork();
-    if (pid_ < 0) die("fork failed");
-    if (pid_ == 0) {
-      if (chdir(dir.path().c_str()) != 0) _exit(127);
-      dup2(out[1], 1);
-      int err = open((dir.path() / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (err >= 0) dup2(err, 2);
-      close(out[0]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_ = out[0];
-    auto line = read_line(30'000);
-    const std::string prefix = "listening on 127.0.0.1:";
-    if (line.rfind(prefix, 0) != 0) {
-      die("the daemon did not start (first line: `" + line + "`); see " +
+  Daemon(const Options& options, const WorkDir& dir)
+      : DaemonProcess(options.journey_bin, dir.path(),
+                      {"serve", "--config", "journey.toml", "--listen", "127.0.0.1:0"},
+                      std::chrono::seconds(30)) {
+    if (!started()) {
+      die("the daemon did not start (first line: `" + first_line() + "`); see " +
           (dir.path() / "daemon.log").string());
     }
-    port_ = std::stoi(line.substr(prefix.size()));
-    listening_after_ = since(started_);
   }
-  ~Daemon() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_ >= 0) close(stdout_);
-  }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
-
-  int port() const { return port_; }
-  pid_t pid() const { return pid_; }
-  SteadyClock::time_point started() const { return started_; }
-  double listening_after() const { return listening_after_; }
-
-  Memory memory() const {
-    Memory memory;
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) memory.rss_kb = std::atol(line.c_str() + 6);
-      if (line.rfind("VmHWM:", 0) == 0) memory.hwm_kb = std::atol(line.c_str() + 6);
-    }
-    return memory;
-  }
-
-  /// CPU time the daemon used so far (user + system), in seconds.
-  double cpu_seconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = text.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream fields(text.substr(close + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::atof(field.c_str());
-    }
-    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-
-  /// Sends a signal and waits (bounded) for the exit; the exit status, or -1.
-  int stop(int sig, double seconds = 120) {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, sig);
-    auto deadline = SteadyClock::now() + std::chrono::duration<double>(seconds);
-    while (SteadyClock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-
- private:
-  std::string read_line(int timeout_ms) {
-    std::string line;
-    auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-    while (SteadyClock::now() < deadline) {
-      pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      char c;
-      auto n = ::read(stdout_, &c, 1);
-      if (n <= 0) break;
-      if (c == '\n') return line;
-      line += c;
-    }
-    return line;
-  }
-
-  pid_t pid_ = -1;
-  int stdout_ = -1;
-  int port_ = 0;
-  SteadyClock::time_point started_;
-  double listening_after_ = 0;
 };
 
 // --- a minimal HTTP/1.1 keep-alive client -----------------------------------------------------
@@ -676,7 +564,7 @@ void waits_phase(const Options& options) {
     auto answer = probe.call(post_request(
         "/v1/track", R"({"event":"ping","userId":"restart-probe","messageId":"probe-)" +
                          std::to_string(i) + "\"}"));
-    if (answer.status == 200) ready = since(daemon.started());
+    if (answer.status == 200) ready = since(daemon.started_at());
     else std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   auto pending = metric(probe, "journey_timers_pending");
@@ -824,7 +712,7 @@ Options parse(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   auto options = parse(argc, argv);
   ::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> lines;
@@ -837,4 +725,6 @@ int main(int argc, char** argv) {
   if (options.phases.count("latency")) latency_phase(options, lines);
   if (options.phases.count("waits")) waits_phase(options);
   return 0;
+} catch (const std::exception& e) {
+  die(e.what());
 }

@@ -1,5 +1,6 @@
 // What the `journey serve` tests share: the real daemon in a child process on an ephemeral
-// loopback port, a real webhook receiver in this process, and small HTTP and file helpers.
+// loopback port, a real webhook receiver in this process, and small HTTP, file and metrics
+// helpers.
 // Every wait is bounded in time.
 #pragma once
 
@@ -8,7 +9,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,7 +17,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -29,6 +28,7 @@
 
 #include "engine/time.hpp"
 #include "runtime/deliver/http_client.hpp"
+#include "support/daemon_process.hpp"
 
 namespace journey::test::serve {
 
@@ -42,27 +42,15 @@ using journey::runtime::http_call;
 using journey::runtime::HttpResult;
 
 
-/// A fresh folder, removed at the end.
+/// A fresh folder for one test (`journeys/` inside), removed at the end.
 struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("journey-serve-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path / "journeys");
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  void write(const std::string& relative, const std::string& text) const {
-    std::ofstream(path / relative, std::ios::binary) << text;
-  }
-  std::string read(const std::string& relative) const {
-    std::ifstream in(path / relative, std::ios::binary);
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
-  }
+  journey::test::TempFolder folder{"journey-serve-"};
+  /// The folder.
+  fs::path path = folder.path();
+  /// Writes a file, `relative` to the folder.
+  void write(const std::string& relative, const std::string& text) const { folder.write(relative, text); }
+  /// A file's content, `relative` to the folder; empty when there is none.
+  std::string read(const std::string& relative) const { return folder.read(relative); }
 };
 
 /// Polls `condition` every 50 ms for at most `seconds`.
@@ -76,85 +64,18 @@ inline bool eventually(F condition, double seconds = 15) {
   return condition();
 }
 
-/// The real `journey serve` in a child process.
-class DaemonProcess {
+/// The real `journey serve ARGS...` in a child process, run in `dir` (its stderr in
+/// dir/daemon.log); see tests/support/daemon_process.hpp.
+class DaemonProcess : public journey::test::DaemonProcess {
  public:
-  DaemonProcess(const TempDir& dir, std::vector<std::string> args) : dir_(dir) {
-    int out[2];
-    REQUIRE(pipe(out) == 0);
-    std::vector<std::string> argv_text = {JOURNEY_BINARY, "serve"};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      if (chdir(dir.path.c_str()) != 0) _exit(127);
-      dup2(out[1], 1);
-      int err = open((dir.path / "daemon.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(err, 2);
-      close(out[0]);
-      std::vector<char*> argv;
-      for (auto& a : argv_text) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    stdout_ = out[0];
-    first_line_ = read_line(15000);
-  }
-  ~DaemonProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_ >= 0) close(stdout_);
-  }
-  DaemonProcess(const DaemonProcess&) = delete;
-  DaemonProcess& operator=(const DaemonProcess&) = delete;
-
-  const std::string& first_line() const { return first_line_; }
-  std::string url(const std::string& path) const {
-    return "http://" + first_line_.substr(std::string("listening on ").size()) + path;
-  }
-  bool started() const { return first_line_.rfind("listening on 127.0.0.1:", 0) == 0; }
-
-  /// Sends a signal.
-  void signal(int sig) const { ::kill(pid_, sig); }
-  /// Waits (bounded) for the process to end; its exit code, or -1.
-  int wait(double seconds = 15) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-  std::string log() const { return dir_.read("daemon.log"); }
+  DaemonProcess(const TempDir& dir, std::vector<std::string> args)
+      : journey::test::DaemonProcess(JOURNEY_BINARY, dir.path, serve_args(std::move(args))) {}
 
  private:
-  std::string read_line(int timeout_ms) {
-    std::string line;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      char c;
-      auto n = ::read(stdout_, &c, 1);
-      if (n <= 0) break;
-      if (c == '\n') return line;
-      line += c;
-    }
-    return line;
+  static std::vector<std::string> serve_args(std::vector<std::string> args) {
+    args.insert(args.begin(), "serve");
+    return args;
   }
-
-  const TempDir& dir_;
-  pid_t pid_ = -1;
-  int stdout_ = -1;
-  std::string first_line_;
 };
 
 /// A webhook receiver: records each delivery; answers 500 while `failures` is positive.
@@ -177,11 +98,19 @@ class Receiver {
     std::string idempotency_key;
     json body;
   };
+  /// The requests answered 200, in order.
   std::vector<Delivery> deliveries() {
     std::lock_guard lock(mutex_);
     return deliveries_;
   }
+  /// The Idempotency-Key of each request answered 500, in order.
+  std::vector<std::string> refused_keys() {
+    std::lock_guard lock(mutex_);
+    return refused_keys_;
+  }
+  /// How many requests to answer 500 still.
   std::atomic<int> failures{0};
+  /// How many requests were answered 500.
   std::atomic<int> refused{0};
 
  private:
@@ -203,6 +132,10 @@ class Receiver {
       response.version(11);
       if (failures > 0) {
         --failures;
+        {
+          std::lock_guard lock(mutex_);
+          refused_keys_.emplace_back(request["Idempotency-Key"]);
+        }
         ++refused;
         response.result(http::status::internal_server_error);
       } else {
@@ -222,6 +155,7 @@ class Receiver {
   std::thread thread_;
   std::mutex mutex_;
   std::vector<Delivery> deliveries_;
+  std::vector<std::string> refused_keys_;
 };
 
 inline HttpResult call(const std::string& method, const std::string& url, const std::string& body = "",
@@ -244,11 +178,53 @@ inline std::vector<json> actions_in(const TempDir& dir, const std::string& file 
   return out;
 }
 
+/// The daemon's port.
+inline unsigned short port_of(const DaemonProcess& daemon) { return static_cast<unsigned short>(daemon.port()); }
 
-/// The daemon's port, from its URL.
-inline unsigned short port_of(const DaemonProcess& daemon) {
-  auto url = daemon.url("");
-  return static_cast<unsigned short>(std::stoi(url.substr(url.rfind(':') + 1)));
+/// Every sample of one GET /metrics, by name with its labels as the text has them
+/// (`journey_deliveries_total{result="dead"}`); empty when the scrape fails.
+inline std::map<std::string, double> metrics(const DaemonProcess& daemon) {
+  std::map<std::string, double> out;
+  auto answer = call("GET", daemon.url("/metrics"));
+  if (answer.status != 200) return out;
+  std::istringstream in(answer.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto space = line.rfind(' ');
+    if (line.empty() || line[0] == '#' || space == std::string::npos) continue;
+    out[line.substr(0, space)] = std::atof(line.c_str() + space + 1);
+  }
+  return out;
+}
+
+/// One sample of GET /metrics (see metrics()); -1 when the scrape fails or it is absent.
+inline double metric(const DaemonProcess& daemon, const std::string& name) {
+  auto all = metrics(daemon);
+  auto it = all.find(name);
+  return it == all.end() ? -1 : it->second;
+}
+
+/// Whether the daemon has nothing left to do, from its counters: no input queued or being
+/// committed, no wake-up pending in memory or in the store, every action it created delivered
+/// (or dead). Then no more actions can come without new input, and a test may count exactly.
+/// Two scrapes must agree: one scrape reads the action counters before the queue depth, so the
+/// second's counters cover every commit that ended before the first. Call it once the inputs
+/// are acknowledged (journey_timers_pending is counted in the store at most once a second).
+/// Not for a journey whose suppressed sends go to a webhook: those are not counted delivered.
+inline bool settled(const DaemonProcess& daemon) {
+  const std::string delivered = "journey_deliveries_total{result=\"delivered\"}";
+  const std::string dead = "journey_deliveries_total{result=\"dead\"}";
+  const std::string created = "journey_actions_created_total";
+  const std::vector<std::string> idle = {"journey_queue_depth", "journey_timers_in_memory", "journey_timers_pending"};
+  auto quiet = [&] {
+    auto m = metrics(daemon);
+    for (const auto& name : idle) {
+      if (m.count(name) == 0 || m[name] != 0) return false;
+    }
+    return m.count(delivered) != 0 && m.count(dead) != 0 && m.count(created) != 0 &&
+           m[delivered] + m[dead] >= m[created];
+  };
+  return quiet() && quiet();
 }
 
 }  // namespace journey::test::serve

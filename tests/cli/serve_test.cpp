@@ -43,7 +43,10 @@ TEST_CASE("serve: ingest reaches the file sink and a real webhook receiver", "[s
   CHECK(body_of(answer)["duplicates"] == 5);
 
   REQUIRE(eventually([&] { return actions_in(dir).size() >= 10 && receiver.deliveries().size() >= 5; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Every wait fired and every action went out: no more can come, the counts below are exact.
+  REQUIRE(eventually([&] { return settled(daemon); }));
+  CHECK(metric(daemon, "journey_timers_fired_total") == 5);
+  CHECK(metric(daemon, "journey_actions_created_total") == 15);
   auto file_actions = actions_in(dir);
   CHECK(file_actions.size() == 10);
   std::map<std::string, int> templates;
@@ -121,13 +124,26 @@ TEST_CASE("serve: a failing webhook is retried with the same Idempotency-Key unt
     REQUIRE(answer.status == 200);
   }
   REQUIRE(eventually([&] { return receiver.deliveries().size() >= 3; }));
-  CHECK(receiver.refused >= 4);
+  // Every action delivered: no try is still to come.
+  REQUIRE(eventually([&] { return settled(daemon); }));
+  CHECK(receiver.refused == 4);
+  // One delivery per action, its key the action's id.
   std::set<std::string> keys;
-  for (const auto& delivery : receiver.deliveries()) keys.insert(delivery.idempotency_key);
+  for (const auto& delivery : receiver.deliveries()) {
+    CHECK(delivery.idempotency_key == delivery.body["action_id"]);
+    keys.insert(delivery.idempotency_key);
+  }
+  CHECK(receiver.deliveries().size() == 3);
   CHECK(keys.size() == 3);
-  auto metrics = call("GET", daemon.url("/metrics")).body;
-  CHECK_THAT(metrics, Catch::Contains("journey_deliveries_total{result=\"failed\"} 4"));
-  CHECK_THAT(metrics, Catch::Contains("journey_deliveries_total{result=\"dead\"} 0"));
+  // Each refused try came back with the key of an action then delivered: the same key, retried.
+  auto refused_keys = receiver.refused_keys();
+  CHECK(refused_keys.size() == 4);
+  for (const auto& key : refused_keys) {
+    INFO(key);
+    CHECK(keys.count(key) == 1);
+  }
+  CHECK(metric(daemon, "journey_deliveries_total{result=\"failed\"}") == 4);
+  CHECK(metric(daemon, "journey_deliveries_total{result=\"dead\"}") == 0);
 }
 
 TEST_CASE("serve: an action the receiver never accepts goes dead and shows in the API", "[serve]") {
@@ -149,9 +165,17 @@ TEST_CASE("serve: an action the receiver never accepts goes dead and shows in th
     return json();
   };
   REQUIRE(eventually([&] { return sms_status().value("status", "") == "dead"; }));
+  // Nothing left to try or send (the emails in the file sink): the counts below are final.
+  REQUIRE(eventually([&] { return settled(daemon); }));
   CHECK(sms_status()["attempts"] == 3);
   CHECK(sms_status()["last_error"] == "HTTP 500");
+  // Three tries reached the receiver, all of the same action, and no fourth.
   CHECK(receiver.refused == 3);
+  auto tries = receiver.refused_keys();
+  REQUIRE(tries.size() == 3);
+  CHECK(std::set<std::string>(tries.begin(), tries.end()).size() == 1);
+  CHECK(metric(daemon, "journey_deliveries_total{result=\"failed\"}") == 3);
+  CHECK(metric(daemon, "journey_deliveries_total{result=\"dead\"}") == 1);
 }
 
 TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is lost", "[serve]") {
@@ -257,7 +281,10 @@ TEST_CASE("serve: more waits due at one instant than the window holds all fire, 
   REQUIRE(answer.status == 200);
   CHECK(body_of(answer)["accepted"] == 200);
   REQUIRE(eventually([&] { return actions_in(dir).size() >= 200; }, 30));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // No wake-up left in memory or in the store, every send delivered: a wake-up fired twice would
+  // show in the counts below.
+  REQUIRE(eventually([&] { return settled(daemon); }));
+  CHECK(metric(daemon, "journey_timers_fired_total") == 200);
   std::map<std::string, int> sends;
   for (const auto& action : actions_in(dir)) sends[action["customer_id"].get<std::string>()] += 1;
   CHECK(sends.size() == 200);
@@ -274,8 +301,20 @@ TEST_CASE("serve: erasure removes a customer and says what was removed", "[serve
   dir.write("journeys/welcome.journey", kWelcome);
   DaemonProcess daemon(dir, {"--listen", "127.0.0.1:0"});
   REQUIRE(daemon.started());
-  REQUIRE(call("POST", daemon.url("/v1/identify"), R"({"userId":"e1","traits":{"consent":{"email":true}}})").status == 200);
-  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"e1","messageId":"x"})").status == 200);
+  // e1 is erased while its wait runs; e2, signed up after it, is the positive control.
+  for (const std::string id : {"e1", "e2"}) {
+    REQUIRE(call("POST", daemon.url("/v1/identify"), json{{"userId", id}, {"traits", {{"consent", {{"email", true}}}}}}.dump()).status == 200);
+    REQUIRE(call("POST", daemon.url("/v1/track"), json{{"event", "signup"}, {"userId", id}, {"messageId", "x"}}.dump()).status == 200);
+  }
+  auto templates_of = [&](const std::string& customer) {
+    std::set<std::string> out;
+    for (const auto& action : actions_in(dir)) {
+      if (action["customer_id"] == customer) out.insert(action["template"].get<std::string>());
+    }
+    return out;
+  };
+  // e1's first send is in the sink before the erasure (the erasure drops unsent actions).
+  REQUIRE(eventually([&] { return templates_of("e1").count("welcome-1") == 1; }));
   auto erased = call("DELETE", daemon.url("/v1/customers/e1"));
   REQUIRE(erased.status == 200);
   auto removed = body_of(erased)["removed"];
@@ -288,16 +327,11 @@ TEST_CASE("serve: erasure removes a customer and says what was removed", "[serve
   auto again = call("DELETE", daemon.url("/v1/customers/e1"));
   REQUIRE(again.status == 200);
   CHECK(body_of(again)["found"] == false);
-  // The erased customer's pending wait never fires. The positive control: its first send,
-  // committed before the erasure, did reach the sink.
-  auto templates = [&] {
-    std::set<std::string> out;
-    for (const auto& action : actions_in(dir)) out.insert(action["template"].get<std::string>());
-    return out;
-  };
-  REQUIRE(eventually([&] { return templates().count("welcome-1") == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  CHECK(templates().count("welcome-2") == 0);
+  // The erased customer's pending wait never sends. e2's wait ends after e1's: once e2's second
+  // send is in the sink and no wake-up is left anywhere, e1's would have sent too.
+  REQUIRE(eventually([&] { return templates_of("e2").count("welcome-2") == 1 && settled(daemon); }));
+  CHECK(templates_of("e2") == std::set<std::string>{"welcome-1", "welcome-sms", "welcome-2"});
+  CHECK(templates_of("e1").count("welcome-2") == 0);
 }
 
 TEST_CASE("serve: a reload with a broken script is refused and the running set stays", "[serve]") {
@@ -505,7 +539,8 @@ TEST_CASE("serve: the same events give the same actions whatever the batching", 
       }
     }
     REQUIRE(eventually([&] { return actions_in(dir).size() >= 36; }));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE(eventually([&] { return settled(daemon); }));
+    CHECK(actions_in(dir).size() == 36);
     std::map<std::string, std::vector<std::string>> by_customer;
     for (const auto& action : actions_in(dir)) {
       by_customer[action["customer_id"].get<std::string>()].push_back(action.dump());
