@@ -189,7 +189,7 @@ class StepWalker {
                     Severity::Warning);
         reported = true;
       }
-      step_(step, scope);
+      check_step(step, scope);
       if (step.kind == StepKind::Exit || step.kind == StepKind::Goto) dead = true;
     }
   }
@@ -207,7 +207,7 @@ class StepWalker {
     for (const auto& f : with) check_expr(ctx_, file_, f.value, scope);
   }
 
-  void step_(const Step& step, Scope& scope) {
+  void check_step(const Step& step, Scope& scope) {
     switch (step.kind) {
       case StepKind::Send:
         if (!ctx_.options.channels.empty() &&

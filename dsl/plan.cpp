@@ -37,10 +37,15 @@ PlanLoad from_json(const std::string& path, const nlohmann::json& doc) {
     if (!event.is_object()) return fail(where, "expected an object");
     for (const auto& [key, value] : event.items()) {
       if (key == "description") continue;
-      if (key != "properties") return fail(where + "." + key, "unknown key (expected \"properties\")");
-      if (!value.is_object()) return fail(where + ".properties", "expected an object of properties");
+      if (key != "properties") {
+        return fail(std::string(where).append(".").append(key),
+                    "unknown key (expected \"properties\")");
+      }
+      if (!value.is_object()) {
+        return fail(std::string(where).append(".properties"), "expected an object of properties");
+      }
       for (const auto& [prop, type] : value.items()) {
-        const std::string at = where + ".properties." + prop;
+        const std::string at = std::string(where).append(".properties.").append(prop);
         std::string t;
         if (type.is_string()) {
           t = type.get<std::string>();

@@ -124,18 +124,17 @@ void Nats::ensure_stream(const StreamSpec& spec) {
   check(status, "add stream", code);
 }
 
-std::unique_ptr<KeyValue> Nats::bucket(const std::string& name, int replicas, std::int64_t ttl_ms,
-                                       int history) {
+std::unique_ptr<KeyValue> Nats::bucket(const BucketSpec& spec) {
   kvStore* kv = nullptr;
-  if (js_KeyValue(&kv, js_, name.c_str()) == NATS_OK) return std::make_unique<KeyValue>(kv);
+  if (js_KeyValue(&kv, js_, spec.name.c_str()) == NATS_OK) return std::make_unique<KeyValue>(kv);
   kvConfig config;
   kvConfig_Init(&config);
-  config.Bucket = name.c_str();
-  config.Replicas = replicas;
-  config.TTL = ttl_ms * kNanosPerMilli;
-  config.History = static_cast<uint8_t>(history);
+  config.Bucket = spec.name.c_str();
+  config.Replicas = spec.replicas;
+  config.TTL = spec.ttl_ms * kNanosPerMilli;
+  config.History = static_cast<uint8_t>(spec.history);
   natsStatus status = js_CreateKeyValue(&kv, js_, &config);
-  if (status != NATS_OK) status = js_KeyValue(&kv, js_, name.c_str());  // created meanwhile?
+  if (status != NATS_OK) status = js_KeyValue(&kv, js_, spec.name.c_str());  // created meanwhile?
   check(status, "key-value bucket");
   return std::make_unique<KeyValue>(kv);
 }

@@ -42,6 +42,14 @@ struct StreamSpec {
   std::int64_t max_age_ms = 0;                 // 0: kept until purged
 };
 
+/// One key-value bucket of the cluster, created if missing.
+struct BucketSpec {
+  std::string name;
+  int replicas = 1;
+  std::int64_t ttl_ms = 0;  // entries not written again for this long expire; 0: never
+  int history = 1;          // values kept per key
+};
+
 /// What a publish was acknowledged with.
 struct Published {
   std::uint64_t sequence = 0;
@@ -91,9 +99,8 @@ class Nats {
 
   /// Creates the stream unless it exists. Throws NatsError.
   void ensure_stream(const StreamSpec& spec);
-  /// The key-value bucket, created unless it exists, with `ttl_ms` (0: no expiry) on its entries.
-  std::unique_ptr<KeyValue> bucket(const std::string& name, int replicas, std::int64_t ttl_ms,
-                                   int history = 1);
+  /// The key-value bucket, created unless it exists (an existing one is left as it is).
+  std::unique_ptr<KeyValue> bucket(const BucketSpec& spec);
 
   /// Publishes and waits for the acknowledgement (stored on a quorum of the stream's replicas).
   /// `msg_id` (Nats-Msg-Id) deduplicates within the stream's window; `expect_last_subject_seq`,

@@ -128,7 +128,7 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   }
   server = std::make_shared<HttpServer>(
       io, config.limits,
-      [this](HttpRequest request, std::function<void(HttpResponse)> reply) {
+      [this](const HttpRequest& request, const std::function<void(HttpResponse)>& reply) {
         handle(request, reply);
       },
       metrics);

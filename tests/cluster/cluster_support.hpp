@@ -42,8 +42,8 @@ struct NodeView {
   NodeView(const NatsCluster& cluster, const std::string& name, std::int64_t ttl_ms) {
     nats = connect_when_ready(cluster, name);
     nats->ensure_stream({"LOG", {"log.*"}, 3});
-    leases = nats->bucket("leases", 3, ttl_ms);
-    nodes = nats->bucket("nodes", 3, ttl_ms);
+    leases = nats->bucket({"leases", 3, ttl_ms});
+    nodes = nats->bucket({"nodes", 3, ttl_ms});
     log = std::make_unique<runtime::PartitionLog>(*nats, "LOG", "log");
   }
 };
