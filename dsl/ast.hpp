@@ -47,6 +47,51 @@ enum class ExprKind : std::uint8_t {
   Has,         // operands[0] = a Customer / Event / Trigger path expression
 };
 
+/// What a node of a kind reads besides its operands and `where`.
+enum class ExprReads : std::uint8_t {
+  Nothing,   // literals and operators: the value follows from the operands
+  Customer,  // the profile (`customer.PATH`)
+  Event,     // the event in scope (`event.PATH`)
+  Trigger,   // the entry event (`trigger.PATH`)
+  Clock,     // the current time (`now`, `since(VALUE)`)
+  Segment,   // a segment's condition (`is [not] SEGMENT`)
+  Timeline,  // the timeline of the event named in `text` (aggregates, `since(EVENT)`, `last`)
+  Presence,  // whether its operand has a value (`has`)
+};
+
+/// The one list of what each kind reads: the walks over expressions (evaluation traces, the
+/// compiler's read sets and aggregate folds) ask it instead of listing kinds, and the switch has
+/// no default, so a new kind left out here is a compile error.
+constexpr ExprReads reads_of(ExprKind kind) {
+  switch (kind) {
+    case ExprKind::Number:
+    case ExprKind::String:
+    case ExprKind::Bool:
+    case ExprKind::None:
+    case ExprKind::Duration:
+    case ExprKind::TimeOfDay:
+    case ExprKind::List:
+    case ExprKind::Not:
+    case ExprKind::Negate:
+    case ExprKind::Binary: return ExprReads::Nothing;
+    case ExprKind::Customer: return ExprReads::Customer;
+    case ExprKind::Event: return ExprReads::Event;
+    case ExprKind::Trigger: return ExprReads::Trigger;
+    case ExprKind::Now:
+    case ExprKind::SinceValue: return ExprReads::Clock;
+    case ExprKind::IsSegment: return ExprReads::Segment;
+    case ExprKind::Count:
+    case ExprKind::Sum:
+    case ExprKind::Avg:
+    case ExprKind::Min:
+    case ExprKind::Max:
+    case ExprKind::SinceEvent:
+    case ExprKind::Last: return ExprReads::Timeline;
+    case ExprKind::Has: return ExprReads::Presence;
+  }
+  return ExprReads::Nothing;
+}
+
 /// One expression node. A single node type keeps the tree copyable and comparable.
 struct Expr {
   ExprKind kind = ExprKind::None;
@@ -55,6 +100,7 @@ struct Expr {
   std::int64_t seconds = 0;
   bool boolean = false;
   BinaryOp op = BinaryOp::Or;
+  std::int32_t slot = -1;  // numbered by a later phase (engine::compile: kept aggregate folds); -1 unset
   std::string text;
   Span name_span;
   std::vector<std::string> path;

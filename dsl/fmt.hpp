@@ -4,22 +4,10 @@
 #include <string>
 
 #include "dsl/ast.hpp"
+#include "dsl/print.hpp"
 #include "dsl/source.hpp"
 
 namespace journey::dsl {
-
-/// The canonical source text of an expression, with the fewest parentheses that keep its meaning.
-/// Shared by `journey fmt`, the compiler's IR and version hash, graphs and messages.
-std::string expr_text(const Expr& expr);
-
-/// A duration in seconds as the language writes it: "1d12h", "30m", "0s".
-std::string duration_text(std::int64_t seconds);
-
-/// Seconds since midnight as HH:MM.
-std::string time_of_day_text(std::int64_t seconds);
-
-/// A binary operator as written: "and", "==", "+".
-const char* op_text(BinaryOp op);
 
 /// The canonical text of a file that parsed without errors: 2-space indent, one statement per
 /// line, header clauses in the order title, entry, reentry, exit, goal, quiet hours, cap, then a

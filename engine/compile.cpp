@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <functional>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/engine.hpp"
 #include "engine/hash.hpp"
 #include "engine/program.hpp"
@@ -21,32 +23,121 @@ struct Reads {
   std::function<void(const std::string&)> on_segment;
 
   void walk(const dsl::Expr& e, const std::string* aggregate_event) const {
-    switch (e.kind) {
-      case dsl::ExprKind::Customer:
+    switch (dsl::reads_of(e.kind)) {
+      case dsl::ExprReads::Customer:
         on_customer(e.path);
         break;
-      case dsl::ExprKind::Event:
+      case dsl::ExprReads::Event:
         if (aggregate_event != nullptr && !e.path.empty()) on_event(*aggregate_event, e.path.front());
         break;
-      case dsl::ExprKind::IsSegment:
+      case dsl::ExprReads::Segment:
         on_segment(e.text);
         break;
-      case dsl::ExprKind::Count:
-      case dsl::ExprKind::Sum:
-      case dsl::ExprKind::Avg:
-      case dsl::ExprKind::Min:
-      case dsl::ExprKind::Max:
-      case dsl::ExprKind::SinceEvent:
-      case dsl::ExprKind::Last:
+      case dsl::ExprReads::Timeline:
         on_event(e.text, e.path.empty() ? std::string{} : e.path.front());
         for (const auto& w : e.where) walk(w, &e.text);
         return;
-      default:
+      case dsl::ExprReads::Nothing:
+      case dsl::ExprReads::Trigger:
+      case dsl::ExprReads::Clock:
+      case dsl::ExprReads::Presence:
         break;
     }
     for (const auto& o : e.operands) walk(o, aggregate_event);
     for (const auto& w : e.where) walk(w, aggregate_event);
   }
+};
+
+// Calls `f` on every expression an op holds; every kind is listed, so a new one must say.
+template <class F>
+void each_expression(Op& op, const F& f) {
+  const auto fields = [&f](std::vector<dsl::Field>& with) {
+    for (auto& w : with) f(w.value);
+  };
+  std::visit(Cases{[&](SendOp& p) { fields(p.with); },
+                   [](WaitOp&) {},
+                   [](WaitUntilOp&) {},
+                   [&](WaitUpToOp& p) {
+                     for (auto& a : p.arms) {
+                       if (a.where) f(*a.where);
+                     }
+                   },
+                   [&](BranchOp& p) { f(p.condition); },
+                   [](JumpOp&) {},
+                   [](SplitOp&) {},
+                   [&](SetOp& p) { f(p.value); },
+                   [](TagOp&) {},
+                   [](UntagOp&) {},
+                   [&](EmitOp& p) { fields(p.with); },
+                   [](ExitOp&) {},
+                   [](EndOp&) {}},
+             op.payload);
+}
+
+// Calls `f` on every expression the engine evaluates for a journey: its rules and its ops.
+template <class F>
+void each_expression(Journey& j, const F& f) {
+  const auto maybe = [&f](std::optional<dsl::Expr>& e) {
+    if (e) f(*e);
+  };
+  for (auto& e : j.entries) {
+    maybe(e.where);
+    maybe(e.condition);
+  }
+  for (auto& e : j.exits) {
+    maybe(e.where);
+    maybe(e.condition);
+  }
+  for (auto& g : j.goals) maybe(g.where);
+  for (auto& op : j.ops) each_expression(op, f);
+}
+
+// Whether a `where` reads anything besides the tested event and constants: `trigger.`, `now`,
+// customer data, segments or timelines make a kept fold stale.
+bool reads_beyond_event(const dsl::Expr& e) {
+  switch (dsl::reads_of(e.kind)) {
+    case dsl::ExprReads::Customer:
+    case dsl::ExprReads::Trigger:
+    case dsl::ExprReads::Clock:
+    case dsl::ExprReads::Segment:
+    case dsl::ExprReads::Timeline:
+      return true;
+    case dsl::ExprReads::Nothing:
+    case dsl::ExprReads::Event:
+    case dsl::ExprReads::Presence:
+      break;
+  }
+  for (const auto& o : e.operands) {
+    if (reads_beyond_event(o)) return true;
+  }
+  return false;
+}
+
+// Numbers the aggregates whose fold over the whole timeline a customer's state can keep and
+// extend (a `where` that reads only the tested event, no `within`): each gets the slot of its
+// key, the canonical text, so that equal aggregates share a fold, within and across programs.
+// Formatting happens here, once; evaluation only reads the slot.
+class FoldSlots {
+ public:
+  explicit FoldSlots(std::vector<std::string>& keys) : keys_(keys) {}
+
+  void number(dsl::Expr& e) {
+    const bool aggregate = e.kind == dsl::ExprKind::Count || e.kind == dsl::ExprKind::Sum ||
+                           e.kind == dsl::ExprKind::Avg || e.kind == dsl::ExprKind::Min ||
+                           e.kind == dsl::ExprKind::Max;
+    if (aggregate && !e.within && !e.where.empty() && !reads_beyond_event(e.where.front())) {
+      std::string key = expr_text(e);
+      const auto [it, added] = slot_of_.try_emplace(key, static_cast<std::int32_t>(keys_.size()));
+      if (added) keys_.push_back(std::move(key));
+      e.slot = it->second;
+    }
+    for (auto& o : e.operands) number(o);
+    for (auto& w : e.where) number(w);
+  }
+
+ private:
+  std::vector<std::string>& keys_;
+  std::map<std::string, std::int32_t> slot_of_;
 };
 
 class JourneyBuilder {
@@ -56,12 +147,12 @@ class JourneyBuilder {
   void build(const dsl::Block& steps) {
     block(steps);
     Op end;
-    end.kind = OpKind::End;
     end.step_id = "end";
+    end.payload = EndOp{};
     j_.ops.push_back(std::move(end));
     for (const auto& [index, label] : gotos_) {
       const auto it = j_.labels.find(label);
-      j_.ops[index].target = it == j_.labels.end() ? j_.ops.size() - 1 : it->second;
+      jump(index).target = it == j_.labels.end() ? j_.ops.size() - 1 : it->second;
     }
   }
 
@@ -77,14 +168,17 @@ class JourneyBuilder {
     return j_.ops.size() - 1;
   }
 
-  Op glue(const Op& head, OpKind kind) const {
+  // An op the step needs besides its head (an `if` arm's branch, a jump), at the step's position.
+  Op glue(const Op& head, OpPayload payload) const {
     Op op;
-    op.kind = kind;
     op.step_id = head.step_id;
     op.line = head.line;
     op.column = head.column;
+    op.payload = std::move(payload);
     return op;
   }
+
+  JumpOp& jump(std::size_t index) { return std::get<JumpOp>(j_.ops[index].payload); }
 
   void block(const dsl::Block& steps) {
     for (const auto& s : steps) step(s);
@@ -100,64 +194,57 @@ class JourneyBuilder {
     if (!s.label.empty()) j_.labels[s.label] = j_.ops.size();
     switch (s.kind) {
       case dsl::StepKind::Send:
-        head.kind = OpKind::Send;
-        head.channel = s.channel;
-        head.template_name = s.template_name;
-        head.with = s.with;
-        head.variant = variant_;
+        head.payload = SendOp{s.channel, s.template_name, s.with, variant_};
         push(std::move(head));
         break;
       case dsl::StepKind::Wait:
-        head.kind = OpKind::Wait;
-        head.millis = s.seconds * 1000;
+        head.payload = WaitOp{s.seconds * 1000};
         push(std::move(head));
         break;
       case dsl::StepKind::WaitUntil:
-        head.kind = OpKind::WaitUntil;
-        head.time_of_day = s.seconds;
+        head.payload = WaitUntilOp{s.seconds};
         push(std::move(head));
         break;
       case dsl::StepKind::WaitUpTo: {
-        head.kind = OpKind::WaitUpTo;
-        head.millis = s.seconds * 1000;
+        head.payload = WaitUpToOp{s.seconds * 1000, {}, 0};
         const Op proto = head;
         const std::size_t w = push(std::move(head));
+        const auto wait = [this, w]() -> WaitUpToOp& { return std::get<WaitUpToOp>(j_.ops[w].payload); };
         std::vector<std::size_t> ends;
         for (const auto& b : s.branches) {
           WaitArm arm;
           arm.event = b.event.name;
           arm.where = b.where;
           arm.target = j_.ops.size();
-          j_.ops[w].arms.push_back(std::move(arm));
+          wait().arms.push_back(std::move(arm));
           block(b.body);
-          ends.push_back(push(glue(proto, OpKind::Jump)));
+          ends.push_back(push(glue(proto, JumpOp{})));
         }
-        j_.ops[w].timeout_target = j_.ops.size();
+        wait().timeout_target = j_.ops.size();
         if (s.has_timeout) block(s.timeout);
         const std::size_t end = j_.ops.size();
-        if (!s.has_timeout) j_.ops[w].timeout_target = end;
-        for (const auto e : ends) j_.ops[e].target = end;
+        if (!s.has_timeout) wait().timeout_target = end;
+        for (const auto e : ends) jump(e).target = end;
         break;
       }
       case dsl::StepKind::If: {
         std::vector<std::size_t> ends;
         bool first = true;
         for (const auto& arm : s.arms) {
-          Op br = glue(head, OpKind::Branch);
+          Op br = glue(head, BranchOp{arm.condition, 0});
           br.step_head = first;
           first = false;
-          br.condition = arm.condition;
           const std::size_t b = push(std::move(br));
           block(arm.body);
-          ends.push_back(push(glue(head, OpKind::Jump)));
-          j_.ops[b].target = j_.ops.size();
+          ends.push_back(push(glue(head, JumpOp{})));
+          std::get<BranchOp>(j_.ops[b].payload).else_target = j_.ops.size();
         }
         if (s.has_else) block(s.else_body);
-        for (const auto e : ends) j_.ops[e].target = j_.ops.size();
+        for (const auto e : ends) jump(e).target = j_.ops.size();
         break;
       }
       case dsl::StepKind::Split: {
-        head.kind = OpKind::Split;
+        head.payload = SplitOp{};
         const Op proto = head;
         const std::size_t sp = push(std::move(head));
         std::vector<std::size_t> ends;
@@ -167,41 +254,37 @@ class JourneyBuilder {
           var.name = v.name;
           var.percent = v.percent;
           var.target = j_.ops.size();
-          j_.ops[sp].variants.push_back(var);
+          std::get<SplitOp>(j_.ops[sp].payload).variants.push_back(var);
           variant_ = v.name;
           block(v.body);
           variant_ = outer;
-          ends.push_back(push(glue(proto, OpKind::Jump)));
+          ends.push_back(push(glue(proto, JumpOp{})));
         }
-        for (const auto e : ends) j_.ops[e].target = j_.ops.size();
+        for (const auto e : ends) jump(e).target = j_.ops.size();
         break;
       }
       case dsl::StepKind::Set:
-        head.kind = OpKind::Set;
-        head.path = s.path;
-        head.value = s.value;
+        head.payload = SetOp{s.path, s.value};
         push(std::move(head));
         break;
       case dsl::StepKind::Tag:
+        head.payload = TagOp{s.text};
+        push(std::move(head));
+        break;
       case dsl::StepKind::Untag:
-        head.kind = s.kind == dsl::StepKind::Tag ? OpKind::Tag : OpKind::Untag;
-        head.text = s.text;
+        head.payload = UntagOp{s.text};
         push(std::move(head));
         break;
       case dsl::StepKind::Emit:
-        head.kind = OpKind::Emit;
-        head.text = s.event.name;
-        head.with = s.with;
+        head.payload = EmitOp{s.event.name, s.with};
         push(std::move(head));
         break;
       case dsl::StepKind::Goto:
-        head.kind = OpKind::Jump;
-        head.text = s.text;
+        head.payload = JumpOp{};  // the target is set once every label is known
         gotos_.emplace_back(push(std::move(head)), s.text);
         break;
       case dsl::StepKind::Exit:
-        head.kind = OpKind::Exit;
-        head.text = s.has_reason ? s.text : std::string{};
+        head.payload = ExitOp{s.has_reason ? s.text : std::string{}};
         push(std::move(head));
         break;
     }
@@ -223,16 +306,21 @@ class MachineBuilder {
     j_.states.push_back({"end", StateKind::End, j_.ops.size() - 1});
     for (std::size_t i = 0; i < j_.ops.size(); ++i) {
       const Op& op = j_.ops[i];
-      if (op.kind == OpKind::Wait || op.kind == OpKind::WaitUntil || op.kind == OpKind::WaitUpTo) {
-        const StateKind kind = op.kind == OpKind::Wait        ? StateKind::Wait
-                               : op.kind == OpKind::WaitUntil ? StateKind::WaitUntil
-                                                              : StateKind::WaitUpTo;
+      const auto wait_state = [&](StateKind kind) {
         state_of_op_[i] = j_.states.size();
         j_.states.push_back({op.step_id, kind, i});
-      } else if (op.kind == OpKind::Send && j_.quiet_start) {
-        hold_of_op_[i] = j_.states.size();
-        j_.states.push_back({"hold:" + op.step_id, StateKind::QuietHold, i});
-      }
+      };
+      const auto none = [](const auto&) {};
+      std::visit(Cases{[&](const WaitOp&) { wait_state(StateKind::Wait); },
+                       [&](const WaitUntilOp&) { wait_state(StateKind::WaitUntil); },
+                       [&](const WaitUpToOp&) { wait_state(StateKind::WaitUpTo); },
+                       [&](const SendOp&) {
+                         if (!j_.quiet_start) return;
+                         hold_of_op_[i] = j_.states.size();
+                         j_.states.push_back({"hold:" + op.step_id, StateKind::QuietHold, i});
+                       },
+                       none},
+                 op.payload);
     }
     for (std::size_t s = 0; s < j_.states.size(); ++s) {
       const State st = j_.states[s];
@@ -254,7 +342,7 @@ class MachineBuilder {
           walk(t, st.op + 1, {});
           break;
         case StateKind::WaitUpTo: {
-          const Op& op = j_.ops[st.op];
+          const auto& op = std::get<WaitUpToOp>(j_.ops[st.op].payload);
           for (const auto& arm : op.arms) {
             Transition a = t;
             a.trigger = TriggerKind::Event;
@@ -287,58 +375,67 @@ class MachineBuilder {
     if (t.actions.empty() && t.guards.empty() && seen.empty()) count_ = 0;
     while (pc < j_.ops.size()) {
       if (!seen.insert(pc).second) return;  // a loop with no wait: a lint error, not drawn
-      const Op& op = j_.ops[pc];
-      switch (op.kind) {
-        case OpKind::Send:
-          if (j_.quiet_start) {
-            const std::string window = time_of_day_text(*j_.quiet_start) + "-" + time_of_day_text(*j_.quiet_end);
-            Transition held = t;
-            held.guards.push_back({Guard::Kind::QuietHours, window, false});
-            finish(std::move(held), hold_of_op_[pc], {});
-            t.guards.push_back({Guard::Kind::QuietHours, window, true});
-          }
-          t.actions.push_back(pc);
-          ++pc;
-          break;
-        case OpKind::Wait:
-        case OpKind::WaitUntil:
-        case OpKind::WaitUpTo:
-          finish(std::move(t), state_of_op_[pc], {});
-          return;
-        case OpKind::Branch: {
-          Transition yes = t;
-          yes.guards.push_back({Guard::Kind::Condition, expr_text(*op.condition), false});
-          walk(std::move(yes), pc + 1, seen);
-          t.guards.push_back({Guard::Kind::Condition, expr_text(*op.condition), true});
-          pc = op.target;
-          break;
-        }
-        case OpKind::Jump:
-          pc = op.target;
-          break;
-        case OpKind::Split:
-          for (const auto& v : op.variants) {
-            Transition arm = t;
-            arm.guards.push_back({Guard::Kind::Variant, v.name, false});
-            walk(std::move(arm), v.target, seen);
-          }
-          return;
-        case OpKind::Set:
-        case OpKind::Tag:
-        case OpKind::Untag:
-        case OpKind::Emit:
-          t.actions.push_back(pc);
-          ++pc;
-          break;
-        case OpKind::Exit:
-          t.actions.push_back(pc);
-          finish(std::move(t), 1, op.text.empty() ? "exit" : op.text);
-          return;
-        case OpKind::End:
-          finish(std::move(t), 1, "end");
-          return;
-      }
+      // The op after this one along the path, or nullopt when the path ends here.
+      const std::optional<std::size_t> next = std::visit(
+          Cases{[&](const SendOp&) -> std::optional<std::size_t> {
+                  if (j_.quiet_start) {
+                    const std::string window = time_of_day_text(*j_.quiet_start) + "-" + time_of_day_text(*j_.quiet_end);
+                    Transition held = t;
+                    held.guards.push_back({Guard::Kind::QuietHours, window, false});
+                    finish(std::move(held), hold_of_op_[pc], {});
+                    t.guards.push_back({Guard::Kind::QuietHours, window, true});
+                  }
+                  t.actions.push_back(pc);
+                  return pc + 1;
+                },
+                [&](const WaitOp&) { return wait(t, pc); },
+                [&](const WaitUntilOp&) { return wait(t, pc); },
+                [&](const WaitUpToOp&) { return wait(t, pc); },
+                [&](const BranchOp& op) -> std::optional<std::size_t> {
+                  Transition yes = t;
+                  yes.guards.push_back({Guard::Kind::Condition, expr_text(op.condition), false});
+                  walk(std::move(yes), pc + 1, seen);
+                  t.guards.push_back({Guard::Kind::Condition, expr_text(op.condition), true});
+                  return op.else_target;
+                },
+                [&](const JumpOp& op) -> std::optional<std::size_t> { return op.target; },
+                [&](const SplitOp& op) -> std::optional<std::size_t> {
+                  for (const auto& v : op.variants) {
+                    Transition arm = t;
+                    arm.guards.push_back({Guard::Kind::Variant, v.name, false});
+                    walk(std::move(arm), v.target, seen);
+                  }
+                  return std::nullopt;
+                },
+                [&](const SetOp&) { return action(t, pc); },
+                [&](const TagOp&) { return action(t, pc); },
+                [&](const UntagOp&) { return action(t, pc); },
+                [&](const EmitOp&) { return action(t, pc); },
+                [&](const ExitOp& op) -> std::optional<std::size_t> {
+                  t.actions.push_back(pc);
+                  finish(std::move(t), 1, op.reason.empty() ? "exit" : op.reason);
+                  return std::nullopt;
+                },
+                [&](const EndOp&) -> std::optional<std::size_t> {
+                  finish(std::move(t), 1, "end");
+                  return std::nullopt;
+                }},
+          j_.ops[pc].payload);
+      if (!next) return;
+      pc = *next;
     }
+  }
+
+  // A wait ends the path at its state.
+  std::optional<std::size_t> wait(Transition& t, std::size_t pc) {
+    finish(std::move(t), state_of_op_[pc], {});
+    return std::nullopt;
+  }
+
+  // An action other than a send joins the path, which goes on.
+  static std::optional<std::size_t> action(Transition& t, std::size_t pc) {
+    t.actions.push_back(pc);
+    return pc + 1;
   }
 
   Journey& j_;
@@ -355,25 +452,12 @@ nlohmann::json fields_json(const std::vector<dsl::Field>& with) {
 
 }  // namespace
 
-const char* op_kind_name(OpKind kind) {
-  switch (kind) {
-    case OpKind::Send: return "send";
-    case OpKind::Wait: return "wait";
-    case OpKind::WaitUntil: return "wait_until";
-    case OpKind::WaitUpTo: return "wait_up_to";
-    case OpKind::Branch: return "branch";
-    case OpKind::Jump: return "jump";
-    case OpKind::Split: return "split";
-    case OpKind::Set: return "set";
-    case OpKind::Tag: return "tag";
-    case OpKind::Untag: return "untag";
-    case OpKind::Emit: return "emit";
-    case OpKind::Exit: return "exit";
-    case OpKind::End: return "end";
-  }
-  return "?";
+const char* op_kind_name(const Op& op) {
+  return std::visit([](const auto& payload) { return std::decay_t<decltype(payload)>::kName; }, op.payload);
 }
 
+// The compiler's IR is text output: it prints expressions with expr_text (so does the version
+// hash, which hashes the IR); evaluation never does.
 nlohmann::json ir_json(const Journey& j) {
   using nlohmann::json;
   json out;
@@ -420,52 +504,49 @@ nlohmann::json ir_json(const Journey& j) {
   json ops = json::array();
   for (std::size_t i = 0; i < j.ops.size(); ++i) {
     const Op& op = j.ops[i];
-    json x{{"index", i}, {"op", op_kind_name(op.kind)}, {"step", op.step_id}};
-    switch (op.kind) {
-      case OpKind::Send:
-        x["channel"] = op.channel;
-        x["template"] = op.template_name;
-        x["with"] = fields_json(op.with);
-        if (!op.variant.empty()) x["variant"] = op.variant;
-        break;
-      case OpKind::Wait: x["duration"] = duration_text(op.millis / 1000); break;
-      case OpKind::WaitUntil: x["at"] = time_of_day_text(op.time_of_day); break;
-      case OpKind::WaitUpTo: {
-        x["duration"] = duration_text(op.millis / 1000);
-        json arms = json::array();
-        for (const auto& a : op.arms) {
-          json arm{{"event", a.event}, {"target", a.target}};
-          if (a.where) arm["where"] = expr_text(*a.where);
-          arms.push_back(std::move(arm));
-        }
-        x["arms"] = std::move(arms);
-        x["timeout_target"] = op.timeout_target;
-        break;
-      }
-      case OpKind::Branch:
-        x["condition"] = expr_text(*op.condition);
-        x["else_target"] = op.target;
-        break;
-      case OpKind::Jump: x["target"] = op.target; break;
-      case OpKind::Split: {
-        json vars = json::array();
-        for (const auto& v : op.variants) vars.push_back({{"name", v.name}, {"percent", v.percent}, {"target", v.target}});
-        x["variants"] = std::move(vars);
-        break;
-      }
-      case OpKind::Set:
-        x["path"] = op.path;
-        x["value"] = expr_text(*op.value);
-        break;
-      case OpKind::Tag:
-      case OpKind::Untag: x["tag"] = op.text; break;
-      case OpKind::Emit:
-        x["event"] = op.text;
-        x["with"] = fields_json(op.with);
-        break;
-      case OpKind::Exit: x["reason"] = op.text; break;
-      case OpKind::End: break;
-    }
+    json x{{"index", i}, {"op", op_kind_name(op)}, {"step", op.step_id}};
+    std::visit(Cases{[&](const SendOp& p) {
+                       x["channel"] = p.channel;
+                       x["template"] = p.template_name;
+                       x["with"] = fields_json(p.with);
+                       if (!p.variant.empty()) x["variant"] = p.variant;
+                     },
+                     [&](const WaitOp& p) { x["duration"] = duration_text(p.millis / 1000); },
+                     [&](const WaitUntilOp& p) { x["at"] = time_of_day_text(p.time_of_day); },
+                     [&](const WaitUpToOp& p) {
+                       x["duration"] = duration_text(p.millis / 1000);
+                       json arms = json::array();
+                       for (const auto& a : p.arms) {
+                         json arm{{"event", a.event}, {"target", a.target}};
+                         if (a.where) arm["where"] = expr_text(*a.where);
+                         arms.push_back(std::move(arm));
+                       }
+                       x["arms"] = std::move(arms);
+                       x["timeout_target"] = p.timeout_target;
+                     },
+                     [&](const BranchOp& p) {
+                       x["condition"] = expr_text(p.condition);
+                       x["else_target"] = p.else_target;
+                     },
+                     [&](const JumpOp& p) { x["target"] = p.target; },
+                     [&](const SplitOp& p) {
+                       json vars = json::array();
+                       for (const auto& v : p.variants) vars.push_back({{"name", v.name}, {"percent", v.percent}, {"target", v.target}});
+                       x["variants"] = std::move(vars);
+                     },
+                     [&](const SetOp& p) {
+                       x["path"] = p.path;
+                       x["value"] = expr_text(p.value);
+                     },
+                     [&](const TagOp& p) { x["tag"] = p.tag; },
+                     [&](const UntagOp& p) { x["tag"] = p.tag; },
+                     [&](const EmitOp& p) {
+                       x["event"] = p.event;
+                       x["with"] = fields_json(p.with);
+                     },
+                     [&](const ExitOp& p) { x["reason"] = p.reason; },
+                     [](const EndOp&) {}},
+               op.payload);
     ops.push_back(std::move(x));
   }
   out["ops"] = std::move(ops);
@@ -512,6 +593,8 @@ CompileResult compile(const dsl::Workspace& workspace) {
   for (const auto& file : workspace.files) {
     for (const auto& s : file.module.segments) program->segments[s.name] = Segment{s.name, s.condition};
   }
+  FoldSlots slots(program->aggregate_keys);
+  for (auto& [name, seg] : program->segments) slots.number(seg.condition);
   std::map<std::string, std::set<std::string>> timeline;
   const auto read_event = [&timeline](const std::string& event, const std::string& prop) {
     auto& props = timeline[event];
@@ -605,13 +688,10 @@ CompileResult compile(const dsl::Workspace& workspace) {
         j.events_read.insert(g.event);
         walk(g.where);
       }
-      for (const auto& op : j.ops) {
-        walk(op.condition);
-        walk(op.value);
-        for (const auto& f : op.with) r.walk(f.value, nullptr);
-        for (const auto& a : op.arms) {
-          j.events_read.insert(a.event);
-          walk(a.where);
+      for (auto& op : j.ops) {
+        each_expression(op, [&r](const dsl::Expr& e) { r.walk(e, nullptr); });
+        if (const auto* wait = std::get_if<WaitUpToOp>(&op.payload)) {
+          for (const auto& a : wait->arms) j.events_read.insert(a.event);
         }
       }
       // Segments may use other segments: close over them (cycles are a lint error; guard anyway).
@@ -641,6 +721,7 @@ CompileResult compile(const dsl::Workspace& workspace) {
         if (seg != program->segments.end()) canon["segments"][s] = expr_text(seg->second.condition);
       }
       j.version = hex16(stable_hash(canon.dump(), 0x6a6f75726e6579ULL));
+      each_expression(j, [&slots](dsl::Expr& e) { slots.number(e); });
       program->journeys.push_back(std::move(j));
     }
   }

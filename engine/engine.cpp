@@ -6,6 +6,7 @@
 #include <deque>
 #include <limits>
 #include <set>
+#include <variant>
 
 #include "engine/hash.hpp"
 #include "engine/ids.hpp"
@@ -113,8 +114,8 @@ namespace {
 // One engine call over one customer.
 class Call {
  public:
-  Call(const Library& lib, const EngineConfig& cfg, CustomerState& st, bool tracing, Outcome& out)
-      : lib_(lib), cfg_(cfg), st_(st), tracing_(tracing), out_(out), now_(st.clock) {}
+  Call(const Library& lib, const EngineConfig& cfg, const Zones& zones, CustomerState& st, bool tracing, Outcome& out)
+      : lib_(lib), cfg_(cfg), zones_(zones), st_(st), tracing_(tracing), out_(out), now_(st.clock) {}
 
   void advance(Millis now, Millis recurring_until) {
     int instants = 0;
@@ -177,17 +178,21 @@ class Call {
     if (tracing_) trace(journey, "error: " + message);
   }
 
+  // An evaluator at the call's instant that keeps its aggregate folds in the customer's state.
+  Evaluator evaluator(const Program& program) { return Evaluator(program, st_, now_, &st_.aggregates); }
+
   const Journey* journey_of(const RunState& run) const { return lib_.find(run.journey, run.version).second; }
   const Program* program_of(const RunState& run) const { return lib_.find(run.journey, run.version).first; }
 
   const date::time_zone* zone() {
     const auto* tz = st_.profile.is_object() ? json_at(st_.profile, {"timezone"}) : nullptr;
     if (tz != nullptr && tz->is_string()) {
-      if (const auto* z = find_zone(tz->get<std::string>())) return z;
-      if (tracing_) trace("", "unknown time zone \"" + tz->get<std::string>() + "\": using " + cfg_.default_zone);
+      const auto& name = tz->get_ref<const std::string&>();
+      if (const auto* z = zones_.find(name)) return z;
+      if (tracing_) trace("", "unknown time zone \"" + name + "\": using " + cfg_.default_zone);
     }
-    if (const auto* z = find_zone(cfg_.default_zone)) return z;
-    return find_zone("UTC");
+    if (const auto* z = zones_.find(cfg_.default_zone)) return z;
+    return zones_.find("UTC");
   }
 
   // The names of journeys that can react now, in name order: the live ones and those with
@@ -282,7 +287,7 @@ class Call {
     const auto& rule = j.entries[idx];
     const std::string how = "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " + tod_text(rule.time_of_day);
     if (rule.where) {
-      const Evaluator ev(*lib_.live, st_, now_);
+      const Evaluator ev = evaluator(*lib_.live);
       const bool holds = ev.eval(*rule.where, Scope{}).truthy();
       std::vector<std::pair<std::string, std::string>> terms;
       if (tracing_) ev.terms(*rule.where, Scope{}, terms);
@@ -328,7 +333,7 @@ class Call {
         for (const auto& x : j->exits) {
           if (x.kind != dsl::ExitKind::On || x.event != name) continue;
           const Scope scope{&props, &run.trigger};
-          if (x.where && !Evaluator(*p, st_, now_).eval(*x.where, scope).truthy()) continue;
+          if (x.where && !evaluator(*p).eval(*x.where, scope).truthy()) continue;
           if (tracing_) trace(jname, "exit on " + name + ": the run leaves");
           end_run(jname, "exit on " + name);
           exited = true;
@@ -336,10 +341,10 @@ class Call {
         }
         if (!exited && run.wait == RunState::Wait::Branches) {
           const Op& op = j->ops.at(run.pc);
-          for (const auto& arm : op.arms) {
+          for (const auto& arm : std::get<WaitUpToOp>(op.payload).arms) {
             if (arm.event != name) continue;
             const Scope scope{&props, &run.trigger};
-            if (arm.where && !Evaluator(*p, st_, now_).eval(*arm.where, scope).truthy()) continue;
+            if (arm.where && !evaluator(*p).eval(*arm.where, scope).truthy()) continue;
             run.event = props;
             run.wait = RunState::Wait::None;
             if (tracing_) trace(jname, "wait up to at " + op.step_id + ": on " + name + " taken");
@@ -355,7 +360,7 @@ class Call {
         if (rule.kind != dsl::EntryKind::On || rule.event != name) continue;
         if (rule.where) {
           const Scope scope{&props, &props};
-          const Evaluator ev(*lib_.live, st_, now_);
+          const Evaluator ev = evaluator(*lib_.live);
           std::vector<std::pair<std::string, std::string>> terms;
           if (tracing_) ev.terms(*rule.where, scope, terms);
           if (!ev.eval(*rule.where, scope).truthy()) {
@@ -384,7 +389,7 @@ class Call {
                          duration_text(g.within_ms / 1000) + " from entry)");
         continue;
       }
-      if (g.where && !Evaluator(*p, st_, now_).eval(*g.where, Scope{&props, &hist.trigger}).truthy()) continue;
+      if (g.where && !evaluator(*p).eval(*g.where, Scope{&props, &hist.trigger}).truthy()) continue;
       hist.goals_reached.insert(g.name);
       const auto run = st_.runs.find(jname);
       const std::string step = run != st_.runs.end() ? run->second.step : hist.step;
@@ -411,7 +416,7 @@ class Call {
         return false;
       }
     }
-    const Evaluator ev(*lib_.live, st_, now_);
+    const Evaluator ev = evaluator(*lib_.live);
     std::vector<std::int8_t> exit_values;
     for (const auto& x : j.exits) {
       exit_values.push_back(0);
@@ -469,22 +474,39 @@ class Call {
     run.wait = RunState::Wait::None;
     switch (wait) {
       case RunState::Wait::Timer:
-        if (tracing_) trace(jname, std::string(op.kind == OpKind::WaitUntil ? "wait until " : "wait ") + "at " + op.step_id + " is over");
+        if (tracing_) {
+          trace(jname, std::string(std::holds_alternative<WaitUntilOp>(op.payload) ? "wait until " : "wait ") + "at " +
+                           op.step_id + " is over");
+        }
         continue_run(jname, run.pc + 1);
         break;
       case RunState::Wait::Branches:
         if (tracing_) trace(jname, "wait up to at " + op.step_id + " timed out");
-        continue_run(jname, op.timeout_target);
+        continue_run(jname, std::get<WaitUpToOp>(op.payload).timeout_target);
         break;
       case RunState::Wait::Hold:
         if (tracing_) trace(jname, "quiet hours over: sending the held " + op.step_id);
-        send(*j, run, op);
+        send(*j, run, op, std::get<SendOp>(op.payload));
         continue_run(jname, run.pc + 1);
         break;
       case RunState::Wait::None:
         break;
     }
   }
+
+  // Where a run is: the op it runs and what that op reads.
+  struct At {
+    const std::string& jname;
+    RunState& run;
+    const Journey& j;
+    const Program& p;
+    const Op& op;
+    std::size_t pc;
+    Scope scope;
+  };
+
+  // What follows an op: the op the run goes on at, or nullopt when it stops (waits or has left).
+  using Next = std::optional<std::size_t>;
 
   void continue_run(const std::string& jname, std::size_t pc) {
     RunState& run = st_.runs.at(jname);
@@ -502,114 +524,133 @@ class Call {
         run.step = op.step_id;
         record(Record::Kind::Step, jname, run.version, op.step_id, run.variant, "");
       }
-      const Scope scope{&run.event, &run.trigger};
-      switch (op.kind) {
-        case OpKind::Send:
-          if (j.quiet_start && in_window(zone(), now_, *j.quiet_start, *j.quiet_end)) {
-            run.pc = pc;
-            run.wait = RunState::Wait::Hold;
-            run.wake_at = next_local_time(zone(), now_, *j.quiet_end, -1, false);
-            if (tracing_) trace(jname, "send " + op.channel + " \"" + op.template_name + "\" at " + op.step_id + " held by quiet hours " +
-                             tod_text(*j.quiet_start) + "-" + tod_text(*j.quiet_end) + " until " + format_timestamp(run.wake_at));
-            return;
-          }
-          send(j, run, op);
-          ++pc;
-          break;
-        case OpKind::Wait:
-          run.pc = pc;
-          run.wait = RunState::Wait::Timer;
-          run.wake_at = now_ + op.millis;
-          if (tracing_) trace(jname, "wait " + duration_text(op.millis / 1000) + " at " + op.step_id + ": wakes at " + format_timestamp(run.wake_at));
-          return;
-        case OpKind::WaitUntil: {
-          const Millis at = next_local_time(zone(), now_, op.time_of_day, -1, true);
-          if (at == now_) {
-            if (tracing_) trace(jname, "wait until " + tod_text(op.time_of_day) + " at " + op.step_id + ": it is that time now");
-            ++pc;
-            break;
-          }
-          run.pc = pc;
-          run.wait = RunState::Wait::Timer;
-          run.wake_at = at;
-          if (tracing_) trace(jname, "wait until " + tod_text(op.time_of_day) + " at " + op.step_id + ": wakes at " + format_timestamp(at));
-          return;
-        }
-        case OpKind::WaitUpTo: {
-          run.pc = pc;
-          run.wait = RunState::Wait::Branches;
-          run.wake_at = now_ + op.millis;
-          std::string events;
-          for (const auto& a : op.arms) events += (events.empty() ? "" : ", ") + a.event;
-          if (tracing_) trace(jname, "wait up to " + duration_text(op.millis / 1000) + " at " + op.step_id + " for " + events +
-                           ": times out at " + format_timestamp(run.wake_at));
-          return;
-        }
-        case OpKind::Branch: {
-          const Evaluator ev(p, st_, now_);
-          const bool holds = ev.eval(*op.condition, scope).truthy();
-          if (tracing_) {
-            std::vector<std::pair<std::string, std::string>> terms;
-            ev.terms(*op.condition, scope, terms);
-            if (tracing_) trace(jname, "if " + expr_text(*op.condition) + " at " + op.step_id + ": " + (holds ? "true" : "false") + terms_text(terms));
-          }
-          pc = holds ? pc + 1 : op.target;
-          break;
-        }
-        case OpKind::Jump:
-          pc = op.target;
-          break;
-        case OpKind::Split: {
-          const std::size_t i = split_variant(st_.customer_id, jname, op.step_id, op.variants);
-          run.variant = op.variants.at(i).name;
-          if (tracing_) trace(jname, "split at " + op.step_id + ": variant " + run.variant);
-          pc = op.variants.at(i).target;
-          break;
-        }
-        case OpKind::Set: {
-          const Value v = Evaluator(p, st_, now_).eval(*op.value, scope);
-          nlohmann::json j_value = to_json(v);
-          if (tracing_) trace(jname, "set customer." + join(op.path) + " = " + value_text(v));
-          if (op.path.size() == 1 && op.path[0] == "id") {
-            error(jname, run.version, "customer.id cannot be set");
-          } else {
-            set_path(st_.profile, op.path, std::move(j_value));
-          }
-          ++pc;
-          break;
-        }
-        case OpKind::Tag:
-        case OpKind::Untag: {
-          auto& tags = st_.profile["tags"];
-          if (!tags.is_array()) tags = nlohmann::json::array();
-          const auto it = std::find(tags.begin(), tags.end(), nlohmann::json(op.text));
-          if (op.kind == OpKind::Tag && it == tags.end()) tags.push_back(op.text);
-          if (op.kind == OpKind::Untag && it != tags.end()) tags.erase(it);
-          if (tracing_) trace(jname, std::string(op.kind == OpKind::Tag ? "tag " : "untag ") + "\"" + op.text + "\"");
-          ++pc;
-          break;
-        }
-        case OpKind::Emit: {
-          nlohmann::json props = nlohmann::json::object();
-          const Evaluator ev(p, st_, now_);
-          for (const auto& f : op.with) props[f.key] = to_json(ev.eval(f.value, scope));
-          if (depth_ + 1 > cfg_.emit_depth) {
-            error(jname, run.version, "emit " + op.text + " dropped: emit chain deeper than " + std::to_string(cfg_.emit_depth));
-          } else {
-            if (tracing_) trace(jname, "emit " + op.text + " " + dump(props));
-            emits_.push_back({op.text, std::move(props), depth_ + 1});
-          }
-          ++pc;
-          break;
-        }
-        case OpKind::Exit:
-          end_run(jname, op.text.empty() ? "exit" : op.text);
-          return;
-        case OpKind::End:
-          end_run(jname, "end");
-          return;
-      }
+      const At at{jname, run, j, p, op, pc, Scope{&run.event, &run.trigger}};
+      // One run_op per payload kind: a kind without one does not compile.
+      const Next next = std::visit([this, &at](const auto& payload) { return run_op(payload, at); }, op.payload);
+      if (!next) return;
+      pc = *next;
     }
+  }
+
+  Next run_op(const SendOp& send_op, const At& at) {
+    const Journey& j = at.j;
+    if (j.quiet_start && in_window(zone(), now_, *j.quiet_start, *j.quiet_end)) {
+      at.run.pc = at.pc;
+      at.run.wait = RunState::Wait::Hold;
+      at.run.wake_at = next_local_time(zone(), now_, *j.quiet_end, -1, false);
+      if (tracing_) trace(at.jname, "send " + send_op.channel + " \"" + send_op.template_name + "\" at " + at.op.step_id + " held by quiet hours " +
+                              tod_text(*j.quiet_start) + "-" + tod_text(*j.quiet_end) + " until " + format_timestamp(at.run.wake_at));
+      return std::nullopt;
+    }
+    send(j, at.run, at.op, send_op);
+    return at.pc + 1;
+  }
+
+  Next run_op(const WaitOp& wait, const At& at) {
+    at.run.pc = at.pc;
+    at.run.wait = RunState::Wait::Timer;
+    at.run.wake_at = now_ + wait.millis;
+    if (tracing_) trace(at.jname, "wait " + duration_text(wait.millis / 1000) + " at " + at.op.step_id + ": wakes at " + format_timestamp(at.run.wake_at));
+    return std::nullopt;
+  }
+
+  Next run_op(const WaitUntilOp& wait, const At& at) {
+    const Millis when = next_local_time(zone(), now_, wait.time_of_day, -1, true);
+    if (when == now_) {
+      if (tracing_) trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id + ": it is that time now");
+      return at.pc + 1;
+    }
+    at.run.pc = at.pc;
+    at.run.wait = RunState::Wait::Timer;
+    at.run.wake_at = when;
+    if (tracing_) trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id + ": wakes at " + format_timestamp(when));
+    return std::nullopt;
+  }
+
+  Next run_op(const WaitUpToOp& wait, const At& at) {
+    at.run.pc = at.pc;
+    at.run.wait = RunState::Wait::Branches;
+    at.run.wake_at = now_ + wait.millis;
+    std::string events;
+    for (const auto& a : wait.arms) events += (events.empty() ? "" : ", ") + a.event;
+    if (tracing_) trace(at.jname, "wait up to " + duration_text(wait.millis / 1000) + " at " + at.op.step_id + " for " + events +
+                              ": times out at " + format_timestamp(at.run.wake_at));
+    return std::nullopt;
+  }
+
+  Next run_op(const BranchOp& branch, const At& at) {
+    const Evaluator ev = evaluator(at.p);
+    const bool holds = ev.eval(branch.condition, at.scope).truthy();
+    if (tracing_) {
+      std::vector<std::pair<std::string, std::string>> terms;
+      ev.terms(branch.condition, at.scope, terms);
+      trace(at.jname, "if " + expr_text(branch.condition) + " at " + at.op.step_id + ": " + (holds ? "true" : "false") + terms_text(terms));
+    }
+    return holds ? at.pc + 1 : branch.else_target;
+  }
+
+  Next run_op(const JumpOp& jump, const At&) { return jump.target; }
+
+  Next run_op(const SplitOp& split, const At& at) {
+    const std::size_t i = split_variant(st_.customer_id, at.jname, at.op.step_id, split.variants);
+    at.run.variant = split.variants.at(i).name;
+    if (tracing_) trace(at.jname, "split at " + at.op.step_id + ": variant " + at.run.variant);
+    return split.variants.at(i).target;
+  }
+
+  Next run_op(const SetOp& set, const At& at) {
+    const Value v = evaluator(at.p).eval(set.value, at.scope);
+    nlohmann::json j_value = to_json(v);
+    if (tracing_) trace(at.jname, "set customer." + join(set.path) + " = " + value_text(v));
+    if (set.path.size() == 1 && set.path[0] == "id") {
+      error(at.jname, at.run.version, "customer.id cannot be set");
+    } else {
+      set_path(st_.profile, set.path, std::move(j_value));
+    }
+    return at.pc + 1;
+  }
+
+  Next run_op(const TagOp& tag, const At& at) {
+    retag(at.jname, tag.tag, true);
+    return at.pc + 1;
+  }
+
+  Next run_op(const UntagOp& untag, const At& at) {
+    retag(at.jname, untag.tag, false);
+    return at.pc + 1;
+  }
+
+  Next run_op(const EmitOp& emit, const At& at) {
+    nlohmann::json props = nlohmann::json::object();
+    const Evaluator ev = evaluator(at.p);
+    for (const auto& f : emit.with) props[f.key] = to_json(ev.eval(f.value, at.scope));
+    if (depth_ + 1 > cfg_.emit_depth) {
+      error(at.jname, at.run.version, "emit " + emit.event + " dropped: emit chain deeper than " + std::to_string(cfg_.emit_depth));
+    } else {
+      if (tracing_) trace(at.jname, "emit " + emit.event + " " + dump(props));
+      emits_.push_back({emit.event, std::move(props), depth_ + 1});
+    }
+    return at.pc + 1;
+  }
+
+  Next run_op(const ExitOp& exit, const At& at) {
+    end_run(at.jname, exit.reason.empty() ? "exit" : exit.reason);
+    return std::nullopt;
+  }
+
+  Next run_op(const EndOp&, const At& at) {
+    end_run(at.jname, "end");
+    return std::nullopt;
+  }
+
+  // Adds a tag to the customer's tags, or removes it.
+  void retag(const std::string& jname, const std::string& tag, bool add) {
+    auto& tags = st_.profile["tags"];
+    if (!tags.is_array()) tags = nlohmann::json::array();
+    const auto it = std::find(tags.begin(), tags.end(), nlohmann::json(tag));
+    if (add && it == tags.end()) tags.push_back(tag);
+    if (!add && it != tags.end()) tags.erase(it);
+    if (tracing_) trace(jname, std::string(add ? "tag " : "untag ") + "\"" + tag + "\"");
   }
 
   static std::string join(const std::vector<std::string>& path) {
@@ -629,36 +670,36 @@ class Call {
     return n;
   }
 
-  void send(const Journey& j, RunState& run, const Op& op) {
+  void send(const Journey& j, RunState& run, const Op& op, const SendOp& send_op) {
     const std::int64_t visit = ++run.visits[op.step_id];
     Action a;
     a.action_id = action_id(st_.customer_id, j.name, run.version, run.entry_no, op.step_id, visit);
     a.customer_id = st_.customer_id;
     a.journey = j.name;
     a.step = op.step_id;
-    a.channel = op.channel;
-    a.template_name = op.template_name;
+    a.channel = send_op.channel;
+    a.template_name = send_op.template_name;
     a.at = now_;
-    a.variant = op.variant;
-    const Evaluator ev(*program_of(run), st_, now_);
+    a.variant = send_op.variant;
+    const Evaluator ev = evaluator(*program_of(run));
     const Scope scope{&run.event, &run.trigger};
-    for (const auto& f : op.with) a.params[f.key] = to_json(ev.eval(f.value, scope));
-    const auto* consent = json_at(st_.profile, {"consent", op.channel});
+    for (const auto& f : send_op.with) a.params[f.key] = to_json(ev.eval(f.value, scope));
+    const auto* consent = json_at(st_.profile, {"consent", send_op.channel});
     const bool consented = cfg_.consent_assumed ? !(consent && consent->is_boolean() && !consent->get<bool>())
                                                 : (consent && consent->is_boolean() && consent->get<bool>());
     std::string why;
     if (!consented) {
       a.reason = "consent";
-      why = "customer.consent." + op.channel + " = " + (consent ? dump(*consent) : "none") +
+      why = "customer.consent." + send_op.channel + " = " + (consent ? dump(*consent) : "none") +
             (cfg_.consent_assumed ? " (consent assumed)" : " (consent required)");
     } else if (j.cap_count && sends_in_window(j.cap_per_ms, &j.name, nullptr) >= *j.cap_count) {
       a.reason = "cap";
       why = "journey cap " + std::to_string(*j.cap_count) + " per " + duration_text(j.cap_per_ms / 1000) + " reached";
     } else {
-      for (const std::string& key : {op.channel, std::string("*")}) {
+      for (const std::string& key : {send_op.channel, std::string("*")}) {
         const auto cap = cfg_.channel_caps.find(key);
         if (cap == cfg_.channel_caps.end()) continue;
-        if (sends_in_window(cap->second.per_ms, nullptr, key == "*" ? nullptr : &op.channel) >= cap->second.count) {
+        if (sends_in_window(cap->second.per_ms, nullptr, key == "*" ? nullptr : &send_op.channel) >= cap->second.count) {
           a.reason = "cap";
           why = "engine-wide cap on " + (key == "*" ? std::string("all channels") : key) + " (" +
                 std::to_string(cap->second.count) + " per " + duration_text(cap->second.per_ms / 1000) + ") reached";
@@ -668,11 +709,11 @@ class Call {
     }
     a.sent = a.reason.empty();
     if (a.sent) {
-      st_.sent.push_back({now_, j.name, op.channel});
+      st_.sent.push_back({now_, j.name, send_op.channel});
       prune_sent();
     }
     record(a.sent ? Record::Kind::Send : Record::Kind::Suppressed, j.name, run.version, op.step_id, run.variant, a.reason);
-    if (tracing_) trace(j.name, "send " + op.channel + " \"" + op.template_name + "\" at " + op.step_id + ": " +
+    if (tracing_) trace(j.name, "send " + send_op.channel + " \"" + send_op.template_name + "\" at " + op.step_id + ": " +
                       (a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")") +
                       (a.variant.empty() ? "" : ", variant " + a.variant),
           {{"action_id", a.action_id}});
@@ -698,7 +739,7 @@ class Call {
           RunState& run = it->second;
           const Journey* j = journey_of(run);
           if (j != nullptr) {
-            const Evaluator ev(*program_of(run), st_, now_);
+            const Evaluator ev = evaluator(*program_of(run));
             const Scope scope{&run.event, &run.trigger};
             run.exit_values.resize(j->exits.size(), 0);
             for (std::size_t i = 0; i < j->exits.size(); ++i) {
@@ -724,7 +765,7 @@ class Call {
         for (std::size_t i = 0; i < live->entries.size(); ++i) {
           const auto& rule = live->entries[i];
           if (rule.kind != dsl::EntryKind::When) continue;
-          const Evaluator ev(*lib_.live, st_, now_);
+          const Evaluator ev = evaluator(*lib_.live);
           const bool v = ev.eval(*rule.condition, Scope{}).truthy();
           auto& values = st_.history[jname].when_values;
           values.resize(live->entries.size(), -1);
@@ -756,7 +797,7 @@ class Call {
       if (const auto it = st_.runs.find(jname); it != st_.runs.end()) {
         const Journey* j = journey_of(it->second);
         if (j != nullptr) {
-          const Evaluator ev(*program_of(it->second), st_, now_);
+          const Evaluator ev = evaluator(*program_of(it->second));
           const Scope scope{&it->second.event, &it->second.trigger};
           for (const auto& x : j->exits) {
             if (x.kind != dsl::ExitKind::When) continue;
@@ -767,7 +808,7 @@ class Call {
       }
       if (lib_.live) {
         if (const Journey* live = lib_.live->find_journey(jname)) {
-          const Evaluator ev(*lib_.live, st_, now_);
+          const Evaluator ev = evaluator(*lib_.live);
           for (const auto& rule : live->entries) {
             if (rule.kind != dsl::EntryKind::When) continue;
             relevant = true;
@@ -800,6 +841,7 @@ class Call {
 
   const Library& lib_;
   const EngineConfig& cfg_;
+  const Zones& zones_;
   CustomerState& st_;
   bool tracing_;
   Outcome& out_;
@@ -810,7 +852,8 @@ class Call {
 
 }  // namespace
 
-Engine::Engine(EngineConfig config) : config_(std::move(config)), versions_(std::make_unique<Versions>()) {}
+Engine::Engine(EngineConfig config)
+    : config_(std::move(config)), versions_(std::make_unique<Versions>()), zones_(std::make_unique<const Zones>(Zones::from_tzdb())) {}
 Engine::~Engine() = default;
 
 void Engine::deploy(std::shared_ptr<const Program> program) {
@@ -833,7 +876,7 @@ bool Engine::reads_event(std::string_view name) const {
 
 Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) const {
   Outcome out;
-  Call call(versions_->library, config_, state, trace, out);
+  Call call(versions_->library, config_, *zones_, state, trace, out);
   call.advance(event.at, event.at);
   call.apply(event);
   return out;
@@ -843,7 +886,7 @@ Outcome Engine::on_time(CustomerState& state, Millis now, bool trace) const { re
 
 Outcome Engine::advance(CustomerState& state, Millis now, Millis recurring_until, bool trace) const {
   Outcome out;
-  Call call(versions_->library, config_, state, trace, out);
+  Call call(versions_->library, config_, *zones_, state, trace, out);
   call.advance(now, recurring_until);
   return out;
 }

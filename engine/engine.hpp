@@ -1,6 +1,9 @@
 // The functional core: compiled journeys and the pure step function over one customer.
-// The engine never reads a clock or a socket (time zones are looked up in the system tzdata on
-// first use, engine/zone.cpp); `simulate` and `serve` both drive it.
+// The engine never reads a clock or a socket, and reads files only for time zones: constructing
+// an Engine takes the zone names from the system tzdata (date::get_tzdb(), read from disk on its
+// first call in the process), and date/tz reads a zone's rules from its tzdata file the first time
+// any engine uses that zone. A step call changes nothing but the state passed in. `simulate` and
+// `serve` both drive it.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@ namespace journey::engine {
 
 struct Program;        // compiled journeys and segments (engine/program.hpp)
 struct CustomerState;  // one customer's profile, timeline, runs and timers (engine/state.hpp)
+class Zones;           // every IANA time zone by name (engine/zone.hpp)
 
 /// Name and version of one compiled journey.
 struct JourneyInfo {
@@ -90,6 +94,7 @@ struct Outcome {
 /// customers; deploy() must not run concurrently with step calls.
 class Engine {
  public:
+  /// Builds the zone table from the system tzdata (see the top of this file).
   explicit Engine(EngineConfig config);
   ~Engine();
   Engine(const Engine&) = delete;
@@ -131,6 +136,7 @@ class Engine {
   struct Versions;
   EngineConfig config_;
   std::unique_ptr<Versions> versions_;
+  std::unique_ptr<const Zones> zones_;  // immutable once built: read without a lock
 };
 
 /// A fresh state for a customer the engine has not seen.

@@ -9,31 +9,15 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "dsl/ast.hpp"
-#include "dsl/fmt.hpp"
+#include "dsl/print.hpp"
 
 namespace journey::engine {
-
-/// What one compiled operation does. Steps of the language become one or more ops.
-enum class OpKind : std::uint8_t {
-  Send,       // channel, template_name, with, variant
-  Wait,       // millis
-  WaitUntil,  // time_of_day (seconds since local midnight)
-  WaitUpTo,   // millis, arms, timeout_target
-  Branch,     // condition; falls through when it holds, else jumps to target
-  Jump,       // target (goto, end of an if arm, end of a wait branch or split variant)
-  Split,      // variants
-  Set,        // path (after `customer.`), value
-  Tag,        // text
-  Untag,      // text
-  Emit,       // text = event name, with
-  Exit,       // text = reason (empty when none was given)
-  End,        // the end of the steps: the run leaves the journey
-};
 
 /// One `on EVENT [where EXPR]` branch of a `wait up to`.
 struct WaitArm {
@@ -49,28 +33,114 @@ struct Variant {
   std::size_t target = 0;  // op index of the variant body
 };
 
+// What one compiled operation does, one payload per kind. Steps of the language become one or
+// more ops. Each payload names its kind as the IR prints it.
+
+/// `send CHANNEL "TEMPLATE" [with {...}]`.
+struct SendOp {
+  static constexpr const char* kName = "send";
+  std::string channel;
+  std::string template_name;
+  std::vector<dsl::Field> with;
+  std::string variant;  // the split variant whose branch lexically holds the send, else empty
+};
+
+/// `wait DURATION`.
+struct WaitOp {
+  static constexpr const char* kName = "wait";
+  std::int64_t millis = 0;
+};
+
+/// `wait until HH:MM`.
+struct WaitUntilOp {
+  static constexpr const char* kName = "wait_until";
+  std::int64_t time_of_day = 0;  // seconds since local midnight
+};
+
+/// `wait up to DURATION { on EVENT ... } [timeout { ... }]`.
+struct WaitUpToOp {
+  static constexpr const char* kName = "wait_up_to";
+  std::int64_t millis = 0;
+  std::vector<WaitArm> arms;
+  std::size_t timeout_target = 0;  // op index of the timeout body (or of what follows)
+};
+
+/// One arm of an `if`: falls through when the condition holds, else jumps to `else_target`.
+struct BranchOp {
+  static constexpr const char* kName = "branch";
+  dsl::Expr condition;
+  std::size_t else_target = 0;
+};
+
+/// `goto`, the end of an `if` arm, of a wait branch or of a split variant.
+struct JumpOp {
+  static constexpr const char* kName = "jump";
+  std::size_t target = 0;
+};
+
+/// `split { P% NAME { ... } ... }`.
+struct SplitOp {
+  static constexpr const char* kName = "split";
+  std::vector<Variant> variants;
+};
+
+/// `set customer.PATH = EXPR`.
+struct SetOp {
+  static constexpr const char* kName = "set";
+  std::vector<std::string> path;  // after `customer.`
+  dsl::Expr value;
+};
+
+/// `tag "TAG"`.
+struct TagOp {
+  static constexpr const char* kName = "tag";
+  std::string tag;
+};
+
+/// `untag "TAG"`.
+struct UntagOp {
+  static constexpr const char* kName = "untag";
+  std::string tag;
+};
+
+/// `emit EVENT [with {...}]`.
+struct EmitOp {
+  static constexpr const char* kName = "emit";
+  std::string event;
+  std::vector<dsl::Field> with;
+};
+
+/// `exit ["REASON"]`.
+struct ExitOp {
+  static constexpr const char* kName = "exit";
+  std::string reason;  // empty when none was given
+};
+
+/// The end of the steps: the run leaves the journey.
+struct EndOp {
+  static constexpr const char* kName = "end";
+};
+
+/// What an op does: std::visit over it handles every kind or does not compile.
+using OpPayload = std::variant<SendOp, WaitOp, WaitUntilOp, WaitUpToOp, BranchOp, JumpOp, SplitOp, SetOp, TagOp,
+                               UntagOp, EmitOp, ExitOp, EndOp>;
+
 /// One compiled operation.
 struct Op {
-  OpKind kind = OpKind::End;
   std::string step_id;     // the source step's id (label, else "L<line>:<col>"); empty for glue
   bool step_head = false;  // the first op of a source step (counted as a visit of that step)
   std::uint32_t line = 0;  // source position of the step, for messages
   std::uint32_t column = 0;
-  std::string channel;
-  std::string template_name;
-  std::vector<dsl::Field> with;
-  std::string variant;  // Send: the split variant whose branch lexically holds it, else empty
-  std::int64_t millis = 0;
-  std::int64_t time_of_day = 0;
-  std::optional<dsl::Expr> condition;
-  std::size_t target = 0;
-  std::vector<WaitArm> arms;
-  std::size_t timeout_target = 0;
-  std::vector<Variant> variants;
-  std::vector<std::string> path;
-  std::optional<dsl::Expr> value;
-  std::string text;
+  OpPayload payload = EndOp{};
 };
+
+/// A visitor made of one lambda per case: std::visit(Cases{[](const SendOp&) {...}, ...}, v).
+template <class... F>
+struct Cases : F... {
+  using F::operator()...;
+};
+template <class... F>
+Cases(F...) -> Cases<F...>;
 
 /// Kinds of wait point in the state-machine view.
 enum class StateKind : std::uint8_t {
@@ -178,6 +248,10 @@ struct Segment {
 struct Program {
   std::vector<Journey> journeys;  // sorted by name
   std::map<std::string, Segment> segments;
+  /// The key of each `where`-filtered aggregate whose fold a customer's state keeps
+  /// (CustomerState::aggregates), indexed by the expression's `slot`: its canonical text, so that
+  /// programs agree on the key of the same aggregate.
+  std::vector<std::string> aggregate_keys;
   /// Timeline data the journeys can read: event name -> top-level property names kept
   /// ("*" keeps all). Events not listed here are not kept in timelines.
   std::map<std::string, std::set<std::string>> timeline_events;
@@ -185,14 +259,14 @@ struct Program {
   const Journey* find_journey(const std::string& name) const;
 };
 
-// The language's canonical printers (dsl/fmt.hpp), used for the IR, the version hash and graphs.
+// The language's canonical printers (dsl/print.hpp), used for the IR, the version hash, graphs and
+// traces.
 using dsl::duration_text;
 using dsl::expr_text;
 using dsl::time_of_day_text;
 
-/// The name of an op kind, as printed in the IR ("send", "wait_up_to", ...).
-const char* op_kind_name(OpKind kind);
-
+/// The name of an op's kind, as printed in the IR ("send", "wait_up_to", ...).
+const char* op_kind_name(const Op& op);
 
 /// The compiled journey as JSON (header, ops, states, transitions); its dump without the
 /// "version" key is the canonical form the version hashes.

@@ -77,6 +77,9 @@ struct AggregateCache {
   std::optional<double> max;
 };
 
+/// The kept folds of one customer, by aggregate key (Program::aggregate_keys: the canonical text).
+using AggregateCaches = std::map<std::string, AggregateCache>;
+
 /// Everything the engine knows about one customer.
 struct CustomerState {
   std::string customer_id;
@@ -88,7 +91,7 @@ struct CustomerState {
   std::map<std::string, JourneyHistory> history;               // journey -> history
   std::vector<SentRecord> sent;
   Millis clock = 0;  // the latest time the engine processed for this customer
-  mutable std::map<std::string, AggregateCache> aggregates;  // by aggregate source text
+  AggregateCaches aggregates;  // written by the step function (through its Evaluator), not by readers
 };
 
 /// Sets the starting profile (traits) of a customer, before any input. Not an input: the

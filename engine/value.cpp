@@ -77,33 +77,6 @@ Value arithmetic(dsl::BinaryOp op, const Value& a, const Value& b) {
   }
 }
 
-// Whether a `where` reads anything besides the tested event and the profile-free constants:
-// `trigger.`, `now`, customer data or other aggregates make a cached fold stale.
-bool reads_scope(const dsl::Expr& e) {
-  using K = dsl::ExprKind;
-  switch (e.kind) {
-    case K::Trigger:
-    case K::Now:
-    case K::Customer:
-    case K::IsSegment:
-    case K::Count:
-    case K::Sum:
-    case K::Avg:
-    case K::Min:
-    case K::Max:
-    case K::SinceEvent:
-    case K::SinceValue:
-    case K::Last:
-      return true;
-    default:
-      break;
-  }
-  for (const auto& o : e.operands) {
-    if (reads_scope(o)) return true;
-  }
-  return false;
-}
-
 void consider(std::optional<Millis>& best, Millis candidate, Millis now) {
   if (candidate > now && (!best || candidate < *best)) best = candidate;
 }
@@ -378,12 +351,16 @@ Value Evaluator::aggregate(const dsl::Expr& e, const Scope& scope, int depth) co
     const auto hi = std::upper_bound(list->begin(), list->end(), now_, by_time);
     auto begin = list->begin();
     if (e.within) begin = std::upper_bound(list->begin(), hi, now_ - *e.within * 1000, by_time);
-    const bool incremental = !e.within && !e.where.empty() && !reads_scope(e.where.front());
+    // The compiler gave a slot to the aggregates whose fold can be kept (see compile.cpp).
+    AggregateCache* kept = nullptr;
+    if (aggregates_ != nullptr && e.slot >= 0 && static_cast<std::size_t>(e.slot) < program_.aggregate_keys.size()) {
+      kept = &(*aggregates_)[program_.aggregate_keys[static_cast<std::size_t>(e.slot)]];
+    }
     if (e.kind == dsl::ExprKind::Count && e.where.empty()) {
       count = static_cast<double>(hi - begin);
-    } else if (incremental && state_.aggregates[expr_text(e)].consumed <= static_cast<std::size_t>(hi - list->begin())) {
+    } else if (kept != nullptr && kept->consumed <= static_cast<std::size_t>(hi - list->begin())) {
       // Timelines only grow at the end, so the fold so far stays valid: extend it.
-      AggregateCache& cache = state_.aggregates[expr_text(e)];
+      AggregateCache& cache = *kept;
       for (auto it = list->begin() + static_cast<std::ptrdiff_t>(cache.consumed); it != hi; ++it) {
         const Scope inner{&it->properties, nullptr};
         if (!eval_at(e.where.front(), inner, depth).truthy()) continue;
@@ -493,34 +470,18 @@ void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth
 
 void Evaluator::terms(const dsl::Expr& e, const Scope& scope,
                       std::vector<std::pair<std::string, std::string>>& out) const {
-  using K = dsl::ExprKind;
-  switch (e.kind) {
-    case K::Customer:
-    case K::Event:
-    case K::Trigger:
-    case K::Now:
-    case K::IsSegment:
-    case K::Count:
-    case K::Sum:
-    case K::Avg:
-    case K::Min:
-    case K::Max:
-    case K::SinceEvent:
-    case K::SinceValue:
-    case K::Last:
-    case K::Has: {
-      std::string text = expr_text(e);
-      if (std::none_of(out.begin(), out.end(), [&text](const auto& p) { return p.first == text; })) {
-        out.emplace_back(std::move(text), value_text(eval(e, scope)));
-      }
-      if (e.kind == K::IsSegment && out.size() < 32) {  // show what the segment is made of
-        const auto it = program_.segments.find(e.text);
-        if (it != program_.segments.end()) terms(it->second.condition, Scope{}, out);
-      }
-      return;
-    }
-    default:
-      for (const auto& o : e.operands) terms(o, scope, out);
+  // A term is a node that reads something (dsl::reads_of); literals and operators are looked into.
+  if (dsl::reads_of(e.kind) == dsl::ExprReads::Nothing) {
+    for (const auto& o : e.operands) terms(o, scope, out);
+    return;
+  }
+  std::string text = expr_text(e);  // tracing only: the trace shows the term as written
+  if (std::none_of(out.begin(), out.end(), [&text](const auto& p) { return p.first == text; })) {
+    out.emplace_back(std::move(text), value_text(eval(e, scope)));
+  }
+  if (e.kind == dsl::ExprKind::IsSegment && out.size() < 32) {  // show what the segment is made of
+    const auto it = program_.segments.find(e.text);
+    if (it != program_.segments.end()) terms(it->second.condition, Scope{}, out);
   }
 }
 

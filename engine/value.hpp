@@ -54,11 +54,13 @@ struct Scope {
   const nlohmann::json* trigger = nullptr;
 };
 
-/// Evaluates expressions for one customer at one instant.
+/// Evaluates expressions for one customer at one instant. Reads the state; writes only the
+/// aggregate folds it is handed (the step function hands it the state's own, so it owns the
+/// writes); without them every aggregate scans its timeline.
 class Evaluator {
  public:
-  Evaluator(const Program& program, const CustomerState& state, Millis now)
-      : program_(program), state_(state), now_(now) {}
+  Evaluator(const Program& program, const CustomerState& state, Millis now, AggregateCaches* aggregates = nullptr)
+      : program_(program), state_(state), now_(now), aggregates_(aggregates) {}
 
   Value eval(const dsl::Expr& e, const Scope& scope) const;
 
@@ -78,6 +80,7 @@ class Evaluator {
   const Program& program_;
   const CustomerState& state_;
   Millis now_;
+  AggregateCaches* aggregates_;  // kept folds to extend, or nullptr
 };
 
 /// The value at a property path in a JSON object, or nullptr.

@@ -1,24 +1,36 @@
 #include "engine/zone.hpp"
 
-#include <map>
-#include <mutex>
+#include <algorithm>
+#include <exception>
 
 namespace journey::engine {
 
-const date::time_zone* find_zone(const std::string& name) {
-  static std::mutex mutex;
-  static std::map<std::string, const date::time_zone*> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
-  const auto it = cache.find(name);
-  if (it != cache.end()) return it->second;
-  const date::time_zone* zone = nullptr;
+Zones Zones::from_tzdb() {
+  Zones out;
   try {
-    zone = date::locate_zone(name);
+    const date::tzdb& db = date::get_tzdb();
+    for (const auto& zone : db.zones) out.by_name_.emplace_back(zone.name(), &zone);
+#if !USE_OS_TZDB
+    for (const auto& link : db.links) {
+      try {
+        out.by_name_.emplace_back(link.name(), db.locate_zone(link.name()));
+      } catch (const std::exception&) {
+        // a link to a zone the tzdb lacks: unknown, as date::locate_zone has it
+      }
+    }
+#endif
   } catch (const std::exception&) {
-    zone = nullptr;
+    out.by_name_.clear();  // no tzdata: every name is unknown
   }
-  cache.emplace(name, zone);
-  return zone;
+  std::sort(out.by_name_.begin(), out.by_name_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+const date::time_zone* Zones::find(std::string_view name) const {
+  const auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                                   [](const auto& entry, std::string_view n) { return entry.first < n; });
+  return it != by_name_.end() && it->first == name ? it->second : nullptr;
 }
 
 Millis resolve_local(const date::time_zone* zone, date::local_seconds local) {

@@ -4,6 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <date/tz.h>
 
@@ -11,8 +14,21 @@
 
 namespace journey::engine {
 
-/// The zone with this IANA name, or nullptr when unknown. Cached; thread-safe.
-const date::time_zone* find_zone(const std::string& name);
+/// Every IANA zone name of the system tzdata (and, with a text tzdb, every link name) with its
+/// zone, resolved once. Immutable: looked up without a lock from any thread.
+class Zones {
+ public:
+  /// Reads the zone names from the tzdata (date::get_tzdb(), which loads them on its first call
+  /// in the process). A zone's rules are read by date/tz on the zone's first use. Without
+  /// tzdata the table is empty.
+  static Zones from_tzdb();
+
+  /// The zone with this IANA name, or nullptr when unknown (as date::locate_zone, which throws).
+  const date::time_zone* find(std::string_view name) const;
+
+ private:
+  std::vector<std::pair<std::string, const date::time_zone*>> by_name_;  // sorted by name
+};
 
 /// The instant of a local date and time in `zone`. A time in a spring-forward gap resolves to
 /// the first instant after the gap; an ambiguous (fall-back) time to its first occurrence.

@@ -26,11 +26,14 @@ std::string state_label(const engine::Journey& j, const engine::State& s) {
   switch (s.kind) {
     case engine::StateKind::Start: return "start";
     case engine::StateKind::End: return "end";
-    case engine::StateKind::Wait: return s.id + "\\nwait " + engine::duration_text(op.millis / 1000);
+    case engine::StateKind::Wait:
+      return s.id + "\\nwait " + engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
     case engine::StateKind::WaitUntil:
-      return s.id + "\\nwait until " + engine::time_of_day_text(op.time_of_day);
+      return s.id + "\\nwait until " +
+             engine::time_of_day_text(std::get<engine::WaitUntilOp>(op.payload).time_of_day);
     case engine::StateKind::WaitUpTo:
-      return s.id + "\\nwait up to " + engine::duration_text(op.millis / 1000);
+      return s.id + "\\nwait up to " +
+             engine::duration_text(std::get<engine::WaitUpToOp>(op.payload).millis / 1000);
     case engine::StateKind::QuietHold: return "quiet hours hold\\n" + op.step_id;
   }
   return s.id;
@@ -58,31 +61,34 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
     case engine::TriggerKind::Timer: {
       const engine::Op& op = j.ops[from.op];
       if (from.kind == engine::StateKind::QuietHold) return "quiet hours over";
-      if (from.kind == engine::StateKind::WaitUntil) return "at " + engine::time_of_day_text(op.time_of_day);
-      return "after " + engine::duration_text(op.millis / 1000);
+      if (from.kind == engine::StateKind::WaitUntil) {
+        return "at " + engine::time_of_day_text(std::get<engine::WaitUntilOp>(op.payload).time_of_day);
+      }
+      return "after " + engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
     }
     case engine::TriggerKind::Event:
       return "on " + t.event + (t.where ? " where " + engine::expr_text(*t.where) : "");
     case engine::TriggerKind::Timeout:
-      return "timeout " + engine::duration_text(j.ops[from.op].millis / 1000);
+      return "timeout " + engine::duration_text(std::get<engine::WaitUpToOp>(j.ops[from.op].payload).millis / 1000);
   }
   return "";
 }
 
 std::string action_label(const engine::Op& op) {
-  switch (op.kind) {
-    case engine::OpKind::Send: return "send " + op.channel + " \"" + op.template_name + "\"";
-    case engine::OpKind::Exit: return op.text.empty() ? "exit" : "exit \"" + op.text + "\"";
-    case engine::OpKind::Emit: return "emit " + op.text;
-    case engine::OpKind::Tag: return "tag \"" + op.text + "\"";
-    case engine::OpKind::Untag: return "untag \"" + op.text + "\"";
-    case engine::OpKind::Set: {
-      std::string path;
-      for (const auto& p : op.path) path += "." + p;
-      return "set customer" + path;
-    }
-    default: return engine::op_kind_name(op.kind);
-  }
+  using R = std::string;
+  return std::visit(
+      engine::Cases{[](const engine::SendOp& p) -> R { return "send " + p.channel + " \"" + p.template_name + "\""; },
+                    [](const engine::ExitOp& p) -> R { return p.reason.empty() ? "exit" : "exit \"" + p.reason + "\""; },
+                    [](const engine::EmitOp& p) -> R { return "emit " + p.event; },
+                    [](const engine::TagOp& p) -> R { return "tag \"" + p.tag + "\""; },
+                    [](const engine::UntagOp& p) -> R { return "untag \"" + p.tag + "\""; },
+                    [](const engine::SetOp& p) -> R {
+                      std::string path;
+                      for (const auto& part : p.path) path += "." + part;
+                      return "set customer" + path;
+                    },
+                    [&op](const auto&) -> R { return engine::op_kind_name(op); }},  // not actions
+      op.payload);
 }
 
 std::string guard_label(const engine::Guard& g) {

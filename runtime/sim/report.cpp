@@ -139,10 +139,10 @@ std::string FunnelReport::render(const engine::Program& program) const {
     steps.row({"step", "kind", "visits", "sent", "suppressed"});
     for (const auto& op : j.ops) {
       if (!op.step_head) continue;
-      std::string kind = engine::op_kind_name(op.kind);
-      if (op.kind == engine::OpKind::Branch) kind = "if";
-      if (op.kind == engine::OpKind::Jump) kind = "goto";
-      const bool send = op.kind == engine::OpKind::Send;
+      std::string kind = engine::op_kind_name(op);
+      if (std::holds_alternative<engine::BranchOp>(op.payload)) kind = "if";
+      if (std::holds_alternative<engine::JumpOp>(op.payload)) kind = "goto";
+      const auto* send = std::get_if<engine::SendOp>(&op.payload);
       std::string sup;
       if (send) {
         std::size_t total = 0;
@@ -155,7 +155,7 @@ std::string FunnelReport::render(const engine::Program& program) const {
         }
         sup = std::to_string(total) + (reasons.empty() ? "" : " (" + reasons + ")");
       }
-      steps.row({op.step_id, kind + (send ? " " + op.channel + " \"" + op.template_name + "\"" : ""),
+      steps.row({op.step_id, kind + (send ? " " + send->channel + " \"" + send->template_name + "\"" : ""),
                  std::to_string(count(f.visits, op.step_id)), send ? std::to_string(count(f.sent, op.step_id)) : "",
                  sup});
     }

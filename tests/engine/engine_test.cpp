@@ -1,8 +1,10 @@
 // Unit tests of the engine: time, expressions, ids, state round-trips, rules not reachable
 // from simulate flags (engine-wide caps, step budget, versions), and the batching law.
 #include <algorithm>
+#include <functional>
 #include <random>
 #include <set>
+#include <variant>
 
 #include <catch2/catch.hpp>
 
@@ -13,6 +15,7 @@
 #include "engine/state.hpp"
 #include "engine_support.hpp"
 #include "engine/value.hpp"
+#include "engine/zone.hpp"
 
 namespace je = journey::engine;
 namespace jd = journey::dsl;
@@ -23,14 +26,15 @@ using journey::test::build;
 namespace {
 
 // Evaluates an expression written in the language against a state at `now`, by compiling a
-// journey whose `if` holds it.
+// journey whose `if` holds it; aggregate folds are kept in `aggregates` when given.
 je::Value eval(const std::string& expr, const je::CustomerState& state, je::Millis now,
-               const nlohmann::json& event = nlohmann::json::object()) {
+               const nlohmann::json& event = nlohmann::json::object(), je::AggregateCaches* aggregates = nullptr) {
   const auto program = build("journey t {\n  entry on x\n  if " + expr + " { exit }\n}\n", false);
   const auto& op = program->journeys.at(0).ops.at(0);
-  REQUIRE(op.kind == je::OpKind::Branch);
-  const je::Evaluator ev(*program, state, now);
-  return ev.eval(*op.condition, je::Scope{&event, &event});
+  const auto* branch = std::get_if<je::BranchOp>(&op.payload);
+  REQUIRE(branch != nullptr);
+  const je::Evaluator ev(*program, state, now, aggregates);
+  return ev.eval(branch->condition, je::Scope{&event, &event});
 }
 
 }  // namespace
@@ -163,6 +167,39 @@ TEST_CASE("the compiled machine has wait points and transitions", "[compile]") {
   CHECK(j.events_read == std::set<std::string>{"signup", "buy"});
 }
 
+TEST_CASE("aggregates whose fold can be kept get a slot at compile time", "[compile]") {
+  const auto program = build(
+      "journey t {\n"
+      "  entry on x where count(order where event.amount > 10) > 1\n"
+      "  if count(order where event.amount > 10) > 2 and sum(order.amount where event.amount > 5 within 7d) > 0"
+      " and count(order where customer.vip == true) > 0 and max(order.amount where event.amount < 3) > 1 { exit }\n"
+      "}\n",
+      false);
+  // One key per distinct kept aggregate; `within` and a `where` reading the customer scan.
+  CHECK(program->aggregate_keys ==
+        std::vector<std::string>{"count(order where event.amount > 10)", "max(order.amount where event.amount < 3)"});
+  const auto& j = program->journeys.at(0);
+  const auto& where = *j.entries.at(0).where;
+  CHECK(where.operands.at(0).slot == 0);
+  std::vector<std::int32_t> slots;
+  const std::function<void(const jd::Expr&)> walk = [&](const jd::Expr& e) {
+    if (e.kind == jd::ExprKind::Count || e.kind == jd::ExprKind::Sum || e.kind == jd::ExprKind::Max) slots.push_back(e.slot);
+    for (const auto& o : e.operands) walk(o);
+  };
+  walk(std::get<je::BranchOp>(j.ops.at(0).payload).condition);
+  CHECK(slots == std::vector<std::int32_t>{0, -1, -1, 1});
+}
+
+TEST_CASE("the zone table finds what date::locate_zone finds", "[zone]") {
+  const auto zones = je::Zones::from_tzdb();
+  for (const char* name : {"UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Etc/GMT+5"}) {
+    INFO(name);
+    CHECK(zones.find(name) == date::locate_zone(name));
+  }
+  CHECK(zones.find("Mars/Olympus_Mons") == nullptr);
+  CHECK(zones.find("") == nullptr);
+}
+
 TEST_CASE("where-filtered aggregates extended incrementally equal a fresh scan", "[expr]") {
   auto state = je::new_customer("c1");
   std::vector<je::TimelineEntry> all;
@@ -178,7 +215,7 @@ TEST_CASE("where-filtered aggregates extended incrementally equal a fresh scan",
     const je::Millis now = at("2026-01-01T00:00:00Z") + static_cast<je::Millis>(n) * 3600000LL;
     for (const auto& e : exprs) {
       INFO(e << " after " << n << " entries");
-      CHECK(je::values_equal(eval(e, *state, now), eval(scanned(e), *state, now)));
+      CHECK(je::values_equal(eval(e, *state, now, nlohmann::json::object(), &state->aggregates), eval(scanned(e), *state, now)));
     }
   }
   CHECK_FALSE(state->aggregates.empty());
