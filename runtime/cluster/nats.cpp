@@ -168,4 +168,99 @@ std::uint64_t Nats::last_sequence(const std::string& stream, const std::string& 
   return sequence;
 }
 
+std::uint64_t Nats::message_count(const std::string& stream) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  check(js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, &code), "stream info", code);
+  const std::uint64_t count = info->State.Msgs;
+  jsStreamInfo_Destroy(info);
+  return count;
+}
+
+/// One publish() call's messages waiting for their acknowledgements.
+struct AsyncPublisher::Pending {
+  std::vector<PublishResult> results;
+  std::size_t remaining = 0;
+};
+
+AsyncPublisher::AsyncPublisher(Nats& nats, std::int64_t max_pending) {
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.Wait = 5000;
+  options.PublishAsync.MaxPending = max_pending;
+  options.PublishAsync.AckHandler = &AsyncPublisher::on_ack;
+  options.PublishAsync.AckHandlerClosure = this;
+  options.PublishAsync.StallWait = 5000;
+  check(natsConnection_JetStream(&js_, nats.connection_, &options), "jetstream");
+}
+
+AsyncPublisher::~AsyncPublisher() { jsCtx_Destroy(js_); }
+
+void AsyncPublisher::on_ack(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
+                            void* self) {
+  auto& publisher = *static_cast<AsyncPublisher*>(self);
+  const char* token = nullptr;
+  if (natsMsgHeader_Get(msg, "Journey-Token", &token) == NATS_OK && token != nullptr) {
+    std::lock_guard lock(publisher.mutex_);
+    auto it = publisher.waiting_.find(std::stoull(token));
+    if (it != publisher.waiting_.end()) {  // else: its batch gave up waiting
+      auto& [pending, index] = it->second;
+      auto& result = pending->results[index];
+      if (ack != nullptr) {
+        result.sequence = ack->Sequence;
+        result.duplicate = ack->Duplicate;
+      } else {
+        result.error = error != nullptr && error->ErrText != nullptr ? error->ErrText : "refused";
+      }
+      if (--pending->remaining == 0) publisher.answered_.notify_all();
+      publisher.waiting_.erase(it);
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
+std::vector<PublishResult> AsyncPublisher::publish(const std::vector<Outgoing>& messages,
+                                                   std::int64_t timeout_ms) {
+  Pending pending;
+  pending.results.resize(messages.size());
+  std::vector<std::uint64_t> tokens(messages.size());
+  {
+    std::lock_guard lock(mutex_);
+    pending.remaining = messages.size();
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      tokens[i] = next_token_++;
+      waiting_.emplace(tokens[i], std::make_pair(&pending, i));
+    }
+  }
+  auto fail = [&](std::size_t i, std::string error) {
+    std::lock_guard lock(mutex_);
+    if (waiting_.erase(tokens[i]) == 0) return;  // answered meanwhile
+    pending.results[i].error = std::move(error);
+    --pending.remaining;
+  };
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    natsMsg* msg = nullptr;
+    const auto& message = messages[i];
+    natsStatus status = natsMsg_Create(&msg, message.subject.c_str(), nullptr, message.data.data(),
+                                       static_cast<int>(message.data.size()));
+    const auto token = std::to_string(tokens[i]);
+    if (status == NATS_OK) status = natsMsgHeader_Set(msg, "Journey-Token", token.c_str());
+    if (status == NATS_OK && !message.msg_id.empty()) {
+      status = natsMsgHeader_Set(msg, "Nats-Msg-Id", message.msg_id.c_str());
+    }
+    if (status == NATS_OK) status = js_PublishMsgAsync(js_, &msg, nullptr);
+    if (status != NATS_OK) {
+      natsMsg_Destroy(msg);  // null once the library took it
+      fail(i, std::string("not sent: ") + natsStatus_GetText(status));
+    }
+  }
+  std::unique_lock lock(mutex_);
+  answered_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                     [&] { return pending.remaining == 0; });
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (waiting_.erase(tokens[i]) > 0) pending.results[i].error = "no acknowledgement in time";
+  }
+  return std::move(pending.results);
+}
+
 }  // namespace journey::runtime

@@ -4,11 +4,14 @@
 // throw NatsError with the server's message.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nats/nats.h>
@@ -54,6 +57,20 @@ struct BucketSpec {
 struct Published {
   std::uint64_t sequence = 0;
   bool duplicate = false;  // the stream already held this Nats-Msg-Id
+};
+
+/// One message to publish asynchronously.
+struct Outgoing {
+  std::string subject;
+  std::string msg_id;  // Nats-Msg-Id; empty for none
+  std::string data;
+};
+
+/// What JetStream answered for one asynchronous publish.
+struct PublishResult {
+  std::uint64_t sequence = 0;
+  bool duplicate = false;
+  std::string error;  // empty when stored
 };
 
 /// One key-value entry.
@@ -111,10 +128,41 @@ class Nats {
                     std::optional<std::uint64_t> expect_last_subject_seq = std::nullopt);
   /// The sequence of the subject's last message in `stream`, 0 when it has none.
   std::uint64_t last_sequence(const std::string& stream, const std::string& subject);
+  /// Messages held by `stream` now.
+  std::uint64_t message_count(const std::string& stream);
 
  private:
+  friend class AsyncPublisher;
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;
+};
+
+/// Publishes batches of messages asynchronously on a JetStream context of its own, each
+/// acknowledged on its own (stored on a quorum of the stream's replicas): a batch of N costs about
+/// one round trip, not N.
+class AsyncPublisher {
+ public:
+  /// At most `max_pending` messages in flight at once (a publish waits for room).
+  AsyncPublisher(Nats& nats, std::int64_t max_pending);
+  ~AsyncPublisher();
+  AsyncPublisher(const AsyncPublisher&) = delete;
+  AsyncPublisher& operator=(const AsyncPublisher&) = delete;
+
+  /// Publishes the messages (in order) and waits for their acknowledgements, at most
+  /// `timeout_ms`; one result per message, in order. Thread-safe.
+  std::vector<PublishResult> publish(const std::vector<Outgoing>& messages,
+                                     std::int64_t timeout_ms);
+
+ private:
+  struct Pending;
+  static void on_ack(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* self);
+
+  jsCtx* js_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable answered_;
+  std::uint64_t next_token_ = 0;
+  // token (the message's Journey-Token header) -> its batch and its place there
+  std::unordered_map<std::uint64_t, std::pair<Pending*, std::size_t>> waiting_;
 };
 
 }  // namespace journey::runtime
