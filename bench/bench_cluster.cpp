@@ -32,11 +32,16 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const long value = std::atol(argv[i + 1]);
-    if (flag == "--events") options.events = value;
-    else if (flag == "--batch") options.batch = value;
-    else if (flag == "--connections") options.connections = static_cast<int>(value);
-    else if (flag == "--partitions") options.partitions = static_cast<int>(value);
-    else if (flag == "--bytes") options.bytes = value;
+    if (flag == "--events")
+      options.events = value;
+    else if (flag == "--batch")
+      options.batch = value;
+    else if (flag == "--connections")
+      options.connections = static_cast<int>(value);
+    else if (flag == "--partitions")
+      options.partitions = static_cast<int>(value);
+    else if (flag == "--bytes")
+      options.bytes = value;
     else {
       std::cerr << "usage: bench_cluster [--events N] [--batch N] [--connections N] "
                    "[--partitions N] [--bytes N]\n";
@@ -56,7 +61,8 @@ int main(int argc, char** argv) try {
   for (int c = 0; c < options.connections; ++c) {
     for (;;) {
       try {
-        auto nats = std::make_unique<journey::runtime::Nats>(cluster.urls(), "bench-" + std::to_string(c));
+        auto nats =
+            std::make_unique<journey::runtime::Nats>(cluster.urls(), "bench-" + std::to_string(c));
         nats->ensure_stream({"EVENTS", {"events.*"}, 3});
         connections.push_back(std::move(nats));
         break;
@@ -80,8 +86,8 @@ int main(int argc, char** argv) try {
         if (first >= options.events) break;
         std::vector<journey::runtime::Outgoing> batch;
         for (long i = first; i < std::min(options.events, first + options.batch); ++i) {
-          batch.push_back({"events." + std::to_string(i % options.partitions),
-                           "m" + std::to_string(i), body});
+          batch.push_back(
+              {"events." + std::to_string(i % options.partitions), "m" + std::to_string(i), body});
         }
         for (const auto& result : publisher.publish(batch, 30'000)) {
           if (!result.error.empty()) ++failed;
@@ -93,11 +99,12 @@ int main(int argc, char** argv) try {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto stored = connections[0]->message_count("EVENTS");
-  std::printf("durable ingest, R3, %ld events of %ld bytes, batches of %ld, %d connections: "
-              "%.0f events/s (%.2f s); %llu stored, %ld failed\n",
-              options.events, options.bytes, options.batch, options.connections,
-              static_cast<double>(options.events) / seconds, seconds,
-              static_cast<unsigned long long>(stored), failed.load());
+  std::printf(
+      "durable ingest, R3, %ld events of %ld bytes, batches of %ld, %d connections: "
+      "%.0f events/s (%.2f s); %llu stored, %ld failed\n",
+      options.events, options.bytes, options.batch, options.connections,
+      static_cast<double>(options.events) / seconds, seconds,
+      static_cast<unsigned long long>(stored), failed.load());
   return stored == static_cast<std::uint64_t>(options.events) && failed == 0 ? 0 : 1;
 } catch (const std::exception& e) {
   std::cerr << "bench_cluster: " << e.what() << "\n";

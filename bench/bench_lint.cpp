@@ -26,10 +26,12 @@ void segment_decl(std::ostringstream& out, int i, int& lines) {
 /// One journey of about 60 lines using every step kind.
 void journey_decl(std::ostringstream& out, int i, int& lines) {
   const std::string text =
-      "journey flow_" + std::to_string(i) + " {\n" +
-      "  title \"Flow " + std::to_string(i) + "\"\n"
+      "journey flow_" + std::to_string(i) + " {\n" + "  title \"Flow " + std::to_string(i) +
+      "\"\n"
       "  entry on signup where event.source == \"ads\" or event.source == \"seo\"\n"
-      "  reentry after " + std::to_string(i % 60 + 1) + "d\n"
+      "  reentry after " +
+      std::to_string(i % 60 + 1) +
+      "d\n"
       "  exit on unsubscribe\n"
       "  exit when customer.consent.email == false\n"
       "  goal purchase: order_completed where event.amount > 20 within 14d\n"
@@ -37,8 +39,9 @@ void journey_decl(std::ostringstream& out, int i, int& lines) {
       "  quiet hours 21:00-09:00\n"
       "  cap 3 per 7d\n"
       "\n"
-      "  send email \"welcome-" + std::to_string(i) + "\" with { name: customer.first_name, n: " +
-      std::to_string(i) + " }\n"
+      "  send email \"welcome-" +
+      std::to_string(i) + "\" with { name: customer.first_name, n: " + std::to_string(i) +
+      " }\n"
       "  tag \"onboarding\"\n"
       "  wait up to 3d {\n"
       "    on order_completed where event.amount >= 50 {\n"
@@ -48,7 +51,9 @@ void journey_decl(std::ostringstream& out, int i, int& lines) {
       "    on order_completed { send email \"thanks\"; exit }\n"
       "    timeout { send push \"nudge\" with { code: \"NUDGE10\" } }\n"
       "  }\n"
-      "  if customer is seg_" + std::to_string(i % 50) + " and sum(order_completed.amount within 90d) > 100 {\n"
+      "  if customer is seg_" +
+      std::to_string(i % 50) +
+      " and sum(order_completed.amount within 90d) > 100 {\n"
       "    send sms \"vip-offer\" with { amount: 10 * 2 + 5 }\n"
       "  } else if count(email_open within 30d) == 0 or since(email_open) > 30d {\n"
       "    send email \"re-engage\"\n"
@@ -69,15 +74,19 @@ void journey_decl(std::ostringstream& out, int i, int& lines) {
       "  if has(customer.phone) and customer.tier in [\"gold\", \"silver\"] {\n"
       "    send sms \"tier-offer\"\n"
       "  }\n"
-      "  if count(email_open where event.campaign == \"spring\" within 7d) < 2 and not (customer.vip == true) {\n"
+      "  if count(email_open where event.campaign == \"spring\" within 7d) < 2 and not "
+      "(customer.vip == true) {\n"
       "    goto retry\n"
       "  }\n"
       "  untag \"onboarding\"\n"
-      "  if avg(order_completed.amount) > 40 and max(order_completed.amount) < 500 and min(order_completed.amount) > 1 {\n"
+      "  if avg(order_completed.amount) > 40 and max(order_completed.amount) < 500 and "
+      "min(order_completed.amount) > 1 {\n"
       "    send webhook \"crm-update\" with { total: sum(order_completed.amount), at: now }\n"
       "  }\n"
       "  wait 1d\n"
-      "  send email \"last-" + std::to_string(i) + "\"\n"
+      "  send email \"last-" +
+      std::to_string(i) +
+      "\"\n"
       "}\n\n";
   out << text;
   lines += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
@@ -112,7 +121,9 @@ int main() {
     diagnostics = ws.diagnostics.size();
   }
   std::printf("lint %d lines: %.1f ms (target < 100 ms)\n", lines, best_ms);
-  std::printf("  of which parse %.1f ms, check %.1f ms (best run of %d)\n", parse_ms, check_ms, kRuns);
-  if (diagnostics != 0) std::printf("warning: the generated file has %zu diagnostics\n", diagnostics);
+  std::printf("  of which parse %.1f ms, check %.1f ms (best run of %d)\n", parse_ms, check_ms,
+              kRuns);
+  if (diagnostics != 0)
+    std::printf("warning: the generated file has %zu diagnostics\n", diagnostics);
   return 0;
 }

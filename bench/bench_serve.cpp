@@ -16,10 +16,8 @@
 //            N wake-ups fire after D (journey_timers_fired_total) and reach the sink.
 //
 //   bench_serve --journey BIN --generate BIN --welcome FILE --wait FILE [options]   (see --help)
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,7 +40,9 @@
 #include <thread>
 #include <vector>
 
-#include <sqlite3.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "engine/time.hpp"
 #include "support/daemon_process.hpp"
@@ -61,11 +61,11 @@ struct Options {
   std::string wait_journey;
   std::string work_dir = fs::temp_directory_path().string();
   std::set<std::string> phases = {"ingest", "latency", "waits"};
-  int customers = 53'000;         // ingest data: about 19 events a customer
-  std::size_t batch = 500;        // events per /v1/batch request
-  int connections = 8;            // ingest: concurrent keep-alive connections
-  double latency_rate = 10'000;   // latency: events/s offered
-  double latency_seconds = 20;    // latency: how long
+  int customers = 53'000;        // ingest data: about 19 events a customer
+  std::size_t batch = 500;       // events per /v1/batch request
+  int connections = 8;           // ingest: concurrent keep-alive connections
+  double latency_rate = 10'000;  // latency: events/s offered
+  double latency_seconds = 20;   // latency: how long
   int latency_connections = 4;
   std::size_t waits = 1'000'000;  // waits: customers waiting for the same instant
   double wait_margin = 20;        // waits: seconds between the expected end of ingest and D
@@ -76,7 +76,8 @@ struct Options {
   bool keep = false;
 };
 
-constexpr const char* kUsage = R"(usage: bench_serve --journey BIN --generate BIN --welcome FILE --wait FILE [options]
+constexpr const char* kUsage =
+    R"(usage: bench_serve --journey BIN --generate BIN --welcome FILE --wait FILE [options]
   --phases LIST            ingest,latency,waits (default: all three)
   --customers N            generated customers for ingest and latency (53000: about 1M events)
   --batch N                events per /v1/batch request (500)
@@ -138,7 +139,9 @@ void figure(const std::string& what, const std::string& value, const std::string
   std::cout << line << std::endl;
 }
 
-void note(const std::string& text) { std::cout << "  " << text << std::endl; }
+void note(const std::string& text) {
+  std::cout << "  " << text << std::endl;
+}
 
 // --- the daemon process ---------------------------------------------------------------------
 
@@ -354,9 +357,9 @@ struct LoadResult {
   std::size_t duplicates = 0;
   std::size_t failed = 0;
   std::string first_error;
-  double seconds = 0;  // first send to last answer
+  double seconds = 0;             // first send to last answer
   std::vector<double> latencies;  // seconds, per request
-  double max_send_lag = 0;  // paced runs: how late the latest send left after its slot
+  double max_send_lag = 0;        // paced runs: how late the latest send left after its slot
 };
 
 /// Sends every request once over `connections` keep-alive connections; `interval` > 0 paces
@@ -389,8 +392,10 @@ LoadResult drive(int port, const std::vector<std::string>& requests, int connect
         result.max_send_lag = std::max(result.max_send_lag, lag);
         if (answer.status == 200) {
           ++result.requests_ok;
-          result.accepted += static_cast<std::size_t>(std::max(0L, json_integer(answer.body, "accepted")));
-          result.duplicates += static_cast<std::size_t>(std::max(0L, json_integer(answer.body, "duplicates")));
+          result.accepted +=
+              static_cast<std::size_t>(std::max(0L, json_integer(answer.body, "accepted")));
+          result.duplicates +=
+              static_cast<std::size_t>(std::max(0L, json_integer(answer.body, "duplicates")));
         } else {
           ++result.failed;
           if (result.first_error.empty()) {
@@ -444,7 +449,8 @@ long count_rows(const fs::path& db_path, const std::string& sql) {
   if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) die("cannot open " + db_path.string());
   sqlite3_stmt* st = nullptr;
   long count = -1;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
     count = static_cast<long>(sqlite3_column_int64(st, 0));
   }
   sqlite3_finalize(st);
@@ -474,7 +480,8 @@ void ingest_phase(const Options& options, const std::vector<std::string>& lines)
              fixed(result.seconds, 1) + " s)",
          ">= 50,000 events/s", rate >= 50'000 && result.failed == 0);
   note("requests ok " + std::to_string(result.requests_ok) + ", failed " +
-       std::to_string(result.failed) + (result.first_error.empty() ? "" : " (" + result.first_error.substr(0, 200) + ")") +
+       std::to_string(result.failed) +
+       (result.first_error.empty() ? "" : " (" + result.first_error.substr(0, 200) + ")") +
        "; accepted " + grouped(static_cast<double>(result.accepted)) + ", duplicates " +
        grouped(static_cast<double>(result.duplicates)));
   note("ack latency under full load: p50 " + fixed(percentile(result.latencies, 0.5) * 1000, 1) +
@@ -484,9 +491,10 @@ void ingest_phase(const Options& options, const std::vector<std::string>& lines)
   // Durability: kill at once after the last answer; every acknowledged event must be stored.
   daemon.stop(SIGKILL);
   auto stored = count_rows(dir.path() / "journey.db", "SELECT COUNT(*) FROM events");
-  figure("acknowledged events stored after SIGKILL",
-         grouped(static_cast<double>(stored)) + " of " + grouped(static_cast<double>(result.accepted)),
-         "all", stored >= static_cast<long>(result.accepted));
+  figure(
+      "acknowledged events stored after SIGKILL",
+      grouped(static_cast<double>(stored)) + " of " + grouped(static_cast<double>(result.accepted)),
+      "all", stored >= static_cast<long>(result.accepted));
 }
 
 void latency_phase(const Options& options, const std::vector<std::string>& lines) {
@@ -520,8 +528,10 @@ void waits_phase(const Options& options) {
                        ? options.wait_ingest_rate
                        : (g_measured_ingest > 0 ? 0.5 * g_measured_ingest : 15'000);
   // The instant every wait comes due, and the signups stamped one hour (the wait) before it.
-  Millis due = (wall_ms() + static_cast<Millis>((static_cast<double>(n) / assumed + options.wait_margin) * 1000)) /
-                   1000 * 1000 + 1000;
+  Millis due = (wall_ms() + static_cast<Millis>(
+                                (static_cast<double>(n) / assumed + options.wait_margin) * 1000)) /
+                   1000 * 1000 +
+               1000;
   auto stamp = journey::engine::format_timestamp(due - 3'600'000);
   std::vector<std::string> lines;
   lines.reserve(n);
@@ -545,7 +555,8 @@ void waits_phase(const Options& options) {
     note("waits: " + grouped(static_cast<double>(result.accepted)) + " signups ingested at " +
          grouped(rate) + " events/s (failed requests " + std::to_string(result.failed) +
          "); fresh daemon VmRSS " + fixed(static_cast<double>(baseline.rss_kb) / 1024, 1) +
-         " MB, after ingest VmRSS " + fixed(static_cast<double>(first.memory().rss_kb) / 1024, 1) + " MB");
+         " MB, after ingest VmRSS " + fixed(static_cast<double>(first.memory().rss_kb) / 1024, 1) +
+         " MB");
     first.stop(SIGKILL);
   }
   requests.clear();
@@ -564,8 +575,10 @@ void waits_phase(const Options& options) {
     auto answer = probe.call(post_request(
         "/v1/track", R"({"event":"ping","userId":"restart-probe","messageId":"probe-)" +
                          std::to_string(i) + "\"}"));
-    if (answer.status == 200) ready = since(daemon.started_at());
-    else std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (answer.status == 200)
+      ready = since(daemon.started_at());
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   auto pending = metric(probe, "journey_timers_pending");
   figure("restart (SIGKILL) with " + grouped(static_cast<double>(n)) + " pending waits",
@@ -578,7 +591,8 @@ void waits_phase(const Options& options) {
   while (wall_ms() < due - 1500) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto in_memory = metric(probe, "journey_timers_in_memory");
   auto before = daemon.memory();
-  double per_wait = static_cast<double>(before.rss_kb - baseline.rss_kb) * 1024 / static_cast<double>(n);
+  double per_wait =
+      static_cast<double>(before.rss_kb - baseline.rss_kb) * 1024 / static_cast<double>(n);
   figure("memory per pending wait",
          fixed(per_wait, 0) + " B (VmRSS " + fixed(static_cast<double>(before.rss_kb) / 1024, 1) +
              " MB - fresh " + fixed(static_cast<double>(baseline.rss_kb) / 1024, 1) + " MB, / " +
@@ -593,7 +607,8 @@ void waits_phase(const Options& options) {
   double all_fired = -1;
   double all_delivered = -1;
   double fired = 0;
-  Millis deadline = due + static_cast<Millis>(std::max(120.0, static_cast<double>(n) / 2000) * 1000);
+  Millis deadline =
+      due + static_cast<Millis>(std::max(120.0, static_cast<double>(n) / 2000) * 1000);
   while (wall_ms() < due) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   long peak_rss = 0;
   auto cpu_before = daemon.cpu_seconds();
@@ -618,7 +633,8 @@ void waits_phase(const Options& options) {
   }
   double fire_rate = all_fired > 0 ? static_cast<double>(n) / all_fired : 0;
   figure(grouped(static_cast<double>(n)) + " waits due at one instant: fired",
-         all_fired > 0 ? grouped(fire_rate) + " waits/s (all fired " + fixed(all_fired, 1) + " s after the instant)"
+         all_fired > 0 ? grouped(fire_rate) + " waits/s (all fired " + fixed(all_fired, 1) +
+                             " s after the instant)"
                        : "only " + grouped(fired) + " fired before the time limit",
          ">= 50,000 waits/s", fire_rate >= 50'000);
   note(all_delivered > 0
@@ -629,8 +645,8 @@ void waits_phase(const Options& options) {
     note("daemon CPU until all fired " + fixed(cpu_fired, 1) + " s (" +
          fixed(cpu_fired * 1e6 / static_cast<double>(n), 1) + " us/wake-up)");
   }
-  note("daemon VmRSS peak while firing " + fixed(static_cast<double>(peak_rss) / 1024, 1) + " MB, VmHWM " +
-       fixed(static_cast<double>(daemon.memory().hwm_kb) / 1024, 1) + " MB");
+  note("daemon VmRSS peak while firing " + fixed(static_cast<double>(peak_rss) / 1024, 1) +
+       " MB, VmHWM " + fixed(static_cast<double>(daemon.memory().hwm_kb) / 1024, 1) + " MB");
   int code = daemon.stop(SIGTERM);
   // Exactly one send per customer in the sink.
   std::ifstream in(sink);
@@ -640,11 +656,12 @@ void waits_phase(const Options& options) {
   while (std::getline(in, line)) {
     ++count;
     auto at = line.find("\"action_id\":\"");
-    if (at != std::string::npos) ids.insert(line.substr(at + 13, line.find('"', at + 13) - at - 13));
+    if (at != std::string::npos)
+      ids.insert(line.substr(at + 13, line.find('"', at + 13) - at - 13));
   }
   figure("sends in the sink after SIGTERM (exit " + std::to_string(code) + ")",
-         grouped(static_cast<double>(count)) + " lines, " + grouped(static_cast<double>(ids.size())) +
-             " distinct action ids",
+         grouped(static_cast<double>(count)) + " lines, " +
+             grouped(static_cast<double>(ids.size())) + " distinct action ids",
          grouped(static_cast<double>(n)) + " each", count == n && ids.size() == n);
 }
 
@@ -658,7 +675,8 @@ Options parse(int argc, char** argv) {
     auto text = value(i);
     char* end = nullptr;
     double v = std::strtod(text.c_str(), &end);
-    if (end == text.c_str() || *end != '\0' || v < 0) die(std::string(argv[i - 1]) + ": not a number: " + text);
+    if (end == text.c_str() || *end != '\0' || v < 0)
+      die(std::string(argv[i - 1]) + ": not a number: " + text);
     return v;
   };
   for (int i = 1; i < argc; ++i) {
@@ -666,39 +684,59 @@ Options parse(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       std::exit(0);
-    } else if (arg == "--journey") options.journey_bin = value(i);
-    else if (arg == "--generate") options.generate_bin = value(i);
-    else if (arg == "--welcome") options.welcome_journey = value(i);
-    else if (arg == "--wait") options.wait_journey = value(i);
-    else if (arg == "--work") options.work_dir = value(i);
+    } else if (arg == "--journey")
+      options.journey_bin = value(i);
+    else if (arg == "--generate")
+      options.generate_bin = value(i);
+    else if (arg == "--welcome")
+      options.welcome_journey = value(i);
+    else if (arg == "--wait")
+      options.wait_journey = value(i);
+    else if (arg == "--work")
+      options.work_dir = value(i);
     else if (arg == "--phases") {
       options.phases.clear();
       std::stringstream list(value(i));
       std::string phase;
       while (std::getline(list, phase, ',')) {
-        if (phase != "ingest" && phase != "latency" && phase != "waits") die("unknown phase `" + phase + "`");
+        if (phase != "ingest" && phase != "latency" && phase != "waits")
+          die("unknown phase `" + phase + "`");
         options.phases.insert(phase);
       }
-    } else if (arg == "--customers") options.customers = static_cast<int>(number(i));
-    else if (arg == "--batch") options.batch = static_cast<std::size_t>(number(i));
-    else if (arg == "--connections") options.connections = static_cast<int>(number(i));
-    else if (arg == "--latency-rate") options.latency_rate = number(i);
-    else if (arg == "--latency-seconds") options.latency_seconds = number(i);
-    else if (arg == "--waits") options.waits = static_cast<std::size_t>(number(i));
-    else if (arg == "--wait-margin") options.wait_margin = number(i);
-    else if (arg == "--wait-ingest-rate") options.wait_ingest_rate = number(i);
-    else if (arg == "--shards") options.shards = static_cast<int>(number(i));
-    else if (arg == "--threads") options.threads = static_cast<int>(number(i));
-    else if (arg == "--extra-toml") options.extra_toml = value(i);
-    else if (arg == "--keep") options.keep = true;
-    else die("unknown option `" + arg + "`\n" + kUsage);
+    } else if (arg == "--customers")
+      options.customers = static_cast<int>(number(i));
+    else if (arg == "--batch")
+      options.batch = static_cast<std::size_t>(number(i));
+    else if (arg == "--connections")
+      options.connections = static_cast<int>(number(i));
+    else if (arg == "--latency-rate")
+      options.latency_rate = number(i);
+    else if (arg == "--latency-seconds")
+      options.latency_seconds = number(i);
+    else if (arg == "--waits")
+      options.waits = static_cast<std::size_t>(number(i));
+    else if (arg == "--wait-margin")
+      options.wait_margin = number(i);
+    else if (arg == "--wait-ingest-rate")
+      options.wait_ingest_rate = number(i);
+    else if (arg == "--shards")
+      options.shards = static_cast<int>(number(i));
+    else if (arg == "--threads")
+      options.threads = static_cast<int>(number(i));
+    else if (arg == "--extra-toml")
+      options.extra_toml = value(i);
+    else if (arg == "--keep")
+      options.keep = true;
+    else
+      die("unknown option `" + arg + "`\n" + kUsage);
   }
-  if (options.journey_bin.empty() || options.generate_bin.empty() || options.welcome_journey.empty() ||
-      options.wait_journey.empty()) {
+  if (options.journey_bin.empty() || options.generate_bin.empty() ||
+      options.welcome_journey.empty() || options.wait_journey.empty()) {
     die(std::string("--journey, --generate, --welcome and --wait are required\n") + kUsage);
   }
   // The daemon runs in its own folder: paths given relative to here must still find things.
-  for (auto* path : {&options.journey_bin, &options.generate_bin, &options.welcome_journey, &options.wait_journey}) {
+  for (auto* path : {&options.journey_bin, &options.generate_bin, &options.welcome_journey,
+                     &options.wait_journey}) {
     std::error_code ec;
     if (!fs::exists(*path, ec)) die("no such file: " + *path);
     *path = fs::absolute(*path).string();

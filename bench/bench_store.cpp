@@ -11,6 +11,8 @@
 //   deliver  the sends of `fire` read from the outbox and marked delivered, as the file sink does
 //
 //   bench_store [--customers N] [--group N] [--dir DIR]
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,8 +21,6 @@
 #include <iostream>
 #include <optional>
 #include <string>
-
-#include <unistd.h>
 
 #include "runtime/store/sqlite_store.hpp"
 
@@ -38,12 +38,16 @@ double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string customer(std::size_t i) { return "c" + std::to_string(1'000'000 + i); }
+std::string customer(std::size_t i) {
+  return "c" + std::to_string(1'000'000 + i);
+}
 
 constexpr journey::engine::Millis kInstant = 1'800'000'000'000;
 
 /// CPU seconds of this process so far (its one thread: waits for fsync are not counted).
-double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+double cpu_seconds() {
+  return static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+}
 
 void report(const char* what, double seconds, double cpu, std::size_t units, const char* unit) {
   const auto n = static_cast<double>(units);
@@ -59,9 +63,12 @@ int main(int argc, char** argv) {
   fs::path dir = fs::temp_directory_path();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string arg = argv[i];
-    if (arg == "--customers") customers = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (arg == "--group") group = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (arg == "--dir") dir = argv[i + 1];
+    if (arg == "--customers")
+      customers = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (arg == "--group")
+      group = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (arg == "--dir")
+      dir = argv[i + 1];
     else {
       std::cerr << "usage: bench_store [--customers N] [--group N] [--dir DIR]\n";
       return 2;
@@ -108,7 +115,8 @@ int main(int argc, char** argv) {
     auto id = customer(c);
     for (std::size_t e = 0; e < events_per_customer; ++e) {
       // Over the 30 days before the instant, as examples/generate spreads them.
-      auto at = kInstant - static_cast<journey::engine::Millis>((c * 7919 + e * 104729) % 2'592'000) * 1000;
+      auto at = kInstant -
+                static_cast<journey::engine::Millis>((c * 7919 + e * 104729) % 2'592'000) * 1000;
       batch.events.push_back({id, id + "-m" + std::to_string(e), at, event_json});
       lines.push_back({id, kInstant, "", "event received", "{}"});
       ++events;
@@ -139,7 +147,8 @@ int main(int argc, char** argv) {
       action.channel = "email";
       action.payload = payload;
       batch.actions.push_back(std::move(action));
-      for (const char* line : {"wait at s1 is over", "send email \"due\" at s2", "left the journey"}) {
+      for (const char* line :
+           {"wait at s1 is over", "send email \"due\" at s2", "left the journey"}) {
         lines.push_back({id, kInstant, "wait_bench", line, detail});
       }
       ++fired;

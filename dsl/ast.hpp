@@ -21,20 +21,20 @@ enum class BinaryOp : std::uint8_t { Or, And, Eq, Ne, Lt, Le, Gt, Ge, In, Add, S
 
 /// What an expression node is. Which Expr fields a kind uses is written beside it.
 enum class ExprKind : std::uint8_t {
-  Number,      // number
-  String,      // text
-  Bool,        // boolean
-  None,        //
-  Duration,    // seconds
-  TimeOfDay,   // seconds (since midnight); only where the grammar allows HH:MM
-  List,        // operands = items
-  Customer,    // path = attribute path after `customer.` (e.g. {"consent","email"}); {"id"} is the id
-  Event,       // path = property path after `event.`
-  Trigger,     // path = property path after `trigger.`
-  Now,         //
-  Not,         // operands[0]
-  Negate,      // operands[0]
-  Binary,      // op, operands[0], operands[1]
+  Number,     // number
+  String,     // text
+  Bool,       // boolean
+  None,       //
+  Duration,   // seconds
+  TimeOfDay,  // seconds (since midnight); only where the grammar allows HH:MM
+  List,       // operands = items
+  Customer,  // path = attribute path after `customer.` (e.g. {"consent","email"}); {"id"} is the id
+  Event,     // path = property path after `event.`
+  Trigger,   // path = property path after `trigger.`
+  Now,       //
+  Not,       // operands[0]
+  Negate,    // operands[0]
+  Binary,    // op, operands[0], operands[1]
   IsSegment,   // text = segment name (name_span), boolean = true for `is not`
   Count,       // text = event name (name_span), where, within
   Sum,         // text = event, path = property path, where, within
@@ -73,21 +73,29 @@ constexpr ExprReads reads_of(ExprKind kind) {
     case ExprKind::List:
     case ExprKind::Not:
     case ExprKind::Negate:
-    case ExprKind::Binary: return ExprReads::Nothing;
-    case ExprKind::Customer: return ExprReads::Customer;
-    case ExprKind::Event: return ExprReads::Event;
-    case ExprKind::Trigger: return ExprReads::Trigger;
+    case ExprKind::Binary:
+      return ExprReads::Nothing;
+    case ExprKind::Customer:
+      return ExprReads::Customer;
+    case ExprKind::Event:
+      return ExprReads::Event;
+    case ExprKind::Trigger:
+      return ExprReads::Trigger;
     case ExprKind::Now:
-    case ExprKind::SinceValue: return ExprReads::Clock;
-    case ExprKind::IsSegment: return ExprReads::Segment;
+    case ExprKind::SinceValue:
+      return ExprReads::Clock;
+    case ExprKind::IsSegment:
+      return ExprReads::Segment;
     case ExprKind::Count:
     case ExprKind::Sum:
     case ExprKind::Avg:
     case ExprKind::Min:
     case ExprKind::Max:
     case ExprKind::SinceEvent:
-    case ExprKind::Last: return ExprReads::Timeline;
-    case ExprKind::Has: return ExprReads::Presence;
+    case ExprKind::Last:
+      return ExprReads::Timeline;
+    case ExprKind::Has:
+      return ExprReads::Presence;
   }
   return ExprReads::Nothing;
 }
@@ -100,7 +108,8 @@ struct Expr {
   std::int64_t seconds = 0;
   bool boolean = false;
   BinaryOp op = BinaryOp::Or;
-  std::int32_t slot = -1;  // numbered by a later phase (engine::compile: kept aggregate folds); -1 unset
+  std::int32_t slot =
+      -1;  // numbered by a later phase (engine::compile: kept aggregate folds); -1 unset
   std::string text;
   Span name_span;
   std::vector<std::string> path;
@@ -203,10 +212,10 @@ enum class EntryKind : std::uint8_t { On, When, Every };
 /// An `entry` clause.
 struct Entry {
   EntryKind kind = EntryKind::On;
-  EventRef event;              // On
-  std::optional<Expr> where;   // On: `where`; Every: `when`
-  Expr condition;              // When
-  int weekday = -1;            // Every: -1 = every day, 0 = sunday ... 6 = saturday
+  EventRef event;                // On
+  std::optional<Expr> where;     // On: `where`; Every: `when`
+  Expr condition;                // When
+  int weekday = -1;              // Every: -1 = every day, 0 = sunday ... 6 = saturday
   std::int64_t time_of_day = 0;  // Every: seconds since midnight
   Span span;
   friend bool operator==(const Entry&, const Entry&) = default;

@@ -30,8 +30,7 @@ void check_unique(Context& ctx, std::map<std::string, Declared>& seen, const std
 }
 
 void collect_segment_refs(const Expr& e, std::vector<std::string>& out) {
-  if (e.kind == ExprKind::IsSegment &&
-      std::find(out.begin(), out.end(), e.text) == out.end()) {
+  if (e.kind == ExprKind::IsSegment && std::find(out.begin(), out.end(), e.text) == out.end()) {
     out.push_back(e.text);
   }
   for (const auto& o : e.operands) collect_segment_refs(o, out);
@@ -40,7 +39,8 @@ void collect_segment_refs(const Expr& e, std::vector<std::string>& out) {
 
 /// Segment cycles (E105): each strongly connected group of segments is reported once, at its
 /// first member in source order, naming one cycle through that member.
-void check_cycles(Context& ctx, const std::vector<std::pair<const Segment*, const std::string*>>& segs) {
+void check_cycles(Context& ctx,
+                  const std::vector<std::pair<const Segment*, const std::string*>>& segs) {
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < segs.size(); ++i) index.emplace(segs[i].first->name, i);
   const std::size_t n = segs.size();
@@ -172,7 +172,8 @@ void check(Workspace& ws, const CheckOptions& options) {
 
   // File order, then position; cap the count per file.
   std::map<std::string, std::size_t> file_order;
-  for (std::size_t i = 0; i < ws.files.size(); ++i) file_order.emplace(ws.files[i].source->path(), i);
+  for (std::size_t i = 0; i < ws.files.size(); ++i)
+    file_order.emplace(ws.files[i].source->path(), i);
   std::vector<Diagnostic> all = std::move(ws.diagnostics);
   for (auto& d : ctx.found) all.push_back(std::move(d));
   auto order = [&](const Diagnostic& d) {

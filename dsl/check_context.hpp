@@ -16,12 +16,13 @@ namespace journey::dsl::checks {
 /// The state of one `check()` run: lookup tables built once, and the findings so far.
 struct Context {
   const CheckOptions& options;
-  std::vector<std::string> segment_names;         // every declared segment, source order
+  std::vector<std::string> segment_names;  // every declared segment, source order
   std::set<std::string, std::less<>> segment_set;
-  std::vector<std::string> known_events;          // with a plan: plan events and emitted events
+  std::vector<std::string> known_events;  // with a plan: plan events and emitted events
   std::set<std::string, std::less<>> known_event_set;
   std::vector<Diagnostic> found;
-  std::map<std::string, std::vector<std::uint32_t>, std::less<>> syntax_errors;  // offsets, per file
+  std::map<std::string, std::vector<std::uint32_t>, std::less<>>
+      syntax_errors;  // offsets, per file
 
   explicit Context(const CheckOptions& opts) : options(opts) {}
 
@@ -45,7 +46,7 @@ struct Scope {
   std::string no_event_reason;            // why there is none, for E111 ("in a segment", ...)
   bool trigger_allowed = false;
   std::optional<std::string> trigger_name;
-  std::string no_trigger_reason;          // for E112
+  std::string no_trigger_reason;  // for E112
 };
 
 /// A type as inferred, with where it came from when a tracking plan said so.

@@ -58,8 +58,8 @@ Typed plan_property(Context& ctx, const FileRef& file, const std::string& event,
   if (path.size() == 1) {
     typed.type = plan_type(prop->type);
     if (typed.type != Type::Unknown) {
-      typed.plan_origin = "`" + event + "." + prop->name + "` is " + std::string(describe(typed.type)) +
-                          " in the tracking plan";
+      typed.plan_origin = "`" + event + "." + prop->name + "` is " +
+                          std::string(describe(typed.type)) + " in the tracking plan";
     }
   }
   return typed;
@@ -87,12 +87,18 @@ const Expr& arg(const Expr& e, std::size_t i) {
 /// The type of a literal, Unknown for anything else.
 Type literal_type(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::Number: return Type::Number;
-    case ExprKind::String: return Type::String;
-    case ExprKind::Bool: return Type::Bool;
-    case ExprKind::Duration: return Type::Duration;
-    case ExprKind::List: return Type::List;
-    default: return Type::Unknown;
+    case ExprKind::Number:
+      return Type::Number;
+    case ExprKind::String:
+      return Type::String;
+    case ExprKind::Bool:
+      return Type::Bool;
+    case ExprKind::Duration:
+      return Type::Duration;
+    case ExprKind::List:
+      return Type::List;
+    default:
+      return Type::Unknown;
   }
 }
 
@@ -116,14 +122,16 @@ Typed check_aggregate(Context& ctx, const FileRef& file, const Expr& e, const Sc
       result.type = Type::Duration;
       break;
     case ExprKind::Last: {
-      const Span prop_span = find_word(file, e.name_span.end, e.span.end + 1,
-                                       e.path.empty() ? std::string_view{} : e.path.front(), e.span);
+      const Span prop_span =
+          find_word(file, e.name_span.end, e.span.end + 1,
+                    e.path.empty() ? std::string_view{} : e.path.front(), e.span);
       result = plan_property(ctx, file, e.text, e.path, prop_span);
       break;
     }
     default: {  // Sum, Avg, Min, Max
-      const Span prop_span = find_word(file, e.name_span.end, e.span.end,
-                                       e.path.empty() ? std::string_view{} : e.path.front(), e.span);
+      const Span prop_span =
+          find_word(file, e.name_span.end, e.span.end,
+                    e.path.empty() ? std::string_view{} : e.path.front(), e.span);
       const Typed prop = plan_property(ctx, file, e.text, e.path, prop_span);
       if (prop.type != Type::Unknown && prop.type != Type::Number) {
         ctx.report("E116", file.path(), prop_span,
@@ -275,7 +283,8 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
       if (operand.type != Type::Unknown && operand.type != Type::Timestamp &&
           operand.type != Type::String) {
         TypeRule rule;
-        rule.error = "`since` needs an event or a timestamp, found " + std::string(describe(operand.type));
+        rule.error =
+            "`since` needs an event or a timestamp, found " + std::string(describe(operand.type));
         report_type(ctx, file, e.span, rule, {&operand});
       }
       result.type = Type::Duration;

@@ -149,7 +149,8 @@ class StepGraph {
       if (is_wait(step)) continue;
       for (std::size_t m : edges_[n]) stack.push_back(m);
       if (step.kind == StepKind::Goto) {
-        if (auto t = label_nodes_.find(step.text); t != label_nodes_.end()) stack.push_back(t->second);
+        if (auto t = label_nodes_.find(step.text); t != label_nodes_.end())
+          stack.push_back(t->second);
       }
     }
     return false;
@@ -198,8 +199,10 @@ class StepWalker {
   static Scope merge(const Scope& a, const Scope& b) {
     Scope s = a;
     s.event_in_scope = a.event_in_scope || b.event_in_scope;
-    if (!a.event_in_scope) s.event_name = b.event_name;
-    else if (b.event_in_scope && a.event_name != b.event_name) s.event_name.reset();
+    if (!a.event_in_scope)
+      s.event_name = b.event_name;
+    else if (b.event_in_scope && a.event_name != b.event_name)
+      s.event_name.reset();
     return s;
   }
 
@@ -317,7 +320,8 @@ class StepWalker {
         break;
       case StepKind::Goto:
         // In a journey with syntax errors, the label may be on a step that did not parse.
-        if (std::find(labels_.begin(), labels_.end(), step.text) == labels_.end() && !journey_broken_) {
+        if (std::find(labels_.begin(), labels_.end(), step.text) == labels_.end() &&
+            !journey_broken_) {
           auto& d = ctx_.report("E101", file_.path(), step.text_span,
                                 "undefined label `" + step.text + "`");
           if (auto s = suggest(step.text, labels_)) d.help = "did you mean `" + *s + "`?";
@@ -408,7 +412,8 @@ void check_journey(Context& ctx, const FileRef& file, const Journey& j) {
         check_condition(ctx, file, e.condition, without_event("`entry when` has no event"));
         break;
       case EntryKind::Every:
-        if (e.where) check_condition(ctx, file, *e.where, without_event("`entry every` has no event"));
+        if (e.where)
+          check_condition(ctx, file, *e.where, without_event("`entry every` has no event"));
         break;
     }
   }
@@ -455,7 +460,8 @@ void check_journey(Context& ctx, const FileRef& file, const Journey& j) {
   Scope steps_scope = header;
   steps_scope.event_in_scope = has_entry_on;
   steps_scope.event_name = only_on ? entry_event : std::nullopt;
-  steps_scope.no_event_reason = "journey `" + j.name + "` has no `entry on` and no `on` branch before here";
+  steps_scope.no_event_reason =
+      "journey `" + j.name + "` has no `entry on` and no `on` branch before here";
   StepWalker walker(ctx, file, labels, goto_targets, broken);
   walker.walk(j.steps, steps_scope);
 

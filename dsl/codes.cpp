@@ -301,9 +301,11 @@ Fix: remove the step, move it before the `exit`, or label it and jump to it.)"},
 std::optional<CodeInfo> find_code(std::string_view code) {
   for (const auto& info : all_codes()) {
     if (info.code.size() != code.size()) continue;
-    const bool same = std::equal(info.code.begin(), info.code.end(), code.begin(), [](char a, char b) {
-      return std::toupper(static_cast<unsigned char>(a)) == std::toupper(static_cast<unsigned char>(b));
-    });
+    const bool same =
+        std::equal(info.code.begin(), info.code.end(), code.begin(), [](char a, char b) {
+          return std::toupper(static_cast<unsigned char>(a)) ==
+                 std::toupper(static_cast<unsigned char>(b));
+        });
     if (same) return info;
   }
   return std::nullopt;

@@ -11,17 +11,21 @@ namespace journey::dsl {
 namespace {
 
 constexpr std::array<std::string_view, 46> kKeywords = {
-    "journey", "segment", "title", "entry",  "on",    "when",    "every",  "at",      "reentry", "never",
-    "always",  "after",   "exit",  "goal",   "within", "quiet",  "hours",  "cap",     "per",     "send",
-    "with",    "wait",    "up",    "to",     "until", "timeout", "if",     "else",    "split",   "set",
-    "tag",     "untag",   "emit",  "goto",   "and",   "or",      "not",    "in",      "is",      "customer",
-    "event",   "trigger", "now",   "true",   "false", "none"};
+    "journey", "segment", "title",  "entry", "on",    "when", "every",  "at",
+    "reentry", "never",   "always", "after", "exit",  "goal", "within", "quiet",
+    "hours",   "cap",     "per",    "send",  "with",  "wait", "up",     "to",
+    "until",   "timeout", "if",     "else",  "split", "set",  "tag",    "untag",
+    "emit",    "goto",    "and",    "or",    "not",   "in",   "is",     "customer",
+    "event",   "trigger", "now",    "true",  "false", "none"};
 
 bool is_identifier(std::string_view s) {
   if (s.empty()) return false;
-  const auto first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  const auto first = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
   if (!first(s[0])) return false;
-  return std::all_of(s.begin() + 1, s.end(), [&](char c) { return first(c) || (c >= '0' && c <= '9'); });
+  return std::all_of(s.begin() + 1, s.end(),
+                     [&](char c) { return first(c) || (c >= '0' && c <= '9'); });
 }
 
 bool is_keyword(std::string_view s) {
@@ -32,10 +36,18 @@ std::string quote(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           static constexpr char kHex[] = "0123456789abcdef";
@@ -53,7 +65,8 @@ std::string quote(std::string_view s) {
 
 std::string number_text(double v) {
   std::array<char, 400> buf{};
-  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::fixed);
+  const auto [end, ec] =
+      std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::fixed);
   if (ec != std::errc()) return "0";
   return std::string(buf.data(), end);
 }
@@ -61,7 +74,8 @@ std::string number_text(double v) {
 std::string print_duration(std::int64_t seconds) {
   if (seconds <= 0) return "0s";
   std::string out;
-  constexpr std::array<std::pair<std::int64_t, char>, 4> kUnits = {{{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
+  constexpr std::array<std::pair<std::int64_t, char>, 4> kUnits = {
+      {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
   for (const auto& [size, unit] : kUnits) {
     if (seconds >= size) {
       out += std::to_string(seconds / size);
@@ -73,11 +87,15 @@ std::string print_duration(std::int64_t seconds) {
 }
 
 std::string print_time_of_day(std::int64_t seconds) {
-  const auto two = [](std::int64_t v) { return std::string(v < 10 ? "0" : "") + std::to_string(v); };
+  const auto two = [](std::int64_t v) {
+    return std::string(v < 10 ? "0" : "") + std::to_string(v);
+  };
   return two(seconds / 3600) + ":" + two((seconds / 60) % 60);
 }
 
-std::string event_text(const EventRef& e) { return e.quoted ? quote(e.name) : e.name; }
+std::string event_text(const EventRef& e) {
+  return e.quoted ? quote(e.name) : e.name;
+}
 
 /// An event name held as text (aggregates, since, last): bare when it can be.
 std::string event_name_text(const std::string& name) {
@@ -91,7 +109,8 @@ std::string path_text(const std::vector<std::string>& path) {
 }
 
 std::string rtrim(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -102,36 +121,58 @@ int precedence(const Expr& e) {
   switch (e.kind) {
     case ExprKind::Binary:
       switch (e.op) {
-        case BinaryOp::Or: return 1;
-        case BinaryOp::And: return 2;
+        case BinaryOp::Or:
+          return 1;
+        case BinaryOp::And:
+          return 2;
         case BinaryOp::Add:
-        case BinaryOp::Sub: return 5;
+        case BinaryOp::Sub:
+          return 5;
         case BinaryOp::Mul:
-        case BinaryOp::Div: return 6;
-        default: return 4;
+        case BinaryOp::Div:
+          return 6;
+        default:
+          return 4;
       }
-    case ExprKind::Not: return 3;
-    case ExprKind::IsSegment: return 4;
-    case ExprKind::Negate: return 7;
-    default: return 8;
+    case ExprKind::Not:
+      return 3;
+    case ExprKind::IsSegment:
+      return 4;
+    case ExprKind::Negate:
+      return 7;
+    default:
+      return 8;
   }
 }
 
 const char* print_op(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Or: return "or";
-    case BinaryOp::And: return "and";
-    case BinaryOp::Eq: return "==";
-    case BinaryOp::Ne: return "!=";
-    case BinaryOp::Lt: return "<";
-    case BinaryOp::Le: return "<=";
-    case BinaryOp::Gt: return ">";
-    case BinaryOp::Ge: return ">=";
-    case BinaryOp::In: return "in";
-    case BinaryOp::Add: return "+";
-    case BinaryOp::Sub: return "-";
-    case BinaryOp::Mul: return "*";
-    case BinaryOp::Div: return "/";
+    case BinaryOp::Or:
+      return "or";
+    case BinaryOp::And:
+      return "and";
+    case BinaryOp::Eq:
+      return "==";
+    case BinaryOp::Ne:
+      return "!=";
+    case BinaryOp::Lt:
+      return "<";
+    case BinaryOp::Le:
+      return "<=";
+    case BinaryOp::Gt:
+      return ">";
+    case BinaryOp::Ge:
+      return ">=";
+    case BinaryOp::In:
+      return "in";
+    case BinaryOp::Add:
+      return "+";
+    case BinaryOp::Sub:
+      return "-";
+    case BinaryOp::Mul:
+      return "*";
+    case BinaryOp::Div:
+      return "/";
   }
   return "?";
 }
@@ -153,12 +194,18 @@ std::string aggregate_tail(const Expr& e) {
 
 std::string print_expr(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::Number: return number_text(e.number);
-    case ExprKind::String: return quote(e.text);
-    case ExprKind::Bool: return e.boolean ? "true" : "false";
-    case ExprKind::None: return "none";
-    case ExprKind::Duration: return print_duration(e.seconds);
-    case ExprKind::TimeOfDay: return print_time_of_day(e.seconds);
+    case ExprKind::Number:
+      return number_text(e.number);
+    case ExprKind::String:
+      return quote(e.text);
+    case ExprKind::Bool:
+      return e.boolean ? "true" : "false";
+    case ExprKind::None:
+      return "none";
+    case ExprKind::Duration:
+      return print_duration(e.seconds);
+    case ExprKind::TimeOfDay:
+      return print_time_of_day(e.seconds);
     case ExprKind::List: {
       std::string out = "[";
       for (std::size_t i = 0; i < e.operands.size(); ++i) {
@@ -167,12 +214,18 @@ std::string print_expr(const Expr& e) {
       }
       return out + "]";
     }
-    case ExprKind::Customer: return "customer" + path_text(e.path);
-    case ExprKind::Event: return "event" + path_text(e.path);
-    case ExprKind::Trigger: return "trigger" + path_text(e.path);
-    case ExprKind::Now: return "now";
-    case ExprKind::Not: return "not " + operand_text(e.operands.at(0), 3);
-    case ExprKind::Negate: return "-" + operand_text(e.operands.at(0), 7);
+    case ExprKind::Customer:
+      return "customer" + path_text(e.path);
+    case ExprKind::Event:
+      return "event" + path_text(e.path);
+    case ExprKind::Trigger:
+      return "trigger" + path_text(e.path);
+    case ExprKind::Now:
+      return "now";
+    case ExprKind::Not:
+      return "not " + operand_text(e.operands.at(0), 3);
+    case ExprKind::Negate:
+      return "-" + operand_text(e.operands.at(0), 7);
     case ExprKind::Binary: {
       const int p = precedence(e);
       // Left-associative chains keep the left operand bare; comparisons do not chain.
@@ -180,19 +233,29 @@ std::string print_expr(const Expr& e) {
       return operand_text(e.operands.at(0), left_min) + " " + print_op(e.op) + " " +
              operand_text(e.operands.at(1), p + 1);
     }
-    case ExprKind::IsSegment: return std::string("customer is ") + (e.boolean ? "not " : "") + e.text;
-    case ExprKind::Count: return "count(" + event_name_text(e.text) + aggregate_tail(e);
+    case ExprKind::IsSegment:
+      return std::string("customer is ") + (e.boolean ? "not " : "") + e.text;
+    case ExprKind::Count:
+      return "count(" + event_name_text(e.text) + aggregate_tail(e);
     case ExprKind::Sum:
     case ExprKind::Avg:
     case ExprKind::Min:
     case ExprKind::Max: {
-      const char* name = e.kind == ExprKind::Sum ? "sum" : e.kind == ExprKind::Avg ? "avg" : e.kind == ExprKind::Min ? "min" : "max";
-      return std::string(name) + "(" + event_name_text(e.text) + path_text(e.path) + aggregate_tail(e);
+      const char* name = e.kind == ExprKind::Sum   ? "sum"
+                         : e.kind == ExprKind::Avg ? "avg"
+                         : e.kind == ExprKind::Min ? "min"
+                                                   : "max";
+      return std::string(name) + "(" + event_name_text(e.text) + path_text(e.path) +
+             aggregate_tail(e);
     }
-    case ExprKind::SinceEvent: return "since(" + event_name_text(e.text) + ")";
-    case ExprKind::SinceValue: return "since(" + print_expr(e.operands.at(0)) + ")";
-    case ExprKind::Last: return "last(" + event_name_text(e.text) + ")" + path_text(e.path);
-    case ExprKind::Has: return "has(" + print_expr(e.operands.at(0)) + ")";
+    case ExprKind::SinceEvent:
+      return "since(" + event_name_text(e.text) + ")";
+    case ExprKind::SinceValue:
+      return "since(" + print_expr(e.operands.at(0)) + ")";
+    case ExprKind::Last:
+      return "last(" + event_name_text(e.text) + ")" + path_text(e.path);
+    case ExprKind::Has:
+      return "has(" + print_expr(e.operands.at(0)) + ")";
   }
   return "none";
 }
@@ -202,7 +265,8 @@ std::string object_text(const std::vector<Field>& fields) {
   std::string out = "{ ";
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) out += ", ";
-    out += (is_identifier(fields[i].key) ? fields[i].key : quote(fields[i].key)) + ": " + print_expr(fields[i].value);
+    out += (is_identifier(fields[i].key) ? fields[i].key : quote(fields[i].key)) + ": " +
+           print_expr(fields[i].value);
   }
   return out + " }";
 }
@@ -224,7 +288,8 @@ class Printer {
     std::vector<Decl> decls;
     for (const auto& j : module_.journeys) decls.push_back({j.span.begin, &j, nullptr});
     for (const auto& s : module_.segments) decls.push_back({s.span.begin, nullptr, &s});
-    std::stable_sort(decls.begin(), decls.end(), [](const Decl& a, const Decl& b) { return a.begin < b.begin; });
+    std::stable_sort(decls.begin(), decls.end(),
+                     [](const Decl& a, const Decl& b) { return a.begin < b.begin; });
     bool first = true;
     for (const auto& d : decls) {
       // Exactly one blank line between declarations; a blank line between a declaration's
@@ -350,9 +415,9 @@ class Printer {
   /// The offset of the `timeout` keyword of a `wait up to` between `from` and `to`.
   std::uint32_t find_timeout(std::uint32_t from, std::uint32_t to) const {
     return scan_code(from, to, [&](std::uint32_t i) {
-      return text_.compare(i, 7, "timeout") == 0 && (i == 0 || text_[i - 1] == ' ' || text_[i - 1] == '\t' ||
-                                                     text_[i - 1] == '\n' || text_[i - 1] == ';' || text_[i - 1] == '}' ||
-                                                     text_[i - 1] == '{');
+      return text_.compare(i, 7, "timeout") == 0 &&
+             (i == 0 || text_[i - 1] == ' ' || text_[i - 1] == '\t' || text_[i - 1] == '\n' ||
+              text_[i - 1] == ';' || text_[i - 1] == '}' || text_[i - 1] == '{');
     });
   }
 
@@ -380,8 +445,8 @@ class Printer {
   /// the `{` (0 if unknown), `close` the offset of the `}`. Leaves the line unterminated when
   /// `keep_open` (for `} else {`); a `continued` block (an `else` arm) goes on the previous
   /// `}` line.
-  void block(const std::string& head, const Block& steps, std::uint32_t open_end, std::uint32_t close,
-             bool keep_open = false, bool continued = false) {
+  void block(const std::string& head, const Block& steps, std::uint32_t open_end,
+             std::uint32_t close, bool keep_open = false, bool continued = false) {
     if (!continued) write_line(head);
     if (steps.empty() && !comment_before(close)) {
       out_ += " {}";
@@ -417,7 +482,8 @@ class Printer {
     };
     std::vector<Clause> clauses;
     for (const auto& oc : j.once_clauses) {
-      if (oc.keyword == "title" && j.title) clauses.push_back({oc.span, "title " + quote(*j.title)});
+      if (oc.keyword == "title" && j.title)
+        clauses.push_back({oc.span, "title " + quote(*j.title)});
     }
     for (const auto& e : j.entries) {
       std::string t = "entry ";
@@ -427,22 +493,27 @@ class Printer {
       } else if (e.kind == EntryKind::When) {
         t += "when " + print_expr(e.condition);
       } else {
-        static constexpr std::array<std::string_view, 7> kDays = {"sunday", "monday", "tuesday", "wednesday",
-                                                                  "thursday", "friday", "saturday"};
-        t += "every " + std::string(e.weekday >= 0 && e.weekday < 7 ? kDays[static_cast<std::size_t>(e.weekday)] : "day") +
-             " at " + print_time_of_day(e.time_of_day);
+        static constexpr std::array<std::string_view, 7> kDays = {
+            "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+        t +=
+            "every " +
+            std::string(e.weekday >= 0 && e.weekday < 7 ? kDays[static_cast<std::size_t>(e.weekday)]
+                                                        : "day") +
+            " at " + print_time_of_day(e.time_of_day);
         if (e.where) t += " when " + print_expr(*e.where);
       }
       clauses.push_back({e.span, t});
     }
     if (j.reentry) {
       const Reentry& r = *j.reentry;
-      clauses.push_back({r.span, r.kind == ReentryKind::Never    ? "reentry never"
-                                 : r.kind == ReentryKind::Always ? "reentry always"
-                                                                 : "reentry after " + print_duration(r.seconds)});
+      clauses.push_back({r.span, r.kind == ReentryKind::Never ? "reentry never"
+                                 : r.kind == ReentryKind::Always
+                                     ? "reentry always"
+                                     : "reentry after " + print_duration(r.seconds)});
     }
     for (const auto& x : j.exits) {
-      std::string t = x.kind == ExitKind::On ? "exit on " + event_text(x.event) : "exit when " + print_expr(x.condition);
+      std::string t = x.kind == ExitKind::On ? "exit on " + event_text(x.event)
+                                             : "exit when " + print_expr(x.condition);
       if (x.kind == ExitKind::On && x.where) t += " where " + print_expr(*x.where);
       clauses.push_back({x.span, t});
     }
@@ -452,16 +523,20 @@ class Printer {
       clauses.push_back({g.span, t + " within " + print_duration(g.within)});
     }
     if (j.quiet_hours) {
-      clauses.push_back({j.quiet_hours->span,
-                         "quiet hours " + print_time_of_day(j.quiet_hours->start) + "-" + print_time_of_day(j.quiet_hours->end)});
+      clauses.push_back({j.quiet_hours->span, "quiet hours " +
+                                                  print_time_of_day(j.quiet_hours->start) + "-" +
+                                                  print_time_of_day(j.quiet_hours->end)});
     }
-    if (j.cap) clauses.push_back({j.cap->span, "cap " + std::to_string(j.cap->count) + " per " + print_duration(j.cap->per)});
+    if (j.cap)
+      clauses.push_back({j.cap->span, "cap " + std::to_string(j.cap->count) + " per " +
+                                          print_duration(j.cap->per)});
 
     // The comments before each clause in source order belong to it.
     std::vector<std::size_t> by_source(clauses.size());
     for (std::size_t i = 0; i < by_source.size(); ++i) by_source[i] = i;
-    std::stable_sort(by_source.begin(), by_source.end(),
-                     [&](std::size_t a, std::size_t b) { return clauses[a].span.begin < clauses[b].span.begin; });
+    std::stable_sort(by_source.begin(), by_source.end(), [&](std::size_t a, std::size_t b) {
+      return clauses[a].span.begin < clauses[b].span.begin;
+    });
     std::vector<std::vector<std::size_t>> own(clauses.size());
     std::uint32_t from = j.name_span.end;
     for (const std::size_t k : by_source) {
@@ -536,8 +611,14 @@ class Printer {
         end_line(s.span.end);
         return;
       }
-      case StepKind::Wait: write_line(label + "wait " + print_duration(s.seconds)); end_line(s.span.end); return;
-      case StepKind::WaitUntil: write_line(label + "wait until " + print_time_of_day(s.seconds)); end_line(s.span.end); return;
+      case StepKind::Wait:
+        write_line(label + "wait " + print_duration(s.seconds));
+        end_line(s.span.end);
+        return;
+      case StepKind::WaitUntil:
+        write_line(label + "wait until " + print_time_of_day(s.seconds));
+        end_line(s.span.end);
+        return;
       case StepKind::WaitUpTo: {
         write_line(label + "wait up to " + print_duration(s.seconds) + " {");
         end_line(after_brace(s.span.begin));
@@ -553,10 +634,12 @@ class Printer {
           last_end_ = std::max(last_end_, b.span.end);
         }
         if (s.has_timeout) {
-          const std::uint32_t at = find_timeout(s.branches.empty() ? s.span.begin : s.branches.back().span.end, close);
+          const std::uint32_t at =
+              find_timeout(s.branches.empty() ? s.span.begin : s.branches.back().span.end, close);
           leading(at, first);
           const std::uint32_t open_end = at < close ? after_brace(at) : 0;
-          block("timeout", s.timeout, open_end, open_end > 0 ? matching_close(open_end, close) : close);
+          block("timeout", s.timeout, open_end,
+                open_end > 0 ? matching_close(open_end, close) : close);
         }
         leading(close, false);
         --indent_;
@@ -567,14 +650,15 @@ class Printer {
       case StepKind::If: {
         for (std::size_t i = 0; i < s.arms.size(); ++i) {
           const IfArm& arm = s.arms[i];
-          const std::string head = (i == 0 ? label + "if " : "} else if ") + print_expr(arm.condition);
+          const std::string head =
+              (i == 0 ? label + "if " : "} else if ") + print_expr(arm.condition);
           const bool last = i + 1 == s.arms.size() && !s.has_else;
           if (i > 0) {
             // Continue the `}` line of the previous arm.
             out_ += " else if " + print_expr(arm.condition);
           }
           block(i == 0 ? head : "", arm.body, after_brace(arm.condition.span.end),
-                    arm.span.end > 0 ? arm.span.end - 1 : 0, !last, i > 0);
+                arm.span.end > 0 ? arm.span.end - 1 : 0, !last, i > 0);
         }
         if (s.has_else) {
           out_ += " else";
@@ -605,8 +689,14 @@ class Printer {
         write_line(label + "set customer" + path_text(s.path) + " = " + print_expr(s.value));
         end_line(s.span.end);
         return;
-      case StepKind::Tag: write_line(label + "tag " + quote(s.text)); end_line(s.span.end); return;
-      case StepKind::Untag: write_line(label + "untag " + quote(s.text)); end_line(s.span.end); return;
+      case StepKind::Tag:
+        write_line(label + "tag " + quote(s.text));
+        end_line(s.span.end);
+        return;
+      case StepKind::Untag:
+        write_line(label + "untag " + quote(s.text));
+        end_line(s.span.end);
+        return;
       case StepKind::Emit: {
         std::string t = label + "emit " + event_text(s.event);
         if (!s.with.empty()) t += " with " + object_text(s.with);
@@ -614,7 +704,10 @@ class Printer {
         end_line(s.span.end);
         return;
       }
-      case StepKind::Goto: write_line(label + "goto " + s.text); end_line(s.span.end); return;
+      case StepKind::Goto:
+        write_line(label + "goto " + s.text);
+        end_line(s.span.end);
+        return;
       case StepKind::Exit:
         write_line(label + "exit" + (s.has_reason ? " " + quote(s.text) : std::string()));
         end_line(s.span.end);
@@ -628,7 +721,9 @@ class Printer {
 void clear(Expr& e);
 void clear(Block& b);
 
-void clear(EventRef& e) { e.span = {}; }
+void clear(EventRef& e) {
+  e.span = {};
+}
 
 void clear(Expr& e) {
   e.span = {};
@@ -723,13 +818,25 @@ Module without_spans(Module m) {
 
 }  // namespace
 
-std::string expr_text(const Expr& expr) { return print_expr(expr); }
-std::string duration_text(std::int64_t seconds) { return print_duration(seconds); }
-std::string time_of_day_text(std::int64_t seconds) { return print_time_of_day(seconds); }
-const char* op_text(BinaryOp op) { return print_op(op); }
+std::string expr_text(const Expr& expr) {
+  return print_expr(expr);
+}
+std::string duration_text(std::int64_t seconds) {
+  return print_duration(seconds);
+}
+std::string time_of_day_text(std::int64_t seconds) {
+  return print_time_of_day(seconds);
+}
+const char* op_text(BinaryOp op) {
+  return print_op(op);
+}
 
-std::string format(const SourceFile& file, const Module& module) { return Printer(file, module).run(); }
+std::string format(const SourceFile& file, const Module& module) {
+  return Printer(file, module).run();
+}
 
-bool same_tree(const Module& a, const Module& b) { return without_spans(a) == without_spans(b); }
+bool same_tree(const Module& a, const Module& b) {
+  return without_spans(a) == without_spans(b);
+}
 
 }  // namespace journey::dsl

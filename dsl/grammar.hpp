@@ -83,12 +83,11 @@ struct k_false : TAO_PEGTL_KEYWORD("false") {};
 struct k_none : TAO_PEGTL_KEYWORD("none") {};
 
 /// Any reserved word.
-struct keyword
-    : sor<k_journey, k_segment, k_title, k_entry, k_on, k_when, k_every, k_at, k_reentry, k_never,
-          k_always, k_after, k_exit, k_goal, k_within, k_quiet, k_hours, k_cap, k_per, k_send,
-          k_with, k_wait, k_up, k_to, k_until, k_timeout, k_if, k_else, k_split, k_set, k_tag,
-          k_untag, k_emit, k_goto, k_and, k_or, k_not, k_in, k_is, k_customer, k_event, k_trigger,
-          k_now, k_true, k_false, k_none> {};
+struct keyword : sor<k_journey, k_segment, k_title, k_entry, k_on, k_when, k_every, k_at, k_reentry,
+                     k_never, k_always, k_after, k_exit, k_goal, k_within, k_quiet, k_hours, k_cap,
+                     k_per, k_send, k_with, k_wait, k_up, k_to, k_until, k_timeout, k_if, k_else,
+                     k_split, k_set, k_tag, k_untag, k_emit, k_goto, k_and, k_or, k_not, k_in, k_is,
+                     k_customer, k_event, k_trigger, k_now, k_true, k_false, k_none> {};
 
 // Not reserved: only meaningful where they appear.
 struct w_where : TAO_PEGTL_KEYWORD("where") {};
@@ -103,8 +102,8 @@ struct w_has : TAO_PEGTL_KEYWORD("has") {};
 struct w_day : TAO_PEGTL_KEYWORD("day") {};
 struct w_weekday
     : sor<TAO_PEGTL_KEYWORD("sunday"), TAO_PEGTL_KEYWORD("monday"), TAO_PEGTL_KEYWORD("tuesday"),
-          TAO_PEGTL_KEYWORD("wednesday"), TAO_PEGTL_KEYWORD("thursday"), TAO_PEGTL_KEYWORD("friday"),
-          TAO_PEGTL_KEYWORD("saturday")> {};
+          TAO_PEGTL_KEYWORD("wednesday"), TAO_PEGTL_KEYWORD("thursday"),
+          TAO_PEGTL_KEYWORD("friday"), TAO_PEGTL_KEYWORD("saturday")> {};
 
 // ---------------------------------------------------------------------------------------------
 // Literals
@@ -163,7 +162,8 @@ struct cap_duration : duration_in {};
 // ---------------------------------------------------------------------------------------------
 // Expressions (spec section 5), loosest first
 
-template <typename S> struct expr;
+template <typename S>
+struct expr;
 
 struct path_segment : identifier {};
 /// `.a.b` after `customer`, `event`, `trigger` or `last(EVENT)`.
@@ -204,10 +204,10 @@ struct has_call : seq<w_has, sp, open_paren, ws, must<has_path>, ws, must<close_
 
 struct paren_expr : seq<open_paren, ws, must<expr<ws>>, ws, must<close_paren>> {};
 struct list_item : seq<expr<ws>> {};
-struct list_lit
-    : seq<one<'['>, ws,
-          opt<list_item, star<ws, one<','>, ws, not_at<one<']'>>, must<list_item>>, opt<ws, one<','>>>,
-          ws, must<close_bracket>> {};
+struct list_lit : seq<one<'['>, ws,
+                      opt<list_item, star<ws, one<','>, ws, not_at<one<']'>>, must<list_item>>,
+                          opt<ws, one<','>>>,
+                      ws, must<close_bracket>> {};
 
 /// A literal starting with a digit that is neither a number nor a duration.
 struct invalid_literal : success {};
@@ -216,10 +216,11 @@ struct primary_expected : success {};
 
 struct primary
     : sor<paren_expr, list_lit, customer_path, event_path, trigger_path, lit_now, lit_true,
-          lit_false, lit_none, count_call, aggregate_call, since_call, last_call, has_call, duration,
-          number, string_lit, seq<at<bad_literal>, raise<invalid_literal>>> {};
+          lit_false, lit_none, count_call, aggregate_call, since_call, last_call, has_call,
+          duration, number, string_lit, seq<at<bad_literal>, raise<invalid_literal>>> {};
 
-template <typename S> struct unary;
+template <typename S>
+struct unary;
 /// Unary minus.
 template <typename S>
 struct negate : seq<one<'-'>, S, must<unary<S>>> {};
@@ -233,9 +234,8 @@ struct add_op : one<'+', '-'> {};
 template <typename S>
 struct add_expr : seq<mul_expr<S>, star<S, add_op, ws, must<mul_expr<S>>>> {};
 
-struct cmp_op
-    : sor<TAO_PEGTL_STRING("=="), TAO_PEGTL_STRING("!="), TAO_PEGTL_STRING("<="),
-          TAO_PEGTL_STRING(">="), one<'<'>, one<'>'>, k_in> {};
+struct cmp_op : sor<TAO_PEGTL_STRING("=="), TAO_PEGTL_STRING("!="), TAO_PEGTL_STRING("<="),
+                    TAO_PEGTL_STRING(">="), one<'<'>, one<'>'>, k_in> {};
 /// A second comparison operator after a comparison (`a < b < c`).
 struct chained_comparison : success {};
 struct is_not : k_not {};
@@ -244,11 +244,11 @@ template <typename S>
 struct is_segment : seq<k_customer, S, k_is, S, opt<is_not, S>, must<segment_ref>> {};
 template <typename S>
 struct comparison
-    : sor<is_segment<S>,
-          seq<add_expr<S>, opt<S, cmp_op, ws, must<add_expr<S>>,
-                               opt<S, at<cmp_op>, raise<chained_comparison>>>>> {};
+    : sor<is_segment<S>, seq<add_expr<S>, opt<S, cmp_op, ws, must<add_expr<S>>,
+                                              opt<S, at<cmp_op>, raise<chained_comparison>>>>> {};
 
-template <typename S> struct not_expr;
+template <typename S>
+struct not_expr;
 /// `not EXPR`.
 template <typename S>
 struct negation : seq<k_not, S, must<not_expr<S>>> {};
@@ -271,9 +271,8 @@ struct field_value : expr<ws> {};
 struct field : seq<field_key, ws, must<field_colon>, ws, must<field_value>> {};
 struct field_sep : sor<seq<ws, one<','>>, seq<sp, one<'\n'>>> {};
 struct close_object : one<'}'> {};
-struct object
-    : seq<one<'{'>, ws, opt<field, star<field_sep, ws, not_at<one<'}'>>, must<field>>>,
-          opt<ws, one<','>>, ws, must<close_object>> {};
+struct object : seq<one<'{'>, ws, opt<field, star<field_sep, ws, not_at<one<'}'>>, must<field>>>,
+                    opt<ws, one<','>>, ws, must<close_object>> {};
 struct with_object : seq<k_with, sp, must<object>> {};
 
 // ---------------------------------------------------------------------------------------------
@@ -300,7 +299,8 @@ struct skip_statement {
       if (depth == 0 && q != p && (c == '\n' || (!whole_lines && (c == ';' || c == '}')))) break;
       if (c == '"') {
         ++q;
-        while (q != end && *q != '"' && *q != '\n') q += (*q == '\\' && q + 1 != end && q[1] != '\n') ? 2 : 1;
+        while (q != end && *q != '"' && *q != '\n')
+          q += (*q == '\\' && q + 1 != end && q[1] != '\n') ? 2 : 1;
         if (q != end && *q == '"') ++q;
         continue;
       }
@@ -341,10 +341,10 @@ struct timeout_branch : seq<k_timeout, sp, must<wait_branch_block>> {};
 struct wait_branch : sor<on_branch, timeout_branch> {};
 struct wait_branch_stmt : seq<must<wait_branch>, sp, must<stmt_end>> {};
 struct close_wait : one<'}'> {};
-struct wait_body
-    : seq<one<'{'>, seps,
-          star<not_at<one<'}'>>, not_at<eof>, sor<try_catch<wait_branch_stmt>, skip_statement>, seps>,
-          must<close_wait>> {};
+struct wait_body : seq<one<'{'>, seps,
+                       star<not_at<one<'}'>>, not_at<eof>,
+                            sor<try_catch<wait_branch_stmt>, skip_statement>, seps>,
+                       must<close_wait>> {};
 struct wait_up_to : seq<k_up, sp, must<k_to>, sp, must<up_to_duration>, sp, must<wait_body>> {};
 struct until_time : time_of_day {};
 struct wait_until : seq<k_until, sp, must<until_time>> {};
@@ -356,7 +356,8 @@ struct if_block : seq<block> {};
 struct if_condition : expr<sp> {};
 struct else_if_arm : seq<ws, k_else, sp, k_if, sp, must<if_condition>, sp, must<if_block>> {};
 struct else_arm : seq<ws, k_else, sp, must<if_block>> {};
-struct if_step : seq<k_if, sp, must<if_condition>, sp, must<if_block>, star<else_if_arm>, opt<else_arm>> {};
+struct if_step
+    : seq<k_if, sp, must<if_condition>, sp, must<if_block>, star<else_if_arm>, opt<else_arm>> {};
 
 struct split_block : seq<block> {};
 struct split_arm : seq<percent, sp, must<variant_name>, sp, must<split_block>> {};
@@ -380,22 +381,19 @@ struct goto_step : seq<k_goto, sp, must<label_ref>> {};
 struct exit_reason : string_lit {};
 struct exit_step : seq<k_exit, opt<sp, exit_reason>> {};
 
-struct step_body
-    : sor<send_step, wait_step, if_step, split_step, set_step, tag_step, untag_step, emit_step,
-          goto_step, exit_step> {};
+struct step_body : sor<send_step, wait_step, if_step, split_step, set_step, tag_step, untag_step,
+                       emit_step, goto_step, exit_step> {};
 struct label : seq<label_name, sp, one<':'>> {};
 /// `LABEL:` where LABEL is a keyword.
 struct keyword_label : seq<keyword, sp, one<':'>> {};
 struct step : seq<opt<label, sp>, step_body> {};
 
 /// The start of a header clause, to report one that comes after a step (E007).
-struct header_start
-    : sor<k_title, k_entry, k_reentry, seq<k_exit, sp, sor<k_on, k_when>>, k_goal,
-          seq<k_quiet, sp, k_hours>, k_cap> {};
+struct header_start : sor<k_title, k_entry, k_reentry, seq<k_exit, sp, sor<k_on, k_when>>, k_goal,
+                          seq<k_quiet, sp, k_hours>, k_cap> {};
 struct late_header : success {};
-struct statement
-    : sor<seq<at<header_start>, raise<late_header>>, seq<at<keyword_label>, raise<keyword_as_name>>,
-          step> {};
+struct statement : sor<seq<at<header_start>, raise<late_header>>,
+                       seq<at<keyword_label>, raise<keyword_as_name>>, step> {};
 struct statement_line : seq<must<statement>, sp, must<stmt_end>> {};
 struct close_block : one<'}'> {};
 /// `{ STEP* }`.
@@ -416,8 +414,8 @@ struct every_when : seq<k_when, sp, must<expr<sp>>> {};
 struct every_day : sor<w_day, w_weekday> {};
 struct every_at : k_at {};
 struct every_time : time_of_day {};
-struct entry_every
-    : seq<k_every, sp, must<every_day>, sp, must<every_at>, sp, must<every_time>, opt<sp, every_when>> {};
+struct entry_every : seq<k_every, sp, must<every_day>, sp, must<every_at>, sp, must<every_time>,
+                         opt<sp, every_when>> {};
 struct entry_rest : sor<entry_on, entry_when, entry_every> {};
 struct entry_clause : seq<k_entry, sp, must<entry_rest>> {};
 
@@ -433,21 +431,20 @@ struct exit_clause : seq<k_exit, sp, sor<exit_on, exit_when>> {};
 
 struct goal_colon : one<':'> {};
 struct goal_within : seq<k_within, sp, must<within_duration>> {};
-struct goal_clause
-    : seq<k_goal, sp, must<goal_name>, sp, must<goal_colon>, sp, must<event_name>, sp,
-          opt<where_clause<sp>, sp>, must<goal_within>> {};
+struct goal_clause : seq<k_goal, sp, must<goal_name>, sp, must<goal_colon>, sp, must<event_name>,
+                         sp, opt<where_clause<sp>, sp>, must<goal_within>> {};
 
 struct quiet_start : time_of_day {};
 struct quiet_dash : one<'-'> {};
 struct quiet_end : time_of_day {};
-struct quiet_clause
-    : seq<k_quiet, sp, must<k_hours>, sp, must<quiet_start>, sp, must<quiet_dash>, sp, must<quiet_end>> {};
+struct quiet_clause : seq<k_quiet, sp, must<k_hours>, sp, must<quiet_start>, sp, must<quiet_dash>,
+                          sp, must<quiet_end>> {};
 
 struct cap_count : integer {};
 struct cap_clause : seq<k_cap, sp, must<cap_count>, sp, must<k_per>, sp, must<cap_duration>> {};
 
-struct header_clause
-    : sor<title_clause, entry_clause, reentry_clause, exit_clause, goal_clause, quiet_clause, cap_clause> {};
+struct header_clause : sor<title_clause, entry_clause, reentry_clause, exit_clause, goal_clause,
+                           quiet_clause, cap_clause> {};
 struct header_line : seq<must<header_clause>, sp, must<stmt_end>> {};
 
 // ---------------------------------------------------------------------------------------------
@@ -457,23 +454,23 @@ struct open_journey : one<'{'> {};
 /// A journey whose `}` is missing before the next declaration or the end of the file.
 struct missing_close : at<sor<k_journey, k_segment, eof>> {};
 struct close_journey : sor<one<'}'>, missing_close> {};
-struct journey_decl
-    : seq<k_journey, sp, must<journey_name>, sp, must<open_journey>, seps,
-          star<at<header_start>, sor<try_catch<header_line>, skip_statement>, seps>,
-          star<not_at<one<'}'>>, not_at<sor<k_journey, k_segment, eof>>,
-               sor<try_catch<statement_line>, skip_statement>, seps>,
-          must<close_journey>> {};
+struct journey_decl : seq<k_journey, sp, must<journey_name>, sp, must<open_journey>, seps,
+                          star<at<header_start>, sor<try_catch<header_line>, skip_statement>, seps>,
+                          star<not_at<one<'}'>>, not_at<sor<k_journey, k_segment, eof>>,
+                               sor<try_catch<statement_line>, skip_statement>, seps>,
+                          must<close_journey>> {};
 
 struct segment_equals : one<'='> {};
 struct segment_condition : expr<sp> {};
-struct segment_decl
-    : seq<k_segment, sp, must<segment_name>, sp, must<segment_equals>, ws, must<segment_condition>> {};
+struct segment_decl : seq<k_segment, sp, must<segment_name>, sp, must<segment_equals>, ws,
+                          must<segment_condition>> {};
 
 struct declaration : sor<journey_decl, segment_decl> {};
 struct declaration_line : seq<must<declaration>, sp, must<stmt_end>> {};
 /// A whole `.journey` file.
 struct file
-    : seq<seps, star<not_at<eof>, sor<try_catch<declaration_line>, skip_declaration>, seps>, eof> {};
+    : seq<seps, star<not_at<eof>, sor<try_catch<declaration_line>, skip_declaration>, seps>, eof> {
+};
 
 // NOLINTEND(readability-identifier-naming)
 

@@ -4,14 +4,14 @@
 // statement or declaration, so one file can report several errors.
 #include "dsl/parser.hpp"
 
-#include <tao/pegtl/contrib/parse_tree.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include <tao/pegtl/contrib/parse_tree.hpp>
 
 #include "dsl/grammar.hpp"
 #include "dsl/suggest.hpp"
@@ -129,8 +129,8 @@ template <> inline constexpr ErrorText error_message<g::declaration>          = 
 template <typename Rule>
 std::vector<std::string> suggestion_words() {
   if constexpr (std::is_same_v<Rule, g::statement>) {
-    return {"send", "wait", "if", "split", "set", "tag", "untag", "emit", "goto", "exit",
-            "title", "entry", "reentry", "goal", "quiet", "cap"};
+    return {"send", "wait", "if",    "split", "set",     "tag",  "untag", "emit",
+            "goto", "exit", "title", "entry", "reentry", "goal", "quiet", "cap"};
   } else if constexpr (std::is_same_v<Rule, g::declaration>) {
     return {"journey", "segment"};
   } else if constexpr (std::is_same_v<Rule, g::stmt_end>) {
@@ -143,12 +143,14 @@ std::vector<std::string> suggestion_words() {
     return {"never", "always", "after"};
   } else if constexpr (std::is_same_v<Rule, g::every_day>) {
     return {"day", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
-  } else if constexpr (std::is_same_v<Rule, g::expr<g::sp>> || std::is_same_v<Rule, g::expr<g::ws>> ||
-                       std::is_same_v<Rule, g::if_condition> || std::is_same_v<Rule, g::set_value> ||
-                       std::is_same_v<Rule, g::segment_condition> || std::is_same_v<Rule, g::field_value> ||
-                       std::is_same_v<Rule, g::since_arg>) {
-    return {"customer", "event", "trigger", "now", "true", "false", "none", "count", "sum",
-            "avg", "min", "max", "since", "last", "has", "not"};
+  } else if constexpr (std::is_same_v<Rule, g::expr<g::sp>> ||
+                       std::is_same_v<Rule, g::expr<g::ws>> ||
+                       std::is_same_v<Rule, g::if_condition> ||
+                       std::is_same_v<Rule, g::set_value> ||
+                       std::is_same_v<Rule, g::segment_condition> ||
+                       std::is_same_v<Rule, g::field_value> || std::is_same_v<Rule, g::since_arg>) {
+    return {"customer", "event", "trigger", "now", "true",  "false", "none", "count",
+            "sum",      "avg",   "min",     "max", "since", "last",  "has",  "not"};
   } else {
     return {};
   }
@@ -199,9 +201,9 @@ std::string_view token_at(const char* p, const char* end) {
 }
 
 template <typename Rule>
-inline constexpr bool kIsBlockRule = std::is_same_v<Rule, g::if_block> ||
-                                      std::is_same_v<Rule, g::wait_branch_block> ||
-                                      std::is_same_v<Rule, g::split_block>;
+inline constexpr bool kIsBlockRule =
+    std::is_same_v<Rule, g::if_block> || std::is_same_v<Rule, g::wait_branch_block> ||
+    std::is_same_v<Rule, g::split_block>;
 
 template <typename Rule>
 inline constexpr bool kIsNestingExpr =
@@ -217,19 +219,27 @@ struct Control : pegtl::normal<Rule> {
   template <typename ParseInput>
   static void start(const ParseInput& in, ParseState& state) {
     if constexpr (kIsBlockRule<Rule>) {
-      if (state.block_depth >= kMaxBlockDepth) too_deep(in, state, "blocks are nested too deeply (more than 64 levels)");
+      if (state.block_depth >= kMaxBlockDepth)
+        too_deep(in, state, "blocks are nested too deeply (more than 64 levels)");
       ++state.block_depth;
     } else if constexpr (kIsNestingExpr<Rule>) {
-      if (state.expr_depth >= kMaxExprDepth) too_deep(in, state, "the expression is nested too deeply (more than 256 levels)");
+      if (state.expr_depth >= kMaxExprDepth)
+        too_deep(in, state, "the expression is nested too deeply (more than 256 levels)");
       ++state.expr_depth;
     }
   }
   template <typename ParseInput>
-  static void success(const ParseInput& /*in*/, ParseState& state) { leave(state); }
+  static void success(const ParseInput& /*in*/, ParseState& state) {
+    leave(state);
+  }
   template <typename ParseInput>
-  static void failure(const ParseInput& /*in*/, ParseState& state) { leave(state); }
+  static void failure(const ParseInput& /*in*/, ParseState& state) {
+    leave(state);
+  }
   template <typename ParseInput>
-  static void unwind(const ParseInput& /*in*/, ParseState& state) { leave(state); }
+  static void unwind(const ParseInput& /*in*/, ParseState& state) {
+    leave(state);
+  }
 
   static void leave(ParseState& state) {
     if constexpr (kIsBlockRule<Rule>) --state.block_depth;
@@ -239,7 +249,12 @@ struct Control : pegtl::normal<Rule> {
   template <typename ParseInput>
   [[noreturn]] static void too_deep(const ParseInput& in, ParseState& state, const char* message) {
     const std::uint32_t at = state.offset_of(in.current());
-    state.add(Diagnostic{Severity::Error, "E004", {}, Span{at, at + 1}, message, {},
+    state.add(Diagnostic{Severity::Error,
+                         "E004",
+                         {},
+                         Span{at, at + 1},
+                         message,
+                         {},
                          "split the logic into smaller steps or segments"});
     throw pegtl::parse_error(message, in);
   }
@@ -264,7 +279,9 @@ struct Control : pegtl::normal<Rule> {
         --open;
         if (*open != '"') continue;
         std::size_t slashes = 0;
-        while (open - static_cast<std::ptrdiff_t>(slashes) != base && open[-1 - static_cast<std::ptrdiff_t>(slashes)] == '\\') ++slashes;
+        while (open - static_cast<std::ptrdiff_t>(slashes) != base &&
+               open[-1 - static_cast<std::ptrdiff_t>(slashes)] == '\\')
+          ++slashes;
         if (slashes % 2 == 0) break;
       }
       begin = state.offset_of(open);
@@ -274,7 +291,8 @@ struct Control : pegtl::normal<Rule> {
     } else if constexpr (std::is_same_v<Rule, g::escape_code>) {
       begin -= 1;
       end = begin + 2;
-    } else if (std::string_view(kText.code) == "E001" && message.find(", found") == std::string::npos &&
+    } else if (std::string_view(kText.code) == "E001" &&
+               message.find(", found") == std::string::npos &&
                std::string_view(kText.message).find("do not chain") == std::string_view::npos) {
       if (token.empty()) {
         message += p == in.end() ? ", found the end of the file" : ", found the end of the line";
@@ -289,8 +307,10 @@ struct Control : pegtl::normal<Rule> {
       if (auto s = suggest(token, words)) d.help = "did you mean `" + *s + "`?";
     }
     if constexpr (std::is_same_v<Rule, g::keyword_as_name>) {
-      d.help = "choose another name; an event named like a keyword is written as a string, as in `on \"" +
-               std::string(token) + "\"`";
+      d.help =
+          "choose another name; an event named like a keyword is written as a string, as in `on "
+          "\"" +
+          std::string(token) + "\"`";
     }
     state.add(std::move(d));
     throw pegtl::parse_error(kText.message, in);
@@ -308,10 +328,11 @@ using Selector = pegtl::parse_tree::selector<
         g::journey_decl, g::journey_name, g::open_journey, g::missing_close, g::segment_decl,
         g::segment_name, g::segment_condition,
         // header clauses
-        g::title_clause, g::title_text, g::entry_clause, g::entry_on, g::entry_when, g::entry_every, g::every_day,
-        g::every_time, g::every_when, g::reentry_clause, g::reentry_never, g::reentry_always,
-        g::reentry_after, g::exit_clause, g::exit_on, g::exit_when, g::goal_clause, g::goal_name,
-        g::quiet_clause, g::quiet_start, g::quiet_end, g::cap_clause, g::cap_count,
+        g::title_clause, g::title_text, g::entry_clause, g::entry_on, g::entry_when, g::entry_every,
+        g::every_day, g::every_time, g::every_when, g::reentry_clause, g::reentry_never,
+        g::reentry_always, g::reentry_after, g::exit_clause, g::exit_on, g::exit_when,
+        g::goal_clause, g::goal_name, g::quiet_clause, g::quiet_start, g::quiet_end, g::cap_clause,
+        g::cap_count,
         // steps
         g::step, g::label_name, g::send_step, g::channel, g::template_name, g::object, g::field,
         g::field_key, g::field_value, g::wait_for, g::wait_until, g::until_time, g::wait_up_to,
@@ -362,8 +383,12 @@ std::string unescape(std::string_view quoted) {
     }
     const char e = body[++i];
     switch (e) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         std::uint32_t cp = 0;
         std::from_chars(body.data() + i + 1, body.data() + i + 5, cp, 16);
@@ -371,13 +396,17 @@ std::string unescape(std::string_view quoted) {
         i += 4;
         break;
       }
-      default: out += e; break;  // `"` and `\`
+      default:
+        out += e;
+        break;  // `"` and `\`
     }
   }
   return out;
 }
 
-std::string_view text_of(const Node& n) { return n.string_view(); }
+std::string_view text_of(const Node& n) {
+  return n.string_view();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Parse tree to AST
@@ -402,11 +431,13 @@ class TreeReader {
   ParseState& state_;
 
   static Span span_of(const Node& n) {
-    return Span{static_cast<std::uint32_t>(n.m_begin.byte), static_cast<std::uint32_t>(n.m_end.byte)};
+    return Span{static_cast<std::uint32_t>(n.m_begin.byte),
+                static_cast<std::uint32_t>(n.m_end.byte)};
   }
 
   void error(const char* code, Span span, std::string message, std::string help = {}) {
-    state_.add(Diagnostic{Severity::Error, code, {}, span, std::move(message), {}, std::move(help)});
+    state_.add(
+        Diagnostic{Severity::Error, code, {}, span, std::move(message), {}, std::move(help)});
   }
 
   /// A node's first child of the given type, or null.
@@ -440,11 +471,20 @@ class TreeReader {
       const auto [ptr, ec] = std::from_chars(t.data() + i, t.data() + j, amount);
       std::int64_t unit = 1;
       switch (t[j]) {
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        case 'w': unit = std::int64_t{7} * 86400; break;
-        default: break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'd':
+          unit = 86400;
+          break;
+        case 'w':
+          unit = std::int64_t{7} * 86400;
+          break;
+        default:
+          break;
       }
       if (ec != std::errc() || ptr != t.data() + j || amount > (kMax - total) / unit) {
         error("E005", span_of(n), "duration `" + std::string(t) + "` is too large");
@@ -463,7 +503,8 @@ class TreeReader {
     const int minutes = (t[3] - '0') * 10 + (t[4] - '0');
     if (hours > 23 || minutes > 59) {
       error("E005", span_of(n),
-            "invalid time of day `" + std::string(t) + "`: hours go from 00 to 23 and minutes from 00 to 59");
+            "invalid time of day `" + std::string(t) +
+                "`: hours go from 00 to 23 and minutes from 00 to 59");
       return 0;
     }
     return hours * 3600 + minutes * 60;
@@ -516,13 +557,18 @@ class TreeReader {
       } else if (k.is_type<g::open_journey>()) {
         open = span_of(k);
       } else if (k.is_type<g::missing_close>()) {
-        Diagnostic d{Severity::Error, "E001", {}, span_of(k),
-                     "expected `}` to close journey `" + j.name + "`", {}, {}};
+        Diagnostic d{Severity::Error,
+                     "E001",
+                     {},
+                     span_of(k),
+                     "expected `}` to close journey `" + j.name + "`",
+                     {},
+                     {}};
         d.notes.push_back(DiagnosticNote{state_.file->path(), open, "the journey starts here"});
         state_.add(std::move(d));
       }
-      if (k.is_type<g::title_clause>() || k.is_type<g::reentry_clause>() || k.is_type<g::quiet_clause>() ||
-          k.is_type<g::cap_clause>()) {
+      if (k.is_type<g::title_clause>() || k.is_type<g::reentry_clause>() ||
+          k.is_type<g::quiet_clause>() || k.is_type<g::cap_clause>()) {
         const char* keyword = k.is_type<g::title_clause>()     ? "title"
                               : k.is_type<g::reentry_clause>() ? "reentry"
                               : k.is_type<g::quiet_clause>()   ? "quiet hours"
@@ -575,7 +621,8 @@ class TreeReader {
     if (what.is_type<g::entry_on>()) {
       e.kind = EntryKind::On;
       e.event = read_event(*find<g::event_name>(what));
-      if (const Node* w = find<g::where_clause<g::sp>>(what)) e.where = read_expr(*w->children.at(0));
+      if (const Node* w = find<g::where_clause<g::sp>>(what))
+        e.where = read_expr(*w->children.at(0));
     } else if (what.is_type<g::entry_when>()) {
       e.kind = EntryKind::When;
       e.condition = read_expr(*what.children.at(0));
@@ -601,7 +648,8 @@ class TreeReader {
     if (what.is_type<g::exit_on>()) {
       x.kind = ExitKind::On;
       x.event = read_event(*find<g::event_name>(what));
-      if (const Node* w = find<g::where_clause<g::sp>>(what)) x.where = read_expr(*w->children.at(0));
+      if (const Node* w = find<g::where_clause<g::sp>>(what))
+        x.where = read_expr(*w->children.at(0));
     } else {
       x.kind = ExitKind::When;
       x.condition = read_expr(*what.children.at(0));
@@ -683,7 +731,8 @@ class TreeReader {
           WaitBranch w;
           w.span = span_of(*c);
           w.event = read_event(*find<g::event_name>(*c));
-          if (const Node* wh = find<g::where_clause<g::sp>>(*c)) w.where = read_expr(*wh->children.at(0));
+          if (const Node* wh = find<g::where_clause<g::sp>>(*c))
+            w.where = read_expr(*wh->children.at(0));
           w.body = read_block(*find<g::wait_branch_block>(*c));
           s.branches.push_back(std::move(w));
         } else if (c->is_type<g::timeout_branch>()) {
@@ -812,7 +861,8 @@ class TreeReader {
     if (is_or_level(n) || is_either<g::and_expr>(n)) {
       const BinaryOp op = is_or_level(n) ? BinaryOp::Or : BinaryOp::And;
       Expr acc = read_expr(*n.children.at(0));
-      for (std::size_t i = 1; i < n.children.size(); ++i) acc = binary(op, std::move(acc), read_expr(*n.children[i]));
+      for (std::size_t i = 1; i < n.children.size(); ++i)
+        acc = binary(op, std::move(acc), read_expr(*n.children[i]));
       return acc;
     }
     if (is_either<g::not_expr>(n)) return read_expr(*n.children.at(0));
@@ -845,10 +895,11 @@ class TreeReader {
       for (const auto& c : n.children) e.operands.push_back(read_expr(*c));
       return e;
     }
-    if (n.is_type<g::customer_path>() || n.is_type<g::event_path>() || n.is_type<g::trigger_path>()) {
+    if (n.is_type<g::customer_path>() || n.is_type<g::event_path>() ||
+        n.is_type<g::trigger_path>()) {
       e.kind = n.is_type<g::customer_path>() ? ExprKind::Customer
                : n.is_type<g::event_path>()  ? ExprKind::Event
-                                              : ExprKind::Trigger;
+                                             : ExprKind::Trigger;
       e.path = read_path(n);
       return e;
     }
@@ -890,7 +941,10 @@ class TreeReader {
     }
     if (n.is_type<g::aggregate_call>()) {
       const std::string_view name = text_of(*find<g::agg_name>(n));
-      e.kind = name == "sum" ? ExprKind::Sum : name == "avg" ? ExprKind::Avg : name == "min" ? ExprKind::Min : ExprKind::Max;
+      e.kind = name == "sum"   ? ExprKind::Sum
+               : name == "avg" ? ExprKind::Avg
+               : name == "min" ? ExprKind::Min
+                               : ExprKind::Max;
       const Node& prop = *find<g::event_property>(n);
       const EventRef ev = read_event(*find<g::event_name>(prop));
       e.text = ev.name;
@@ -930,8 +984,8 @@ class TreeReader {
   /// The nodes of a whole expression: their children are the operands of `or`.
   static bool is_or_level(const Node& n) {
     return is_either<g::expr>(n) || n.is_type<g::if_condition>() || n.is_type<g::set_value>() ||
-           n.is_type<g::segment_condition>() || n.is_type<g::field_value>() || n.is_type<g::list_item>() ||
-           n.is_type<g::since_value>();
+           n.is_type<g::segment_condition>() || n.is_type<g::field_value>() ||
+           n.is_type<g::list_item>() || n.is_type<g::since_value>();
   }
 
   static BinaryOp read_op(const Node& n) {
@@ -959,12 +1013,14 @@ std::vector<Comment> scan_comments(const std::string& text) {
     const char c = text[i];
     if (c == '"') {
       ++i;
-      while (i < n && text[i] != '"' && text[i] != '\n') i += (text[i] == '\\' && i + 1 < n && text[i + 1] != '\n') ? 2 : 1;
+      while (i < n && text[i] != '"' && text[i] != '\n')
+        i += (text[i] == '\\' && i + 1 < n && text[i + 1] != '\n') ? 2 : 1;
       if (i < n && text[i] == '"') ++i;
     } else if (c == '#') {
       std::size_t end = i;
       while (end < n && text[end] != '\n' && text[end] != '\r') ++end;
-      comments.push_back(Comment{text.substr(i, end - i), Span{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(end)}});
+      comments.push_back(Comment{text.substr(i, end - i), Span{static_cast<std::uint32_t>(i),
+                                                               static_cast<std::uint32_t>(end)}});
       i = end;
     } else {
       ++i;
@@ -982,20 +1038,25 @@ ParseResult parse(const SourceFile& file) {
   const std::string& text = file.text();
   pegtl::memory_input<> in(text.data(), text.data() + text.size(), file.path());
   try {
-    auto root = pegtl::parse_tree::parse<g::file, Node, Selector, pegtl::nothing, Control>(in, state);
+    auto root =
+        pegtl::parse_tree::parse<g::file, Node, Selector, pegtl::nothing, Control>(in, state);
     if (root) {
       TreeReader reader(state);
       result.module = reader.read_file(*root);
     }
   } catch (const pegtl::parse_error& e) {
     // The grammar catches its own errors per declaration; this is a last resort.
-    const auto at = static_cast<std::uint32_t>(e.positions().empty() ? 0 : e.positions().front().byte);
-    state.add(Diagnostic{Severity::Error, "E001", {}, Span{at, at}, std::string(e.message()), {}, {}});
+    const auto at =
+        static_cast<std::uint32_t>(e.positions().empty() ? 0 : e.positions().front().byte);
+    state.add(
+        Diagnostic{Severity::Error, "E001", {}, Span{at, at}, std::string(e.message()), {}, {}});
   }
   result.module.comments = scan_comments(text);
-  std::stable_sort(state.diagnostics.begin(), state.diagnostics.end(),
-                   [](const Diagnostic& a, const Diagnostic& b) { return a.span.begin < b.span.begin; });
-  if (state.diagnostics.size() > kMaxDiagnosticsPerFile) state.diagnostics.resize(kMaxDiagnosticsPerFile);
+  std::stable_sort(
+      state.diagnostics.begin(), state.diagnostics.end(),
+      [](const Diagnostic& a, const Diagnostic& b) { return a.span.begin < b.span.begin; });
+  if (state.diagnostics.size() > kMaxDiagnosticsPerFile)
+    state.diagnostics.resize(kMaxDiagnosticsPerFile);
   result.diagnostics = std::move(state.diagnostics);
   return result;
 }

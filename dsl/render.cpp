@@ -71,18 +71,24 @@ struct Palette {
 
 std::string_view severity_name(Severity s) {
   switch (s) {
-    case Severity::Error: return "error";
-    case Severity::Warning: return "warning";
-    case Severity::Note: return "note";
+    case Severity::Error:
+      return "error";
+    case Severity::Warning:
+      return "warning";
+    case Severity::Note:
+      return "note";
   }
   return "error";
 }
 
 std::string_view severity_colour(Severity s) {
   switch (s) {
-    case Severity::Error: return "1;31";
-    case Severity::Warning: return "1;33";
-    case Severity::Note: return "1;36";
+    case Severity::Error:
+      return "1;31";
+    case Severity::Warning:
+      return "1;33";
+    case Severity::Note:
+      return "1;36";
   }
   return "1";
 }
@@ -95,7 +101,8 @@ std::string snippet(const SourceFile& file, Span span, Severity severity, const 
   const std::string number = std::to_string(at.line);
   const std::string pad(number.size(), ' ');
   std::string line1 = p.paint("1;34", " " + number + " |") + (display.empty() ? "" : " " + display);
-  std::string line2 = p.paint("1;34", " " + pad + " |") + " " + p.paint(severity_colour(severity), caret);
+  std::string line2 =
+      p.paint("1;34", " " + pad + " |") + " " + p.paint(severity_colour(severity), caret);
   rtrim(line1);
   rtrim(line2);
   return line1 + "\n" + line2 + "\n";
@@ -236,7 +243,8 @@ std::string render_text(const Workspace& ws, bool color) {
   }
   if (!ws.diagnostics.empty()) {
     const Tally t = tally(ws.diagnostics);
-    out += "\n" + p.paint("1", plural(t.errors, "error") + ", " + plural(t.warnings, "warning")) + "\n";
+    out += "\n" + p.paint("1", plural(t.errors, "error") + ", " + plural(t.warnings, "warning")) +
+           "\n";
   }
   return out;
 }

@@ -6,7 +6,9 @@ namespace journey::dsl {
 
 namespace {
 
-bool known(Type t) { return t != Type::Unknown; }
+bool known(Type t) {
+  return t != Type::Unknown;
+}
 
 /// Types on which no arithmetic is defined.
 bool non_arithmetic(Type t) {
@@ -46,20 +48,30 @@ Type arithmetic(BinaryOp op, Type l, Type r) {
   }
 }
 
-std::string quoted(BinaryOp op) { return "`" + std::string(op_text(op)) + "`"; }
+std::string quoted(BinaryOp op) {
+  return "`" + std::string(op_text(op)) + "`";
+}
 
 }  // namespace
 
 std::string_view describe(Type type) {
   switch (type) {
-    case Type::Unknown: return "a value of unknown type";
-    case Type::Number: return "a number";
-    case Type::String: return "a string";
-    case Type::Bool: return "a bool";
-    case Type::Duration: return "a duration";
-    case Type::Timestamp: return "a timestamp";
-    case Type::List: return "a list";
-    case Type::None: return "none";
+    case Type::Unknown:
+      return "a value of unknown type";
+    case Type::Number:
+      return "a number";
+    case Type::String:
+      return "a string";
+    case Type::Bool:
+      return "a bool";
+    case Type::Duration:
+      return "a duration";
+    case Type::Timestamp:
+      return "a timestamp";
+    case Type::List:
+      return "a list";
+    case Type::None:
+      return "none";
   }
   return "a value";
 }
@@ -93,7 +105,8 @@ TypeRule binary_type(BinaryOp op, Type l, Type r) {
     case BinaryOp::Ge: {
       rule.result = Type::Bool;
       if (known(l) && known(r) && l != Type::None && r != Type::None && l != r) {
-        rule.error = "cannot compare " + std::string(describe(l)) + " with " + std::string(describe(r));
+        rule.error =
+            "cannot compare " + std::string(describe(l)) + " with " + std::string(describe(r));
         return rule;
       }
       const bool ordering = op != BinaryOp::Eq && op != BinaryOp::Ne;

@@ -27,8 +27,8 @@ struct TrackingPlan {
 
 /// What the checks may know beyond the scripts themselves.
 struct CheckOptions {
-  std::vector<std::string> channels;   // allowed channels; empty means any
-  std::optional<TrackingPlan> plan;    // when given, unknown events and properties are reported
+  std::vector<std::string> channels;  // allowed channels; empty means any
+  std::optional<TrackingPlan> plan;   // when given, unknown events and properties are reported
 };
 
 /// One parsed file.

@@ -15,18 +15,19 @@ struct Action {
   std::string action_id;  // pure function of (customer, journey, version, entry no, step, visit)
   std::string customer_id;
   std::string journey;
-  std::string step;       // stable step name: the label, else "L<line>:<col>" of the step in the source
+  std::string step;  // stable step name: the label, else "L<line>:<col>" of the step in the source
   std::string channel;
   std::string template_name;
   nlohmann::json params = nlohmann::json::object();
   Millis at = 0;
-  bool sent = true;       // false: suppressed
-  std::string reason;     // when suppressed: "consent", "cap", ...
-  std::string variant;    // split variant when the send is inside a split branch
+  bool sent = true;     // false: suppressed
+  std::string reason;   // when suppressed: "consent", "cap", ...
+  std::string variant;  // split variant when the send is inside a split branch
 };
 
 /// One NDJSON line (no newline), keys in the order of spec section 7:
-/// action_id, customer_id, journey, step, channel, template, params, at, status[, reason][, variant].
+/// action_id, customer_id, journey, step, channel, template, params, at, status[, reason][,
+/// variant].
 std::string to_json_line(const Action& action);
 
 /// Appends `text` as a JSON string, byte for byte as nlohmann's dump (no ASCII escaping, invalid

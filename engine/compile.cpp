@@ -28,7 +28,8 @@ struct Reads {
         on_customer(e.path);
         break;
       case dsl::ExprReads::Event:
-        if (aggregate_event != nullptr && !e.path.empty()) on_event(*aggregate_event, e.path.front());
+        if (aggregate_event != nullptr && !e.path.empty())
+          on_event(*aggregate_event, e.path.front());
         break;
       case dsl::ExprReads::Segment:
         on_segment(e.text);
@@ -54,23 +55,15 @@ void each_expression(Op& op, const F& f) {
   const auto fields = [&f](std::vector<dsl::Field>& with) {
     for (auto& w : with) f(w.value);
   };
-  std::visit(Cases{[&](SendOp& p) { fields(p.with); },
-                   [](WaitOp&) {},
-                   [](WaitUntilOp&) {},
+  std::visit(Cases{[&](SendOp& p) { fields(p.with); }, [](WaitOp&) {}, [](WaitUntilOp&) {},
                    [&](WaitUpToOp& p) {
                      for (auto& a : p.arms) {
                        if (a.where) f(*a.where);
                      }
                    },
-                   [&](BranchOp& p) { f(p.condition); },
-                   [](JumpOp&) {},
-                   [](SplitOp&) {},
-                   [&](SetOp& p) { f(p.value); },
-                   [](TagOp&) {},
-                   [](UntagOp&) {},
-                   [&](EmitOp& p) { fields(p.with); },
-                   [](ExitOp&) {},
-                   [](EndOp&) {}},
+                   [&](BranchOp& p) { f(p.condition); }, [](JumpOp&) {}, [](SplitOp&) {},
+                   [&](SetOp& p) { f(p.value); }, [](TagOp&) {}, [](UntagOp&) {},
+                   [&](EmitOp& p) { fields(p.with); }, [](ExitOp&) {}, [](EndOp&) {}},
              op.payload);
 }
 
@@ -209,7 +202,9 @@ class JourneyBuilder {
         head.payload = WaitUpToOp{s.seconds * 1000, {}, 0};
         const Op proto = head;
         const std::size_t w = push(std::move(head));
-        const auto wait = [this, w]() -> WaitUpToOp& { return std::get<WaitUpToOp>(j_.ops[w].payload); };
+        const auto wait = [this, w]() -> WaitUpToOp& {
+          return std::get<WaitUpToOp>(j_.ops[w].payload);
+        };
         std::vector<std::size_t> ends;
         for (const auto& b : s.branches) {
           WaitArm arm;
@@ -379,7 +374,8 @@ class MachineBuilder {
       const std::optional<std::size_t> next = std::visit(
           Cases{[&](const SendOp&) -> std::optional<std::size_t> {
                   if (j_.quiet_start) {
-                    const std::string window = time_of_day_text(*j_.quiet_start) + "-" + time_of_day_text(*j_.quiet_end);
+                    const std::string window =
+                        time_of_day_text(*j_.quiet_start) + "-" + time_of_day_text(*j_.quiet_end);
                     Transition held = t;
                     held.guards.push_back({Guard::Kind::QuietHours, window, false});
                     finish(std::move(held), hold_of_op_[pc], {});
@@ -453,7 +449,8 @@ nlohmann::json fields_json(const std::vector<dsl::Field>& with) {
 }  // namespace
 
 const char* op_kind_name(const Op& op) {
-  return std::visit([](const auto& payload) { return std::decay_t<decltype(payload)>::kName; }, op.payload);
+  return std::visit([](const auto& payload) { return std::decay_t<decltype(payload)>::kName; },
+                    op.payload);
 }
 
 // The compiler's IR is text output: it prints expressions with expr_text (so does the version
@@ -468,7 +465,9 @@ nlohmann::json ir_json(const Journey& j) {
   json entries = json::array();
   for (const auto& e : j.entries) {
     json x;
-    x["kind"] = e.kind == dsl::EntryKind::On ? "on" : e.kind == dsl::EntryKind::When ? "when" : "every";
+    x["kind"] = e.kind == dsl::EntryKind::On     ? "on"
+                : e.kind == dsl::EntryKind::When ? "when"
+                                                 : "every";
     if (e.kind == dsl::EntryKind::On) x["event"] = e.event;
     if (e.where) x[e.kind == dsl::EntryKind::Every ? "when" : "where"] = expr_text(*e.where);
     if (e.condition) x["condition"] = expr_text(*e.condition);
@@ -479,9 +478,10 @@ nlohmann::json ir_json(const Journey& j) {
     entries.push_back(std::move(x));
   }
   out["entries"] = std::move(entries);
-  out["reentry"] = j.reentry == dsl::ReentryKind::Never    ? "never"
-                   : j.reentry == dsl::ReentryKind::Always ? "always"
-                                                           : "after " + duration_text(j.reentry_after_ms / 1000);
+  out["reentry"] = j.reentry == dsl::ReentryKind::Never ? "never"
+                   : j.reentry == dsl::ReentryKind::Always
+                       ? "always"
+                       : "after " + duration_text(j.reentry_after_ms / 1000);
   json exits = json::array();
   for (const auto& e : j.exits) {
     json x;
@@ -499,74 +499,80 @@ nlohmann::json ir_json(const Journey& j) {
     goals.push_back(std::move(x));
   }
   out["goals"] = std::move(goals);
-  if (j.quiet_start) out["quiet_hours"] = time_of_day_text(*j.quiet_start) + "-" + time_of_day_text(*j.quiet_end);
-  if (j.cap_count) out["cap"] = {{"count", *j.cap_count}, {"per", duration_text(j.cap_per_ms / 1000)}};
+  if (j.quiet_start)
+    out["quiet_hours"] = time_of_day_text(*j.quiet_start) + "-" + time_of_day_text(*j.quiet_end);
+  if (j.cap_count)
+    out["cap"] = {{"count", *j.cap_count}, {"per", duration_text(j.cap_per_ms / 1000)}};
   json ops = json::array();
   for (std::size_t i = 0; i < j.ops.size(); ++i) {
     const Op& op = j.ops[i];
     json x{{"index", i}, {"op", op_kind_name(op)}, {"step", op.step_id}};
-    std::visit(Cases{[&](const SendOp& p) {
-                       x["channel"] = p.channel;
-                       x["template"] = p.template_name;
-                       x["with"] = fields_json(p.with);
-                       if (!p.variant.empty()) x["variant"] = p.variant;
-                     },
-                     [&](const WaitOp& p) { x["duration"] = duration_text(p.millis / 1000); },
-                     [&](const WaitUntilOp& p) { x["at"] = time_of_day_text(p.time_of_day); },
-                     [&](const WaitUpToOp& p) {
-                       x["duration"] = duration_text(p.millis / 1000);
-                       json arms = json::array();
-                       for (const auto& a : p.arms) {
-                         json arm{{"event", a.event}, {"target", a.target}};
-                         if (a.where) arm["where"] = expr_text(*a.where);
-                         arms.push_back(std::move(arm));
-                       }
-                       x["arms"] = std::move(arms);
-                       x["timeout_target"] = p.timeout_target;
-                     },
-                     [&](const BranchOp& p) {
-                       x["condition"] = expr_text(p.condition);
-                       x["else_target"] = p.else_target;
-                     },
-                     [&](const JumpOp& p) { x["target"] = p.target; },
-                     [&](const SplitOp& p) {
-                       json vars = json::array();
-                       for (const auto& v : p.variants) vars.push_back({{"name", v.name}, {"percent", v.percent}, {"target", v.target}});
-                       x["variants"] = std::move(vars);
-                     },
-                     [&](const SetOp& p) {
-                       x["path"] = p.path;
-                       x["value"] = expr_text(p.value);
-                     },
-                     [&](const TagOp& p) { x["tag"] = p.tag; },
-                     [&](const UntagOp& p) { x["tag"] = p.tag; },
-                     [&](const EmitOp& p) {
-                       x["event"] = p.event;
-                       x["with"] = fields_json(p.with);
-                     },
-                     [&](const ExitOp& p) { x["reason"] = p.reason; },
-                     [](const EndOp&) {}},
-               op.payload);
+    std::visit(
+        Cases{[&](const SendOp& p) {
+                x["channel"] = p.channel;
+                x["template"] = p.template_name;
+                x["with"] = fields_json(p.with);
+                if (!p.variant.empty()) x["variant"] = p.variant;
+              },
+              [&](const WaitOp& p) { x["duration"] = duration_text(p.millis / 1000); },
+              [&](const WaitUntilOp& p) { x["at"] = time_of_day_text(p.time_of_day); },
+              [&](const WaitUpToOp& p) {
+                x["duration"] = duration_text(p.millis / 1000);
+                json arms = json::array();
+                for (const auto& a : p.arms) {
+                  json arm{{"event", a.event}, {"target", a.target}};
+                  if (a.where) arm["where"] = expr_text(*a.where);
+                  arms.push_back(std::move(arm));
+                }
+                x["arms"] = std::move(arms);
+                x["timeout_target"] = p.timeout_target;
+              },
+              [&](const BranchOp& p) {
+                x["condition"] = expr_text(p.condition);
+                x["else_target"] = p.else_target;
+              },
+              [&](const JumpOp& p) { x["target"] = p.target; },
+              [&](const SplitOp& p) {
+                json vars = json::array();
+                for (const auto& v : p.variants)
+                  vars.push_back({{"name", v.name}, {"percent", v.percent}, {"target", v.target}});
+                x["variants"] = std::move(vars);
+              },
+              [&](const SetOp& p) {
+                x["path"] = p.path;
+                x["value"] = expr_text(p.value);
+              },
+              [&](const TagOp& p) { x["tag"] = p.tag; },
+              [&](const UntagOp& p) { x["tag"] = p.tag; },
+              [&](const EmitOp& p) {
+                x["event"] = p.event;
+                x["with"] = fields_json(p.with);
+              },
+              [&](const ExitOp& p) { x["reason"] = p.reason; }, [](const EndOp&) {}},
+        op.payload);
     ops.push_back(std::move(x));
   }
   out["ops"] = std::move(ops);
   json states = json::array();
   for (const auto& s : j.states) {
-    static const char* const kKinds[] = {"start", "wait", "wait_until", "wait_up_to", "quiet_hold", "end"};
+    static constexpr const char* kKinds[] = {"start",      "wait",       "wait_until",
+                                             "wait_up_to", "quiet_hold", "end"};
     states.push_back({{"id", s.id}, {"kind", kKinds[static_cast<int>(s.kind)]}, {"op", s.op}});
   }
   out["states"] = std::move(states);
   json transitions = json::array();
   for (const auto& t : j.transitions) {
-    static const char* const kTriggers[] = {"entry", "timer", "event", "timeout"};
-    json x{{"from", j.states[t.from].id}, {"to", j.states[t.to].id},
+    static constexpr const char* kTriggers[] = {"entry", "timer", "event", "timeout"};
+    json x{{"from", j.states[t.from].id},
+           {"to", j.states[t.to].id},
            {"trigger", kTriggers[static_cast<int>(t.trigger)]}};
     if (t.trigger == TriggerKind::Event) x["event"] = t.event;
     if (t.where) x["where"] = expr_text(*t.where);
     json guards = json::array();
     for (const auto& g : t.guards) {
-      static const char* const kGuards[] = {"condition", "variant", "quiet_hours"};
-      guards.push_back({{"kind", kGuards[static_cast<int>(g.kind)]}, {"text", g.text}, {"negated", g.negated}});
+      static constexpr const char* kGuards[] = {"condition", "variant", "quiet_hours"};
+      guards.push_back(
+          {{"kind", kGuards[static_cast<int>(g.kind)]}, {"text", g.text}, {"negated", g.negated}});
     }
     x["guards"] = std::move(guards);
     x["actions"] = t.actions;
@@ -578,8 +584,9 @@ nlohmann::json ir_json(const Journey& j) {
 }
 
 const Journey* Program::find_journey(const std::string& name) const {
-  const auto it = std::lower_bound(journeys.begin(), journeys.end(), name,
-                                   [](const Journey& j, const std::string& n) { return j.name < n; });
+  const auto it =
+      std::lower_bound(journeys.begin(), journeys.end(), name,
+                       [](const Journey& j, const std::string& n) { return j.name < n; });
   return it != journeys.end() && it->name == name ? &*it : nullptr;
 }
 
@@ -591,7 +598,8 @@ CompileResult compile(const dsl::Workspace& workspace) {
   }
   auto program = std::make_shared<Program>();
   for (const auto& file : workspace.files) {
-    for (const auto& s : file.module.segments) program->segments[s.name] = Segment{s.name, s.condition};
+    for (const auto& s : file.module.segments)
+      program->segments[s.name] = Segment{s.name, s.condition};
   }
   FoldSlots slots(program->aggregate_keys);
   for (auto& [name, seg] : program->segments) slots.number(seg.condition);
@@ -647,7 +655,8 @@ CompileResult compile(const dsl::Workspace& workspace) {
         if (x.kind == dsl::ExitKind::When) c.condition = x.condition;
         j.exits.push_back(std::move(c));
       }
-      for (const auto& g : dj.goals) j.goals.push_back({g.name, g.event.name, g.where, g.within * 1000});
+      for (const auto& g : dj.goals)
+        j.goals.push_back({g.name, g.event.name, g.where, g.within * 1000});
       if (dj.quiet_hours) {
         j.quiet_start = dj.quiet_hours->start;
         j.quiet_end = dj.quiet_hours->end;

@@ -27,8 +27,8 @@ struct Library {
   std::vector<std::shared_ptr<const Program>> programs;
   std::map<std::pair<std::string, std::string>, std::pair<const Program*, const Journey*>> versions;
   std::map<std::string, std::set<std::string>> timeline;  // union of what all programs read
-  std::set<std::string, std::less<>> events_read;          // events any journey mentions
-  std::vector<std::string> live_names;                     // the live journeys' names, sorted
+  std::set<std::string, std::less<>> events_read;         // events any journey mentions
+  std::vector<std::string> live_names;                    // the live journeys' names, sorted
   std::int64_t longest_cap_ms = 0;
 
   void add(const std::shared_ptr<const Program>& p) {
@@ -45,7 +45,8 @@ struct Library {
     }
   }
 
-  std::pair<const Program*, const Journey*> find(const std::string& name, const std::string& version) const {
+  std::pair<const Program*, const Journey*> find(const std::string& name,
+                                                 const std::string& version) const {
     const auto it = versions.find({name, version});
     return it == versions.end() ? std::make_pair(nullptr, nullptr) : it->second;
   }
@@ -59,14 +60,16 @@ struct Emitted {
 
 std::string tod_text(std::int64_t seconds) {
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(seconds / 3600), static_cast<int>(seconds / 60 % 60));
+  std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(seconds / 3600),
+                static_cast<int>(seconds / 60 % 60));
   return buf;
 }
 
 std::string terms_text(const std::vector<std::pair<std::string, std::string>>& terms) {
   if (terms.empty()) return {};
   std::string out = " [";
-  for (std::size_t i = 0; i < terms.size(); ++i) out += (i ? ", " : "") + terms[i].first + " = " + terms[i].second;
+  for (std::size_t i = 0; i < terms.size(); ++i)
+    out += (i ? ", " : "") + terms[i].first + " = " + terms[i].second;
   return out + "]";
 }
 
@@ -87,14 +90,17 @@ void set_path(nlohmann::json& root, const std::vector<std::string>& path, nlohma
 
 }  // namespace
 
-std::string action_id(const std::string& customer, const std::string& journey, const std::string& version,
-                      std::int64_t entry_no, const std::string& step, std::int64_t visit) {
-  const std::string key = hash_key({customer, journey, version, std::to_string(entry_no), step, std::to_string(visit)});
-  return hex16(stable_hash(key, 0x616374696f6e31ULL)) + hex16(stable_hash(key, 0x616374696f6e32ULL));
+std::string action_id(const std::string& customer, const std::string& journey,
+                      const std::string& version, std::int64_t entry_no, const std::string& step,
+                      std::int64_t visit) {
+  const std::string key =
+      hash_key({customer, journey, version, std::to_string(entry_no), step, std::to_string(visit)});
+  return hex16(stable_hash(key, 0x616374696f6e31ULL)) +
+         hex16(stable_hash(key, 0x616374696f6e32ULL));
 }
 
-std::size_t split_variant(const std::string& customer, const std::string& journey, const std::string& step,
-                          const std::vector<Variant>& variants) {
+std::size_t split_variant(const std::string& customer, const std::string& journey,
+                          const std::string& step, const std::vector<Variant>& variants) {
   const std::uint64_t h = stable_hash(hash_key({customer, journey, step}), 0x73706c6974ULL);
   const double bucket = static_cast<double>(h % 1000000ULL) / 10000.0;  // [0, 100) in 1e-4 steps
   double cumulative = 0;
@@ -114,15 +120,24 @@ namespace {
 // One engine call over one customer.
 class Call {
  public:
-  Call(const Library& lib, const EngineConfig& cfg, const Zones& zones, CustomerState& st, bool tracing, Outcome& out)
-      : lib_(lib), cfg_(cfg), zones_(zones), st_(st), tracing_(tracing), out_(out), now_(st.clock) {}
+  Call(const Library& lib, const EngineConfig& cfg, const Zones& zones, CustomerState& st,
+       bool tracing, Outcome& out)
+      : lib_(lib),
+        cfg_(cfg),
+        zones_(zones),
+        st_(st),
+        tracing_(tracing),
+        out_(out),
+        now_(st.clock) {}
 
   void advance(Millis now, Millis recurring_until) {
     int instants = 0;
     while (const auto t = due(now, recurring_until)) {
       if (++instants > kMaxInstantsPerCall) {
-        error("", "", "more than " + std::to_string(kMaxInstantsPerCall) + " timer instants in one call (a journey that never ends?); stopped at " +
-                          format_timestamp(*t));
+        error("", "",
+              "more than " + std::to_string(kMaxInstantsPerCall) +
+                  " timer instants in one call (a journey that never ends?); stopped at " +
+                  format_timestamp(*t));
         break;
       }
       fire(*t, recurring_until);
@@ -149,7 +164,8 @@ class Call {
       }
       schedule_every(true);
     } else {
-      if (tracing_) trace("", "event " + ev.name + " received " + dump(ev.properties), ev.properties);
+      if (tracing_)
+        trace("", "event " + ev.name + " received " + dump(ev.properties), ev.properties);
       schedule_every(false);
       store(ev.name, ev.properties);
       on_track(ev.name, ev.properties);
@@ -163,26 +179,40 @@ class Call {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
-  void trace(const std::string& journey, std::string message, nlohmann::json detail = nlohmann::json::object()) {
+  void trace(const std::string& journey, std::string message,
+             nlohmann::json detail = nlohmann::json::object()) {
     if (!tracing_) return;
     out_.trace.push_back({now_, journey, std::move(message), std::move(detail)});
   }
 
-  void record(Record::Kind kind, const std::string& journey, const std::string& version, const std::string& step,
-              const std::string& variant, const std::string& detail) {
-    out_.records.push_back({kind, st_.customer_id, journey, version, step, variant, detail, now_});
+  /// Adds a record of this customer at now, of one run of a journey; the caller fills in the
+  /// step, variant and detail by name (five strings in a row are easily passed in the wrong order).
+  Record& record(Record::Kind kind, const std::string& journey, const std::string& version) {
+    auto& added = out_.records.emplace_back();
+    added.kind = kind;
+    added.customer_id = st_.customer_id;
+    added.journey = journey;
+    added.version = version;
+    added.at = now_;
+    return added;
   }
 
   void error(const std::string& journey, const std::string& version, const std::string& message) {
-    record(Record::Kind::Error, journey, version, "", "", message);
+    record(Record::Kind::Error, journey, version).detail = message;
     if (tracing_) trace(journey, "error: " + message);
   }
 
   // An evaluator at the call's instant that keeps its aggregate folds in the customer's state.
-  Evaluator evaluator(const Program& program) { return Evaluator(program, st_, now_, &st_.aggregates); }
+  Evaluator evaluator(const Program& program) {
+    return Evaluator(program, st_, now_, &st_.aggregates);
+  }
 
-  const Journey* journey_of(const RunState& run) const { return lib_.find(run.journey, run.version).second; }
-  const Program* program_of(const RunState& run) const { return lib_.find(run.journey, run.version).first; }
+  const Journey* journey_of(const RunState& run) const {
+    return lib_.find(run.journey, run.version).second;
+  }
+  const Program* program_of(const RunState& run) const {
+    return lib_.find(run.journey, run.version).first;
+  }
 
   const date::time_zone* zone() {
     const auto* tz = st_.profile.is_object() ? json_at(st_.profile, {"timezone"}) : nullptr;
@@ -201,8 +231,12 @@ class Call {
    public:
     explicit Names(const std::vector<std::string>* live) : live_(live) {}
     explicit Names(std::vector<std::string>&& all) : own_(std::move(all)), owned_(true) {}
-    std::vector<std::string>::const_iterator begin() const { return owned_ ? own_.begin() : live_->begin(); }
-    std::vector<std::string>::const_iterator end() const { return owned_ ? own_.end() : live_->end(); }
+    std::vector<std::string>::const_iterator begin() const {
+      return owned_ ? own_.begin() : live_->begin();
+    }
+    std::vector<std::string>::const_iterator end() const {
+      return owned_ ? own_.end() : live_->end();
+    }
 
    private:
     const std::vector<std::string>* live_ = nullptr;
@@ -243,7 +277,9 @@ class Call {
     st_.clock = now_;
     for (const auto& name : journey_names()) {
       const auto it = st_.runs.find(name);
-      if (it != st_.runs.end() && it->second.wait != RunState::Wait::None && it->second.wake_at <= t) resume(name);
+      if (it != st_.runs.end() && it->second.wait != RunState::Wait::None &&
+          it->second.wake_at <= t)
+        resume(name);
     }
     if (lib_.live) {
       for (const auto& j : lib_.live->journeys) {
@@ -255,7 +291,8 @@ class Call {
         }
         for (const auto idx : ticks) {
           const auto& rule = j.entries.at(idx);
-          st_.history[j.name].every_next[idx] = next_local_time(zone(), now_, rule.time_of_day, rule.weekday, false);
+          st_.history[j.name].every_next[idx] =
+              next_local_time(zone(), now_, {rule.time_of_day, rule.weekday}, false);
           consider_every(j, idx);
         }
       }
@@ -275,27 +312,32 @@ class Call {
         if (rule.kind != dsl::EntryKind::Every) continue;
         auto& h = st_.history[j.name];
         if (!force && h.every_next.count(i)) continue;
-        const Millis next = next_local_time(zone(), now_, rule.time_of_day, rule.weekday, false);
+        const Millis next = next_local_time(zone(), now_, {rule.time_of_day, rule.weekday}, false);
         h.every_next[i] = next;
-        if (tracing_) trace(j.name, "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " +
-                          tod_text(rule.time_of_day) + ": next at " + format_timestamp(next));
+        if (tracing_)
+          trace(j.name, "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " +
+                            tod_text(rule.time_of_day) + ": next at " + format_timestamp(next));
       }
     }
   }
 
   void consider_every(const Journey& j, std::size_t idx) {
     const auto& rule = j.entries[idx];
-    const std::string how = "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " + tod_text(rule.time_of_day);
+    const std::string how = "entry every " + std::string(rule.weekday < 0 ? "day" : "week") +
+                            " at " + tod_text(rule.time_of_day);
     if (rule.where) {
       const Evaluator ev = evaluator(*lib_.live);
       const bool holds = ev.eval(*rule.where, Scope{}).truthy();
       std::vector<std::pair<std::string, std::string>> terms;
       if (tracing_) ev.terms(*rule.where, Scope{}, terms);
       if (!holds) {
-        if (tracing_) trace(j.name, how + ": not taken: when " + expr_text(*rule.where) + " is false" + terms_text(terms));
+        if (tracing_)
+          trace(j.name, how + ": not taken: when " + expr_text(*rule.where) + " is false" +
+                            terms_text(terms));
         return;
       }
-      try_enter(j, nlohmann::json::object(), how + " (when " + expr_text(*rule.where) + " holds" + terms_text(terms) + ")");
+      try_enter(j, nlohmann::json::object(),
+                how + " (when " + expr_text(*rule.where) + " holds" + terms_text(terms) + ")");
       return;
     }
     try_enter(j, nlohmann::json::object(), how);
@@ -364,10 +406,14 @@ class Call {
           std::vector<std::pair<std::string, std::string>> terms;
           if (tracing_) ev.terms(*rule.where, scope, terms);
           if (!ev.eval(*rule.where, scope).truthy()) {
-            if (tracing_) trace(jname, "entry on " + name + ": not taken: where " + expr_text(*rule.where) + " is false" + terms_text(terms));
+            if (tracing_)
+              trace(jname, "entry on " + name + ": not taken: where " + expr_text(*rule.where) +
+                               " is false" + terms_text(terms));
             continue;
           }
-          try_enter(*live, props, "entry on " + name + " (where " + expr_text(*rule.where) + " holds" + terms_text(terms) + ")");
+          try_enter(*live, props,
+                    "entry on " + name + " (where " + expr_text(*rule.where) + " holds" +
+                        terms_text(terms) + ")");
         } else {
           try_enter(*live, props, "entry on " + name);
         }
@@ -385,8 +431,9 @@ class Call {
     for (const auto& g : j->goals) {
       if (g.event != name || hist.goals_reached.count(g.name)) continue;
       if (now_ >= hist.last_entry + g.within_ms) {
-        if (tracing_) trace(jname, "goal " + g.name + ": " + name + " came after the goal window (" +
-                         duration_text(g.within_ms / 1000) + " from entry)");
+        if (tracing_)
+          trace(jname, "goal " + g.name + ": " + name + " came after the goal window (" +
+                           duration_text(g.within_ms / 1000) + " from entry)");
         continue;
       }
       if (g.where && !evaluator(*p).eval(*g.where, Scope{&props, &hist.trigger}).truthy()) continue;
@@ -394,25 +441,38 @@ class Call {
       const auto run = st_.runs.find(jname);
       const std::string step = run != st_.runs.end() ? run->second.step : hist.step;
       const std::string variant = run != st_.runs.end() ? run->second.variant : hist.variant;
-      record(Record::Kind::Goal, jname, hist.version, step, variant, g.name);
-      if (tracing_) trace(jname, "goal " + g.name + " reached (at step " + step + (variant.empty() ? "" : ", variant " + variant) + ")");
+      {
+        auto& added = record(Record::Kind::Goal, jname, hist.version);
+        added.step = step;
+        added.variant = variant;
+        added.detail = g.name;
+      }
+      if (tracing_)
+        trace(jname, "goal " + g.name + " reached (at step " + step +
+                         (variant.empty() ? "" : ", variant " + variant) + ")");
     }
   }
 
   bool try_enter(const Journey& j, const nlohmann::json& trigger, const std::string& how) {
     auto& hist = st_.history[j.name];
     if (const auto run = st_.runs.find(j.name); run != st_.runs.end()) {
-      if (tracing_) trace(j.name, how + ": not taken: already in the journey since " + format_timestamp(run->second.entered_at));
+      if (tracing_)
+        trace(j.name, how + ": not taken: already in the journey since " +
+                          format_timestamp(run->second.entered_at));
       return false;
     }
     if (hist.entries > 0) {
       if (j.reentry == dsl::ReentryKind::Never) {
-        if (tracing_) trace(j.name, how + ": not taken: reentry never (entered " + format_timestamp(hist.last_entry) + ")");
+        if (tracing_)
+          trace(j.name, how + ": not taken: reentry never (entered " +
+                            format_timestamp(hist.last_entry) + ")");
         return false;
       }
       if (j.reentry == dsl::ReentryKind::After && now_ < hist.last_entry + j.reentry_after_ms) {
-        if (tracing_) trace(j.name, how + ": not taken: reentry after " + duration_text(j.reentry_after_ms / 1000) +
-                          " allows entry from " + format_timestamp(hist.last_entry + j.reentry_after_ms));
+        if (tracing_)
+          trace(j.name, how + ": not taken: reentry after " +
+                            duration_text(j.reentry_after_ms / 1000) + " allows entry from " +
+                            format_timestamp(hist.last_entry + j.reentry_after_ms));
         return false;
       }
     }
@@ -425,7 +485,9 @@ class Call {
       if (ev.eval(*x.condition, scope).truthy()) {
         std::vector<std::pair<std::string, std::string>> terms;
         if (tracing_) ev.terms(*x.condition, scope, terms);
-        if (tracing_) trace(j.name, how + ": not taken: exit when " + expr_text(*x.condition) + " already holds" + terms_text(terms));
+        if (tracing_)
+          trace(j.name, how + ": not taken: exit when " + expr_text(*x.condition) +
+                            " already holds" + terms_text(terms));
         return false;
       }
     }
@@ -444,8 +506,10 @@ class Call {
     hist.trigger = trigger;
     hist.goals_reached.clear();
     st_.runs[j.name] = std::move(run);
-    record(Record::Kind::Entered, j.name, j.version, "", "", how);
-    if (tracing_) trace(j.name, how + ": entered (entry " + std::to_string(hist.entries) + ", version " + j.version + ")");
+    record(Record::Kind::Entered, j.name, j.version).detail = how;
+    if (tracing_)
+      trace(j.name, how + ": entered (entry " + std::to_string(hist.entries) + ", version " +
+                        j.version + ")");
     continue_run(j.name, 0);
     return true;
   }
@@ -456,7 +520,12 @@ class Call {
     auto& hist = st_.history[jname];
     hist.step = it->second.step;
     hist.variant = it->second.variant;
-    record(Record::Kind::Exited, jname, it->second.version, it->second.step, it->second.variant, reason);
+    {
+      auto& added = record(Record::Kind::Exited, jname, it->second.version);
+      added.step = it->second.step;
+      added.variant = it->second.variant;
+      added.detail = reason;
+    }
     if (tracing_) trace(jname, "left the journey: " + reason);
     st_.runs.erase(it);
   }
@@ -475,8 +544,9 @@ class Call {
     switch (wait) {
       case RunState::Wait::Timer:
         if (tracing_) {
-          trace(jname, std::string(std::holds_alternative<WaitUntilOp>(op.payload) ? "wait until " : "wait ") + "at " +
-                           op.step_id + " is over");
+          trace(jname, std::string(std::holds_alternative<WaitUntilOp>(op.payload) ? "wait until "
+                                                                                   : "wait ") +
+                           "at " + op.step_id + " is over");
         }
         continue_run(jname, run.pc + 1);
         break;
@@ -515,18 +585,25 @@ class Call {
     int budget = cfg_.step_budget;
     while (true) {
       if (budget-- <= 0) {
-        error(jname, run.version, "step budget of " + std::to_string(cfg_.step_budget) + " exceeded at " + j.ops.at(pc).step_id);
+        error(jname, run.version,
+              "step budget of " + std::to_string(cfg_.step_budget) + " exceeded at " +
+                  j.ops.at(pc).step_id);
         end_run(jname, "error");
         return;
       }
       const Op& op = j.ops.at(pc);
       if (op.step_head) {
         run.step = op.step_id;
-        record(Record::Kind::Step, jname, run.version, op.step_id, run.variant, "");
+        {
+          auto& added = record(Record::Kind::Step, jname, run.version);
+          added.step = op.step_id;
+          added.variant = run.variant;
+        }
       }
       const At at{jname, run, j, p, op, pc, Scope{&run.event, &run.trigger}};
       // One run_op per payload kind: a kind without one does not compile.
-      const Next next = std::visit([this, &at](const auto& payload) { return run_op(payload, at); }, op.payload);
+      const Next next =
+          std::visit([this, &at](const auto& payload) { return run_op(payload, at); }, op.payload);
       if (!next) return;
       pc = *next;
     }
@@ -537,9 +614,12 @@ class Call {
     if (j.quiet_start && in_window(zone(), now_, *j.quiet_start, *j.quiet_end)) {
       at.run.pc = at.pc;
       at.run.wait = RunState::Wait::Hold;
-      at.run.wake_at = next_local_time(zone(), now_, *j.quiet_end, -1, false);
-      if (tracing_) trace(at.jname, "send " + send_op.channel + " \"" + send_op.template_name + "\" at " + at.op.step_id + " held by quiet hours " +
-                              tod_text(*j.quiet_start) + "-" + tod_text(*j.quiet_end) + " until " + format_timestamp(at.run.wake_at));
+      at.run.wake_at = next_local_time(zone(), now_, {*j.quiet_end, -1}, false);
+      if (tracing_)
+        trace(at.jname, "send " + send_op.channel + " \"" + send_op.template_name + "\" at " +
+                            at.op.step_id + " held by quiet hours " + tod_text(*j.quiet_start) +
+                            "-" + tod_text(*j.quiet_end) + " until " +
+                            format_timestamp(at.run.wake_at));
       return std::nullopt;
     }
     send(j, at.run, at.op, send_op);
@@ -550,20 +630,26 @@ class Call {
     at.run.pc = at.pc;
     at.run.wait = RunState::Wait::Timer;
     at.run.wake_at = now_ + wait.millis;
-    if (tracing_) trace(at.jname, "wait " + duration_text(wait.millis / 1000) + " at " + at.op.step_id + ": wakes at " + format_timestamp(at.run.wake_at));
+    if (tracing_)
+      trace(at.jname, "wait " + duration_text(wait.millis / 1000) + " at " + at.op.step_id +
+                          ": wakes at " + format_timestamp(at.run.wake_at));
     return std::nullopt;
   }
 
   Next run_op(const WaitUntilOp& wait, const At& at) {
-    const Millis when = next_local_time(zone(), now_, wait.time_of_day, -1, true);
+    const Millis when = next_local_time(zone(), now_, {wait.time_of_day, -1}, true);
     if (when == now_) {
-      if (tracing_) trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id + ": it is that time now");
+      if (tracing_)
+        trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id +
+                            ": it is that time now");
       return at.pc + 1;
     }
     at.run.pc = at.pc;
     at.run.wait = RunState::Wait::Timer;
     at.run.wake_at = when;
-    if (tracing_) trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id + ": wakes at " + format_timestamp(when));
+    if (tracing_)
+      trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id +
+                          ": wakes at " + format_timestamp(when));
     return std::nullopt;
   }
 
@@ -573,8 +659,9 @@ class Call {
     at.run.wake_at = now_ + wait.millis;
     std::string events;
     for (const auto& a : wait.arms) events += (events.empty() ? "" : ", ") + a.event;
-    if (tracing_) trace(at.jname, "wait up to " + duration_text(wait.millis / 1000) + " at " + at.op.step_id + " for " + events +
-                              ": times out at " + format_timestamp(at.run.wake_at));
+    if (tracing_)
+      trace(at.jname, "wait up to " + duration_text(wait.millis / 1000) + " at " + at.op.step_id +
+                          " for " + events + ": times out at " + format_timestamp(at.run.wake_at));
     return std::nullopt;
   }
 
@@ -584,7 +671,8 @@ class Call {
     if (tracing_) {
       std::vector<std::pair<std::string, std::string>> terms;
       ev.terms(branch.condition, at.scope, terms);
-      trace(at.jname, "if " + expr_text(branch.condition) + " at " + at.op.step_id + ": " + (holds ? "true" : "false") + terms_text(terms));
+      trace(at.jname, "if " + expr_text(branch.condition) + " at " + at.op.step_id + ": " +
+                          (holds ? "true" : "false") + terms_text(terms));
     }
     return holds ? at.pc + 1 : branch.else_target;
   }
@@ -625,7 +713,9 @@ class Call {
     const Evaluator ev = evaluator(at.p);
     for (const auto& f : emit.with) props[f.key] = to_json(ev.eval(f.value, at.scope));
     if (depth_ + 1 > cfg_.emit_depth) {
-      error(at.jname, at.run.version, "emit " + emit.event + " dropped: emit chain deeper than " + std::to_string(cfg_.emit_depth));
+      error(at.jname, at.run.version,
+            "emit " + emit.event + " dropped: emit chain deeper than " +
+                std::to_string(cfg_.emit_depth));
     } else {
       if (tracing_) trace(at.jname, "emit " + emit.event + " " + dump(props));
       emits_.push_back({emit.event, std::move(props), depth_ + 1});
@@ -659,7 +749,8 @@ class Call {
     return out;
   }
 
-  std::int64_t sends_in_window(std::int64_t per_ms, const std::string* journey, const std::string* channel) const {
+  std::int64_t sends_in_window(std::int64_t per_ms, const std::string* journey,
+                               const std::string* channel) const {
     std::int64_t n = 0;
     for (const auto& s : st_.sent) {
       if (s.at <= now_ - per_ms || s.at > now_) continue;
@@ -685,8 +776,9 @@ class Call {
     const Scope scope{&run.event, &run.trigger};
     for (const auto& f : send_op.with) a.params[f.key] = to_json(ev.eval(f.value, scope));
     const auto* consent = json_at(st_.profile, {"consent", send_op.channel});
-    const bool consented = cfg_.consent_assumed ? !(consent && consent->is_boolean() && !consent->get<bool>())
-                                                : (consent && consent->is_boolean() && consent->get<bool>());
+    const bool consented = cfg_.consent_assumed
+                               ? !(consent && consent->is_boolean() && !consent->get<bool>())
+                               : (consent && consent->is_boolean() && consent->get<bool>());
     std::string why;
     if (!consented) {
       a.reason = "consent";
@@ -694,15 +786,18 @@ class Call {
             (cfg_.consent_assumed ? " (consent assumed)" : " (consent required)");
     } else if (j.cap_count && sends_in_window(j.cap_per_ms, &j.name, nullptr) >= *j.cap_count) {
       a.reason = "cap";
-      why = "journey cap " + std::to_string(*j.cap_count) + " per " + duration_text(j.cap_per_ms / 1000) + " reached";
+      why = "journey cap " + std::to_string(*j.cap_count) + " per " +
+            duration_text(j.cap_per_ms / 1000) + " reached";
     } else {
       for (const std::string& key : {send_op.channel, std::string("*")}) {
         const auto cap = cfg_.channel_caps.find(key);
         if (cap == cfg_.channel_caps.end()) continue;
-        if (sends_in_window(cap->second.per_ms, nullptr, key == "*" ? nullptr : &send_op.channel) >= cap->second.count) {
+        if (sends_in_window(cap->second.per_ms, nullptr, key == "*" ? nullptr : &send_op.channel) >=
+            cap->second.count) {
           a.reason = "cap";
           why = "engine-wide cap on " + (key == "*" ? std::string("all channels") : key) + " (" +
-                std::to_string(cap->second.count) + " per " + duration_text(cap->second.per_ms / 1000) + ") reached";
+                std::to_string(cap->second.count) + " per " +
+                duration_text(cap->second.per_ms / 1000) + ") reached";
           break;
         }
       }
@@ -712,11 +807,17 @@ class Call {
       st_.sent.push_back({now_, j.name, send_op.channel});
       prune_sent();
     }
-    record(a.sent ? Record::Kind::Send : Record::Kind::Suppressed, j.name, run.version, op.step_id, run.variant, a.reason);
-    if (tracing_) trace(j.name, "send " + send_op.channel + " \"" + send_op.template_name + "\" at " + op.step_id + ": " +
-                      (a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")") +
-                      (a.variant.empty() ? "" : ", variant " + a.variant),
-          {{"action_id", a.action_id}});
+    auto& sent =
+        record(a.sent ? Record::Kind::Send : Record::Kind::Suppressed, j.name, run.version);
+    sent.step = op.step_id;
+    sent.variant = run.variant;
+    sent.detail = a.reason;
+    if (tracing_)
+      trace(j.name,
+            "send " + send_op.channel + " \"" + send_op.template_name + "\" at " + op.step_id +
+                ": " + (a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")") +
+                (a.variant.empty() ? "" : ", variant " + a.variant),
+            {{"action_id", a.action_id}});
     out_.actions.push_back(std::move(a));
   }
 
@@ -724,7 +825,8 @@ class Call {
     std::int64_t longest = lib_.longest_cap_ms;
     for (const auto& [key, cap] : cfg_.channel_caps) longest = std::max(longest, cap.per_ms);
     const Millis horizon = now_ - longest;
-    st_.sent.erase(std::remove_if(st_.sent.begin(), st_.sent.end(), [horizon](const SentRecord& s) { return s.at <= horizon; }),
+    st_.sent.erase(std::remove_if(st_.sent.begin(), st_.sent.end(),
+                                  [horizon](const SentRecord& s) { return s.at <= horizon; }),
                    st_.sent.end());
   }
 
@@ -751,7 +853,9 @@ class Call {
               if (v && !before) {
                 std::vector<std::pair<std::string, std::string>> terms;
                 if (tracing_) ev.terms(*x.condition, scope, terms);
-                if (tracing_) trace(jname, "exit when " + expr_text(*x.condition) + " became true" + terms_text(terms));
+                if (tracing_)
+                  trace(jname, "exit when " + expr_text(*x.condition) + " became true" +
+                                   terms_text(terms));
                 end_run(jname, "exit when");
                 changed = true;
                 break;
@@ -776,9 +880,13 @@ class Call {
           if (tracing_) ev.terms(*rule.condition, Scope{}, terms);
           const std::string how = "entry when " + expr_text(*rule.condition);
           if (v) {
-            if (try_enter(*live, nlohmann::json::object(), how + " (became true" + terms_text(terms) + ")")) changed = true;
+            if (try_enter(*live, nlohmann::json::object(),
+                          how + " (became true" + terms_text(terms) + ")"))
+              changed = true;
           } else {
-            if (tracing_) trace(jname, how + ": " + (before == -1 ? "false" : "became false") + terms_text(terms));
+            if (tracing_)
+              trace(jname,
+                    how + ": " + (before == -1 ? "false" : "became false") + terms_text(terms));
           }
         }
       }
@@ -817,11 +925,13 @@ class Call {
         }
       }
       if (!relevant) {
-        if (const auto h = st_.history.find(jname); h != st_.history.end()) h->second.check_at.reset();
+        if (const auto h = st_.history.find(jname); h != st_.history.end())
+          h->second.check_at.reset();
         continue;
       }
       auto& h = st_.history[jname];
-      if (tracing_ && best != h.check_at && best) trace(jname, "conditions may change at " + format_timestamp(*best) + ": timer set");
+      if (tracing_ && best != h.check_at && best)
+        trace(jname, "conditions may change at " + format_timestamp(*best) + ": timer set");
       h.check_at = best;
     }
   }
@@ -831,7 +941,8 @@ class Call {
       Emitted e = std::move(emits_.front());
       emits_.pop_front();
       depth_ = e.depth;
-      if (tracing_) trace("", "emitted event " + e.name + " received " + dump(e.properties), e.properties);
+      if (tracing_)
+        trace("", "emitted event " + e.name + " received " + dump(e.properties), e.properties);
       store(e.name, e.properties);
       on_track(e.name, e.properties);
       settle();
@@ -853,7 +964,9 @@ class Call {
 }  // namespace
 
 Engine::Engine(EngineConfig config)
-    : config_(std::move(config)), versions_(std::make_unique<Versions>()), zones_(std::make_unique<const Zones>(Zones::from_tzdb())) {}
+    : config_(std::move(config)),
+      versions_(std::make_unique<Versions>()),
+      zones_(std::make_unique<const Zones>(Zones::from_tzdb())) {}
 Engine::~Engine() = default;
 
 void Engine::deploy(std::shared_ptr<const Program> program) {
@@ -864,11 +977,14 @@ void Engine::deploy(std::shared_ptr<const Program> program) {
     for (const auto& j : program->journeys) lib.live_names.push_back(j.name);
   }
   std::sort(lib.live_names.begin(), lib.live_names.end());
-  lib.live_names.erase(std::unique(lib.live_names.begin(), lib.live_names.end()), lib.live_names.end());
+  lib.live_names.erase(std::unique(lib.live_names.begin(), lib.live_names.end()),
+                       lib.live_names.end());
   lib.live = std::move(program);
 }
 
-void Engine::retain(std::shared_ptr<const Program> program) { versions_->library.add(program); }
+void Engine::retain(const std::shared_ptr<const Program>& program) {
+  versions_->library.add(program);
+}
 
 bool Engine::reads_event(std::string_view name) const {
   return versions_->library.events_read.count(name) > 0;
@@ -882,16 +998,20 @@ Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) c
   return out;
 }
 
-Outcome Engine::on_time(CustomerState& state, Millis now, bool trace) const { return advance(state, now, now, trace); }
+Outcome Engine::on_time(CustomerState& state, Millis now, bool trace) const {
+  return advance(state, now, now, trace);
+}
 
-Outcome Engine::advance(CustomerState& state, Millis now, Millis recurring_until, bool trace) const {
+Outcome Engine::advance(CustomerState& state, Millis now, Millis recurring_until,
+                        bool trace) const {
   Outcome out;
   Call call(versions_->library, config_, *zones_, state, trace, out);
   call.advance(now, recurring_until);
   return out;
 }
 
-std::optional<Millis> Engine::next_wakeup(const CustomerState& state, bool include_recurring) const {
+std::optional<Millis> Engine::next_wakeup(const CustomerState& state,
+                                          bool include_recurring) const {
   std::optional<Millis> best;
   const auto take = [&best](Millis t) {
     if (!best || t < *best) best = t;
@@ -917,13 +1037,11 @@ nlohmann::json Engine::describe(const CustomerState& state) const {
   out["tags"] = tags != state.profile.end() && tags->is_array() ? *tags : nlohmann::json::array();
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& [name, run] : state.runs) {
-    static const char* const kWaits[] = {"running", "waiting", "waiting for an event", "held by quiet hours"};
-    nlohmann::json r{{"journey", name},
-                     {"version", run.version},
-                     {"entry", run.entry_no},
-                     {"entered_at", format_timestamp(run.entered_at)},
-                     {"step", run.step},
-                     {"state", kWaits[static_cast<int>(run.wait)]}};
+    static constexpr const char* kWaits[] = {"running", "waiting", "waiting for an event",
+                                             "held by quiet hours"};
+    nlohmann::json r{{"journey", name},       {"version", run.version},
+                     {"entry", run.entry_no}, {"entered_at", format_timestamp(run.entered_at)},
+                     {"step", run.step},      {"state", kWaits[static_cast<int>(run.wait)]}};
     if (run.wait != RunState::Wait::None) r["next_wakeup"] = format_timestamp(run.wake_at);
     if (!run.variant.empty()) r["variant"] = run.variant;
     runs.push_back(std::move(r));

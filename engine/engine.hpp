@@ -53,11 +53,11 @@ struct ChannelCap {
 
 /// Engine-wide settings (from journey.toml or simulate flags).
 struct EngineConfig {
-  std::string default_zone = "UTC";         // IANA zone for customers without customer.timezone
-  bool consent_assumed = false;             // consent = "assumed"; default "required"
+  std::string default_zone = "UTC";  // IANA zone for customers without customer.timezone
+  bool consent_assumed = false;      // consent = "assumed"; default "required"
   std::map<std::string, ChannelCap> channel_caps;  // engine-wide caps by channel ("*" = all)
-  int step_budget = 10000;                  // steps one run may take without a wait
-  int emit_depth = 16;                      // how deep emit chains may go
+  int step_budget = 10000;                         // steps one run may take without a wait
+  int emit_depth = 16;                             // how deep emit chains may go
 };
 
 /// Something the reports count: entries, exits, steps, goals, sends, errors.
@@ -83,11 +83,11 @@ struct TraceLine {
 
 /// What one step call produced.
 struct Outcome {
-  std::vector<Action> actions;    // in engine-time order
+  std::vector<Action> actions;  // in engine-time order
   std::vector<Record> records;
-  std::vector<TraceLine> trace;   // only when tracing was asked for
-  bool duplicate = false;         // the event's messageId was seen before: the event changed nothing
-                                  // (timers due at or before its time still fired, in `actions`)
+  std::vector<TraceLine> trace;  // only when tracing was asked for
+  bool duplicate = false;        // the event's messageId was seen before: the event changed nothing
+                                 // (timers due at or before its time still fired, in `actions`)
 };
 
 /// The step function over compiled journeys. Thread-safe for concurrent calls on different
@@ -106,7 +106,7 @@ class Engine {
 
   /// Makes an older program's journey versions available to runs that use them, without
   /// making it live (used after a restart, for runs stored with an old version).
-  void retain(std::shared_ptr<const Program> program);
+  void retain(const std::shared_ptr<const Program>& program);
 
   /// Whether any journey the engine knows mentions this event (reacts to it, keeps it in the
   /// timeline or reads it in a condition). The properties of other track events are never read,
@@ -121,11 +121,13 @@ class Engine {
 
   /// As on_time, but recurring `entry every` ticks fire only up to `recurring_until` (simulate
   /// drains one-off timers past the last event while recurring ticks stop there).
-  Outcome advance(CustomerState& state, Millis now, Millis recurring_until, bool trace = false) const;
+  Outcome advance(CustomerState& state, Millis now, Millis recurring_until,
+                  bool trace = false) const;
 
   /// When this customer next needs on_time(): the earliest pending timer. Recurring `entry
   /// every` occurrences count only when `include_recurring`.
-  std::optional<Millis> next_wakeup(const CustomerState& state, bool include_recurring = true) const;
+  std::optional<Millis> next_wakeup(const CustomerState& state,
+                                    bool include_recurring = true) const;
 
   /// Profile, tags, active runs with their state and next wake-up, as JSON for the API.
   nlohmann::json describe(const CustomerState& state) const;

@@ -5,24 +5,32 @@ namespace {
 
 const char* type_name(const nlohmann::json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return "null";
-    case nlohmann::json::value_t::object: return "an object";
-    case nlohmann::json::value_t::array: return "an array";
-    case nlohmann::json::value_t::string: return "a string";
-    case nlohmann::json::value_t::boolean: return "a boolean";
-    default: return "a number";
+    case nlohmann::json::value_t::null:
+      return "null";
+    case nlohmann::json::value_t::object:
+      return "an object";
+    case nlohmann::json::value_t::array:
+      return "an array";
+    case nlohmann::json::value_t::string:
+      return "a string";
+    case nlohmann::json::value_t::boolean:
+      return "a boolean";
+    default:
+      return "a number";
   }
 }
 
 }  // namespace
 
 std::variant<Event, EventError> parse_event(const nlohmann::json& object) {
-  if (!object.is_object()) return EventError{"$", std::string("expected a JSON object, found ") + type_name(object)};
+  if (!object.is_object())
+    return EventError{"$", std::string("expected a JSON object, found ") + type_name(object)};
   Event ev;
   const auto type_it = object.find("type");
   std::string type;
   if (type_it != object.end()) {
-    if (!type_it->is_string()) return EventError{"$.type", std::string("expected a string, found ") + type_name(*type_it)};
+    if (!type_it->is_string())
+      return EventError{"$.type", std::string("expected a string, found ") + type_name(*type_it)};
     type = type_it->get<std::string>();
   } else {
     type = object.contains("event") ? "track" : "identify";
@@ -32,23 +40,28 @@ std::variant<Event, EventError> parse_event(const nlohmann::json& object) {
   } else if (type == "identify") {
     ev.type = Event::Type::Identify;
   } else {
-    return EventError{"$.type", "unsupported type \"" + type + "\" (expected \"track\" or \"identify\")"};
+    return EventError{"$.type",
+                      "unsupported type \"" + type + "\" (expected \"track\" or \"identify\")"};
   }
   const auto user = object.find("userId");
   if (user == object.end() || user->is_null()) return EventError{"$.userId", "missing userId"};
-  if (!user->is_string()) return EventError{"$.userId", std::string("expected a string, found ") + type_name(*user)};
+  if (!user->is_string())
+    return EventError{"$.userId", std::string("expected a string, found ") + type_name(*user)};
   ev.customer_id = user->get<std::string>();
   if (ev.customer_id.empty()) return EventError{"$.userId", "empty userId"};
   const auto ts = object.find("timestamp");
   if (ts == object.end() || ts->is_null()) return EventError{"$.timestamp", "missing timestamp"};
-  if (!ts->is_string()) return EventError{"$.timestamp", std::string("expected a string, found ") + type_name(*ts)};
+  if (!ts->is_string())
+    return EventError{"$.timestamp", std::string("expected a string, found ") + type_name(*ts)};
   const auto at = parse_timestamp(ts->get<std::string>());
-  if (!at) return EventError{"$.timestamp", "unparsable timestamp \"" + ts->get<std::string>() + "\""};
+  if (!at)
+    return EventError{"$.timestamp", "unparsable timestamp \"" + ts->get<std::string>() + "\""};
   ev.at = *at;
   if (ev.type == Event::Type::Track) {
     const auto name = object.find("event");
     if (name == object.end() || name->is_null()) return EventError{"$.event", "missing event name"};
-    if (!name->is_string()) return EventError{"$.event", std::string("expected a string, found ") + type_name(*name)};
+    if (!name->is_string())
+      return EventError{"$.event", std::string("expected a string, found ") + type_name(*name)};
     ev.name = name->get<std::string>();
     if (ev.name.empty()) return EventError{"$.event", "empty event name"};
   }
@@ -56,13 +69,15 @@ std::variant<Event, EventError> parse_event(const nlohmann::json& object) {
   const auto props = object.find(props_key);
   if (props != object.end() && !props->is_null()) {
     if (!props->is_object()) {
-      return EventError{std::string("$.") + props_key, std::string("expected an object, found ") + type_name(*props)};
+      return EventError{std::string("$.") + props_key,
+                        std::string("expected an object, found ") + type_name(*props)};
     }
     ev.properties = *props;
   }
   const auto mid = object.find("messageId");
   if (mid != object.end() && !mid->is_null()) {
-    if (!mid->is_string()) return EventError{"$.messageId", std::string("expected a string, found ") + type_name(*mid)};
+    if (!mid->is_string())
+      return EventError{"$.messageId", std::string("expected a string, found ") + type_name(*mid)};
     ev.message_id = mid->get<std::string>();
   }
   return ev;

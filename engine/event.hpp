@@ -15,11 +15,11 @@ namespace journey::engine {
 struct Event {
   enum class Type : std::uint8_t { Track, Identify };
   Type type = Type::Track;
-  std::string customer_id;   // Segment `userId`
-  std::string name;          // track: the event name; identify: empty
-  Millis at = 0;             // `timestamp`
+  std::string customer_id;                               // Segment `userId`
+  std::string name;                                      // track: the event name; identify: empty
+  Millis at = 0;                                         // `timestamp`
   nlohmann::json properties = nlohmann::json::object();  // track `properties`, identify `traits`
-  std::string message_id;    // `messageId`; empty when absent
+  std::string message_id;                                // `messageId`; empty when absent
 };
 
 /// Why an input object was refused: a JSON path ("$.timestamp") and a message.

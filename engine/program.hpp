@@ -122,8 +122,8 @@ struct EndOp {
 };
 
 /// What an op does: std::visit over it handles every kind or does not compile.
-using OpPayload = std::variant<SendOp, WaitOp, WaitUntilOp, WaitUpToOp, BranchOp, JumpOp, SplitOp, SetOp, TagOp,
-                               UntagOp, EmitOp, ExitOp, EndOp>;
+using OpPayload = std::variant<SendOp, WaitOp, WaitUntilOp, WaitUpToOp, BranchOp, JumpOp, SplitOp,
+                               SetOp, TagOp, UntagOp, EmitOp, ExitOp, EndOp>;
 
 /// One compiled operation.
 struct Op {
@@ -161,10 +161,10 @@ struct State {
 
 /// What moves a run out of a state.
 enum class TriggerKind : std::uint8_t {
-  Entry,      // the customer enters (from Start)
-  Timer,      // a wait's duration passed, `wait until` time reached, quiet hours over
-  Event,      // an `on EVENT [where]` branch of a `wait up to`
-  Timeout,    // a `wait up to` duration passed with no branch taken
+  Entry,    // the customer enters (from Start)
+  Timer,    // a wait's duration passed, `wait until` time reached, quiet hours over
+  Event,    // an `on EVENT [where]` branch of a `wait up to`
+  Timeout,  // a `wait up to` duration passed with no branch taken
 };
 
 /// A condition that must hold along a transition.
@@ -179,22 +179,22 @@ struct Guard {
 struct Transition {
   std::size_t from = 0;  // index into Journey::states
   TriggerKind trigger = TriggerKind::Entry;
-  std::string event;                   // Event: the event name
-  std::optional<dsl::Expr> where;      // Event: its `where`
+  std::string event;               // Event: the event name
+  std::optional<dsl::Expr> where;  // Event: its `where`
   std::vector<Guard> guards;
   std::vector<std::size_t> actions;
-  std::size_t to = 0;                  // index into Journey::states
-  std::string exit_reason;             // to End: "end" or the exit reason
+  std::size_t to = 0;       // index into Journey::states
+  std::string exit_reason;  // to End: "end" or the exit reason
 };
 
 /// An `entry` clause, compiled.
 struct EntryRule {
   dsl::EntryKind kind = dsl::EntryKind::On;
-  std::string event;               // On
-  std::optional<dsl::Expr> where;  // On: `where`; Every: `when`
+  std::string event;                   // On
+  std::optional<dsl::Expr> where;      // On: `where`; Every: `when`
   std::optional<dsl::Expr> condition;  // When
-  int weekday = -1;                // Every: -1 every day, 0 sunday .. 6 saturday
-  std::int64_t time_of_day = 0;    // Every: seconds since local midnight
+  int weekday = -1;                    // Every: -1 every day, 0 sunday .. 6 saturday
+  std::int64_t time_of_day = 0;        // Every: seconds since local midnight
 };
 
 /// An `exit` clause, compiled.
@@ -230,11 +230,11 @@ struct Journey {
   std::optional<std::int64_t> quiet_end;
   std::optional<std::int64_t> cap_count;
   std::int64_t cap_per_ms = 0;
-  std::vector<Op> ops;                 // op 0 is the first step; the last op is End
+  std::vector<Op> ops;                        // op 0 is the first step; the last op is End
   std::map<std::string, std::size_t> labels;  // label -> op index
-  std::vector<State> states;           // states[0] is Start, states[1] is End
+  std::vector<State> states;                  // states[0] is Start, states[1] is End
   std::vector<Transition> transitions;
-  std::set<std::string> events_read;   // events the journey's rules and expressions mention
+  std::set<std::string> events_read;      // events the journey's rules and expressions mention
   std::set<std::string> properties_read;  // customer attribute paths read, dot-joined
 };
 

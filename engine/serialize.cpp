@@ -399,7 +399,8 @@ std::vector<std::int8_t> values_from(const json& j) {
 
 std::unique_ptr<CustomerState> read_cbor_state(const std::string& bytes) {
   const json in = json::from_cbor(bytes);
-  if (!in.is_object() || in.value("v", 0) != 1) throw std::runtime_error("customer state: unknown format");
+  if (!in.is_object() || in.value("v", 0) != 1)
+    throw std::runtime_error("customer state: unknown format");
   auto state = std::make_unique<CustomerState>();
   state->customer_id = in.at("id").get<std::string>();
   state->known = in.at("known").get<bool>();
@@ -438,10 +439,13 @@ std::unique_ptr<CustomerState> read_cbor_state(const std::string& bytes) {
     hist.goals_reached = h.at("goals").get<std::set<std::string>>();
     hist.when_values = values_from(h.at("when"));
     if (!h.at("check").is_null()) hist.check_at = h.at("check").get<Millis>();
-    for (const auto& e : h.at("every")) hist.every_next[e.at(0).get<std::size_t>()] = e.at(1).get<Millis>();
+    for (const auto& e : h.at("every"))
+      hist.every_next[e.at(0).get<std::size_t>()] = e.at(1).get<Millis>();
     state->history[name] = std::move(hist);
   }
-  for (const auto& s : in.at("sent")) state->sent.push_back({s.at(0).get<Millis>(), s.at(1).get<std::string>(), s.at(2).get<std::string>()});
+  for (const auto& s : in.at("sent"))
+    state->sent.push_back(
+        {s.at(0).get<Millis>(), s.at(1).get<std::string>(), s.at(2).get<std::string>()});
   return state;
 }
 

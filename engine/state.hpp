@@ -40,10 +40,10 @@ struct RunState {
   Millis wake_at = 0;
   nlohmann::json trigger = nlohmann::json::object();  // properties of the entry event
   nlohmann::json event = nlohmann::json::object();    // properties of the latest moving event
-  std::string variant;                                 // split variant taken, if any
-  std::string step;                                    // step id the run is at
-  std::map<std::string, std::int64_t> visits;          // visits per step id in this run
-  std::vector<std::int8_t> exit_values;                // per `exit when` clause: 0 false, 1 true
+  std::string variant;                                // split variant taken, if any
+  std::string step;                                   // step id the run is at
+  std::map<std::string, std::int64_t> visits;         // visits per step id in this run
+  std::vector<std::int8_t> exit_values;               // per `exit when` clause: 0 false, 1 true
 };
 
 /// What the engine remembers of a customer in one journey across runs.
@@ -54,10 +54,10 @@ struct JourneyHistory {
   std::string variant;  // variant of the latest run
   std::string step;     // step the latest run is at or ended at
   nlohmann::json trigger = nlohmann::json::object();
-  std::set<std::string> goals_reached;         // in the latest entry
-  std::vector<std::int8_t> when_values;        // per entry clause: -1 never evaluated, 0, 1
-  std::optional<Millis> check_at;              // next instant a time-dependent condition may change
-  std::map<std::size_t, Millis> every_next;    // entry clause index -> next `entry every` tick
+  std::set<std::string> goals_reached;       // in the latest entry
+  std::vector<std::int8_t> when_values;      // per entry clause: -1 never evaluated, 0, 1
+  std::optional<Millis> check_at;            // next instant a time-dependent condition may change
+  std::map<std::size_t, Millis> every_next;  // entry clause index -> next `entry every` tick
 };
 
 /// A delivered send, kept for caps.
@@ -91,7 +91,8 @@ struct CustomerState {
   std::map<std::string, JourneyHistory> history;               // journey -> history
   std::vector<SentRecord> sent;
   Millis clock = 0;  // the latest time the engine processed for this customer
-  AggregateCaches aggregates;  // written by the step function (through its Evaluator), not by readers
+  AggregateCaches
+      aggregates;  // written by the step function (through its Evaluator), not by readers
 };
 
 /// Sets the starting profile (traits) of a customer, before any input. Not an input: the

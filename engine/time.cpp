@@ -22,8 +22,9 @@ std::optional<Millis> parse_timestamp(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM); a space is accepted in place of `T`.
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   if (!read_int(text, 0, 4, y) || text.size() < 19 || text[4] != '-' || !read_int(text, 5, 2, mo) ||
-      text[7] != '-' || !read_int(text, 8, 2, d) || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
-      !read_int(text, 11, 2, h) || text[13] != ':' || !read_int(text, 14, 2, mi) || text[16] != ':' ||
+      text[7] != '-' || !read_int(text, 8, 2, d) ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !read_int(text, 11, 2, h) ||
+      text[13] != ':' || !read_int(text, 14, 2, mi) || text[16] != ':' ||
       !read_int(text, 17, 2, s)) {
     return std::nullopt;
   }
@@ -56,13 +57,14 @@ std::optional<Millis> parse_timestamp(std::string_view text) {
     if (!read_int(text, pos, 2, om)) return std::nullopt;
     pos += 2;
     if (oh > 23 || om > 59) return std::nullopt;
-    offset = sign * (oh * 3600 + om * 60) * Millis{1000};
+    offset = sign * (Millis{oh} * 3600 + Millis{om} * 60) * 1000;
   } else {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
   const auto days = date::sys_days{ymd}.time_since_epoch().count();
-  return (static_cast<Millis>(days) * 86400 + h * 3600 + mi * 60 + s) * 1000 + ms - offset;
+  return (static_cast<Millis>(days) * 86400 + Millis{h} * 3600 + Millis{mi} * 60 + s) * 1000 + ms -
+         offset;
 }
 
 std::string format_timestamp(Millis at) {
@@ -72,10 +74,11 @@ std::string format_timestamp(Millis at) {
   const date::hh_mm_ss<std::chrono::milliseconds> tod{tp - day};
   char buf[40];
   const int ms = static_cast<int>(tod.subseconds().count());
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-                        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                        static_cast<int>(tod.hours().count()), static_cast<int>(tod.minutes().count()),
-                        static_cast<int>(tod.seconds().count()));
+  int n =
+      std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                    static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                    static_cast<int>(tod.hours().count()), static_cast<int>(tod.minutes().count()),
+                    static_cast<int>(tod.seconds().count()));
   if (ms != 0) n += std::snprintf(buf + n, sizeof buf - n, ".%03d", ms);
   std::snprintf(buf + n, sizeof buf - n, "Z");
   return buf;

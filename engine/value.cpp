@@ -33,12 +33,15 @@ std::optional<int> order(const Value& a, const Value& b) {
     case Value::Type::Number:
       if (std::isnan(a.number) || std::isnan(b.number)) return std::nullopt;
       return cmp(a.number, b.number);
-    case Value::Type::String: return cmp(a.text, b.text);
+    case Value::Type::String:
+      return cmp(a.text, b.text);
     case Value::Type::Duration:
       if (a.never || b.never) return cmp(a.never ? 1 : 0, b.never ? 1 : 0);
       return cmp(a.millis, b.millis);
-    case Value::Type::Timestamp: return cmp(a.millis, b.millis);
-    default: return std::nullopt;
+    case Value::Type::Timestamp:
+      return cmp(a.millis, b.millis);
+    default:
+      return std::nullopt;
   }
 }
 
@@ -48,29 +51,38 @@ Value arithmetic(dsl::BinaryOp op, const Value& a, const Value& b) {
   switch (op) {
     case dsl::BinaryOp::Add:
       if (a.type == T::Number && b.type == T::Number) return num(a.number + b.number);
-      if (a.type == T::Duration && b.type == T::Duration && !a.never && !b.never) return Value::of_duration(a.millis + b.millis);
-      if (a.type == T::Timestamp && b.type == T::Duration && !b.never) return Value::of_timestamp(a.millis + b.millis);
-      if (a.type == T::Duration && b.type == T::Timestamp && !a.never) return Value::of_timestamp(a.millis + b.millis);
+      if (a.type == T::Duration && b.type == T::Duration && !a.never && !b.never)
+        return Value::of_duration(a.millis + b.millis);
+      if (a.type == T::Timestamp && b.type == T::Duration && !b.never)
+        return Value::of_timestamp(a.millis + b.millis);
+      if (a.type == T::Duration && b.type == T::Timestamp && !a.never)
+        return Value::of_timestamp(a.millis + b.millis);
       if (a.type == T::String && b.type == T::String) return Value::of_string(a.text + b.text);
       return Value::none();
     case dsl::BinaryOp::Sub:
       if (a.type == T::Number && b.type == T::Number) return num(a.number - b.number);
-      if (a.type == T::Duration && b.type == T::Duration && !a.never && !b.never) return Value::of_duration(a.millis - b.millis);
-      if (a.type == T::Timestamp && b.type == T::Duration && !b.never) return Value::of_timestamp(a.millis - b.millis);
-      if (a.type == T::Timestamp && b.type == T::Timestamp) return Value::of_duration(a.millis - b.millis);
+      if (a.type == T::Duration && b.type == T::Duration && !a.never && !b.never)
+        return Value::of_duration(a.millis - b.millis);
+      if (a.type == T::Timestamp && b.type == T::Duration && !b.never)
+        return Value::of_timestamp(a.millis - b.millis);
+      if (a.type == T::Timestamp && b.type == T::Timestamp)
+        return Value::of_duration(a.millis - b.millis);
       return Value::none();
     case dsl::BinaryOp::Mul:
       if (a.type == T::Number && b.type == T::Number) return num(a.number * b.number);
       if (a.type == T::Duration && b.type == T::Number && !a.never)
-        return Value::of_duration(static_cast<std::int64_t>(std::llround(static_cast<double>(a.millis) * b.number)));
+        return Value::of_duration(
+            static_cast<std::int64_t>(std::llround(static_cast<double>(a.millis) * b.number)));
       if (a.type == T::Number && b.type == T::Duration && !b.never)
-        return Value::of_duration(static_cast<std::int64_t>(std::llround(a.number * static_cast<double>(b.millis))));
+        return Value::of_duration(
+            static_cast<std::int64_t>(std::llround(a.number * static_cast<double>(b.millis))));
       return Value::none();
     case dsl::BinaryOp::Div:
       if (b.type == T::Number && b.number == 0) return Value::none();
       if (a.type == T::Number && b.type == T::Number) return num(a.number / b.number);
       if (a.type == T::Duration && b.type == T::Number && !a.never)
-        return Value::of_duration(static_cast<std::int64_t>(std::llround(static_cast<double>(a.millis) / b.number)));
+        return Value::of_duration(
+            static_cast<std::int64_t>(std::llround(static_cast<double>(a.millis) / b.number)));
       return Value::none();
     default:
       return Value::none();
@@ -142,30 +154,41 @@ Value from_json(const nlohmann::json& j) {
 
 nlohmann::json to_json(const Value& v) {
   switch (v.type) {
-    case Value::Type::None: return nullptr;
+    case Value::Type::None:
+      return nullptr;
     case Value::Type::Number:
-      if (v.number == std::floor(v.number) && std::fabs(v.number) < 9e15) return static_cast<std::int64_t>(v.number);
+      if (v.number == std::floor(v.number) && std::fabs(v.number) < 9e15)
+        return static_cast<std::int64_t>(v.number);
       return v.number;
-    case Value::Type::String: return v.text;
-    case Value::Type::Bool: return v.boolean;
-    case Value::Type::Duration: return v.never ? nlohmann::json(nullptr) : nlohmann::json(v.millis);
-    case Value::Type::Timestamp: return format_timestamp(v.millis);
+    case Value::Type::String:
+      return v.text;
+    case Value::Type::Bool:
+      return v.boolean;
+    case Value::Type::Duration:
+      return v.never ? nlohmann::json(nullptr) : nlohmann::json(v.millis);
+    case Value::Type::Timestamp:
+      return format_timestamp(v.millis);
     case Value::Type::List: {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& item : v.list) out.push_back(to_json(item));
       return out;
     }
-    case Value::Type::Object: return v.object;
+    case Value::Type::Object:
+      return v.object;
   }
   return nullptr;
 }
 
 std::string value_text(const Value& v) {
   switch (v.type) {
-    case Value::Type::None: return "none";
-    case Value::Type::Number: return number_text(v.number);
-    case Value::Type::String: return nlohmann::json(v.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    case Value::Type::Bool: return v.boolean ? "true" : "false";
+    case Value::Type::None:
+      return "none";
+    case Value::Type::Number:
+      return number_text(v.number);
+    case Value::Type::String:
+      return nlohmann::json(v.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    case Value::Type::Bool:
+      return v.boolean ? "true" : "false";
     case Value::Type::Duration: {
       if (v.never) return "never";
       const std::string sign = v.millis < 0 ? "-" : "";
@@ -174,13 +197,16 @@ std::string value_text(const Value& v) {
       if (abs % 1000 != 0) out = (abs >= 1000 ? out : sign) + std::to_string(abs % 1000) + "ms";
       return out;
     }
-    case Value::Type::Timestamp: return format_timestamp(v.millis);
+    case Value::Type::Timestamp:
+      return format_timestamp(v.millis);
     case Value::Type::List: {
       std::string out = "[";
-      for (std::size_t i = 0; i < v.list.size(); ++i) out += (i ? ", " : "") + value_text(v.list[i]);
+      for (std::size_t i = 0; i < v.list.size(); ++i)
+        out += (i ? ", " : "") + value_text(v.list[i]);
       return out + "]";
     }
-    case Value::Type::Object: return v.object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    case Value::Type::Object:
+      return v.object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return "?";
 }
@@ -188,16 +214,23 @@ std::string value_text(const Value& v) {
 bool values_equal(const Value& a, const Value& b) {
   if (a.type != b.type) return false;
   switch (a.type) {
-    case Value::Type::None: return true;
-    case Value::Type::Number: return a.number == b.number;
-    case Value::Type::String: return a.text == b.text;
-    case Value::Type::Bool: return a.boolean == b.boolean;
-    case Value::Type::Duration: return a.never == b.never && a.millis == b.millis;
-    case Value::Type::Timestamp: return a.millis == b.millis;
+    case Value::Type::None:
+      return true;
+    case Value::Type::Number:
+      return a.number == b.number;
+    case Value::Type::String:
+      return a.text == b.text;
+    case Value::Type::Bool:
+      return a.boolean == b.boolean;
+    case Value::Type::Duration:
+      return a.never == b.never && a.millis == b.millis;
+    case Value::Type::Timestamp:
+      return a.millis == b.millis;
     case Value::Type::List:
       return a.list.size() == b.list.size() &&
              std::equal(a.list.begin(), a.list.end(), b.list.begin(), values_equal);
-    case Value::Type::Object: return a.object == b.object;
+    case Value::Type::Object:
+      return a.object == b.object;
   }
   return false;
 }
@@ -218,17 +251,24 @@ const std::vector<TimelineEntry>* Evaluator::entries(const std::string& event) c
   return it == state_.timeline.end() ? nullptr : &it->second;
 }
 
-Value Evaluator::eval(const dsl::Expr& e, const Scope& scope) const { return eval_at(e, scope, 0); }
+Value Evaluator::eval(const dsl::Expr& e, const Scope& scope) const {
+  return eval_at(e, scope, 0);
+}
 
 Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) const {
   using K = dsl::ExprKind;
   switch (e.kind) {
-    case K::Number: return Value::of_number(e.number);
-    case K::String: return Value::of_string(e.text);
-    case K::Bool: return Value::of_bool(e.boolean);
-    case K::None: return Value::none();
-    case K::Duration: return Value::of_duration(e.seconds * 1000);
-    case K::TimeOfDay: return Value::of_duration(e.seconds * 1000);
+    case K::Number:
+      return Value::of_number(e.number);
+    case K::String:
+      return Value::of_string(e.text);
+    case K::Bool:
+      return Value::of_bool(e.boolean);
+    case K::None:
+      return Value::none();
+    case K::Duration:
+    case K::TimeOfDay:  // seconds since midnight, as a duration
+      return Value::of_duration(e.seconds * 1000);
     case K::List: {
       Value v;
       v.type = Value::Type::List;
@@ -247,8 +287,10 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
       const auto* j = json_at(*root, e.path);
       return j ? from_json(*j) : Value::none();
     }
-    case K::Now: return Value::of_timestamp(now_);
-    case K::Not: return Value::of_bool(!eval_at(e.operands.at(0), scope, depth).truthy());
+    case K::Now:
+      return Value::of_timestamp(now_);
+    case K::Not:
+      return Value::of_bool(!eval_at(e.operands.at(0), scope, depth).truthy());
     case K::Negate: {
       const Value v = eval_at(e.operands.at(0), scope, depth);
       if (v.type == Value::Type::Number) return Value::of_number(-v.number);
@@ -286,9 +328,11 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
           return Value::of_bool(r);
         }
         case dsl::BinaryOp::In:
-          if (b.type != Value::Type::List || a.type == Value::Type::None) return Value::of_bool(false);
-          return Value::of_bool(std::any_of(b.list.begin(), b.list.end(),
-                                            [&a](const Value& item) { return values_equal(a, item); }));
+          if (b.type != Value::Type::List || a.type == Value::Type::None)
+            return Value::of_bool(false);
+          return Value::of_bool(std::any_of(b.list.begin(), b.list.end(), [&a](const Value& item) {
+            return values_equal(a, item);
+          }));
         default:
           return arithmetic(e.op, a, b);
       }
@@ -353,7 +397,8 @@ Value Evaluator::aggregate(const dsl::Expr& e, const Scope& scope, int depth) co
     if (e.within) begin = std::upper_bound(list->begin(), hi, now_ - *e.within * 1000, by_time);
     // The compiler gave a slot to the aggregates whose fold can be kept (see compile.cpp).
     AggregateCache* kept = nullptr;
-    if (aggregates_ != nullptr && e.slot >= 0 && static_cast<std::size_t>(e.slot) < program_.aggregate_keys.size()) {
+    if (aggregates_ != nullptr && e.slot >= 0 &&
+        static_cast<std::size_t>(e.slot) < program_.aggregate_keys.size()) {
       kept = &(*aggregates_)[program_.aggregate_keys[static_cast<std::size_t>(e.slot)]];
     }
     if (e.kind == dsl::ExprKind::Count && e.where.empty()) {
@@ -402,11 +447,16 @@ Value Evaluator::aggregate(const dsl::Expr& e, const Scope& scope, int depth) co
     }
   }
   switch (e.kind) {
-    case dsl::ExprKind::Count: return Value::of_number(count);
-    case dsl::ExprKind::Sum: return Value::of_number(sum);
-    case dsl::ExprKind::Avg: return count > 0 ? Value::of_number(sum / count) : Value::none();
-    case dsl::ExprKind::Min: return lo ? Value::of_number(*lo) : Value::none();
-    default: return hi_value ? Value::of_number(*hi_value) : Value::none();
+    case dsl::ExprKind::Count:
+      return Value::of_number(count);
+    case dsl::ExprKind::Sum:
+      return Value::of_number(sum);
+    case dsl::ExprKind::Avg:
+      return count > 0 ? Value::of_number(sum / count) : Value::none();
+    case dsl::ExprKind::Min:
+      return lo ? Value::of_number(*lo) : Value::none();
+    default:
+      return hi_value ? Value::of_number(*hi_value) : Value::none();
   }
 }
 
@@ -416,7 +466,8 @@ std::optional<Millis> Evaluator::next_change(const dsl::Expr& e, const Scope& sc
   return best;
 }
 
-void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth, std::optional<Millis>& best) const {
+void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth,
+                               std::optional<Millis>& best) const {
   using K = dsl::ExprKind;
   if (e.kind == K::Binary && is_comparison(e.op)) {
     for (int side = 0; side < 2; ++side) {
@@ -427,7 +478,8 @@ void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth
         // comparisons, changes the answer 1ms later).
         const Value since = eval_at(term, scope, depth);
         const Value d = eval_at(other, scope, depth);
-        if (since.type == Value::Type::Duration && !since.never && d.type == Value::Type::Duration && !d.never) {
+        if (since.type == Value::Type::Duration && !since.never &&
+            d.type == Value::Type::Duration && !d.never) {
           const Millis base = now_ - since.millis;
           consider(best, base + d.millis, now_);
           consider(best, base + d.millis + 1, now_);
@@ -459,7 +511,8 @@ void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth
     case K::IsSegment:
       if (depth < kMaxSegmentDepth) {
         const auto it = program_.segments.find(e.text);
-        if (it != program_.segments.end()) next_change_at(it->second.condition, Scope{}, depth + 1, best);
+        if (it != program_.segments.end())
+          next_change_at(it->second.condition, Scope{}, depth + 1, best);
       }
       return;
     default:

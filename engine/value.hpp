@@ -17,6 +17,7 @@
 namespace journey::engine {
 
 /// A runtime value of the journey language.
+// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's noexcept move asserts its invariant
 struct Value {
   enum class Type : std::uint8_t { None, Number, String, Bool, Duration, Timestamp, List, Object };
   Type type = Type::None;
@@ -59,7 +60,8 @@ struct Scope {
 /// writes); without them every aggregate scans its timeline.
 class Evaluator {
  public:
-  Evaluator(const Program& program, const CustomerState& state, Millis now, AggregateCaches* aggregates = nullptr)
+  Evaluator(const Program& program, const CustomerState& state, Millis now,
+            AggregateCaches* aggregates = nullptr)
       : program_(program), state_(state), now_(now), aggregates_(aggregates) {}
 
   Value eval(const dsl::Expr& e, const Scope& scope) const;
@@ -69,12 +71,14 @@ class Evaluator {
   std::optional<Millis> next_change(const dsl::Expr& e, const Scope& scope) const;
 
   /// The values of the expression's leaf terms (calls, attribute reads), for traces.
-  void terms(const dsl::Expr& e, const Scope& scope, std::vector<std::pair<std::string, std::string>>& out) const;
+  void terms(const dsl::Expr& e, const Scope& scope,
+             std::vector<std::pair<std::string, std::string>>& out) const;
 
  private:
   Value eval_at(const dsl::Expr& e, const Scope& scope, int depth) const;
   Value aggregate(const dsl::Expr& e, const Scope& scope, int depth) const;
-  void next_change_at(const dsl::Expr& e, const Scope& scope, int depth, std::optional<Millis>& best) const;
+  void next_change_at(const dsl::Expr& e, const Scope& scope, int depth,
+                      std::optional<Millis>& best) const;
   const std::vector<TimelineEntry>* entries(const std::string& event) const;
 
   const Program& program_;

@@ -28,8 +28,9 @@ Zones Zones::from_tzdb() {
 }
 
 const date::time_zone* Zones::find(std::string_view name) const {
-  const auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
-                                   [](const auto& entry, std::string_view n) { return entry.first < n; });
+  const auto it =
+      std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                       [](const auto& entry, std::string_view n) { return entry.first < n; });
   return it != by_name_.end() && it->first == name ? it->second : nullptr;
 }
 
@@ -48,7 +49,8 @@ Millis resolve_local(const date::time_zone* zone, date::local_seconds local) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(sys).count();
 }
 
-Millis next_local_time(const date::time_zone* zone, Millis now, std::int64_t time_of_day, int weekday, bool inclusive) {
+Millis next_local_time(const date::time_zone* zone, Millis now, LocalTime local, bool inclusive) {
+  const auto [time_of_day, weekday] = local;
   const date::sys_seconds sys_now{std::chrono::seconds{now >= 0 ? now / 1000 : (now - 999) / 1000}};
   const auto local_now = zone->to_local(sys_now);
   const auto today = date::floor<date::days>(local_now);

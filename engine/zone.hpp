@@ -34,9 +34,14 @@ class Zones {
 /// the first instant after the gap; an ambiguous (fall-back) time to its first occurrence.
 Millis resolve_local(const date::time_zone* zone, date::local_seconds local);
 
-/// The next instant at or after (inclusive) or strictly after `now` whose local time of day is
-/// `time_of_day` seconds, on `weekday` (0 sunday .. 6 saturday) or any day when -1.
-Millis next_local_time(const date::time_zone* zone, Millis now, std::int64_t time_of_day, int weekday, bool inclusive);
+/// A local time of day, on one weekday or on any day.
+struct LocalTime {
+  std::int64_t time_of_day = 0;  // seconds since local midnight
+  int weekday = -1;              // 0 sunday .. 6 saturday; -1 any day
+};
+
+/// The next instant at or after (inclusive) or strictly after `now` at the local time `local`.
+Millis next_local_time(const date::time_zone* zone, Millis now, LocalTime local, bool inclusive);
 
 /// Seconds since local midnight of an instant.
 std::int64_t local_time_of_day(const date::time_zone* zone, Millis at);

@@ -10,9 +10,9 @@
 //   generate --customers 1000 --seed 1 --days 30 --start 2026-01-01T00:00:00Z > events.ndjson
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <chrono>
-#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -45,11 +45,11 @@ struct Money {
 /// One JSON value of a generated event, already rendered.
 class Value {
  public:
-  Value(const char* text) { quote(text); }  // NOLINT(google-explicit-constructor)
-  Value(const std::string& text) { quote(text); }  // NOLINT(google-explicit-constructor)
+  Value(const char* text) { quote(text); }              // NOLINT(google-explicit-constructor)
+  Value(const std::string& text) { quote(text); }       // NOLINT(google-explicit-constructor)
   Value(int number) : text_(std::to_string(number)) {}  // NOLINT(google-explicit-constructor)
   Value(bool flag) : text_(flag ? "true" : "false") {}  // NOLINT(google-explicit-constructor)
-  Value(Money money) {  // NOLINT(google-explicit-constructor)
+  Value(Money money) {                                  // NOLINT(google-explicit-constructor)
     text_ = std::to_string(money.cents / 100);
     const int rest = money.cents % 100;
     if (rest != 0) {
@@ -156,26 +156,26 @@ struct ZoneShare {
   int weight;
 };
 constexpr std::array<ZoneShare, 20> kZones = {{
-    {"America/New_York", 18}, {"America/Chicago", 9},   {"America/Denver", 3},
+    {"America/New_York", 18},   {"America/Chicago", 9},   {"America/Denver", 3},
     {"America/Los_Angeles", 9}, {"America/Sao_Paulo", 4}, {"America/Mexico_City", 3},
-    {"America/Toronto", 3},    {"Europe/London", 9},     {"Europe/Berlin", 7},
-    {"Europe/Paris", 5},       {"Europe/Madrid", 3},     {"Europe/Warsaw", 2},
-    {"Asia/Shanghai", 5},      {"Asia/Tokyo", 3},        {"Asia/Kolkata", 4},
-    {"Asia/Singapore", 2},     {"Australia/Sydney", 3},  {"Africa/Lagos", 2},
+    {"America/Toronto", 3},     {"Europe/London", 9},     {"Europe/Berlin", 7},
+    {"Europe/Paris", 5},        {"Europe/Madrid", 3},     {"Europe/Warsaw", 2},
+    {"Asia/Shanghai", 5},       {"Asia/Tokyo", 3},        {"Asia/Kolkata", 4},
+    {"Asia/Singapore", 2},      {"Australia/Sydney", 3},  {"Africa/Lagos", 2},
     {"Africa/Johannesburg", 1}, {"Pacific/Auckland", 1},
 }};
 
 /// How likely a shopping session starts in each local hour (0..23).
-constexpr std::array<int, 24> kSessionHours = {3, 2, 1, 1, 1, 2, 4, 7, 9, 10, 11, 12,
+constexpr std::array<int, 24> kSessionHours = {3,  2,  1,  1,  1,  2,  4,  7,  9,  10, 11, 12,
                                                14, 12, 11, 11, 12, 14, 17, 20, 21, 19, 13, 6};
 
 constexpr std::array<const char*, 24> kFirstNames = {
-    "Alex", "Maria", "Wei",   "Priya",  "James", "Sofia", "Kenji", "Amara",
-    "Lucas", "Emma", "Omar",  "Chloe",  "Noah",  "Ana",   "Mei",   "Daniel",
-    "Fatima", "Liam", "Yuki", "Olivia", "Mateo", "Zoe",   "Ivan",  "Grace"};
+    "Alex",   "Maria", "Wei",  "Priya",  "James", "Sofia", "Kenji", "Amara",
+    "Lucas",  "Emma",  "Omar", "Chloe",  "Noah",  "Ana",   "Mei",   "Daniel",
+    "Fatima", "Liam",  "Yuki", "Olivia", "Mateo", "Zoe",   "Ivan",  "Grace"};
 
-constexpr std::array<const char*, 8> kCategories = {"shoes", "outerwear", "tops", "bags",
-                                                    "accessories", "home", "beauty", "sport"};
+constexpr std::array<const char*, 8> kCategories = {"shoes",       "outerwear", "tops",   "bags",
+                                                    "accessories", "home",      "beauty", "sport"};
 
 constexpr int kProducts = 120;
 
@@ -202,7 +202,9 @@ std::vector<Product> make_catalogue() {
   return products;
 }
 
-Money money(int cents) { return Money{cents}; }
+Money money(int cents) {
+  return Money{cents};
+}
 
 std::string iso_date(int year, unsigned month, unsigned day) {
   char buf[16];
@@ -226,14 +228,15 @@ class CustomerGenerator {
     // slow part, and every customer of a zone shares them.
     for (const auto& share : kZones) {
       const date::time_zone* zone = date::locate_zone(share.name);
-      const auto first = date::floor<date::days>(
-          zone->to_local(date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(options.start))));
+      const auto first = date::floor<date::days>(zone->to_local(
+          date::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(options.start))));
       std::vector<Millis> midnights;
       std::vector<date::year_month_day> dates;
       for (int d = 0; d <= options.days; ++d) {
         const auto local = date::local_days{first} + date::days{d};
         const auto sys = zone->to_sys(local, date::choose::earliest);
-        midnights.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count());
+        midnights.push_back(
+            std::chrono::duration_cast<std::chrono::milliseconds>(sys.time_since_epoch()).count());
         dates.emplace_back(date::year_month_day{date::sys_days{local.time_since_epoch()}});
       }
       midnights_.push_back(std::move(midnights));
@@ -257,8 +260,9 @@ class CustomerGenerator {
     const Millis end = options_.start + options_.days * kDay;
     // A third of the customers sign up during the period; the others are known already.
     const bool signs_up = random.chance(0.35);
-    const Millis first_seen = signs_up ? local_time(random, random.below(options_.days))
-                                       : options_.start + static_cast<Millis>(random.below(6 * kHour));
+    const Millis first_seen = signs_up
+                                  ? local_time(random, random.below(options_.days))
+                                  : options_.start + static_cast<Millis>(random.below(6 * kHour));
 
     // Profile traits.
     const char* first_name = kFirstNames[random.below(kFirstNames.size())];
@@ -284,14 +288,19 @@ class CustomerGenerator {
     traits.set("timezone", kZones[zone_index].name);
     traits.set("birthday", iso_date(birth_year, birth_month, birth_day));
     traits.set("birthday_today", false);  // kept up to date by the pipeline, see birthday_traits()
-    traits.set("consent", Value::raw(Object{{"email", email_consent}, {"sms", sms_consent},
-                                            {"push", push_consent}}.str()));
-    if (email_consent) traits.set("email_consent_at", journey::engine::format_timestamp(consent_at));
+    traits.set(
+        "consent",
+        Value::raw(
+            Object{{"email", email_consent}, {"sms", sms_consent}, {"push", push_consent}}.str()));
+    if (email_consent)
+      traits.set("email_consent_at", journey::engine::format_timestamp(consent_at));
     if (loyalty) traits.set("points_balance", points);
     add(first_seen, identify(traits));
     if (signs_up) {
       static constexpr std::array<const char*, 3> kMethods = {"email", "google", "apple"};
-      add(first_seen, track("signup", Object{{"method", kMethods[random.weighted(std::array<int, 3>{6, 3, 1})]}}));
+      add(first_seen,
+          track("signup",
+                Object{{"method", kMethods[random.weighted(std::array<int, 3>{6, 3, 1})]}}));
     }
 
     birthday_traits(birth_month, birth_day, first_seen, end);
@@ -301,7 +310,8 @@ class CustomerGenerator {
     const double rate = kSessionsPerDay[random.weighted(std::array<int, 3>{30, 50, 20})];
     const double active_days = static_cast<double>(end - first_seen) / kDay;
     std::vector<Millis> starts;
-    for (double t = random.exponential(1.0 / rate); t < active_days; t += random.exponential(1.0 / rate)) {
+    for (double t = random.exponential(1.0 / rate); t < active_days;
+         t += random.exponential(1.0 / rate)) {
       const auto day = static_cast<std::uint64_t>((first_seen - options_.start) / kDay + t);
       if (day >= static_cast<std::uint64_t>(options_.days)) break;
       const Millis at = local_time(random, day);
@@ -325,7 +335,8 @@ class CustomerGenerator {
       std::snprintf(campaign, sizeof campaign, "cmp-%03d", day + 1);
       add(opened, track("email_open", Object{{"campaign", campaign}}));
       if (random.chance(0.03)) {
-        add(opened + 40 * kSecond, track("unsubscribe", Object{{"channel", "email"}, {"campaign", campaign}}));
+        add(opened + 40 * kSecond,
+            track("unsubscribe", Object{{"channel", "email"}, {"campaign", campaign}}));
         break;  // no more opens after unsubscribing
       }
     }
@@ -347,10 +358,13 @@ class CustomerGenerator {
 
  private:
   Object identify(const Object& traits) {
-    return Object{{"type", "identify"}, {"userId", customer_id_}, {"traits", Value::raw(traits.str())}};
+    return Object{
+        {"type", "identify"}, {"userId", customer_id_}, {"traits", Value::raw(traits.str())}};
   }
   Object track(const char* name, const Object& properties) {
-    return Object{{"type", "track"}, {"event", name}, {"userId", customer_id_},
+    return Object{{"type", "track"},
+                  {"event", name},
+                  {"userId", customer_id_},
                   {"properties", Value::raw(properties.str())}};
   }
   /// Queues an event, at a whole second like most trackers send.
@@ -363,7 +377,9 @@ class CustomerGenerator {
   Millis local_midnight(std::uint64_t day) const { return midnights_[zone_index_][day]; }
 
   /// The local date of day `day` of the period in the customer's zone.
-  const date::year_month_day& local_date(std::uint64_t day) const { return dates_[zone_index_][day]; }
+  const date::year_month_day& local_date(std::uint64_t day) const {
+    return dates_[zone_index_][day];
+  }
 
   /// A random moment of day `day`, at a local hour weighted like real shopping traffic.
   Millis local_time(Random& random, std::uint64_t day) const {
@@ -378,7 +394,8 @@ class CustomerGenerator {
     for (int d = 0; d < options_.days; ++d) {
       const Millis midnight = local_midnight(static_cast<std::uint64_t>(d));
       const date::year_month_day& ymd = local_date(static_cast<std::uint64_t>(d));
-      if (static_cast<unsigned>(ymd.month()) != month || static_cast<unsigned>(ymd.day()) != day) continue;
+      if (static_cast<unsigned>(ymd.month()) != month || static_cast<unsigned>(ymd.day()) != day)
+        continue;
       if (midnight <= first_seen) return;
       add(midnight, identify(Object{{"birthday_today", true}}));
       const Millis next = local_midnight(static_cast<std::uint64_t>(d + 1));
@@ -401,53 +418,58 @@ class CustomerGenerator {
     for (int i = 0; i < views && at < end; ++i) {
       if (i > 0 && !random.chance(0.35)) product = pick();  // 35%: back to the same product
       const Product& p = catalogue[product];
-      add(at, track("view_product", Object{{"product_id", p.id}, {"category", p.category},
-                                         {"price", money(p.price_cents)}}));
+      add(at, track("view_product", Object{{"product_id", p.id},
+                                           {"category", p.category},
+                                           {"price", money(p.price_cents)}}));
       at += 20 * kSecond + static_cast<Millis>(random.exponential(90.0 * kSecond));
       if (random.chance(0.09)) {
         cart.push_back(product);
         int value = 0;
         for (std::size_t item : cart) value += catalogue[item].price_cents;
-        add(at, track("add_to_cart", Object{{"product_id", p.id}, {"price", money(p.price_cents)},
-                                          {"quantity", 1}, {"cart_value", money(value)}}));
+        add(at, track("add_to_cart", Object{{"product_id", p.id},
+                                            {"price", money(p.price_cents)},
+                                            {"quantity", 1},
+                                            {"cart_value", money(value)}}));
         at += 10 * kSecond + static_cast<Millis>(random.exponential(60.0 * kSecond));
       }
     }
     if (cart.empty() || at >= end || !random.chance(0.45)) return;
     int value = 0;
     for (std::size_t item : cart) value += catalogue[item].price_cents;
-    add(at, track("checkout_started", Object{{"cart_value", money(value)},
-                                           {"items", static_cast<int>(cart.size())}}));
+    add(at, track("checkout_started",
+                  Object{{"cart_value", money(value)}, {"items", static_cast<int>(cart.size())}}));
     at += kMinute + static_cast<Millis>(random.exponential(3.0 * kMinute));
     if (at >= end || !random.chance(0.8)) return;
     ++orders;
     char order_id[40];
     std::snprintf(order_id, sizeof order_id, "o-%s-%d", customer_id_.c_str(), orders);
     add(at, track("order_completed", Object{{"order_id", order_id},
-                                          {"amount", money(value)},
-                                          {"currency", "USD"},
-                                          {"items", static_cast<int>(cart.size())},
-                                          {"product_id", catalogue[cart.front()].id}}));
+                                            {"amount", money(value)},
+                                            {"currency", "USD"},
+                                            {"items", static_cast<int>(cart.size())},
+                                            {"product_id", catalogue[cart.front()].id}}));
     if (loyalty) {
       const int earned = value / 100;
       points += earned;
-      add(at + 5 * kSecond, track("points_earned", Object{{"points", earned}, {"order_id", order_id}}));
+      add(at + 5 * kSecond,
+          track("points_earned", Object{{"points", earned}, {"order_id", order_id}}));
       add(at + 5 * kSecond, identify(Object{{"points_balance", points}}));
     }
     if (random.chance(0.12)) {
       const Millis reviewed = at + static_cast<Millis>(5 + random.below(10)) * kDay +
                               static_cast<Millis>(random.below(12 * 3600)) * kSecond;
       if (reviewed < end) {
-        add(reviewed, track("review_submitted", Object{{"order_id", order_id},
-                                                     {"product_id", catalogue[cart.front()].id},
-                                                     {"rating", 3 + static_cast<int>(random.below(3))}}));
+        add(reviewed,
+            track("review_submitted", Object{{"order_id", order_id},
+                                             {"product_id", catalogue[cart.front()].id},
+                                             {"rating", 3 + static_cast<int>(random.below(3))}}));
       }
     }
   }
 
   const Options& options_;
   const std::vector<Product>& catalogue_;
-  std::vector<std::vector<Millis>> midnights_;             // per zone, per day of the period
+  std::vector<std::vector<Millis>> midnights_;            // per zone, per day of the period
   std::vector<std::vector<date::year_month_day>> dates_;  // per zone, per day of the period
   std::size_t zone_index_ = 0;
   std::string customer_id_;

@@ -11,7 +11,8 @@ namespace journey::test {
 /// The text of the spec's section 1 example.
 inline const std::string& spec_example() {
   static const std::string text = [] {
-    std::ifstream in(JOURNEY_TESTS_DIR "/scenarios/spec_example/journeys.journey", std::ios::binary);
+    std::ifstream in(JOURNEY_TESTS_DIR "/scenarios/spec_example/journeys.journey",
+                     std::ios::binary);
     std::ostringstream out;
     out << in.rdbuf();
     return out.str();

@@ -13,8 +13,9 @@ using Run = std::function<int()>;
 
 /// Exit codes shared by every command.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFindings = 1;  // lint errors, fmt --check changes, bad input with --strict
-inline constexpr int kExitUsage = 2;     // usage or I/O error
+inline constexpr int kExitFindings =
+    1;                                // lint errors, fmt --check changes, bad input with --strict
+inline constexpr int kExitUsage = 2;  // usage or I/O error
 
 void add_lint(CLI::App& app, Run& run);
 void add_fmt(CLI::App& app, Run& run);

@@ -60,7 +60,8 @@ int explain(const ExplainArgs& args) {
   if (!result.ok) return kExitUsage;
   if (result.skipped > 0) std::cerr << result.skipped << " input lines skipped\n";
   if (result.customers == 0) {
-    std::cerr << "journey explain: customer `" << args.customer << "` has no events in " << args.events << "\n";
+    std::cerr << "journey explain: customer `" << args.customer << "` has no events in "
+              << args.events << "\n";
   }
   std::cout << runtime::render_trace(result.trace, journey);
   std::cout.flush();
@@ -71,15 +72,18 @@ int explain(const ExplainArgs& args) {
 
 void add_explain(CLI::App& app, Run& run) {
   auto args = std::make_shared<ExplainArgs>();
-  auto* sub = app.add_subcommand("explain", "Why did (or didn't) a customer get a message: their trace");
+  auto* sub =
+      app.add_subcommand("explain", "Why did (or didn't) a customer get a message: their trace");
   sub->add_option("paths", args->paths, "Journey files or folders")->required();
   sub->add_option("--events", args->events, "Segment NDJSON events")->required();
   sub->add_option("--customer", args->customer, "The customer id")->required();
   sub->add_option("--journey", args->journey, "Only this journey's lines");
   sub->add_option("--profiles", args->profiles, "NDJSON starting profiles");
   sub->add_option("--until", args->until, "Fire timers up to this time (ISO-8601)");
-  sub->add_option("--default-zone", args->default_zone, "IANA zone for customers without customer.timezone");
-  sub->add_option("--consent", args->consent, "Consent policy")->check(CLI::IsMember({"required", "assumed"}));
+  sub->add_option("--default-zone", args->default_zone,
+                  "IANA zone for customers without customer.timezone");
+  sub->add_option("--consent", args->consent, "Consent policy")
+      ->check(CLI::IsMember({"required", "assumed"}));
   sub->callback([&run, args] { run = [args] { return explain(*args); }; });
 }
 

@@ -1,4 +1,6 @@
 // `journey fmt [--check] PATH...`: rewrite journey files in the canonical layout.
+#include "dsl/fmt.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "dsl/fmt.hpp"
 #include "dsl/parser.hpp"
 #include "runtime/cli/command.hpp"
 
@@ -40,7 +41,8 @@ bool collect(const std::string& path, std::vector<std::string>& files) {
   std::vector<std::string> found;
   fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && it->path().extension() == ".journey") found.push_back(it->path().string());
+    if (it->is_regular_file(ec) && it->path().extension() == ".journey")
+      found.push_back(it->path().string());
   }
   if (ec) {
     std::cerr << "journey fmt: " << path << ": " << ec.message() << "\n";
@@ -95,15 +97,16 @@ int run_fmt(const FmtArgs& args) {
     if (!parsed.diagnostics.empty()) {
       for (const auto& d : parsed.diagnostics) {
         const dsl::LineCol at = file.locate(d.span.begin);
-        std::cerr << path << ":" << at.line << ":" << at.column << ": error[" << d.code << "]: " << d.message << "\n";
+        std::cerr << path << ":" << at.line << ":" << at.column << ": error[" << d.code
+                  << "]: " << d.message << "\n";
       }
       findings = true;
       continue;
     }
     if (const dsl::OnceClause* repeat = repeated_clause(parsed.module)) {
       const dsl::LineCol at = file.locate(repeat->span.begin);
-      std::cerr << path << ":" << at.line << ":" << at.column << ": error[E117]: header clause `" << repeat->keyword
-                << "` repeated; the file is not formatted\n";
+      std::cerr << path << ":" << at.line << ":" << at.column << ": error[E117]: header clause `"
+                << repeat->keyword << "` repeated; the file is not formatted\n";
       findings = true;
       continue;
     }
@@ -132,7 +135,8 @@ void add_fmt(CLI::App& app, Run& run) {
   auto args = std::make_shared<FmtArgs>();
   auto* sub = app.add_subcommand("fmt", "Rewrite journey files in the canonical layout");
   sub->add_option("paths", args->paths, "Files or folders (folders are searched for *.journey)");
-  sub->add_flag("--check", args->check, "Change nothing; list the files that would change and exit 1 if any");
+  sub->add_flag("--check", args->check,
+                "Change nothing; list the files that would change and exit 1 if any");
   sub->callback([&run, args] { run = [args] { return run_fmt(*args); }; });
 }
 

@@ -24,17 +24,21 @@ constexpr const char* kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday
 std::string state_label(const engine::Journey& j, const engine::State& s) {
   const engine::Op& op = j.ops[s.op];
   switch (s.kind) {
-    case engine::StateKind::Start: return "start";
-    case engine::StateKind::End: return "end";
+    case engine::StateKind::Start:
+      return "start";
+    case engine::StateKind::End:
+      return "end";
     case engine::StateKind::Wait:
-      return s.id + "\\nwait " + engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
+      return s.id + "\\nwait " +
+             engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
     case engine::StateKind::WaitUntil:
       return s.id + "\\nwait until " +
              engine::time_of_day_text(std::get<engine::WaitUntilOp>(op.payload).time_of_day);
     case engine::StateKind::WaitUpTo:
       return s.id + "\\nwait up to " +
              engine::duration_text(std::get<engine::WaitUpToOp>(op.payload).millis / 1000);
-    case engine::StateKind::QuietHold: return "quiet hours hold\\n" + op.step_id;
+    case engine::StateKind::QuietHold:
+      return "quiet hours hold\\n" + op.step_id;
   }
   return s.id;
 }
@@ -47,8 +51,12 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
       for (const auto& e : j.entries) {
         if (!out.empty()) out += " | ";
         switch (e.kind) {
-          case dsl::EntryKind::On: out += "on " + e.event; break;
-          case dsl::EntryKind::When: out += "when " + engine::expr_text(*e.condition); break;
+          case dsl::EntryKind::On:
+            out += "on " + e.event;
+            break;
+          case dsl::EntryKind::When:
+            out += "when " + engine::expr_text(*e.condition);
+            break;
           case dsl::EntryKind::Every:
             out += std::string("every ") + (e.weekday < 0 ? "day" : kWeekdays[e.weekday]) + " at " +
                    engine::time_of_day_text(e.time_of_day);
@@ -62,14 +70,16 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
       const engine::Op& op = j.ops[from.op];
       if (from.kind == engine::StateKind::QuietHold) return "quiet hours over";
       if (from.kind == engine::StateKind::WaitUntil) {
-        return "at " + engine::time_of_day_text(std::get<engine::WaitUntilOp>(op.payload).time_of_day);
+        return "at " +
+               engine::time_of_day_text(std::get<engine::WaitUntilOp>(op.payload).time_of_day);
       }
       return "after " + engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
     }
     case engine::TriggerKind::Event:
       return "on " + t.event + (t.where ? " where " + engine::expr_text(*t.where) : "");
     case engine::TriggerKind::Timeout:
-      return "timeout " + engine::duration_text(std::get<engine::WaitUpToOp>(j.ops[from.op].payload).millis / 1000);
+      return "timeout " + engine::duration_text(
+                              std::get<engine::WaitUpToOp>(j.ops[from.op].payload).millis / 1000);
   }
   return "";
 }
@@ -77,8 +87,12 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
 std::string action_label(const engine::Op& op) {
   using R = std::string;
   return std::visit(
-      engine::Cases{[](const engine::SendOp& p) -> R { return "send " + p.channel + " \"" + p.template_name + "\""; },
-                    [](const engine::ExitOp& p) -> R { return p.reason.empty() ? "exit" : "exit \"" + p.reason + "\""; },
+      engine::Cases{[](const engine::SendOp& p) -> R {
+                      return "send " + p.channel + " \"" + p.template_name + "\"";
+                    },
+                    [](const engine::ExitOp& p) -> R {
+                      return p.reason.empty() ? "exit" : "exit \"" + p.reason + "\"";
+                    },
                     [](const engine::EmitOp& p) -> R { return "emit " + p.event; },
                     [](const engine::TagOp& p) -> R { return "tag \"" + p.tag + "\""; },
                     [](const engine::UntagOp& p) -> R { return "untag \"" + p.tag + "\""; },
@@ -93,9 +107,12 @@ std::string action_label(const engine::Op& op) {
 
 std::string guard_label(const engine::Guard& g) {
   switch (g.kind) {
-    case engine::Guard::Kind::Condition: return (g.negated ? "not (" : "if (") + g.text + ")";
-    case engine::Guard::Kind::Variant: return "variant " + g.text;
-    case engine::Guard::Kind::QuietHours: return (g.negated ? "outside quiet " : "in quiet ") + g.text;
+    case engine::Guard::Kind::Condition:
+      return (g.negated ? "not (" : "if (") + g.text + ")";
+    case engine::Guard::Kind::Variant:
+      return "variant " + g.text;
+    case engine::Guard::Kind::QuietHours:
+      return (g.negated ? "outside quiet " : "in quiet ") + g.text;
   }
   return g.text;
 }
@@ -148,10 +165,14 @@ std::string mermaid_text(const std::string& text) {
   // Mermaid labels cannot hold `:` after the first one, `;` or quotes unescaped.
   std::string out;
   for (char c : text) {
-    if (c == '"') out += "#quot;";
-    else if (c == ';') out += "#59;";
-    else if (c == ':') out += "#58;";
-    else out += c;
+    if (c == '"')
+      out += "#quot;";
+    else if (c == ';')
+      out += "#59;";
+    else if (c == ':')
+      out += "#58;";
+    else
+      out += c;
   }
   return out;
 }
@@ -160,8 +181,9 @@ void draw_mermaid(std::ostream& out, const engine::Journey& j) {
   out << "---\ntitle: " << j.name << "\n---\nstateDiagram-v2\n";
   auto id = [&](std::size_t i) {
     const auto kind = j.states[i].kind;
-    return kind == engine::StateKind::Start || kind == engine::StateKind::End ? std::string("[*]")
-                                                                             : "s" + std::to_string(i);
+    return kind == engine::StateKind::Start || kind == engine::StateKind::End
+               ? std::string("[*]")
+               : "s" + std::to_string(i);
   };
   for (std::size_t i = 0; i < j.states.size(); ++i) {
     const auto kind = j.states[i].kind;
@@ -172,7 +194,8 @@ void draw_mermaid(std::ostream& out, const engine::Journey& j) {
   }
   for (const auto& t : j.transitions) {
     std::string label;
-    for (const auto& line : edge_lines(j, t)) label += (label.empty() ? "" : " / ") + mermaid_text(line);
+    for (const auto& line : edge_lines(j, t))
+      label += (label.empty() ? "" : " / ") + mermaid_text(line);
     out << "  " << id(t.from) << " --> " << id(t.to) << " : " << label << "\n";
   }
 }
@@ -184,8 +207,10 @@ int graph(const GraphArgs& args) {
   if (selected.empty()) return kExitUsage;
   for (const auto* journey : selected) {
     if (journey != selected.front()) std::cout << "\n";
-    if (args.format == "dot") draw_dot(std::cout, *journey);
-    else draw_mermaid(std::cout, *journey);
+    if (args.format == "dot")
+      draw_dot(std::cout, *journey);
+    else
+      draw_mermaid(std::cout, *journey);
   }
   return kExitOk;
 }

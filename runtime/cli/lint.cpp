@@ -67,7 +67,8 @@ int lint(const LintArgs& args) {
   } else if (args.format == "sarif") {
     std::cout << dsl::render_sarif(ws);
   } else {
-    const bool color = args.color == "always" || (args.color == "auto" && ::isatty(STDOUT_FILENO) != 0);
+    const bool color =
+        args.color == "always" || (args.color == "auto" && ::isatty(STDOUT_FILENO) != 0);
     std::cout << dsl::render_text(ws, color);
   }
   std::cout.flush();
@@ -84,13 +85,16 @@ int lint(const LintArgs& args) {
 
 void add_lint(CLI::App& app, Run& run) {
   auto args = std::make_shared<LintArgs>();
-  auto* sub = app.add_subcommand("lint", "Check journey files and folders (recursively) for errors");
+  auto* sub =
+      app.add_subcommand("lint", "Check journey files and folders (recursively) for errors");
   sub->add_option("paths", args->paths, "Journey files or folders");
   sub->add_option("--format", args->format, "Output format")
       ->check(CLI::IsMember({"text", "json", "sarif"}));
   sub->add_flag("--strict", args->strict, "Fail on warnings too");
-  sub->add_option("--plan", args->plan, "Tracking plan (JSON or TOML): events and their properties");
-  sub->add_option("--channels", args->channels, "Allowed channels, comma-separated")->delimiter(',');
+  sub->add_option("--plan", args->plan,
+                  "Tracking plan (JSON or TOML): events and their properties");
+  sub->add_option("--channels", args->channels, "Allowed channels, comma-separated")
+      ->delimiter(',');
   sub->add_option("--color", args->color, "Colour the text output")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   sub->add_option("--explain", args->explain, "Explain a diagnostic code, e.g. E104");

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "runtime/cli/command.hpp"
-#include "runtime/serve/daemon.hpp"
 #include "runtime/common/log.hpp"
+#include "runtime/serve/daemon.hpp"
 #include "runtime/store/sqlite_store.hpp"
 
 namespace journey::cli {
@@ -30,9 +30,10 @@ int serve(const ServeOptions& options) {
   if (!options.sink.empty()) overrides.sink = options.sink;
   if (options.verbose) runtime::set_log_level(runtime::LogLevel::Debug);
   try {
-    auto config = runtime::load_config(
-        options.config_path.empty() ? std::nullopt : std::optional<std::string>(options.config_path),
-        overrides);
+    auto config = runtime::load_config(options.config_path.empty()
+                                           ? std::nullopt
+                                           : std::optional<std::string>(options.config_path),
+                                       overrides);
     // The embedded default; the daemon is written against runtime::Storage.
     runtime::SqliteStorage storage(config.db_path, static_cast<std::size_t>(config.db_cache_mb));
     runtime::Daemon daemon(std::move(config), storage);
@@ -60,7 +61,8 @@ void add_serve(CLI::App& app, Run& run) {
   sub->add_option("--config", options->config_path, "journey.toml (defaults apply without it)");
   sub->add_option("--journeys", options->journeys, "directory of .journey scripts (./journeys)");
   sub->add_option("--db", options->db, "SQLite database file (./journey.db)");
-  sub->add_option("--listen", options->listen, "HOST:PORT to listen on (127.0.0.1:8080); port 0 picks one");
+  sub->add_option("--listen", options->listen,
+                  "HOST:PORT to listen on (127.0.0.1:8080); port 0 picks one");
   sub->add_option("--sink", options->sink, "file:PATH or webhook:URL for every channel");
   sub->add_flag("--verbose", options->verbose, "debug logs");
   sub->callback([&run, options] { run = [options] { return serve(*options); }; });

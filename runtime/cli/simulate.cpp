@@ -1,5 +1,7 @@
 // `journey simulate PATH... --events FILE`: dry-run journeys over an event history in virtual
 // time and print the actions (or the funnel report, or a customer trace).
+#include "runtime/sim/simulate.hpp"
+
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -12,7 +14,6 @@
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/load.hpp"
 #include "runtime/common/config.hpp"
-#include "runtime/sim/simulate.hpp"
 
 namespace journey::cli {
 namespace {
@@ -40,7 +41,9 @@ bool add_cap(const std::string& spec, engine::EngineConfig& config) {
   const auto slash = spec.find('/', eq == std::string::npos ? 0 : eq);
   if (eq == std::string::npos || eq == 0 || slash == std::string::npos) return false;
   const std::string count = spec.substr(eq + 1, slash - eq - 1);
-  if (count.empty() || count.size() > 9 || count.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (count.empty() || count.size() > 9 ||
+      count.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   const auto per = runtime::parse_duration_ms(spec.substr(slash + 1));
   if (!per || *per <= 0) return false;
   config.channel_caps[spec.substr(0, eq)] = {std::stoll(count), *per};
@@ -62,8 +65,9 @@ int simulate(const SimulateArgs& args) {
   config.consent_assumed = args.consent == "assumed";
   for (const auto& cap : args.caps) {
     if (!add_cap(cap, config)) {
-      std::cerr << "journey simulate: --cap: expected CHANNEL=N/DURATION (e.g. email=3/7d, *=5/1d), got \"" << cap
-                << "\"\n";
+      std::cerr << "journey simulate: --cap: expected CHANNEL=N/DURATION (e.g. email=3/7d, "
+                   "*=5/1d), got \""
+                << cap << "\"\n";
       return kExitUsage;
     }
   }
@@ -86,7 +90,8 @@ int simulate(const SimulateArgs& args) {
   options.until = until;
   if (!args.trace.empty()) options.trace_customer = args.trace;
   options.strict = args.strict;
-  options.threads = args.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : args.threads;
+  options.threads =
+      args.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : args.threads;
   options.report = args.report;
   options.actions = !args.report || actions_file.is_open();
   // Actions go to stdout (unless --report) and to the --actions file, through one buffer each.
@@ -116,7 +121,8 @@ int simulate(const SimulateArgs& args) {
   if (options.trace_customer) std::cerr << runtime::render_trace(result.trace, std::nullopt);
   for (const auto& r : result.errors) {
     std::cerr << engine::format_timestamp(r.at) << ": customer " << r.customer_id
-              << (r.journey.empty() ? "" : ", journey " + r.journey) << ": error: " << r.detail << "\n";
+              << (r.journey.empty() ? "" : ", journey " + r.journey) << ": error: " << r.detail
+              << "\n";
   }
   if (actions_file.is_open()) {
     actions_file.close();
@@ -134,19 +140,25 @@ int simulate(const SimulateArgs& args) {
 
 void add_simulate(CLI::App& app, Run& run) {
   auto args = std::make_shared<SimulateArgs>();
-  auto* sub = app.add_subcommand("simulate", "Dry-run journeys over an event history in virtual time");
+  auto* sub =
+      app.add_subcommand("simulate", "Dry-run journeys over an event history in virtual time");
   sub->add_option("paths", args->paths, "Journey files or folders")->required();
   sub->add_option("--events", args->events, "Segment NDJSON events (track, identify)")->required();
-  sub->add_option("--profiles", args->profiles, "NDJSON starting profiles {\"userId\":..,\"traits\":{..}}");
+  sub->add_option("--profiles", args->profiles,
+                  "NDJSON starting profiles {\"userId\":..,\"traits\":{..}}");
   sub->add_option("--until", args->until, "Fire timers up to this time (ISO-8601)");
   sub->add_flag("--report", args->report, "Print the funnel report instead of the actions");
   sub->add_option("--actions", args->actions, "Also write the actions to this file");
   sub->add_option("--trace", args->trace, "Write this customer's trace to stderr");
   sub->add_flag("--strict", args->strict, "Stop at the first malformed input line");
-  sub->add_option("--default-zone", args->default_zone, "IANA zone for customers without customer.timezone");
-  sub->add_option("--consent", args->consent, "Consent policy")->check(CLI::IsMember({"required", "assumed"}));
-  sub->add_option("--cap", args->caps, "Engine-wide cap CHANNEL=N/DURATION (channel * for all); may repeat");
-  sub->add_option("--threads", args->threads, "Threads to read and run on (default: one per core; same output)")
+  sub->add_option("--default-zone", args->default_zone,
+                  "IANA zone for customers without customer.timezone");
+  sub->add_option("--consent", args->consent, "Consent policy")
+      ->check(CLI::IsMember({"required", "assumed"}));
+  sub->add_option("--cap", args->caps,
+                  "Engine-wide cap CHANNEL=N/DURATION (channel * for all); may repeat");
+  sub->add_option("--threads", args->threads,
+                  "Threads to read and run on (default: one per core; same output)")
       ->check(CLI::Range(1U, 64U));
   sub->callback([&run, args] { run = [args] { return simulate(*args); }; });
 }

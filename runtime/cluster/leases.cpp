@@ -8,7 +8,9 @@
 
 namespace journey::runtime {
 
-std::string lease_key(int partition) { return "p" + std::to_string(partition); }
+std::string lease_key(int partition) {
+  return "p" + std::to_string(partition);
+}
 
 std::uint64_t PartitionLog::take_over(int partition, const std::string& record) {
   return nats_.publish(subject(partition), record).sequence;
@@ -37,7 +39,9 @@ PartitionLeases::PartitionLeases(KeyValue& leases, KeyValue& nodes, PartitionLog
       settings_(std::move(settings)),
       events_(std::move(events)) {}
 
-PartitionLeases::~PartitionLeases() { stop(false); }
+PartitionLeases::~PartitionLeases() {
+  stop(false);
+}
 
 void PartitionLeases::every_round(const std::function<void()>& step) {
   std::unique_lock lock(stop_mutex_);
@@ -105,7 +109,8 @@ void PartitionLeases::renew() {
   const auto ttl = std::chrono::milliseconds(settings_.ttl_ms);
   for (const auto& [partition, ownership] : owned()) {
     try {
-      auto revision = leases_.update(lease_key(partition), settings_.node, ownership.lease_revision);
+      auto revision =
+          leases_.update(lease_key(partition), settings_.node, ownership.lease_revision);
       if (!revision) {
         lose(partition, "taken by another node");
         continue;

@@ -24,10 +24,10 @@ namespace journey::runtime {
 
 /// How the leases are kept.
 struct LeaseSettings {
-  std::string node;                 // this node's name, unique in the cluster
+  std::string node;  // this node's name, unique in the cluster
   int partitions = 64;
-  std::int64_t ttl_ms = 5000;       // a lease or heartbeat not renewed for this long expires
-  std::int64_t round_ms = 1000;     // renew, take and give back this often
+  std::int64_t ttl_ms = 5000;    // a lease or heartbeat not renewed for this long expires
+  std::int64_t round_ms = 1000;  // renew, take and give back this often
 };
 
 /// A thrown append: another node took the partition over since this owner's last record.

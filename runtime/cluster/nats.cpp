@@ -21,7 +21,9 @@ constexpr std::int64_t kNanosPerMilli = 1'000'000;
 
 }  // namespace
 
-KeyValue::~KeyValue() { kvStore_Destroy(kv_); }
+KeyValue::~KeyValue() {
+  kvStore_Destroy(kv_);
+}
 
 std::optional<Entry> KeyValue::get(const std::string& key) {
   kvEntry* entry = nullptr;
@@ -37,8 +39,8 @@ std::optional<Entry> KeyValue::get(const std::string& key) {
 
 std::optional<std::uint64_t> KeyValue::create(const std::string& key, const std::string& value) {
   std::uint64_t revision = 0;
-  natsStatus status = kvStore_Create(&revision, kv_, key.c_str(), value.data(),
-                                     static_cast<int>(value.size()));
+  natsStatus status =
+      kvStore_Create(&revision, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
   if (status == NATS_ERR) {
     return std::nullopt;  // the key exists: the server refused the create
   }
@@ -63,7 +65,9 @@ std::uint64_t KeyValue::put(const std::string& key, const std::string& value) {
   return revision;
 }
 
-void KeyValue::erase(const std::string& key) { check(kvStore_Delete(kv_, key.c_str()), "kv delete"); }
+void KeyValue::erase(const std::string& key) {
+  check(kvStore_Delete(kv_, key.c_str()), "kv delete");
+}
 
 std::vector<std::string> KeyValue::keys() {
   kvKeysList list{};
@@ -87,7 +91,8 @@ Nats::Nats(const std::vector<std::string>& servers, const std::string& name) {
   // going away is routine.
   if (status == NATS_OK) status = natsOptions_SetMaxReconnect(options, -1);
   if (status == NATS_OK) status = natsOptions_SetReconnectWait(options, 100);
-  if (status == NATS_OK) status = natsOptions_SetRetryOnFailedConnect(options, false, nullptr, nullptr);
+  if (status == NATS_OK)
+    status = natsOptions_SetRetryOnFailedConnect(options, false, nullptr, nullptr);
   if (status == NATS_OK) status = natsConnection_Connect(&connection_, options);
   natsOptions_Destroy(options);
   check(status, "connect");
@@ -194,7 +199,9 @@ AsyncPublisher::AsyncPublisher(Nats& nats, std::int64_t max_pending) {
   check(natsConnection_JetStream(&js_, nats.connection_, &options), "jetstream");
 }
 
-AsyncPublisher::~AsyncPublisher() { jsCtx_Destroy(js_); }
+AsyncPublisher::~AsyncPublisher() {
+  jsCtx_Destroy(js_);
+}
 
 void AsyncPublisher::on_ack(jsCtx* /*js*/, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error,
                             void* self) {

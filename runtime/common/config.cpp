@@ -128,12 +128,23 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view text) {
       i += 2;
     } else if (i < text.size()) {
       switch (text[i]) {
-        case 's': unit = 1000; break;
-        case 'm': unit = 60'000; break;
-        case 'h': unit = 3'600'000; break;
-        case 'd': unit = 86'400'000; break;
-        case 'w': unit = 7 * 86'400'000LL; break;
-        default: return std::nullopt;
+        case 's':
+          unit = 1000;
+          break;
+        case 'm':
+          unit = 60'000;
+          break;
+        case 'h':
+          unit = 3'600'000;
+          break;
+        case 'd':
+          unit = 86'400'000;
+          break;
+        case 'w':
+          unit = 7 * 86'400'000LL;
+          break;
+        default:
+          return std::nullopt;
       }
       ++i;
     } else {
@@ -246,10 +257,14 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
       }
       for (const auto& scope : *scopes->as_array()) {
         auto text = scope.value<std::string>();
-        if (text == "ingest") token.scopes.insert(Scope::Ingest);
-        else if (text == "read") token.scopes.insert(Scope::Read);
-        else if (text == "admin") token.scopes.insert(Scope::Admin);
-        else fail(origin, scope, prefix + ".scopes", "unknown scope (expected ingest, read or admin)");
+        if (text == "ingest")
+          token.scopes.insert(Scope::Ingest);
+        else if (text == "read")
+          token.scopes.insert(Scope::Read);
+        else if (text == "admin")
+          token.scopes.insert(Scope::Admin);
+        else
+          fail(origin, scope, prefix + ".scopes", "unknown scope (expected ingest, read or admin)");
       }
       reader.refuse_unknown();
       config.tokens.push_back(std::move(token));
@@ -261,12 +276,15 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     if (auto v = reader.string("default_zone")) config.engine.default_zone = *v;
     if (auto v = reader.string("consent")) {
       if (*v != "required" && *v != "assumed") {
-        fail(origin, *engine->get("consent"), "engine.consent", "expected \"required\" or \"assumed\"");
+        fail(origin, *engine->get("consent"), "engine.consent",
+             "expected \"required\" or \"assumed\"");
       }
       config.engine.consent_assumed = *v == "assumed";
     }
-    if (auto v = reader.integer("step_budget", 1, 10'000'000)) config.engine.step_budget = static_cast<int>(*v);
-    if (auto v = reader.integer("emit_depth", 1, 1000)) config.engine.emit_depth = static_cast<int>(*v);
+    if (auto v = reader.integer("step_budget", 1, 10'000'000))
+      config.engine.step_budget = static_cast<int>(*v);
+    if (auto v = reader.integer("emit_depth", 1, 1000))
+      config.engine.emit_depth = static_cast<int>(*v);
     if (const auto* caps = reader.table("caps")) {
       for (auto&& [key, node] : *caps) {
         std::string name = "engine.caps." + std::string(key.str());
@@ -287,15 +305,20 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
 
   if (const auto* limits = top.table("limits")) {
     TableReader reader(*limits, origin, "limits");
-    if (auto v = reader.integer("body_bytes", 256, 1LL << 30)) config.limits.body_bytes = static_cast<std::size_t>(*v);
-    if (auto v = reader.integer("batch_items", 1, 1'000'000)) config.limits.batch_items = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("body_bytes", 256, 1LL << 30))
+      config.limits.body_bytes = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("batch_items", 1, 1'000'000))
+      config.limits.batch_items = static_cast<std::size_t>(*v);
     if (auto v = reader.duration("read_timeout")) config.limits.read_timeout_ms = *v;
-    if (auto v = reader.integer("max_connections", 1, 1'000'000)) config.limits.max_connections = static_cast<std::size_t>(*v);
-    if (auto v = reader.integer("max_queue", 1, 100'000'000)) config.limits.max_queue = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("max_connections", 1, 1'000'000))
+      config.limits.max_connections = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("max_queue", 1, 100'000'000))
+      config.limits.max_queue = static_cast<std::size_t>(*v);
     if (auto v = reader.integer("requests_per_connection", 1, 100'000'000)) {
       config.limits.requests_per_connection = static_cast<std::size_t>(*v);
     }
-    if (auto v = reader.integer("json_depth", 2, 10'000)) config.limits.json_depth = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("json_depth", 2, 10'000))
+      config.limits.json_depth = static_cast<std::size_t>(*v);
     if (auto v = reader.duration("header_timeout")) config.limits.header_timeout_ms = *v;
     if (auto v = reader.integer("connections_per_peer", 1, 1'000'000)) {
       config.limits.connections_per_peer = static_cast<std::size_t>(*v);
@@ -308,8 +331,10 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
   if (const auto* retention = top.table("retention")) {
     TableReader reader(*retention, origin, "retention");
     if (auto v = reader.duration("timeline")) config.retention.timeline_ms = *v;
-    if (auto v = reader.integer("trace_lines", 0, 1'000'000)) config.retention.trace_lines = static_cast<std::size_t>(*v);
-    if (auto v = reader.integer("recent_actions", 0, 10'000)) config.retention.recent_actions = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("trace_lines", 0, 1'000'000))
+      config.retention.trace_lines = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("recent_actions", 0, 10'000))
+      config.retention.recent_actions = static_cast<std::size_t>(*v);
     if (auto v = reader.duration("erased")) config.retention.erased_ms = *v;
     reader.refuse_unknown();
   }
@@ -317,7 +342,8 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
   if (const auto* webhook = top.table("webhook")) {
     TableReader reader(*webhook, origin, "webhook");
     if (auto v = reader.duration("timeout")) config.webhook.timeout_ms = *v;
-    if (auto v = reader.integer("max_attempts", 1, 1000)) config.webhook.max_attempts = static_cast<int>(*v);
+    if (auto v = reader.integer("max_attempts", 1, 1000))
+      config.webhook.max_attempts = static_cast<int>(*v);
     if (auto v = reader.duration("backoff_initial")) config.webhook.backoff_initial_ms = *v;
     if (auto v = reader.duration("backoff_max")) config.webhook.backoff_max_ms = *v;
     reader.refuse_unknown();
@@ -326,7 +352,8 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
   if (const auto* timers = top.table("timers")) {
     TableReader reader(*timers, origin, "timers");
     if (auto v = reader.duration("window")) config.timer_window_ms = *v;
-    if (auto v = reader.integer("max_in_memory", 16, 100'000'000)) config.timer_window_max = static_cast<std::size_t>(*v);
+    if (auto v = reader.integer("max_in_memory", 16, 100'000'000))
+      config.timer_window_max = static_cast<std::size_t>(*v);
     reader.refuse_unknown();
   }
   if (auto v = top.integer("group_commit_max", 1, 100'000)) config.group_commit_max = *v;

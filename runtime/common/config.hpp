@@ -34,10 +34,11 @@ struct Token {
 
 /// Guards against bad or greedy clients.
 struct Limits {
-  std::size_t body_bytes = std::size_t{1024} * 1024;   // larger bodies get 413
-  std::size_t batch_items = 1000;          // larger batches get 413
-  std::int64_t read_timeout_ms = 10'000;   // a request must arrive within this, else the socket closes
-  std::size_t max_connections = 512;       // further connections get 429 and are closed
+  std::size_t body_bytes = std::size_t{1024} * 1024;  // larger bodies get 413
+  std::size_t batch_items = 1000;                     // larger batches get 413
+  std::int64_t read_timeout_ms =
+      10'000;                         // a request must arrive within this, else the socket closes
+  std::size_t max_connections = 512;  // further connections get 429 and are closed
   std::size_t requests_per_connection = 10'000;  // keep-alive requests before the server closes
   std::size_t max_queue = 100'000;         // inputs waiting in the shards; beyond, ingest gets 429
   std::size_t json_depth = 64;             // deeper JSON bodies get 400 (before they are parsed)
@@ -50,16 +51,17 @@ struct Limits {
 /// How long stored data is kept.
 struct Retention {
   std::int64_t timeline_ms = 90LL * 24 * 3600 * 1000;  // stored events older than this are deleted
-  std::size_t trace_lines = 200;                        // recent trace lines kept per customer
-  std::size_t recent_actions = 20;                      // actions shown by GET /v1/customers/{id}
-  std::int64_t erased_ms = 365LL * 24 * 3600 * 1000;    // keyed hashes of erased ids are kept this long
+  std::size_t trace_lines = 200;                       // recent trace lines kept per customer
+  std::size_t recent_actions = 20;                     // actions shown by GET /v1/customers/{id}
+  std::int64_t erased_ms =
+      365LL * 24 * 3600 * 1000;  // keyed hashes of erased ids are kept this long
 };
 
 /// Webhook delivery policy.
 struct WebhookPolicy {
   std::int64_t timeout_ms = 5'000;
-  int max_attempts = 8;                      // after this many failures an action is dead
-  std::int64_t backoff_initial_ms = 1'000;   // doubled after each failure, with jitter
+  int max_attempts = 8;                     // after this many failures an action is dead
+  std::int64_t backoff_initial_ms = 1'000;  // doubled after each failure, with jitter
   std::int64_t backoff_max_ms = 300'000;
 };
 
@@ -74,11 +76,11 @@ struct Config {
   std::vector<Token> tokens;                      // empty: no auth, loopback only
   engine::EngineConfig engine;
   int shards = 4;
-  int threads = 2;                                // I/O threads running the Asio context
-  std::int64_t timer_window_ms = 60'000;          // wake-ups this far ahead are held in memory
-  std::size_t timer_window_max = 100'000;         // at most this many in memory at once
-  std::int64_t group_commit_max = 512;            // inputs committed in one transaction at most
-  std::int64_t db_cache_mb = 256;                 // the committer's SQLite page cache
+  int threads = 2;                         // I/O threads running the Asio context
+  std::int64_t timer_window_ms = 60'000;   // wake-ups this far ahead are held in memory
+  std::size_t timer_window_max = 100'000;  // at most this many in memory at once
+  std::int64_t group_commit_max = 512;     // inputs committed in one transaction at most
+  std::int64_t db_cache_mb = 256;          // the committer's SQLite page cache
   Limits limits;
   Retention retention;
   WebhookPolicy webhook;

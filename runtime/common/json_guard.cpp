@@ -16,7 +16,8 @@ struct Level {
 bool plain_key(std::string_view key) {
   if (key.empty()) return false;
   for (char c : key) {
-    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!word) return false;
   }
   return true;
@@ -45,7 +46,8 @@ bool beyond_double(std::string_view number) {
   // from_chars says out of range for underflow too: nlohmann reads that as 0.
   const std::string_view parsed(number.data(), static_cast<std::size_t>(end - number.data()));
   auto exponent = parsed.find_first_of("eE");
-  return exponent == std::string_view::npos || exponent + 1 >= parsed.size() || parsed[exponent + 1] != '-';
+  return exponent == std::string_view::npos || exponent + 1 >= parsed.size() ||
+         parsed[exponent + 1] != '-';
 }
 
 std::optional<JsonLimitError> check_json_limits(std::string_view text, std::size_t max_depth) {
@@ -59,7 +61,8 @@ std::optional<JsonLimitError> check_json_limits(std::string_view text, std::size
       std::size_t start = ++i;
       while (i < n && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
       if (i >= n) return std::nullopt;  // unterminated: the parser reports it
-      if (expect_key && !levels.empty()) levels.back().key = std::string(text.substr(start, i - start));
+      if (expect_key && !levels.empty())
+        levels.back().key = std::string(text.substr(start, i - start));
       expect_key = false;
       ++i;
       continue;
@@ -98,8 +101,10 @@ std::optional<JsonLimitError> check_json_limits(std::string_view text, std::size
         ++i;
       }
       if (beyond_double(text.substr(start, i - start))) {
-        return JsonLimitError{path_of(levels), "the number " + std::string(text.substr(start, std::min<std::size_t>(i - start, 40))) +
-                                                   " is out of range (larger than a double)"};
+        return JsonLimitError{
+            path_of(levels),
+            "the number " + std::string(text.substr(start, std::min<std::size_t>(i - start, 40))) +
+                " is out of range (larger than a double)"};
       }
       continue;
     }

@@ -13,6 +13,7 @@ enum class LogLevel : unsigned char { Debug, Info, Warn, Error };
 void set_log_level(LogLevel level);
 
 /// Writes {"ts":..., "level":..., "msg":..., ...fields} as one line on stderr, atomically.
-void log(LogLevel level, std::string_view message, const nlohmann::json& fields = nlohmann::json::object());
+void log(LogLevel level, std::string_view message,
+         const nlohmann::json& fields = nlohmann::json::object());
 
 }  // namespace journey::runtime

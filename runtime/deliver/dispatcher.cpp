@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/hash.hpp"
-#include "runtime/deliver/http_client.hpp"
 #include "runtime/common/log.hpp"
+#include "runtime/deliver/http_client.hpp"
 
 namespace journey::runtime {
 namespace {
@@ -40,14 +40,17 @@ std::set<std::string> open_tail(int fd, const std::string& path) {
   std::string tail(static_cast<std::size_t>(size - start), '\0');
   if (::pread(fd, tail.data(), tail.size(), start) != static_cast<ssize_t>(tail.size())) return ids;
   auto last_newline = tail.rfind('\n');
-  const off_t whole = last_newline == std::string::npos ? start : start + static_cast<off_t>(last_newline) + 1;
+  const off_t whole =
+      last_newline == std::string::npos ? start : start + static_cast<off_t>(last_newline) + 1;
   if (whole < size && (start == 0 || last_newline != std::string::npos)) {
     if (::ftruncate(fd, whole) == 0) {
-      log(LogLevel::Warn, "file sink: removed a partial last line", {{"sink", path}, {"bytes", size - whole}});
+      log(LogLevel::Warn, "file sink: removed a partial last line",
+          {{"sink", path}, {"bytes", size - whole}});
     }
   }
   constexpr std::string_view kKey = "\"action_id\":\"";
-  for (std::size_t at = tail.find(kKey); at != std::string::npos && static_cast<off_t>(at) + start < whole;
+  for (std::size_t at = tail.find(kKey);
+       at != std::string::npos && static_cast<off_t>(at) + start < whole;
        at = tail.find(kKey, at + 1)) {
     auto begin = at + kKey.size();
     auto end = tail.find('"', begin);
@@ -61,7 +64,8 @@ std::set<std::string> open_tail(int fd, const std::string& path) {
 
 std::int64_t retry_delay_ms(const WebhookPolicy& policy, int attempts, std::uint64_t jitter_seed) {
   double delay = static_cast<double>(policy.backoff_initial_ms);
-  for (int i = 1; i < attempts && delay < static_cast<double>(policy.backoff_max_ms); ++i) delay *= 2;
+  for (int i = 1; i < attempts && delay < static_cast<double>(policy.backoff_max_ms); ++i)
+    delay *= 2;
   delay = std::min(delay, static_cast<double>(policy.backoff_max_ms));
   double jitter = 0.5 + static_cast<double>(jitter_seed % 1000) / 1000.0;
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(delay * jitter));
@@ -78,9 +82,15 @@ struct Dispatcher::Worker {
 
 Dispatcher::Dispatcher(const Config& config, Storage& storage, Metrics& metrics, Mark mark,
                        Clock clock)
-    : config_(config), storage_(storage), metrics_(metrics), mark_(std::move(mark)), clock_(std::move(clock)) {}
+    : config_(config),
+      storage_(storage),
+      metrics_(metrics),
+      mark_(std::move(mark)),
+      clock_(std::move(clock)) {}
 
-Dispatcher::~Dispatcher() { stop(); }
+Dispatcher::~Dispatcher() {
+  stop();
+}
 
 void Dispatcher::start() {
   // Channels with their own sink get a worker per distinct sink; the default sink takes the rest.
@@ -102,7 +112,8 @@ void Dispatcher::start() {
   }
   add(config_.default_sink, rest);
   for (const auto& [key, channels] : by_sink) {
-    add(SinkSpec{static_cast<SinkSpec::Kind>(key.first), key.second}, ChannelFilter{channels, false});
+    add(SinkSpec{static_cast<SinkSpec::Kind>(key.first), key.second},
+        ChannelFilter{channels, false});
   }
   for (auto& worker : workers_) {
     Worker* raw = worker.get();
@@ -205,7 +216,8 @@ void Dispatcher::deliver_to_file(Worker& worker, std::vector<OutboxEntry> due) {
       }
       written += static_cast<std::size_t>(n);
     }
-    if (error.empty() && ::fsync(worker.fd) != 0) error = worker.sink.target + ": fsync: " + std::strerror(errno);
+    if (error.empty() && ::fsync(worker.fd) != 0)
+      error = worker.sink.target + ": fsync: " + std::strerror(errno);
   }
   if (!error.empty()) {
     if (worker.fd >= 0) ::close(worker.fd);
@@ -239,10 +251,10 @@ void Dispatcher::deliver_to_webhook(Worker& worker, const std::vector<OutboxEntr
       mark_delivered(entry);
       continue;
     }
-    auto result = http_call(boost::beast::http::verb::post, worker.sink.target, entry.payload,
-                            {{"Content-Type", "application/json"},
-                             {"Idempotency-Key", entry.action_id}},
-                            config_.webhook.timeout_ms);
+    auto result =
+        http_call(boost::beast::http::verb::post, worker.sink.target, entry.payload,
+                  {{"Content-Type", "application/json"}, {"Idempotency-Key", entry.action_id}},
+                  config_.webhook.timeout_ms);
     if (result.status >= 200 && result.status < 300) {
       mark_delivered(entry);
       ++metrics_.actions_delivered;
@@ -259,7 +271,8 @@ void Dispatcher::mark_delivered(const OutboxEntry& entry) {
   mark_(std::move(marks));
 }
 
-void Dispatcher::record_failure(Worker& worker, const OutboxEntry& entry, const std::string& error) {
+void Dispatcher::record_failure(Worker& worker, const OutboxEntry& entry,
+                                const std::string& error) {
   int attempts = entry.attempts + 1;
   bool dead = attempts >= config_.webhook.max_attempts;
   auto seed = engine::stable_hash(entry.action_id, static_cast<std::uint64_t>(attempts));

@@ -67,21 +67,35 @@ HttpResult http_call(http::verb method, const std::string& url, const std::strin
   auto deadline = std::chrono::milliseconds(timeout_ms);
   beast::error_code failure;
 
-  resolver.async_resolve(parts->host, parts->port, [&](beast::error_code ec, const tcp::resolver::results_type& endpoints) {
-    if (ec) { failure = ec; return; }
-    stream.expires_after(deadline);
-    stream.async_connect(endpoints, [&](beast::error_code ec2, const tcp::endpoint&) {
-      if (ec2) { failure = ec2; return; }
-      http::async_write(stream, request, [&](beast::error_code ec3, std::size_t) {
-        if (ec3) { failure = ec3; return; }
-        http::async_read(stream, buffer, parser, [&](beast::error_code ec4, std::size_t) {
-          if (ec4) { failure = ec4; return; }
-          result.status = parser.get().result_int();
-          result.body = parser.get().body();
+  resolver.async_resolve(
+      parts->host, parts->port,
+      [&](beast::error_code ec, const tcp::resolver::results_type& endpoints) {
+        if (ec) {
+          failure = ec;
+          return;
+        }
+        stream.expires_after(deadline);
+        stream.async_connect(endpoints, [&](beast::error_code ec2, const tcp::endpoint&) {
+          if (ec2) {
+            failure = ec2;
+            return;
+          }
+          http::async_write(stream, request, [&](beast::error_code ec3, std::size_t) {
+            if (ec3) {
+              failure = ec3;
+              return;
+            }
+            http::async_read(stream, buffer, parser, [&](beast::error_code ec4, std::size_t) {
+              if (ec4) {
+                failure = ec4;
+                return;
+              }
+              result.status = parser.get().result_int();
+              result.body = parser.get().body();
+            });
+          });
         });
       });
-    });
-  });
   io.run();
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);

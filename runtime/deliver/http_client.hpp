@@ -29,7 +29,8 @@ struct HttpResult {
 };
 
 /// Sends one request and waits for the answer, at most `timeout_ms` in all.
-HttpResult http_call(boost::beast::http::verb method, const std::string& url, const std::string& body,
+HttpResult http_call(boost::beast::http::verb method, const std::string& url,
+                     const std::string& body,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      std::int64_t timeout_ms);
 

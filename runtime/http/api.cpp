@@ -25,9 +25,12 @@ bool same_secret(std::string_view a, std::string_view b) {
 
 const char* scope_name(Scope scope) {
   switch (scope) {
-    case Scope::Ingest: return "ingest";
-    case Scope::Read: return "read";
-    case Scope::Admin: return "admin";
+    case Scope::Ingest:
+      return "ingest";
+    case Scope::Read:
+      return "read";
+    case Scope::Admin:
+      return "admin";
   }
   return "admin";
 }
@@ -60,7 +63,8 @@ std::variant<const Token*, HttpResponse> authenticate(const HttpRequest& request
 
 /// Checks the authenticated token (null when no tokens are configured) against the scope a route
 /// needs; an answer when refused.
-std::optional<HttpResponse> authorize(const HttpRequest& request, const Token* match, Scope needed) {
+std::optional<HttpResponse> authorize(const HttpRequest& request, const Token* match,
+                                      Scope needed) {
   if (match == nullptr) return std::nullopt;
   if (match->scopes.count(needed) == 0 && match->scopes.count(Scope::Admin) == 0) {
     return error_response(request, http::status::forbidden,
@@ -81,9 +85,9 @@ std::variant<json, HttpResponse> parse_body(const HttpRequest& request, const Co
     std::string what = e.what();
     // nlohmann's text is "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
     auto start = what.find("] ");
-    return error_response(request, http::status::bad_request,
-                          "malformed JSON: " + (start == std::string::npos ? what : what.substr(start + 2)),
-                          "$");
+    return error_response(
+        request, http::status::bad_request,
+        "malformed JSON: " + (start == std::string::npos ? what : what.substr(start + 2)), "$");
   }
 }
 
@@ -140,7 +144,9 @@ class JsonSpans {
     return true;
   }
   void skip_space() {
-    while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r')) ++at_;
+    while (at_ < text_.size() &&
+           (text_[at_] == ' ' || text_[at_] == '\t' || text_[at_] == '\n' || text_[at_] == '\r'))
+      ++at_;
   }
   std::string_view string_text() {
     auto start = at_;
@@ -178,11 +184,10 @@ class JsonSpans {
 
 /// Validates one Segment message; `path` is where it sits in the body ("$" or "$.batch[3]").
 /// `raw` is the message's text in the body, kept as received (its JSON is re-written otherwise).
-std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, const Limits& limits,
-                                                 json item, const std::string& path,
-                                                 const std::string& forced_type,
-                                                 engine::Millis now,
-                                                 std::optional<std::string_view> raw = std::nullopt) {
+std::variant<IngestItem, HttpResponse> read_item(
+    const HttpRequest& request, const Limits& limits, json item, const std::string& path,
+    const std::string& forced_type, engine::Millis now,
+    std::optional<std::string_view> raw = std::nullopt) {
   if (!item.is_object()) {
     return error_response(request, http::status::bad_request, "expected a JSON object", path);
   }
@@ -195,7 +200,8 @@ std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, con
     item["type"] = forced_type;
   } else if (!type->is_string() || (*type != "track" && *type != "identify") ||
              (!forced_type.empty() && *type != forced_type)) {
-    std::string expected = forced_type.empty() ? "\"track\" or \"identify\"" : "\"" + forced_type + "\"";
+    std::string expected =
+        forced_type.empty() ? "\"track\" or \"identify\"" : "\"" + forced_type + "\"";
     return error_response(request, http::status::bad_request, "`type` must be " + expected,
                           path + ".type");
   }
@@ -218,7 +224,8 @@ std::variant<IngestItem, HttpResponse> read_item(const HttpRequest& request, con
     return error_response(
         request, http::status::bad_request,
         "timestamp " + engine::format_timestamp(event.at) + " is more than " +
-            dsl::duration_text((ahead ? limits.timestamp_ahead_ms : limits.timestamp_behind_ms) / 1000) +
+            dsl::duration_text((ahead ? limits.timestamp_ahead_ms : limits.timestamp_behind_ms) /
+                               1000) +
             (ahead ? " ahead of" : " behind") + " the time of arrival (limits.timestamp_" +
             (ahead ? "ahead" : "behind") + ")",
         path + ".timestamp");
@@ -248,7 +255,8 @@ std::variant<Intent, HttpResponse> read_ingest(const HttpRequest& request, const
   }
   if (batch->size() > config.limits.batch_items) {
     return error_response(request, http::status::payload_too_large,
-                          "batch of " + std::to_string(batch->size()) + " items exceeds the limit of " +
+                          "batch of " + std::to_string(batch->size()) +
+                              " items exceeds the limit of " +
                               std::to_string(config.limits.batch_items),
                           "$.batch");
   }
@@ -258,8 +266,8 @@ std::variant<Intent, HttpResponse> read_ingest(const HttpRequest& request, const
   for (std::size_t i = 0; i < batch->size(); ++i) {
     std::optional<std::string_view> raw;
     if (spans) raw = (*spans)[i];
-    auto item = read_item(request, config.limits, std::move((*batch)[i]), "$.batch[" + std::to_string(i) + "]",
-                          "", now, raw);
+    auto item = read_item(request, config.limits, std::move((*batch)[i]),
+                          "$.batch[" + std::to_string(i) + "]", "", now, raw);
     if (auto* answer = std::get_if<HttpResponse>(&item)) return std::move(*answer);
     ingest.items.push_back(std::move(std::get<IngestItem>(item)));
   }
@@ -318,7 +326,8 @@ std::optional<std::string> percent_decode(std::string_view text) {
 Routed route(const HttpRequest& request, const Config& config, engine::Millis now) {
   auto raw_target = request.target();
   std::string_view target(raw_target.data(), raw_target.size());
-  if (auto query = target.find('?'); query != std::string_view::npos) target = target.substr(0, query);
+  if (auto query = target.find('?'); query != std::string_view::npos)
+    target = target.substr(0, query);
   auto method = request.method();
   bool get = method == http::verb::get;
   bool post = method == http::verb::post;
@@ -340,9 +349,9 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
   auto guarded = [&](Scope scope, auto&& make) -> Routed {
     if (auto refused = authorize(request, token, scope)) return std::move(*refused);
     if (request.body().size() > config.limits.body_bytes) {
-      return error_response(request, http::status::payload_too_large,
-                            "body exceeds the limit of " + std::to_string(config.limits.body_bytes) +
-                                " bytes");
+      return error_response(
+          request, http::status::payload_too_large,
+          "body exceeds the limit of " + std::to_string(config.limits.body_bytes) + " bytes");
     }
     return make();
   };
@@ -399,9 +408,9 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
       return method_not_allowed(request, "GET, DELETE");
     }
   }
-  return error_response(request, http::status::not_found,
-                        "no such route: " + std::string(request.method_string()) + " " +
-                            std::string(target));
+  return error_response(
+      request, http::status::not_found,
+      "no such route: " + std::string(request.method_string()) + " " + std::string(target));
 }
 
 }  // namespace journey::runtime

@@ -33,7 +33,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket&& socket, std::shared_ptr<HttpServer> server, std::string peer,
               const char* refusal)
-      : stream_(std::move(socket)), server_(std::move(server)), peer_(std::move(peer)),
+      : stream_(std::move(socket)),
+        server_(std::move(server)),
+        peer_(std::move(peer)),
         refusal_(refusal) {}
 
   ~HttpSession() { server_->forget(this, peer_); }
@@ -103,10 +105,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (beast::iequals(expect, "100-continue")) {
       // The client waits for this before sending the body (curl does for bodies over 1 KiB).
       auto go_on = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *go_on, [self = shared_from_this(), go_on](beast::error_code wec, std::size_t) {
-        if (wec) return self->on_read(wec, 0);
-        self->read_body();
-      });
+      http::async_write(stream_, *go_on,
+                        [self = shared_from_this(), go_on](beast::error_code wec, std::size_t) {
+                          if (wec) return self->on_read(wec, 0);
+                          self->read_body();
+                        });
       return;
     }
     read_body();
@@ -185,7 +188,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 };
 
 HttpServer::HttpServer(net::io_context& io, Limits limits, Handler handler, Metrics& metrics)
-    : io_(io), acceptor_(net::make_strand(io)), limits_(limits), handler_(std::move(handler)),
+    : io_(io),
+      acceptor_(net::make_strand(io)),
+      limits_(limits),
+      handler_(std::move(handler)),
       metrics_(metrics) {}
 
 tcp::endpoint HttpServer::listen(const std::string& host, std::uint16_t port) {
@@ -198,7 +204,9 @@ tcp::endpoint HttpServer::listen(const std::string& host, std::uint16_t port) {
   return acceptor_.local_endpoint();
 }
 
-void HttpServer::start() { do_accept(); }
+void HttpServer::start() {
+  do_accept();
+}
 
 void HttpServer::do_accept() {
   acceptor_.async_accept(net::make_strand(io_),
@@ -220,7 +228,8 @@ void HttpServer::on_accept(boost::system::error_code ec, tcp::socket socket) {
       const char* refusal = nullptr;
       if (per_peer_[peer] >= limits_.connections_per_peer) {
         refusal = "too many connections from this address; retry later";
-      } else if (open_.load() - evicted_.size() >= limits_.max_connections && !evict_one_locked(seen)) {
+      } else if (open_.load() - evicted_.size() >= limits_.max_connections &&
+                 !evict_one_locked(seen)) {
         refusal = "too many connections; retry later";
       }
       if (refusal != nullptr) ++metrics_.connections_refused;
@@ -285,7 +294,8 @@ void HttpServer::forget(HttpSession* session, const std::string& peer) {
   live_.erase(session);
   evicted_.erase(session);
   --open_;
-  if (auto it = per_peer_.find(peer); it != per_peer_.end() && --it->second == 0) per_peer_.erase(it);
+  if (auto it = per_peer_.find(peer); it != per_peer_.end() && --it->second == 0)
+    per_peer_.erase(it);
 }
 
 }  // namespace journey::runtime

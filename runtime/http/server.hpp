@@ -15,9 +15,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "runtime/http/api.hpp"
 #include "runtime/common/config.hpp"
 #include "runtime/common/metrics.hpp"
+#include "runtime/http/api.hpp"
 
 namespace journey::runtime {
 

@@ -55,7 +55,8 @@ json journeys_view(const std::vector<CounterRow>& counters,
       row.counts["exited"] = row.counts["exited"].get<std::int64_t>() + counter.value;
       row.exits[counter.key.empty() ? "end" : counter.key] = counter.value;
     } else {
-      row.counts[counter.metric] = row.counts.value(counter.metric, std::int64_t{0}) + counter.value;
+      row.counts[counter.metric] =
+          row.counts.value(counter.metric, std::int64_t{0}) + counter.value;
     }
   }
   for (const auto& [run, count] : run_counts) {
@@ -82,7 +83,8 @@ json journeys_view(const std::vector<CounterRow>& counters,
                     {"goals", row.goals},
                     {"errors", row.counts["errors"]}};
     auto& entry = by_name[key.first];
-    if (entry.is_null()) entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};
+    if (entry.is_null())
+      entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};
     if (live_keys.count(key) != 0) entry["live_version"] = key.second;
     entry["versions"].push_back(std::move(version));
   }

@@ -4,8 +4,9 @@
 #include <cmath>
 #include <fstream>
 #include <istream>
-#include <nlohmann/json.hpp>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/event.hpp"
 #include "engine/time.hpp"

@@ -3,9 +3,10 @@
 // functions to read.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/model/bgnbd.hpp"
 #include "runtime/model/gamma_gamma.hpp"

@@ -16,7 +16,9 @@ Committer::Committer(Storage& storage, std::size_t shards, Metrics& metrics, net
       store_(storage.open_writer()),
       generations_(std::make_unique<std::atomic<std::uint64_t>[]>(shards)) {}
 
-Committer::~Committer() { stop(); }
+Committer::~Committer() {
+  stop();
+}
 
 void Committer::start() {
   thread_ = std::thread([this] { run(); });
@@ -85,8 +87,8 @@ void Committer::run() {
     std::vector<PendingCommit> stale;
     std::vector<PendingCommit> live;
     for (auto& commit : group) {
-      bool current = commit.shard == PendingCommit::kNoShard ||
-                     commit.generation == generation(commit.shard);
+      bool current =
+          commit.shard == PendingCommit::kNoShard || commit.generation == generation(commit.shard);
       (current ? live : stale).push_back(std::move(commit));
     }
     for (auto& commit : stale) commit.finish(false, "an earlier commit of these customers failed");
@@ -96,7 +98,8 @@ void Committer::run() {
       merged = std::move(live[0].batch);
     } else {
       auto append = [](auto& into, auto& from) {
-        into.insert(into.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+        into.insert(into.end(), std::make_move_iterator(from.begin()),
+                    std::make_move_iterator(from.end()));
       };
       for (auto& commit : live) {
         append(merged.customers, commit.batch.customers);

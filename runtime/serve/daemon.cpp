@@ -15,17 +15,17 @@
 #include "engine/engine.hpp"
 #include "engine/hash.hpp"
 #include "engine/state.hpp"
-#include "runtime/http/api.hpp"
 #include "runtime/common/clock.hpp"
-#include "runtime/serve/committer.hpp"
-#include "runtime/deliver/dispatcher.hpp"
 #include "runtime/common/log.hpp"
 #include "runtime/common/metrics.hpp"
+#include "runtime/deliver/dispatcher.hpp"
+#include "runtime/http/api.hpp"
 #include "runtime/http/server.hpp"
+#include "runtime/http/views.hpp"
+#include "runtime/serve/committer.hpp"
 #include "runtime/serve/shard.hpp"
 #include "runtime/serve/timers.hpp"
 #include "runtime/serve/tombstones.hpp"
-#include "runtime/http/views.hpp"
 
 namespace journey::runtime {
 
@@ -104,7 +104,8 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
                                               *api_store, metrics, clock);
   deployments->start();
 
-  committer = std::make_unique<Committer>(storage, static_cast<std::size_t>(config.shards), metrics, io);
+  committer =
+      std::make_unique<Committer>(storage, static_cast<std::size_t>(config.shards), metrics, io);
   dispatcher = std::make_unique<Dispatcher>(
       config, storage, metrics, [this](Batch marks) { committer->write(std::move(marks)); }, clock);
   tombstones.assign(api_store->erased_customers());
@@ -123,8 +124,8 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   for (int i = 0; i < config.shards; ++i) {
     shards.push_back(std::make_unique<Shard>(
         static_cast<std::size_t>(i),
-        Shard::Parts{io, config, storage, *engine, engine_mutex, *committer, *timers, metrics, tombstones, clock,
-                     [this] { dispatcher->notify(); }}));
+        Shard::Parts{io, config, storage, *engine, engine_mutex, *committer, *timers, metrics,
+                     tombstones, clock, [this] { dispatcher->notify(); }}));
   }
   server = std::make_shared<HttpServer>(
       io, config.limits,
@@ -232,7 +233,8 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
     return;
   }
   if (static_cast<std::size_t>(std::max<std::int64_t>(0, metrics.queue_depth.load())) +
-          ingest.items.size() > config.limits.max_queue) {
+          ingest.items.size() >
+      config.limits.max_queue) {
     auto response = error_response(request, http::status::too_many_requests,
                                    "the ingest queue is full; retry later");
     response.set(http::field::retry_after, "1");
@@ -257,8 +259,9 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
   tally->version = request.version();
   tally->keep_alive = request.keep_alive();
   if (ingest.items.empty()) {
-    tally->reply(json_response(request, http::status::ok,
-                               {{"success", true}, {"accepted", 0}, {"duplicates", 0}, {"erased", 0}}));
+    tally->reply(
+        json_response(request, http::status::ok,
+                      {{"success", true}, {"accepted", 0}, {"duplicates", 0}, {"erased", 0}}));
     return;
   }
   std::vector<ShardInput> inputs;
@@ -319,11 +322,13 @@ HttpResponse Daemon::Impl::get_customer(const GetCustomer& get, const HttpReques
     body["next_wakeup"] = next ? json(engine::format_timestamp(*next)) : json(nullptr);
   }
   body["customer_id"] = get.id;
-  body["recent_actions"] = actions_view(api_store->recent_actions(get.id, config.retention.recent_actions));
+  body["recent_actions"] =
+      actions_view(api_store->recent_actions(get.id, config.retention.recent_actions));
   return json_response(request, http::status::ok, body);
 }
 
-HttpResponse Daemon::Impl::explain_customer(const ExplainCustomer& get, const HttpRequest& request) {
+HttpResponse Daemon::Impl::explain_customer(const ExplainCustomer& get,
+                                            const HttpRequest& request) {
   auto lines = api_store->traces(get.id, config.retention.trace_lines);
   if (lines.empty() && !api_store->load_customer(get.id)) {
     return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
@@ -334,8 +339,9 @@ HttpResponse Daemon::Impl::explain_customer(const ExplainCustomer& get, const Ht
 
 HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
   auto [deployment, live] = deployments->live();
-  return json_response(request, http::status::ok,
-                       journeys_view(api_store->counters(), api_store->run_counts(), live, deployment));
+  return json_response(
+      request, http::status::ok,
+      journeys_view(api_store->counters(), api_store->run_counts(), live, deployment));
 }
 
 HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
@@ -348,7 +354,8 @@ HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
     if (stored_gauges.empty() || now - stored_gauges_at >= std::chrono::seconds(1)) {
       stored_gauges.clear();
       for (const auto& [status, count] : api_store->outbox_counts()) {
-        stored_gauges["journey_outbox_actions{status=\"" + status + "\"}"] = static_cast<double>(count);
+        stored_gauges["journey_outbox_actions{status=\"" + status + "\"}"] =
+            static_cast<double>(count);
       }
       stored_gauges["journey_timers_pending"] = static_cast<double>(api_store->pending_wakeups());
       stored_gauges_at = now;
@@ -379,8 +386,9 @@ HttpResponse Daemon::Impl::check_ready(const HttpRequest& request) {
     try {
       committer->write(std::move(probe));
     } catch (const std::exception& e) {
-      return json_response(request, http::status::service_unavailable,
-                           {{"status", "store cannot commit"}, {"ready", false}, {"error", e.what()}});
+      return json_response(
+          request, http::status::service_unavailable,
+          {{"status", "store cannot commit"}, {"ready", false}, {"error", e.what()}});
     }
   }
   return json_response(request, http::status::ok, {{"status", "ready"}, {"ready", true}});
@@ -469,8 +477,12 @@ Daemon::Daemon(Config config, Storage& storage)
     : impl_(std::make_unique<Impl>(std::move(config), storage)) {}
 Daemon::~Daemon() = default;
 
-net::ip::tcp::endpoint Daemon::open() { return impl_->open(); }
+net::ip::tcp::endpoint Daemon::open() {
+  return impl_->open();
+}
 
-int Daemon::run() { return impl_->run(); }
+int Daemon::run() {
+  return impl_->run();
+}
 
 }  // namespace journey::runtime

@@ -19,20 +19,28 @@ std::vector<StoredRun> runs_of(const engine::CustomerState& state) {
 }
 
 bool same_runs(const std::vector<StoredRun>& a, const std::vector<StoredRun>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const StoredRun& x, const StoredRun& y) {
-    return x.journey == y.journey && x.version == y.version && x.state == y.state;
-  });
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const StoredRun& x, const StoredRun& y) {
+                      return x.journey == y.journey && x.version == y.version && x.state == y.state;
+                    });
 }
 
 const char* metric_of(engine::Record::Kind kind) {
   switch (kind) {
-    case engine::Record::Kind::Entered: return "entered";
-    case engine::Record::Kind::Exited: return "exited";
-    case engine::Record::Kind::Goal: return "goals";
-    case engine::Record::Kind::Send: return "sends";
-    case engine::Record::Kind::Suppressed: return "suppressed";
-    case engine::Record::Kind::Error: return "errors";
-    case engine::Record::Kind::Step: return nullptr;
+    case engine::Record::Kind::Entered:
+      return "entered";
+    case engine::Record::Kind::Exited:
+      return "exited";
+    case engine::Record::Kind::Goal:
+      return "goals";
+    case engine::Record::Kind::Send:
+      return "sends";
+    case engine::Record::Kind::Suppressed:
+      return "suppressed";
+    case engine::Record::Kind::Error:
+      return "errors";
+    case engine::Record::Kind::Step:
+      return nullptr;
   }
   return nullptr;
 }
@@ -42,7 +50,8 @@ const char* metric_of(engine::Record::Kind kind) {
 void restore(const engine::Engine& engine, CachedCustomer& entry, const std::string& customer,
              const std::vector<ShardInput>& inputs, const std::vector<std::size_t>& applied,
              engine::Millis now) {
-  entry.state = entry.snapshot.empty() ? engine::new_customer(customer) : engine::deserialize(entry.snapshot);
+  entry.state =
+      entry.snapshot.empty() ? engine::new_customer(customer) : engine::deserialize(entry.snapshot);
   for (auto index : applied) {
     const auto& input = inputs[index];
     if (input.kind == ShardInput::Kind::Event) {
@@ -68,10 +77,10 @@ void collect(engine::Outcome& outcome, const std::string& customer, std::size_t 
   for (const auto& record : outcome.records) {
     const char* metric = metric_of(record.kind);
     if (metric == nullptr) continue;
-    std::string key = record.kind == engine::Record::Kind::Entered ||
-                              record.kind == engine::Record::Kind::Send
-                          ? std::string()
-                          : record.detail;
+    std::string key =
+        record.kind == engine::Record::Kind::Entered || record.kind == engine::Record::Kind::Send
+            ? std::string()
+            : record.detail;
     if (record.kind == engine::Record::Kind::Error) {
       out.problems.push_back({customer, record.journey, record.detail, false});
       key.clear();

@@ -50,10 +50,10 @@ struct ShardInput {
 /// A customer's state as the shard holds it: loaded from the store, or newer and not durable yet.
 struct CachedCustomer {
   std::unique_ptr<engine::CustomerState> state;
-  std::string snapshot;          // serialized state as stored or last written; empty when new
-  std::vector<StoredRun> runs;   // as stored (when runs_known)
+  std::string snapshot;         // serialized state as stored or last written; empty when new
+  std::vector<StoredRun> runs;  // as stored (when runs_known)
   bool runs_known = false;
-  int commits = 0;               // commits in flight that write this customer
+  int commits = 0;                          // commits in flight that write this customer
   std::optional<engine::Millis> erased_at;  // the customer was erased then (a tombstone)
 };
 
@@ -83,13 +83,13 @@ struct StepProblem {
 
 /// What a group step produced.
 struct GroupStep {
-  Batch batch;                      // everything to commit, trace rows and counters included
+  Batch batch;                       // everything to commit, trace rows and counters included
   std::vector<InputResult> results;  // one per input, in order
   std::vector<std::string> touched;  // customers written by the batch (their cache entries were
                                      // given one more commit in flight)
   std::map<std::string, std::optional<engine::Millis>> wakeups;  // new next wake-up, by customer
-  std::set<std::string> woken;       // customers of the Wake inputs
-  std::vector<engine::Millis> wake_lateness;  // of each wake-up fired, in ms
+  std::set<std::string> woken;                                   // customers of the Wake inputs
+  std::vector<engine::Millis> wake_lateness;                     // of each wake-up fired, in ms
   std::vector<StepProblem> problems;
   std::size_t accepted = 0;
   std::size_t duplicates = 0;

@@ -9,7 +9,8 @@ namespace {
 
 std::string deployment_id(const std::vector<std::pair<std::string, std::string>>& files) {
   std::uint64_t hash = 0;
-  for (const auto& [path, text] : files) hash = engine::stable_hash(engine::hash_key({path, text}), hash);
+  for (const auto& [path, text] : files)
+    hash = engine::stable_hash(engine::hash_key({path, text}), hash);
   return engine::hex16(hash);
 }
 

@@ -16,9 +16,9 @@ namespace journey::runtime {
 /// The outcome of checking and compiling some scripts.
 // NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's noexcept move asserts its invariant
 struct JourneySet {
-  Deployment deployment;                          // id (hash of the files) and the files
+  Deployment deployment;                           // id (hash of the files) and the files
   std::shared_ptr<const engine::Program> program;  // null when there are errors
-  nlohmann::json diagnostics;                     // {"diagnostics":[...],"errors":N,"warnings":N}
+  nlohmann::json diagnostics;                      // {"diagnostics":[...],"errors":N,"warnings":N}
   bool ok() const { return program != nullptr; }
 };
 

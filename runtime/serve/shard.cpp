@@ -99,7 +99,8 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
   } catch (const StoreError& e) {
     result.ok = false;
     result.error = e.what();
-    log(LogLevel::Error, "erasure failed", {{"customer_id", input.customer_id}, {"error", e.what()}});
+    log(LogLevel::Error, "erasure failed",
+        {{"customer_id", input.customer_id}, {"error", e.what()}});
   }
 }
 
@@ -120,11 +121,13 @@ void Shard::load(const std::vector<ShardInput>& inputs, GroupContext& context) {
         cached = cache_.emplace(customer, std::move(entry)).first;
       } catch (const std::exception& e) {
         context.unreadable[customer] = e.what();
-        log(LogLevel::Error, "stored state unreadable", {{"customer_id", customer}, {"error", e.what()}});
+        log(LogLevel::Error, "stored state unreadable",
+            {{"customer_id", customer}, {"error", e.what()}});
         continue;
       }
     }
-    if (cached != cache_.end() && cached->second.erased_at && is_event && !input.event.message_id.empty() &&
+    if (cached != cache_.end() && cached->second.erased_at && is_event &&
+        !input.event.message_id.empty() &&
         store_->erased_message(customer, input.event.message_id)) {
       context.erased_messages.emplace(customer, input.event.message_id);
     }
@@ -198,10 +201,13 @@ void Shard::report(const GroupStep& step, engine::Millis now) {
   for (const auto& problem : step.problems) {
     ++metrics.engine_errors;
     if (problem.failure) {
-      log(LogLevel::Error, "engine failure", {{"customer_id", problem.customer_id}, {"error", problem.error}});
+      log(LogLevel::Error, "engine failure",
+          {{"customer_id", problem.customer_id}, {"error", problem.error}});
     } else {
       log(LogLevel::Error, "engine error",
-          {{"customer_id", problem.customer_id}, {"journey", problem.journey}, {"error", problem.error}});
+          {{"customer_id", problem.customer_id},
+           {"journey", problem.journey},
+           {"error", problem.error}});
     }
   }
   for (auto lateness : step.wake_lateness) {

@@ -20,13 +20,13 @@
 
 #include "engine/engine.hpp"
 #include "runtime/common/clock.hpp"
-#include "runtime/serve/committer.hpp"
 #include "runtime/common/config.hpp"
-#include "runtime/serve/group_step.hpp"
 #include "runtime/common/metrics.hpp"
-#include "runtime/store/store.hpp"
+#include "runtime/serve/committer.hpp"
+#include "runtime/serve/group_step.hpp"
 #include "runtime/serve/timers.hpp"
 #include "runtime/serve/tombstones.hpp"
+#include "runtime/store/store.hpp"
 
 namespace journey::runtime {
 
@@ -85,10 +85,10 @@ class Shard {
   std::size_t index_;
   Parts parts_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
-  std::unique_ptr<Store> store_;        // reads: stored states, tombstones; erasures
-  std::deque<ShardInput> pending_;      // only touched on the strand
+  std::unique_ptr<Store> store_;    // reads: stored states, tombstones; erasures
+  std::deque<ShardInput> pending_;  // only touched on the strand
   bool scheduled_ = false;
-  CustomerCache cache_;                 // states not yet durable (strand only)
+  CustomerCache cache_;  // states not yet durable (strand only)
   std::uint64_t cache_generation_ = 0;
   std::size_t commits_in_flight_ = 0;
   engine::Millis late_logged_at_ = 0;  // "wake-up fired late" lines: the last one, and those since

@@ -1,9 +1,9 @@
 #include "runtime/serve/timers.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
-
-#include <algorithm>
 
 #include "runtime/common/log.hpp"
 
@@ -162,7 +162,8 @@ void TimerQueue::arm() {
   if (!next) next = clock_() + 1000;
   auto delay = std::max<engine::Millis>(0, *next - clock_());
   timer_.expires_after(std::chrono::milliseconds(delay));
-  timer_.async_wait(net::bind_executor(strand_, [this](boost::system::error_code ec) { on_timer(ec); }));
+  timer_.async_wait(
+      net::bind_executor(strand_, [this](boost::system::error_code ec) { on_timer(ec); }));
 }
 
 void TimerQueue::on_timer(boost::system::error_code ec) {

@@ -73,14 +73,15 @@ class TimerQueue {
   Fire fire_;
   Clock clock_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap_;
-  std::unordered_map<std::string, engine::Millis> current_;  // live entries; heap may hold stale ones
+  std::unordered_map<std::string, engine::Millis>
+      current_;  // live entries; heap may hold stale ones
   std::unordered_map<std::string, engine::Millis> in_flight_;  // fired, awaiting update()
   engine::Millis horizon_ = 0;  // every stored wake-up at or before this is in memory, in flight,
                                 // or at or after `cursor_` (not loaded yet)
   /// Where the next page of the store starts: (wake-up, customer) of the last row loaded.
   std::optional<std::pair<engine::Millis, std::string>> cursor_;
-  bool page_pending_ = false;  // the last page was full: the store may hold more up to horizon_
-  bool blocked_ = false;  // firing waits for update() to free room
+  bool page_pending_ = false;    // the last page was full: the store may hold more up to horizon_
+  bool blocked_ = false;         // firing waits for update() to free room
   engine::Millis retry_at_ = 0;  // after a failed load: when to try again
   bool stopped_ = false;
   std::atomic<std::size_t> in_memory_{0};

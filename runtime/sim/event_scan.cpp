@@ -49,16 +49,22 @@ class Reader {
   bool value(int depth) {
     if (p_ == end_) return false;
     switch (*p_) {
-      case '{': return object(depth + 1);
-      case '[': return array(depth + 1);
+      case '{':
+        return object(depth + 1);
+      case '[':
+        return array(depth + 1);
       case '"': {
         std::string_view ignored;
         return string(ignored);
       }
-      case 't': return word("true");
-      case 'f': return word("false");
-      case 'n': return word("null");
-      default: return number();
+      case 't':
+        return word("true");
+      case 'f':
+        return word("false");
+      case 'n':
+        return word("null");
+      default:
+        return number();
     }
   }
 
@@ -95,7 +101,8 @@ class Reader {
   }
 
   bool word(std::string_view w) {
-    if (static_cast<std::size_t>(end_ - p_) < w.size() || std::string_view(p_, w.size()) != w) return false;
+    if (static_cast<std::size_t>(end_ - p_) < w.size() || std::string_view(p_, w.size()) != w)
+      return false;
     p_ += w.size();
     return true;
   }
@@ -146,12 +153,18 @@ std::optional<ScannedEvent> scan_event(std::string_view line) {
   Field type, user, event, timestamp, properties, traits, message_id;
   const auto field_of = [&](std::string_view key) -> Field* {
     switch (key.size()) {
-      case 4: return key == "type" ? &type : nullptr;
-      case 5: return key == "event" ? &event : nullptr;
-      case 6: return key == "userId" ? &user : key == "traits" ? &traits : nullptr;
-      case 9: return key == "timestamp" ? &timestamp : key == "messageId" ? &message_id : nullptr;
-      case 10: return key == "properties" ? &properties : nullptr;
-      default: return nullptr;
+      case 4:
+        return key == "type" ? &type : nullptr;
+      case 5:
+        return key == "event" ? &event : nullptr;
+      case 6:
+        return key == "userId" ? &user : key == "traits" ? &traits : nullptr;
+      case 9:
+        return key == "timestamp" ? &timestamp : key == "messageId" ? &message_id : nullptr;
+      case 10:
+        return key == "properties" ? &properties : nullptr;
+      default:
+        return nullptr;
     }
   };
   r.space();
@@ -166,7 +179,8 @@ std::optional<ScannedEvent> scan_event(std::string_view line) {
       if (!r.take(':')) return std::nullopt;
       r.space();
       Field* f = field_of(key);
-      if (f != nullptr && f->kind != Field::Kind::Absent) return std::nullopt;  // a duplicate: last wins, slow path
+      if (f != nullptr && f->kind != Field::Kind::Absent)
+        return std::nullopt;  // a duplicate: last wins, slow path
       const char* start = r.pos();
       if (f != nullptr && r.peek('"')) {
         if (!r.string(f->text)) return std::nullopt;
@@ -175,7 +189,9 @@ std::optional<ScannedEvent> scan_event(std::string_view line) {
         if (!r.value(1)) return std::nullopt;
         if (f != nullptr) {
           const std::string_view text(start, static_cast<std::size_t>(r.pos() - start));
-          f->kind = text == "null" ? Field::Kind::Null : *start == '{' ? Field::Kind::Object : Field::Kind::Other;
+          f->kind = text == "null"  ? Field::Kind::Null
+                    : *start == '{' ? Field::Kind::Object
+                                    : Field::Kind::Other;
           f->text = text;
         }
       }
@@ -198,7 +214,8 @@ std::optional<ScannedEvent> scan_event(std::string_view line) {
       return std::nullopt;
     }
   } else if (type.kind == Field::Kind::Absent) {
-    out.type = event.kind == Field::Kind::Absent ? engine::Event::Type::Identify : engine::Event::Type::Track;
+    out.type = event.kind == Field::Kind::Absent ? engine::Event::Type::Identify
+                                                 : engine::Event::Type::Track;
   } else {
     return std::nullopt;
   }

@@ -16,7 +16,7 @@ namespace journey::runtime {
 struct ScannedEvent {
   engine::Event::Type type = engine::Event::Type::Track;
   std::string_view customer_id;
-  std::string_view name;        // track only
+  std::string_view name;  // track only
   engine::Millis at = 0;
   std::string_view message_id;  // empty when absent or null
   std::string_view properties;  // the `properties` (track) or `traits` (identify) object as JSON

@@ -78,16 +78,30 @@ void FunnelReport::add_customer(const std::vector<engine::Record>& records) {
       continue;
     }
     if (!r.variant.empty()) {
-      if (const auto it = mine.variant.find(mine.current); it != mine.variant.end()) it->second = r.variant;
+      if (const auto it = mine.variant.find(mine.current); it != mine.variant.end())
+        it->second = r.variant;
     }
     switch (r.kind) {
-      case Kind::Exited: ++f.exits[r.detail]; break;
-      case Kind::Step: ++f.visits[r.step]; break;
-      case Kind::Send: ++f.sent[r.step]; break;
-      case Kind::Suppressed: ++f.suppressed[r.step][r.detail]; break;
-      case Kind::Goal: mine.converted.insert({r.detail, r.variant, mine.current}); break;
-      case Kind::Error: ++f.errors; break;
-      case Kind::Entered: break;
+      case Kind::Exited:
+        ++f.exits[r.detail];
+        break;
+      case Kind::Step:
+        ++f.visits[r.step];
+        break;
+      case Kind::Send:
+        ++f.sent[r.step];
+        break;
+      case Kind::Suppressed:
+        ++f.suppressed[r.step][r.detail];
+        break;
+      case Kind::Goal:
+        mine.converted.insert({r.detail, r.variant, mine.current});
+        break;
+      case Kind::Error:
+        ++f.errors;
+        break;
+      case Kind::Entered:
+        break;
     }
   }
   for (const auto& [journey, mine] : runs) {
@@ -118,7 +132,8 @@ std::string FunnelReport::render(const engine::Program& program) const {
   for (const auto& j : program.journeys) {
     const auto found = journeys_.find(j.name);
     const JourneyFunnel& f = found == journeys_.end() ? none : found->second;
-    const auto count = [](const std::map<std::string, std::size_t>& m, const std::string& key) -> std::size_t {
+    const auto count = [](const std::map<std::string, std::size_t>& m,
+                          const std::string& key) -> std::size_t {
       const auto it = m.find(key);
       return it == m.end() ? 0 : it->second;
     };
@@ -155,9 +170,10 @@ std::string FunnelReport::render(const engine::Program& program) const {
         }
         sup = std::to_string(total) + (reasons.empty() ? "" : " (" + reasons + ")");
       }
-      steps.row({op.step_id, kind + (send ? " " + send->channel + " \"" + send->template_name + "\"" : ""),
-                 std::to_string(count(f.visits, op.step_id)), send ? std::to_string(count(f.sent, op.step_id)) : "",
-                 sup});
+      steps.row({op.step_id,
+                 kind + (send ? " " + send->channel + " \"" + send->template_name + "\"" : ""),
+                 std::to_string(count(f.visits, op.step_id)),
+                 send ? std::to_string(count(f.sent, op.step_id)) : "", sup});
     }
     out << "\n" << steps.render("  ");
     std::size_t sent_total = 0;

@@ -16,11 +16,11 @@ namespace journey::runtime {
 struct JourneyFunnel {
   std::size_t entered = 0;
   std::size_t errors = 0;
-  std::map<std::string, std::size_t> exits;                           // reason -> runs
-  std::map<std::string, std::size_t> visits;                          // step -> visits
-  std::map<std::string, std::size_t> sent;                            // step -> sends
+  std::map<std::string, std::size_t> exits;                              // reason -> runs
+  std::map<std::string, std::size_t> visits;                             // step -> visits
+  std::map<std::string, std::size_t> sent;                               // step -> sends
   std::map<std::string, std::map<std::string, std::size_t>> suppressed;  // step -> reason -> n
-  std::map<std::string, std::size_t> runs_per_variant;                // variant ("" none) -> runs
+  std::map<std::string, std::size_t> runs_per_variant;  // variant ("" none) -> runs
   std::map<std::pair<std::string, std::string>, std::size_t> converted;  // (goal, variant) -> runs
 };
 

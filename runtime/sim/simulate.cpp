@@ -23,14 +23,14 @@
 #include "engine/hash.hpp"
 #include "engine/state.hpp"
 #include "runtime/common/config.hpp"
-#include "runtime/sim/event_scan.hpp"
 #include "runtime/common/json_guard.hpp"
+#include "runtime/sim/event_scan.hpp"
 #include "runtime/sim/spill.hpp"
 
 namespace journey::runtime {
 namespace {
 
-constexpr std::size_t kStreamPartitions = 64;                   // when the input size is unknown
+constexpr std::size_t kStreamPartitions = 64;  // when the input size is unknown
 constexpr std::size_t kMaxPartitions = 256;
 constexpr std::size_t kMaxRanges = 4;  // reading threads (each has a file per partition)
 constexpr std::size_t kBlock = std::size_t{4} << 20;  // input read size
@@ -69,10 +69,12 @@ struct Fields {
   std::string_view properties;
 };
 
-std::uint64_t customer_hash(std::string_view customer) { return engine::stable_hash(customer, 0); }
+std::uint64_t customer_hash(std::string_view customer) {
+  return engine::stable_hash(customer, 0);
+}
 
-void put_record(Spill& spill, std::string& scratch, Head head, std::string_view customer, std::string_view name,
-                std::string_view message, std::string_view properties) {
+void put_record(Spill& spill, std::string& scratch, Head head, std::string_view customer,
+                std::string_view name, std::string_view message, std::string_view properties) {
   head.customer = static_cast<std::uint32_t>(customer.size());
   head.name = static_cast<std::uint32_t>(name.size());
   head.message = static_cast<std::uint32_t>(message.size());
@@ -102,7 +104,8 @@ Fields fields_of(const char* bytes) {
 Ref ref_of(std::string_view bytes) {
   Head head;
   std::memcpy(&head, bytes.data(), sizeof head);
-  return Ref{customer_hash(bytes.substr(sizeof head, head.customer)), head.at, head.seq, bytes.data()};
+  return Ref{customer_hash(bytes.substr(sizeof head, head.customer)), head.at, head.seq,
+             bytes.data()};
 }
 
 // ---- Pass 1: reading ------------------------------------------------------------------------
@@ -118,7 +121,8 @@ std::string json_error_text(const std::exception& e) {
 }
 
 bool blank(std::string_view line) {
-  return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+  return std::all_of(line.begin(), line.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
 }
 
 struct LineError {
@@ -169,7 +173,8 @@ class Reader {
         return;
       }
       slow_properties = slow.properties.dump();
-      scanned = ScannedEvent{slow.type, slow.customer_id, slow.name, slow.at, slow.message_id, slow_properties};
+      scanned = ScannedEvent{slow.type, slow.customer_id, slow.name,
+                             slow.at,   slow.message_id,  slow_properties};
     }
     const ScannedEvent& ev = *scanned;
     ++out.events;
@@ -182,14 +187,15 @@ class Reader {
     head.at = ev.at;
     head.seq = seq;
     head.kind = ev.type == engine::Event::Type::Identify ? Kind::Identify : Kind::Track;
-    put_record(out.parts[customer_hash(ev.customer_id) % partitions_], out.scratch, head, ev.customer_id, ev.name,
-               ev.message_id, keep ? ev.properties : std::string_view());
+    put_record(out.parts[customer_hash(ev.customer_id) % partitions_], out.scratch, head,
+               ev.customer_id, ev.name, ev.message_id, keep ? ev.properties : std::string_view());
   }
 
   // One profile line; the problem, or empty when it was taken.
   std::string profile_line(std::string_view text, std::uint64_t seq, Reading& out) const {
     nlohmann::json j;
-    if (auto limit = check_json_limits(text, Limits{}.json_depth)) return limit->path + ": " + limit->message;
+    if (auto limit = check_json_limits(text, Limits{}.json_depth))
+      return limit->path + ": " + limit->message;
     try {
       j = nlohmann::json::parse(text.begin(), text.end());
     } catch (const nlohmann::json::exception& e) {
@@ -198,7 +204,8 @@ class Reader {
     if (!j.is_object()) return "$: expected a JSON object";
     const auto user = j.find("userId");
     if (user == j.end() || user->is_null()) return "$.userId: missing userId";
-    if (!user->is_string() || user->get<std::string>().empty()) return "$.userId: expected a non-empty string";
+    if (!user->is_string() || user->get<std::string>().empty())
+      return "$.userId: expected a non-empty string";
     const auto traits = j.find("traits");
     if (traits == j.end() || traits->is_null()) return "$.traits: missing traits";
     if (!traits->is_object()) return "$.traits: expected an object";
@@ -207,7 +214,8 @@ class Reader {
     Head head;
     head.seq = seq;
     head.kind = Kind::Profile;
-    put_record(out.parts[customer_hash(customer) % partitions_], out.scratch, head, customer, {}, {}, traits->dump());
+    put_record(out.parts[customer_hash(customer) % partitions_], out.scratch, head, customer, {},
+               {}, traits->dump());
     return {};
   }
 
@@ -223,7 +231,7 @@ template <typename Line>
 void read_lines(int fd, bool positional, std::uint64_t begin, std::uint64_t end, Line line) {
   std::string buf(kBlock, '\0');
   std::size_t have = 0;
-  std::uint64_t pos = begin;        // next file offset to read
+  std::uint64_t pos = begin;         // next file offset to read
   std::uint64_t buf_offset = begin;  // file offset of buf[0]
   for (;;) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than a block
@@ -231,7 +239,8 @@ void read_lines(int fd, bool positional, std::uint64_t begin, std::uint64_t end,
     if (positional) want = static_cast<std::size_t>(std::min<std::uint64_t>(want, end - pos));
     ssize_t got = 0;
     if (want > 0) {
-      got = positional ? ::pread(fd, buf.data() + have, want, static_cast<off_t>(pos)) : ::read(fd, buf.data() + have, want);
+      got = positional ? ::pread(fd, buf.data() + have, want, static_cast<off_t>(pos))
+                       : ::read(fd, buf.data() + have, want);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) throw std::runtime_error(std::string("read error: ") + std::strerror(errno));
     }
@@ -247,7 +256,8 @@ void read_lines(int fd, bool positional, std::uint64_t begin, std::uint64_t end,
       start = stop + 1;
     }
     if (done) {
-      if (start < have) line(std::string_view(buf.data() + start, have - start), buf_offset + start);
+      if (start < have)
+        line(std::string_view(buf.data() + start, have - start), buf_offset + start);
       return;
     }
     std::memmove(buf.data(), buf.data() + start, have - start);
@@ -377,7 +387,9 @@ class Runner {
     for (std::size_t i = 0; i < refs.size();) {
       std::size_t j = i + 1;
       const std::string_view customer = fields_of(refs[i].bytes).customer;
-      while (j < refs.size() && refs[j].hash == refs[i].hash && fields_of(refs[j].bytes).customer == customer) ++j;
+      while (j < refs.size() && refs[j].hash == refs[i].hash &&
+             fields_of(refs[j].bytes).customer == customer)
+        ++j;
       run_customer(refs.data() + i, refs.data() + j, actions, records, out);
       i = j;
     }
@@ -417,7 +429,8 @@ class Runner {
     records.clear();
     const auto take = [&](engine::Outcome&& outcome) {
       for (auto& a : outcome.actions) {
-        if (options_.actions) actions.push_back({a.at, customer, actions.size(), engine::to_json_line(a)});
+        if (options_.actions)
+          actions.push_back({a.at, customer, actions.size(), engine::to_json_line(a)});
       }
       for (auto& r : outcome.records) records.push_back(std::move(r));
       if (tracing) {
@@ -430,7 +443,8 @@ class Runner {
     for (; first != last; ++first) {
       if (first->at > horizon_) break;
       const Fields f = fields_of(first->bytes);
-      ev.type = f.kind == Kind::Identify ? engine::Event::Type::Identify : engine::Event::Type::Track;
+      ev.type =
+          f.kind == Kind::Identify ? engine::Event::Type::Identify : engine::Event::Type::Track;
       ev.name.assign(f.name);
       ev.at = first->at;
       ev.message_id.assign(f.message);
@@ -498,8 +512,8 @@ void merge_actions(const std::vector<PartitionOutput>& parts, const ActionSink& 
 
 // Reads the profiles file (one thread) into `reading`; false when it cannot be read or
 // (strict) a line is malformed.
-bool read_profiles(const Reader& reader, const SimulateOptions& options, Reading& reading, SimulationResult& result,
-                   std::ostream& err) {
+bool read_profiles(const Reader& reader, const SimulateOptions& options, Reading& reading,
+                   SimulationResult& result, std::ostream& err) {
   std::ifstream in(options.profiles, std::ios::binary);
   if (!in) {
     err << options.profiles << ": cannot read the file\n";
@@ -521,8 +535,8 @@ bool read_profiles(const Reader& reader, const SimulateOptions& options, Reading
 
 }  // namespace
 
-SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& options, const ActionSink& on_action,
-                          std::ostream& err) {
+SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& options,
+                          const ActionSink& on_action, std::ostream& err) {
   SimulationResult result;
   try {
     const FileHandle file(options.events);
@@ -535,12 +549,15 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
     const auto size = static_cast<std::uint64_t>(info.st_size);
     const unsigned threads = std::max(1U, options.threads);
     std::size_t partitions =
-        regular ? static_cast<std::size_t>(size / std::max<std::size_t>(options.partition_bytes, 1)) : kStreamPartitions;
-    partitions = std::clamp<std::size_t>(std::max<std::size_t>(partitions, threads > 1 ? threads * 4 : 1), 1, kMaxPartitions);
+        regular ? static_cast<std::size_t>(size / std::max<std::size_t>(options.partition_bytes, 1))
+                : kStreamPartitions;
+    partitions = std::clamp<std::size_t>(
+        std::max<std::size_t>(partitions, threads > 1 ? threads * 4 : 1), 1, kMaxPartitions);
     // Cut a file into one range per thread; a stream is read by one.
     const std::vector<std::uint64_t> cuts =
-        regular && threads > 1 ? cut_points(file.fd(), size, std::min<std::size_t>(threads, kMaxRanges))
-                               : std::vector<std::uint64_t>{0, size};
+        regular && threads > 1
+            ? cut_points(file.fd(), size, std::min<std::size_t>(threads, kMaxRanges))
+            : std::vector<std::uint64_t>{0, size};
     const std::size_t ranges = cuts.size() - 1;
     const std::size_t spill_memory = options.memory_budget / (partitions * ranges);
     allow_open_files(partitions * (ranges + 1) + 64);
@@ -552,10 +569,13 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
     const Reader reader(engine, options, partitions);
 
     // Pass 1: read.
-    if (!options.profiles.empty() && !read_profiles(reader, options, readings[0], result, err)) return result;
+    if (!options.profiles.empty() && !read_profiles(reader, options, readings[0], result, err))
+      return result;
     run_parallel(ranges, threads, [&](std::size_t i) {
       read_lines(file.fd(), regular, cuts[i], cuts[i + 1],
-                 [&](std::string_view text, std::uint64_t offset) { reader.event_line(text, offset, readings[i]); });
+                 [&](std::string_view text, std::uint64_t offset) {
+                   reader.event_line(text, offset, readings[i]);
+                 });
     });
     std::uint64_t lines_before = 0;
     std::optional<engine::Millis> last_event_at;
@@ -572,13 +592,16 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
     }
 
     // Pass 2: run, partition by partition.
-    const engine::Millis horizon = options.until ? *options.until : std::numeric_limits<engine::Millis>::max();
+    const engine::Millis horizon =
+        options.until ? *options.until : std::numeric_limits<engine::Millis>::max();
     const engine::Millis recurring_until =
-        options.until ? *options.until : last_event_at.value_or(std::numeric_limits<engine::Millis>::min());
+        options.until ? *options.until
+                      : last_event_at.value_or(std::numeric_limits<engine::Millis>::min());
     const Runner runner(engine, options, horizon, recurring_until);
     std::vector<PartitionOutput> outputs;
     outputs.reserve(partitions);
-    for (std::size_t p = 0; p < partitions; ++p) outputs.emplace_back(options.memory_budget / 4 / partitions);
+    for (std::size_t p = 0; p < partitions; ++p)
+      outputs.emplace_back(options.memory_budget / 4 / partitions);
     run_parallel(partitions, threads, [&](std::size_t p) { runner.run(readings, p, outputs[p]); });
     readings.clear();
 
@@ -590,7 +613,9 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
       for (auto& t : out.trace) result.trace.push_back(std::move(t));
     }
     std::stable_sort(result.errors.begin(), result.errors.end(),
-                     [](const engine::Record& a, const engine::Record& b) { return a.customer_id < b.customer_id; });
+                     [](const engine::Record& a, const engine::Record& b) {
+                       return a.customer_id < b.customer_id;
+                     });
     result.ok = true;
   } catch (const std::exception& e) {
     err << options.events << ": " << e.what() << "\n";
@@ -599,11 +624,13 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
   return result;
 }
 
-std::string render_trace(const std::vector<engine::TraceLine>& trace, const std::optional<std::string>& journey) {
+std::string render_trace(const std::vector<engine::TraceLine>& trace,
+                         const std::optional<std::string>& journey) {
   std::string out;
   for (const auto& t : trace) {
     if (journey && !t.journey.empty() && t.journey != *journey) continue;
-    out += engine::format_timestamp(t.at) + "  " + (t.journey.empty() ? "" : t.journey + ": ") + t.message + "\n";
+    out += engine::format_timestamp(t.at) + "  " + (t.journey.empty() ? "" : t.journey + ": ") +
+           t.message + "\n";
   }
   return out;
 }

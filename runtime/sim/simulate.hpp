@@ -43,11 +43,11 @@ struct SimulateOptions {
 
 /// What a simulation produced besides the actions.
 struct SimulationResult {
-  bool ok = false;             // false: input unreadable, or (strict) malformed; said on `err`
-  std::size_t events = 0;      // input lines read as events
-  std::size_t skipped = 0;     // malformed lines skipped
-  std::size_t customers = 0;   // customers run
-  FunnelReport report;         // when asked for
+  bool ok = false;            // false: input unreadable, or (strict) malformed; said on `err`
+  std::size_t events = 0;     // input lines read as events
+  std::size_t skipped = 0;    // malformed lines skipped
+  std::size_t customers = 0;  // customers run
+  FunnelReport report;        // when asked for
   std::vector<engine::Record> errors;    // engine errors: by customer id, then engine order
   std::vector<engine::TraceLine> trace;  // the traced customer's lines
 };
@@ -59,11 +59,12 @@ using ActionSink = std::function<void(std::string_view line)>;
 /// Runs every customer through the engine in virtual time: their profile, their events in time
 /// order (ties in input order), then timers up to the horizon. Customers are independent.
 /// Malformed lines are reported on `err` as `FILE:LINE: message` and skipped.
-SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& options, const ActionSink& on_action,
-                          std::ostream& err);
+SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& options,
+                          const ActionSink& on_action, std::ostream& err);
 
 /// The trace, one line per fact: `TIME  JOURNEY: message` (customer-level lines have no journey).
 /// With `journey`, only that journey's lines and the customer-level lines.
-std::string render_trace(const std::vector<engine::TraceLine>& trace, const std::optional<std::string>& journey);
+std::string render_trace(const std::vector<engine::TraceLine>& trace,
+                         const std::optional<std::string>& journey);
 
 }  // namespace journey::runtime

@@ -13,7 +13,8 @@
 namespace journey::runtime {
 namespace {
 
-constexpr std::size_t kReserve = std::size_t{1} << 20;  // the memory part's first allocation, at most
+constexpr std::size_t kReserve = std::size_t{1}
+                                 << 20;  // the memory part's first allocation, at most
 
 std::string temp_folder() {
   const char* dir = std::getenv("TMPDIR");
@@ -21,7 +22,8 @@ std::string temp_folder() {
 }
 
 [[noreturn]] void fail(const std::string& what) {
-  throw std::runtime_error(what + " a temporary file in " + temp_folder() + ": " + std::strerror(errno));
+  throw std::runtime_error(what + " a temporary file in " + temp_folder() + ": " +
+                           std::strerror(errno));
 }
 
 // An unnamed file: O_TMPFILE where the file system has it, else a named one removed at once.
@@ -55,7 +57,10 @@ Spill::~Spill() {
 }
 
 Spill::Spill(Spill&& other) noexcept
-    : limit_(other.limit_), memory_(std::move(other.memory_)), fd_(other.fd_), on_disk_(other.on_disk_),
+    : limit_(other.limit_),
+      memory_(std::move(other.memory_)),
+      fd_(other.fd_),
+      on_disk_(other.on_disk_),
       count_(other.count_) {
   other.fd_ = -1;
   other.on_disk_ = 0;
@@ -78,7 +83,8 @@ void Spill::take_all(std::string& out) {
   const std::size_t start = out.size();
   out.resize(start + on_disk_);
   for (std::size_t done = 0; done < on_disk_;) {
-    const ssize_t r = ::pread(fd_, out.data() + start + done, on_disk_ - done, static_cast<off_t>(done));
+    const ssize_t r =
+        ::pread(fd_, out.data() + start + done, on_disk_ - done, static_cast<off_t>(done));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) fail("cannot read");
     done += static_cast<std::size_t>(r);

@@ -1,18 +1,19 @@
 #include "runtime/store/sqlite_store.hpp"
 
+#include <sqlite3.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <limits>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sqlite3.h>
-#include <thread>
 
 #include "runtime/common/log.hpp"
 
@@ -61,8 +62,8 @@ class SqliteStore::Statement {
   }
   /// Binds text without copying it: `text` must live until the statement is reset.
   Statement& bind_static(int index, const std::string& text) {
-    check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                            SQLITE_STATIC));
+    check(
+        sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC));
     return *this;
   }
 
@@ -125,7 +126,9 @@ class ResetOnExit {
 /// not reported (SQLite rolls back by itself on some errors), so the caller sees the first error.
 class SqliteStore::Transaction {
  public:
-  explicit Transaction(SqliteStore& store) : store_(store) { store_.exec_locked("BEGIN IMMEDIATE"); }
+  explicit Transaction(SqliteStore& store) : store_(store) {
+    store_.exec_locked("BEGIN IMMEDIATE");
+  }
   ~Transaction() {
     if (committed_) return;
     for (auto& entry : store_.statements_) entry.second->reset();
@@ -148,8 +151,7 @@ class SqliteStore::Transaction {
 /// commits or 250 ms of them, never blocking the writer; a truncating one when an erasure asks.
 class SqliteStore::Checkpointer {
  public:
-  explicit Checkpointer(const std::string& path)
-      : store_(path), thread_([this] { run(); }) {}
+  explicit Checkpointer(const std::string& path) : store_(path), thread_([this] { run(); }) {}
   ~Checkpointer() {
     {
       std::lock_guard lock(mutex_);
@@ -265,7 +267,8 @@ SqliteStore::~SqliteStore() {
 
 void SqliteStore::tune(const Tuning& tuning) {
   std::lock_guard lock(mutex_);
-  if (tuning.cache_mb > 0) exec_locked("PRAGMA cache_size=-" + std::to_string(tuning.cache_mb * 1024));
+  if (tuning.cache_mb > 0)
+    exec_locked("PRAGMA cache_size=-" + std::to_string(tuning.cache_mb * 1024));
   if (tuning.writer && !checkpointer_) {
     exec_locked("PRAGMA wal_autocheckpoint=0");
     checkpointer_ = std::make_unique<Checkpointer>(path_);
@@ -304,7 +307,8 @@ std::string SqliteStore::keyed_hash(std::string_view text) const {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-           reinterpret_cast<const unsigned char*>(text.data()), text.size(), out, &size) == nullptr) {
+           reinterpret_cast<const unsigned char*>(text.data()), text.size(), out,
+           &size) == nullptr) {
     throw StoreError("HMAC-SHA256 failed");
   }
   return std::string(reinterpret_cast<const char*>(out), size);
@@ -334,7 +338,8 @@ int SqliteStore::schema_version() {
 
 void SqliteStore::migrate(int target_version) {
   exec_locked(
-      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER)");
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at "
+      "INTEGER)");
   int current = 0;
   {
     auto& st = prepare("SELECT MAX(version) FROM schema_version");
@@ -444,7 +449,8 @@ BatchResult SqliteStore::apply(const Batch& batch) {
     if (!batch.counters.empty()) {
       auto& add_counter = prepare(
           "INSERT INTO counters(journey, version, metric, key, value) VALUES (?1,?2,?3,?4,?5) "
-          "ON CONFLICT(journey, version, metric, key) DO UPDATE SET value = value + excluded.value");
+          "ON CONFLICT(journey, version, metric, key) DO UPDATE SET value = value + "
+          "excluded.value");
       for (const auto& counter : batch.counters) {
         add_counter.bind_static(1, counter.journey)
             .bind_static(2, counter.version)
@@ -502,7 +508,8 @@ std::size_t SqliteStore::pending_wakeups() {
 
 namespace {
 constexpr const char* kOutboxColumns =
-    "action_id, customer_id, channel, payload, status, attempts, next_attempt_at, last_error, rowid";
+    "action_id, customer_id, channel, payload, status, attempts, next_attempt_at, last_error, "
+    "rowid";
 
 template <typename St>
 OutboxEntry read_outbox(const St& st) {
@@ -536,12 +543,14 @@ std::vector<OutboxEntry> SqliteStore::due_actions(engine::Millis now, std::size_
                                                   const ChannelFilter& filter) {
   if (filter.channels.empty() && !filter.exclude) return {};  // no channel at all
   std::lock_guard lock(mutex_);
-  auto& st = prepare(std::string("SELECT ") + kOutboxColumns +
-                     " FROM outbox INDEXED BY outbox_queue WHERE status = 'pending' AND next_attempt_at <= ?1" +
-                     channel_clause(filter, 3) + " ORDER BY rowid LIMIT ?2");
+  auto& st = prepare(
+      std::string("SELECT ") + kOutboxColumns +
+      " FROM outbox INDEXED BY outbox_queue WHERE status = 'pending' AND next_attempt_at <= ?1" +
+      channel_clause(filter, 3) + " ORDER BY rowid LIMIT ?2");
   ResetOnExit reset(st);
   st.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
-  for (std::size_t i = 0; i < filter.channels.size(); ++i) st.bind(3 + static_cast<int>(i), filter.channels[i]);
+  for (std::size_t i = 0; i < filter.channels.size(); ++i)
+    st.bind(3 + static_cast<int>(i), filter.channels[i]);
   std::vector<OutboxEntry> out;
   while (st.step()) out.push_back(read_outbox(st));
   return out;
@@ -552,7 +561,8 @@ std::optional<engine::Millis> SqliteStore::next_action_attempt(const ChannelFilt
   auto& st = prepare("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'" +
                      channel_clause(filter, 1));
   ResetOnExit reset(st);
-  for (std::size_t i = 0; i < filter.channels.size(); ++i) st.bind(1 + static_cast<int>(i), filter.channels[i]);
+  for (std::size_t i = 0; i < filter.channels.size(); ++i)
+    st.bind(1 + static_cast<int>(i), filter.channels[i]);
   if (st.step() && !st.is_null(0)) return st.integer(0);
   return std::nullopt;
 }
@@ -692,8 +702,9 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id, engine::Mill
   erasure.message_ids = message_ids.size();
   {
     Transaction transaction(*this);
-    prepare("INSERT INTO erased_customers(id_hash, erased_at) VALUES (?1, ?2) "
-            "ON CONFLICT(id_hash) DO UPDATE SET erased_at = excluded.erased_at")
+    prepare(
+        "INSERT INTO erased_customers(id_hash, erased_at) VALUES (?1, ?2) "
+        "ON CONFLICT(id_hash) DO UPDATE SET erased_at = excluded.erased_at")
         .bind_blob(1, id_hash)
         .bind(2, now)
         .run();
@@ -708,7 +719,8 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id, engine::Mill
       if (st.step()) erasure.timers = st.integer(0) != 0 ? 1 : 0;
     }
     erasure.profile = prepare("DELETE FROM customers WHERE id = ?1").bind(1, customer_id).run() > 0;
-    erasure.events = prepare("DELETE FROM events WHERE customer_id = ?1").bind(1, customer_id).run();
+    erasure.events =
+        prepare("DELETE FROM events WHERE customer_id = ?1").bind(1, customer_id).run();
     erasure.runs = prepare("DELETE FROM runs WHERE customer_id = ?1").bind(1, customer_id).run();
     {
       auto& st = prepare(
@@ -720,8 +732,9 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id, engine::Mill
     prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
     // Every action id of the customer, sent or not, is remembered (ids are hashes, not content),
     // so that no replay creates one of them again.
-    prepare("INSERT OR IGNORE INTO erased_actions SELECT action_id FROM outbox "
-            "WHERE customer_id = ?1")
+    prepare(
+        "INSERT OR IGNORE INTO erased_actions SELECT action_id FROM outbox "
+        "WHERE customer_id = ?1")
         .bind(1, customer_id)
         .run();
     erasure.unsent_actions =
@@ -767,7 +780,8 @@ bool SqliteStore::erased_message(const std::string& customer_id, const std::stri
 std::size_t SqliteStore::expire_erased(engine::Millis cutoff) {
   std::lock_guard lock(mutex_);
   auto removed = prepare("DELETE FROM erased_customers WHERE erased_at < ?1").bind(1, cutoff).run();
-  return removed + prepare("DELETE FROM erased_messages WHERE erased_at < ?1").bind(1, cutoff).run();
+  return removed +
+         prepare("DELETE FROM erased_messages WHERE erased_at < ?1").bind(1, cutoff).run();
 }
 
 std::size_t SqliteStore::expire_events(engine::Millis cutoff) {
@@ -784,11 +798,12 @@ void SqliteStore::save_deployment(const Deployment& deployment) {
     ResetOnExit reset(st);
     if (st.step()) next_seq = st.integer(0);
   }
-  auto inserted = prepare("INSERT OR IGNORE INTO deployments(id, deployed_at, seq) VALUES (?1, ?2, ?3)")
-                      .bind(1, deployment.id)
-                      .bind(2, deployment.deployed_at)
-                      .bind(3, next_seq)
-                      .run();
+  auto inserted =
+      prepare("INSERT OR IGNORE INTO deployments(id, deployed_at, seq) VALUES (?1, ?2, ?3)")
+          .bind(1, deployment.id)
+          .bind(2, deployment.deployed_at)
+          .bind(3, next_seq)
+          .run();
   if (inserted > 0) {
     for (const auto& [path, text] : deployment.files) {
       prepare("INSERT INTO deployment_files(deployment_id, path, text) VALUES (?1, ?2, ?3)")
@@ -822,7 +837,8 @@ std::vector<Deployment> SqliteStore::deployments() {
     }
   }
   for (auto& deployment : out) {
-    auto& st = prepare("SELECT path, text FROM deployment_files WHERE deployment_id = ?1 ORDER BY path");
+    auto& st =
+        prepare("SELECT path, text FROM deployment_files WHERE deployment_id = ?1 ORDER BY path");
     ResetOnExit reset(st);
     st.bind(1, deployment.id);
     while (st.step()) deployment.files.emplace_back(st.text(0), st.text(1));
@@ -844,6 +860,8 @@ std::unique_ptr<Store> SqliteStorage::open_writer() {
   return store;
 }
 
-std::unique_ptr<Store> SqliteStorage::open() { return std::make_unique<SqliteStore>(path_); }
+std::unique_ptr<Store> SqliteStorage::open() {
+  return std::make_unique<SqliteStore>(path_);
+}
 
 }  // namespace journey::runtime

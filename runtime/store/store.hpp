@@ -116,12 +116,12 @@ struct FailedDelivery {
 struct Batch {
   std::vector<CustomerWrite> customers;
   std::vector<StoredEvent> events;
-  std::vector<OutboxEntry> actions;  // inserted unless the action_id exists
+  std::vector<OutboxEntry> actions;   // inserted unless the action_id exists
   std::vector<TraceRow> traces;       // see trace_rows()
   std::size_t trace_keep = SIZE_MAX;  // then each customer in `traces` keeps its newest this many
   std::vector<CounterDelta> counters;
-  std::vector<std::int64_t> delivered;  // outbox rows (seq) marked delivered
-  std::vector<FailedDelivery> failed;    // outbox rows with a failed attempt
+  std::vector<std::int64_t> delivered;      // outbox rows (seq) marked delivered
+  std::vector<FailedDelivery> failed;       // outbox rows with a failed attempt
   std::optional<engine::Millis> heartbeat;  // the readiness probe: kHeartbeatBytes to the disk
 };
 

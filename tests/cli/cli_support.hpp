@@ -34,9 +34,9 @@ inline void write_file(const fs::path& path, const std::string& text) {
 /// caller removes it (TempDir does).
 inline fs::path fresh_dir(const std::string& tag) {
   static std::atomic<int> counter{0};
-  const fs::path dir = fs::temp_directory_path() /
-                       ("journey-test-" + tag + "-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(++counter));
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("journey-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -1,8 +1,4 @@
 // `journey fmt` run as the real binary on files in a temporary folder.
-#include <catch2/catch.hpp>
-
-#include "cli_support.hpp"
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,12 +8,15 @@
 #include <sstream>
 #include <string>
 
+#include <catch2/catch.hpp>
+
+#include "cli_support.hpp"
+
 namespace fs = std::filesystem;
 
 using namespace journey::test;
 
 namespace {
-
 
 const char* const kMessy = "journey j {\n    entry on signup\n  send email \"a\" ;wait 1d\n}\n";
 const char* const kTidy = "journey j {\n  entry on signup\n\n  send email \"a\"\n  wait 1d\n}\n";
@@ -64,7 +63,8 @@ TEST_CASE("fmt cli: a file with syntax errors is reported and left alone", "[cli
   const RunResult o = run_journey(dir, "fmt bad.journey good.journey");
   CHECK(o.code == 1);
   CHECK(o.err ==
-        "bad.journey:3:3: error[E001]: expected a step (send, wait, if, split, set, tag, untag, emit, goto, exit), "
+        "bad.journey:3:3: error[E001]: expected a step (send, wait, if, split, set, tag, untag, "
+        "emit, goto, exit), "
         "found `sned`\n");
   CHECK(slurp(dir / "bad.journey") == bad);
   CHECK(slurp(dir / "good.journey") == kTidy);

@@ -1,23 +1,22 @@
 // `journey lint` through the real binary: formats, flags, exit codes, folders, plans, channels.
 #include <sys/wait.h>
 
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
-#include "cli_support.hpp"
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli_support.hpp"
+
 namespace fs = std::filesystem;
 
 using namespace journey::test;
 
 namespace {
-
 
 const char* const kClean = "journey welcome {\n  entry on signup\n  send email \"welcome-1\"\n}\n";
 const char* const kUnknownSegment =
@@ -144,10 +143,10 @@ TEST_CASE("lint: --explain prints a code's text, unknown codes exit 2", "[cli][l
 
 TEST_CASE("lint: every code has an explanation with an example and a fix", "[cli][lint]") {
   TempDir dir;
-  for (const char* code : {"E000", "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E100",
-                           "E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "E109",
-                           "E110", "E111", "E112", "E113", "E114", "E115", "E116", "E117", "E118",
-                           "W101"}) {
+  for (const char* code :
+       {"E000", "E001", "E002", "E003", "E004", "E005", "E006", "E007", "E100", "E101",
+        "E102", "E103", "E104", "E105", "E106", "E107", "E108", "E109", "E110", "E111",
+        "E112", "E113", "E114", "E115", "E116", "E117", "E118", "W101"}) {
     INFO(code);
     const RunResult r = run_journey(dir.path, std::string("lint --explain ") + code);
     CHECK(r.code == 0);
@@ -176,7 +175,8 @@ TEST_CASE("lint: folders are searched recursively for *.journey, in sorted order
 TEST_CASE("lint: names are checked across all files given together", "[cli][lint]") {
   TempDir dir;
   dir.write("a.journey", "segment dormant = since(order_completed) >= 30d\n");
-  dir.write("b.journey", "journey j {\n  entry when customer is dormant\n}\njourney j2 {\n  entry on x\n}\n");
+  dir.write("b.journey",
+            "journey j {\n  entry when customer is dormant\n}\njourney j2 {\n  entry on x\n}\n");
   dir.write("c.journey", "journey j {\n  entry on y\n}\n");
   CHECK(run_journey(dir.path, "lint b.journey").code == 1);  // dormant is unknown alone
   const RunResult r = run_journey(dir.path, "lint a.journey b.journey c.journey --format json");
@@ -191,7 +191,8 @@ TEST_CASE("lint: an unreadable path is an I/O error, exit 2", "[cli][lint]") {
   dir.write("clean.journey", kClean);
   const RunResult r = run_journey(dir.path, "lint clean.journey missing.journey --color never");
   CHECK(r.code == 2);
-  CHECK(r.out.find("missing.journey: error[E000]: cannot read `missing.journey`") != std::string::npos);
+  CHECK(r.out.find("missing.journey: error[E000]: cannot read `missing.journey`") !=
+        std::string::npos);
   const RunResult json = run_journey(dir.path, "lint missing_dir --format json");
   CHECK(json.code == 2);
   CHECK(json_codes(json.out) == std::vector<std::string>{"E000"});
@@ -207,9 +208,11 @@ TEST_CASE("lint: usage errors exit 2", "[cli][lint]") {
 
 TEST_CASE("lint: --channels reports unknown channels", "[cli][lint]") {
   TempDir dir;
-  dir.write("j.journey", "journey j {\n  entry on signup\n  send emial \"x\"\n  send sms \"y\"\n}\n");
+  dir.write("j.journey",
+            "journey j {\n  entry on signup\n  send emial \"x\"\n  send sms \"y\"\n}\n");
   CHECK(run_journey(dir.path, "lint j.journey").code == 0);
-  const RunResult r = run_journey(dir.path, "lint j.journey --channels email,sms,push --format json");
+  const RunResult r =
+      run_journey(dir.path, "lint j.journey --channels email,sms,push --format json");
   CHECK(r.code == 1);
   const auto doc = nlohmann::json::parse(r.out);
   REQUIRE(json_codes(r.out) == std::vector<std::string>{"E113"});
@@ -225,7 +228,8 @@ TEST_CASE("lint: --plan (JSON or TOML) checks events, properties and their types
   CHECK(run_journey(dir.path, "lint j.journey").code == 0);
   for (const char* plan : {"plan.json", "plan.toml"}) {
     INFO(plan);
-    const RunResult r = run_journey(dir.path, std::string("lint j.journey --format json --plan ") + plan);
+    const RunResult r =
+        run_journey(dir.path, std::string("lint j.journey --format json --plan ") + plan);
     CHECK(r.code == 1);
     CHECK(json_codes(r.out) == std::vector<std::string>{"E114", "E115", "E116"});
     const auto doc = nlohmann::json::parse(r.out);
@@ -247,14 +251,18 @@ TEST_CASE("lint: a bad plan file is a usage error naming the place", "[cli][lint
 TEST_CASE("lint: colour only when asked", "[cli][lint]") {
   TempDir dir;
   dir.write("bad.journey", kUnknownSegment);
-  CHECK(run_journey(dir.path, "lint bad.journey").out.find('\x1b') == std::string::npos);  // not a TTY
-  CHECK(run_journey(dir.path, "lint bad.journey --color always").out.find("\x1b[") != std::string::npos);
-  CHECK(run_journey(dir.path, "lint bad.journey --color never").out.find('\x1b') == std::string::npos);
+  CHECK(run_journey(dir.path, "lint bad.journey").out.find('\x1b') ==
+        std::string::npos);  // not a TTY
+  CHECK(run_journey(dir.path, "lint bad.journey --color always").out.find("\x1b[") !=
+        std::string::npos);
+  CHECK(run_journey(dir.path, "lint bad.journey --color never").out.find('\x1b') ==
+        std::string::npos);
 }
 
 TEST_CASE("compile, graph and explain refuse a --journey the paths do not declare", "[cli]") {
   TempDir dir;
-  write_file(dir.path / "a.journey", slurp(fs::path(JOURNEY_SOURCE_DIR) / "tests/scenarios/spec_example/journeys.journey"));
+  write_file(dir.path / "a.journey",
+             slurp(fs::path(JOURNEY_SOURCE_DIR) / "tests/scenarios/spec_example/journeys.journey"));
   write_file(dir.path / "events.ndjson", "");
   for (const std::string command : {"compile a.journey --emit ir", "graph a.journey --format dot",
                                     "explain a.journey --events events.ndjson --customer u1"}) {

@@ -19,7 +19,9 @@ const char* kSignup = R"(journey welcome {
 )";
 
 /// `depth` nested arrays around a 1.
-std::string nested(std::size_t depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); }
+std::string nested(std::size_t depth) {
+  return std::string(depth, '[') + "1" + std::string(depth, ']');
+}
 
 /// One request from a socket bound to `source` (a loopback address), so tests can be several
 /// client addresses; the status, or 0 when the server closed without answering.
@@ -58,7 +60,8 @@ class Trickle {
       if (!ec) sockets_.push_back(std::move(socket));
     }
     thread_ = std::thread([this] {
-      const std::string header = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(200, 'a');
+      const std::string header =
+          "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(200, 'a');
       for (std::size_t at = 0; at < header.size() && !stop_; ++at) {
         for (auto& socket : sockets_) {
           boost::system::error_code ec;
@@ -112,7 +115,8 @@ bool on_disk(const TempDir& dir, const std::vector<std::string>& files, const st
 
 }  // namespace
 
-TEST_CASE("serve: deep JSON, huge numbers and invalid UTF-8 get 400 or safe answers, never a crash", "[serve]") {
+TEST_CASE("serve: deep JSON, huge numbers and invalid UTF-8 get 400 or safe answers, never a crash",
+          "[serve]") {
   TempDir dir;
   dir.write("journeys/welcome.journey", kSignup);
   DaemonProcess daemon(dir, {"--listen", "127.0.0.1:0"});
@@ -121,27 +125,39 @@ TEST_CASE("serve: deep JSON, huge numbers and invalid UTF-8 get 400 or safe answ
   // 100,000 levels (200 KB, under limits.body_bytes): the parse is refused before anything
   // walks the tree, on every ingest route.
   const std::string deep = nested(100'000);
-  auto track = call("POST", daemon.url("/v1/track"), R"({"userId":"u","event":"x","properties":{"a":)" + deep + "}}");
+  auto track = call("POST", daemon.url("/v1/track"),
+                    R"({"userId":"u","event":"x","properties":{"a":)" + deep + "}}");
   CHECK(track.status == 400);
-  CHECK_THAT(body_of(track)["error"].get<std::string>(), Catch::Contains("deeper than 64") && Catch::Contains("limits.json_depth"));
-  CHECK_THAT(body_of(track)["path"].get<std::string>(), Catch::StartsWith("$.properties.a[0][0][0]"));
-  auto identify = call("POST", daemon.url("/v1/identify"), R"({"userId":"u","traits":{"t":)" + deep + "}}");
+  CHECK_THAT(body_of(track)["error"].get<std::string>(),
+             Catch::Contains("deeper than 64") && Catch::Contains("limits.json_depth"));
+  CHECK_THAT(body_of(track)["path"].get<std::string>(),
+             Catch::StartsWith("$.properties.a[0][0][0]"));
+  auto identify =
+      call("POST", daemon.url("/v1/identify"), R"({"userId":"u","traits":{"t":)" + deep + "}}");
   CHECK(identify.status == 400);
-  auto batch = call("POST", daemon.url("/v1/batch"),
-                    R"({"batch":[{"type":"track","userId":"u","event":"x"},{"type":"track","userId":"u","event":"x","properties":{"a":)" +
-                        deep + "}}]}");
+  auto batch = call(
+      "POST", daemon.url("/v1/batch"),
+      R"({"batch":[{"type":"track","userId":"u","event":"x"},{"type":"track","userId":"u","event":"x","properties":{"a":)" +
+          deep + "}}]}");
   CHECK(batch.status == 400);
-  CHECK_THAT(body_of(batch)["path"].get<std::string>(), Catch::StartsWith("$.batch[1].properties.a[0]"));
+  CHECK_THAT(body_of(batch)["path"].get<std::string>(),
+             Catch::StartsWith("$.batch[1].properties.a[0]"));
   // Deep but within the limit is accepted.
-  CHECK(call("POST", daemon.url("/v1/track"), R"({"userId":"u","event":"x","properties":{"a":)" + nested(50) + "}}").status == 200);
+  CHECK(call("POST", daemon.url("/v1/track"),
+             R"({"userId":"u","event":"x","properties":{"a":)" + nested(50) + "}}")
+            .status == 200);
 
-  auto huge = call("POST", daemon.url("/v1/track"), R"({"userId":"u","event":"x","properties":{"n":1e999}})");
+  auto huge = call("POST", daemon.url("/v1/track"),
+                   R"({"userId":"u","event":"x","properties":{"n":1e999}})");
   CHECK(huge.status == 400);
   CHECK(body_of(huge)["path"] == "$.properties.n");
   CHECK_THAT(body_of(huge)["error"].get<std::string>(), Catch::Contains("out of range"));
-  CHECK(call("POST", daemon.url("/v1/track"), R"({"userId":"u","event":"x","properties":{"n":1e-999}})").status == 200);
+  CHECK(call("POST", daemon.url("/v1/track"),
+             R"({"userId":"u","event":"x","properties":{"n":1e-999}})")
+            .status == 200);
 
-  auto lint = call("POST", daemon.url("/v1/lint"), "journey j\xff\xfe {\n  entry on \"sign\xc3\"\n  send email \"x\"\n}\n");
+  auto lint = call("POST", daemon.url("/v1/lint"),
+                   "journey j\xff\xfe {\n  entry on \"sign\xc3\"\n  send email \"x\"\n}\n");
   CHECK(lint.status == 200);
   auto diagnostics = body_of(lint);
   REQUIRE_FALSE(diagnostics.is_discarded());
@@ -155,15 +171,19 @@ TEST_CASE("serve: deep JSON, huge numbers and invalid UTF-8 get 400 or safe answ
 TEST_CASE("serve: timestamps outside the plausibility window get 400 naming the field", "[serve]") {
   TempDir dir;
   dir.write("journeys/welcome.journey", kSignup);
-  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[limits]\ntimestamp_ahead = \"1d\"\n");
+  dir.write("journey.toml",
+            "[engine]\nconsent = \"assumed\"\n[limits]\ntimestamp_ahead = \"1d\"\n");
   DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
   REQUIRE(daemon.started());
-  auto far = call("POST", daemon.url("/v1/track"), R"({"userId":"t1","event":"signup","timestamp":"9999-12-31T00:00:00Z"})");
+  auto far = call("POST", daemon.url("/v1/track"),
+                  R"({"userId":"t1","event":"signup","timestamp":"9999-12-31T00:00:00Z"})");
   CHECK(far.status == 400);
   CHECK(body_of(far)["path"] == "$.timestamp");
-  CHECK_THAT(body_of(far)["error"].get<std::string>(), Catch::Contains("ahead") && Catch::Contains("limits.timestamp_ahead"));
-  auto old = call("POST", daemon.url("/v1/batch"),
-                  R"({"batch":[{"type":"track","userId":"t1","event":"signup","timestamp":"1990-01-01T00:00:00Z"}]})");
+  CHECK_THAT(body_of(far)["error"].get<std::string>(),
+             Catch::Contains("ahead") && Catch::Contains("limits.timestamp_ahead"));
+  auto old = call(
+      "POST", daemon.url("/v1/batch"),
+      R"({"batch":[{"type":"track","userId":"t1","event":"signup","timestamp":"1990-01-01T00:00:00Z"}]})");
   CHECK(old.status == 400);
   CHECK(body_of(old)["path"] == "$.batch[0].timestamp");
   CHECK_THAT(body_of(old)["error"].get<std::string>(), Catch::Contains("limits.timestamp_behind"));
@@ -171,14 +191,19 @@ TEST_CASE("serve: timestamps outside the plausibility window get 400 naming the 
   // Within the window: an hour ahead and a year behind are taken, and the customer's clock is
   // not moved by the refused ones.
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch()).count();
-  json ok = {{"userId", "t1"}, {"event", "signup"}, {"timestamp", journey::engine::format_timestamp(now - 365LL * 86'400'000)}};
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  json ok = {{"userId", "t1"},
+             {"event", "signup"},
+             {"timestamp", journey::engine::format_timestamp(now - 365LL * 86'400'000)}};
   CHECK(call("POST", daemon.url("/v1/track"), ok.dump()).status == 200);
   ok["userId"] = "t2";
   ok["timestamp"] = journey::engine::format_timestamp(now + 3'600'000);
   CHECK(call("POST", daemon.url("/v1/track"), ok.dump()).status == 200);
   // t1's wait came due eleven months ago and fires now, not in year 10000.
-  CHECK(eventually([&] { return body_of(call("GET", daemon.url("/v1/customers/t1")))["recent_actions"].size() == 2; }));
+  CHECK(eventually([&] {
+    return body_of(call("GET", daemon.url("/v1/customers/t1")))["recent_actions"].size() == 2;
+  }));
 }
 
 TEST_CASE("serve: an unauthenticated client gets 401 before anything else is checked", "[serve]") {
@@ -203,7 +228,9 @@ TEST_CASE("serve: slow clients cannot lock others out", "[serve]") {
   TempDir dir;
   dir.write("journeys/welcome.journey", kSignup);
   SECTION("connections per address are bounded; other addresses get through") {
-    dir.write("journey.toml", "[limits]\nmax_connections = 64\nconnections_per_peer = 8\nheader_timeout = \"5s\"\n");
+    dir.write(
+        "journey.toml",
+        "[limits]\nmax_connections = 64\nconnections_per_peer = 8\nheader_timeout = \"5s\"\n");
     DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
     REQUIRE(daemon.started());
     {
@@ -225,7 +252,9 @@ TEST_CASE("serve: slow clients cannot lock others out", "[serve]") {
     CHECK(metric(daemon, "journey_http_connections_total{result=\"refused\"}") >= 13);
   }
   SECTION("a full server evicts the connection that has waited longest for its headers") {
-    dir.write("journey.toml", "[limits]\nmax_connections = 16\nconnections_per_peer = 1000\nheader_timeout = \"5s\"\n");
+    dir.write(
+        "journey.toml",
+        "[limits]\nmax_connections = 16\nconnections_per_peer = 1000\nheader_timeout = \"5s\"\n");
     DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
     REQUIRE(daemon.started());
     auto sockets = daemon.open_sockets();
@@ -236,7 +265,8 @@ TEST_CASE("serve: slow clients cannot lock others out", "[serve]") {
     // Every request that arrives whole gets its answer, while the trickling sockets are full.
     for (int i = 0; i < 10; ++i) {
       CHECK(call("GET", daemon.url("/healthz")).status == 200);
-      CHECK(call("POST", daemon.url("/v1/track"), R"({"userId":"e1","event":"signup"})").status == 200);
+      CHECK(call("POST", daemon.url("/v1/track"), R"({"userId":"e1","event":"signup"})").status ==
+            200);
     }
     CHECK(metric(daemon, "journey_http_connections_total{result=\"evicted\"}") >= 1);
   }
@@ -257,17 +287,22 @@ TEST_CASE("serve: erasure removes the customer's data from the database and WAL 
   REQUIRE(daemon.started());
   const std::string phone = "+15550199731";
   const std::string email = "erase.me.7731@example.org";
-  json identify = {{"userId", "pii-1"},
-                   {"messageId", "pii-identify"},
-                   {"traits", {{"phone", phone}, {"email", email}, {"consent", {{"email", true}}}}}};
+  json identify = {
+      {"userId", "pii-1"},
+      {"messageId", "pii-identify"},
+      {"traits", {{"phone", phone}, {"email", email}, {"consent", {{"email", true}}}}}};
   REQUIRE(call("POST", daemon.url("/v1/identify"), identify.dump()).status == 200);
   for (int i = 0; i < 3; ++i) {
-    json event = {{"userId", "pii-1"}, {"event", "signup"}, {"messageId", "pii-signup-" + std::to_string(i)},
+    json event = {{"userId", "pii-1"},
+                  {"event", "signup"},
+                  {"messageId", "pii-signup-" + std::to_string(i)},
                   {"properties", {{"contact", email}, {"phone", phone}}}};
     REQUIRE(call("POST", daemon.url("/v1/track"), event.dump()).status == 200);
   }
   // Another customer, whose data must stay.
-  REQUIRE(call("POST", daemon.url("/v1/identify"), R"({"userId":"keep-1","traits":{"email":"keep.me@example.org"}})").status == 200);
+  REQUIRE(call("POST", daemon.url("/v1/identify"),
+               R"({"userId":"keep-1","traits":{"email":"keep.me@example.org"}})")
+              .status == 200);
   const std::vector<std::string> files = {"journey.db", "journey.db-wal"};
   // The positive control: before the erasure the files hold the data.
   REQUIRE(on_disk(dir, files, email));
@@ -285,7 +320,9 @@ TEST_CASE("serve: erasure removes the customer's data from the database and WAL 
   // Replays of the erased data are acknowledged and ignored: nothing comes back.
   json replay = {{"batch", json::array()}};
   for (int i = 0; i < 3; ++i) {
-    replay["batch"].push_back({{"type", "track"}, {"userId", "pii-1"}, {"event", "signup"},
+    replay["batch"].push_back({{"type", "track"},
+                               {"userId", "pii-1"},
+                               {"event", "signup"},
                                {"messageId", "pii-signup-" + std::to_string(i)},
                                {"properties", {{"contact", email}}}});
   }
@@ -300,9 +337,12 @@ TEST_CASE("serve: erasure removes the customer's data from the database and WAL 
   CHECK(body_of(call("POST", daemon.url("/v1/track"), late.dump()))["erased"] == 1);
   CHECK(call("GET", daemon.url("/v1/customers/pii-1")).status == 404);
   CHECK_FALSE(on_disk(dir, files, email));
-  CHECK_THAT(call("GET", daemon.url("/metrics")).body, Catch::Contains("journey_events_in_total{result=\"erased\"} 5"));
+  CHECK_THAT(call("GET", daemon.url("/metrics")).body,
+             Catch::Contains("journey_events_in_total{result=\"erased\"} 5"));
   // New activity after the erasure is a new customer.
-  REQUIRE(body_of(call("POST", daemon.url("/v1/track"), R"({"userId":"pii-1","event":"signup","messageId":"new-1"})"))["accepted"] == 1);
+  REQUIRE(body_of(call("POST", daemon.url("/v1/track"),
+                       R"({"userId":"pii-1","event":"signup","messageId":"new-1"})"))["accepted"] ==
+          1);
   CHECK(call("GET", daemon.url("/v1/customers/pii-1")).status == 200);
 
   // The tombstones survive a restart.
@@ -346,7 +386,9 @@ TEST_CASE("serve: /readyz turns 503 while the store cannot commit and 200 after"
     for (int i = 0; i < 200 && !refused; ++i) {
       json batch = {{"batch", json::array()}};
       for (int j = 0; j < 50; ++j) {
-        batch["batch"].push_back({{"type", "track"}, {"userId", "f" + std::to_string(i * 50 + j)}, {"event", "signup"},
+        batch["batch"].push_back({{"type", "track"},
+                                  {"userId", "f" + std::to_string(i * 50 + j)},
+                                  {"event", "signup"},
                                   {"properties", {{"pad", std::string(400, 'p')}}}});
       }
       refused = call("POST", daemon.url("/v1/batch"), batch.dump()).status == 503;
@@ -358,13 +400,16 @@ TEST_CASE("serve: /readyz turns 503 while the store cannot commit and 200 after"
     CHECK(call("GET", daemon.url("/healthz")).status == 200);  // alive, only not ready
     fs::remove(dir.path / "disk" / "filler");
     CHECK(eventually([&] { return call("GET", daemon.url("/readyz")).status == 200; }, 10));
-    CHECK(call("POST", daemon.url("/v1/track"), R"({"userId":"after","event":"signup"})").status == 200);
+    CHECK(call("POST", daemon.url("/v1/track"), R"({"userId":"after","event":"signup"})").status ==
+          200);
     daemon.signal(SIGTERM);
     CHECK(daemon.wait() == 0);
   }
 }
 
-TEST_CASE("serve: the file sink writes an action id once, though a crash came between write and mark", "[serve]") {
+TEST_CASE(
+    "serve: the file sink writes an action id once, though a crash came between write and mark",
+    "[serve]") {
   TempDir dir;
   dir.write("journeys/welcome.journey", kSignup);
   dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n");
@@ -372,7 +417,9 @@ TEST_CASE("serve: the file sink writes an action id once, though a crash came be
     DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
     REQUIRE(daemon.started());
     for (int i = 0; i < 5; ++i) {
-      json event = {{"userId", "s" + std::to_string(i)}, {"event", "signup"}, {"messageId", "m" + std::to_string(i)}};
+      json event = {{"userId", "s" + std::to_string(i)},
+                    {"event", "signup"},
+                    {"messageId", "m" + std::to_string(i)}};
       REQUIRE(call("POST", daemon.url("/v1/track"), event.dump()).status == 200);
     }
     REQUIRE(eventually([&] { return actions_in(dir).size() == 5; }));

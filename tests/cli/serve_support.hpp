@@ -4,8 +4,6 @@
 // Every wait is bounded in time.
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,10 +18,12 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp uses std::exchange unincluded
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "engine/time.hpp"
@@ -37,10 +37,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
-using nlohmann::json;
 using journey::runtime::http_call;
 using journey::runtime::HttpResult;
-
+using nlohmann::json;
 
 /// A fresh folder for one test (`journeys/` inside), removed at the end.
 struct TempDir {
@@ -48,7 +47,9 @@ struct TempDir {
   /// The folder.
   fs::path path = folder.path();
   /// Writes a file, `relative` to the folder.
-  void write(const std::string& relative, const std::string& text) const { folder.write(relative, text); }
+  void write(const std::string& relative, const std::string& text) const {
+    folder.write(relative, text);
+  }
   /// A file's content, `relative` to the folder; empty when there is none.
   std::string read(const std::string& relative) const { return folder.read(relative); }
 };
@@ -92,7 +93,9 @@ class Receiver {
   Receiver(const Receiver&) = delete;
   Receiver& operator=(const Receiver&) = delete;
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook"; }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/hook";
+  }
 
   struct Delivery {
     std::string idempotency_key;
@@ -141,7 +144,8 @@ class Receiver {
       } else {
         response.result(http::status::ok);
         std::lock_guard lock(mutex_);
-        deliveries_.push_back({std::string(request["Idempotency-Key"]), json::parse(request.body(), nullptr, false)});
+        deliveries_.push_back(
+            {std::string(request["Idempotency-Key"]), json::parse(request.body(), nullptr, false)});
       }
       response.keep_alive(request.keep_alive());
       response.prepare_payload();
@@ -158,17 +162,20 @@ class Receiver {
   std::vector<std::string> refused_keys_;
 };
 
-inline HttpResult call(const std::string& method, const std::string& url, const std::string& body = "",
-                const std::string& token = "") {
+inline HttpResult call(const std::string& method, const std::string& url,
+                       const std::string& body = "", const std::string& token = "") {
   std::vector<std::pair<std::string, std::string>> headers = {{"Content-Type", "application/json"}};
   if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
   return http_call(http::string_to_verb(method), url, body, headers, 10'000);
 }
 
-inline json body_of(const HttpResult& result) { return json::parse(result.body, nullptr, false); }
+inline json body_of(const HttpResult& result) {
+  return json::parse(result.body, nullptr, false);
+}
 
 /// The actions in an NDJSON file.
-inline std::vector<json> actions_in(const TempDir& dir, const std::string& file = "actions.ndjson") {
+inline std::vector<json> actions_in(const TempDir& dir,
+                                    const std::string& file = "actions.ndjson") {
   std::vector<json> out;
   std::istringstream in(dir.read(file));
   std::string line;
@@ -179,7 +186,9 @@ inline std::vector<json> actions_in(const TempDir& dir, const std::string& file 
 }
 
 /// The daemon's port.
-inline unsigned short port_of(const DaemonProcess& daemon) { return static_cast<unsigned short>(daemon.port()); }
+inline unsigned short port_of(const DaemonProcess& daemon) {
+  return static_cast<unsigned short>(daemon.port());
+}
 
 /// Every sample of one GET /metrics, by name with its labels as the text has them
 /// (`journey_deliveries_total{result="dead"}`); empty when the scrape fails.
@@ -215,7 +224,8 @@ inline bool settled(const DaemonProcess& daemon) {
   const std::string delivered = "journey_deliveries_total{result=\"delivered\"}";
   const std::string dead = "journey_deliveries_total{result=\"dead\"}";
   const std::string created = "journey_actions_created_total";
-  const std::vector<std::string> idle = {"journey_queue_depth", "journey_timers_in_memory", "journey_timers_pending"};
+  const std::vector<std::string> idle = {"journey_queue_depth", "journey_timers_in_memory",
+                                         "journey_timers_pending"};
   auto quiet = [&] {
     auto m = metrics(daemon);
     for (const auto& name : idle) {

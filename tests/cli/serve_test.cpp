@@ -42,7 +42,8 @@ TEST_CASE("serve: ingest reaches the file sink and a real webhook receiver", "[s
   CHECK(body_of(answer)["accepted"] == 0);
   CHECK(body_of(answer)["duplicates"] == 5);
 
-  REQUIRE(eventually([&] { return actions_in(dir).size() >= 10 && receiver.deliveries().size() >= 5; }));
+  REQUIRE(eventually(
+      [&] { return actions_in(dir).size() >= 10 && receiver.deliveries().size() >= 5; }));
   // Every wait fired and every action went out: no more can come, the counts below are exact.
   REQUIRE(eventually([&] { return settled(daemon); }));
   CHECK(metric(daemon, "journey_timers_fired_total") == 5);
@@ -96,26 +97,29 @@ TEST_CASE("serve: ingest reaches the file sink and a real webhook receiver", "[s
   CHECK(body_of(lint)["errors"].get<int>() >= 1);
 
   // Graceful shutdown right after an acknowledged event still delivers its first sends.
-  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"last"})").status == 200);
+  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"last"})").status ==
+          200);
   daemon.signal(SIGTERM);
   CHECK(daemon.wait() == 0);
   CHECK_THAT(daemon.log(), Catch::Contains("\"msg\":\"stopped\""));
   int last = 0;
   for (const auto& action : actions_in(dir)) last += action["customer_id"] == "last" ? 1 : 0;
   CHECK(last == 1);
-  for (const auto& delivery : receiver.deliveries()) last += delivery.body["customer_id"] == "last" ? 1 : 0;
+  for (const auto& delivery : receiver.deliveries())
+    last += delivery.body["customer_id"] == "last" ? 1 : 0;
   CHECK(last == 2);
 }
 
-TEST_CASE("serve: a failing webhook is retried with the same Idempotency-Key until it recovers", "[serve]") {
+TEST_CASE("serve: a failing webhook is retried with the same Idempotency-Key until it recovers",
+          "[serve]") {
   TempDir dir;
   Receiver receiver;
   receiver.failures = 4;
   dir.write("journeys/welcome.journey", kWelcome);
-  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[sink.channels]\nsms = \"webhook:" +
-                                receiver.url() +
-                                "\"\n[webhook]\nmax_attempts = 30\nbackoff_initial = \"50ms\"\n"
-                                "backoff_max = \"200ms\"\n");
+  dir.write("journey.toml",
+            "[engine]\nconsent = \"assumed\"\n[sink.channels]\nsms = \"webhook:" + receiver.url() +
+                "\"\n[webhook]\nmax_attempts = 30\nbackoff_initial = \"50ms\"\n"
+                "backoff_max = \"200ms\"\n");
   DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
   REQUIRE(daemon.started());
   for (int i = 1; i <= 3; ++i) {
@@ -151,12 +155,13 @@ TEST_CASE("serve: an action the receiver never accepts goes dead and shows in th
   Receiver receiver;
   receiver.failures = 1'000'000;
   dir.write("journeys/welcome.journey", kWelcome);
-  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[sink.channels]\nsms = \"webhook:" +
-                                receiver.url() +
-                                "\"\n[webhook]\nmax_attempts = 3\nbackoff_initial = \"20ms\"\n");
+  dir.write("journey.toml",
+            "[engine]\nconsent = \"assumed\"\n[sink.channels]\nsms = \"webhook:" + receiver.url() +
+                "\"\n[webhook]\nmax_attempts = 3\nbackoff_initial = \"20ms\"\n");
   DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
   REQUIRE(daemon.started());
-  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"d1"})").status == 200);
+  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"d1"})").status ==
+          200);
   auto sms_status = [&] {
     auto described = body_of(call("GET", daemon.url("/v1/customers/d1")));
     for (const auto& action : described["recent_actions"]) {
@@ -203,11 +208,13 @@ TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is l
       json batch = {{"batch", json::array()}};
       for (int j = 0; j < 5; ++j) {
         std::string id = "k" + std::to_string(i * 5 + j);
-        batch["batch"].push_back({{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id}});
+        batch["batch"].push_back(
+            {{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id}});
       }
       auto answer = http_call(http::verb::post, daemon.url("/v1/batch"), batch.dump(), {}, 2000);
       if (answer.status != 200) break;
-      for (const auto& item : batch["batch"]) acknowledged.insert(item["userId"].get<std::string>());
+      for (const auto& item : batch["batch"])
+        acknowledged.insert(item["userId"].get<std::string>());
     }
     killer.join();
     CHECK(daemon.wait() == 128 + SIGKILL);
@@ -222,7 +229,8 @@ TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is l
   auto complete = [&] {
     std::map<std::string, std::set<std::string>> templates;
     for (const auto& action : actions_in(dir)) {
-      templates[action["customer_id"].get<std::string>()].insert(action["template"].get<std::string>());
+      templates[action["customer_id"].get<std::string>()].insert(
+          action["template"].get<std::string>());
     }
     for (const auto& customer : acknowledged) {
       if (templates[customer].size() != 2) return false;
@@ -243,7 +251,8 @@ TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is l
     CHECK(set.size() == 1);
   }
   std::map<std::string, int> lines_per_id;
-  for (const auto& action : actions_in(dir)) lines_per_id[action["action_id"].get<std::string>()] += 1;
+  for (const auto& action : actions_in(dir))
+    lines_per_id[action["action_id"].get<std::string>()] += 1;
   for (const auto& [id, count] : lines_per_id) {
     INFO(id);
     CHECK(count == 1);
@@ -251,11 +260,13 @@ TEST_CASE("serve: SIGKILL during a load, then restart: nothing acknowledged is l
   // Re-sending acknowledged events after the restart changes nothing.
   json again = {{"batch", json::array()}};
   auto first = *acknowledged.begin();
-  again["batch"].push_back({{"type", "track"}, {"event", "signup"}, {"userId", first}, {"messageId", first}});
+  again["batch"].push_back(
+      {{"type", "track"}, {"event", "signup"}, {"userId", first}, {"messageId", first}});
   CHECK(body_of(call("POST", daemon.url("/v1/batch"), again.dump()))["duplicates"] == 1);
 }
 
-TEST_CASE("serve: more waits due at one instant than the window holds all fire, once each", "[serve]") {
+TEST_CASE("serve: more waits due at one instant than the window holds all fire, once each",
+          "[serve]") {
   TempDir dir;
   dir.write("journeys/later.journey", R"(journey later {
   entry on signup
@@ -269,13 +280,18 @@ TEST_CASE("serve: more waits due at one instant than the window holds all fire, 
   REQUIRE(daemon.started());
   // Every signup stamped so that its wait ends at the same instant, two seconds from now.
   auto due = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch()).count() + 2000;
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count() +
+             2000;
   auto stamp = journey::engine::format_timestamp(due - 3'600'000);
   json batch = {{"batch", json::array()}};
   for (int i = 0; i < 200; ++i) {
     std::string id = "w" + std::to_string(1000 + i);
-    batch["batch"].push_back(
-        {{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id}, {"timestamp", stamp}});
+    batch["batch"].push_back({{"type", "track"},
+                              {"event", "signup"},
+                              {"userId", id},
+                              {"messageId", id},
+                              {"timestamp", stamp}});
   }
   auto answer = call("POST", daemon.url("/v1/batch"), batch.dump());
   REQUIRE(answer.status == 200);
@@ -303,8 +319,12 @@ TEST_CASE("serve: erasure removes a customer and says what was removed", "[serve
   REQUIRE(daemon.started());
   // e1 is erased while its wait runs; e2, signed up after it, is the positive control.
   for (const std::string id : {"e1", "e2"}) {
-    REQUIRE(call("POST", daemon.url("/v1/identify"), json{{"userId", id}, {"traits", {{"consent", {{"email", true}}}}}}.dump()).status == 200);
-    REQUIRE(call("POST", daemon.url("/v1/track"), json{{"event", "signup"}, {"userId", id}, {"messageId", "x"}}.dump()).status == 200);
+    REQUIRE(call("POST", daemon.url("/v1/identify"),
+                 json{{"userId", id}, {"traits", {{"consent", {{"email", true}}}}}}.dump())
+                .status == 200);
+    REQUIRE(call("POST", daemon.url("/v1/track"),
+                 json{{"event", "signup"}, {"userId", id}, {"messageId", "x"}}.dump())
+                .status == 200);
   }
   auto templates_of = [&](const std::string& customer) {
     std::set<std::string> out;
@@ -329,7 +349,8 @@ TEST_CASE("serve: erasure removes a customer and says what was removed", "[serve
   CHECK(body_of(again)["found"] == false);
   // The erased customer's pending wait never sends. e2's wait ends after e1's: once e2's second
   // send is in the sink and no wake-up is left anywhere, e1's would have sent too.
-  REQUIRE(eventually([&] { return templates_of("e2").count("welcome-2") == 1 && settled(daemon); }));
+  REQUIRE(
+      eventually([&] { return templates_of("e2").count("welcome-2") == 1 && settled(daemon); }));
   CHECK(templates_of("e2") == std::set<std::string>{"welcome-1", "welcome-sms", "welcome-2"});
   CHECK(templates_of("e1").count("welcome-2") == 0);
 }
@@ -347,14 +368,18 @@ TEST_CASE("serve: a reload with a broken script is refused and the running set s
   auto listed = body_of(call("GET", daemon.url("/v1/journeys")))["journeys"];
   REQUIRE(listed.size() == 1);
   CHECK(listed[0]["name"] == "welcome");
-  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"r1"})").status == 200);
+  REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"r1"})").status ==
+          200);
 
   daemon.signal(SIGHUP);
-  REQUIRE(eventually([&] { return daemon.log().find("SIGHUP") != std::string::npos &&
-                                  daemon.log().find("reload refused") != std::string::npos; }));
+  REQUIRE(eventually([&] {
+    return daemon.log().find("SIGHUP") != std::string::npos &&
+           daemon.log().find("reload refused") != std::string::npos;
+  }));
   CHECK(call("GET", daemon.url("/healthz")).status == 200);
 
-  dir.write("journeys/broken.journey", "journey fixed {\n  entry on signup\n  send email \"x\"\n}\n");
+  dir.write("journeys/broken.journey",
+            "journey fixed {\n  entry on signup\n  send email \"x\"\n}\n");
   auto accepted = call("POST", daemon.url("/v1/journeys/reload"));
   REQUIRE(accepted.status == 200);
   CHECK(body_of(accepted)["reloaded"] == true);
@@ -402,13 +427,15 @@ read_timeout = "1s"
     CHECK(bad.status == 400);
     CHECK(body_of(bad)["path"] == "$");
     CHECK_THAT(body_of(bad)["error"].get<std::string>(), Catch::StartsWith("malformed JSON"));
-    auto typed = call("POST", track, R"({"event":"signup","userId":"a1","timestamp":5})", "ingest-token");
+    auto typed =
+        call("POST", track, R"({"event":"signup","userId":"a1","timestamp":5})", "ingest-token");
     CHECK(typed.status == 400);
     CHECK(body_of(typed)["path"] == "$.timestamp");
     auto utf8 = call("POST", track, "{\"event\":\"sign\xff\",\"userId\":\"a1\"}", "ingest-token");
     CHECK(utf8.status == 400);
-    auto unknown = call("POST", track, R"({"event":"signup","userId":"u1","context":{"ip":"1.2.3.4"},"zz":1})",
-                        "ingest-token");
+    auto unknown =
+        call("POST", track, R"({"event":"signup","userId":"u1","context":{"ip":"1.2.3.4"},"zz":1})",
+             "ingest-token");
     CHECK(unknown.status == 200);
     json batch = {{"batch",
                    {{{"type", "track"}, {"event", "signup"}, {"userId", "b1"}},
@@ -422,7 +449,8 @@ read_timeout = "1s"
     auto huge = call("POST", track, std::string(100'000, ' '), "ingest-token");
     CHECK(huge.status == 413);
     json batch = {{"batch", json::array()}};
-    for (int i = 0; i < 4; ++i) batch["batch"].push_back({{"type", "track"}, {"event", "x"}, {"userId", "u"}});
+    for (int i = 0; i < 4; ++i)
+      batch["batch"].push_back({{"type", "track"}, {"event", "x"}, {"userId", "u"}});
     auto big = call("POST", daemon.url("/v1/batch"), batch.dump(), "ingest-token");
     CHECK(big.status == 413);
     CHECK(body_of(big)["path"] == "$.batch");
@@ -459,17 +487,21 @@ TEST_CASE("serve: a run keeps its version across a reload and a restart", "[serv
   TempDir dir;
   dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n");
   dir.write("journeys/v.journey",
-            "journey v {\n  entry on signup\n  send email \"first\"\n  wait 3s\n  send email \"old-second\"\n}\n");
+            "journey v {\n  entry on signup\n  send email \"first\"\n  wait 3s\n  send email "
+            "\"old-second\"\n}\n");
   {
     DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
     REQUIRE(daemon.started());
-    REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"old"})").status == 200);
+    REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"old"})").status ==
+            200);
     dir.write("journeys/v.journey",
-              "journey v {\n  entry on signup\n  send email \"first\"\n  wait 3s\n  send email \"new-second\"\n}\n");
+              "journey v {\n  entry on signup\n  send email \"first\"\n  wait 3s\n  send email "
+              "\"new-second\"\n}\n");
     auto reloaded = call("POST", daemon.url("/v1/journeys/reload"));
     REQUIRE(reloaded.status == 200);
     CHECK(body_of(reloaded)["reloaded"] == true);
-    REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"new"})").status == 200);
+    REQUIRE(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"new"})").status ==
+            200);
     auto versions = body_of(call("GET", daemon.url("/v1/journeys")))["journeys"][0]["versions"];
     CHECK(versions.size() == 2);
     daemon.signal(SIGTERM);
@@ -500,7 +532,8 @@ TEST_CASE("serve: connections beyond the limit get 429 when none can be evicted"
   net::io_context io;
   tcp::socket held(io);
   held.connect({net::ip::make_address("127.0.0.1"), port_of(daemon)});
-  std::string partial = "POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n";
+  std::string partial =
+      "POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n";
   net::write(held, net::buffer(partial));
   // The server's 100 Continue says it has the headers and waits for the body.
   std::string interim(25, '\0');
@@ -520,10 +553,15 @@ TEST_CASE("serve: the same events give the same actions whatever the batching", 
   std::vector<json> events;
   for (int i = 0; i < 12; ++i) {
     std::string id = "s" + std::to_string(i);
-    events.push_back({{"type", "identify"}, {"userId", id}, {"messageId", id + "-i"},
+    events.push_back({{"type", "identify"},
+                      {"userId", id},
+                      {"messageId", id + "-i"},
                       {"timestamp", "2026-01-01T08:00:00Z"},
                       {"traits", {{"consent", {{"email", i % 3 != 0}}}}}});
-    events.push_back({{"type", "track"}, {"event", "signup"}, {"userId", id}, {"messageId", id + "-t"},
+    events.push_back({{"type", "track"},
+                      {"event", "signup"},
+                      {"userId", id},
+                      {"messageId", id + "-t"},
                       {"timestamp", "2026-01-01T09:00:0" + std::to_string(i % 10) + "Z"}});
   }
   auto run = [&](bool batched) {
@@ -535,7 +573,9 @@ TEST_CASE("serve: the same events give the same actions whatever the batching", 
       REQUIRE(call("POST", daemon.url("/v1/batch"), json{{"batch", events}}.dump()).status == 200);
     } else {
       for (const auto& event : events) {
-        REQUIRE(call("POST", daemon.url(event["type"] == "track" ? "/v1/track" : "/v1/identify"), event.dump()).status == 200);
+        REQUIRE(call("POST", daemon.url(event["type"] == "track" ? "/v1/track" : "/v1/identify"),
+                     event.dump())
+                    .status == 200);
       }
     }
     REQUIRE(eventually([&] { return actions_in(dir).size() >= 36; }));
@@ -573,6 +613,7 @@ TEST_CASE("serve: configuration errors name the key and line; a full queue gets 
     auto full = call("POST", daemon.url("/v1/batch"), batch.dump());
     CHECK(full.status == 429);
     CHECK_THAT(body_of(full)["error"].get<std::string>(), Catch::Contains("queue is full"));
-    CHECK(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"q1"})").status == 200);
+    CHECK(call("POST", daemon.url("/v1/track"), R"({"event":"signup","userId":"q1"})").status ==
+          200);
   }
 }

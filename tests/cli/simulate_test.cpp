@@ -21,9 +21,8 @@ using namespace journey::test;
 
 namespace {
 
-
-
-const fs::path kSpec = fs::path(JOURNEY_TESTS_DIR) / "scenarios" / "spec_example" / "journeys.journey";
+const fs::path kSpec =
+    fs::path(JOURNEY_TESTS_DIR) / "scenarios" / "spec_example" / "journeys.journey";
 
 // A history for many customers: each customer's own lines keep their relative order.
 std::vector<std::vector<std::string>> histories(int customers) {
@@ -33,16 +32,18 @@ std::vector<std::vector<std::string>> histories(int customers) {
   for (int c = 0; c < customers; ++c) {
     std::vector<std::string> lines;
     const std::string id = "c" + std::to_string(c);
-    lines.push_back(R"({"type":"identify","userId":")" + id +
-                    R"(","timestamp":"2026-01-01T00:00:00Z","traits":{"timezone":"America/New_York","consent":{"email":true,"sms":true,"push":true}}})");
+    lines.push_back(
+        R"({"type":"identify","userId":")" + id +
+        R"(","timestamp":"2026-01-01T00:00:00Z","traits":{"timezone":"America/New_York","consent":{"email":true,"sms":true,"push":true}}})");
     int day = 1;
     for (int i = 0; i < 6; ++i) {
       day += static_cast<int>(rng() % 20);
       const int hour = static_cast<int>(rng() % 24);
       char ts[64];
-      std::snprintf(ts, sizeof ts, "2026-%02d-%02dT%02d:00:00Z", 1 + (day - 1) / 28, 1 + (day - 1) % 28, hour);
-      lines.push_back(std::string(R"({"type":"track","event":")") + names[rng() % 4] + R"(","userId":")" + id +
-                      R"(","timestamp":")" + ts + R"("})");
+      std::snprintf(ts, sizeof ts, "2026-%02d-%02dT%02d:00:00Z", 1 + (day - 1) / 28,
+                    1 + (day - 1) % 28, hour);
+      lines.push_back(std::string(R"({"type":"track","event":")") + names[rng() % 4] +
+                      R"(","userId":")" + id + R"(","timestamp":")" + ts + R"("})");
     }
     out.push_back(std::move(lines));
   }
@@ -51,7 +52,8 @@ std::vector<std::vector<std::string>> histories(int customers) {
 
 }  // namespace
 
-TEST_CASE("simulate output does not depend on the order of lines among customers", "[simulate][property]") {
+TEST_CASE("simulate output does not depend on the order of lines among customers",
+          "[simulate][property]") {
   const TempDir tmp;
   const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");
@@ -80,7 +82,8 @@ TEST_CASE("simulate output does not depend on the order of lines among customers
     const auto threaded = run_journey(dir, "simulate j.journey --events b.ndjson --threads 2");
     CHECK(threaded.out == base.out);
     const auto report = run_journey(dir, "simulate j.journey --events a.ndjson --report");
-    const auto report_threaded = run_journey(dir, "simulate j.journey --events b.ndjson --report --threads 2");
+    const auto report_threaded =
+        run_journey(dir, "simulate j.journey --events b.ndjson --report --threads 2");
     CHECK(report_threaded.out == report.out);
   }
   fs::remove_all(dir);
@@ -96,11 +99,13 @@ TEST_CASE("simulate --trace writes the trace to stderr and keeps actions on stdo
   CHECK(traced.code == 0);
   CHECK(traced.out == plain.out);
   CHECK(traced.err.find("welcome: entry on signup: entered") != std::string::npos);
-  const auto explained = run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey wake_up");
+  const auto explained =
+      run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey wake_up");
   CHECK(explained.code == 0);
   CHECK(explained.out.find("wake_up: split at") != std::string::npos);
   CHECK(explained.out.find("welcome:") == std::string::npos);
-  const auto unknown = run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey nope");
+  const auto unknown =
+      run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey nope");
   CHECK(unknown.code == 2);
   fs::remove_all(dir);
 }
@@ -111,7 +116,8 @@ TEST_CASE("simulate --report --actions FILE writes both", "[simulate]") {
   fs::copy_file(kSpec, dir / "j.journey");
   fs::copy_file(kSpec.parent_path() / "events.ndjson", dir / "e.ndjson");
   const auto plain = run_journey(dir, "simulate j.journey --events e.ndjson");
-  const auto report = run_journey(dir, "simulate j.journey --events e.ndjson --report --actions acts.ndjson");
+  const auto report =
+      run_journey(dir, "simulate j.journey --events e.ndjson --report --actions acts.ndjson");
   CHECK(report.code == 0);
   CHECK(report.out.find("journey welcome (version ") != std::string::npos);
   CHECK(slurp(dir / "acts.ndjson") == plain.out);
@@ -123,9 +129,10 @@ TEST_CASE("malformed lines name FILE:LINE and are counted; --strict stops", "[si
   const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");
   write_file(dir / "e.ndjson",
-        "{\"type\":\"track\",\"event\":\"signup\",\"userId\":\"c1\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n"
-        "not json\n"
-        "{\"type\":\"track\",\"event\":\"signup\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n");
+             "{\"type\":\"track\",\"event\":\"signup\",\"userId\":\"c1\",\"timestamp\":\"2026-01-"
+             "01T00:00:00Z\"}\n"
+             "not json\n"
+             "{\"type\":\"track\",\"event\":\"signup\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n");
   const auto lax = run_journey(dir, "simulate j.journey --events e.ndjson --consent assumed");
   CHECK(lax.code == 0);
   CHECK(lax.err.find("e.ndjson:2: invalid JSON") != std::string::npos);

@@ -2,12 +2,12 @@
 // view of it (a connection, the lease buckets, the partition log).
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/cluster/leases.hpp"
 #include "runtime/cluster/nats.hpp"

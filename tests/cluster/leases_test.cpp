@@ -125,7 +125,8 @@ TEST_CASE("leases survive the loss of one JetStream server of three", "[cluster]
   // The buckets are replicated on all three servers: with one gone, the other two are a quorum.
   cluster.kill(0);
   // Renewals go on (the revision moves) and no lease is lost over several TTLs.
-  REQUIRE(eventually([&] { return a.owned().count(0) == 1 && a.owned().at(0).lease_revision > before + 5; }));
+  REQUIRE(eventually(
+      [&] { return a.owned().count(0) == 1 && a.owned().at(0).lease_revision > before + 5; }));
   CHECK(lost == 0);
   CHECK(a.owned().size() == kPartitions);
   // Appends to the partition log go on too.

@@ -20,7 +20,8 @@ std::vector<Outgoing> batch(int first, int count) {
 
 }  // namespace
 
-TEST_CASE("a batch is acknowledged message by message; a retry through another node is stored once", "[cluster]") {
+TEST_CASE("a batch is acknowledged message by message; a retry through another node is stored once",
+          "[cluster]") {
   NatsCluster cluster;
   auto node_a = connect_when_ready(cluster, "node-a");
   auto node_b = connect_when_ready(cluster, "node-b");
@@ -54,7 +55,8 @@ TEST_CASE("a publish nobody can store gets an error per message, not a hang", "[
   auto nats = connect_when_ready(cluster, "node-a");
   AsyncPublisher publisher(*nats, 64);
   // No stream listens on this subject: JetStream has no responder for it.
-  const auto results = publisher.publish({{"nowhere.1", "x", "{}"}, {"nowhere.2", "y", "{}"}}, 3000);
+  const auto results =
+      publisher.publish({{"nowhere.1", "x", "{}"}, {"nowhere.2", "y", "{}"}}, 3000);
   REQUIRE(results.size() == 2);
   for (const auto& result : results) CHECK_FALSE(result.error.empty());
 }

@@ -1,12 +1,11 @@
 // Semantic checks, through the real parser: each code fires where it should and not elsewhere.
-#include <catch2/catch.hpp>
-
-#include "spec_example.hpp"
-
 #include <algorithm>
+
+#include <catch2/catch.hpp>
 
 #include "dsl/plan.hpp"
 #include "dsl/workspace.hpp"
+#include "spec_example.hpp"
 
 using namespace journey::dsl;
 
@@ -41,7 +40,8 @@ TrackingPlan shop_plan() {
       "signup": {"properties": {"source": "string"}},
       "order_completed": {"properties": {"amount": "number", "sku": "string", "items": "array"}},
       "unsubscribe": {},
-      "email_open": {}}})", false);
+      "email_open": {}}})",
+                                 false);
   REQUIRE(loaded.plan);
   return *loaded.plan;
 }
@@ -84,7 +84,9 @@ TEST_CASE("E102 duplicate label with a note at the first", "[check]") {
 TEST_CASE("E103 duplicate names across files", "[check]") {
   Workspace ws;
   add_source(ws, "a.journey", "segment vip = count(order) > 3\njourney j { entry on a }\n");
-  add_source(ws, "b.journey", "segment vip = count(order) > 9\njourney j { entry on b }\njourney vip { entry on c }\n");
+  add_source(
+      ws, "b.journey",
+      "segment vip = count(order) > 9\njourney j { entry on b }\njourney vip { entry on c }\n");
   check(ws, {});
   REQUIRE(codes(ws.diagnostics) == std::vector<std::string>{"E103", "E103"});
   CHECK(ws.diagnostics[0].file == "b.journey");
@@ -104,7 +106,8 @@ TEST_CASE("E104 unknown segment with did-you-mean", "[check]") {
 
 TEST_CASE("E105 segment cycle reported once at the first member", "[check]") {
   const std::string text =
-      "segment c = customer is a\nsegment a = customer is b\nsegment b = customer is c or customer is a\n"
+      "segment c = customer is a\nsegment a = customer is b\nsegment b = customer is c or customer "
+      "is a\n"
       "segment d = customer is a\nsegment self = customer is self\n";
   const auto ds = lint(text);
   REQUIRE(codes(ds) == std::vector<std::string>{"E105", "E105"});
@@ -115,7 +118,8 @@ TEST_CASE("E105 segment cycle reported once at the first member", "[check]") {
 
 TEST_CASE("E106 split percentages", "[check]") {
   const auto base = [](const std::string& a, const std::string& b) {
-    return "journey j {\n  entry on a\n  split {\n    " + a + "% x { }\n    " + b + "% y { }\n  }\n}\n";
+    return "journey j {\n  entry on a\n  split {\n    " + a + "% x { }\n    " + b +
+           "% y { }\n  }\n}\n";
   };
   CHECK(codes_of(base("50", "50")).empty());
   CHECK(codes_of(base("33.3", "66.7")).empty());
@@ -126,25 +130,30 @@ TEST_CASE("E106 split percentages", "[check]") {
 TEST_CASE("E107 a loop with no wait", "[check]") {
   CHECK(codes_of("journey j {\n  entry on a\n  top: send email \"x\"\n  goto top\n}\n") ==
         std::vector<std::string>{"E107"});
-  CHECK(codes_of("journey j {\n  entry on a\n  top: send email \"x\"\n  wait 1d\n  goto top\n}\n").empty());
+  CHECK(codes_of("journey j {\n  entry on a\n  top: send email \"x\"\n  wait 1d\n  goto top\n}\n")
+            .empty());
   // Through an if: the else path does not wait.
-  CHECK(codes_of("journey j {\n  entry on a\n  top: if customer.x == 1 { wait 1d } else { tag \"t\" }\n"
-                 "  goto top\n}\n") == std::vector<std::string>{"E107"});
+  CHECK(codes_of(
+            "journey j {\n  entry on a\n  top: if customer.x == 1 { wait 1d } else { tag \"t\" }\n"
+            "  goto top\n}\n") == std::vector<std::string>{"E107"});
   // A wait up to is a wait.
-  CHECK(codes_of("journey j {\n  entry on a\n  top: wait up to 1d { on b { } }\n  goto top\n}\n").empty());
+  CHECK(codes_of("journey j {\n  entry on a\n  top: wait up to 1d { on b { } }\n  goto top\n}\n")
+            .empty());
   // A forward goto is no loop.
   CHECK(codes_of("journey j {\n  entry on a\n  goto end\n  end: exit\n}\n").empty());
 }
 
 TEST_CASE("W101 unreachable step after exit or goto", "[check]") {
   const std::string text =
-      "journey j {\n  entry on a\n  send email \"a\"\n  exit\n  send email \"b\"\n  send email \"c\"\n}\n";
+      "journey j {\n  entry on a\n  send email \"a\"\n  exit\n  send email \"b\"\n  send email "
+      "\"c\"\n}\n";
   const auto ds = lint(text);
   REQUIRE(codes(ds) == std::vector<std::string>{"W101"});
   CHECK(ds[0].severity == Severity::Warning);
   CHECK(spanned(text, ds[0]).rfind("send email \"b\"", 0) == 0);
   // A labelled step that a goto targets is reachable.
-  CHECK(codes_of("journey j {\n  entry on a\n  goto later\n  later: send email \"b\"\n}\n").empty());
+  CHECK(
+      codes_of("journey j {\n  entry on a\n  goto later\n  later: send email \"b\"\n}\n").empty());
 }
 
 TEST_CASE("E108 static type errors", "[check]") {
@@ -194,19 +203,26 @@ TEST_CASE("E111 event with no event in scope", "[check]") {
   CHECK(codes_of("segment s = event.x == 1\n") == e111);
   CHECK(codes_of("journey j {\n  entry when event.x == 1\n}\n") == e111);
   CHECK(codes_of("journey j {\n  entry on a\n  exit when event.x == 1\n}\n") == e111);
-  CHECK(codes_of("journey j {\n  entry when customer.x == 1\n  send email \"t\" with { a: event.x }\n}\n") == e111);
+  CHECK(codes_of("journey j {\n  entry when customer.x == 1\n  send email \"t\" with { a: event.x "
+                 "}\n}\n") == e111);
   // In scope: where clauses, journeys entered on an event, on branches and after them.
-  CHECK(codes_of("journey j {\n  entry on a where event.x == 1\n  send email \"t\" with { a: event.x }\n}\n").empty());
+  CHECK(codes_of("journey j {\n  entry on a where event.x == 1\n  send email \"t\" with { a: "
+                 "event.x }\n}\n")
+            .empty());
   CHECK(codes_of("segment s = count(order where event.amount > 3) > 0\n").empty());
-  CHECK(codes_of("journey j {\n  entry when customer.x == 1\n  wait up to 1d {\n    on b { send email \"t\" with { a: event.x } }\n"
-                 "  }\n  send email \"u\" with { a: event.y }\n}\n").empty());
+  CHECK(codes_of("journey j {\n  entry when customer.x == 1\n  wait up to 1d {\n    on b { send "
+                 "email \"t\" with { a: event.x } }\n"
+                 "  }\n  send email \"u\" with { a: event.y }\n}\n")
+            .empty());
 }
 
 TEST_CASE("E112 trigger without an event entry", "[check]") {
   const std::vector<std::string> e112{"E112"};
-  CHECK(codes_of("journey j {\n  entry when customer.x == 1\n  send email \"t\" with { a: trigger.x }\n}\n") == e112);
+  CHECK(codes_of("journey j {\n  entry when customer.x == 1\n  send email \"t\" with { a: "
+                 "trigger.x }\n}\n") == e112);
   CHECK(codes_of("segment s = trigger.x == 1\n") == e112);
-  CHECK(codes_of("journey j {\n  entry on a\n  send email \"t\" with { a: trigger.x }\n}\n").empty());
+  CHECK(
+      codes_of("journey j {\n  entry on a\n  send email \"t\" with { a: trigger.x }\n}\n").empty());
 }
 
 TEST_CASE("E113 unknown channel when a list is configured", "[check]") {
@@ -228,7 +244,8 @@ TEST_CASE("E114 E115 E116 with a tracking plan", "[check]") {
       "  entry on signp\n"
       "  exit on order_completed where event.ammount > 3\n"
       "  goal g: order_completed where event.amount == \"x\" within 7d\n"
-      "  if sum(order_completed.sku) > 1 and last(order_completed).amount == 2 and count(sigup) > 0 { exit }\n"
+      "  if sum(order_completed.sku) > 1 and last(order_completed).amount == 2 and count(sigup) > "
+      "0 { exit }\n"
       "  emit my_event\n"
       "  wait up to 1d { on my_event { exit } }\n"
       "}\n";
@@ -245,7 +262,8 @@ TEST_CASE("E114 E115 E116 with a tracking plan", "[check]") {
 
 TEST_CASE("E117 a once-only header clause repeated", "[check]") {
   const std::string text =
-      "journey j {\n  title \"a\"\n  entry on a\n  cap 1 per 1d\n  title \"b\"\n  cap 2 per 1d\n}\n";
+      "journey j {\n  title \"a\"\n  entry on a\n  cap 1 per 1d\n  title \"b\"\n  cap 2 per "
+      "1d\n}\n";
   const auto ds = lint(text);
   REQUIRE(codes(ds) == std::vector<std::string>{"E117", "E117"});
   CHECK(spanned(text, ds[0]) == "title \"b\"");
@@ -264,11 +282,13 @@ TEST_CASE("E118 duplicate goal or variant name", "[check]") {
 
 TEST_CASE("checks keep going and diagnostics come in file order", "[check]") {
   const std::string text =
-      "journey j {\n  entry on a\n  goto nowhere\n  wait 0s\n}\njourney k {\n  send email \"x\"\n}\n";
+      "journey j {\n  entry on a\n  goto nowhere\n  wait 0s\n}\njourney k {\n  send email "
+      "\"x\"\n}\n";
   const auto ds = lint(text);
   CHECK(codes(ds) == std::vector<std::string>{"E101", "W101", "E110", "E100"});
-  CHECK(std::is_sorted(ds.begin(), ds.end(),
-                       [](const Diagnostic& a, const Diagnostic& b) { return a.span.begin < b.span.begin; }));
+  CHECK(std::is_sorted(ds.begin(), ds.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return a.span.begin < b.span.begin;
+  }));
 }
 
 TEST_CASE("diagnostics per file are capped", "[check]") {
@@ -278,14 +298,16 @@ TEST_CASE("diagnostics per file are capped", "[check]") {
 }
 
 TEST_CASE("tracking plans load from JSON and TOML, bad ones name the place", "[check][plan]") {
-  const auto toml = parse_plan("plan.toml",
-                               "[events.order_completed.properties]\namount = \"number\"\nsku = \"string\"\n"
-                               "[events.signup]\n",
-                               true);
+  const auto toml =
+      parse_plan("plan.toml",
+                 "[events.order_completed.properties]\namount = \"number\"\nsku = \"string\"\n"
+                 "[events.signup]\n",
+                 true);
   REQUIRE(toml.plan);
   CHECK(toml.plan->events.size() == 2);
   CHECK(toml.plan->events.at("order_completed").size() == 2);
-  const auto bad_type = parse_plan("p.json", R"({"events":{"a":{"properties":{"x":"float"}}}})", false);
+  const auto bad_type =
+      parse_plan("p.json", R"({"events":{"a":{"properties":{"x":"float"}}}})", false);
   CHECK_FALSE(bad_type.plan);
   CHECK(bad_type.error.find("events.a.properties.x") != std::string::npos);
   const auto bad_json = parse_plan("p.json", "{\"events\": ", false);

@@ -39,9 +39,11 @@ TEST_CASE("comparisons need like types; none compares with anything", "[check][t
 
 TEST_CASE("logic and membership", "[check][types]") {
   CHECK(binary_type(BinaryOp::And, Type::Bool, Type::Unknown).error.empty());
-  CHECK(binary_type(BinaryOp::Or, Type::Bool, Type::Number).error == "`or` needs bool operands, found a number");
+  CHECK(binary_type(BinaryOp::Or, Type::Bool, Type::Number).error ==
+        "`or` needs bool operands, found a number");
   CHECK(binary_type(BinaryOp::In, Type::String, Type::List).error.empty());
-  CHECK(binary_type(BinaryOp::In, Type::String, Type::String).error == "`in` needs a list on the right, found a string");
+  CHECK(binary_type(BinaryOp::In, Type::String, Type::String).error ==
+        "`in` needs a list on the right, found a string");
   CHECK(not_type(Type::Bool).error.empty());
   CHECK(not_type(Type::Unknown).error.empty());
   CHECK(not_type(Type::Number).error == "`not` needs a bool, found a number");

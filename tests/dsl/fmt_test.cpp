@@ -1,13 +1,14 @@
 // `dsl::format`: golden files, and two laws over every journey file in the repository:
 // fmt(fmt(x)) == fmt(x), and fmt(x) parses to the same tree as x.
-#include <catch2/catch.hpp>
+#include "dsl/fmt.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "dsl/fmt.hpp"
+#include <catch2/catch.hpp>
+
 #include "dsl/parser.hpp"
 
 using namespace journey::dsl;
@@ -63,7 +64,8 @@ TEST_CASE("fmt: golden files", "[fmt]") {
     SECTION(in.filename().string()) {
       REQUIRE(fs::exists(expected));
       const std::string got = fmt_text(in.string(), read(in));
-      if (std::getenv("JOURNEY_UPDATE_GOLDEN") != nullptr) std::ofstream(expected, std::ios::binary) << got;
+      if (std::getenv("JOURNEY_UPDATE_GOLDEN") != nullptr)
+        std::ofstream(expected, std::ios::binary) << got;
       CHECK(got == read(expected));
     }
   }
@@ -81,7 +83,7 @@ TEST_CASE("fmt: idempotent and tree-preserving on every journey file in the repo
     const std::string text = read(path);
     const SourceFile file(path.string(), text);
     const ParseResult original = parse(file);
-    if (!original.diagnostics.empty()) continue;  // syntax-error goldens
+    if (!original.diagnostics.empty()) continue;      // syntax-error goldens
     if (repeats_a_clause(original.module)) continue;  // `journey fmt` refuses these (E117)
     INFO(path.string());
     const std::string once = format(file, original.module);
@@ -109,8 +111,10 @@ TEST_CASE("fmt: parentheses are kept only where they are needed", "[fmt]") {
     const std::string out = fmt_text("t", "segment s = " + expr + "\n");
     return out.substr(12, out.size() - 13);
   };
-  CHECK(f("(customer.a or customer.b) and customer.c") == "(customer.a or customer.b) and customer.c");
-  CHECK(f("customer.a or (customer.b and customer.c)") == "customer.a or customer.b and customer.c");
+  CHECK(f("(customer.a or customer.b) and customer.c") ==
+        "(customer.a or customer.b) and customer.c");
+  CHECK(f("customer.a or (customer.b and customer.c)") ==
+        "customer.a or customer.b and customer.c");
   CHECK(f("((1 - 2) - 3) == 1 - (2 - 3)") == "1 - 2 - 3 == 1 - (2 - 3)");
   CHECK(f("not (customer.a == 1)") == "not customer.a == 1");
   CHECK(f("(not customer.a) == true") == "(not customer.a) == true");

@@ -1,7 +1,7 @@
 // Syntax errors: codes, messages, places, suggestions and recovery.
-#include <catch2/catch.hpp>
-
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "dsl/parser.hpp"
 
@@ -46,7 +46,8 @@ TEST_CASE("parser errors: E001 says what was expected", "[parser][errors]") {
 
   e = only_error("  send email");
   CHECK(e.message ==
-        "expected a template name string after the channel, as in `send email \"welcome-1\"`, found the end of the line");
+        "expected a template name string after the channel, as in `send email \"welcome-1\"`, "
+        "found the end of the line");
 
   e = only_error("  split {\n    50 a { }\n  }");
   CHECK(e.code == "E005");
@@ -135,7 +136,9 @@ TEST_CASE("parser errors: E006 keyword used as a name", "[parser][errors]") {
   REQUIRE(found.size() == 1);
   CHECK(found[0].code == "E006");
   CHECK(found[0].message == "`exit` is a keyword and cannot be used as a name");
-  CHECK(found[0].help == "choose another name; an event named like a keyword is written as a string, as in `on \"exit\"`");
+  CHECK(found[0].help ==
+        "choose another name; an event named like a keyword is written as a string, as in `on "
+        "\"exit\"`");
   CHECK(only_error("  wait up to 1d { on send { } }").code == "E006");
   CHECK(only_error("  exit: send email \"x\"").code == "E006");
   CHECK(only_error("  goto when").code == "E006");
@@ -144,7 +147,8 @@ TEST_CASE("parser errors: E006 keyword used as a name", "[parser][errors]") {
   REQUIRE(found.size() == 1);
   CHECK(found[0].code == "E006");
   // After `.` any identifier is fine, and a quoted event may be a keyword.
-  CHECK(errors_of("journey j {\n  entry on \"send\" where event.exit == customer.title\n}\n").empty());
+  CHECK(errors_of("journey j {\n  entry on \"send\" where event.exit == customer.title\n}\n")
+            .empty());
 }
 
 TEST_CASE("parser errors: E007 header clause after the first step", "[parser][errors]") {

@@ -1,9 +1,8 @@
 // The whole example of spec section 1 parses into the expected tree.
 #include <catch2/catch.hpp>
 
-#include "spec_example.hpp"
-
 #include "dsl/parser.hpp"
+#include "spec_example.hpp"
 
 using namespace journey::dsl;
 
@@ -25,7 +24,8 @@ TEST_CASE("parser: the example of spec section 1", "[parser]") {
   REQUIRE(m.journeys.size() == 2);
   REQUIRE(m.segments.size() == 1);
   REQUIRE(m.comments.size() == 1);
-  CHECK(m.comments[0].text == "# Welcome series: greet, nudge toward a first order, stop as soon as they buy.");
+  CHECK(m.comments[0].text ==
+        "# Welcome series: greet, nudge toward a first order, stop as soon as they buy.");
 
   const Journey& w = m.journeys[0];
   CHECK(w.name == "welcome");
@@ -100,7 +100,8 @@ TEST_CASE("parser: the example of spec section 1", "[parser]") {
   // ((count >= 1) and (since >= 30d)) and (since < 90d)
   const Expr& c = d.condition;
   CHECK(text_at(file, c.span) ==
-        "count(order_completed) >= 1 and since(order_completed) >= 30d and since(order_completed) < 90d");
+        "count(order_completed) >= 1 and since(order_completed) >= 30d and since(order_completed) "
+        "< 90d");
   REQUIRE(c.kind == ExprKind::Binary);
   CHECK(c.op == BinaryOp::And);
   const Expr& left = c.operands[0];

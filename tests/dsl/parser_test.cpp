@@ -1,16 +1,18 @@
 // Every construct of the language parses into the AST the field comments of ast.hpp describe.
-#include <catch2/catch.hpp>
+#include "dsl/parser.hpp"
 
+#include <catch2/catch.hpp>
 #include <tao/pegtl/contrib/analyze.hpp>
 
 #include "dsl/grammar.hpp"
-#include "dsl/parser.hpp"
 
 using namespace journey::dsl;
 
 namespace {
 
-ParseResult parse_text(const std::string& text) { return parse(SourceFile("t.journey", text)); }
+ParseResult parse_text(const std::string& text) {
+  return parse(SourceFile("t.journey", text));
+}
 
 /// Parses one journey and requires it to be free of errors.
 Journey one_journey(const std::string& text) {
@@ -236,7 +238,8 @@ TEST_CASE("parser: expression precedence and forms", "[parser]") {
   CHECK(e.operands[0].operands[0].operands[0].kind == ExprKind::Customer);
   CHECK(e.operands[0].operands[1].operands[0].kind == ExprKind::Trigger);
 
-  e = segment_expr("avg(order_completed.amount) > 1.5 or min(a.b) < max(a.b) or now == none or false");
+  e = segment_expr(
+      "avg(order_completed.amount) > 1.5 or min(a.b) < max(a.b) or now == none or false");
   CHECK(e.operands[0].operands[0].operands[0].operands[0].kind == ExprKind::Avg);
   CHECK(e.operands[0].operands[0].operands[0].operands[1].number == 1.5);
 
@@ -253,14 +256,16 @@ TEST_CASE("parser: expression precedence and forms", "[parser]") {
 
 TEST_CASE("parser: one-line blocks and semicolons", "[parser]") {
   const Journey j = one_journey(
-      "journey j { entry on a; send email \"x\"; wait 1d; if customer.a { exit } else { exit \"b\" } }\n");
+      "journey j { entry on a; send email \"x\"; wait 1d; if customer.a { exit } else { exit \"b\" "
+      "} }\n");
   REQUIRE(j.steps.size() == 3);
   CHECK(j.steps[2].arms.size() == 1);
   CHECK(j.steps[2].has_else);
 }
 
 TEST_CASE("parser: spans cover their text", "[parser]") {
-  const std::string text = "journey j {\n  entry on a\n  l1: wait up to 1d {\n    on b { exit }\n  }\n}\n";
+  const std::string text =
+      "journey j {\n  entry on a\n  l1: wait up to 1d {\n    on b { exit }\n  }\n}\n";
   const Journey j = one_journey(text);
   CHECK(slice(text, j.steps[0].span) == "l1: wait up to 1d {\n    on b { exit }\n  }");
   CHECK(slice(text, j.steps[0].branches[0].span) == "on b { exit }");
@@ -270,7 +275,8 @@ TEST_CASE("parser: spans cover their text", "[parser]") {
 
 TEST_CASE("parser: once-only header clauses are all recorded, in source order", "[parser]") {
   const std::string text =
-      "journey j {\n  cap 1 per 1d\n  title \"a\"\n  entry on a\n  reentry never\n  quiet hours 21:00-09:00\n"
+      "journey j {\n  cap 1 per 1d\n  title \"a\"\n  entry on a\n  reentry never\n  quiet hours "
+      "21:00-09:00\n"
       "  title \"b\"\n}\n";
   const ParseResult r = parse_text(text);
   REQUIRE(r.diagnostics.empty());

@@ -1,15 +1,16 @@
 // Diagnostics rendering: caret placement, text layout, JSON and SARIF shapes.
+#include "dsl/render.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "dsl/render.hpp"
 
 using namespace journey::dsl;
 
 namespace {
 
 /// A workspace holding one file (not parsed) and the given diagnostics.
-Workspace with_file(const std::string& path, const std::string& text, std::vector<Diagnostic> diags) {
+Workspace with_file(const std::string& path, const std::string& text,
+                    std::vector<Diagnostic> diags) {
   Workspace ws;
   LoadedFile f;
   f.source = std::make_unique<SourceFile>(path, text);
@@ -78,7 +79,8 @@ TEST_CASE("an empty span or one at the end of a line gets a single caret", "[ren
 }
 
 TEST_CASE("text rendering: header, snippet, notes, help and summary", "[render]") {
-  const std::string text = "journey a {\n  entry on signup\n  l: wait 1d\n  l: exit\n  goto lx\n}\n";
+  const std::string text =
+      "journey a {\n  entry on signup\n  l: wait 1d\n  l: exit\n  goto lx\n}\n";
   const auto first = static_cast<std::uint32_t>(text.find("l: wait"));
   const auto second = static_cast<std::uint32_t>(text.find("l: exit"));
   Diagnostic dup = error("E102", "a.journey", Span{second, second + 1}, "duplicate label `l`");
@@ -112,7 +114,8 @@ TEST_CASE("no findings renders nothing; colour only when asked", "[render]") {
   Workspace clean = with_file("a.journey", "journey a { entry on x }\n", {});
   CHECK(render_text(clean, false).empty());
   CHECK(render_text(clean, true).empty());
-  Workspace ws = with_file("a.journey", "journey a {}\n", {error("E100", "a.journey", Span{8, 9}, "no entry")});
+  Workspace ws = with_file("a.journey", "journey a {}\n",
+                           {error("E100", "a.journey", Span{8, 9}, "no entry")});
   CHECK(render_text(ws, false).find('\x1b') == std::string::npos);
   const std::string coloured = render_text(ws, true);
   CHECK(coloured.find("\x1b[1;31merror[E100]\x1b[0m") != std::string::npos);
@@ -120,7 +123,8 @@ TEST_CASE("no findings renders nothing; colour only when asked", "[render]") {
 
 TEST_CASE("a diagnostic for a file that could not be read has no snippet", "[render]") {
   Workspace ws;
-  ws.diagnostics.push_back(error("E000", "missing.journey", Span{}, "cannot read `missing.journey`: No such file or directory"));
+  ws.diagnostics.push_back(error("E000", "missing.journey", Span{},
+                                 "cannot read `missing.journey`: No such file or directory"));
   CHECK(render_text(ws, false) ==
         "missing.journey: error[E000]: cannot read `missing.journey`: No such file or directory\n"
         "\n"
@@ -180,7 +184,8 @@ TEST_CASE("sarif rendering follows 2.1.0", "[render]") {
 
 TEST_CASE("rendering is deterministic", "[render]") {
   const std::string text = "journey a {\n}\n";
-  Workspace ws = with_file("a.journey", text, {error("E100", "a.journey", find(text, "a"), "no entry")});
+  Workspace ws =
+      with_file("a.journey", text, {error("E100", "a.journey", find(text, "a"), "no entry")});
   CHECK(render_text(ws, false) == render_text(ws, false));
   CHECK(render_json(ws) == render_json(ws));
   CHECK(render_sarif(ws) == render_sarif(ws));

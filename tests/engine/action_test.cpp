@@ -1,10 +1,10 @@
 // Action lines: the hand-written serialiser gives the bytes nlohmann's ordered dump gives.
+#include "engine/action.hpp"
+
 #include <string>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "engine/action.hpp"
 
 namespace {
 
@@ -34,7 +34,8 @@ TEST_CASE("action lines match the JSON library byte for byte", "[action]") {
   a.channel = "email";
   a.template_name = "welcome-1";
   a.at = 1767225600250;
-  for (const std::string id : {"c1", "quote\"back\\slash", "ctl\x01\x1f\t\n\r\b\f\x7f", "caf\xc3\xa9", "bad\xff utf8", ""}) {
+  for (const std::string id : {"c1", "quote\"back\\slash", "ctl\x01\x1f\t\n\r\b\f\x7f",
+                               "caf\xc3\xa9", "bad\xff utf8", ""}) {
     INFO(id);
     a.customer_id = id;
     a.params = {{"code", "WELCOME10"}, {"n", 1.5}, {"z", {1, nullptr, "x\n"}}};

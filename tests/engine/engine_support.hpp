@@ -13,7 +13,8 @@
 namespace journey::test {
 
 /// Compiles one file's text; the test fails (showing the diagnostics) when it has errors.
-inline std::shared_ptr<const engine::Program> build(const std::string& text, bool run_checks = true) {
+inline std::shared_ptr<const engine::Program> build(const std::string& text,
+                                                    bool run_checks = true) {
   dsl::Workspace ws;
   dsl::add_source(ws, "test.journey", text);
   if (run_checks) dsl::check(ws, {});

@@ -1,5 +1,7 @@
 // Unit tests of the engine: time, expressions, ids, state round-trips, rules not reachable
 // from simulate flags (engine-wide caps, step budget, versions), and the batching law.
+#include "engine/engine.hpp"
+
 #include <algorithm>
 #include <functional>
 #include <random>
@@ -9,13 +11,12 @@
 #include <catch2/catch.hpp>
 
 #include "dsl/workspace.hpp"
-#include "engine/engine.hpp"
 #include "engine/ids.hpp"
 #include "engine/program.hpp"
 #include "engine/state.hpp"
-#include "engine_support.hpp"
 #include "engine/value.hpp"
 #include "engine/zone.hpp"
+#include "engine_support.hpp"
 
 namespace je = journey::engine;
 namespace jd = journey::dsl;
@@ -28,7 +29,8 @@ namespace {
 // Evaluates an expression written in the language against a state at `now`, by compiling a
 // journey whose `if` holds it; aggregate folds are kept in `aggregates` when given.
 je::Value eval(const std::string& expr, const je::CustomerState& state, je::Millis now,
-               const nlohmann::json& event = nlohmann::json::object(), je::AggregateCaches* aggregates = nullptr) {
+               const nlohmann::json& event = nlohmann::json::object(),
+               je::AggregateCaches* aggregates = nullptr) {
   const auto program = build("journey t {\n  entry on x\n  if " + expr + " { exit }\n}\n", false);
   const auto& op = program->journeys.at(0).ops.at(0);
   const auto* branch = std::get_if<je::BranchOp>(&op.payload);
@@ -55,17 +57,20 @@ TEST_CASE("parse_event reads Segment shapes and names the bad field", "[event]")
       R"({"type":"track","event":"e","userId":"c1","timestamp":"2026-01-01T00:00:00Z","properties":{"a":1},"messageId":"m"})"));
   REQUIRE(std::holds_alternative<je::Event>(ok));
   CHECK(std::get<je::Event>(ok).properties["a"] == 1);
-  const auto bad = je::parse_event(nlohmann::json::parse(R"({"type":"track","event":"e","userId":"c1","timestamp":5})"));
+  const auto bad = je::parse_event(
+      nlohmann::json::parse(R"({"type":"track","event":"e","userId":"c1","timestamp":5})"));
   REQUIRE(std::holds_alternative<je::EventError>(bad));
   CHECK(std::get<je::EventError>(bad).path == "$.timestamp");
-  const auto page = je::parse_event(nlohmann::json::parse(R"({"type":"page","userId":"c1","timestamp":"2026-01-01T00:00:00Z"})"));
+  const auto page = je::parse_event(
+      nlohmann::json::parse(R"({"type":"page","userId":"c1","timestamp":"2026-01-01T00:00:00Z"})"));
   REQUIRE(std::holds_alternative<je::EventError>(page));
   CHECK(std::get<je::EventError>(page).path == "$.type");
 }
 
 TEST_CASE("expressions follow the runtime rules of spec section 5", "[expr]") {
   auto state = je::new_customer("c1");
-  state->profile = nlohmann::json::parse(R"({"plan":"gold","age":30,"tags":["vip"],"signed_up":"2026-01-01T00:00:00Z"})");
+  state->profile = nlohmann::json::parse(
+      R"({"plan":"gold","age":30,"tags":["vip"],"signed_up":"2026-01-01T00:00:00Z"})");
   state->timeline["order"] = {{at("2026-01-01T00:00:00Z"), {{"amount", 10}}},
                               {at("2026-01-05T00:00:00Z"), {{"amount", 30}}},
                               {at("2026-01-10T00:00:00Z"), {{"amount", 20}}}};
@@ -104,7 +109,8 @@ TEST_CASE("expressions follow the runtime rules of spec section 5", "[expr]") {
 
 TEST_CASE("next_change finds since thresholds and window exits", "[expr]") {
   const auto program = build(
-      "journey t {\n  entry when since(order) >= 30d\n  entry when count(view within 1h) >= 2\n  send email \"x\"\n}\n");
+      "journey t {\n  entry when since(order) >= 30d\n  entry when count(view within 1h) >= 2\n  "
+      "send email \"x\"\n}\n");
   auto state = je::new_customer("c1");
   state->timeline["order"] = {{at("2026-01-01T00:00:00Z"), {}}};
   state->timeline["view"] = {{at("2026-01-01T00:10:00Z"), {}}, {at("2026-01-01T00:20:00Z"), {}}};
@@ -157,12 +163,14 @@ TEST_CASE("versions hash the compiled form", "[compile]") {
 
 TEST_CASE("the compiled machine has wait points and transitions", "[compile]") {
   const auto p = build(
-      "journey w {\n  entry on signup\n  send email \"a\"\n  wait up to 3d {\n    on buy { send email \"t\"; exit }\n  }\n"
+      "journey w {\n  entry on signup\n  send email \"a\"\n  wait up to 3d {\n    on buy { send "
+      "email \"t\"; exit }\n  }\n"
       "  if customer.vip == true { send sms \"v\" } else { send sms \"n\" }\n}\n");
   const auto& j = p->journeys[0];
   REQUIRE(j.states.size() == 3);  // start, end, the wait up to
   CHECK(j.states[2].kind == je::StateKind::WaitUpTo);
-  // start -> wait (send a); wait --buy--> end (send t, exit); wait --timeout--> end twice (if/else).
+  // start -> wait (send a); wait --buy--> end (send t, exit); wait --timeout--> end twice
+  // (if/else).
   CHECK(j.transitions.size() == 4);
   CHECK(j.events_read == std::set<std::string>{"signup", "buy"});
 }
@@ -171,19 +179,23 @@ TEST_CASE("aggregates whose fold can be kept get a slot at compile time", "[comp
   const auto program = build(
       "journey t {\n"
       "  entry on x where count(order where event.amount > 10) > 1\n"
-      "  if count(order where event.amount > 10) > 2 and sum(order.amount where event.amount > 5 within 7d) > 0"
-      " and count(order where customer.vip == true) > 0 and max(order.amount where event.amount < 3) > 1 { exit }\n"
+      "  if count(order where event.amount > 10) > 2 and sum(order.amount where event.amount > 5 "
+      "within 7d) > 0"
+      " and count(order where customer.vip == true) > 0 and max(order.amount where event.amount < "
+      "3) > 1 { exit }\n"
       "}\n",
       false);
   // One key per distinct kept aggregate; `within` and a `where` reading the customer scan.
   CHECK(program->aggregate_keys ==
-        std::vector<std::string>{"count(order where event.amount > 10)", "max(order.amount where event.amount < 3)"});
+        std::vector<std::string>{"count(order where event.amount > 10)",
+                                 "max(order.amount where event.amount < 3)"});
   const auto& j = program->journeys.at(0);
   const auto& where = *j.entries.at(0).where;
   CHECK(where.operands.at(0).slot == 0);
   std::vector<std::int32_t> slots;
   const std::function<void(const jd::Expr&)> walk = [&](const jd::Expr& e) {
-    if (e.kind == jd::ExprKind::Count || e.kind == jd::ExprKind::Sum || e.kind == jd::ExprKind::Max) slots.push_back(e.slot);
+    if (e.kind == jd::ExprKind::Count || e.kind == jd::ExprKind::Sum || e.kind == jd::ExprKind::Max)
+      slots.push_back(e.slot);
     for (const auto& o : e.operands) walk(o);
   };
   walk(std::get<je::BranchOp>(j.ops.at(0).payload).condition);
@@ -192,7 +204,8 @@ TEST_CASE("aggregates whose fold can be kept get a slot at compile time", "[comp
 
 TEST_CASE("the zone table finds what date::locate_zone finds", "[zone]") {
   const auto zones = je::Zones::from_tzdb();
-  for (const char* name : {"UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Etc/GMT+5"}) {
+  for (const char* name :
+       {"UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Etc/GMT+5"}) {
     INFO(name);
     CHECK(zones.find(name) == date::locate_zone(name));
   }
@@ -207,15 +220,19 @@ TEST_CASE("where-filtered aggregates extended incrementally equal a fresh scan",
     all.push_back({at("2026-01-01T00:00:00Z") + i * 3600000LL, {{"amount", (i * 7) % 23}}});
   }
   // The same aggregate with a window wider than the timeline takes the scanning path.
-  const std::string exprs[] = {"count(order where event.amount > 10)", "sum(order.amount where event.amount > 5)",
-                               "min(order.amount where event.amount > 5)", "max(order.amount where event.amount < 20)"};
-  const auto scanned = [](const std::string& e) { return e.substr(0, e.size() - 1) + " within 1000w)"; };
+  const std::string exprs[] = {
+      "count(order where event.amount > 10)", "sum(order.amount where event.amount > 5)",
+      "min(order.amount where event.amount > 5)", "max(order.amount where event.amount < 20)"};
+  const auto scanned = [](const std::string& e) {
+    return e.substr(0, e.size() - 1) + " within 1000w)";
+  };
   for (std::size_t n = 0; n < all.size(); n += 7) {
     state->timeline["order"].assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
     const je::Millis now = at("2026-01-01T00:00:00Z") + static_cast<je::Millis>(n) * 3600000LL;
     for (const auto& e : exprs) {
       INFO(e << " after " << n << " entries");
-      CHECK(je::values_equal(eval(e, *state, now, nlohmann::json::object(), &state->aggregates), eval(scanned(e), *state, now)));
+      CHECK(je::values_equal(eval(e, *state, now, nlohmann::json::object(), &state->aggregates),
+                             eval(scanned(e), *state, now)));
     }
   }
   CHECK_FALSE(state->aggregates.empty());

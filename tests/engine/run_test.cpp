@@ -76,7 +76,8 @@ std::vector<je::Event> history(std::mt19937& rng, const std::string& customer) {
   id.type = je::Event::Type::Identify;
   id.customer_id = customer;
   id.at = t;
-  id.properties = {{"timezone", rng() % 2 ? "America/New_York" : "Europe/Berlin"}, {"consent", {{"email", true}, {"push", rng() % 3 != 0}, {"sms", true}}}};
+  id.properties = {{"timezone", rng() % 2 ? "America/New_York" : "Europe/Berlin"},
+                   {"consent", {{"email", true}, {"push", rng() % 3 != 0}, {"sms", true}}}};
   out.push_back(id);
   const char* const names[] = {"signup", "order", "view", "unsubscribe", "view"};
   for (int i = 0; i < 12; ++i) {
@@ -89,13 +90,19 @@ std::vector<je::Event> history(std::mt19937& rng, const std::string& customer) {
 
 // Runs events through one engine, cutting wherever `cut` says: at a cut the clock is advanced to
 // a random instant before the next event, and the state is serialised and read back.
-std::vector<std::string> run(const je::Engine& engine, const std::vector<je::Event>& events, std::mt19937* cuts) {
+std::vector<std::string> run(const je::Engine& engine, const std::vector<je::Event>& events,
+                             std::mt19937* cuts) {
   auto state = je::new_customer(events.front().customer_id);
   std::vector<je::Action> actions;
-  const auto take = [&actions](je::Outcome&& o) { actions.insert(actions.end(), o.actions.begin(), o.actions.end()); };
+  const auto take = [&actions](je::Outcome&& o) {
+    actions.insert(actions.end(), o.actions.begin(), o.actions.end());
+  };
   for (const auto& e : events) {
     if (cuts != nullptr && (*cuts)() % 2 == 0 && state->known) {
-      const je::Millis mid = state->clock + static_cast<je::Millis>((*cuts)() % static_cast<unsigned>(std::max<je::Millis>(1, e.at - state->clock)));
+      const je::Millis mid =
+          state->clock +
+          static_cast<je::Millis>(
+              (*cuts)() % static_cast<unsigned>(std::max<je::Millis>(1, e.at - state->clock)));
       take(engine.on_time(*state, mid));
       state = je::deserialize(je::serialize(*state));
     }
@@ -144,8 +151,9 @@ TEST_CASE("engine-wide caps count sends across journeys per channel", "[caps]") 
   config.consent_assumed = true;
   config.channel_caps["email"] = {2, 86400000};
   je::Engine engine(config);
-  engine.deploy(build("journey a {\n  entry on x\n  reentry always\n  send email \"a\"\n}\n"
-                      "journey b {\n  entry on x\n  reentry always\n  send email \"b\"\n  send sms \"s\"\n}\n"));
+  engine.deploy(build(
+      "journey a {\n  entry on x\n  reentry always\n  send email \"a\"\n}\n"
+      "journey b {\n  entry on x\n  reentry always\n  send email \"b\"\n  send sms \"s\"\n}\n"));
   auto state = je::new_customer("c1");
   const auto o1 = engine.on_event(*state, track("c1", "x", at("2026-01-01T00:00:00Z")));
   REQUIRE(o1.actions.size() == 3);
@@ -168,8 +176,9 @@ TEST_CASE("a run past the step budget ends with an error record", "[budget]") {
   engine.deploy(build("journey loop {\n  entry on x\n  top: tag \"a\"\n  goto top\n}\n", false));
   auto state = je::new_customer("c1");
   const auto out = engine.on_event(*state, track("c1", "x", at("2026-01-01T00:00:00Z")));
-  const auto error = std::find_if(out.records.begin(), out.records.end(),
-                                  [](const je::Record& r) { return r.kind == je::Record::Kind::Error; });
+  const auto error = std::find_if(out.records.begin(), out.records.end(), [](const je::Record& r) {
+    return r.kind == je::Record::Kind::Error;
+  });
   REQUIRE(error != out.records.end());
   CHECK(error->detail.find("step budget") != std::string::npos);
   CHECK(state->runs.empty());
@@ -203,7 +212,9 @@ TEST_CASE("runs keep the version they entered with", "[versions]") {
 
 TEST_CASE("identify merges traits; set, tag and untag edit the profile", "[profile]") {
   je::Engine engine{je::EngineConfig{}};
-  engine.deploy(build("journey p {\n  entry on x\n  set customer.a.b = 5\n  tag \"t1\"\n  tag \"t2\"\n  untag \"t1\"\n}\n"));
+  engine.deploy(
+      build("journey p {\n  entry on x\n  set customer.a.b = 5\n  tag \"t1\"\n  tag \"t2\"\n  "
+            "untag \"t1\"\n}\n"));
   auto state = je::new_customer("c1");
   je::Event id;
   id.type = je::Event::Type::Identify;

@@ -1,9 +1,10 @@
 // Customer state encoding: every field round-trips, states stored as CBOR by earlier builds still
 // read, and no corrupt input crashes the reader.
 #include <algorithm>
-#include <catch2/catch.hpp>
 #include <stdexcept>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "engine/engine.hpp"
 #include "engine/state.hpp"

@@ -2,8 +2,9 @@
 // as CBOR): engine::deserialize still reads it. Shared by serialize_test and bench/bench_state.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/state.hpp"
 

@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/event.hpp"
-#include "runtime/sim/event_scan.hpp"
 #include "runtime/common/json_guard.hpp"
+#include "runtime/sim/event_scan.hpp"
 
 namespace {
 
@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto* event = std::get_if<Event>(&parsed);
   if (event == nullptr) {
     const auto& error = std::get<journey::engine::EventError>(parsed);
-    std::fprintf(stderr, "fuzz_event_line: parse_event: %s: %s\n", error.path.c_str(), error.message.c_str());
+    std::fprintf(stderr, "fuzz_event_line: parse_event: %s: %s\n", error.path.c_str(),
+                 error.message.c_str());
     mismatch("parse_event refuses the line", line);
   }
   if (event->type != scanned->type) mismatch("type", line);

@@ -29,8 +29,8 @@
 #include "engine/action.hpp"
 #include "engine/engine.hpp"
 #include "engine/state.hpp"
-#include "runtime/http/api.hpp"
 #include "runtime/common/config.hpp"
+#include "runtime/http/api.hpp"
 #include "runtime/serve/journey_set.hpp"
 
 namespace {
@@ -223,7 +223,8 @@ void consume(const engine::Outcome& outcome) {
                      "a trace detail does not dump as JSON");
     (void)json(line.message).dump(-1, ' ', false, json::error_handler_t::replace);
   }
-  for (const auto& record : outcome.records) (void)json(record.detail).dump(-1, ' ', false, json::error_handler_t::replace);
+  for (const auto& record : outcome.records)
+    (void)json(record.detail).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 /// The state must write, read back and write the same bytes.
@@ -256,7 +257,9 @@ void carry_out(const rt::HttpRequest& request, const rt::Intent& intent, Custome
   const auto& eng = *world().engine;
   if (const auto* ingest = std::get_if<rt::Ingest>(&intent)) {
     for (const auto& item : ingest->items) {
-      if (kVerbose) std::fprintf(stderr, "  event %s for %s\n", item.event.name.c_str(), item.event.customer_id.c_str());
+      if (kVerbose)
+        std::fprintf(stderr, "  event %s for %s\n", item.event.name.c_str(),
+                     item.event.customer_id.c_str());
       (void)must_parse(item.raw, "an ingest item's raw text is not JSON");
       auto& state = customer(customers, item.event.customer_id);
       consume(eng.on_event(state, item.event, true));
@@ -277,7 +280,8 @@ void carry_out(const rt::HttpRequest& request, const rt::Intent& intent, Custome
     }
     respond(request, http::status::ok, {{"journeys", list}});
   } else if (const auto* lint = std::get_if<rt::LintScript>(&intent)) {
-    if (lint->text.size() <= kMaxLintBytes) respond(request, http::status::ok, rt::lint_script(lint->text));
+    if (lint->text.size() <= kMaxLintBytes)
+      respond(request, http::status::ok, rt::lint_script(lint->text));
   } else {
     respond(request, http::status::ok, {{"status", "ok"}});
   }
@@ -288,7 +292,8 @@ bool handle(rt::HttpRequest request, const rt::Config& config, Customers& custom
   const bool keep_alive = request.keep_alive();
   auto routed = rt::route(request, config, kNow);
   if (kVerbose) {
-    std::fprintf(stderr, "%s %s (%zu body bytes): %s\n", std::string(request.method_string()).c_str(),
+    std::fprintf(stderr, "%s %s (%zu body bytes): %s\n",
+                 std::string(request.method_string()).c_str(),
                  std::string(request.target()).c_str(), request.body().size(),
                  std::holds_alternative<rt::Intent>(routed) ? "intent" : "answer");
   }
@@ -310,7 +315,8 @@ void wake_up(Customers& customers) {
     for (int i = 0; i < kMaxWakeups; ++i) {
       const auto next = eng.next_wakeup(*state);
       if (!next || *next > kNow + 400LL * 24 * 3600 * 1000) break;
-      if (kVerbose) std::fprintf(stderr, "wake-up of %s at %lld\n", id.c_str(), static_cast<long long>(*next));
+      if (kVerbose)
+        std::fprintf(stderr, "wake-up of %s at %lld\n", id.c_str(), static_cast<long long>(*next));
       consume(eng.on_time(*state, *next, true));
       round_trip(*state);
     }
@@ -355,11 +361,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ec == http::error::end_of_stream) break;
     if (ec) {
       // The answers of runtime/server.cpp on a read error, then the connection closes.
-      rt::HttpRequest request{ec == http::error::body_limit ? http::verb::post : http::verb::get, "/", 11};
+      rt::HttpRequest request{ec == http::error::body_limit ? http::verb::post : http::verb::get,
+                              "/", 11};
       request.keep_alive(false);
       check_response(rt::error_response(request,
-                                        ec == http::error::body_limit ? http::status::payload_too_large
-                                                                      : http::status::bad_request,
+                                        ec == http::error::body_limit
+                                            ? http::status::payload_too_large
+                                            : http::status::bad_request,
                                         "malformed HTTP request: " + ec.message()));
       break;
     }

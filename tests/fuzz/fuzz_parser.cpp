@@ -13,7 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const SourceFile file("fuzz.journey", std::string(reinterpret_cast<const char*>(data), size));
   const ParseResult parsed = parse(file);
   for (const auto& d : parsed.diagnostics) {
-    if (d.span.begin > file.text().size() || d.span.end > file.text().size() || d.span.begin > d.span.end) std::abort();
+    if (d.span.begin > file.text().size() || d.span.end > file.text().size() ||
+        d.span.begin > d.span.end)
+      std::abort();
   }
   if (!parsed.diagnostics.empty()) return 0;
   const std::string once = format(file, parsed.module);

@@ -2,6 +2,8 @@
 // directories (or files) given on the command line, in name order, and prints how many ran. A
 // target that finds a bug aborts, which fails the CTest test that runs this. Files named
 // .gitkeep or README* are not inputs and are skipped.
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstddef>
@@ -13,8 +15,6 @@
 #include <string>
 #include <system_error>
 #include <vector>
-
-#include <unistd.h>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 

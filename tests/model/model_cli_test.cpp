@@ -1,8 +1,9 @@
 // `journey model fit` through the real binary on NDJSON events: the CDNOW figures of the paper
 // in its output, the holdout table, the plot and the model file; bad input named by place.
+#include <string>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-#include <string>
 
 #include "cdnow_fixture.hpp"
 #include "cli/cli_support.hpp"

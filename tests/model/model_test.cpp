@@ -1,7 +1,6 @@
 // The model library: purchase histories from events, the BG/NBD fit against the published CDNOW
 // figures (Fader, Hardie and Lee 2005), Gamma-Gamma against Fader and Hardie's CDNOW note, and
 // the laws the formulas obey.
-#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -9,6 +8,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <catch2/catch.hpp>
 
 #include "cdnow_fixture.hpp"
 #include "cli/cli_support.hpp"

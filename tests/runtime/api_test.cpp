@@ -1,7 +1,7 @@
 // The request router is a pure function: routes, auth and validation without sockets.
-#include <catch2/catch.hpp>
-
 #include "runtime/http/api.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace journey::runtime;
 namespace http = boost::beast::http;
@@ -26,7 +26,9 @@ HttpResponse answered(const Routed& routed) {
   return std::get<HttpResponse>(routed);
 }
 
-json body(const HttpResponse& response) { return json::parse(response.body()); }
+json body(const HttpResponse& response) {
+  return json::parse(response.body());
+}
 
 template <typename T>
 const T& intent(const Routed& routed) {
@@ -40,17 +42,27 @@ const T& intent(const Routed& routed) {
 
 TEST_CASE("api: routes", "[api]") {
   Config config;
-  CHECK(std::holds_alternative<CheckHealth>(std::get<Intent>(route(request(http::verb::get, "/healthz"), config, kNow))));
+  CHECK(std::holds_alternative<CheckHealth>(
+      std::get<Intent>(route(request(http::verb::get, "/healthz"), config, kNow))));
   intent<ReadMetrics>(route(request(http::verb::get, "/metrics"), config, kNow));
   intent<ListJourneys>(route(request(http::verb::get, "/v1/journeys"), config, kNow));
   intent<ReloadJourneys>(route(request(http::verb::post, "/v1/journeys/reload"), config, kNow));
-  CHECK(intent<LintScript>(route(request(http::verb::post, "/v1/lint", "journey x {}"), config, kNow)).text == "journey x {}");
-  CHECK(intent<GetCustomer>(route(request(http::verb::get, "/v1/customers/a%20b"), config, kNow)).id == "a b");
-  CHECK(intent<ExplainCustomer>(route(request(http::verb::get, "/v1/customers/c1/explain"), config, kNow)).id == "c1");
-  CHECK(intent<EraseCustomer>(route(request(http::verb::delete_, "/v1/customers/c1"), config, kNow)).id == "c1");
-  CHECK(answered(route(request(http::verb::get, "/v1/nope"), config, kNow)).result() == http::status::not_found);
-  CHECK(answered(route(request(http::verb::get, "/v1/customers/a/b"), config, kNow)).result() == http::status::not_found);
-  CHECK(answered(route(request(http::verb::get, "/v1/customers/%zz"), config, kNow)).result() == http::status::bad_request);
+  CHECK(
+      intent<LintScript>(route(request(http::verb::post, "/v1/lint", "journey x {}"), config, kNow))
+          .text == "journey x {}");
+  CHECK(intent<GetCustomer>(route(request(http::verb::get, "/v1/customers/a%20b"), config, kNow))
+            .id == "a b");
+  CHECK(intent<ExplainCustomer>(
+            route(request(http::verb::get, "/v1/customers/c1/explain"), config, kNow))
+            .id == "c1");
+  CHECK(intent<EraseCustomer>(route(request(http::verb::delete_, "/v1/customers/c1"), config, kNow))
+            .id == "c1");
+  CHECK(answered(route(request(http::verb::get, "/v1/nope"), config, kNow)).result() ==
+        http::status::not_found);
+  CHECK(answered(route(request(http::verb::get, "/v1/customers/a/b"), config, kNow)).result() ==
+        http::status::not_found);
+  CHECK(answered(route(request(http::verb::get, "/v1/customers/%zz"), config, kNow)).result() ==
+        http::status::bad_request);
   auto wrong = answered(route(request(http::verb::get, "/v1/track"), config, kNow));
   CHECK(wrong.result() == http::status::method_not_allowed);
   CHECK(wrong[http::field::allow] == "POST");
@@ -61,7 +73,9 @@ TEST_CASE("api: routes", "[api]") {
 TEST_CASE("api: ingest validation names the JSON path", "[api]") {
   Config config;
   config.limits.batch_items = 3;
-  auto track = [&](const std::string& text) { return route(request(http::verb::post, "/v1/track", text), config, kNow); };
+  auto track = [&](const std::string& text) {
+    return route(request(http::verb::post, "/v1/track", text), config, kNow);
+  };
 
   auto routed = track(R"({"event":"signup","userId":"c1","messageId":"m","extra":{"x":1}})");
   const auto& ingest = intent<Ingest>(routed);
@@ -75,26 +89,41 @@ TEST_CASE("api: ingest validation names the JSON path", "[api]") {
   CHECK(malformed.result() == http::status::bad_request);
   CHECK(body(malformed)["path"] == "$");
   CHECK(body(answered(track("[1]")))["path"] == "$");
-  CHECK(body(answered(track(R"({"event":"e","userId":"c","timestamp":"yesterday"})")))["path"] == "$.timestamp");
+  CHECK(body(answered(track(R"({"event":"e","userId":"c","timestamp":"yesterday"})")))["path"] ==
+        "$.timestamp");
   CHECK(body(answered(track(R"({"event":"e","userId":""})")))["path"] == "$.userId");
   CHECK(body(answered(track(R"({"type":"identify","userId":"c"})")))["path"] == "$.type");
-  CHECK(answered(track("{\"event\":\"\xc3\x28\",\"userId\":\"c\"}")).result() == http::status::bad_request);
+  CHECK(answered(track("{\"event\":\"\xc3\x28\",\"userId\":\"c\"}")).result() ==
+        http::status::bad_request);
 
-  auto identify = route(request(http::verb::post, "/v1/identify", R"({"userId":"c1","traits":{"plan":"pro"}})"), config, kNow);
+  auto identify =
+      route(request(http::verb::post, "/v1/identify", R"({"userId":"c1","traits":{"plan":"pro"}})"),
+            config, kNow);
   CHECK(intent<Ingest>(identify).items.at(0).event.type == journey::engine::Event::Type::Identify);
 
-  auto batch = [&](const std::string& text) { return route(request(http::verb::post, "/v1/batch", text), config, kNow); };
-  CHECK(intent<Ingest>(batch(R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"identify","userId":"c"}]})")).items.size() == 2);
+  auto batch = [&](const std::string& text) {
+    return route(request(http::verb::post, "/v1/batch", text), config, kNow);
+  };
+  CHECK(
+      intent<Ingest>(
+          batch(
+              R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"identify","userId":"c"}]})"))
+          .items.size() == 2);
   CHECK(body(answered(batch(R"({"batch":{}})")))["path"] == "$.batch");
-  CHECK(body(answered(batch(R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"page","userId":"c"}]})")))["path"] ==
-        "$.batch[1].type");
-  CHECK(body(answered(batch(R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"track","event":"a","userId":"c","timestamp":3}]})")))["path"] ==
-        "$.batch[1].timestamp");
+  CHECK(
+      body(answered(batch(
+          R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"page","userId":"c"}]})")))
+          ["path"] == "$.batch[1].type");
+  CHECK(
+      body(answered(batch(
+          R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"track","event":"a","userId":"c","timestamp":3}]})")))
+          ["path"] == "$.batch[1].timestamp");
   auto too_many = answered(batch(R"({"batch":[{},{},{},{}]})"));
   CHECK(too_many.result() == http::status::payload_too_large);
 
   // Batch items are stored as received: their own text, nested values and strings included.
-  auto kept = batch(R"( { "context" : {"batch":[1]}, "batch" : [ {"type":"track", "event":"a]}", "userId":"c\"1"} ,
+  auto kept = batch(
+      R"( { "context" : {"batch":[1]}, "batch" : [ {"type":"track", "event":"a]}", "userId":"c\"1"} ,
     {"type":"identify","userId":"c","traits":{"a":[1,{"b":"}"}]}} ] } )");
   const auto& items = intent<Ingest>(kept).items;
   REQUIRE(items.size() == 2);
@@ -106,7 +135,8 @@ TEST_CASE("api: ingest validation names the JSON path", "[api]") {
 TEST_CASE("api: body limit", "[api]") {
   Config config;
   config.limits.body_bytes = 256;
-  auto response = answered(route(request(http::verb::post, "/v1/track", std::string(300, ' ')), config, kNow));
+  auto response =
+      answered(route(request(http::verb::post, "/v1/track", std::string(300, ' ')), config, kNow));
   CHECK(response.result() == http::status::payload_too_large);
   CHECK_THAT(body(response)["error"].get<std::string>(), Catch::Contains("256"));
 }
@@ -120,16 +150,21 @@ TEST_CASE("api: bearer tokens and scopes", "[api]") {
   auto missing = answered(route(request(http::verb::post, "/v1/track", event), config, kNow));
   CHECK(missing.result() == http::status::unauthorized);
   CHECK(missing[http::field::www_authenticate] == "Bearer");
-  CHECK(answered(route(request(http::verb::post, "/v1/track", event, "nope-nope"), config, kNow)).result() ==
-        http::status::unauthorized);
-  CHECK(answered(route(request(http::verb::post, "/v1/track", event, "read-secret"), config, kNow)).result() ==
-        http::status::forbidden);
-  intent<Ingest>(route(request(http::verb::post, "/v1/track", event, "ingest-secret"), config, kNow));
-  intent<Ingest>(route(request(http::verb::post, "/v1/track", event, "admin-secret"), config, kNow));
-  CHECK(answered(route(request(http::verb::post, "/v1/journeys/reload", "", "read-secret"), config, kNow)).result() ==
-        http::status::forbidden);
-  intent<ReloadJourneys>(route(request(http::verb::post, "/v1/journeys/reload", "", "admin-secret"), config, kNow));
-  intent<GetCustomer>(route(request(http::verb::get, "/v1/customers/c", "", "read-secret"), config, kNow));
+  CHECK(answered(route(request(http::verb::post, "/v1/track", event, "nope-nope"), config, kNow))
+            .result() == http::status::unauthorized);
+  CHECK(answered(route(request(http::verb::post, "/v1/track", event, "read-secret"), config, kNow))
+            .result() == http::status::forbidden);
+  intent<Ingest>(
+      route(request(http::verb::post, "/v1/track", event, "ingest-secret"), config, kNow));
+  intent<Ingest>(
+      route(request(http::verb::post, "/v1/track", event, "admin-secret"), config, kNow));
+  CHECK(answered(route(request(http::verb::post, "/v1/journeys/reload", "", "read-secret"), config,
+                       kNow))
+            .result() == http::status::forbidden);
+  intent<ReloadJourneys>(
+      route(request(http::verb::post, "/v1/journeys/reload", "", "admin-secret"), config, kNow));
+  intent<GetCustomer>(
+      route(request(http::verb::get, "/v1/customers/c", "", "read-secret"), config, kNow));
   // Health stays open for load balancers.
   intent<CheckHealth>(route(request(http::verb::get, "/healthz"), config, kNow));
   // Authentication comes before validation: no hints to a caller without a token.

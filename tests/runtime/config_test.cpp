@@ -1,7 +1,7 @@
 // journey.toml parsing, defaults and command-line overrides.
-#include <catch2/catch.hpp>
-
 #include "runtime/common/config.hpp"
+
+#include <catch2/catch.hpp>
 
 using namespace journey::runtime;
 
@@ -84,11 +84,14 @@ TEST_CASE("config: errors name the key and the line", "[config]") {
     return std::string("no error");
   };
   CHECK(message("shards = \"four\"\n") == "j.toml:1: `shards`: expected an integer");
-  CHECK(message("\n\n[limits]\nbody_bytes = 1\n") == "j.toml:4: `limits.body_bytes`: must be between 256 and 1073741824");
-  CHECK(message("[engine]\nconsent = \"maybe\"\n") == "j.toml:2: `engine.consent`: expected \"required\" or \"assumed\"");
+  CHECK(message("\n\n[limits]\nbody_bytes = 1\n") ==
+        "j.toml:4: `limits.body_bytes`: must be between 256 and 1073741824");
+  CHECK(message("[engine]\nconsent = \"maybe\"\n") ==
+        "j.toml:2: `engine.consent`: expected \"required\" or \"assumed\"");
   CHECK(message("lisen = \"x\"\n") == "j.toml:1: `lisen`: unknown key");
   CHECK(message("[sink]\ndefault = \"ftp:x\"\n").rfind("j.toml:2: `sink.default`", 0) == 0);
-  CHECK(message("[webhook]\ntimeout = \"5 seconds\"\n").rfind("j.toml:2: `webhook.timeout`", 0) == 0);
+  CHECK(message("[webhook]\ntimeout = \"5 seconds\"\n").rfind("j.toml:2: `webhook.timeout`", 0) ==
+        0);
   CHECK(message("[[tokens]]\ntoken = \"short\"\nscopes=[\"read\"]\n").rfind("j.toml:", 0) == 0);
   CHECK(message("[[tokens]]\ntoken = \"long-enough\"\nscopes=[\"write\"]\n") ==
         "j.toml:3: `tokens[0].scopes`: unknown scope (expected ingest, read or admin)");

@@ -1,5 +1,7 @@
 // The fast event reader agrees with the slow one (nlohmann + engine::parse_event) whenever it
 // accepts a line, and leaves every line the slow one refuses to it.
+#include "runtime/sim/event_scan.hpp"
+
 #include <cstdint>
 #include <fstream>
 #include <random>
@@ -8,8 +10,6 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include "runtime/sim/event_scan.hpp"
 
 namespace {
 
@@ -37,7 +37,8 @@ void agree(const std::string& line) {
   CHECK(fast->name == reference->name);
   CHECK(fast->at == reference->at);
   CHECK(fast->message_id == reference->message_id);
-  const auto props = fast->properties.empty() ? nlohmann::json::object() : nlohmann::json::parse(fast->properties);
+  const auto props =
+      fast->properties.empty() ? nlohmann::json::object() : nlohmann::json::parse(fast->properties);
   CHECK(props == reference->properties);
 }
 
@@ -54,13 +55,15 @@ TEST_CASE("the fast reader reads plain Segment lines", "[scan]") {
   CHECK(ev->properties == R"({"total":42.5,"items":[1,2,{"a":null}]})");
   CHECK(ev->at == *journey::engine::parse_timestamp("2026-01-03T09:00:00.250Z"));
 
-  const auto id = scan_event(R"( {"userId":"c2","traits":{"plan":"pro"},"timestamp":"2026-01-03T10:00:00Z"} )");
+  const auto id =
+      scan_event(R"( {"userId":"c2","traits":{"plan":"pro"},"timestamp":"2026-01-03T10:00:00Z"} )");
   REQUIRE(id);
   CHECK(id->type == journey::engine::Event::Type::Identify);
   CHECK(id->properties == R"({"plan":"pro"})");
   CHECK(id->message_id.empty());
 
-  const auto nulls = scan_event(R"({"event":"x","userId":"c","timestamp":"2026-01-03T10:00:00Z","properties":null,"messageId":null})");
+  const auto nulls = scan_event(
+      R"({"event":"x","userId":"c","timestamp":"2026-01-03T10:00:00Z","properties":null,"messageId":null})");
   REQUIRE(nulls);
   CHECK(nulls->type == journey::engine::Event::Type::Track);
   CHECK(nulls->properties.empty());
@@ -68,14 +71,16 @@ TEST_CASE("the fast reader reads plain Segment lines", "[scan]") {
 
 TEST_CASE("the fast reader leaves what it cannot read exactly to the slow path", "[scan]") {
   const std::vector<std::string> lines = {
-      R"({"event":"a\"b","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",               // escape
-      R"({"event":"café","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",               // non-ASCII
-      R"({"event":"a","event":"b","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",      // duplicate
-      R"({"event":"a","userId":"c","timestamp":"2026-01-03T10:00:00Z","properties":[1]})",  // not an object
-      R"({"event":"a","userId":"","timestamp":"2026-01-03T10:00:00Z"})",                   // empty userId
-      R"({"event":"a","userId":7,"timestamp":"2026-01-03T10:00:00Z"})",                    // userId type
-      R"({"event":"a","userId":"c","timestamp":"yesterday"})",                             // timestamp
-      R"({"type":"page","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",                // type
+      R"({"event":"a\"b","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",           // escape
+      R"({"event":"café","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",           // non-ASCII
+      R"({"event":"a","event":"b","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",  // duplicate
+      R"({"event":"a","userId":"c","timestamp":"2026-01-03T10:00:00Z","properties":[1]})",  // not
+                                                                                            // an
+                                                                                            // object
+      R"({"event":"a","userId":"","timestamp":"2026-01-03T10:00:00Z"})",     // empty userId
+      R"({"event":"a","userId":7,"timestamp":"2026-01-03T10:00:00Z"})",      // userId type
+      R"({"event":"a","userId":"c","timestamp":"yesterday"})",               // timestamp
+      R"({"type":"page","userId":"c","timestamp":"2026-01-03T10:00:00Z"})",  // type
       R"({"event":"a","userId":"c","timestamp":"2026-01-03T10:00:00Z","properties":{"n":01}})",  // number
       R"({"event":"a","userId":"c","timestamp":"2026-01-03T10:00:00Z","properties":{"n":1.}})",
       R"({"event":"a","userId":"c","timestamp":"2026-01-03T10:00:00Z"} x)",  // trailing bytes
@@ -89,7 +94,8 @@ TEST_CASE("the fast reader leaves what it cannot read exactly to the slow path",
   }
 }
 
-TEST_CASE("property: on mutated lines the fast reader never disagrees with the slow one", "[scan][property]") {
+TEST_CASE("property: on mutated lines the fast reader never disagrees with the slow one",
+          "[scan][property]") {
   std::vector<std::string> seeds;
   std::ifstream in(JOURNEY_SOURCE_DIR "/examples/data/events.ndjson");
   for (std::string line; std::getline(in, line) && seeds.size() < 200;) seeds.push_back(line);
@@ -103,9 +109,15 @@ TEST_CASE("property: on mutated lines the fast reader never disagrees with the s
     for (int e = 0; e < edits && !line.empty(); ++e) {
       const std::size_t pos = rng() % line.size();
       switch (rng() % 3) {
-        case 0: line[pos] = alphabet[rng() % alphabet.size()]; break;
-        case 1: line.erase(pos, 1); break;
-        default: line.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        case 0:
+          line[pos] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          line.erase(pos, 1);
+          break;
+        default:
+          line.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
       }
     }
     agree(line);

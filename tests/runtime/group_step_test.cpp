@@ -1,13 +1,14 @@
 // The daemon's group step without a daemon: an engine, inputs and cached states in, the batch and
 // results out; and the read views.
+#include "runtime/serve/group_step.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "engine/state.hpp"
 #include "engine/engine.hpp"
-#include "engine/event.hpp"
-#include "runtime/serve/group_step.hpp"
-#include "runtime/http/views.hpp"
 #include "engine/engine_support.hpp"
+#include "engine/event.hpp"
+#include "engine/state.hpp"
+#include "runtime/http/views.hpp"
 
 using namespace journey;
 using journey::runtime::CustomerCache;
@@ -47,7 +48,8 @@ ShardInput wake(const std::string& customer, engine::Millis due) {
 /// A cache with new, empty customers.
 CustomerCache fresh(std::initializer_list<const char*> customers) {
   CustomerCache cache;
-  for (const char* id : customers) cache.emplace(id, runtime::cached_customer(engine::new_customer(id), ""));
+  for (const char* id : customers)
+    cache.emplace(id, runtime::cached_customer(engine::new_customer(id), ""));
   return cache;
 }
 
@@ -62,7 +64,8 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("group step: events become one batch, with actions, events, states and counters", "[group]") {
+TEST_CASE("group step: events become one batch, with actions, events, states and counters",
+          "[group]") {
   Fixture f;
   auto cache = fresh({"a", "b"});
   std::vector<ShardInput> inputs = {event("a", "2026-01-01T10:00:00Z", "m1"),
@@ -90,7 +93,8 @@ TEST_CASE("group step: events become one batch, with actions, events, states and
   CHECK_FALSE(step.batch.traces.empty());
   CHECK(step.batch.trace_keep == 10);
   bool entered = false;
-  for (const auto& counter : step.batch.counters) entered |= counter.metric == "entered" && counter.delta == 2;
+  for (const auto& counter : step.batch.counters)
+    entered |= counter.metric == "entered" && counter.delta == 2;
   CHECK(entered);
 
   SECTION("the same inputs on the same states give the same batch") {
@@ -119,10 +123,12 @@ TEST_CASE("group step: customers absent from the cache are skipped or refused", 
   GroupContext context;
   context.now = test::at("2026-01-01T10:00:00Z");
   context.unreadable["broken"] = "bad format byte";
-  auto step = step_group(f.engine, {wake("gone", 0), event("broken", "2026-01-01T09:00:00Z")}, cache, context);
+  auto step = step_group(f.engine, {wake("gone", 0), event("broken", "2026-01-01T09:00:00Z")},
+                         cache, context);
   CHECK(step.results[0].ok);  // a wake-up for a customer erased since: nothing to do
   CHECK_FALSE(step.results[1].ok);
-  CHECK_THAT(step.results[1].error, Catch::Contains("unreadable") && Catch::Contains("bad format byte"));
+  CHECK_THAT(step.results[1].error,
+             Catch::Contains("unreadable") && Catch::Contains("bad format byte"));
   CHECK(step.batch.customers.empty());
   CHECK(step.woken == std::set<std::string>{"gone"});
   CHECK(cache.empty());  // the step never makes cache entries
@@ -137,8 +143,8 @@ TEST_CASE("group step: replays of an erased customer are ignored", "[group]") {
   context.erased_messages.emplace("e", "old-message");
   auto step = step_group(f.engine,
                          {event("e", "2026-01-01T11:00:00Z"),                  // before the erasure
-                          event("e", "2026-01-01T12:30:00Z", "old-message"),    // a remembered id
-                          event("e", "2026-01-01T12:30:00Z", "new-message")},   // new activity
+                          event("e", "2026-01-01T12:30:00Z", "old-message"),   // a remembered id
+                          event("e", "2026-01-01T12:30:00Z", "new-message")},  // new activity
                          cache, context);
   CHECK(step.results[0].erased);
   CHECK(step.results[1].erased);
@@ -159,11 +165,13 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
   auto actions = runtime::actions_view({entry, broken});
   REQUIRE(actions.size() == 2);
   CHECK(actions[0]["template"] == "t");
-  CHECK(actions[0]["delivery"] == nlohmann::json{{"status", "dead"}, {"attempts", 3}, {"last_error", "HTTP 500"}});
+  CHECK(actions[0]["delivery"] ==
+        nlohmann::json{{"status", "dead"}, {"attempts", 3}, {"last_error", "HTTP 500"}});
   CHECK(actions[1]["delivery"]["status"] == "pending");
 
-  auto explain = runtime::explain_view("c1", 50, {{"c1", 1000, "welcome", "entered", R"({"k":1})"},
-                                                  {"c1", 2000, "", "event x", "{bad"}});
+  auto explain = runtime::explain_view(
+      "c1", 50,
+      {{"c1", 1000, "welcome", "entered", R"({"k":1})"}, {"c1", 2000, "", "event x", "{bad"}});
   CHECK(explain["customer_id"] == "c1");
   CHECK(explain["kept_lines"] == 50);
   REQUIRE(explain["trace"].size() == 2);

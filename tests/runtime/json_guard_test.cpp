@@ -1,8 +1,9 @@
 // The JSON guard: depth and number limits found before parsing, with the JSON path.
+#include "runtime/common/json_guard.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "runtime/sim/event_scan.hpp"
-#include "runtime/common/json_guard.hpp"
 
 using journey::runtime::beyond_double;
 using journey::runtime::check_json_limits;
@@ -35,7 +36,8 @@ TEST_CASE("json guard: numbers beyond a double are found; underflow is not", "[j
   CHECK_THAT(huge->message, Catch::Contains("out of range"));
 }
 
-TEST_CASE("event scan: the fast path leaves numbers beyond a double to the slow path", "[event_scan]") {
+TEST_CASE("event scan: the fast path leaves numbers beyond a double to the slow path",
+          "[event_scan]") {
   const std::string prefix = R"({"userId":"u","timestamp":"2026-01-01T00:00:00Z","traits":{"a":)";
   CHECK(journey::runtime::scan_event(prefix + "1e308}}"));
   CHECK_FALSE(journey::runtime::scan_event(prefix + "1e999}}"));

@@ -1,5 +1,7 @@
 // The simulate driver: the output does not depend on threads, partitions, the memory budget
 // (records spilled to temporary files or not) or the order of lines among customers.
+#include "runtime/sim/simulate.hpp"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -17,7 +19,6 @@
 #include "dsl/workspace.hpp"
 #include "engine/engine.hpp"
 #include "engine/program.hpp"
-#include "runtime/sim/simulate.hpp"
 
 namespace {
 
@@ -40,10 +41,12 @@ Run run(const journey::engine::Engine& engine, const journey::engine::Program& p
   Run out;
   std::ostringstream err;
   const auto result = journey::runtime::simulate(
-      engine, options, [&out](std::string_view line) { out.actions.append(line).push_back('\n'); }, err);
+      engine, options, [&out](std::string_view line) { out.actions.append(line).push_back('\n'); },
+      err);
   out.ok = result.ok;
   out.report = result.report.render(program);
-  for (const auto& r : result.errors) out.errors += r.customer_id + " " + r.journey + " " + r.detail + "\n";
+  for (const auto& r : result.errors)
+    out.errors += r.customer_id + " " + r.journey + " " + r.detail + "\n";
   out.messages = err.str();
   out.events = result.events;
   out.skipped = result.skipped;
@@ -53,7 +56,8 @@ Run run(const journey::engine::Engine& engine, const journey::engine::Program& p
 
 }  // namespace
 
-TEST_CASE("simulate gives the same bytes whatever the threads, partitions and memory budget", "[simulate][property]") {
+TEST_CASE("simulate gives the same bytes whatever the threads, partitions and memory budget",
+          "[simulate][property]") {
   journey::dsl::Workspace ws;
   journey::dsl::add_paths(ws, {JOURNEY_SOURCE_DIR "/stdlib-journeys"});
   journey::dsl::check(ws, {});
@@ -84,7 +88,8 @@ TEST_CASE("simulate gives the same bytes whatever the threads, partitions and me
   CHECK(reference.customers == 40);
   CHECK(std::count(reference.actions.begin(), reference.actions.end(), '\n') > 40);
   CHECK(reference.messages.find("events.ndjson:101: invalid JSON") != std::string::npos);
-  CHECK(reference.messages.find("events.ndjson:401: $.timestamp: unparsable timestamp") != std::string::npos);
+  CHECK(reference.messages.find("events.ndjson:401: $.timestamp: unparsable timestamp") !=
+        std::string::npos);
 
   for (const unsigned threads : {1U, 2U, 3U}) {
     for (const std::size_t budget : {std::size_t{0}, std::size_t{1} << 12, std::size_t{64} << 20}) {
@@ -108,10 +113,13 @@ TEST_CASE("simulate gives the same bytes whatever the threads, partitions and me
   // each customer's lines keep their relative order.
   const auto time_of = [](const std::string& line) -> std::string {
     const auto j = nlohmann::json::parse(line, nullptr, false);
-    return j.is_object() && j.contains("timestamp") && j["timestamp"].is_string() ? j["timestamp"].get<std::string>() : "";
+    return j.is_object() && j.contains("timestamp") && j["timestamp"].is_string()
+               ? j["timestamp"].get<std::string>()
+               : "";
   };
-  std::stable_sort(lines.begin(), lines.end(),
-                   [&time_of](const std::string& a, const std::string& b) { return time_of(a) < time_of(b); });
+  std::stable_sort(
+      lines.begin(), lines.end(),
+      [&time_of](const std::string& a, const std::string& b) { return time_of(a) < time_of(b); });
   std::string by_time;
   for (const auto& l : lines) by_time += l + "\n";
   dir.write("by_time.ndjson", by_time);

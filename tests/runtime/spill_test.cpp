@@ -1,10 +1,10 @@
 // Spill: records come back in the order they went in, from memory and from the temporary file.
+#include "runtime/sim/spill.hpp"
+
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
-
-#include "runtime/sim/spill.hpp"
 
 using journey::runtime::Spill;
 
@@ -12,7 +12,8 @@ namespace {
 
 std::vector<std::string> records(std::size_t n) {
   std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(std::string(i % 97, static_cast<char>('a' + i % 26)) + std::to_string(i));
+  for (std::size_t i = 0; i < n; ++i)
+    out.push_back(std::string(i % 97, static_cast<char>('a' + i % 26)) + std::to_string(i));
   out.push_back("");                         // an empty record
   out.push_back(std::string(3 << 20, 'z'));  // a record larger than a read block
   out.push_back("last");

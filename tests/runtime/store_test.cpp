@@ -1,8 +1,8 @@
 // The SQLite store on a real file in a temporary folder.
-#include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <random>
+
+#include <catch2/catch.hpp>
 
 #include "runtime/store/sqlite_store.hpp"
 
@@ -53,7 +53,8 @@ TEST_CASE("store: batch commit and reads", "[store]") {
   CHECK(store.load_customer("c1") == std::string("st\0ate", 6));
   CHECK_FALSE(store.load_customer("c3"));
   CHECK(store.due_wakeups(4999, 10).empty());
-  CHECK(store.due_wakeups(5000, 10) == std::vector<std::pair<std::string, journey::engine::Millis>>{{"c1", 5000}});
+  CHECK(store.due_wakeups(5000, 10) ==
+        std::vector<std::pair<std::string, journey::engine::Millis>>{{"c1", 5000}});
   CHECK(store.pending_wakeups() == 1);
   CHECK(store.run_counts().size() == 1);
   CHECK(store.traces("c1").size() == 1);
@@ -125,13 +126,15 @@ TEST_CASE("store: batch commit and reads", "[store]") {
     CHECK(store.expire_events(1001) == 1);
     Batch traces;
     std::vector<StoredTrace> lines;
-    for (int i = 0; i < 5; ++i) lines.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
+    for (int i = 0; i < 5; ++i)
+      lines.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
     traces.traces = trace_rows(lines);
     store.apply(traces);
     // Three more commits of one line each: 1 + 5 + 3 lines in five rows.
     for (int i = 5; i < 8; ++i) {
       Batch one;
-      one.traces = trace_rows({{"c1", 2000 + i, "", "line " + std::to_string(i), "{\"i\":" + std::to_string(i) + "}"}});
+      one.traces = trace_rows(
+          {{"c1", 2000 + i, "", "line " + std::to_string(i), "{\"i\":" + std::to_string(i) + "}"}});
       store.apply(one);
     }
     CHECK(store.traces("c1").size() == 9);
@@ -153,8 +156,9 @@ TEST_CASE("store: batch commit and reads", "[store]") {
 TEST_CASE("store: a failed batch leaves nothing behind", "[store]") {
   TempDir dir;
   SqliteStore store((dir.path / "j.db").string());
-  store.exec("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.json = 'bad' "
-             "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  store.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.json = 'bad' "
+      "BEGIN SELECT RAISE(ABORT, 'refused'); END");
   Batch batch;
   batch.customers.push_back({"c1", "s", 1, {}});
   batch.events.push_back({"c1", "m", 1, "bad"});
@@ -172,12 +176,15 @@ TEST_CASE("store: data survives reopening and old schemas migrate", "[store]") {
     SqliteStore old(path, 1);
     CHECK(old.schema_version() == 1);
     old.exec("INSERT INTO customers(id, state, next_wakeup) VALUES ('c1', 'old', 42)");
-    old.exec("INSERT INTO outbox(action_id, customer_id, channel, payload) VALUES ('a1','c1','sms','{}')");
+    old.exec(
+        "INSERT INTO outbox(action_id, customer_id, channel, payload) VALUES "
+        "('a1','c1','sms','{}')");
   }
   SqliteStore store(path);
   CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
   CHECK(store.load_customer("c1") == "old");
-  CHECK(store.due_wakeups(42, 10) == std::vector<std::pair<std::string, journey::engine::Millis>>{{"c1", 42}});
+  CHECK(store.due_wakeups(42, 10) ==
+        std::vector<std::pair<std::string, journey::engine::Millis>>{{"c1", 42}});
   auto due = store.due_actions(0, 10);
   REQUIRE(due.size() == 1);
   CHECK(due[0].last_error.empty());
@@ -191,16 +198,21 @@ TEST_CASE("store: schemas 4 and 5 keep the events, trace lines and outbox of sch
   auto path = (dir.path / "j.db").string();
   {
     SqliteStore old(path, 3);
-    old.exec("INSERT INTO events(customer_id, message_id, at, json) VALUES ('c1','m1',10,'{}'), ('c1','m2',20,'{}')");
+    old.exec(
+        "INSERT INTO events(customer_id, message_id, at, json) VALUES ('c1','m1',10,'{}'), "
+        "('c1','m2',20,'{}')");
     old.exec("INSERT INTO message_ids VALUES ('c1','m1'), ('c1','m2')");
-    old.exec("INSERT INTO traces(customer_id, at, journey, message, detail) VALUES "
-             "('c1', 10, '', 'event a', '{\"x\":1}'), ('c2', 11, 'w', 'entered', 'not json'), "
-             "('c1', 12, 'w', 'say \"hi\"', '{}')");
+    old.exec(
+        "INSERT INTO traces(customer_id, at, journey, message, detail) VALUES "
+        "('c1', 10, '', 'event a', '{\"x\":1}'), ('c2', 11, 'w', 'entered', 'not json'), "
+        "('c1', 12, 'w', 'say \"hi\"', '{}')");
     // A pending action, and a delivered one whose customer was erased.
-    old.exec("INSERT INTO outbox(action_id, customer_id, channel, payload) VALUES "
-             "('a1', 'c1', 'email', '{}')");
-    old.exec("INSERT INTO outbox(action_id, customer_id, channel, payload, status) VALUES "
-             "('a0', '', 'email', '', 'delivered')");
+    old.exec(
+        "INSERT INTO outbox(action_id, customer_id, channel, payload) VALUES "
+        "('a1', 'c1', 'email', '{}')");
+    old.exec(
+        "INSERT INTO outbox(action_id, customer_id, channel, payload, status) VALUES "
+        "('a0', '', 'email', '', 'delivered')");
   }
   SqliteStore store(path);
   CHECK(store.schema_version() == SqliteStore::kSchemaVersion);
@@ -239,7 +251,10 @@ TEST_CASE("store: schemas 4 and 5 keep the events, trace lines and outbox of sch
 TEST_CASE("store: a newer schema is refused", "[store]") {
   TempDir dir;
   auto path = (dir.path / "j.db").string();
-  { SqliteStore store(path); store.exec("INSERT INTO schema_version VALUES (99, 0)"); }
+  {
+    SqliteStore store(path);
+    store.exec("INSERT INTO schema_version VALUES (99, 0)");
+  }
   CHECK_THROWS_WITH(SqliteStore(path), Catch::Contains("newer"));
 }
 
@@ -296,7 +311,8 @@ TEST_CASE("store: wake-ups at one instant page through in (wake-up, id) order", 
     if (rows.size() < 4) break;
     after = std::make_pair(rows.back().second, rows.back().first);
   }
-  CHECK(seen == std::vector<std::string>{"early", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"});
+  CHECK(seen == std::vector<std::string>{"early", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
+                                         "c8", "c9"});
 }
 
 TEST_CASE("store: batched delivery marks, trace trimming and unchanged runs", "[store]") {
@@ -306,8 +322,10 @@ TEST_CASE("store: batched delivery marks, trace trimming and unchanged runs", "[
   batch.customers.push_back({"c1", "s", std::nullopt, {{"welcome", "v1", "L4:3"}}});
   for (const char* id : {"a1", "a2", "a3"}) batch.actions.push_back(action(id, "c1"));
   std::vector<StoredTrace> lines;
-  for (int i = 0; i < 5; ++i) lines.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
-  for (int i = 0; i < 2; ++i) lines.push_back({"c2", 2000 + i, "", "other " + std::to_string(i), "{}"});
+  for (int i = 0; i < 5; ++i)
+    lines.push_back({"c1", 2000 + i, "", "line " + std::to_string(i), "{}"});
+  for (int i = 0; i < 2; ++i)
+    lines.push_back({"c2", 2000 + i, "", "other " + std::to_string(i), "{}"});
   batch.traces = trace_rows(lines);
   batch.trace_keep = 3;
   store.apply(batch);

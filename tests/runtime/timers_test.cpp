@@ -1,14 +1,14 @@
 // The wake-up schedule against a real SQLite store, with a clock the test moves.
-#include <catch2/catch.hpp>
+#include "runtime/serve/timers.hpp"
 
 #include <filesystem>
 #include <random>
 #include <set>
 
 #include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
 
 #include "runtime/deliver/dispatcher.hpp"
-#include "runtime/serve/timers.hpp"
 #include "runtime/store/sqlite_store.hpp"
 
 using namespace journey::runtime;
@@ -43,7 +43,7 @@ TEST_CASE("timers: due wake-ups fire in order, late ones at once, stale ones nev
   TempDb db;
   SqliteStore store(db.path());
   Millis now = 1'000'000;
-  put(store, "late", now - 5000);      // came due while the daemon was down
+  put(store, "late", now - 5000);  // came due while the daemon was down
   put(store, "soon", now + 20);
   put(store, "moved", now + 30);
   put(store, "far", now + 3'600'000);  // outside the window: stays in the store
@@ -52,9 +52,10 @@ TEST_CASE("timers: due wake-ups fire in order, late ones at once, stale ones nev
   boost::asio::io_context io;
   std::vector<std::pair<std::string, Millis>> fired;
   auto clock = [&now] { return now; };
-  TimerQueue timers(io, store, 60'000, 1000,
-                    [&](std::vector<TimerQueue::Due>& due) { fired.insert(fired.end(), due.begin(), due.end()); },
-                    clock);
+  TimerQueue timers(
+      io, store, 60'000, 1000,
+      [&](std::vector<TimerQueue::Due>& due) { fired.insert(fired.end(), due.begin(), due.end()); },
+      clock);
   timers.start();
   io.run_for(std::chrono::milliseconds(50));
   REQUIRE(fired.size() == 1);
@@ -92,15 +93,16 @@ TEST_CASE("timers: a full window only trusts what it loaded", "[timers]") {
   for (int i = 0; i < 40; ++i) put(store, "c" + std::to_string(100 + i), now - 1000 + i);
   boost::asio::io_context io;
   std::vector<std::string> fired;
-  TimerQueue timers(io, store, 60'000, 16,
-                    [&](std::vector<TimerQueue::Due>& due) {
-                      for (const auto& [customer, at] : due) {
-                        fired.push_back(customer);
-                        // The shard would commit a later wake-up (none here) and tell the queue.
-                        put(store, customer, std::nullopt);
-                      }
-                    },
-                    [&now] { return now; });
+  TimerQueue timers(
+      io, store, 60'000, 16,
+      [&](std::vector<TimerQueue::Due>& due) {
+        for (const auto& [customer, at] : due) {
+          fired.push_back(customer);
+          // The shard would commit a later wake-up (none here) and tell the queue.
+          put(store, customer, std::nullopt);
+        }
+      },
+      [&now] { return now; });
   timers.start();
   for (int i = 0; i < 20 && fired.size() < 40; ++i) {
     io.run_for(std::chrono::milliseconds(20));
@@ -112,26 +114,29 @@ TEST_CASE("timers: a full window only trusts what it loaded", "[timers]") {
   CHECK(std::is_sorted(fired.begin(), fired.end()));
 }
 
-TEST_CASE("timers: more wake-ups at one instant than the window holds fire once each, in order", "[timers]") {
+TEST_CASE("timers: more wake-ups at one instant than the window holds fire once each, in order",
+          "[timers]") {
   TempDb db;
   SqliteStore store(db.path());
   Millis now = 7'000'000;
   {
     Batch batch;
-    for (int i = 0; i < 100; ++i) batch.customers.push_back({"w" + std::to_string(1000 + i), "s", now, {}});
+    for (int i = 0; i < 100; ++i)
+      batch.customers.push_back({"w" + std::to_string(1000 + i), "s", now, {}});
     store.apply(batch);
   }
   boost::asio::io_context io;
   std::vector<std::string> fired;
   std::vector<std::string> unanswered;
-  TimerQueue timers(io, store, 60'000, 16,
-                    [&](std::vector<TimerQueue::Due>& due) {
-                      for (const auto& [customer, at] : due) {
-                        fired.push_back(customer);
-                        unanswered.push_back(customer);
-                      }
-                    },
-                    [&now] { return now; });
+  TimerQueue timers(
+      io, store, 60'000, 16,
+      [&](std::vector<TimerQueue::Due>& due) {
+        for (const auto& [customer, at] : due) {
+          fired.push_back(customer);
+          unanswered.push_back(customer);
+        }
+      },
+      [&now] { return now; });
   timers.start();
   io.run_for(std::chrono::milliseconds(50));
   // The window is full of fired wake-ups awaiting their commit: nothing more fires meanwhile.
@@ -139,7 +144,8 @@ TEST_CASE("timers: more wake-ups at one instant than the window holds fire once 
   for (int round = 0; round < 50 && fired.size() < 100; ++round) {
     // The shards commit (the customers wait no more) and answer; the next page is loaded.
     Batch batch;
-    for (const auto& customer : unanswered) batch.customers.push_back({customer, "s", std::nullopt, {}});
+    for (const auto& customer : unanswered)
+      batch.customers.push_back({customer, "s", std::nullopt, {}});
     store.apply(batch);
     std::vector<TimerQueue::Update> updates;
     for (const auto& customer : unanswered) updates.emplace_back(customer, std::nullopt);

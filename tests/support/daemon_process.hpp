@@ -36,13 +36,14 @@ namespace journey::test {
 class TempFolder {
  public:
   /// Creates `parent`/`prefix`N, N random, a folder that did not exist before.
-  explicit TempFolder(const std::string& prefix,
-                      const std::filesystem::path& parent = std::filesystem::temp_directory_path()) {
+  explicit TempFolder(const std::string& prefix, const std::filesystem::path& parent =
+                                                     std::filesystem::temp_directory_path()) {
     std::random_device random;
     for (int attempt = 0;; ++attempt) {
       path_ = parent / (prefix + std::to_string(random()) + std::to_string(random()));
       if (std::filesystem::create_directories(path_)) break;
-      if (attempt == 100) throw std::runtime_error("cannot make a new folder in " + parent.string());
+      if (attempt == 100)
+        throw std::runtime_error("cannot make a new folder in " + parent.string());
     }
     std::filesystem::create_directories(path_ / "journeys");
   }
@@ -89,7 +90,8 @@ class DaemonProcess {
 
   /// Starts `binary args...` in `dir` (stderr appended to dir/daemon.log) and reads the first
   /// line of its stdout, waiting at most `first_line_timeout` for it.
-  DaemonProcess(const std::string& binary, const std::filesystem::path& dir, const std::vector<std::string>& args,
+  DaemonProcess(const std::string& binary, const std::filesystem::path& dir,
+                const std::vector<std::string>& args,
                 std::chrono::milliseconds first_line_timeout = std::chrono::seconds(15))
       : log_path_(dir / "daemon.log") {
     // Everything the child needs is made before the fork: between fork and exec a process with
@@ -102,7 +104,8 @@ class DaemonProcess {
     const std::string folder = dir.string();
     const std::string log = log_path_.string();
     int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    if (::pipe2(out, O_CLOEXEC) != 0)
+      throw std::system_error(errno, std::generic_category(), "pipe");
     started_at_ = std::chrono::steady_clock::now();
     pid_ = ::fork();
     if (pid_ < 0) {
@@ -122,7 +125,8 @@ class DaemonProcess {
     ::close(out[1]);
     stdout_ = out[0];
     first_line_ = read_line(first_line_timeout);
-    listening_after_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+    listening_after_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
     if (started()) port_ = std::atoi(first_line_.c_str() + kListening.size());
   }
   /// Kills the process (SIGKILL) if it still runs, and reaps it.
@@ -219,7 +223,8 @@ class DaemonProcess {
     for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid_) + "/fd", ec), end;
          !ec && it != end; it.increment(ec)) {
       std::error_code link_ec;
-      if (std::filesystem::read_symlink(it->path(), link_ec).string().rfind("socket:", 0) == 0) ++count;
+      if (std::filesystem::read_symlink(it->path(), link_ec).string().rfind("socket:", 0) == 0)
+        ++count;
     }
     return count;
   }

@@ -3,7 +3,6 @@
 // and removed at the end. Every wait is bounded.
 #pragma once
 
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -17,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <netinet/in.h>
 
 namespace journey::test {
 
