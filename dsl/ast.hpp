@@ -73,29 +73,21 @@ constexpr ExprReads reads_of(ExprKind kind) {
     case ExprKind::List:
     case ExprKind::Not:
     case ExprKind::Negate:
-    case ExprKind::Binary:
-      return ExprReads::Nothing;
-    case ExprKind::Customer:
-      return ExprReads::Customer;
-    case ExprKind::Event:
-      return ExprReads::Event;
-    case ExprKind::Trigger:
-      return ExprReads::Trigger;
+    case ExprKind::Binary: return ExprReads::Nothing;
+    case ExprKind::Customer: return ExprReads::Customer;
+    case ExprKind::Event: return ExprReads::Event;
+    case ExprKind::Trigger: return ExprReads::Trigger;
     case ExprKind::Now:
-    case ExprKind::SinceValue:
-      return ExprReads::Clock;
-    case ExprKind::IsSegment:
-      return ExprReads::Segment;
+    case ExprKind::SinceValue: return ExprReads::Clock;
+    case ExprKind::IsSegment: return ExprReads::Segment;
     case ExprKind::Count:
     case ExprKind::Sum:
     case ExprKind::Avg:
     case ExprKind::Min:
     case ExprKind::Max:
     case ExprKind::SinceEvent:
-    case ExprKind::Last:
-      return ExprReads::Timeline;
-    case ExprKind::Has:
-      return ExprReads::Presence;
+    case ExprKind::Last: return ExprReads::Timeline;
+    case ExprKind::Has: return ExprReads::Presence;
   }
   return ExprReads::Nothing;
 }

@@ -87,18 +87,12 @@ const Expr& arg(const Expr& e, std::size_t i) {
 /// The type of a literal, Unknown for anything else.
 Type literal_type(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::Number:
-      return Type::Number;
-    case ExprKind::String:
-      return Type::String;
-    case ExprKind::Bool:
-      return Type::Bool;
-    case ExprKind::Duration:
-      return Type::Duration;
-    case ExprKind::List:
-      return Type::List;
-    default:
-      return Type::Unknown;
+    case ExprKind::Number: return Type::Number;
+    case ExprKind::String: return Type::String;
+    case ExprKind::Bool: return Type::Bool;
+    case ExprKind::Duration: return Type::Duration;
+    case ExprKind::List: return Type::List;
+    default: return Type::Unknown;
   }
 }
 
@@ -115,12 +109,8 @@ Typed check_aggregate(Context& ctx, const FileRef& file, const Expr& e, const Sc
 
   Typed result;
   switch (e.kind) {
-    case ExprKind::Count:
-      result.type = Type::Number;
-      break;
-    case ExprKind::SinceEvent:
-      result.type = Type::Duration;
-      break;
+    case ExprKind::Count: result.type = Type::Number; break;
+    case ExprKind::SinceEvent: result.type = Type::Duration; break;
     case ExprKind::Last: {
       const Span prop_span =
           find_word(file, e.name_span.end, e.span.end + 1,
@@ -186,26 +176,13 @@ void check_condition(Context& ctx, const FileRef& file, const Expr& expr, const 
 Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& scope) {
   Typed result;
   switch (e.kind) {
-    case ExprKind::Number:
-      result.type = Type::Number;
-      break;
-    case ExprKind::String:
-      result.type = Type::String;
-      break;
-    case ExprKind::Bool:
-      result.type = Type::Bool;
-      break;
-    case ExprKind::None:
-      result.type = Type::None;
-      break;
-    case ExprKind::Duration:
-      result.type = Type::Duration;
-      break;
-    case ExprKind::TimeOfDay:
-      break;
-    case ExprKind::Now:
-      result.type = Type::Timestamp;
-      break;
+    case ExprKind::Number: result.type = Type::Number; break;
+    case ExprKind::String: result.type = Type::String; break;
+    case ExprKind::Bool: result.type = Type::Bool; break;
+    case ExprKind::None: result.type = Type::None; break;
+    case ExprKind::Duration: result.type = Type::Duration; break;
+    case ExprKind::TimeOfDay: break;
+    case ExprKind::Now: result.type = Type::Timestamp; break;
     case ExprKind::List:
       for (const auto& item : e.operands) check_expr(ctx, file, item, scope);
       result.type = Type::List;
@@ -275,9 +252,7 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
     case ExprKind::Min:
     case ExprKind::Max:
     case ExprKind::SinceEvent:
-    case ExprKind::Last:
-      result = check_aggregate(ctx, file, e, scope);
-      break;
+    case ExprKind::Last: result = check_aggregate(ctx, file, e, scope); break;
     case ExprKind::SinceValue: {
       const Typed operand = check_expr(ctx, file, arg(e, 0), scope);
       if (operand.type != Type::Unknown && operand.type != Type::Timestamp &&

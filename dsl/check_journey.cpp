@@ -128,9 +128,7 @@ class StepGraph {
           }
           if (step.variants.empty()) add(next);
           break;
-        default:
-          add(next);
-          break;
+        default: add(next); break;
       }
     }
   }
@@ -233,8 +231,7 @@ class StepWalker {
           ctx_.report("E110", file_.path(), step.span, "`wait 0s` does not wait: remove it");
         }
         break;
-      case StepKind::WaitUntil:
-        break;
+      case StepKind::WaitUntil: break;
       case StepKind::WaitUpTo: {
         if (step.seconds <= 0) {
           ctx_.report("E110", file_.path(), keyword_span(file_, step),
@@ -309,15 +306,10 @@ class StepWalker {
         if (!first) scope = after;
         break;
       }
-      case StepKind::Set:
-        check_expr(ctx_, file_, step.value, scope);
-        break;
+      case StepKind::Set: check_expr(ctx_, file_, step.value, scope); break;
       case StepKind::Tag:
-      case StepKind::Untag:
-        break;
-      case StepKind::Emit:
-        fields(step.with, scope);
-        break;
+      case StepKind::Untag: break;
+      case StepKind::Emit: fields(step.with, scope); break;
       case StepKind::Goto:
         // In a journey with syntax errors, the label may be on a step that did not parse.
         if (std::find(labels_.begin(), labels_.end(), step.text) == labels_.end() &&
@@ -327,8 +319,7 @@ class StepWalker {
           if (auto s = suggest(step.text, labels_)) d.help = "did you mean `" + *s + "`?";
         }
         break;
-      case StepKind::Exit:
-        break;
+      case StepKind::Exit: break;
     }
   }
 

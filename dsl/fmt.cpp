@@ -36,18 +36,10 @@ std::string quote(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           static constexpr char kHex[] = "0123456789abcdef";
@@ -121,58 +113,36 @@ int precedence(const Expr& e) {
   switch (e.kind) {
     case ExprKind::Binary:
       switch (e.op) {
-        case BinaryOp::Or:
-          return 1;
-        case BinaryOp::And:
-          return 2;
+        case BinaryOp::Or: return 1;
+        case BinaryOp::And: return 2;
         case BinaryOp::Add:
-        case BinaryOp::Sub:
-          return 5;
+        case BinaryOp::Sub: return 5;
         case BinaryOp::Mul:
-        case BinaryOp::Div:
-          return 6;
-        default:
-          return 4;
+        case BinaryOp::Div: return 6;
+        default: return 4;
       }
-    case ExprKind::Not:
-      return 3;
-    case ExprKind::IsSegment:
-      return 4;
-    case ExprKind::Negate:
-      return 7;
-    default:
-      return 8;
+    case ExprKind::Not: return 3;
+    case ExprKind::IsSegment: return 4;
+    case ExprKind::Negate: return 7;
+    default: return 8;
   }
 }
 
 const char* print_op(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Or:
-      return "or";
-    case BinaryOp::And:
-      return "and";
-    case BinaryOp::Eq:
-      return "==";
-    case BinaryOp::Ne:
-      return "!=";
-    case BinaryOp::Lt:
-      return "<";
-    case BinaryOp::Le:
-      return "<=";
-    case BinaryOp::Gt:
-      return ">";
-    case BinaryOp::Ge:
-      return ">=";
-    case BinaryOp::In:
-      return "in";
-    case BinaryOp::Add:
-      return "+";
-    case BinaryOp::Sub:
-      return "-";
-    case BinaryOp::Mul:
-      return "*";
-    case BinaryOp::Div:
-      return "/";
+    case BinaryOp::Or: return "or";
+    case BinaryOp::And: return "and";
+    case BinaryOp::Eq: return "==";
+    case BinaryOp::Ne: return "!=";
+    case BinaryOp::Lt: return "<";
+    case BinaryOp::Le: return "<=";
+    case BinaryOp::Gt: return ">";
+    case BinaryOp::Ge: return ">=";
+    case BinaryOp::In: return "in";
+    case BinaryOp::Add: return "+";
+    case BinaryOp::Sub: return "-";
+    case BinaryOp::Mul: return "*";
+    case BinaryOp::Div: return "/";
   }
   return "?";
 }
@@ -194,18 +164,12 @@ std::string aggregate_tail(const Expr& e) {
 
 std::string print_expr(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::Number:
-      return number_text(e.number);
-    case ExprKind::String:
-      return quote(e.text);
-    case ExprKind::Bool:
-      return e.boolean ? "true" : "false";
-    case ExprKind::None:
-      return "none";
-    case ExprKind::Duration:
-      return print_duration(e.seconds);
-    case ExprKind::TimeOfDay:
-      return print_time_of_day(e.seconds);
+    case ExprKind::Number: return number_text(e.number);
+    case ExprKind::String: return quote(e.text);
+    case ExprKind::Bool: return e.boolean ? "true" : "false";
+    case ExprKind::None: return "none";
+    case ExprKind::Duration: return print_duration(e.seconds);
+    case ExprKind::TimeOfDay: return print_time_of_day(e.seconds);
     case ExprKind::List: {
       std::string out = "[";
       for (std::size_t i = 0; i < e.operands.size(); ++i) {
@@ -214,18 +178,12 @@ std::string print_expr(const Expr& e) {
       }
       return out + "]";
     }
-    case ExprKind::Customer:
-      return "customer" + path_text(e.path);
-    case ExprKind::Event:
-      return "event" + path_text(e.path);
-    case ExprKind::Trigger:
-      return "trigger" + path_text(e.path);
-    case ExprKind::Now:
-      return "now";
-    case ExprKind::Not:
-      return "not " + operand_text(e.operands.at(0), 3);
-    case ExprKind::Negate:
-      return "-" + operand_text(e.operands.at(0), 7);
+    case ExprKind::Customer: return "customer" + path_text(e.path);
+    case ExprKind::Event: return "event" + path_text(e.path);
+    case ExprKind::Trigger: return "trigger" + path_text(e.path);
+    case ExprKind::Now: return "now";
+    case ExprKind::Not: return "not " + operand_text(e.operands.at(0), 3);
+    case ExprKind::Negate: return "-" + operand_text(e.operands.at(0), 7);
     case ExprKind::Binary: {
       const int p = precedence(e);
       // Left-associative chains keep the left operand bare; comparisons do not chain.
@@ -235,8 +193,7 @@ std::string print_expr(const Expr& e) {
     }
     case ExprKind::IsSegment:
       return std::string("customer is ") + (e.boolean ? "not " : "") + e.text;
-    case ExprKind::Count:
-      return "count(" + event_name_text(e.text) + aggregate_tail(e);
+    case ExprKind::Count: return "count(" + event_name_text(e.text) + aggregate_tail(e);
     case ExprKind::Sum:
     case ExprKind::Avg:
     case ExprKind::Min:
@@ -248,14 +205,10 @@ std::string print_expr(const Expr& e) {
       return std::string(name) + "(" + event_name_text(e.text) + path_text(e.path) +
              aggregate_tail(e);
     }
-    case ExprKind::SinceEvent:
-      return "since(" + event_name_text(e.text) + ")";
-    case ExprKind::SinceValue:
-      return "since(" + print_expr(e.operands.at(0)) + ")";
-    case ExprKind::Last:
-      return "last(" + event_name_text(e.text) + ")" + path_text(e.path);
-    case ExprKind::Has:
-      return "has(" + print_expr(e.operands.at(0)) + ")";
+    case ExprKind::SinceEvent: return "since(" + event_name_text(e.text) + ")";
+    case ExprKind::SinceValue: return "since(" + print_expr(e.operands.at(0)) + ")";
+    case ExprKind::Last: return "last(" + event_name_text(e.text) + ")" + path_text(e.path);
+    case ExprKind::Has: return "has(" + print_expr(e.operands.at(0)) + ")";
   }
   return "none";
 }

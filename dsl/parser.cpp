@@ -383,12 +383,8 @@ std::string unescape(std::string_view quoted) {
     }
     const char e = body[++i];
     switch (e) {
-      case 'n':
-        out += '\n';
-        break;
-      case 't':
-        out += '\t';
-        break;
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
       case 'u': {
         std::uint32_t cp = 0;
         std::from_chars(body.data() + i + 1, body.data() + i + 5, cp, 16);
@@ -396,9 +392,7 @@ std::string unescape(std::string_view quoted) {
         i += 4;
         break;
       }
-      default:
-        out += e;
-        break;  // `"` and `\`
+      default: out += e; break;  // `"` and `\`
     }
   }
   return out;
@@ -471,20 +465,11 @@ class TreeReader {
       const auto [ptr, ec] = std::from_chars(t.data() + i, t.data() + j, amount);
       std::int64_t unit = 1;
       switch (t[j]) {
-        case 'm':
-          unit = 60;
-          break;
-        case 'h':
-          unit = 3600;
-          break;
-        case 'd':
-          unit = 86400;
-          break;
-        case 'w':
-          unit = std::int64_t{7} * 86400;
-          break;
-        default:
-          break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = std::int64_t{7} * 86400; break;
+        default: break;
       }
       if (ec != std::errc() || ptr != t.data() + j || amount > (kMax - total) / unit) {
         error("E005", span_of(n), "duration `" + std::string(t) + "` is too large");

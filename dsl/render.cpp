@@ -71,24 +71,18 @@ struct Palette {
 
 std::string_view severity_name(Severity s) {
   switch (s) {
-    case Severity::Error:
-      return "error";
-    case Severity::Warning:
-      return "warning";
-    case Severity::Note:
-      return "note";
+    case Severity::Error: return "error";
+    case Severity::Warning: return "warning";
+    case Severity::Note: return "note";
   }
   return "error";
 }
 
 std::string_view severity_colour(Severity s) {
   switch (s) {
-    case Severity::Error:
-      return "1;31";
-    case Severity::Warning:
-      return "1;33";
-    case Severity::Note:
-      return "1;36";
+    case Severity::Error: return "1;31";
+    case Severity::Warning: return "1;33";
+    case Severity::Note: return "1;36";
   }
   return "1";
 }

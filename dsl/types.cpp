@@ -43,8 +43,7 @@ Type arithmetic(BinaryOp op, Type l, Type r) {
       if (l == T::Duration && r == T::Number) return T::Duration;
       if (l == T::Duration && r == T::Duration) return T::Number;
       return T::Unknown;
-    default:
-      return T::Unknown;
+    default: return T::Unknown;
   }
 }
 
@@ -56,22 +55,14 @@ std::string quoted(BinaryOp op) {
 
 std::string_view describe(Type type) {
   switch (type) {
-    case Type::Unknown:
-      return "a value of unknown type";
-    case Type::Number:
-      return "a number";
-    case Type::String:
-      return "a string";
-    case Type::Bool:
-      return "a bool";
-    case Type::Duration:
-      return "a duration";
-    case Type::Timestamp:
-      return "a timestamp";
-    case Type::List:
-      return "a list";
-    case Type::None:
-      return "none";
+    case Type::Unknown: return "a value of unknown type";
+    case Type::Number: return "a number";
+    case Type::String: return "a string";
+    case Type::Bool: return "a bool";
+    case Type::Duration: return "a duration";
+    case Type::Timestamp: return "a timestamp";
+    case Type::List: return "a list";
+    case Type::None: return "none";
   }
   return "a value";
 }

@@ -24,16 +24,12 @@ struct Reads {
 
   void walk(const dsl::Expr& e, const std::string* aggregate_event) const {
     switch (dsl::reads_of(e.kind)) {
-      case dsl::ExprReads::Customer:
-        on_customer(e.path);
-        break;
+      case dsl::ExprReads::Customer: on_customer(e.path); break;
       case dsl::ExprReads::Event:
         if (aggregate_event != nullptr && !e.path.empty())
           on_event(*aggregate_event, e.path.front());
         break;
-      case dsl::ExprReads::Segment:
-        on_segment(e.text);
-        break;
+      case dsl::ExprReads::Segment: on_segment(e.text); break;
       case dsl::ExprReads::Timeline:
         on_event(e.text, e.path.empty() ? std::string{} : e.path.front());
         for (const auto& w : e.where) walk(w, &e.text);
@@ -41,8 +37,7 @@ struct Reads {
       case dsl::ExprReads::Nothing:
       case dsl::ExprReads::Trigger:
       case dsl::ExprReads::Clock:
-      case dsl::ExprReads::Presence:
-        break;
+      case dsl::ExprReads::Presence: break;
     }
     for (const auto& o : e.operands) walk(o, aggregate_event);
     for (const auto& w : e.where) walk(w, aggregate_event);
@@ -93,12 +88,10 @@ bool reads_beyond_event(const dsl::Expr& e) {
     case dsl::ExprReads::Trigger:
     case dsl::ExprReads::Clock:
     case dsl::ExprReads::Segment:
-    case dsl::ExprReads::Timeline:
-      return true;
+    case dsl::ExprReads::Timeline: return true;
     case dsl::ExprReads::Nothing:
     case dsl::ExprReads::Event:
-    case dsl::ExprReads::Presence:
-      break;
+    case dsl::ExprReads::Presence: break;
   }
   for (const auto& o : e.operands) {
     if (reads_beyond_event(o)) return true;
@@ -349,8 +342,7 @@ class MachineBuilder {
           walk(t, op.timeout_target, {});
           break;
         }
-        case StateKind::End:
-          break;
+        case StateKind::End: break;
       }
     }
   }

@@ -559,8 +559,7 @@ class Call {
         send(*j, run, op, std::get<SendOp>(op.payload));
         continue_run(jname, run.pc + 1);
         break;
-      case RunState::Wait::None:
-        break;
+      case RunState::Wait::None: break;
     }
   }
 

@@ -108,12 +108,8 @@ class Writer {
   void value(const json& j, int depth = 0) {
     if (depth > kMaxDepth) fail("JSON nested too deep");
     switch (j.type()) {
-      case json::value_t::null:
-        tag(Tag::Null);
-        break;
-      case json::value_t::boolean:
-        tag(j.get<bool>() ? Tag::True : Tag::False);
-        break;
+      case json::value_t::null: tag(Tag::Null); break;
+      case json::value_t::boolean: tag(j.get<bool>() ? Tag::True : Tag::False); break;
       case json::value_t::number_integer:
         tag(Tag::Integer);
         zigzag(j.get<std::int64_t>());
@@ -219,20 +215,13 @@ class Reader {
   json value(int depth = 0) {
     if (depth > kMaxDepth) fail("JSON nested too deep");
     switch (static_cast<Tag>(byte())) {
-      case Tag::Null:
-        return nullptr;
-      case Tag::False:
-        return false;
-      case Tag::True:
-        return true;
-      case Tag::Integer:
-        return zigzag();
-      case Tag::Unsigned:
-        return varint();
-      case Tag::Float:
-        return number();
-      case Tag::String:
-        return text();
+      case Tag::Null: return nullptr;
+      case Tag::False: return false;
+      case Tag::True: return true;
+      case Tag::Integer: return zigzag();
+      case Tag::Unsigned: return varint();
+      case Tag::Float: return number();
+      case Tag::String: return text();
       case Tag::Array: {
         json out = json::array();
         auto& items = out.get_ref<json::array_t&>();

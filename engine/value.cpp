@@ -33,15 +33,12 @@ std::optional<int> order(const Value& a, const Value& b) {
     case Value::Type::Number:
       if (std::isnan(a.number) || std::isnan(b.number)) return std::nullopt;
       return cmp(a.number, b.number);
-    case Value::Type::String:
-      return cmp(a.text, b.text);
+    case Value::Type::String: return cmp(a.text, b.text);
     case Value::Type::Duration:
       if (a.never || b.never) return cmp(a.never ? 1 : 0, b.never ? 1 : 0);
       return cmp(a.millis, b.millis);
-    case Value::Type::Timestamp:
-      return cmp(a.millis, b.millis);
-    default:
-      return std::nullopt;
+    case Value::Type::Timestamp: return cmp(a.millis, b.millis);
+    default: return std::nullopt;
   }
 }
 
@@ -84,8 +81,7 @@ Value arithmetic(dsl::BinaryOp op, const Value& a, const Value& b) {
         return Value::of_duration(
             static_cast<std::int64_t>(std::llround(static_cast<double>(a.millis) / b.number)));
       return Value::none();
-    default:
-      return Value::none();
+    default: return Value::none();
   }
 }
 
@@ -154,41 +150,32 @@ Value from_json(const nlohmann::json& j) {
 
 nlohmann::json to_json(const Value& v) {
   switch (v.type) {
-    case Value::Type::None:
-      return nullptr;
+    case Value::Type::None: return nullptr;
     case Value::Type::Number:
       if (v.number == std::floor(v.number) && std::fabs(v.number) < 9e15)
         return static_cast<std::int64_t>(v.number);
       return v.number;
-    case Value::Type::String:
-      return v.text;
-    case Value::Type::Bool:
-      return v.boolean;
-    case Value::Type::Duration:
-      return v.never ? nlohmann::json(nullptr) : nlohmann::json(v.millis);
-    case Value::Type::Timestamp:
-      return format_timestamp(v.millis);
+    case Value::Type::String: return v.text;
+    case Value::Type::Bool: return v.boolean;
+    case Value::Type::Duration: return v.never ? nlohmann::json(nullptr) : nlohmann::json(v.millis);
+    case Value::Type::Timestamp: return format_timestamp(v.millis);
     case Value::Type::List: {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& item : v.list) out.push_back(to_json(item));
       return out;
     }
-    case Value::Type::Object:
-      return v.object;
+    case Value::Type::Object: return v.object;
   }
   return nullptr;
 }
 
 std::string value_text(const Value& v) {
   switch (v.type) {
-    case Value::Type::None:
-      return "none";
-    case Value::Type::Number:
-      return number_text(v.number);
+    case Value::Type::None: return "none";
+    case Value::Type::Number: return number_text(v.number);
     case Value::Type::String:
       return nlohmann::json(v.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    case Value::Type::Bool:
-      return v.boolean ? "true" : "false";
+    case Value::Type::Bool: return v.boolean ? "true" : "false";
     case Value::Type::Duration: {
       if (v.never) return "never";
       const std::string sign = v.millis < 0 ? "-" : "";
@@ -197,8 +184,7 @@ std::string value_text(const Value& v) {
       if (abs % 1000 != 0) out = (abs >= 1000 ? out : sign) + std::to_string(abs % 1000) + "ms";
       return out;
     }
-    case Value::Type::Timestamp:
-      return format_timestamp(v.millis);
+    case Value::Type::Timestamp: return format_timestamp(v.millis);
     case Value::Type::List: {
       std::string out = "[";
       for (std::size_t i = 0; i < v.list.size(); ++i)
@@ -214,23 +200,16 @@ std::string value_text(const Value& v) {
 bool values_equal(const Value& a, const Value& b) {
   if (a.type != b.type) return false;
   switch (a.type) {
-    case Value::Type::None:
-      return true;
-    case Value::Type::Number:
-      return a.number == b.number;
-    case Value::Type::String:
-      return a.text == b.text;
-    case Value::Type::Bool:
-      return a.boolean == b.boolean;
-    case Value::Type::Duration:
-      return a.never == b.never && a.millis == b.millis;
-    case Value::Type::Timestamp:
-      return a.millis == b.millis;
+    case Value::Type::None: return true;
+    case Value::Type::Number: return a.number == b.number;
+    case Value::Type::String: return a.text == b.text;
+    case Value::Type::Bool: return a.boolean == b.boolean;
+    case Value::Type::Duration: return a.never == b.never && a.millis == b.millis;
+    case Value::Type::Timestamp: return a.millis == b.millis;
     case Value::Type::List:
       return a.list.size() == b.list.size() &&
              std::equal(a.list.begin(), a.list.end(), b.list.begin(), values_equal);
-    case Value::Type::Object:
-      return a.object == b.object;
+    case Value::Type::Object: return a.object == b.object;
   }
   return false;
 }
@@ -258,14 +237,10 @@ Value Evaluator::eval(const dsl::Expr& e, const Scope& scope) const {
 Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) const {
   using K = dsl::ExprKind;
   switch (e.kind) {
-    case K::Number:
-      return Value::of_number(e.number);
-    case K::String:
-      return Value::of_string(e.text);
-    case K::Bool:
-      return Value::of_bool(e.boolean);
-    case K::None:
-      return Value::none();
+    case K::Number: return Value::of_number(e.number);
+    case K::String: return Value::of_string(e.text);
+    case K::Bool: return Value::of_bool(e.boolean);
+    case K::None: return Value::none();
     case K::Duration:
     case K::TimeOfDay:  // seconds since midnight, as a duration
       return Value::of_duration(e.seconds * 1000);
@@ -287,10 +262,8 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
       const auto* j = json_at(*root, e.path);
       return j ? from_json(*j) : Value::none();
     }
-    case K::Now:
-      return Value::of_timestamp(now_);
-    case K::Not:
-      return Value::of_bool(!eval_at(e.operands.at(0), scope, depth).truthy());
+    case K::Now: return Value::of_timestamp(now_);
+    case K::Not: return Value::of_bool(!eval_at(e.operands.at(0), scope, depth).truthy());
     case K::Negate: {
       const Value v = eval_at(e.operands.at(0), scope, depth);
       if (v.type == Value::Type::Number) return Value::of_number(-v.number);
@@ -309,8 +282,7 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
       const Value a = eval_at(e.operands[0], scope, depth);
       const Value b = eval_at(e.operands[1], scope, depth);
       switch (e.op) {
-        case dsl::BinaryOp::Eq:
-          return Value::of_bool(values_equal(a, b));
+        case dsl::BinaryOp::Eq: return Value::of_bool(values_equal(a, b));
         case dsl::BinaryOp::Ne:
           // none compares false with anything but none; different types compare false.
           if (a.type != b.type || a.type == Value::Type::None) return Value::of_bool(false);
@@ -333,8 +305,7 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
           return Value::of_bool(std::any_of(b.list.begin(), b.list.end(), [&a](const Value& item) {
             return values_equal(a, item);
           }));
-        default:
-          return arithmetic(e.op, a, b);
+        default: return arithmetic(e.op, a, b);
       }
     }
     case K::IsSegment: {
@@ -349,8 +320,7 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
     case K::Sum:
     case K::Avg:
     case K::Min:
-    case K::Max:
-      return aggregate(e, scope, depth);
+    case K::Max: return aggregate(e, scope, depth);
     case K::SinceEvent: {
       const auto* list = entries(e.text);
       if (list == nullptr) return Value::never_duration();
@@ -447,16 +417,11 @@ Value Evaluator::aggregate(const dsl::Expr& e, const Scope& scope, int depth) co
     }
   }
   switch (e.kind) {
-    case dsl::ExprKind::Count:
-      return Value::of_number(count);
-    case dsl::ExprKind::Sum:
-      return Value::of_number(sum);
-    case dsl::ExprKind::Avg:
-      return count > 0 ? Value::of_number(sum / count) : Value::none();
-    case dsl::ExprKind::Min:
-      return lo ? Value::of_number(*lo) : Value::none();
-    default:
-      return hi_value ? Value::of_number(*hi_value) : Value::none();
+    case dsl::ExprKind::Count: return Value::of_number(count);
+    case dsl::ExprKind::Sum: return Value::of_number(sum);
+    case dsl::ExprKind::Avg: return count > 0 ? Value::of_number(sum / count) : Value::none();
+    case dsl::ExprKind::Min: return lo ? Value::of_number(*lo) : Value::none();
+    default: return hi_value ? Value::of_number(*hi_value) : Value::none();
   }
 }
 
@@ -515,8 +480,7 @@ void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth
           next_change_at(it->second.condition, Scope{}, depth + 1, best);
       }
       return;
-    default:
-      break;
+    default: break;
   }
   for (const auto& o : e.operands) next_change_at(o, scope, depth, best);
 }

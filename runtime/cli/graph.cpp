@@ -24,10 +24,8 @@ constexpr const char* kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday
 std::string state_label(const engine::Journey& j, const engine::State& s) {
   const engine::Op& op = j.ops[s.op];
   switch (s.kind) {
-    case engine::StateKind::Start:
-      return "start";
-    case engine::StateKind::End:
-      return "end";
+    case engine::StateKind::Start: return "start";
+    case engine::StateKind::End: return "end";
     case engine::StateKind::Wait:
       return s.id + "\\nwait " +
              engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
@@ -37,8 +35,7 @@ std::string state_label(const engine::Journey& j, const engine::State& s) {
     case engine::StateKind::WaitUpTo:
       return s.id + "\\nwait up to " +
              engine::duration_text(std::get<engine::WaitUpToOp>(op.payload).millis / 1000);
-    case engine::StateKind::QuietHold:
-      return "quiet hours hold\\n" + op.step_id;
+    case engine::StateKind::QuietHold: return "quiet hours hold\\n" + op.step_id;
   }
   return s.id;
 }
@@ -51,12 +48,8 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
       for (const auto& e : j.entries) {
         if (!out.empty()) out += " | ";
         switch (e.kind) {
-          case dsl::EntryKind::On:
-            out += "on " + e.event;
-            break;
-          case dsl::EntryKind::When:
-            out += "when " + engine::expr_text(*e.condition);
-            break;
+          case dsl::EntryKind::On: out += "on " + e.event; break;
+          case dsl::EntryKind::When: out += "when " + engine::expr_text(*e.condition); break;
           case dsl::EntryKind::Every:
             out += std::string("every ") + (e.weekday < 0 ? "day" : kWeekdays[e.weekday]) + " at " +
                    engine::time_of_day_text(e.time_of_day);
@@ -107,10 +100,8 @@ std::string action_label(const engine::Op& op) {
 
 std::string guard_label(const engine::Guard& g) {
   switch (g.kind) {
-    case engine::Guard::Kind::Condition:
-      return (g.negated ? "not (" : "if (") + g.text + ")";
-    case engine::Guard::Kind::Variant:
-      return "variant " + g.text;
+    case engine::Guard::Kind::Condition: return (g.negated ? "not (" : "if (") + g.text + ")";
+    case engine::Guard::Kind::Variant: return "variant " + g.text;
     case engine::Guard::Kind::QuietHours:
       return (g.negated ? "outside quiet " : "in quiet ") + g.text;
   }

@@ -143,9 +143,17 @@ void PartitionLeases::take_free(std::size_t share) {
   // for the same leases. A create fails at once for a lease another node holds.
   const int start = static_cast<int>(engine::stable_hash(settings_.node, 0) %
                                      static_cast<std::uint64_t>(settings_.partitions));
-  for (int k = 0; k < settings_.partitions && owned().size() < share; ++k) {
+  // The renewals run meanwhile and may drop a lease: the counts are read afresh, not copied.
+  const auto count = [this] {
+    std::lock_guard lock(mutex_);
+    return owned_.size();
+  };
+  for (int k = 0; k < settings_.partitions && count() < share; ++k) {
     const int partition = (start + k) % settings_.partitions;
-    if (owned().count(partition) > 0) continue;
+    {
+      std::lock_guard lock(mutex_);
+      if (owned_.count(partition) > 0) continue;
+    }
     auto revision = leases_.create(lease_key(partition), settings_.node);
     if (!revision) continue;  // another node was quicker
     Ownership ownership{partition, *revision, 0, std::chrono::steady_clock::now()};

@@ -128,23 +128,12 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view text) {
       i += 2;
     } else if (i < text.size()) {
       switch (text[i]) {
-        case 's':
-          unit = 1000;
-          break;
-        case 'm':
-          unit = 60'000;
-          break;
-        case 'h':
-          unit = 3'600'000;
-          break;
-        case 'd':
-          unit = 86'400'000;
-          break;
-        case 'w':
-          unit = 7 * 86'400'000LL;
-          break;
-        default:
-          return std::nullopt;
+        case 's': unit = 1000; break;
+        case 'm': unit = 60'000; break;
+        case 'h': unit = 3'600'000; break;
+        case 'd': unit = 86'400'000; break;
+        case 'w': unit = 7 * 86'400'000LL; break;
+        default: return std::nullopt;
       }
       ++i;
     } else {

@@ -25,12 +25,9 @@ bool same_secret(std::string_view a, std::string_view b) {
 
 const char* scope_name(Scope scope) {
   switch (scope) {
-    case Scope::Ingest:
-      return "ingest";
-    case Scope::Read:
-      return "read";
-    case Scope::Admin:
-      return "admin";
+    case Scope::Ingest: return "ingest";
+    case Scope::Read: return "read";
+    case Scope::Admin: return "admin";
   }
   return "admin";
 }

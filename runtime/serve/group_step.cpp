@@ -27,20 +27,13 @@ bool same_runs(const std::vector<StoredRun>& a, const std::vector<StoredRun>& b)
 
 const char* metric_of(engine::Record::Kind kind) {
   switch (kind) {
-    case engine::Record::Kind::Entered:
-      return "entered";
-    case engine::Record::Kind::Exited:
-      return "exited";
-    case engine::Record::Kind::Goal:
-      return "goals";
-    case engine::Record::Kind::Send:
-      return "sends";
-    case engine::Record::Kind::Suppressed:
-      return "suppressed";
-    case engine::Record::Kind::Error:
-      return "errors";
-    case engine::Record::Kind::Step:
-      return nullptr;
+    case engine::Record::Kind::Entered: return "entered";
+    case engine::Record::Kind::Exited: return "exited";
+    case engine::Record::Kind::Goal: return "goals";
+    case engine::Record::Kind::Send: return "sends";
+    case engine::Record::Kind::Suppressed: return "suppressed";
+    case engine::Record::Kind::Error: return "errors";
+    case engine::Record::Kind::Step: return nullptr;
   }
   return nullptr;
 }

@@ -91,7 +91,8 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
       log(LogLevel::Warn, "scrub failed", {{"error", e.what()}});
     }
     if (!result.wal_truncated) {
-      log(LogLevel::Warn, "erasure: old copies could not be scrubbed now (busy); they are soon",
+      log(LogLevel::Warn,
+          "erasure: old copies could not be scrubbed now (store busy); the writer retries",
           {{"shard", index_}});
       parts_.committer.scrub_soon();
     }

@@ -49,22 +49,16 @@ class Reader {
   bool value(int depth) {
     if (p_ == end_) return false;
     switch (*p_) {
-      case '{':
-        return object(depth + 1);
-      case '[':
-        return array(depth + 1);
+      case '{': return object(depth + 1);
+      case '[': return array(depth + 1);
       case '"': {
         std::string_view ignored;
         return string(ignored);
       }
-      case 't':
-        return word("true");
-      case 'f':
-        return word("false");
-      case 'n':
-        return word("null");
-      default:
-        return number();
+      case 't': return word("true");
+      case 'f': return word("false");
+      case 'n': return word("null");
+      default: return number();
     }
   }
 
@@ -153,18 +147,12 @@ std::optional<ScannedEvent> scan_event(std::string_view line) {
   Field type, user, event, timestamp, properties, traits, message_id;
   const auto field_of = [&](std::string_view key) -> Field* {
     switch (key.size()) {
-      case 4:
-        return key == "type" ? &type : nullptr;
-      case 5:
-        return key == "event" ? &event : nullptr;
-      case 6:
-        return key == "userId" ? &user : key == "traits" ? &traits : nullptr;
-      case 9:
-        return key == "timestamp" ? &timestamp : key == "messageId" ? &message_id : nullptr;
-      case 10:
-        return key == "properties" ? &properties : nullptr;
-      default:
-        return nullptr;
+      case 4: return key == "type" ? &type : nullptr;
+      case 5: return key == "event" ? &event : nullptr;
+      case 6: return key == "userId" ? &user : key == "traits" ? &traits : nullptr;
+      case 9: return key == "timestamp" ? &timestamp : key == "messageId" ? &message_id : nullptr;
+      case 10: return key == "properties" ? &properties : nullptr;
+      default: return nullptr;
     }
   };
   r.space();

@@ -82,26 +82,13 @@ void FunnelReport::add_customer(const std::vector<engine::Record>& records) {
         it->second = r.variant;
     }
     switch (r.kind) {
-      case Kind::Exited:
-        ++f.exits[r.detail];
-        break;
-      case Kind::Step:
-        ++f.visits[r.step];
-        break;
-      case Kind::Send:
-        ++f.sent[r.step];
-        break;
-      case Kind::Suppressed:
-        ++f.suppressed[r.step][r.detail];
-        break;
-      case Kind::Goal:
-        mine.converted.insert({r.detail, r.variant, mine.current});
-        break;
-      case Kind::Error:
-        ++f.errors;
-        break;
-      case Kind::Entered:
-        break;
+      case Kind::Exited: ++f.exits[r.detail]; break;
+      case Kind::Step: ++f.visits[r.step]; break;
+      case Kind::Send: ++f.sent[r.step]; break;
+      case Kind::Suppressed: ++f.suppressed[r.step][r.detail]; break;
+      case Kind::Goal: mine.converted.insert({r.detail, r.variant, mine.current}); break;
+      case Kind::Error: ++f.errors; break;
+      case Kind::Entered: break;
     }
   }
   for (const auto& [journey, mine] : runs) {

@@ -9,12 +9,9 @@ namespace journey::runtime {
 
 const char* status_name(DeliveryStatus status) {
   switch (status) {
-    case DeliveryStatus::Pending:
-      return "pending";
-    case DeliveryStatus::Delivered:
-      return "delivered";
-    case DeliveryStatus::Dead:
-      return "dead";
+    case DeliveryStatus::Pending: return "pending";
+    case DeliveryStatus::Delivered: return "delivered";
+    case DeliveryStatus::Dead: return "dead";
   }
   return "pending";
 }

@@ -29,6 +29,7 @@
 #include "engine/time.hpp"
 #include "runtime/deliver/http_client.hpp"
 #include "support/daemon_process.hpp"
+#include "support/eventually.hpp"
 
 namespace journey::test::serve {
 
@@ -54,16 +55,7 @@ struct TempDir {
   std::string read(const std::string& relative) const { return folder.read(relative); }
 };
 
-/// Polls `condition` every 50 ms for at most `seconds`.
-template <typename F>
-inline bool eventually(F condition, double seconds = 15) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
-}
+using journey::test::eventually;
 
 /// The real `journey serve ARGS...` in a child process, run in `dir` (its stderr in
 /// dir/daemon.log); see tests/support/daemon_process.hpp.

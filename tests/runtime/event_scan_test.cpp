@@ -109,15 +109,9 @@ TEST_CASE("property: on mutated lines the fast reader never disagrees with the s
     for (int e = 0; e < edits && !line.empty(); ++e) {
       const std::size_t pos = rng() % line.size();
       switch (rng() % 3) {
-        case 0:
-          line[pos] = alphabet[rng() % alphabet.size()];
-          break;
-        case 1:
-          line.erase(pos, 1);
-          break;
-        default:
-          line.insert(pos, 1, alphabet[rng() % alphabet.size()]);
-          break;
+        case 0: line[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 1: line.erase(pos, 1); break;
+        default: line.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
       }
     }
     agree(line);
