@@ -1,4 +1,5 @@
 // `journey serve`: runs the daemon (see docs/operations.md).
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -34,8 +35,14 @@ int serve(const ServeOptions& options) {
                                            ? std::nullopt
                                            : std::optional<std::string>(options.config_path),
                                        overrides);
-    // The embedded default; the daemon is written against runtime::Storage.
-    runtime::SqliteStorage storage(config.db_path, static_cast<std::size_t>(config.db_cache_mb));
+    // The embedded default; the daemon is written against runtime::Storage. A cluster node's
+    // SQLite file is a copy of the partitions it owns, made anew at each start (its state lives
+    // in JetStream), and not synced.
+    if (config.cluster) {
+      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(config.db_path + suffix);
+    }
+    runtime::SqliteStorage storage(config.db_path, static_cast<std::size_t>(config.db_cache_mb),
+                                   !config.cluster);
     runtime::Daemon daemon(std::move(config), storage);
     auto endpoint = daemon.open();
     auto address = endpoint.address();
@@ -60,7 +67,9 @@ void add_serve(CLI::App& app, Run& run) {
   auto* sub = app.add_subcommand("serve", "Run the daemon: HTTP ingest, durable timers, sends.");
   sub->add_option("--config", options->config_path, "journey.toml (defaults apply without it)");
   sub->add_option("--journeys", options->journeys, "directory of .journey scripts (./journeys)");
-  sub->add_option("--db", options->db, "SQLite database file (./journey.db)");
+  sub->add_option("--db", options->db,
+                  "SQLite database file (./journey.db); a cluster node's local copy, made anew at "
+                  "each start");
   sub->add_option("--listen", options->listen,
                   "HOST:PORT to listen on (127.0.0.1:8080); port 0 picks one");
   sub->add_option("--sink", options->sink, "file:PATH or webhook:URL for every channel");

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/hash.hpp"
+#include "runtime/cluster/records.hpp"
 #include "runtime/common/log.hpp"
 
 namespace journey::runtime {
@@ -19,7 +20,7 @@ std::uint64_t PartitionLog::take_over(int partition, const std::string& record) 
 std::uint64_t PartitionLog::append(int partition, std::uint64_t fence, const std::string& record,
                                    std::int64_t retry_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
-  const auto msg_id = subject(partition) + ":" + std::to_string(fence);
+  const auto msg_id = message_id(partition, fence);
   for (;;) {
     try {
       return nats_.publish(subject(partition), record, msg_id, fence).sequence;
@@ -55,6 +56,14 @@ void PartitionLeases::every_round(const std::function<void()>& step) {
 }
 
 void PartitionLeases::start() {
+  watch_ = nodes_.watch(">", [this](const KeyedEntry& entry, bool deleted) {
+    std::lock_guard lock(mutex_);
+    if (deleted) {
+      heartbeats_.erase(entry.key);
+    } else {
+      heartbeats_[entry.key] = std::chrono::steady_clock::now();
+    }
+  });
   renewer_ = std::thread([this] { every_round([this] { renew(); }); });
   balancer_ = std::thread([this] { every_round([this] { balance(); }); });
 }
@@ -67,6 +76,7 @@ void PartitionLeases::stop(bool give_back_all) {
   stop_wake_.notify_all();
   if (renewer_.joinable()) renewer_.join();
   if (balancer_.joinable()) balancer_.join();
+  watch_.reset();
   if (!give_back_all) return;
   for (const auto& [partition, ownership] : owned()) give_back(partition);
   try {
@@ -79,6 +89,13 @@ void PartitionLeases::stop(bool give_back_all) {
 std::map<int, Ownership> PartitionLeases::owned() const {
   std::lock_guard lock(mutex_);
   return owned_;
+}
+
+bool PartitionLeases::holds(int partition) const {
+  std::lock_guard lock(mutex_);
+  auto it = owned_.find(partition);
+  return it != owned_.end() && std::chrono::steady_clock::now() - it->second.renewed_at <
+                                   std::chrono::milliseconds(settings_.ttl_ms);
 }
 
 void PartitionLeases::give_back(int partition) {
@@ -129,13 +146,24 @@ void PartitionLeases::renew() {
 
 std::size_t PartitionLeases::fair_share() {
   try {
-    nodes_.put(settings_.node, settings_.node);
-    live_nodes_ = std::max<std::size_t>(1, nodes_.keys().size());
-  } catch (const NatsError& e) {  // keep the last count
+    nodes_.put(settings_.node, events_.heartbeat ? events_.heartbeat() : settings_.node);
+  } catch (const NatsError& e) {
     log(LogLevel::Warn, "cluster: heartbeat failed", {{"error", e.what()}});
   }
+  // Live nodes: those whose heartbeat this node saw within the TTL (an expired heartbeat leaves
+  // no trace in the bucket's changes, so the time it was seen here decides), this one included.
+  std::size_t live = 1;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [node, seen] : heartbeats_) {
+      if (node != settings_.node && now - seen < std::chrono::milliseconds(settings_.ttl_ms)) {
+        ++live;
+      }
+    }
+  }
   const auto partitions = static_cast<std::size_t>(settings_.partitions);
-  return (partitions + live_nodes_ - 1) / live_nodes_;
+  return (partitions + live - 1) / live;
 }
 
 void PartitionLeases::take_free(std::size_t share) {
@@ -157,9 +185,11 @@ void PartitionLeases::take_free(std::size_t share) {
     auto revision = leases_.create(lease_key(partition), settings_.node);
     if (!revision) continue;  // another node was quicker
     Ownership ownership{partition, *revision, 0, std::chrono::steady_clock::now()};
-    const nlohmann::json record = {
-        {"type", "takeover"}, {"node", settings_.node}, {"lease_revision", *revision}};
-    ownership.fence = log_.take_over(partition, record.dump());
+    LogRecord record;
+    record.kind = LogRecord::Kind::Takeover;
+    record.node = settings_.node;
+    record.lease_revision = *revision;
+    ownership.fence = log_.take_over(partition, encode(record));
     {
       std::lock_guard lock(mutex_);
       owned_[partition] = ownership;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -60,6 +61,12 @@ class PartitionLog {
                        std::int64_t retry_ms = 10'000);
 
   std::string subject(int partition) const { return prefix_ + "." + std::to_string(partition); }
+  /// The Nats-Msg-Id of the record that follows `fence`: a retry of a stored record is answered
+  /// as a duplicate with its sequence, not refused by the fence it moved.
+  std::string message_id(int partition, std::uint64_t fence) const {
+    return subject(partition) + ":" + std::to_string(fence);
+  }
+  const std::string& stream() const { return stream_; }
 
  private:
   Nats& nats_;
@@ -82,6 +89,8 @@ class PartitionLeases {
   struct Events {
     std::function<void(const Ownership&)> acquired;
     std::function<void(int partition)> lost;
+    /// The node's heartbeat value (its address, what it owns); the node's name when unset.
+    std::function<std::string()> heartbeat{};
   };
 
   PartitionLeases(KeyValue& leases, KeyValue& nodes, PartitionLog& log, LeaseSettings settings,
@@ -105,9 +114,16 @@ class PartitionLeases {
 
   /// The partitions owned now.
   std::map<int, Ownership> owned() const;
+  /// Whether the partition is owned and its lease was renewed within the TTL: an owner that was
+  /// paused past it must not act on the partition, whether or not it has noticed the loss yet.
+  bool holds(int partition) const;
+  /// Stops acting on the partition (`lost`), then frees its lease for the others.
+  void give_back(int partition);
+  /// Stops acting on the partition (`lost`) and renewing its lease, which expires after the TTL
+  /// (another node may hold it already: it is not deleted).
+  void forget(int partition, const char* why) { lose(partition, why); }
 
  private:
-  void give_back(int partition);
   void lose(int partition, const char* why);
   void renew();
   void balance();
@@ -121,9 +137,11 @@ class PartitionLeases {
   PartitionLog& log_;
   LeaseSettings settings_;
   Events events_;
-  mutable std::mutex mutex_;  // owned_
+  mutable std::mutex mutex_;  // owned_, heartbeats_
   std::map<int, Ownership> owned_;
-  std::size_t live_nodes_ = 1;  // as last read
+  // node -> when its heartbeat was last seen here (the watch of the nodes bucket)
+  std::map<std::string, std::chrono::steady_clock::time_point> heartbeats_;
+  std::shared_ptr<void> watch_;
   std::mutex stop_mutex_;
   std::condition_variable stop_wake_;
   bool stopping_ = false;

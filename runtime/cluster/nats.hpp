@@ -1,17 +1,22 @@
 // A thin RAII layer over the official NATS C client (nats.c): one connection with its JetStream
-// context, streams, and key-value buckets. Replication, deduplication, ordering and
-// revision-checked updates are JetStream's; this file only turns its C calls into C++ ones that
-// throw NatsError with the server's message.
+// context, streams, consumers, key-value buckets and request/reply. Replication, deduplication,
+// ordering, acknowledgements and revision-checked updates are JetStream's; this file only turns
+// its C calls into C++ ones that throw NatsError with the server's message.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nats/nats.h>
@@ -43,6 +48,7 @@ struct StreamSpec {
   int replicas = 1;
   std::int64_t duplicate_window_ms = 120'000;  // Nats-Msg-Id deduplication
   std::int64_t max_age_ms = 0;                 // 0: kept until purged
+  bool work_queue = false;  // a message is removed once a consumer acknowledged it
 };
 
 /// One key-value bucket of the cluster, created if missing.
@@ -64,6 +70,10 @@ struct Outgoing {
   std::string subject;
   std::string msg_id;  // Nats-Msg-Id; empty for none
   std::string data;
+  /// Nats-Expected-Last-Subject-Sequence: the server refuses the message unless the subject's
+  /// last message has this sequence (0: the subject has none). A key-value update by revision.
+  std::optional<std::uint64_t> expect_last_subject_seq{};
+  std::vector<std::pair<std::string, std::string>> headers{};  // more headers
 };
 
 /// What JetStream answered for one asynchronous publish.
@@ -71,12 +81,48 @@ struct PublishResult {
   std::uint64_t sequence = 0;
   bool duplicate = false;
   std::string error;  // empty when stored
+  int js_code = 0;    // the JetStream error code with the error (kJsWrongLastSequence...), or 0
 };
 
 /// One key-value entry.
 struct Entry {
   std::string value;
   std::uint64_t revision = 0;
+};
+
+/// One key-value entry with its key.
+struct KeyedEntry {
+  std::string key;
+  std::string value;
+  std::uint64_t revision = 0;
+};
+
+/// A message received from a subscription; destroyed (and, for JetStream, neither acknowledged
+/// nor refused) when it goes.
+class Message {
+ public:
+  explicit Message(natsMsg* msg) : msg_(msg) {}
+  ~Message();
+  Message(Message&& other) noexcept : msg_(std::exchange(other.msg_, nullptr)) {}
+  Message& operator=(Message&& other) noexcept;
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+
+  std::string_view subject() const;
+  std::string_view data() const;
+  /// A header's value, or nothing.
+  std::optional<std::string> header(const char* name) const;
+  /// JetStream: the message's sequence in its stream (0 when it has none).
+  std::uint64_t sequence() const;
+  /// JetStream: how many times the message was delivered (1 the first time).
+  std::uint64_t deliveries() const;
+  /// JetStream acknowledgements: done; try again after `delay_ms`; never again.
+  void ack();
+  void nak(std::int64_t delay_ms);
+  void term();
+
+ private:
+  natsMsg* msg_;
 };
 
 /// A key-value bucket.
@@ -98,12 +144,46 @@ class KeyValue {
   std::uint64_t put(const std::string& key, const std::string& value);
   /// Deletes the key (a delete marker; history is kept up to the bucket's depth).
   void erase(const std::string& key);
+  /// Removes the key and every value it had (a purge marker without data stays).
+  void purge(const std::string& key);
   /// Every live key.
   std::vector<std::string> keys();
+  /// Every live entry whose key matches `pattern` (`*` one token, `>` the rest: "3.>").
+  std::vector<KeyedEntry> entries(const std::string& pattern);
+  /// Calls `changed` on a thread of its own with every later put, delete or purge of a key that
+  /// matches `pattern` (value empty for deletes), until the returned handle goes.
+  std::shared_ptr<void> watch(const std::string& pattern,
+                              std::function<void(const KeyedEntry&, bool deleted)> changed);
+
+  /// The subject a key's values are stored under ($KV.<bucket>.<key>), for direct publishes.
+  std::string subject(const std::string& key) const;
+  /// The bucket's stream (KV_<bucket>).
+  std::string stream() const;
 
  private:
   kvStore* kv_;
 };
+
+/// A subscription; unsubscribed when it goes (an ephemeral consumer goes with it).
+class Subscription {
+ public:
+  explicit Subscription(natsSubscription* sub) : sub_(sub) {}
+  ~Subscription();
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  /// JetStream: messages the consumer has not delivered yet plus those awaiting an
+  /// acknowledgement (the lag), or nothing when the server does not answer.
+  std::optional<std::uint64_t> lag();
+  /// A pull consumer: at most `batch` messages available now (none: an empty list).
+  std::vector<Message> fetch(int batch);
+
+ private:
+  natsSubscription* sub_;
+};
+
+/// A message handler of a subscription; runs on the client's delivery threads.
+using MessageHandler = std::function<void(Message)>;
 
 /// One connection to a NATS cluster, with its JetStream context.
 class Nats {
@@ -128,13 +208,51 @@ class Nats {
                     std::optional<std::uint64_t> expect_last_subject_seq = std::nullopt);
   /// The sequence of the subject's last message in `stream`, 0 when it has none.
   std::uint64_t last_sequence(const std::string& stream, const std::string& subject);
-  /// Messages held by `stream` now.
-  std::uint64_t message_count(const std::string& stream);
+  /// Messages held by `stream` now (of `subject` only, a filter, when given).
+  std::uint64_t message_count(const std::string& stream, const std::string& subject = "");
+  /// Removes the messages of `subject` (a filter) from `stream`; with `keep_from`, only those
+  /// before that sequence.
+  void purge(const std::string& stream, const std::string& subject, std::uint64_t keep_from = 0);
+  /// The largest message the servers take.
+  std::int64_t max_payload();
+
+  /// Every message of `stream` matching `subject` (a filter), from `start` (a sequence; 0: the
+  /// first), in order, up to the last one held when the call began. Throws NatsError.
+  void read(const std::string& stream, const std::string& subject, std::uint64_t start,
+            const std::function<void(Message&)>& each);
+  /// Delivers the messages of `stream` matching `subject` from the sequence `start` on, in
+  /// order, to `handler` (which must acknowledge each): an ephemeral consumer with at most
+  /// `max_ack_pending` messages unacknowledged, redelivered after `ack_wait_ms`.
+  std::unique_ptr<Subscription> consume(const std::string& stream, const std::string& subject,
+                                        std::uint64_t start, std::int64_t max_ack_pending,
+                                        std::int64_t ack_wait_ms, MessageHandler handler);
+  /// An ephemeral pull consumer of `stream` over `subject`, to fetch() from. Any other consumer
+  /// over exactly that subject (an earlier owner's, on a work queue that allows only one) is
+  /// deleted first; the server removes this one after `inactive_ms` without a request.
+  std::unique_ptr<Subscription> pull(const std::string& stream, const std::string& subject,
+                                     std::int64_t ack_wait_ms, std::int64_t inactive_ms);
+
+  /// Answers requests sent to `subject`: `answer` gets the request's data and returns the reply.
+  std::unique_ptr<Subscription> serve(const std::string& subject,
+                                      std::function<std::string(std::string_view)> answer);
+  /// Sends a request and waits at most `timeout_ms` for its reply; nothing when none came.
+  std::optional<std::string> request(const std::string& subject, const std::string& data,
+                                     std::int64_t timeout_ms);
+  /// Sends a message without JetStream (no acknowledgement).
+  void send(const std::string& subject, const std::string& data);
+  /// Publishes `message` to JetStream with a `Journey-Reply` header naming a fresh inbox, waits for
+  /// the acknowledgement, then at most `timeout_ms` for a message on the inbox (sent by whoever
+  /// handles the stored message): its data, or nothing when none came. Throws NatsError when the
+  /// message was not stored.
+  std::optional<std::string> publish_for_reply(const Outgoing& message, std::int64_t timeout_ms);
 
  private:
   friend class AsyncPublisher;
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;
+  std::mutex handlers_mutex_;
+  std::vector<std::unique_ptr<MessageHandler>> handlers_;  // closures of the subscriptions
+  std::vector<std::unique_ptr<std::function<std::string(std::string_view)>>> answers_;
 };
 
 /// Publishes batches of messages asynchronously on a JetStream context of its own, each
@@ -142,6 +260,9 @@ class Nats {
 /// one round trip, not N.
 class AsyncPublisher {
  public:
+  /// One result per message, in order; called once per batch, on a client thread.
+  using Done = std::function<void(std::vector<PublishResult>)>;
+
   /// At most `max_pending` messages in flight at once (a publish waits for room).
   AsyncPublisher(Nats& nats, std::int64_t max_pending);
   ~AsyncPublisher();
@@ -152,17 +273,27 @@ class AsyncPublisher {
   /// `timeout_ms`; one result per message, in order. Thread-safe.
   std::vector<PublishResult> publish(const std::vector<Outgoing>& messages,
                                      std::int64_t timeout_ms);
+  /// Publishes the messages (in order) and returns at once; `done` gets the results when every
+  /// message is answered, or after `timeout_ms` with "no acknowledgement in time" for the rest.
+  /// Thread-safe.
+  void submit(const std::vector<Outgoing>& messages, std::int64_t timeout_ms, Done done);
 
  private:
   struct Pending;
   static void on_ack(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* self);
+  /// Gives up on batches past their deadline (on the sweeper thread).
+  void sweep();
+  /// Finishes a batch whose last message was answered (called without the mutex).
+  static void complete(const std::shared_ptr<Pending>& pending);
 
   jsCtx* js_ = nullptr;
   std::mutex mutex_;
-  std::condition_variable answered_;
+  std::condition_variable sweep_wake_;
+  bool stopping_ = false;
   std::uint64_t next_token_ = 0;
   // token (the message's Journey-Token header) -> its batch and its place there
-  std::unordered_map<std::uint64_t, std::pair<Pending*, std::size_t>> waiting_;
+  std::unordered_map<std::uint64_t, std::pair<std::shared_ptr<Pending>, std::size_t>> waiting_;
+  std::thread sweeper_;
 };
 
 }  // namespace journey::runtime

@@ -1,5 +1,7 @@
 #include "runtime/common/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -104,6 +106,50 @@ SinkSpec read_sink(const toml::node& node, const std::string& origin, const std:
   if (!sink) fail(origin, node, key, "expected \"file:PATH\" or \"webhook:http://HOST:PORT/PATH\"");
   if (sink->kind == SinkSpec::Kind::File) sink->target = resolve(base_dir, sink->target);
   return *sink;
+}
+
+ClusterConfig read_cluster(const toml::table& table, const std::string& origin) {
+  TableReader reader(table, origin, "cluster");
+  ClusterConfig cluster;
+  const auto engine = reader.string("engine");
+  if (!engine || *engine != "nats") {
+    fail(origin, reader.find("engine") ? *table.get("engine") : static_cast<const toml::node&>(table),
+         "cluster.engine", "expected \"nats\" (the only cluster engine)");
+  }
+  const auto* servers = reader.find("servers");
+  if (servers == nullptr || !servers->is_array() || servers->as_array()->empty()) {
+    fail(origin, servers ? *servers : static_cast<const toml::node&>(table), "cluster.servers",
+         "expected a non-empty list of \"nats://HOST:PORT\"");
+  }
+  for (const auto& server : *servers->as_array()) {
+    auto url = server.value<std::string>();
+    if (!url || url->rfind("nats://", 0) != 0) {
+      fail(origin, server, "cluster.servers", "expected \"nats://HOST:PORT\"");
+    }
+    cluster.servers.push_back(*url);
+  }
+  if (auto v = reader.integer("partitions", 1, 4096)) cluster.partitions = static_cast<int>(*v);
+  if (auto v = reader.integer("replicas", 1, 5)) cluster.replicas = static_cast<int>(*v);
+  const auto node = reader.string("node");
+  const bool node_ok = node && !node->empty() && node->size() <= 64 &&
+                       std::all_of(node->begin(), node->end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+                       });
+  if (!node_ok) {
+    fail(origin, reader.find("node") ? *table.get("node") : static_cast<const toml::node&>(table),
+         "cluster.node", "expected this node's name: letters, digits, - and _, unique in the cluster");
+  }
+  cluster.node = *node;
+  if (auto v = reader.duration("lease_ttl")) cluster.lease_ttl_ms = *v;
+  if (auto v = reader.duration("lease_round")) cluster.lease_round_ms = *v;
+  if (cluster.lease_round_ms * 2 > cluster.lease_ttl_ms) {
+    fail(origin, table, "cluster.lease_round", "must be at most half of cluster.lease_ttl");
+  }
+  if (auto v = reader.duration("dedupe_window")) cluster.dedupe_window_ms = *v;
+  if (auto v = reader.duration("materialize_every")) cluster.materialize_every_ms = *v;
+  if (auto v = reader.duration("ack_timeout")) cluster.ack_timeout_ms = *v;
+  reader.refuse_unknown();
+  return cluster;
 }
 
 }  // namespace
@@ -345,6 +391,7 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
       config.timer_window_max = static_cast<std::size_t>(*v);
     reader.refuse_unknown();
   }
+  if (const auto* cluster = top.table("cluster")) config.cluster = read_cluster(*cluster, origin);
   if (auto v = top.integer("group_commit_max", 1, 100'000)) config.group_commit_max = *v;
   if (auto v = top.integer("db_cache_mb", 2, 65'536)) config.db_cache_mb = *v;
   top.refuse_unknown();

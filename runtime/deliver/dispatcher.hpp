@@ -15,13 +15,10 @@
 #include "runtime/common/clock.hpp"
 #include "runtime/common/config.hpp"
 #include "runtime/common/metrics.hpp"
+#include "runtime/deliver/sinks.hpp"
 #include "runtime/store/store.hpp"
 
 namespace journey::runtime {
-
-/// The delay before retry number `attempts` (1 = after the first failure): initial * 2^(n-1),
-/// capped, then scaled by a jitter factor in [0.5, 1.5) drawn from `jitter_seed`.
-std::int64_t retry_delay_ms(const WebhookPolicy& policy, int attempts, std::uint64_t jitter_seed);
 
 /// One worker thread per distinct sink, each with its own store connection.
 class Dispatcher {
@@ -48,9 +45,8 @@ class Dispatcher {
  private:
   struct Worker;
   void run(Worker& worker);
-  void deliver_to_file(Worker& worker, std::vector<OutboxEntry> due);
-  void deliver_to_webhook(Worker& worker, const std::vector<OutboxEntry>& due);
-  void mark_delivered(const OutboxEntry& entry);
+  /// One pass of due actions to the worker's sink, then their marks.
+  void deliver(Worker& worker, const std::vector<OutboxEntry>& due);
   void record_failure(Worker& worker, const OutboxEntry& entry, const std::string& error);
 
   Config config_;

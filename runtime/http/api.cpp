@@ -280,6 +280,18 @@ HttpResponse method_not_allowed(const HttpRequest& request, const char* allow) {
 
 }  // namespace
 
+std::optional<engine::Event> event_from_stream(std::string_view raw, const std::string& type,
+                                               engine::Millis at) {
+  auto item = json::parse(raw, nullptr, false);
+  if (!item.is_object()) return std::nullopt;
+  if (!item.contains("type")) item["type"] = type;
+  if (!item.contains("timestamp")) item["timestamp"] = engine::format_timestamp(at);
+  auto parsed = engine::parse_event(item);
+  auto* event = std::get_if<engine::Event>(&parsed);
+  if (event == nullptr || event->customer_id.empty()) return std::nullopt;
+  return std::move(*event);
+}
+
 HttpResponse json_response(const HttpRequest& request, http::status status, const json& body) {
   HttpResponse response{status, request.version()};
   response.set(http::field::server, "journey");
@@ -370,6 +382,10 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
   if (target == "/v1/journeys") {
     if (!get) return method_not_allowed(request, "GET");
     return guarded(Scope::Read, [] { return Routed{Intent{ListJourneys{}}}; });
+  }
+  if (target == "/v1/cluster") {
+    if (!get) return method_not_allowed(request, "GET");
+    return guarded(Scope::Read, [] { return Routed{Intent{ClusterStatus{}}}; });
   }
   if (target == "/v1/journeys/reload") {
     if (!post) return method_not_allowed(request, "POST");

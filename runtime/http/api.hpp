@@ -50,6 +50,8 @@ struct LintScript {
 struct ReloadJourneys {};
 /// GET /metrics
 struct ReadMetrics {};
+/// GET /v1/cluster: the cluster's nodes, partitions, owners and lag.
+struct ClusterStatus {};
 /// GET /healthz: the process is up (liveness).
 struct CheckHealth {};
 /// GET /readyz: the store can commit (readiness; 503 tells a load balancer to stop sending).
@@ -57,7 +59,8 @@ struct CheckReady {};
 
 /// What a request asks the daemon to do.
 using Intent = std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys,
-                            LintScript, ReloadJourneys, ReadMetrics, CheckHealth, CheckReady>;
+                            LintScript, ReloadJourneys, ReadMetrics, ClusterStatus, CheckHealth,
+                            CheckReady>;
 
 /// A request turned into work, or answered at once.
 using Routed = std::variant<Intent, HttpResponse>;
@@ -65,6 +68,13 @@ using Routed = std::variant<Intent, HttpResponse>;
 /// Routes, authenticates and validates one request. `now` stamps events sent without a
 /// timestamp.
 Routed route(const HttpRequest& request, const Config& config, engine::Millis now);
+
+/// An accepted event as a cluster's event stream carries it: its JSON as received, the type it was
+/// accepted as and its timestamp (the time of arrival when it had none), read back by the node that
+/// owns the customer. Nothing when the text is not such an event (the node that accepted it checked
+/// it with route()).
+std::optional<engine::Event> event_from_stream(std::string_view raw, const std::string& type,
+                                               engine::Millis at);
 
 /// A JSON answer with the request's HTTP version and keep-alive choice.
 HttpResponse json_response(const HttpRequest& request, boost::beast::http::status status,

@@ -7,6 +7,20 @@ namespace journey::runtime {
 
 using nlohmann::json;
 
+json erasure_view(const std::string& customer_id, const Erasure& e, bool wal_truncated) {
+  return {{"customer_id", customer_id},
+          {"found", e.profile},
+          {"wal_truncated", wal_truncated},
+          {"removed",
+           {{"profile", e.profile},
+            {"timeline_events", e.events},
+            {"runs", e.runs},
+            {"timers", e.timers},
+            {"unsent_actions", e.unsent_actions},
+            {"trace_lines", e.trace_lines},
+            {"message_ids", e.message_ids}}}};
+}
+
 json actions_view(const std::vector<OutboxEntry>& recent) {
   json actions = json::array();
   for (const auto& entry : recent) {

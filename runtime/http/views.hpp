@@ -17,6 +17,10 @@ namespace journey::runtime {
 /// `recent_actions` of GET /v1/customers/{id}: each action's JSON line with its delivery state.
 nlohmann::json actions_view(const std::vector<OutboxEntry>& recent);
 
+/// DELETE /v1/customers/{id}: what the erasure removed.
+nlohmann::json erasure_view(const std::string& customer_id, const Erasure& erasure,
+                            bool wal_truncated);
+
 /// GET /v1/customers/{id}/explain: the kept trace lines, oldest first.
 nlohmann::json explain_view(const std::string& customer_id, std::size_t kept_lines,
                             const std::vector<StoredTrace>& lines);

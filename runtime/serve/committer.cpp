@@ -5,14 +5,17 @@
 #include <boost/asio/post.hpp>
 
 #include "runtime/common/log.hpp"
+#include "runtime/serve/replica.hpp"
 
 namespace journey::runtime {
 
 namespace net = boost::asio;
 
-Committer::Committer(Storage& storage, std::size_t shards, Metrics& metrics, net::io_context& io)
+Committer::Committer(Storage& storage, std::size_t shards, Metrics& metrics, net::io_context& io,
+                     Replica* replica)
     : metrics_(metrics),
       io_(io),
+      replica_(replica),
       store_(storage.open_writer()),
       generations_(std::make_unique<std::atomic<std::uint64_t>[]>(shards)) {}
 
@@ -92,6 +95,20 @@ void Committer::run() {
       (current ? live : stale).push_back(std::move(commit));
     }
     for (auto& commit : stale) commit.finish(false, "an earlier commit of these customers failed");
+    if (replica_ != nullptr && !live.empty()) {
+      // A cluster node: the partitions' logs first; what they refuse is not applied here.
+      const auto appended = replica_->append(live);
+      std::vector<PendingCommit> kept;
+      for (std::size_t i = 0; i < live.size(); ++i) {
+        if (appended[i]) {
+          kept.push_back(std::move(live[i]));
+          continue;
+        }
+        if (live[i].shard != PendingCommit::kNoShard) invalidate(live[i].shard);
+        live[i].finish(false, "the partition is no longer this node's");
+      }
+      live = std::move(kept);
+    }
     if (live.empty()) continue;
     Batch merged;
     if (live.size() == 1) {
@@ -118,6 +135,7 @@ void Committer::run() {
       applied = store_->apply(merged);
       failing_ = false;
     } catch (const std::exception& e) {
+      if (replica_ != nullptr) replica_->applied(false);
       failing_ = true;
       for (auto& commit : live) {
         if (commit.shard != PendingCommit::kNoShard) invalidate(commit.shard);
@@ -126,6 +144,7 @@ void Committer::run() {
       for (auto& commit : live) commit.finish(false, error);
       continue;
     }
+    if (replica_ != nullptr) replica_->applied(true);
     metrics_.actions_created += applied.actions_inserted;
     if (applied.actions_existing > 0) {
       log(LogLevel::Info, "action ids already in the outbox were not created again",

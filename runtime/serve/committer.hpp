@@ -27,15 +27,20 @@ struct PendingCommit {
   Batch batch;
   std::size_t shard = kNoShard;
   std::uint64_t generation = 0;  // the shard's generation the batch was computed on
+  std::uint64_t cursor = 0;  // a cluster node's: the last event of the shard's partition consumed
   /// Runs on the committer's thread once the batch is committed (or refused).
   std::function<void(bool ok, const std::string& error)> finish;
 };
 
+class Replica;
+
 class Committer {
  public:
   /// Opens the writer's connection of `storage`; `shards` generations. Spent batches are freed on
-  /// `io`. Throws StoreError.
-  Committer(Storage& storage, std::size_t shards, Metrics& metrics, boost::asio::io_context& io);
+  /// `io`. A cluster node's `replica` gets every shard's batch before the local transaction (see
+  /// replica.hpp). Throws StoreError.
+  Committer(Storage& storage, std::size_t shards, Metrics& metrics, boost::asio::io_context& io,
+            Replica* replica = nullptr);
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -67,6 +72,7 @@ class Committer {
 
   Metrics& metrics_;
   boost::asio::io_context& io_;
+  Replica* replica_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> generations_;
   std::thread thread_;

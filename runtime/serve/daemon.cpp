@@ -22,6 +22,7 @@
 #include "runtime/http/api.hpp"
 #include "runtime/http/server.hpp"
 #include "runtime/http/views.hpp"
+#include "runtime/serve/cluster_node.hpp"
 #include "runtime/serve/committer.hpp"
 #include "runtime/serve/shard.hpp"
 #include "runtime/serve/timers.hpp"
@@ -38,6 +39,18 @@ namespace {
 /// The shard that owns a customer: a stable hash of the id, so any process agrees.
 std::size_t shard_of(const std::string& customer_id, std::size_t shards) {
   return static_cast<std::size_t>(engine::stable_hash(customer_id, 0) % shards);
+}
+
+/// A reply to `request` from an Answer made elsewhere (another node, a blocking call), written
+/// on whatever thread the answer comes.
+std::function<void(Answer)> answer_with(const HttpRequest& request,
+                                        std::function<void(HttpResponse)> reply) {
+  return [version = request.version(), keep_alive = request.keep_alive(),
+          reply = std::move(reply)](Answer answer) {
+    HttpRequest shape{http::verb::get, "/", version};
+    shape.keep_alive(keep_alive);
+    reply(json_response(shape, static_cast<http::status>(answer.first), answer.second));
+  };
 }
 
 }  // namespace
@@ -57,8 +70,11 @@ struct Daemon::Impl {
   void handle(const HttpRequest& request, const std::function<void(HttpResponse)>& reply);
   void execute(Intent intent, const HttpRequest& request, std::function<void(HttpResponse)> reply);
   void ingest(Ingest ingest, const HttpRequest& request, std::function<void(HttpResponse)> reply);
-  HttpResponse get_customer(const GetCustomer& get, const HttpRequest& request);
-  HttpResponse explain_customer(const ExplainCustomer& get, const HttpRequest& request);
+  /// A customer's view ("customer") or trace ("explain") from this node's store.
+  Answer read_customer(const std::string& kind, const std::string& id);
+  /// Answers a read, here or (a cluster node) by the customer's owner.
+  void read(const std::string& kind, const std::string& id, const HttpRequest& request,
+            std::function<void(HttpResponse)> reply);
   HttpResponse list_journeys(const HttpRequest& request);
   HttpResponse read_metrics(const HttpRequest& request);
   HttpResponse check_ready(const HttpRequest& request);
@@ -88,26 +104,39 @@ struct Daemon::Impl {
   std::vector<std::unique_ptr<Shard>> shards;
   std::unique_ptr<Committer> committer;  // the single writer of the shards' groups
   std::unique_ptr<TimerQueue> timers;
-  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<Dispatcher> dispatcher;  // a single node's; a cluster node delivers its streams
+  std::unique_ptr<ClusterNode> cluster;    // set: one node of a cluster ([cluster])
   std::shared_ptr<HttpServer> server;
   std::atomic<bool> draining{false};
+  std::string listening;  // HOST:PORT bound
   int drain_ticks = 0;
   Tombstones tombstones;
 };
 
 net::ip::tcp::endpoint Daemon::Impl::open() {
   validate_for_serving(config);
+  if (config.cluster) {
+    // The cluster's secret keys every hash of customer ids, on every node alike.
+    cluster = std::make_unique<ClusterNode>(config, metrics, clock);
+    storage.open()->set_key(cluster->layout().secret());
+  }
   api_store = storage.open();
   timer_store = storage.open();
   engine = std::make_unique<engine::Engine>(config.engine);
   deployments = std::make_unique<Deployments>(config.journeys_dir, *engine, engine_mutex,
                                               *api_store, metrics, clock);
-  deployments->start();
+  deployments->start(cluster && cluster->fetch_deployments(*api_store));
 
-  committer =
-      std::make_unique<Committer>(storage, static_cast<std::size_t>(config.shards), metrics, io);
-  dispatcher = std::make_unique<Dispatcher>(
-      config, storage, metrics, [this](Batch marks) { committer->write(std::move(marks)); }, clock);
+  // A cluster node has a shard per partition (each owned one consumes its events); a single node
+  // spreads its customers over `shards`.
+  const auto shard_count = static_cast<std::size_t>(
+      cluster ? config.cluster->partitions : config.shards);
+  committer = std::make_unique<Committer>(storage, shard_count, metrics, io, cluster.get());
+  if (!cluster) {
+    dispatcher = std::make_unique<Dispatcher>(
+        config, storage, metrics, [this](Batch marks) { committer->write(std::move(marks)); },
+        clock);
+  }
   tombstones.assign(api_store->erased_customers());
   timers = std::make_unique<TimerQueue>(
       io, *timer_store, config.timer_window_ms, config.timer_window_max,
@@ -121,11 +150,14 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
         hand_to_shards(std::move(inputs));
       },
       clock);
-  for (int i = 0; i < config.shards; ++i) {
-    shards.push_back(std::make_unique<Shard>(
-        static_cast<std::size_t>(i),
-        Shard::Parts{io, config, storage, *engine, engine_mutex, *committer, *timers, metrics,
-                     tombstones, clock, [this] { dispatcher->notify(); }}));
+  for (std::size_t i = 0; i < shard_count; ++i) {
+    Shard::Parts parts{io,           config,     storage, *engine, engine_mutex,
+                       *committer,   *timers,    metrics, tombstones, clock,
+                       [this] {
+                         if (dispatcher) dispatcher->notify();
+                       },
+                       cluster.get()};
+    shards.push_back(std::make_unique<Shard>(i, std::move(parts)));
   }
   server = std::make_shared<HttpServer>(
       io, config.limits,
@@ -134,12 +166,14 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
       },
       metrics);
   auto endpoint = server->listen(config.listen_host, config.listen_port);
+  listening = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   log(LogLevel::Info, "listening",
       {{"address", endpoint.address().to_string()},
        {"port", endpoint.port()},
        {"db", config.db_path},
        {"journeys", config.journeys_dir},
-       {"shards", config.shards},
+       {"shards", shard_count},
+       {"cluster", cluster ? json(config.cluster->node) : json(nullptr)},
        {"auth", config.tokens.empty() ? "none (loopback only)" : "bearer"}});
   return endpoint;
 }
@@ -171,12 +205,16 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
   if (auto* ingest_intent = std::get_if<Ingest>(&intent)) {
     ingest(std::move(*ingest_intent), request, std::move(reply));
   } else if (auto* get = std::get_if<GetCustomer>(&intent)) {
-    reply(get_customer(*get, request));
+    read("customer", get->id, request, std::move(reply));
   } else if (auto* explain = std::get_if<ExplainCustomer>(&intent)) {
-    reply(explain_customer(*explain, request));
+    read("explain", explain->id, request, std::move(reply));
   } else if (auto* erase = std::get_if<EraseCustomer>(&intent)) {
     if (draining) {
       reply(error_response(request, http::status::service_unavailable, "shutting down"));
+      return;
+    }
+    if (cluster) {
+      cluster->erase(erase->id, answer_with(request, std::move(reply)));
       return;
     }
     ShardInput input;
@@ -192,19 +230,8 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
         reply(error_response(shape, http::status::service_unavailable, result.error));
         return;
       }
-      const auto& e = result.erasure;
       reply(json_response(shape, http::status::ok,
-                          {{"customer_id", id},
-                           {"found", e.profile},
-                           {"wal_truncated", result.wal_truncated},
-                           {"removed",
-                            {{"profile", e.profile},
-                             {"timeline_events", e.events},
-                             {"runs", e.runs},
-                             {"timers", e.timers},
-                             {"unsent_actions", e.unsent_actions},
-                             {"trace_lines", e.trace_lines},
-                             {"message_ids", e.message_ids}}}}));
+                          erasure_view(id, result.erasure, result.wal_truncated)));
     };
     std::vector<ShardInput> inputs;
     inputs.push_back(std::move(input));
@@ -216,6 +243,21 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
   } else if (std::holds_alternative<ReloadJourneys>(intent)) {
     auto [ok, body] = deployments->reload("api");
     reply(json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
+  } else if (std::holds_alternative<ClusterStatus>(intent)) {
+    if (!cluster) {
+      reply(error_response(request, http::status::not_found,
+                           "this daemon runs as a single node (no [cluster] in its configuration)"));
+      return;
+    }
+    json status;
+    try {
+      status = cluster->status();
+    } catch (const std::exception& e) {
+      reply(error_response(request, http::status::service_unavailable,
+                           std::string("the cluster did not answer: ") + e.what()));
+      return;
+    }
+    reply(json_response(request, http::status::ok, status));
   } else if (std::holds_alternative<ReadMetrics>(intent)) {
     reply(read_metrics(request));
   } else if (std::holds_alternative<CheckReady>(intent)) {
@@ -264,6 +306,27 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
                       {{"success", true}, {"accepted", 0}, {"duplicates", 0}, {"erased", 0}}));
     return;
   }
+  if (cluster) {
+    // Answered once JetStream stored every event (on a quorum of its replicas); their owners
+    // process them from the stream.
+    cluster->ingest(std::move(ingest.items), [this, tally](IngestAnswer answer) {
+      net::post(io, [tally, answer = std::move(answer)] {
+        HttpRequest shape{http::verb::post, "/", tally->version};
+        shape.keep_alive(tally->keep_alive);
+        if (!answer.error.empty()) {
+          tally->reply(error_response(shape, http::status::service_unavailable,
+                                      answer.error + " (retrying with the same messageIds is safe)"));
+          return;
+        }
+        tally->reply(json_response(shape, http::status::ok,
+                                   {{"success", true},
+                                    {"accepted", answer.accepted},
+                                    {"duplicates", answer.duplicates},
+                                    {"erased", answer.erased}}));
+      });
+    });
+    return;
+  }
   std::vector<ShardInput> inputs;
   inputs.reserve(ingest.items.size());
   for (auto& item : ingest.items) {
@@ -299,6 +362,10 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
 }
 
 void Daemon::Impl::hand_to_shards(std::vector<ShardInput> inputs) {
+  if (cluster) {
+    cluster->hand_off(std::move(inputs));
+    return;
+  }
   std::vector<std::vector<ShardInput>> by_shard(shards.size());
   for (auto& input : inputs) {
     by_shard[shard_of(input.customer(), shards.size())].push_back(std::move(input));
@@ -308,11 +375,16 @@ void Daemon::Impl::hand_to_shards(std::vector<ShardInput> inputs) {
   }
 }
 
-HttpResponse Daemon::Impl::get_customer(const GetCustomer& get, const HttpRequest& request) {
-  auto stored = api_store->load_customer(get.id);
-  if (!stored) {
-    return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
+Answer Daemon::Impl::read_customer(const std::string& kind, const std::string& id) {
+  if (kind == "explain") {
+    auto lines = api_store->traces(id, config.retention.trace_lines);
+    if (lines.empty() && !api_store->load_customer(id)) {
+      return {404, {{"error", "no customer `" + id + "`"}}};
+    }
+    return {200, explain_view(id, config.retention.trace_lines, lines)};
   }
+  auto stored = api_store->load_customer(id);
+  if (!stored) return {404, {{"error", "no customer `" + id + "`"}}};
   auto state = engine::deserialize(*stored);
   json body;
   {
@@ -321,24 +393,35 @@ HttpResponse Daemon::Impl::get_customer(const GetCustomer& get, const HttpReques
     auto next = engine->next_wakeup(*state);
     body["next_wakeup"] = next ? json(engine::format_timestamp(*next)) : json(nullptr);
   }
-  body["customer_id"] = get.id;
+  body["customer_id"] = id;
   body["recent_actions"] =
-      actions_view(api_store->recent_actions(get.id, config.retention.recent_actions));
-  return json_response(request, http::status::ok, body);
+      actions_view(api_store->recent_actions(id, config.retention.recent_actions));
+  return {200, body};
 }
 
-HttpResponse Daemon::Impl::explain_customer(const ExplainCustomer& get,
-                                            const HttpRequest& request) {
-  auto lines = api_store->traces(get.id, config.retention.trace_lines);
-  if (lines.empty() && !api_store->load_customer(get.id)) {
-    return error_response(request, http::status::not_found, "no customer `" + get.id + "`");
+void Daemon::Impl::read(const std::string& kind, const std::string& id,
+                        const HttpRequest& request, std::function<void(HttpResponse)> reply) {
+  if (cluster) {
+    cluster->read(kind, id, answer_with(request, std::move(reply)));
+    return;
   }
-  return json_response(request, http::status::ok,
-                       explain_view(get.id, config.retention.trace_lines, lines));
+  auto [status, body] = read_customer(kind, id);
+  reply(json_response(request, static_cast<http::status>(status), body));
 }
 
 HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
   auto [deployment, live] = deployments->live();
+  if (cluster) {
+    // Every partition's counters and runs, as their owners last copied them to the cluster.
+    try {
+      auto [counters, runs] = cluster->totals();
+      return json_response(request, http::status::ok,
+                           journeys_view(counters, runs, live, deployment));
+    } catch (const std::exception& e) {
+      return error_response(request, http::status::service_unavailable,
+                            std::string("the cluster did not answer: ") + e.what());
+    }
+  }
   return json_response(
       request, http::status::ok,
       journeys_view(api_store->counters(), api_store->run_counts(), live, deployment));
@@ -361,6 +444,9 @@ HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
       stored_gauges_at = now;
     }
     gauges = stored_gauges;
+  }
+  if (cluster) {
+    for (auto& [name, value] : cluster->gauges()) gauges[name] = value;
   }
   gauges["journey_timers_in_memory"] = static_cast<double>(timers->in_memory());
   gauges["journey_http_sessions"] = static_cast<double>(server->sessions());
@@ -431,6 +517,7 @@ void Daemon::Impl::shutdown() {
   draining = true;
   server->stop_accepting();
   timers->stop();
+  if (cluster) cluster->quiesce();
   housekeeping.cancel();
   drain_step();
 }
@@ -457,9 +544,18 @@ void Daemon::Impl::drain_step() {
 }
 
 int Daemon::Impl::run() {
-  dispatcher->start();
+  if (dispatcher) dispatcher->start();
   committer->start();
   timers->start();
+  if (cluster) {
+    // Partitions are taken (and rebuilt through the committer) from here on.
+    cluster->start({storage, *committer, *timers, tombstones, *deployments,
+                    [this](int p) -> Shard& { return *shards[static_cast<std::size_t>(p)]; },
+                    [this](const std::string& kind, const std::string& id) {
+                      return read_customer(kind, id);
+                    },
+                    listening});
+  }
   server->start();
   wait_signal();
   expire_events();
@@ -467,8 +563,9 @@ int Daemon::Impl::run() {
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([this] { io.run(); });
   io.run();
   for (auto& thread : threads) thread.join();
+  if (cluster) cluster->stop();  // the partitions go to the other nodes
   committer->stop();
-  dispatcher->stop();
+  if (dispatcher) dispatcher->stop();
   log(LogLevel::Info, "stopped");
   return 0;
 }

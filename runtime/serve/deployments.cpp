@@ -16,7 +16,7 @@ Deployments::Deployments(std::string journeys_dir, engine::Engine& engine,
       metrics_(metrics),
       clock_(std::move(clock)) {}
 
-void Deployments::start() {
+void Deployments::start(bool serve_last_stored) {
   std::shared_ptr<const engine::Program> last_stored;
   for (const auto& deployment : store_.deployments()) {
     auto set = compile_files(deployment.files);
@@ -31,9 +31,18 @@ void Deployments::start() {
     live_id_ = deployment.id;
     live_journeys_ = engine::journeys_of(*set.program);
   }
+  if (serve_last_stored && last_stored) {
+    std::unique_lock lock(engine_mutex_);
+    engine_.deploy(last_stored);
+    log(LogLevel::Info, "serving the cluster's live deployment", {{"deployment", live().first}});
+    return;
+  }
   auto set = load_journey_dir(journeys_dir_);
   if (set.ok()) {
-    deploy(set);
+    auto deployment = set.deployment;
+    deployment.deployed_at = clock_();
+    deploy(set, deployment);
+    if (shared_) shared_(deployment);
   } else if (last_stored) {
     engine_.deploy(last_stored);
     log(LogLevel::Error, "journey scripts have errors; serving the last deployment",
@@ -44,9 +53,18 @@ void Deployments::start() {
   }
 }
 
-void Deployments::deploy(const JourneySet& set) {
-  auto deployment = set.deployment;
-  deployment.deployed_at = clock_();
+void Deployments::adopt(const Deployment& deployment) {
+  std::lock_guard reload_lock(reload_mutex_);
+  if (deployment.id == live().first) return;
+  auto set = compile_files(deployment.files);
+  if (!set.ok()) {
+    throw DeployError("the deployment " + deployment.id + " does not compile here:\n" +
+                      summarize_errors(set.diagnostics));
+  }
+  deploy(set, deployment);
+}
+
+void Deployments::deploy(const JourneySet& set, const Deployment& deployment) {
   store_.save_deployment(deployment);
   {
     std::unique_lock lock(engine_mutex_);
@@ -75,8 +93,11 @@ std::pair<bool, json> Deployments::reload(const std::string& reason) {
   const bool unchanged = set.deployment.id == live().first;
   if (!unchanged) {
     try {
-      deploy(set);
-    } catch (const StoreError& e) {
+      auto deployment = set.deployment;
+      deployment.deployed_at = clock_();
+      deploy(set, deployment);
+      if (shared_) shared_(deployment);
+    } catch (const std::exception& e) {
       ++metrics_.reloads_refused;
       return {false, {{"reloaded", false}, {"error", std::string("storage failure: ") + e.what()}}};
     }

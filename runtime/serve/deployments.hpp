@@ -3,6 +3,7 @@
 // running set when a script has errors.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -33,9 +34,18 @@ class Deployments {
               Store& store, Metrics& metrics, Clock clock);
 
   /// At start: keeps every stored version available to the runs that entered it, then deploys
-  /// the journeys directory, or on errors serves the last stored deployment. Throws DeployError
-  /// (errors and nothing stored) or StoreError.
-  void start();
+  /// the journeys directory, or on errors serves the last stored deployment. With
+  /// `serve_last_stored` (a cluster node: the cluster's live deployment was stored last) it serves
+  /// that one instead of the directory. Throws DeployError (errors and nothing stored) or
+  /// StoreError.
+  void start(bool serve_last_stored = false);
+
+  /// Called after each deployment of the journeys directory (at start or by a reload): a cluster
+  /// node shares it with the others.
+  void on_deployed(std::function<void(const Deployment&)> shared) { shared_ = std::move(shared); }
+  /// Deploys a deployment made elsewhere (another node's reload). Throws DeployError when it does
+  /// not compile here, StoreError.
+  void adopt(const Deployment& deployment);
 
   /// Reloads the journeys directory. True with {"reloaded", "deployment", "journeys",
   /// "diagnostics"}; false with {"reloaded": false, "error", ...} and the running set kept.
@@ -45,7 +55,8 @@ class Deployments {
   std::pair<std::string, std::vector<engine::JourneyInfo>> live() const;
 
  private:
-  void deploy(const JourneySet& set);
+  /// Makes the set live: stored (under `deployment`'s id and time), then in the engine.
+  void deploy(const JourneySet& set, const Deployment& deployment);
 
   std::string journeys_dir_;
   engine::Engine& engine_;
@@ -57,6 +68,7 @@ class Deployments {
   mutable std::mutex live_mutex_;
   std::string live_id_;
   std::vector<engine::JourneyInfo> live_journeys_;
+  std::function<void(const Deployment&)> shared_;
 };
 
 }  // namespace journey::runtime

@@ -167,6 +167,7 @@ GroupStep step_group(const engine::Engine& engine, const std::vector<ShardInput>
     write.runs = runs_of(*entry.state);
     // The runs table changes only when a run starts, moves or ends.
     write.write_runs = !entry.runs_known || !same_runs(write.runs, entry.runs);
+    if (write.write_runs) write.previous_runs = std::move(entry.runs);
     entry.runs = write.runs;
     entry.runs_known = true;
     out.wakeups[customer] = write.next_wakeup;

@@ -40,6 +40,7 @@ struct ShardInput {
   std::string raw;          // Event: the JSON as received
   std::string customer_id;  // Wake, Erase
   engine::Millis due = 0;   // Wake: when it was due
+  std::uint64_t sequence = 0;  // a cluster node's: its place in the partition's event stream
   std::function<void(const InputResult&)> done;
 
   const std::string& customer() const {

@@ -68,6 +68,7 @@ void Shard::flush() {
 }
 
 void Shard::erase(const ShardInput& input, InputResult& result) {
+  const auto partition = static_cast<int>(index_);
   try {
     std::vector<std::string> message_ids;  // remembered in the state only
     if (auto stored = store_->load_customer(input.customer_id)) {
@@ -79,6 +80,12 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
       }
     }
     const auto now = parts_.clock();
+    if (parts_.replica != nullptr &&
+        !parts_.replica->erasing(partition, input.customer_id, input.sequence, now, message_ids)) {
+      result.ok = false;
+      result.error = "the customer's partition moved to another node during the erasure";
+      return;
+    }
     result.erasure = store_->erase_customer(input.customer_id, now, message_ids);
     parts_.tombstones.add(store_->keyed_hash(input.customer_id), now);
     cache_.erase(input.customer_id);
@@ -96,6 +103,7 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
           {{"shard", index_}});
       parts_.committer.scrub_soon();
     }
+    if (parts_.replica != nullptr) parts_.replica->erased(partition, input.customer_id);
     log(LogLevel::Info, "customer erased", {{"customer_id", input.customer_id}, {"shard", index_}});
   } catch (const StoreError& e) {
     result.ok = false;
@@ -177,6 +185,7 @@ void Shard::process(std::vector<ShardInput> inputs) {
   commit.batch = std::move(group->step.batch);
   commit.shard = index_;
   commit.generation = cache_generation_;
+  for (const auto& input : group->inputs) commit.cursor = std::max(commit.cursor, input.sequence);
   commit.finish = [this, group](bool ok, const std::string& error) {
     net::post(strand_, [this, group, ok, error] {
       --commits_in_flight_;

@@ -24,6 +24,7 @@
 #include "runtime/common/metrics.hpp"
 #include "runtime/serve/committer.hpp"
 #include "runtime/serve/group_step.hpp"
+#include "runtime/serve/replica.hpp"
 #include "runtime/serve/timers.hpp"
 #include "runtime/serve/tombstones.hpp"
 #include "runtime/store/store.hpp"
@@ -46,6 +47,7 @@ class Shard {
     Tombstones& tombstones;
     Clock clock;
     std::function<void()> actions_committed;
+    Replica* replica = nullptr;  // a cluster node's: the shard is the partition of its index
   };
 
   /// Opens the shard's own store connection (reads and erasures). Throws StoreError.

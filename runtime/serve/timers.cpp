@@ -35,6 +35,15 @@ void TimerQueue::stop() {
   });
 }
 
+void TimerQueue::rescan() {
+  net::post(strand_, [this] {
+    horizon_ = 0;
+    cursor_.reset();
+    page_pending_ = false;
+    if (!stopped_) pump();
+  });
+}
+
 void TimerQueue::update(const std::string& customer_id, std::optional<engine::Millis> next) {
   std::vector<Update> updates;
   updates.emplace_back(customer_id, next);

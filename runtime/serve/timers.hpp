@@ -46,6 +46,9 @@ class TimerQueue {
   void update(const std::string& customer_id, std::optional<engine::Millis> next);
   /// update() for many customers at once, in order.
   void update(std::vector<Update> updates);
+  /// Reads the store's wake-ups from the start again (a cluster node took partitions over: their
+  /// customers' rows are new in the store, some earlier than the window already read).
+  void rescan();
   /// How many wake-ups are held in memory now.
   std::size_t in_memory() const { return in_memory_.load(); }
 

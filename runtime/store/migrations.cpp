@@ -165,6 +165,15 @@ CREATE INDEX erased_messages_at ON erased_messages(erased_at);
 CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL, pad BLOB);
 INSERT INTO heartbeat(id, at) VALUES (1, 0);
 )sql",
+    // A cluster node's copy: each customer's partition, the partition log record its state comes
+    // from, and the revision of its value in the cluster's customers bucket (NULL, 0 and 0 on a
+    // single node, whose writes leave the index untouched).
+    R"sql(
+ALTER TABLE customers ADD COLUMN part INTEGER;
+ALTER TABLE customers ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE customers ADD COLUMN kv_rev INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX customers_part ON customers(part) WHERE part IS NOT NULL;
+)sql",
 };
 
 }  // namespace

@@ -269,6 +269,7 @@ void SqliteStore::tune(const Tuning& tuning) {
   std::lock_guard lock(mutex_);
   if (tuning.cache_mb > 0)
     exec_locked("PRAGMA cache_size=-" + std::to_string(tuning.cache_mb * 1024));
+  if (!tuning.durable) exec_locked("PRAGMA synchronous=OFF");
   if (tuning.writer && !checkpointer_) {
     exec_locked("PRAGMA wal_autocheckpoint=0");
     checkpointer_ = std::make_unique<Checkpointer>(path_);
@@ -370,9 +371,12 @@ BatchResult SqliteStore::apply(const Batch& batch) {
     Transaction transaction(*this);
     // Each statement is looked up once per batch; values are bound without copies (the batch
     // outlives every step).
+    for (int partition : batch.dropped_partitions) drop_partition(partition);
     auto& upsert_customer = prepare(
-        "INSERT INTO customers(id, state, next_wakeup) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT(id) DO UPDATE SET state = excluded.state, next_wakeup = excluded.next_wakeup");
+        "INSERT INTO customers(id, state, next_wakeup, part, log_seq, kv_rev) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0)) "
+        "ON CONFLICT(id) DO UPDATE SET state = excluded.state, next_wakeup = excluded.next_wakeup, "
+        "part = excluded.part, log_seq = excluded.log_seq, kv_rev = COALESCE(?6, kv_rev)");
     auto& delete_runs = prepare("DELETE FROM runs WHERE customer_id = ?1");
     auto& insert_run =
         prepare("INSERT INTO runs(customer_id, journey, version, state) VALUES (?1, ?2, ?3, ?4)");
@@ -380,6 +384,11 @@ BatchResult SqliteStore::apply(const Batch& batch) {
       upsert_customer.bind_static(1, write.customer_id)
           .bind_blob(2, write.state)
           .bind(3, write.next_wakeup)
+          .bind(4, write.partition < 0 ? std::nullopt : std::optional<std::int64_t>(write.partition))
+          .bind(5, static_cast<std::int64_t>(write.log_seq))
+          .bind(6, write.kv_revision ? std::optional<std::int64_t>(static_cast<std::int64_t>(
+                                           *write.kv_revision))
+                                     : std::nullopt)
           .run();
       if (!write.write_runs) continue;
       delete_runs.bind_static(1, write.customer_id).run();
@@ -435,6 +444,25 @@ BatchResult SqliteStore::apply(const Batch& batch) {
             .bind(3, static_cast<std::int64_t>(failure.attempts))
             .bind(4, failure.next_attempt_at)
             .bind_static(5, failure.error)
+            .run();
+      }
+    }
+    if (!batch.kv_revisions.empty()) {
+      auto& update = prepare("UPDATE customers SET kv_rev = ?2 WHERE id = ?1");
+      for (const auto& [customer, revision] : batch.kv_revisions) {
+        update.bind_static(1, customer).bind(2, static_cast<std::int64_t>(revision)).run();
+      }
+    }
+    if (!batch.action_marks.empty()) {
+      auto& update = prepare(
+          "UPDATE outbox SET status = ?3, attempts = ?4, last_error = ?5 "
+          "WHERE customer_id = ?1 AND action_id = ?2");
+      for (const auto& mark : batch.action_marks) {
+        update.bind_static(1, mark.customer_id)
+            .bind_static(2, mark.action_id)
+            .bind(3, std::string(status_name(mark.status)))
+            .bind(4, static_cast<std::int64_t>(mark.attempts))
+            .bind_static(5, mark.error)
             .run();
       }
     }
@@ -750,6 +778,73 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id, engine::Mill
   return erasure;
 }
 
+void SqliteStore::drop_partition(int partition) {
+  for (const char* table : {"runs", "traces", "outbox", "events"}) {
+    prepare(std::string("DELETE FROM ") + table +
+            " WHERE customer_id IN (SELECT id FROM customers WHERE part = ?1)")
+        .bind(1, static_cast<std::int64_t>(partition))
+        .run();
+  }
+  prepare("DELETE FROM customers WHERE part = ?1").bind(1, static_cast<std::int64_t>(partition)).run();
+}
+
+std::optional<StoredCustomer> SqliteStore::stored_customer(const std::string& customer_id) {
+  std::lock_guard lock(mutex_);
+  StoredCustomer out;
+  {
+    auto& st = prepare(
+        "SELECT state, next_wakeup, COALESCE(part, -1), log_seq, kv_rev FROM customers "
+        "WHERE id = ?1");
+    ResetOnExit reset(st);
+    st.bind(1, customer_id);
+    if (!st.step()) return std::nullopt;
+    out.write.customer_id = customer_id;
+    out.write.state = st.text(0);
+    if (!st.is_null(1)) out.write.next_wakeup = st.integer(1);
+    out.write.partition = static_cast<int>(st.integer(2));
+    out.write.log_seq = static_cast<std::uint64_t>(st.integer(3));
+    out.kv_revision = static_cast<std::uint64_t>(st.integer(4));
+  }
+  auto& st = prepare("SELECT journey, version, state FROM runs WHERE customer_id = ?1 ORDER BY rowid");
+  ResetOnExit reset(st);
+  st.bind(1, customer_id);
+  while (st.step()) out.write.runs.push_back({st.text(0), st.text(1), st.text(2)});
+  return out;
+}
+
+std::map<int, std::size_t> SqliteStore::wakeups_by_partition() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(
+      "SELECT part, COUNT(*) FROM customers WHERE next_wakeup IS NOT NULL AND part IS NOT NULL "
+      "GROUP BY part");
+  ResetOnExit reset(st);
+  std::map<int, std::size_t> out;
+  while (st.step()) out[static_cast<int>(st.integer(0))] = static_cast<std::size_t>(st.integer(1));
+  return out;
+}
+
+void SqliteStore::set_key(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  prepare("UPDATE secrets SET value = ?1 WHERE name = 'erasure_key'").bind_blob(1, key).run();
+  key_ = key;
+}
+
+void SqliteStore::add_tombstones(
+    const std::vector<std::pair<std::string, engine::Millis>>& customers,
+    const std::vector<std::pair<std::string, engine::Millis>>& messages) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(*this);
+  auto& customer = prepare(
+      "INSERT INTO erased_customers(id_hash, erased_at) VALUES (?1, ?2) "
+      "ON CONFLICT(id_hash) DO UPDATE SET erased_at = MAX(erased_at, excluded.erased_at)");
+  for (const auto& [hash, at] : customers) customer.bind_blob(1, hash).bind(2, at).run();
+  auto& message = prepare(
+      "INSERT INTO erased_messages(hash, erased_at) VALUES (?1, ?2) "
+      "ON CONFLICT(hash) DO UPDATE SET erased_at = MAX(erased_at, excluded.erased_at)");
+  for (const auto& [hash, at] : messages) message.bind_blob(1, hash).bind(2, at).run();
+  transaction.commit();
+}
+
 std::string SqliteStore::message_hash(std::string_view customer_id,
                                       std::string_view message_id) const {
   std::string text;
@@ -846,8 +941,8 @@ std::vector<Deployment> SqliteStore::deployments() {
   return out;
 }
 
-SqliteStorage::SqliteStorage(std::string path, std::size_t cache_mb)
-    : path_(std::move(path)), cache_mb_(cache_mb) {
+SqliteStorage::SqliteStorage(std::string path, std::size_t cache_mb, bool durable)
+    : path_(std::move(path)), cache_mb_(cache_mb), durable_(durable) {
   SqliteStore migrated(path_);
 }
 
@@ -856,7 +951,7 @@ std::unique_ptr<Store> SqliteStorage::open_writer() {
   // The WAL is copied back into the database by the checkpoint thread, not inside a commit, and
   // the pages the commits touch stay in memory (with a small cache, a burst over a million
   // customers reads most pages back from the file first).
-  store->tune({.writer = true, .cache_mb = cache_mb_});
+  store->tune({.writer = true, .cache_mb = cache_mb_, .durable = durable_});
   return store;
 }
 

@@ -64,6 +64,13 @@ class SqliteStore final : public Store {
   std::size_t expire_events(engine::Millis cutoff) override;
   void save_deployment(const Deployment& deployment) override;
   std::vector<Deployment> deployments() override;
+  std::optional<StoredCustomer> stored_customer(const std::string& customer_id) override;
+  std::map<int, std::size_t> wakeups_by_partition() override;
+  void set_key(const std::string& key) override;
+  void add_tombstones(const std::vector<std::pair<std::string, engine::Millis>>& customers,
+                      const std::vector<std::pair<std::string, engine::Millis>>& messages) override;
+  std::string message_hash(std::string_view customer_id,
+                           std::string_view message_id) const override;
   bool scrub() override { return truncate_wal(); }
   void scrub_soon() override;
 
@@ -75,6 +82,8 @@ class SqliteStore final : public Store {
     /// that the next one starts the WAL over.
     bool writer = false;
     std::size_t cache_mb = 0;  // page cache size; 0 keeps SQLite's default
+    /// false: commits are not synced (a cluster node's copy, whose durable state is elsewhere).
+    bool durable = true;
   };
   /// Applies `tuning` to this connection (once). Throws StoreError.
   void tune(const Tuning& tuning);
@@ -99,10 +108,10 @@ class SqliteStore final : public Store {
   void exec_locked(const std::string& sql);
   void migrate(int target_version);
   void append_traces(const std::vector<TraceRow>& rows, std::size_t keep);
+  /// Deletes every row of the partition's customers (in the open transaction).
+  void drop_partition(int partition);
   std::int64_t last_trace_total(const std::string& customer_id);
   void trim_traces_locked(const std::string& customer_id, std::size_t keep, std::int64_t total);
-
-  std::string message_hash(std::string_view customer_id, std::string_view message_id) const;
 
   sqlite3* db_ = nullptr;
   std::string path_;
@@ -116,14 +125,16 @@ class SqliteStore final : public Store {
 class SqliteStorage final : public Storage {
  public:
   /// Opens (creating and migrating) the database at `path` once, so that errors show at start;
-  /// `cache_mb` of page cache for the writer. Throws StoreError.
-  SqliteStorage(std::string path, std::size_t cache_mb);
+  /// `cache_mb` of page cache for the writer; `durable` false: commits are not synced (a copy of
+  /// state kept durably elsewhere). Throws StoreError.
+  SqliteStorage(std::string path, std::size_t cache_mb, bool durable = true);
   std::unique_ptr<Store> open_writer() override;
   std::unique_ptr<Store> open() override;
 
  private:
   std::string path_;
   std::size_t cache_mb_;
+  bool durable_;
 };
 
 }  // namespace journey::runtime

@@ -85,6 +85,29 @@ struct CustomerWrite {
   std::optional<engine::Millis> next_wakeup;
   std::vector<StoredRun> runs;  // replaces the customer's stored runs (when write_runs)
   bool write_runs = true;       // false: the stored runs are already these
+  std::vector<StoredRun> previous_runs{};  // the runs replaced (when write_runs)
+  // A cluster node's copy (else the defaults): the customer's partition, the partition log
+  // record the state comes from, and the revision of the customer's value in the cluster's
+  // bucket when known (else the stored one stays).
+  int partition = -1;
+  std::uint64_t log_seq = 0;
+  std::optional<std::uint64_t> kv_revision{};
+};
+
+/// A customer as stored, with what a cluster node keeps about its copy (see CustomerWrite).
+struct StoredCustomer {
+  CustomerWrite write;  // runs included
+  std::uint64_t kv_revision = 0;
+};
+
+/// A delivery result of an action named by its id (a cluster node's outbox is a stream: its
+/// local rows only show the status).
+struct ActionMark {
+  std::string customer_id;
+  std::string action_id;
+  DeliveryStatus status = DeliveryStatus::Delivered;
+  int attempts = 0;
+  std::string error;
 };
 
 /// A counter increment for GET /v1/journeys: (journey, version, metric, key) += delta.
@@ -123,6 +146,10 @@ struct Batch {
   std::vector<std::int64_t> delivered;      // outbox rows (seq) marked delivered
   std::vector<FailedDelivery> failed;       // outbox rows with a failed attempt
   std::optional<engine::Millis> heartbeat;  // the readiness probe: kHeartbeatBytes to the disk
+  // A cluster node's bookkeeping.
+  std::vector<std::pair<std::string, std::uint64_t>> kv_revisions;  // (customer, revision)
+  std::vector<ActionMark> action_marks;
+  std::vector<int> dropped_partitions;  // every row of these partitions' customers goes (first)
 };
 
 /// What a batch changed.
@@ -228,6 +255,20 @@ class Store {
   virtual void save_deployment(const Deployment& deployment) = 0;
   /// Every stored deployment, oldest first; the last is the live one.
   virtual std::vector<Deployment> deployments() = 0;
+
+  /// A cluster node's reads and writes of its copy.
+  /// The customer as stored, with its runs and the cluster bookkeeping; nothing when absent.
+  virtual std::optional<StoredCustomer> stored_customer(const std::string& customer_id) = 0;
+  /// Customers with a pending wake-up, per partition (rows written without one are left out).
+  virtual std::map<int, std::size_t> wakeups_by_partition() = 0;
+  /// Replaces the key of keyed_hash() (a cluster's secret, the same on every node).
+  virtual void set_key(const std::string& key) = 0;
+  /// Adds tombstones made elsewhere, as keyed hashes: customers and message ids, with when.
+  virtual void add_tombstones(const std::vector<std::pair<std::string, engine::Millis>>& customers,
+                              const std::vector<std::pair<std::string, engine::Millis>>& messages) = 0;
+  /// The keyed hash of a (customer, message id) pair, as message tombstones hold.
+  virtual std::string message_hash(std::string_view customer_id,
+                                    std::string_view message_id) const = 0;
 
   /// Makes erased data unrecoverable from the disk now (SQLite: truncates the WAL, whose old
   /// frames can still hold it). False when the store is busy; see scrub_soon().

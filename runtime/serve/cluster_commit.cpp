@@ -1,0 +1,372 @@
+// An owner's writes to the cluster: each group commit appended to its partition's log (fenced:
+// an owner that lost the partition cannot append), its actions published to the outbox stream,
+// erasures, and the materializer that copies customers to their bucket and cuts the log.
+#include <algorithm>
+#include <map>
+
+#include "runtime/common/log.hpp"
+#include "runtime/serve/cluster_partition.hpp"
+
+namespace journey::runtime {
+
+namespace {
+
+constexpr int kPublishTries = 3;
+
+void add_runs(RunCounts& counts, const std::vector<StoredRun>& runs, std::int64_t delta) {
+  for (const auto& run : runs) {
+    auto& count = counts[{run.journey, run.version, run.state}];
+    count += delta;
+    if (count == 0) counts.erase({run.journey, run.version, run.state});
+  }
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> ClusterNode::append_record(int p, Partition& part,
+                                                        const std::string& record) {
+  try {
+    part.fence = log_->append(p, part.fence, record);
+    return part.fence;
+  } catch (const Fenced&) {
+    return std::nullopt;
+  } catch (const NatsError& e) {
+    log(LogLevel::Error, "cluster: the partition log cannot be reached",
+        {{"partition", p}, {"error", e.what()}});
+    return std::nullopt;
+  }
+}
+
+std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
+  appended_.clear();
+  std::vector<bool> ok(commits.size(), true);
+  std::map<int, std::vector<std::size_t>> by_partition;
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    if (commits[i].shard != PendingCommit::kNoShard) {
+      by_partition[static_cast<int>(commits[i].shard)].push_back(i);
+    }
+  }
+  if (by_partition.empty()) return ok;
+  // One record (in chunks when large) per partition, its chunks in turn, the partitions at once.
+  struct Work {
+    int p = 0;
+    Partition* part = nullptr;
+    std::vector<std::string> chunks;
+    std::size_t next = 0;
+    bool failed = false;
+    LogRecord record;
+  };
+  std::vector<Work> work;
+  std::vector<std::unique_lock<std::mutex>> locks;  // in partition order
+  std::vector<int> lost_here;
+  const auto max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(
+      64 * 1024, handles_.nats->max_payload() / 2));
+  for (const auto& [p, indexes] : by_partition) {
+    auto& part = partition(p);
+    locks.emplace_back(part.mutex);
+    Work w;
+    w.p = p;
+    w.part = &part;
+    if (!part.owned || !leases_->holds(p)) {
+      w.failed = true;
+      work.push_back(std::move(w));
+      continue;
+    }
+    auto& record = w.record;
+    record.cursor = part.cursor;
+    for (auto index : indexes) {
+      auto& batch = commits[index].batch;
+      batch.events.clear();  // the event stream is the timeline
+      record.cursor = std::max(record.cursor, commits[index].cursor);
+      for (auto& write : batch.customers) write.partition = p;
+      record.customers.insert(record.customers.end(), batch.customers.begin(),
+                              batch.customers.end());
+      record.traces.insert(record.traces.end(), batch.traces.begin(), batch.traces.end());
+      record.actions.insert(record.actions.end(), batch.actions.begin(), batch.actions.end());
+      record.counters.insert(record.counters.end(), batch.counters.begin(), batch.counters.end());
+    }
+    w.chunks = encode_commit(record, max_bytes);
+    work.push_back(std::move(w));
+  }
+  for (bool more = true; more;) {
+    more = false;
+    std::vector<Outgoing> out;
+    std::vector<Work*> round;
+    for (auto& w : work) {
+      if (w.failed || w.next >= w.chunks.size()) continue;
+      out.push_back({Layout::log_subject(w.p), log_->message_id(w.p, w.part->fence),
+                     w.chunks[w.next], w.part->fence, {}});
+      round.push_back(&w);
+    }
+    if (out.empty()) break;
+    const auto results = publisher_->publish(out, cluster_.ack_timeout_ms);
+    for (std::size_t i = 0; i < round.size(); ++i) {
+      auto& w = *round[i];
+      const auto& result = results[i];
+      if (result.error.empty()) {
+        w.part->fence = result.sequence;
+      } else if (result.js_code == kJsWrongLastSequence ||
+                 !append_record(w.p, *w.part, w.chunks[w.next])) {
+        // Another node appended since (it owns the partition now), or the log stayed out of
+        // reach (a retry with the same Nats-Msg-Id would have found a stored record).
+        w.failed = true;
+        lost_here.push_back(w.p);
+        continue;
+      }
+      ++w.next;
+      more = true;
+    }
+  }
+  // The actions of what the logs took, stored in the outbox before the local copy changes.
+  std::vector<std::pair<int, const OutboxEntry*>> actions;
+  for (const auto& w : work) {
+    if (w.failed) continue;
+    for (const auto& action : w.record.actions) actions.emplace_back(w.p, &action);
+  }
+  if (!publish_actions(actions)) {
+    // The records are in the logs but their actions may not be in the outbox: the partitions go
+    // (their next owners publish the last commit's actions again).
+    for (auto& w : work) {
+      if (!w.failed && !w.record.actions.empty()) {
+        w.failed = true;
+        lost_here.push_back(w.p);
+      }
+    }
+  }
+  for (auto& w : work) {
+    for (auto index : by_partition[w.p]) ok[index] = !w.failed;
+    if (w.failed) continue;
+    w.part->cursor = w.record.cursor;
+    Appended done;
+    done.partition = w.p;
+    done.fence = w.part->fence;
+    done.counters = std::move(w.record.counters);
+    done.actions = !w.record.actions.empty();
+    for (auto index : by_partition[w.p]) {
+      for (auto& write : commits[index].batch.customers) {
+        write.log_seq = w.part->fence;
+        done.customers.push_back(write.customer_id);
+        if (write.write_runs) done.run_changes.emplace_back(write.previous_runs, write.runs);
+      }
+    }
+    appended_.push_back(std::move(done));
+  }
+  locks.clear();
+  for (int p : lost_here) give_up(p, "its log refused or could not take a commit");
+  return ok;
+}
+
+void ClusterNode::applied(bool ok) {
+  std::vector<int> failed;
+  bool actions = false;
+  for (auto& done : appended_) {
+    auto& part = partition(done.partition);
+    std::lock_guard lock(part.mutex);
+    if (!ok) {
+      failed.push_back(done.partition);
+      continue;
+    }
+    if (!part.owned) continue;
+    part.applied = done.fence;
+    for (const auto& delta : done.counters) {
+      part.counters[{delta.journey, delta.version, delta.metric, delta.key}] += delta.delta;
+    }
+    for (const auto& [before, after] : done.run_changes) {
+      add_runs(part.runs, before, -1);
+      add_runs(part.runs, after, 1);
+    }
+    part.dirty.insert(done.customers.begin(), done.customers.end());
+    if (done.actions) {
+      part.has_actions = true;
+      actions = true;
+    }
+  }
+  appended_.clear();
+  // The local copy lacks what the logs hold: it is rebuilt by whoever takes the partition next.
+  for (int p : failed) give_up(p, "the local copy could not take a commit");
+  if (actions) wake_.notify_all();
+}
+
+bool ClusterNode::publish_actions(const std::vector<std::pair<int, const OutboxEntry*>>& actions) {
+  if (actions.empty()) return true;
+  std::vector<Outgoing> out;
+  out.reserve(actions.size());
+  for (const auto& [p, action] : actions) {
+    out.push_back({handles_.layout->outbox_subject(p, handles_.layout->customer_key(action->customer_id)),
+                   action->action_id, action->payload, std::nullopt, {}});
+  }
+  for (int attempt = 0; attempt < kPublishTries && !out.empty(); ++attempt) {
+    const auto results = publisher_->publish(out, cluster_.ack_timeout_ms);
+    std::vector<Outgoing> again;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (!results[i].error.empty()) again.push_back(std::move(out[i]));
+    }
+    out = std::move(again);
+  }
+  if (!out.empty()) {
+    log(LogLevel::Error, "cluster: the outbox stream did not take actions",
+        {{"actions", out.size()}});
+  }
+  return out.empty();
+}
+
+void ClusterNode::materialize(int p, Partition& part) {
+  if (part.dirty.empty() && part.materialized == part.applied) return;
+  auto& nats = *handles_.nats;
+  const auto upto = part.applied;
+  std::vector<std::string> ids(part.dirty.begin(), part.dirty.end());
+  part.dirty.clear();
+  // Each customer's value, revision-checked: an owner that stalled past its lease cannot write
+  // over what the next owner wrote.
+  std::vector<Outgoing> out;
+  std::vector<std::string> written;
+  std::vector<std::string> keys;
+  std::vector<std::uint64_t> states;  // the record each value reflects
+  for (const auto& id : ids) {
+    auto row = store_->stored_customer(id);
+    if (!row || row->write.partition != p) continue;  // erased since
+    CustomerValue value;
+    value.seq = row->write.log_seq;
+    value.write = std::move(row->write);
+    value.traces = trace_rows(store_->traces(id, config_.retention.trace_lines));
+    value.actions = store_->recent_actions(id, config_.retention.recent_actions);
+    const auto key = Layout::customer_entry(p, handles_.layout->customer_key(id));
+    out.push_back({handles_.customers->subject(key), "", encode(value), row->kv_revision, {}});
+    written.push_back(id);
+    keys.push_back(key);
+    states.push_back(value.seq);
+  }
+  Batch revisions;
+  bool complete = true;
+  const auto results = publisher_->publish(out, cluster_.ack_timeout_ms);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i].error.empty()) {
+      revisions.kv_revisions.emplace_back(written[i], results[i].sequence);
+      continue;
+    }
+    if (results[i].js_code == kJsWrongLastSequence) {
+      // Not the revision this copy knew (its last write's acknowledgement was lost, or another
+      // owner wrote): keep what is there when it is as new, else write over it.
+      try {
+        const auto last = nats.last_sequence(handles_.customers->stream(), out[i].subject);
+        const auto there = handles_.customers->get(keys[i]);
+        if (there && decode_customer(there->value).seq >= states[i]) {
+          revisions.kv_revisions.emplace_back(written[i], last);
+          continue;
+        }
+        auto retry = out[i];
+        retry.expect_last_subject_seq = last;
+        const auto again = publisher_->publish({retry}, cluster_.ack_timeout_ms);
+        if (again[0].error.empty()) {
+          revisions.kv_revisions.emplace_back(written[i], again[0].sequence);
+          continue;
+        }
+      } catch (const std::exception& e) {
+        log(LogLevel::Warn, "cluster: a customer's value could not be checked",
+            {{"partition", p}, {"error", e.what()}});
+      }
+    }
+    complete = false;
+    part.dirty.insert(written[i]);  // next time
+  }
+  if (!revisions.kv_revisions.empty()) parts_->committer.write(std::move(revisions));
+  if (!complete) return;
+  // The partition's value, then the log before it is no longer needed.
+  PartitionValue value{upto, part.cursor, part.counters, part.runs};
+  const auto meta_key = Layout::partition_entry(p);
+  const auto subject = handles_.partition_meta->subject(meta_key);
+  auto result = publisher_->publish({{subject, "", encode(value), part.meta_revision, {}}},
+                                    cluster_.ack_timeout_ms)[0];
+  if (result.js_code == kJsWrongLastSequence) {
+    const auto there = handles_.partition_meta->get(meta_key);
+    if (there && decode_partition(there->value).seq >= upto) return;  // a newer owner's
+    const auto last = nats.last_sequence(handles_.partition_meta->stream(), subject);
+    result = publisher_->publish({{subject, "", encode(value), last, {}}},
+                                 cluster_.ack_timeout_ms)[0];
+  }
+  if (!result.error.empty()) {
+    log(LogLevel::Warn, "cluster: a partition's value was not stored",
+        {{"partition", p}, {"error", result.error}});
+    return;
+  }
+  part.meta_revision = result.sequence;
+  part.materialized = upto;
+  // Records before `upto` are all in the buckets now; `upto` itself stays (the fence of the
+  // next append is the partition's last record).
+  nats.purge(kLogStream, Layout::log_subject(p), upto);
+}
+
+void ClusterNode::materialize_loop() {
+  std::unique_lock lock(wake_mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(cluster_.materialize_every_ms),
+                   [this] { return stopping_.load(); });
+    if (stopping_) break;
+    lock.unlock();
+    for (int p = 0; p < cluster_.partitions; ++p) {
+      auto& part = partition(p);
+      if (!part.owned) continue;
+      std::lock_guard part_lock(part.mutex);
+      if (!part.owned) continue;
+      try {
+        materialize(p, part);
+      } catch (const std::exception& e) {
+        log(LogLevel::Warn, "cluster: materializing failed",
+            {{"partition", p}, {"error", e.what()}});
+      }
+    }
+    lock.lock();
+  }
+}
+
+bool ClusterNode::erasing(int p, const std::string& customer_id, std::uint64_t sequence,
+                          engine::Millis at, const std::vector<std::string>& message_ids) {
+  auto& part = partition(p);
+  {
+    std::lock_guard lock(part.mutex);
+    if (!part.owned || !leases_->holds(p)) return false;
+    // The tombstones first: should the node stop before the erasure's record, the next owner
+    // erases again (the erasure stays in the stream after the log's cursor).
+    const auto stamp = std::to_string(at);
+    handles_.erased->put("c." + hex(store_->keyed_hash(customer_id)), stamp);
+    for (const auto& message_id : message_ids) {
+      handles_.erased->put("m." + hex(store_->message_hash(customer_id, message_id)), stamp);
+    }
+    LogRecord record;
+    record.kind = LogRecord::Kind::Erase;
+    record.customer_key = handles_.layout->customer_key(customer_id);
+    record.cursor = std::max(part.cursor, sequence);
+    if (append_record(p, part, encode(record))) {
+      part.cursor = record.cursor;
+      if (auto row = store_->stored_customer(customer_id)) add_runs(part.runs, row->write.runs, -1);
+      return true;
+    }
+  }
+  give_up(p, "its log refused an erasure");  // unlocked: losing the partition takes the mutex
+  return false;
+}
+
+void ClusterNode::erased(int p, const std::string& customer_id) {
+  auto& part = partition(p);
+  std::lock_guard lock(part.mutex);
+  part.dirty.erase(customer_id);
+  part.applied = part.fence;  // the erasure's record: the local copy has it now
+  try {
+    erase_copies(p, handles_.layout->customer_key(customer_id));
+    // The log's earlier records still hold the customer's states: copy the others to the
+    // buckets, then cut the log up to the erasure.
+    materialize(p, part);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, "cluster: an erased customer may remain in the streams",
+        {{"partition", p}, {"error", e.what()}});
+  }
+}
+
+void ClusterNode::erase_copies(int p, const std::string& key) {
+  auto& nats = *handles_.nats;
+  handles_.customers->purge(Layout::customer_entry(p, key));
+  nats.purge(kEventsStream, handles_.layout->event_subject(p, key));
+  nats.purge(kOutboxStream, handles_.layout->outbox_subject(p, key));
+}
+
+}  // namespace journey::runtime

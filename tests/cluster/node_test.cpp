@@ -1,0 +1,298 @@
+// `journey serve` as a cluster: real nats-servers, real nodes in child processes, a real webhook
+// receiver. Each test states what an operator is promised (docs/operations.md, Cluster).
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "cluster/node_support.hpp"
+#include "runtime/cluster/layout.hpp"
+
+using namespace journey::test::cluster;
+using journey::runtime::Layout;
+using journey::runtime::Message;
+using journey::runtime::partition_of;
+
+namespace {
+
+/// Posts batches of sign-ups to the nodes in turn, from a thread of its own, until stopped; keeps
+/// the customers of every batch a node acknowledged (200).
+class Load {
+ public:
+  Load(std::vector<Node*> targets, std::string prefix)
+      : targets_(std::move(targets)), prefix_(std::move(prefix)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Load() { stop(); }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  /// Stops sending to this node (it is about to die).
+  void drop(Node* node) {
+    std::lock_guard lock(mutex_);
+    std::erase(targets_, node);
+  }
+  std::set<std::string> acknowledged() {
+    std::lock_guard lock(mutex_);
+    return acknowledged_;
+  }
+  std::size_t refused() const { return refused_; }
+
+ private:
+  void run() {
+    constexpr int kBatch = 20;
+    for (int batch = 0; !stopping_; ++batch) {
+      Node* target = nullptr;
+      {
+        std::lock_guard lock(mutex_);
+        if (targets_.empty()) break;
+        target = targets_[static_cast<std::size_t>(batch) % targets_.size()];
+      }
+      auto answer = call("POST", target->url("/v1/batch"), signups(prefix_, batch * kBatch, kBatch));
+      if (answer.status == 200) {
+        std::lock_guard lock(mutex_);
+        for (int i = batch * kBatch; i < (batch + 1) * kBatch; ++i) {
+          acknowledged_.insert(prefix_ + std::to_string(i));
+        }
+      } else {
+        ++refused_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  std::vector<Node*> targets_;
+  std::string prefix_;
+  std::mutex mutex_;
+  std::set<std::string> acknowledged_;
+  std::atomic<std::size_t> refused_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+/// No customer got one template under two different action ids, and no action id twice.
+void check_exactly_once(Receiver& receiver) {
+  for (const auto& [customer, templates] : sends(receiver)) {
+    for (const auto& [name, ids] : templates) {
+      INFO(customer << " " << name);
+      CHECK(ids.size() == 1);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("ingest on node A of customers owned by node B: every send appears once", "[cluster]") {
+  ClusterFixture cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  const auto owners = cluster.owners(a);
+
+  auto answer = call("POST", a.url("/v1/batch"), signups("c", 0, 100));
+  REQUIRE(answer.status == 200);
+  CHECK(body_of(answer)["accepted"] == 100);
+  std::set<std::string> customers;
+  std::size_t of_b = 0;
+  for (int i = 0; i < 100; ++i) {
+    const auto id = "c" + std::to_string(i);
+    customers.insert(id);
+    of_b += owners.at("b").count(partition_of(id, ClusterFixture::kPartitions));
+  }
+  REQUIRE(of_b > 0);  // some of them are B's
+  REQUIRE(eventually([&] { return all_sent(cluster.receiver, customers); }, 30));
+  check_exactly_once(cluster.receiver);
+  CHECK(cluster.receiver.deliveries().size() == 200);
+  // Both nodes delivered: each its own partitions' sends.
+  CHECK(serve::metric(*a.process, "journey_deliveries_total{result=\"delivered\"}") > 0);
+  CHECK(serve::metric(*b.process, "journey_deliveries_total{result=\"delivered\"}") > 0);
+
+  // Every read works on every node: a customer of B's, asked of A.
+  std::string of_b_id;
+  for (const auto& id : customers) {
+    if (owners.at("b").count(partition_of(id, ClusterFixture::kPartitions))) of_b_id = id;
+  }
+  auto view = call("GET", a.url("/v1/customers/" + of_b_id));
+  REQUIRE(view.status == 200);
+  CHECK(body_of(view)["customer_id"] == of_b_id);
+  CHECK(body_of(view)["recent_actions"].size() == 2);
+  auto explain = call("GET", a.url("/v1/customers/" + of_b_id + "/explain"));
+  CHECK(explain.status == 200);
+  CHECK(call("GET", a.url("/v1/customers/nobody")).status == 404);
+  // The journey counters of the whole cluster, on either node.
+  REQUIRE(eventually([&] {
+    auto journeys = body_of(call("GET", b.url("/v1/journeys")));
+    return journeys["journeys"][0]["versions"][0].value("entered", 0) == 100 &&
+           journeys["journeys"][0]["versions"][0].value("sends", 0) == 200;
+  }));
+}
+
+TEST_CASE("SIGKILL of a journey node under load: nothing acknowledged is lost or sent twice",
+          "[cluster]") {
+  ClusterFixture cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  Load load({&a, &b}, "k");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  load.drop(&b);
+  b.process->signal(SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a"}); }, 30));
+  std::cout << "takeover of the dead node's partitions: "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count()
+            << " s (lease TTL 3 s)\n";
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  load.stop();
+  const auto acknowledged = load.acknowledged();
+  REQUIRE(acknowledged.size() > 100);
+  // Every acknowledged sign-up got both sends: the events B had not processed were processed by
+  // A, and the waits B held fired on A.
+  CHECK(eventually([&] { return all_sent(cluster.receiver, acknowledged); }, 60));
+  check_exactly_once(cluster.receiver);
+}
+
+TEST_CASE("SIGKILL of one nats-server of three under load: ingest goes on, nothing is lost",
+          "[cluster]") {
+  ClusterFixture cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  Load load({&a, &b}, "s");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto before = load.acknowledged().size();
+  cluster.servers.kill(0);
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  load.stop();
+  const auto acknowledged = load.acknowledged();
+  std::cout << "acknowledged " << before << " events before the server died, "
+            << acknowledged.size() - before << " after; " << load.refused()
+            << " batches refused meanwhile\n";
+  CHECK(acknowledged.size() > before + 100);  // ingest went on
+  CHECK(eventually([&] { return all_sent(cluster.receiver, acknowledged); }, 60));
+  check_exactly_once(cluster.receiver);
+}
+
+TEST_CASE("an owner stopped past its lease does not send for the partitions it lost", "[cluster]") {
+  ClusterFixture cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  // B's customers enter, then B stops (SIGSTOP) while they wait: their wake-ups come due while
+  // it is stopped.
+  auto answer = call("POST", a.url("/v1/batch"), signups("p", 0, 60));
+  REQUIRE(answer.status == 200);
+  std::set<std::string> customers;
+  for (int i = 0; i < 60; ++i) customers.insert("p" + std::to_string(i));
+  REQUIRE(eventually([&] {
+    auto got = sends(cluster.receiver);
+    std::size_t first = 0;
+    for (const auto& id : customers) first += got[id].count("welcome-1");
+    return first == customers.size();
+  }));
+  const auto delivered_by_b = serve::metric(*b.process, "journey_deliveries_total{result=\"delivered\"}");
+  b.process->signal(SIGSTOP);
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a"}); }, 30));
+  REQUIRE(eventually([&] { return all_sent(cluster.receiver, customers); }, 30));
+  // B resumes, with wake-ups due and partitions it believes its own for a moment.
+  b.process->signal(SIGCONT);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  // It sent nothing more, took the partitions it could again (a fair share), and every send
+  // was made once.
+  CHECK(serve::metric(*b.process, "journey_deliveries_total{result=\"delivered\"}") ==
+        delivered_by_b);
+  check_exactly_once(cluster.receiver);
+  CHECK(cluster.receiver.deliveries().size() == 2 * customers.size());
+  CHECK(b.process->log().find("lease lost") != std::string::npos);
+}
+
+TEST_CASE("the same POST retried on two nodes is stored once", "[cluster]") {
+  ClusterFixture cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  const auto body = signups("r", 0, 50);
+  auto first = body_of(call("POST", a.url("/v1/batch"), body));
+  auto again = body_of(call("POST", b.url("/v1/batch"), body));
+  CHECK(first["accepted"] == 50);
+  CHECK(again["accepted"] == 0);
+  CHECK(again["duplicates"] == 50);
+  // Without messageIds the same text is the same event too (within the duplicate window).
+  const std::string plain = R"({"event":"signup","userId":"r-plain","timestamp":"2026-12-01T00:00:00Z"})";
+  CHECK(body_of(call("POST", a.url("/v1/track"), plain))["accepted"] == 1);
+  CHECK(body_of(call("POST", b.url("/v1/track"), plain))["duplicates"] == 1);
+  CHECK(cluster.nats().message_count("JOURNEY_EVENTS") == 51);
+  std::set<std::string> customers;
+  for (int i = 0; i < 50; ++i) customers.insert("r" + std::to_string(i));
+  REQUIRE(eventually([&] { return all_sent(cluster.receiver, customers); }, 30));
+  check_exactly_once(cluster.receiver);
+}
+
+TEST_CASE("an erasure on node A of a customer owned by node B leaves no trace in the cluster",
+          "[cluster]") {
+  ClusterFixture cluster;
+  auto& a = cluster.start("a");
+  cluster.start("b");
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  const auto owners = cluster.owners(a);
+  // A customer of B's, and one of B's that stays (the control).
+  std::string gone;
+  std::string kept;
+  for (int i = 0; gone.empty() || kept.empty(); ++i) {
+    const auto id = "e" + std::to_string(i);
+    if (owners.at("b").count(partition_of(id, ClusterFixture::kPartitions)) == 0) continue;
+    (gone.empty() ? gone : kept) = id;
+  }
+  const int p = partition_of(gone, ClusterFixture::kPartitions);
+  for (const auto& id : {gone, kept}) {
+    REQUIRE(call("POST", a.url("/v1/identify"),
+                 json{{"userId", id}, {"traits", {{"email", id + "@example.com"}}}}.dump())
+                .status == 200);
+    REQUIRE(call("POST", a.url("/v1/track"),
+                 json{{"event", "signup"}, {"userId", id}, {"messageId", "m-" + id}}.dump())
+                .status == 200);
+  }
+  REQUIRE(eventually([&] { return all_sent(cluster.receiver, {gone, kept}); }, 30));
+  // The customer's key in subjects and buckets, from the cluster's secret.
+  auto meta = cluster.nats().bucket({"journey_meta", 3});
+  Layout layout(ClusterFixture::kPartitions, journey::runtime::unhex(meta->get("secret")->value));
+  const auto key = layout.customer_key(gone);
+  auto customers = cluster.nats().bucket({"journey_customers", 3});
+  const auto entry = Layout::customer_entry(p, key);
+  // Positive control: before the erasure its data is in the streams and the bucket.
+  REQUIRE(eventually([&] {
+    auto value = customers->get(entry);
+    return value && value->value.find(gone + "@example.com") != std::string::npos;
+  }));
+  CHECK(cluster.nats().message_count("JOURNEY_EVENTS", layout.event_subject(p, key)) == 2);
+
+  auto erased = call("DELETE", a.url("/v1/customers/" + gone));
+  REQUIRE(erased.status == 200);
+  CHECK(body_of(erased)["found"] == true);
+  CHECK(call("GET", a.url("/v1/customers/" + gone)).status == 404);
+  CHECK(call("GET", a.url("/v1/customers/" + kept)).status == 200);
+  // Gone from the event and outbox streams, the bucket (its history too) and the partition log.
+  CHECK(cluster.nats().message_count("JOURNEY_EVENTS", layout.event_subject(p, key)) == 0);
+  CHECK(cluster.nats().message_count("JOURNEY_OUTBOX", layout.outbox_subject(p, key)) == 0);
+  CHECK_FALSE(customers->get(entry));
+  std::size_t with_data = 0;
+  cluster.nats().read("KV_journey_customers", customers->subject(entry), 0,
+                      [&](Message& message) { with_data += message.data().empty() ? 0 : 1; });
+  CHECK(with_data == 0);
+  std::size_t records = 0;
+  cluster.nats().read("JOURNEY_LOG", Layout::log_subject(p), 0, [&](Message& message) {
+    ++records;
+    CHECK(message.data().find(gone + "@example.com") == std::string_view::npos);
+    CHECK(message.data().find(gone) == std::string_view::npos);
+  });
+  CHECK(records > 0);
+  // The control customer is untouched.
+  CHECK(customers->get(Layout::customer_entry(partition_of(kept, ClusterFixture::kPartitions),
+                                              layout.customer_key(kept))));
+  // A replay of the erased customer's events is acknowledged and ignored, on any node.
+  auto replay = body_of(call("POST", a.url("/v1/track"),
+                             json{{"event", "signup"}, {"userId", gone}, {"messageId", "m-" + gone}}.dump()));
+  CHECK(replay["erased"] == 1);
+}
