@@ -104,7 +104,7 @@ void PartitionLeases::give_back(int partition) {
     if (owned_.erase(partition) == 0) return;
   }
   // First stop acting on it, then free the lease for the others.
-  if (events_.lost) events_.lost(partition);
+  if (events_.lost) events_.lost(partition, true);
   try {
     leases_.erase(lease_key(partition));
   } catch (const NatsError& e) {  // it expires after the TTL instead
@@ -119,7 +119,7 @@ void PartitionLeases::lose(int partition, const char* why) {
     if (owned_.erase(partition) == 0) return;
   }
   log(LogLevel::Warn, "cluster: lease lost", {{"partition", partition}, {"why", why}});
-  if (events_.lost) events_.lost(partition);
+  if (events_.lost) events_.lost(partition, false);
 }
 
 void PartitionLeases::renew() {

@@ -84,11 +84,13 @@ struct Ownership {
 
 class PartitionLeases {
  public:
-  /// Called on the leases' thread: `acquired` once the partition's takeover record is in its log,
-  /// `lost` when a lease could not be renewed or was given back (stop acting on it at once).
+  /// Called on the leases' threads: `acquired` once the partition's takeover record is in its
+  /// log, `lost` when a lease could not be renewed or (`given_back`) is about to be given back:
+  /// stop acting on it at once (when given back, the lease goes once `lost` returned, so what
+  /// is in hand may be finished first).
   struct Events {
     std::function<void(const Ownership&)> acquired;
-    std::function<void(int partition)> lost;
+    std::function<void(int partition, bool given_back)> lost;
     /// The node's heartbeat value (its address, what it owns); the node's name when unset.
     std::function<std::string()> heartbeat{};
   };

@@ -15,7 +15,8 @@ void check(natsStatus status, const char* call, jsErrCode code = static_cast<jsE
     message += std::string(" (") + detail + ")";
   }
   throw NatsError(message, static_cast<int>(code),
-                  status == NATS_TIMEOUT || status == NATS_NO_RESPONDERS);
+                  status == NATS_TIMEOUT || status == NATS_NO_RESPONDERS,
+                  status == NATS_NOT_FOUND || code == JSConsumerNotFoundErr);
 }
 
 constexpr std::int64_t kNanosPerMilli = 1'000'000;
@@ -230,6 +231,7 @@ std::string KeyValue::stream() const {
 }
 
 Subscription::~Subscription() {
+  if (owner_ != nullptr) owner_->forget(sub_);
   natsSubscription_Unsubscribe(sub_);
   natsSubscription_Destroy(sub_);
 }
@@ -288,6 +290,7 @@ Nats::Nats(const std::vector<std::string>& servers, const std::string& name) {
   // Messages of every subscription are delivered by a small shared pool of threads, not by a
   // thread per subscription (a node consumes a stream per partition it owns).
   if (status == NATS_OK) status = natsOptions_UseGlobalMessageDelivery(options, true);
+  if (status == NATS_OK) status = natsOptions_SetErrorHandler(options, &Nats::on_error, this);
   if (status == NATS_OK) status = natsConnection_Connect(&connection_, options);
   natsOptions_Destroy(options);
   check(status, "connect");
@@ -297,6 +300,25 @@ Nats::Nats(const std::vector<std::string>& servers, const std::string& name) {
   status = natsConnection_JetStream(&js_, connection_, &js_options);
   if (status != NATS_OK) natsConnection_Destroy(connection_);
   check(status, "jetstream");
+}
+
+void Nats::on_error(natsConnection* /*nc*/, natsSubscription* sub, natsStatus error,
+                    void* self) {
+  if (sub == nullptr || (error != NATS_MISSED_HEARTBEAT && error != NATS_MISMATCH)) return;
+  auto& nats = *static_cast<Nats*>(self);
+  std::function<void()> broken;
+  {
+    std::lock_guard lock(nats.handlers_mutex_);
+    auto it = nats.broken_.find(sub);
+    if (it == nats.broken_.end()) return;
+    broken = it->second;
+  }
+  broken();
+}
+
+void Nats::forget(natsSubscription* sub) {
+  std::lock_guard lock(handlers_mutex_);
+  broken_.erase(sub);
 }
 
 Nats::~Nats() {
@@ -432,7 +454,8 @@ void Nats::read(const std::string& stream, const std::string& subject, std::uint
 
 std::unique_ptr<Subscription> Nats::consume(const std::string& stream, const std::string& subject,
                                             std::uint64_t start, std::int64_t max_ack_pending,
-                                            std::int64_t ack_wait_ms, MessageHandler handler) {
+                                            std::int64_t ack_wait_ms, MessageHandler handler,
+                                            std::function<void()> broken) {
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
   sub_options.Stream = stream.c_str();
@@ -443,6 +466,12 @@ std::unique_ptr<Subscription> Nats::consume(const std::string& stream, const std
   sub_options.Config.MaxAckPending = max_ack_pending;
   sub_options.Config.AckWait = ack_wait_ms * kNanosPerMilli;
   sub_options.Config.InactiveThreshold = std::int64_t{30'000} * kNanosPerMilli;
+  // The partition's log records where its consumption stands: this consumer's own state need
+  // not survive a server.
+  sub_options.Config.Replicas = 1;
+  sub_options.Config.MemoryStorage = true;
+  // Idle heartbeats: the client reports them missed when the consumer's server went away.
+  sub_options.Config.Heartbeat = std::int64_t{1000} * kNanosPerMilli;
   auto closure = std::make_unique<MessageHandler>(std::move(handler));
   natsSubscription* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
@@ -452,8 +481,9 @@ std::unique_ptr<Subscription> Nats::consume(const std::string& stream, const std
   {
     std::lock_guard lock(handlers_mutex_);
     handlers_.push_back(std::move(closure));  // lives as long as the connection
+    if (broken) broken_[raw] = std::move(broken);
   }
-  return std::make_unique<Subscription>(raw);
+  return std::make_unique<Subscription>(raw, this);
 }
 
 std::unique_ptr<Subscription> Nats::pull(const std::string& stream, const std::string& subject,
@@ -465,21 +495,28 @@ std::unique_ptr<Subscription> Nats::pull(const std::string& stream, const std::s
   sub_options.Config.AckWait = ack_wait_ms * kNanosPerMilli;
   sub_options.Config.MaxAckPending = 65'536;
   sub_options.Config.InactiveThreshold = inactive_ms * kNanosPerMilli;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  jsConsumerInfoList* consumers = nullptr;
-  if (js_Consumers(&consumers, js_, stream.c_str(), nullptr, &code) == NATS_OK) {
-    for (int i = 0; i < consumers->Count; ++i) {
-      const auto* info = consumers->List[i];
-      if (info->Config != nullptr && info->Config->FilterSubject != nullptr &&
-          subject == info->Config->FilterSubject) {
-        js_DeleteConsumer(js_, stream.c_str(), info->Name, nullptr, nullptr);
-      }
-    }
-    jsConsumerInfoList_Destroy(consumers);
-  }
+  // Replicated like its stream: a work queue takes one consumer over a subject, and one whose
+  // only copy was on a server that went away would keep the next one out.
   natsSubscription* raw = nullptr;
-  check(js_PullSubscribe(&raw, js_, subject.c_str(), nullptr, nullptr, &sub_options, &code),
-        "pull subscribe", code);
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus status =
+      js_PullSubscribe(&raw, js_, subject.c_str(), nullptr, nullptr, &sub_options, &code);
+  if (status != NATS_OK && code == JSConsumerWQConsumerNotUniqueErr) {
+    // The work queue allows one consumer over the subject: an earlier owner's goes.
+    jsConsumerInfoList* consumers = nullptr;
+    if (js_Consumers(&consumers, js_, stream.c_str(), nullptr, nullptr) == NATS_OK) {
+      for (int i = 0; i < consumers->Count; ++i) {
+        const auto* info = consumers->List[i];
+        if (info->Config != nullptr && info->Config->FilterSubject != nullptr &&
+            subject == info->Config->FilterSubject) {
+          js_DeleteConsumer(js_, stream.c_str(), info->Name, nullptr, nullptr);
+        }
+      }
+      jsConsumerInfoList_Destroy(consumers);
+    }
+    status = js_PullSubscribe(&raw, js_, subject.c_str(), nullptr, nullptr, &sub_options, &code);
+  }
+  check(status, "pull subscribe", code);
   return std::make_unique<Subscription>(raw);
 }
 

@@ -26,16 +26,19 @@ namespace journey::runtime {
 /// A NATS or JetStream failure: the call, the client's status text and the server's message.
 class NatsError : public std::runtime_error {
  public:
-  NatsError(const std::string& what, int js_code, bool transient)
-      : std::runtime_error(what), js_code_(js_code), transient_(transient) {}
+  NatsError(const std::string& what, int js_code, bool transient, bool not_found = false)
+      : std::runtime_error(what), js_code_(js_code), transient_(transient), not_found_(not_found) {}
   /// The JetStream API error code (10071: wrong last sequence), or 0.
   int js_code() const { return js_code_; }
   /// No answer in time, or nobody to answer (a stream electing its leader): worth retrying.
   bool transient() const { return transient_; }
+  /// What the call named does not exist (a consumer deleted, a stream missing).
+  bool not_found() const { return not_found_; }
 
  private:
   int js_code_;
   bool transient_;
+  bool not_found_;
 };
 
 /// JetStream's "wrong last sequence" (a publish whose expected last sequence did not hold).
@@ -165,9 +168,11 @@ class KeyValue {
 };
 
 /// A subscription; unsubscribed when it goes (an ephemeral consumer goes with it).
+class Nats;
+
 class Subscription {
  public:
-  explicit Subscription(natsSubscription* sub) : sub_(sub) {}
+  explicit Subscription(natsSubscription* sub, Nats* owner = nullptr) : sub_(sub), owner_(owner) {}
   ~Subscription();
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
@@ -180,6 +185,7 @@ class Subscription {
 
  private:
   natsSubscription* sub_;
+  Nats* owner_;  // told when it goes (consume()'s `broken`)
 };
 
 /// A message handler of a subscription; runs on the client's delivery threads.
@@ -221,11 +227,14 @@ class Nats {
   void read(const std::string& stream, const std::string& subject, std::uint64_t start,
             const std::function<void(Message&)>& each);
   /// Delivers the messages of `stream` matching `subject` from the sequence `start` on, in
-  /// order, to `handler` (which must acknowledge each): an ephemeral consumer with at most
-  /// `max_ack_pending` messages unacknowledged, redelivered after `ack_wait_ms`.
+  /// order, to `handler` (which must acknowledge each): an ephemeral consumer on one server, with
+  /// at most `max_ack_pending` messages unacknowledged, redelivered after `ack_wait_ms`.
+  /// `broken` (on a client thread) when the consumer stopped answering: its server went away,
+  /// make another.
   std::unique_ptr<Subscription> consume(const std::string& stream, const std::string& subject,
                                         std::uint64_t start, std::int64_t max_ack_pending,
-                                        std::int64_t ack_wait_ms, MessageHandler handler);
+                                        std::int64_t ack_wait_ms, MessageHandler handler,
+                                        std::function<void()> broken = nullptr);
   /// An ephemeral pull consumer of `stream` over `subject`, to fetch() from. Any other consumer
   /// over exactly that subject (an earlier owner's, on a work queue that allows only one) is
   /// deleted first; the server removes this one after `inactive_ms` without a request.
@@ -248,11 +257,16 @@ class Nats {
 
  private:
   friend class AsyncPublisher;
+  friend class Subscription;
+  static void on_error(natsConnection* nc, natsSubscription* sub, natsStatus error, void* self);
+  void forget(natsSubscription* sub);
+
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;
   std::mutex handlers_mutex_;
   std::vector<std::unique_ptr<MessageHandler>> handlers_;  // closures of the subscriptions
   std::vector<std::unique_ptr<std::function<std::string(std::string_view)>>> answers_;
+  std::unordered_map<natsSubscription*, std::function<void()>> broken_;  // consume()'s
 };
 
 /// Publishes batches of messages asynchronously on a JetStream context of its own, each

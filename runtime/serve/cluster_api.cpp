@@ -237,7 +237,18 @@ void ClusterNode::dispatch_loop() {
       auto& part = partition(p);
       if (!part.owned || !(sweep || part.has_actions.exchange(false))) continue;
       try {
-        while (owns(p) && dispatch(part)) any = true;
+        while (owns(p) && dispatch(p, part)) any = true;
+      } catch (const NatsError& e) {
+        // The consumer is replicated: one that does not answer is electing a leader (the next
+        // round tries again); one that is gone (deleted) is made again.
+        log(LogLevel::Warn, "cluster: delivering failed", {{"partition", p}, {"error", e.what()}});
+        if (!e.not_found() || !owns(p)) continue;
+        try {
+          open_outbox(part, p);
+        } catch (const NatsError& again) {
+          log(LogLevel::Warn, "cluster: the outbox consumer could not be made",
+              {{"partition", p}, {"error", again.what()}});
+        }
       } catch (const std::exception& e) {
         log(LogLevel::Warn, "cluster: delivering failed", {{"partition", p}, {"error", e.what()}});
       }
@@ -247,10 +258,11 @@ void ClusterNode::dispatch_loop() {
   }
 }
 
-bool ClusterNode::dispatch(Partition& part) {
+bool ClusterNode::dispatch(int p, Partition& part) {
+  std::lock_guard delivering(part.dispatch_mutex);
   std::shared_ptr<Subscription> outbox;
   {
-    std::lock_guard lock(part.mutex);
+    std::lock_guard lock(part.subs_mutex);
     outbox = part.outbox;
   }
   if (!outbox) return false;
@@ -274,7 +286,10 @@ bool ClusterNode::dispatch(Partition& part) {
     auto& sink = *sinks_.at(key);
     std::vector<Delivery> deliveries;
     for (const auto& item : items) deliveries.push_back(item.delivery);
-    const auto results = sink.deliver(deliveries, [this] { return stopping_.load(); });
+    // Not one more action once the partition is not this node's (a stop past the lease, a
+    // give-back), or the node stops.
+    const auto results =
+        sink.deliver(deliveries, [this, p] { return stopping_.load() || !owns(p); });
     for (std::size_t i = 0; i < items.size(); ++i) {
       auto& item = items[i];
       const auto attempts = static_cast<int>(item.message->deliveries());

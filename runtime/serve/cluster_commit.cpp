@@ -211,11 +211,19 @@ bool ClusterNode::publish_actions(const std::vector<std::pair<int, const OutboxE
 }
 
 void ClusterNode::materialize(int p, Partition& part) {
-  if (part.dirty.empty() && part.materialized == part.applied) return;
+  // What is to copy, as of the last record applied locally (the local rows reflect it).
+  std::vector<std::string> ids;
+  PartitionValue value;
+  std::uint64_t meta_revision = 0;
+  {
+    std::lock_guard lock(part.mutex);
+    if (!part.owned || (part.dirty.empty() && part.materialized == part.applied)) return;
+    ids.assign(part.dirty.begin(), part.dirty.end());
+    part.dirty.clear();
+    value = PartitionValue{part.applied, part.cursor, part.counters, part.runs};
+    meta_revision = part.meta_revision;
+  }
   auto& nats = *handles_.nats;
-  const auto upto = part.applied;
-  std::vector<std::string> ids(part.dirty.begin(), part.dirty.end());
-  part.dirty.clear();
   // Each customer's value, revision-checked: an owner that stalled past its lease cannot write
   // over what the next owner wrote.
   std::vector<Outgoing> out;
@@ -225,19 +233,19 @@ void ClusterNode::materialize(int p, Partition& part) {
   for (const auto& id : ids) {
     auto row = store_->stored_customer(id);
     if (!row || row->write.partition != p) continue;  // erased since
-    CustomerValue value;
-    value.seq = row->write.log_seq;
-    value.write = std::move(row->write);
-    value.traces = trace_rows(store_->traces(id, config_.retention.trace_lines));
-    value.actions = store_->recent_actions(id, config_.retention.recent_actions);
+    CustomerValue customer;
+    customer.seq = row->write.log_seq;
+    customer.write = std::move(row->write);
+    customer.traces = trace_rows(store_->traces(id, config_.retention.trace_lines));
+    customer.actions = store_->recent_actions(id, config_.retention.recent_actions);
     const auto key = Layout::customer_entry(p, handles_.layout->customer_key(id));
-    out.push_back({handles_.customers->subject(key), "", encode(value), row->kv_revision, {}});
+    out.push_back({handles_.customers->subject(key), "", encode(customer), row->kv_revision, {}});
     written.push_back(id);
     keys.push_back(key);
-    states.push_back(value.seq);
+    states.push_back(customer.seq);
   }
   Batch revisions;
-  bool complete = true;
+  std::vector<std::string> again;  // not copied this time
   const auto results = publisher_->publish(out, cluster_.ack_timeout_ms);
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i].error.empty()) {
@@ -256,9 +264,9 @@ void ClusterNode::materialize(int p, Partition& part) {
         }
         auto retry = out[i];
         retry.expect_last_subject_seq = last;
-        const auto again = publisher_->publish({retry}, cluster_.ack_timeout_ms);
-        if (again[0].error.empty()) {
-          revisions.kv_revisions.emplace_back(written[i], again[0].sequence);
+        const auto retried = publisher_->publish({retry}, cluster_.ack_timeout_ms);
+        if (retried[0].error.empty()) {
+          revisions.kv_revisions.emplace_back(written[i], retried[0].sequence);
           continue;
         }
       } catch (const std::exception& e) {
@@ -266,20 +274,22 @@ void ClusterNode::materialize(int p, Partition& part) {
             {{"partition", p}, {"error", e.what()}});
       }
     }
-    complete = false;
-    part.dirty.insert(written[i]);  // next time
+    again.push_back(written[i]);
   }
-  if (!revisions.kv_revisions.empty()) parts_->committer.write(std::move(revisions));
-  if (!complete) return;
+  if (!revisions.kv_revisions.empty()) parts_->committer.write_soon(std::move(revisions));
+  if (!again.empty()) {
+    std::lock_guard lock(part.mutex);
+    part.dirty.insert(again.begin(), again.end());
+    return;
+  }
   // The partition's value, then the log before it is no longer needed.
-  PartitionValue value{upto, part.cursor, part.counters, part.runs};
   const auto meta_key = Layout::partition_entry(p);
   const auto subject = handles_.partition_meta->subject(meta_key);
-  auto result = publisher_->publish({{subject, "", encode(value), part.meta_revision, {}}},
+  auto result = publisher_->publish({{subject, "", encode(value), meta_revision, {}}},
                                     cluster_.ack_timeout_ms)[0];
   if (result.js_code == kJsWrongLastSequence) {
     const auto there = handles_.partition_meta->get(meta_key);
-    if (there && decode_partition(there->value).seq >= upto) return;  // a newer owner's
+    if (there && decode_partition(there->value).seq >= value.seq) return;  // a newer owner's
     const auto last = nats.last_sequence(handles_.partition_meta->stream(), subject);
     result = publisher_->publish({{subject, "", encode(value), last, {}}},
                                  cluster_.ack_timeout_ms)[0];
@@ -289,11 +299,14 @@ void ClusterNode::materialize(int p, Partition& part) {
         {{"partition", p}, {"error", result.error}});
     return;
   }
-  part.meta_revision = result.sequence;
-  part.materialized = upto;
-  // Records before `upto` are all in the buckets now; `upto` itself stays (the fence of the
-  // next append is the partition's last record).
-  nats.purge(kLogStream, Layout::log_subject(p), upto);
+  {
+    std::lock_guard lock(part.mutex);
+    part.meta_revision = result.sequence;
+    part.materialized = value.seq;
+  }
+  // Records before value.seq are all in the buckets now; that one stays (the partition's last
+  // record is the fence of its next append).
+  nats.purge(kLogStream, Layout::log_subject(p), value.seq);
 }
 
 void ClusterNode::materialize_loop() {
@@ -306,8 +319,7 @@ void ClusterNode::materialize_loop() {
     for (int p = 0; p < cluster_.partitions; ++p) {
       auto& part = partition(p);
       if (!part.owned) continue;
-      std::lock_guard part_lock(part.mutex);
-      if (!part.owned) continue;
+      std::lock_guard copying(part.copy_mutex);
       try {
         materialize(p, part);
       } catch (const std::exception& e) {
@@ -322,24 +334,27 @@ void ClusterNode::materialize_loop() {
 bool ClusterNode::erasing(int p, const std::string& customer_id, std::uint64_t sequence,
                           engine::Millis at, const std::vector<std::string>& message_ids) {
   auto& part = partition(p);
+  if (!owns(p)) return false;
+  // The tombstones first: should the node stop before the erasure's record, the next owner
+  // erases again (the erasure stays in the stream after the log's cursor).
+  const auto stamp = std::to_string(at);
+  handles_.erased->put("c." + hex(store_->keyed_hash(customer_id)), stamp);
+  for (const auto& message_id : message_ids) {
+    handles_.erased->put("m." + hex(store_->message_hash(customer_id, message_id)), stamp);
+  }
+  const auto stored = store_->stored_customer(customer_id);
   {
     std::lock_guard lock(part.mutex);
-    if (!part.owned || !leases_->holds(p)) return false;
-    // The tombstones first: should the node stop before the erasure's record, the next owner
-    // erases again (the erasure stays in the stream after the log's cursor).
-    const auto stamp = std::to_string(at);
-    handles_.erased->put("c." + hex(store_->keyed_hash(customer_id)), stamp);
-    for (const auto& message_id : message_ids) {
-      handles_.erased->put("m." + hex(store_->message_hash(customer_id, message_id)), stamp);
-    }
-    LogRecord record;
-    record.kind = LogRecord::Kind::Erase;
-    record.customer_key = handles_.layout->customer_key(customer_id);
-    record.cursor = std::max(part.cursor, sequence);
-    if (append_record(p, part, encode(record))) {
-      part.cursor = record.cursor;
-      if (auto row = store_->stored_customer(customer_id)) add_runs(part.runs, row->write.runs, -1);
-      return true;
+    if (part.owned && leases_->holds(p)) {
+      LogRecord record;
+      record.kind = LogRecord::Kind::Erase;
+      record.customer_key = handles_.layout->customer_key(customer_id);
+      record.cursor = std::max(part.cursor, sequence);
+      if (append_record(p, part, encode(record))) {
+        part.cursor = record.cursor;
+        if (stored) add_runs(part.runs, stored->write.runs, -1);
+        return true;
+      }
     }
   }
   give_up(p, "its log refused an erasure");  // unlocked: losing the partition takes the mutex
@@ -348,9 +363,12 @@ bool ClusterNode::erasing(int p, const std::string& customer_id, std::uint64_t s
 
 void ClusterNode::erased(int p, const std::string& customer_id) {
   auto& part = partition(p);
-  std::lock_guard lock(part.mutex);
-  part.dirty.erase(customer_id);
-  part.applied = part.fence;  // the erasure's record: the local copy has it now
+  std::lock_guard copying(part.copy_mutex);
+  {
+    std::lock_guard lock(part.mutex);
+    part.dirty.erase(customer_id);
+    part.applied = part.fence;  // the erasure's record: the local copy has it now
+  }
   try {
     erase_copies(p, handles_.layout->customer_key(customer_id));
     // The log's earlier records still hold the customer's states: copy the others to the

@@ -107,7 +107,8 @@ void ClusterNode::start(Parts parts) {
   leases_ = std::make_unique<PartitionLeases>(
       *handles_.leases, *handles_.nodes, *log_, settings,
       PartitionLeases::Events{[this](const Ownership& ownership) { acquired(ownership); },
-                              [this](int p) { lost(p); }, [this] { return heartbeat(); }});
+                              [this](int p, bool given_back) { lost(p, given_back); },
+                              [this] { return heartbeat(); }});
   leases_->start();
   materializer_ = std::thread([this] { materialize_loop(); });
   dispatcher_ = std::thread([this] { dispatch_loop(); });
@@ -117,7 +118,7 @@ void ClusterNode::start(Parts parts) {
 
 void ClusterNode::quiesce() {
   for (auto& part : partitions_) {
-    std::lock_guard lock(part->mutex);
+    std::lock_guard lock(part->subs_mutex);
     part->events.reset();  // no more events; what the shards hold is still committed
   }
 }
@@ -132,8 +133,7 @@ void ClusterNode::stop() {
   // The next owners start from short logs: every partition materialized, then given back.
   for (int p = 0; p < cluster_.partitions; ++p) {
     auto& part = partition(p);
-    std::lock_guard lock(part.mutex);
-    if (!part.owned) continue;
+    std::lock_guard lock(part.copy_mutex);
     try {
       materialize(p, part);
     } catch (const std::exception& e) {
@@ -163,30 +163,35 @@ void ClusterNode::take_over(const Ownership& ownership) {
   const int p = ownership.partition;
   auto& part = partition(p);
   const auto started = std::chrono::steady_clock::now();
-  std::size_t customers = 0;
-  bool failed = false;
-  {
-    std::lock_guard lock(part.mutex);
+  const auto still_ours = [&] {
     const auto owned = leases_->owned();
-    if (auto it = owned.find(p); it == owned.end() || it->second.fence != ownership.fence) {
-      return;  // lost (or lost and taken again) before its turn came
-    }
-    try {
-      customers = rebuild(p, part, ownership.fence);
-      if (!leases_->holds(p)) throw NatsError("the lease expired during the takeover", 0, true);
+    const auto it = owned.find(p);
+    return it != owned.end() && it->second.fence == ownership.fence && leases_->holds(p);
+  };
+  std::lock_guard copying(part.copy_mutex);
+  if (!still_ours()) return;  // lost (or lost and taken again) before its turn came
+  std::size_t customers = 0;
+  try {
+    auto rebuilt = rebuild(p);
+    customers = rebuilt.customers;
+    {
+      std::lock_guard lock(part.mutex);
+      if (!still_ours()) throw NatsError("the lease was lost during the takeover", 0, true);
+      part.fence = ownership.fence;
+      part.applied = ownership.fence;  // every record before the takeover is in the local copy
+      part.materialized = rebuilt.materialized;
+      part.meta_revision = rebuilt.meta_revision;
+      part.cursor = rebuilt.cursor;
+      part.submitted = rebuilt.cursor;
+      part.counters = std::move(rebuilt.counters);
+      part.runs = std::move(rebuilt.runs);
+      part.dirty = std::move(rebuilt.dirty);
       part.owned = true;
-      subscribe(p, part);
-    } catch (const std::exception& e) {
-      failed = true;
-      part.owned = false;
-      part.events.reset();
-      part.outbox.reset();
-      part.reads.reset();
-      log(LogLevel::Error, "cluster: taking a partition over failed",
-          {{"partition", p}, {"error", e.what()}});
     }
-  }
-  if (failed) {
+    subscribe(p, part);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, "cluster: taking a partition over failed",
+        {{"partition", p}, {"error", e.what()}});
     leases_->forget(p, "its takeover failed");
     return;
   }
@@ -196,30 +201,34 @@ void ClusterNode::take_over(const Ownership& ownership) {
                         .count();
   last_takeover_ms_ = took;
   log(LogLevel::Info, "cluster: partition taken over",
-      {{"partition", p}, {"customers", customers}, {"cursor", part.cursor}, {"took_ms", took}});
+      {{"partition", p}, {"customers", customers}, {"took_ms", took}});
 }
 
-void ClusterNode::lost(int p) {
+void ClusterNode::lost(int p, bool given_back) {
   auto& part = partition(p);
   {
     std::lock_guard lock(part.mutex);
     part.owned = false;
+    part.dirty.clear();
+  }
+  if (given_back) {
+    // The delivery in hand ends after its current action (it sees the partition is no longer
+    // owned), acknowledging what went out; the next owner's consumer takes the rest. A lease that
+    // was lost instead leaves it to go on: its next owner may be delivering already.
+    std::lock_guard delivering(part.dispatch_mutex);
+  }
+  {
+    std::lock_guard lock(part.subs_mutex);
     part.events.reset();
     part.outbox.reset();
     part.reads.reset();
-    part.dirty.clear();
   }
   // Groups of the partition still in the shard or the committer are refused, and its rows leave
   // the local copy (a later owner, perhaps this node again, rebuilds them).
   parts_->committer.invalidate(static_cast<std::size_t>(p));
   Batch drop;
   drop.dropped_partitions.push_back(p);
-  try {
-    parts_->committer.write(std::move(drop));
-  } catch (const std::exception& e) {
-    log(LogLevel::Error, "cluster: the local copy of a lost partition could not be dropped",
-        {{"partition", p}, {"error", e.what()}});
-  }
+  parts_->committer.write_soon(std::move(drop));
   log(LogLevel::Info, "cluster: partition released", {{"partition", p}});
 }
 
@@ -228,7 +237,8 @@ void ClusterNode::give_up(int p, const char* why) {
   if (leases_) leases_->forget(p, why);
 }
 
-std::size_t ClusterNode::rebuild(int p, Partition& part, std::uint64_t fence) {
+ClusterNode::Rebuilt ClusterNode::rebuild(int p) {
+  Rebuilt out;
   auto& nats = *handles_.nats;
   // 1. The partition's log (everything before its first record is in the buckets), read before
   // the buckets: a record a stalled earlier owner cuts meanwhile is in the buckets by then.
@@ -241,11 +251,12 @@ std::size_t ClusterNode::rebuild(int p, Partition& part, std::uint64_t fence) {
   const auto meta_key = Layout::partition_entry(p);
   if (auto entry = handles_.partition_meta->get(meta_key)) {
     meta = decode_partition(entry->value);
-    part.meta_revision = entry->revision;
+    out.meta_revision = entry->revision;
   } else {
-    part.meta_revision = nats.last_sequence(handles_.partition_meta->stream(),
-                                            handles_.partition_meta->subject(meta_key));
+    out.meta_revision = nats.last_sequence(handles_.partition_meta->stream(),
+                                           handles_.partition_meta->subject(meta_key));
   }
+  out.materialized = meta.seq;
   struct Row {
     CustomerValue value;
     std::uint64_t bucket_seq = 0;  // the record the bucket's value reflects (0: none)
@@ -338,8 +349,6 @@ std::size_t ClusterNode::rebuild(int p, Partition& part, std::uint64_t fence) {
     set.clear();
   }
   // 4. The local copy: the partition's old rows go, these come.
-  RunCounts runs;
-  part.dirty.clear();
   Batch batch;
   batch.dropped_partitions.push_back(p);
   batch.trace_keep = config_.retention.trace_lines;
@@ -355,42 +364,80 @@ std::size_t ClusterNode::rebuild(int p, Partition& part, std::uint64_t fence) {
     write.log_seq = row.value.seq;
     write.kv_revision = row.revision;
     write.write_runs = true;
-    for (const auto& run : write.runs) ++runs[{run.journey, run.version, run.state}];
-    if (row.value.seq > row.bucket_seq) part.dirty.insert(id);  // only the log holds it
+    for (const auto& run : write.runs) ++out.runs[{run.journey, run.version, run.state}];
+    if (row.value.seq > row.bucket_seq) out.dirty.insert(id);  // only the log holds it
     batch.customers.push_back(std::move(write));
     for (auto& trace : row.value.traces) batch.traces.push_back(std::move(trace));
     for (auto& action : row.value.actions) batch.actions.push_back(std::move(action));
     if (batch.customers.size() >= 2048) flush();
   }
   flush();
-  // 5. Where the owner continues.
-  part.fence = fence;
-  part.applied = fence;
-  part.materialized = meta.seq;
-  part.cursor = cursor;
-  part.submitted = cursor;
-  part.counters = std::move(counters);
-  part.runs = std::move(runs);
+  out.customers = rows.size();
+  out.cursor = cursor;
+  out.counters = std::move(counters);
   parts_->committer.invalidate(static_cast<std::size_t>(p));
   // 6. The last commit's actions may not have reached the outbox before its owner stopped: again
   // (the stream drops those it holds, by their Nats-Msg-Id).
   std::vector<std::pair<int, const OutboxEntry*>> again;
   for (const auto& action : last_actions) again.emplace_back(p, &action);
   if (!publish_actions(again)) throw NatsError("the outbox stream did not take the actions", 0, true);
-  return rows.size();
+  return out;
 }
 
 void ClusterNode::subscribe(int p, Partition& part) {
-  auto& nats = *handles_.nats;
-  part.events = nats.consume(kEventsStream, Layout::events_of(p), part.cursor + 1, 4096, 60'000,
-                             [this, p](Message message) { consume(p, std::move(message)); });
-  // The outbox is a work queue: what a consumer acknowledged is gone, so a new owner's consumer
-  // starts with every action not delivered yet. Only one consumer may cover the partition: an
-  // earlier owner's is deleted (its owner cannot fetch any more).
-  part.outbox = nats.pull(kOutboxStream, Layout::outbox_of(p), 60'000, 3'600'000);
-  part.reads = nats.serve(Layout::read_subject(p),
-                          [this, p](std::string_view request) { return answer_read(p, request); });
+  open_events(p, part);
+  open_outbox(part, p);
+  install(part, part.reads,
+          handles_.nats->serve(Layout::read_subject(p), [this, p](std::string_view request) {
+            return answer_read(p, request);
+          }));
+}
+
+void ClusterNode::install(Partition& part, std::shared_ptr<Subscription>& slot,
+                          std::unique_ptr<Subscription> made) {
+  // Made without a lock (it takes a round trip or more): a loss meanwhile has reset the slots
+  // already, so the new subscription goes at once instead of outliving the ownership.
+  std::lock_guard lock(part.subs_mutex);
+  if (part.owned) slot = std::move(made);
+}
+
+void ClusterNode::open_events(int p, Partition& part) {
+  // From the event after the last one handed to the shard: at a takeover the log's cursor, when
+  // a consumer is made again (its server went away) where the last one stopped.
+  install(part, part.events,
+          handles_.nats->consume(
+              kEventsStream, Layout::events_of(p), part.submitted + 1, 4096, 60'000,
+              [this, p](Message message) { consume(p, std::move(message)); },
+              [this, p] {
+                // Its server went away: another consumer, off the client's thread.
+                boost::asio::post(takeovers_, [this, p] { reopen_events(p); });
+              }));
+}
+
+void ClusterNode::open_outbox(Partition& part, int p) {
+  // The outbox is a work queue: what a consumer acknowledged is gone, so a new consumer starts
+  // with every action not delivered yet. Only one consumer may cover the partition: an earlier
+  // owner's is deleted (that owner cannot fetch any more).
+  install(part, part.outbox,
+          handles_.nats->pull(kOutboxStream, Layout::outbox_of(p), 60'000, 3'600'000));
   part.has_actions = true;
+}
+
+void ClusterNode::reopen_events(int p) {
+  auto& part = partition(p);
+  std::lock_guard copying(part.copy_mutex);
+  if (!owns(p)) return;
+  // The consumer lives on one server (the partition's log keeps where consumption stands):
+  // another one continues after the last event handed to the shard.
+  log(LogLevel::Warn, "cluster: an event consumer stopped answering; making another",
+      {{"partition", p}, {"from", part.submitted.load() + 1}});
+  try {
+    open_events(p, part);
+  } catch (const NatsError& e) {
+    log(LogLevel::Error, "cluster: the event consumer could not be made; giving the partition up",
+        {{"partition", p}, {"error", e.what()}});
+    give_up(p, "its events could not be consumed");
+  }
 }
 
 void ClusterNode::consume(int p, Message message) {
@@ -469,7 +516,7 @@ std::string ClusterNode::heartbeat() {
     owned.push_back(p);
     std::shared_ptr<Subscription> events;
     {
-      std::lock_guard lock(part.mutex);
+      std::lock_guard lock(part.subs_mutex);
       events = part.events;
     }
     if (events) {

@@ -135,14 +135,31 @@ class ClusterNode final : public Replica {
   void acquired(const Ownership& ownership);
   /// The takeover of a partition acquired: its local copy rebuilt, its consumers started.
   void take_over(const Ownership& ownership);
-  void lost(int p);
-  /// Rebuilds the local copy of a partition just taken: the log, then the buckets. Returns the
-  /// number of customers.
-  std::size_t rebuild(int p, Partition& part, std::uint64_t fence);
+  void lost(int p, bool given_back);
+  /// What a takeover found: where the partition's log and consumption stand.
+  struct Rebuilt {
+    std::size_t customers = 0;
+    std::uint64_t cursor = 0;
+    std::uint64_t materialized = 0;
+    std::uint64_t meta_revision = 0;
+    CounterValues counters;
+    RunCounts runs;
+    std::set<std::string> dirty;  // customers whose newest state only the log held
+  };
+  /// Rebuilds the local copy of a partition just taken: the log, then the buckets.
+  Rebuilt rebuild(int p);
   /// Removes a customer (by key) from the partition's streams and the customers bucket.
   void erase_copies(int p, const std::string& key);
   /// Starts consuming the partition's events, actions and reads.
   void subscribe(int p, Partition& part);
+  /// Keeps a subscription just made in its slot, unless the partition was lost meanwhile.
+  void install(Partition& part, std::shared_ptr<Subscription>& slot,
+               std::unique_ptr<Subscription> made);
+  /// (Re)makes the consumer of the partition's events / outbox.
+  void open_events(int p, Partition& part);
+  void open_outbox(Partition& part, int p);
+  /// The event consumer stopped answering (its server went away): another one.
+  void reopen_events(int p);
   /// One event stream message of an owned partition, to its shard.
   void consume(int p, Message message);
   /// Publishes actions to the outbox stream and waits for them (retrying); false when they could
@@ -153,12 +170,12 @@ class ClusterNode final : public Replica {
   std::optional<std::uint64_t> append_record(int p, Partition& part, const std::string& record);
   /// Copies the partition's customers written since the last time to the customers bucket, then
   /// its counters and cursor to the partitions bucket, then cuts the log before them.
-  /// `part.mutex` held.
+  /// `part.copy_mutex` held.
   void materialize(int p, Partition& part);
   void materialize_loop();
   void dispatch_loop();
   /// Delivers one fetched batch of a partition's outbox; whether there was any.
-  bool dispatch(Partition& part);
+  bool dispatch(int p, Partition& part);
   std::string heartbeat();
   /// Answers a read request from another node, for a partition this node owns.
   std::string answer_read(int p, std::string_view request);

@@ -19,8 +19,16 @@
 namespace journey::runtime {
 
 struct ClusterNode::Partition {
-  /// Appends, materializing, erasures, takeover and loss of the partition: one at a time.
+  /// The state below, held briefly (the committer's appends hold it for their round trip). Never
+  /// held while waiting for the committer, which may be waiting for it.
   std::mutex mutex;
+  /// Takeover, materializing and erasures, one at a time (long: they wait on JetStream and on the
+  /// committer). Taken before `mutex`, never while holding it.
+  std::mutex copy_mutex;
+  /// The subscriptions (events, outbox, reads), for whoever uses one.
+  std::mutex subs_mutex;
+  /// Held by the dispatcher while it delivers a batch of the partition's outbox.
+  std::mutex dispatch_mutex;
   std::atomic<bool> owned{false};
   std::uint64_t fence = 0;         // this node's last record in the partition's log
   std::uint64_t applied = 0;       // the last record the local copy reflects

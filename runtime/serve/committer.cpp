@@ -64,6 +64,15 @@ void Committer::write(Batch batch) {
   if (auto error = result.get(); !error.empty()) throw StoreError(error);
 }
 
+void Committer::write_soon(Batch batch) {
+  PendingCommit commit;
+  commit.batch = std::move(batch);
+  commit.finish = [](bool ok, const std::string& error) {
+    if (!ok) log(LogLevel::Error, "a background write failed", {{"error", error}});
+  };
+  submit(std::move(commit));
+}
+
 void Committer::run() {
   for (;;) {
     std::vector<PendingCommit> group;

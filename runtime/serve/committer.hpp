@@ -55,6 +55,9 @@ class Committer {
   /// a busy committer, and could starve. Returns once durable; throws StoreError. After stop(),
   /// writes directly.
   void write(Batch batch);
+  /// write() without waiting: the batch goes with a next commit (a failure is logged). For writes
+  /// made while holding what the committer may be waiting for.
+  void write_soon(Batch batch);
   /// Asks the writer to scrub erased data from the disk (an erasure could not: the store was busy).
   void scrub_soon() { store_->scrub_soon(); }
 

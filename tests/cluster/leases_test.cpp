@@ -118,7 +118,7 @@ TEST_CASE("leases survive the loss of one JetStream server of three", "[cluster]
   NodeView view_a(cluster, "node-a", kLongTtlMs);
   std::atomic<int> lost{0};
   PartitionLeases a(*view_a.leases, *view_a.nodes, *view_a.log, settings("node-a", kLongTtlMs),
-                    {nullptr, [&](int) { ++lost; }});
+                    {nullptr, [&](int, bool) { ++lost; }});
   a.start();
   REQUIRE(eventually([&] { return a.owned().size() == kPartitions; }));
   const auto before = a.owned().at(0).lease_revision;

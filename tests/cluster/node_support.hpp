@@ -4,6 +4,8 @@
 // every send of the cluster in one place. Every wait is bounded.
 #pragma once
 
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,10 +18,12 @@
 
 namespace journey::test::cluster {
 
+using journey::test::eventually;
 using serve::body_of;
 using serve::call;
 using serve::DaemonProcess;
 using serve::json;
+using serve::metric;
 using serve::Receiver;
 using serve::TempDir;
 
@@ -46,6 +50,14 @@ class ClusterFixture {
   static constexpr int kPartitions = 8;
 
   ClusterFixture() { nats_ = connect_when_ready(servers, "test"); }
+  /// With JOURNEY_KEEP set, the nodes' folders stay (their logs), named on stdout.
+  ~ClusterFixture() {
+    if (std::getenv("JOURNEY_KEEP") == nullptr) return;
+    for (auto& node : nodes) {
+      node->dir.folder.keep();
+      std::cout << "node " << node->name << ": " << node->dir.path << "\n";
+    }
+  }
 
   NatsCluster servers;
   Receiver receiver;

@@ -106,8 +106,8 @@ TEST_CASE("ingest on node A of customers owned by node B: every send appears onc
   check_exactly_once(cluster.receiver);
   CHECK(cluster.receiver.deliveries().size() == 200);
   // Both nodes delivered: each its own partitions' sends.
-  CHECK(serve::metric(*a.process, "journey_deliveries_total{result=\"delivered\"}") > 0);
-  CHECK(serve::metric(*b.process, "journey_deliveries_total{result=\"delivered\"}") > 0);
+  CHECK(metric(*a.process, "journey_deliveries_total{result=\"delivered\"}") > 0);
+  CHECK(metric(*b.process, "journey_deliveries_total{result=\"delivered\"}") > 0);
 
   // Every read works on every node: a customer of B's, asked of A.
   std::string of_b_id;
@@ -192,7 +192,7 @@ TEST_CASE("an owner stopped past its lease does not send for the partitions it l
     for (const auto& id : customers) first += got[id].count("welcome-1");
     return first == customers.size();
   }));
-  const auto delivered_by_b = serve::metric(*b.process, "journey_deliveries_total{result=\"delivered\"}");
+  const auto delivered_by_b = metric(*b.process, "journey_deliveries_total{result=\"delivered\"}");
   b.process->signal(SIGSTOP);
   REQUIRE(eventually([&] { return cluster.shared_by(a, {"a"}); }, 30));
   REQUIRE(eventually([&] { return all_sent(cluster.receiver, customers); }, 30));
@@ -201,7 +201,7 @@ TEST_CASE("an owner stopped past its lease does not send for the partitions it l
   std::this_thread::sleep_for(std::chrono::seconds(4));
   // It sent nothing more, took the partitions it could again (a fair share), and every send
   // was made once.
-  CHECK(serve::metric(*b.process, "journey_deliveries_total{result=\"delivered\"}") ==
+  CHECK(metric(*b.process, "journey_deliveries_total{result=\"delivered\"}") ==
         delivered_by_b);
   check_exactly_once(cluster.receiver);
   CHECK(cluster.receiver.deliveries().size() == 2 * customers.size());
