@@ -143,7 +143,10 @@ ClusterConfig read_cluster(const toml::table& table, const std::string& origin) 
   if (auto v = reader.duration("lease_ttl")) cluster.lease_ttl_ms = *v;
   if (auto v = reader.duration("lease_round")) cluster.lease_round_ms = *v;
   if (cluster.lease_round_ms * 2 > cluster.lease_ttl_ms) {
-    fail(origin, table, "cluster.lease_round", "must be at most half of cluster.lease_ttl");
+    const auto* at = table.get("lease_round") != nullptr ? table.get("lease_round")
+                                                          : table.get("lease_ttl");
+    fail(origin, at != nullptr ? *at : static_cast<const toml::node&>(table),
+         "cluster.lease_round", "must be at most half of cluster.lease_ttl");
   }
   if (auto v = reader.duration("dedupe_window")) cluster.dedupe_window_ms = *v;
   if (auto v = reader.duration("materialize_every")) cluster.materialize_every_ms = *v;

@@ -134,3 +134,44 @@ TEST_CASE("config: durations and addresses", "[config]") {
   CHECK_FALSE(parse_listen("host:99999"));
   CHECK_FALSE(parse_listen(":80"));
 }
+
+TEST_CASE("config: [cluster] makes the daemon a node of a cluster", "[config]") {
+  CHECK_FALSE(parse_config("", "j.toml", "").cluster);
+  auto config = parse_config(
+      "[cluster]\nengine = \"nats\"\nservers = [\"nats://127.0.0.1:4222\", "
+      "\"nats://127.0.0.1:4223\"]\npartitions = 16\nreplicas = 3\nnode = \"node-a\"\n"
+      "lease_ttl = \"8s\"\nlease_round = \"2s\"\nmaterialize_every = \"500ms\"\n",
+      "j.toml", "");
+  REQUIRE(config.cluster);
+  CHECK(config.cluster->servers.size() == 2);
+  CHECK(config.cluster->partitions == 16);
+  CHECK(config.cluster->node == "node-a");
+  CHECK(config.cluster->lease_ttl_ms == 8000);
+  CHECK(config.cluster->lease_round_ms == 2000);
+  CHECK(config.cluster->materialize_every_ms == 500);
+  CHECK(config.cluster->dedupe_window_ms == 120'000);  // the default
+
+  auto message = [](const std::string& text) {
+    try {
+      parse_config(text, "j.toml", "");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string servers = "servers = [\"nats://127.0.0.1:4222\"]\n";
+  CHECK(message("[cluster]\nengine = \"kafka\"\n" + servers + "node = \"a\"\n") ==
+        "j.toml:2: `cluster.engine`: expected \"nats\" (the only cluster engine)");
+  CHECK(message("[cluster]\nengine = \"nats\"\nservers = []\nnode = \"a\"\n") ==
+        "j.toml:3: `cluster.servers`: expected a non-empty list of \"nats://HOST:PORT\"");
+  CHECK(message("[cluster]\nengine = \"nats\"\nservers = [\"127.0.0.1:4222\"]\nnode = \"a\"\n") ==
+        "j.toml:3: `cluster.servers`: expected \"nats://HOST:PORT\"");
+  CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"node a\"\n") ==
+        "j.toml:4: `cluster.node`: expected this node's name: letters, digits, - and _, unique in "
+        "the cluster");
+  CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"a\"\nlease_ttl = \"2s\"\n" +
+                "lease_round = \"2s\"\n")
+            == "j.toml:6: `cluster.lease_round`: must be at most half of cluster.lease_ttl");
+  CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"a\"\npartition = 8\n") ==
+        "j.toml:5: `cluster.partition`: unknown key");
+}
