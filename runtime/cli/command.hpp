@@ -25,5 +25,6 @@ void add_simulate(CLI::App& app, Run& run);
 void add_explain(CLI::App& app, Run& run);
 void add_serve(CLI::App& app, Run& run);
 void add_model(CLI::App& app, Run& run);
+void add_lsp(CLI::App& app, Run& run);
 
 }  // namespace journey::cli
