@@ -119,10 +119,12 @@ std::string_view text_of(const Script& script, dsl::Span span) {
   return std::string_view(text).substr(span.begin, span.end - span.begin);
 }
 
-/// The first line of a span's text, without trailing blanks.
-std::string first_line(const Script& script, dsl::Span span) {
+/// The first line of a span's text, without trailing blanks; for a construct with a block,
+/// only what comes before the block.
+std::string first_line(const Script& script, dsl::Span span, bool before_block = false) {
   std::string_view t = text_of(script, span);
   t = t.substr(0, t.find('\n'));
+  if (before_block) t = t.substr(0, t.find('{'));
   while (!t.empty() && (t.back() == ' ' || t.back() == '\r' || t.back() == '{')) t.remove_suffix(1);
   return std::string(t);
 }
@@ -341,21 +343,23 @@ json steps_json(const Script& script, const dsl::Block& block);
 json step_json(const Script& script, const dsl::Step& step) {
   json children = json::array();
   for (const auto& b : step.branches) {
-    children.push_back(symbol_json(script, first_line(script, b.span), kEventSymbol, b.span,
+    children.push_back(symbol_json(script, first_line(script, b.span, true), kEventSymbol, b.span,
                                    b.event.span, steps_json(script, b.body)));
   }
   for (const auto& s : steps_json(script, step.timeout)) children.push_back(s);
   for (const auto& arm : step.arms) {
-    children.push_back(symbol_json(script, first_line(script, arm.span), kEnumMemberSymbol,
+    children.push_back(symbol_json(script, first_line(script, arm.span, true), kEnumMemberSymbol,
                                    arm.span, arm.condition.span, steps_json(script, arm.body)));
   }
   for (const auto& s : steps_json(script, step.else_body)) children.push_back(s);
   for (const auto& v : step.variants) {
-    children.push_back(symbol_json(script, first_line(script, v.span), kEnumMemberSymbol, v.span,
+    children.push_back(symbol_json(script, first_line(script, v.span, true), kEnumMemberSymbol, v.span,
                                    v.name_span, steps_json(script, v.body)));
   }
   const dsl::Span selection = step.label.empty() ? step.span : step.label_span;
-  return symbol_json(script, first_line(script, step.span),
+  const bool block = step.kind == dsl::StepKind::WaitUpTo || step.kind == dsl::StepKind::If ||
+                     step.kind == dsl::StepKind::Split;
+  return symbol_json(script, first_line(script, step.span, block),
                      step.kind == dsl::StepKind::Send ? kEventSymbol : kMethodSymbol, step.span,
                      selection, std::move(children));
 }

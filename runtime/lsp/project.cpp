@@ -150,6 +150,7 @@ Script& Project::open(const std::string& uri, std::string text) {
   Script& script = it != scripts_.end() ? *it->second : add(uri, path);
   script.uri = uri;  // answer in the editor's own spelling of it
   script.open = true;
+  script.unpublished = true;  // an editor that opens a file is told its diagnostics
   script.document.set(std::move(text));
   edited(script);
   return script;
