@@ -51,11 +51,11 @@ int main() {
 
   journey::lsp::Server server({"bench"});
   server.receive(message("initialize", json::object(), 1).dump());
-  server.receive(message("textDocument/didOpen",
-                         {{"textDocument",
-                           {{"uri", kUri}, {"languageId", "journey"}, {"version", 1},
-                            {"text", text}}}})
-                     .dump());
+  server.receive(
+      message("textDocument/didOpen",
+              {{"textDocument",
+                {{"uri", kUri}, {"languageId", "journey"}, {"version", 1}, {"text", text}}}})
+          .dump());
   server.idle();
 
   std::vector<double> recheck;
@@ -93,9 +93,10 @@ int main() {
   const Figures r = summary(recheck);
   const Figures c = summary(completion);
   const Figures h = summary(hover);
-  std::printf("re-check of %d lines after one change: median %.1f ms, worst %.1f ms "
-              "(target < 100 ms; %d runs, %zu publishes)\n",
-              lines, r.median, r.worst, kRuns, published);
+  std::printf(
+      "re-check of %d lines after one change: median %.1f ms, worst %.1f ms "
+      "(target < 100 ms; %d runs, %zu publishes)\n",
+      lines, r.median, r.worst, kRuns, published);
   std::printf("completion in the middle: median %.1f ms, worst %.1f ms\n", c.median, c.worst);
   std::printf("hover in the middle: median %.1f ms, worst %.1f ms\n", h.median, h.worst);
   if (published != static_cast<std::size_t>(kRuns)) {

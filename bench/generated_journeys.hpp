@@ -87,7 +87,6 @@ inline void journey_decl(std::ostringstream& out, int i, int& lines) {
   lines += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
 }
 
-
 /// The whole file: 50 segments, then journeys until it has `target_lines` lines; `lines` is set
 /// to its line count.
 inline std::string generated_journeys(int target_lines, int& lines) {

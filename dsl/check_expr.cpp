@@ -57,7 +57,8 @@ Typed plan_property(Context& ctx, const FileRef& file, const std::string& event,
       // The span may hold the whole path (`event.ammount`): the fix replaces the property only.
       const std::string_view text = file.source.text();
       const auto dot = text.substr(0, span.end).find('.', span.begin);
-      const std::uint32_t from = dot == std::string_view::npos ? span.begin : static_cast<std::uint32_t>(dot);
+      const std::uint32_t from =
+          dot == std::string_view::npos ? span.begin : static_cast<std::uint32_t>(dot);
       did_you_mean(d, *s, find_word(file, from, span.end, path.front(), span));
     }
     return typed;
@@ -174,7 +175,8 @@ void check_event_name(Context& ctx, const FileRef& file, const std::string& name
   const bool quoted = span.begin < text.size() && text[span.begin] == '"';
   auto& d = ctx.report("E114", file.path(), span,
                        "unknown event `" + name + "`: it is not in the tracking plan");
-  if (auto s = suggest(name, ctx.known_events)) did_you_mean(d, *s, span, quoted ? string_text(*s) : event_name_text(*s));
+  if (auto s = suggest(name, ctx.known_events))
+    did_you_mean(d, *s, span, quoted ? string_text(*s) : event_name_text(*s));
 }
 
 void check_condition(Context& ctx, const FileRef& file, const Expr& expr, const Scope& scope) {

@@ -33,7 +33,7 @@ struct Diagnostic {
   Span span;
   std::string message;
   std::vector<DiagnosticNote> notes;
-  std::string help;  // e.g. "did you mean `order_completed`?"; empty when none
+  std::string help;        // e.g. "did you mean `order_completed`?"; empty when none
   std::optional<Fix> fix;  // the edit that `help` proposes, when it proposes one
 };
 

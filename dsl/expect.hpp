@@ -25,12 +25,12 @@ enum class PathRoot : std::uint8_t {
 
 /// What may be written at one place.
 struct Expected {
-  std::vector<std::string> words;  // keywords and function words that may come next, sorted
-  bool channel = false;            // a channel (`send CHANNEL`)
-  bool label = false;              // a label of `journey` (`goto LABEL`)
-  bool segment = false;            // a segment (`customer is SEGMENT`)
-  bool event = false;              // an event name (`entry on`, `count(`, `emit`, `on` ...)
-  PathRoot path = PathRoot::None;  // a property name after this root
+  std::vector<std::string> words;        // keywords and function words that may come next, sorted
+  bool channel = false;                  // a channel (`send CHANNEL`)
+  bool label = false;                    // a label of `journey` (`goto LABEL`)
+  bool segment = false;                  // a segment (`customer is SEGMENT`)
+  bool event = false;                    // an event name (`entry on`, `count(`, `emit`, `on` ...)
+  PathRoot path = PathRoot::None;        // a property name after this root
   std::vector<std::string> path_prefix;  // the path written after the root before the place
   /// The events whose properties fit a path: for `event.` the event in scope (the innermost
   /// `where`, wait branch or aggregate around the place, else the journey's `entry on` events),

@@ -58,7 +58,6 @@ std::string event_text(const EventRef& e) {
   return e.quoted ? string_text(e.name) : e.name;
 }
 
-
 std::string path_text(const std::vector<std::string>& path) {
   std::string out;
   for (const auto& p : path) out += "." + p;

@@ -230,7 +230,9 @@ constexpr std::string_view keyword_word(const pegtl::ascii::keyword<Cs...>* /*ru
   return {kKeywordChars<Cs...>, sizeof...(Cs)};
 }
 template <typename Rule>
-inline constexpr bool kIsKeyword = requires { keyword_word(static_cast<const Rule*>(nullptr)); };
+inline constexpr bool kIsKeyword = requires {
+  keyword_word(static_cast<const Rule*>(nullptr));
+};
 
 template <typename Rule>
 inline constexpr bool kIsLookahead = false;
@@ -242,16 +244,16 @@ inline constexpr bool kIsLookahead<pegtl::not_at<Rules...>> = true;
 /// The rules the probe keeps track of while they are being matched.
 enum class Frame : std::uint8_t {
   None,
-  Journey,        // its name and `entry on` events
-  Statement,      // a step line (header clauses are late there)
-  Scope,          // a construct that puts its event in scope for `event.`
-  Customer,       // `customer.PATH`
-  Event,          // `event.PATH`
-  Trigger,        // `trigger.PATH`
-  Named,          // `last(EVENT).PATH`, `EVENT.PATH` in an aggregate
-  EventName,      // an event name, given to the frame around it
-  JourneyName,    // a journey's name, given to the journey
-  PathSegment,    // one name of a path, given to the path around it
+  Journey,      // its name and `entry on` events
+  Statement,    // a step line (header clauses are late there)
+  Scope,        // a construct that puts its event in scope for `event.`
+  Customer,     // `customer.PATH`
+  Event,        // `event.PATH`
+  Trigger,      // `trigger.PATH`
+  Named,        // `last(EVENT).PATH`, `EVENT.PATH` in an aggregate
+  EventName,    // an event name, given to the frame around it
+  JourneyName,  // a journey's name, given to the journey
+  PathSegment,  // one name of a path, given to the path around it
 };
 
 template <typename Rule>
@@ -281,11 +283,10 @@ class Probe {
   explicit Probe(const char* place) : place_(place) {}
 
   template <typename Rule>
-  static constexpr bool kWatched = kIsKeyword<Rule> || kIsLookahead<Rule> ||
-                                   frame_of<Rule>() != Frame::None ||
-                                   std::is_same_v<Rule, g::channel> ||
-                                   std::is_same_v<Rule, g::label_ref> ||
-                                   std::is_same_v<Rule, g::segment_ref>;
+  static constexpr bool kWatched =
+      kIsKeyword<Rule> || kIsLookahead<Rule> || frame_of<Rule>() != Frame::None
+      || std::is_same_v<Rule, g::channel> || std::is_same_v<Rule, g::label_ref> ||
+      std::is_same_v<Rule, g::segment_ref>;
 
   template <typename Rule>
   void start(const char* at) {
@@ -531,8 +532,7 @@ struct Control : pegtl::normal<Rule> {
         message += ", found `" + std::string(token) + "`";
       }
     }
-    Diagnostic d{
-        Severity::Error, kText.code, {}, Span{begin, end}, std::move(message), {}, {}, {}};
+    Diagnostic d{Severity::Error, kText.code, {}, Span{begin, end}, std::move(message), {}, {}, {}};
     const auto words = suggestion_words<Rule>();
     if (!words.empty() && !token.empty() && is_word_char(token.front()) &&
         !(token.front() >= '0' && token.front() <= '9')) {
@@ -1266,8 +1266,8 @@ ParseResult parse(const SourceFile& file) {
     // The grammar catches its own errors per declaration; this is a last resort.
     const auto at =
         static_cast<std::uint32_t>(e.positions().empty() ? 0 : e.positions().front().byte);
-    state.add(
-        Diagnostic{Severity::Error, "E001", {}, Span{at, at}, std::string(e.message()), {}, {}, {}});
+    state.add(Diagnostic{
+        Severity::Error, "E001", {}, Span{at, at}, std::string(e.message()), {}, {}, {}});
   }
   result.module.comments = scan_comments(text);
   std::stable_sort(

@@ -5,7 +5,8 @@
 
 namespace journey::dsl {
 
-extern const unsigned char kLanguageReference[];  // language_reference.cpp, made from docs/language.md
+extern const unsigned char
+    kLanguageReference[];  // language_reference.cpp, made from docs/language.md
 
 namespace {
 
@@ -169,8 +170,7 @@ std::string word_help(std::string_view word) {
   if (parts.empty()) {
     add_matching(
         ref.constructs,
-        [&](const std::string& f) { return find_word(f, word) != std::string_view::npos; },
-        parts);
+        [&](const std::string& f) { return find_word(f, word) != std::string_view::npos; }, parts);
   }
   add_matching(
       ref.rows, [&](const std::string& f) { return find_word(f, word) != std::string_view::npos; },

@@ -127,9 +127,8 @@ std::vector<Symbol> symbols(const Module& module) {
   Collector collect(out);
   for (const auto& s : module.segments) collect.segment(s);
   for (const auto& j : module.journeys) collect.journey(j);
-  std::stable_sort(out.begin(), out.end(), [](const Symbol& a, const Symbol& b) {
-    return a.span.begin < b.span.begin;
-  });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Symbol& a, const Symbol& b) { return a.span.begin < b.span.begin; });
   return out;
 }
 

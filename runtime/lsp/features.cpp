@@ -56,8 +56,8 @@ Position position_in(const json& object, const char* path) {
 
 /// The script a request names (`textDocument.uri`), its analysis brought up to date.
 Script& script_of(Project& project, const json& params) {
-  const json& uri = member(member(params, "textDocument", "textDocument"), "uri",
-                           "textDocument.uri");
+  const json& uri =
+      member(member(params, "textDocument", "textDocument"), "uri", "textDocument.uri");
   if (!uri.is_string()) throw InvalidParams("textDocument.uri must be a string");
   Script* script = project.find(uri.get<std::string>());
   if (script == nullptr)
@@ -133,8 +133,8 @@ std::string first_line(const Script& script, dsl::Span span, bool before_block =
 
 /// Each symbol of a program that names the same thing as `target`, with its script.
 std::vector<std::pair<const Script*, const dsl::Symbol*>> same_targets(const Project& project,
-                                                                        const Script& script,
-                                                                        const dsl::Symbol& target) {
+                                                                       const Script& script,
+                                                                       const dsl::Symbol& target) {
   std::vector<std::pair<const Script*, const dsl::Symbol*>> out;
   const bool local = target.kind == dsl::SymbolKind::Label ||
                      target.kind == dsl::SymbolKind::Goal ||
@@ -209,8 +209,7 @@ void complete_path(Project& project, const Script& script, const dsl::Expected& 
       if (name.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string rest = name.substr(prefix.size());
       const std::string next = rest.substr(0, rest.find('.'));
-      if (!next.empty())
-        out.add(next, kProperty, "customer attribute used in the workspace");
+      if (!next.empty()) out.add(next, kProperty, "customer attribute used in the workspace");
     }
     if (e.path_prefix.empty()) {
       out.add("id", kProperty, "the customer's id");
@@ -353,8 +352,8 @@ json step_json(const Script& script, const dsl::Step& step) {
   }
   for (const auto& s : steps_json(script, step.else_body)) children.push_back(s);
   for (const auto& v : step.variants) {
-    children.push_back(symbol_json(script, first_line(script, v.span, true), kEnumMemberSymbol, v.span,
-                                   v.name_span, steps_json(script, v.body)));
+    children.push_back(symbol_json(script, first_line(script, v.span, true), kEnumMemberSymbol,
+                                   v.span, v.name_span, steps_json(script, v.body)));
   }
   const dsl::Span selection = step.label.empty() ? step.span : step.label_span;
   const bool block = step.kind == dsl::StepKind::WaitUpTo || step.kind == dsl::StepKind::If ||
@@ -453,28 +452,32 @@ json hover(Project& project, const json& params) {
   return out;
 }
 
-json definition(Project& project, const json& params) {
+namespace {
+
+/// Where the name at the request's position is written, in the places `wanted` keeps.
+template <typename Keep>
+json locations(Project& project, const json& params, Keep wanted) {
   Script& script = script_of(project, params);
   const dsl::Symbol* sym = dsl::symbol_at(script.symbols, offset_of(script, params));
   json out = json::array();
   if (sym == nullptr) return out;
   for (const auto& [s, target] : same_targets(project, script, *sym)) {
-    if (target->declaration) out.push_back(location_json(*s, target->span));
+    if (wanted(*target)) out.push_back(location_json(*s, target->span));
   }
   return out;
 }
 
+}  // namespace
+
+json definition(Project& project, const json& params) {
+  return locations(project, params, [](const dsl::Symbol& s) { return s.declaration; });
+}
+
 json references(Project& project, const json& params) {
-  Script& script = script_of(project, params);
-  const dsl::Symbol* sym = dsl::symbol_at(script.symbols, offset_of(script, params));
-  json out = json::array();
-  if (sym == nullptr) return out;
   const json context = params.value("context", json::object());
   const bool with_declaration = context.is_object() && context.value("includeDeclaration", false);
-  for (const auto& [s, target] : same_targets(project, script, *sym)) {
-    if (!target->declaration || with_declaration) out.push_back(location_json(*s, target->span));
-  }
-  return out;
+  return locations(project, params,
+                   [&](const dsl::Symbol& s) { return !s.declaration || with_declaration; });
 }
 
 namespace {
@@ -511,8 +514,9 @@ json rename(Project& project, const json& params) {
   taken.name = name;
   for (const auto& [s, target] : same_targets(project, script, taken)) {
     if (target->declaration && name != sym.name) {
-      throw RequestFailed(std::string(sym.kind == dsl::SymbolKind::Label ? "a label" : "a segment") +
-                          " named `" + name + "` already exists");
+      throw RequestFailed(
+          std::string(sym.kind == dsl::SymbolKind::Label ? "a label" : "a segment") + " named `" +
+          name + "` already exists");
     }
   }
   json changes = json::object();
@@ -574,8 +578,9 @@ json code_actions(Project& project, const json& params) {
   json out = json::array();
   for (const auto& d : script.diagnostics) {
     if (!d.fix || d.span.end < begin || d.span.begin > end) continue;
-    json edit = {{"changes", {{script.uri, json::array({edit_json(script.document, d.fix->span,
-                                                                  d.fix->text)})}}}};
+    json edit = {
+        {"changes",
+         {{script.uri, json::array({edit_json(script.document, d.fix->span, d.fix->text)})}}}};
     out.push_back({{"title", "Change to `" + d.fix->text + "`"},
                    {"kind", "quickfix"},
                    {"isPreferred", true},

@@ -75,9 +75,10 @@ std::optional<Frame> FrameReader::next() {
       const std::size_t dropped = std::min(*length, buffer_.size());
       buffer_.erase(0, dropped);
       skip_ = *length - dropped;
-      return Frame{{}, "a message of " + std::to_string(*length) +
-                           " bytes is larger than the limit of " + std::to_string(max_body_) +
-                           " bytes"};
+      return Frame{{},
+                   "a message of " + std::to_string(*length) +
+                       " bytes is larger than the limit of " + std::to_string(max_body_) +
+                       " bytes"};
     }
     body_length_ = *length;
     in_body_ = true;

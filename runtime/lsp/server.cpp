@@ -32,14 +32,10 @@ using Feature = json (*)(Project&, const json&);
 
 const std::map<std::string, Feature, std::less<>>& features() {
   static const std::map<std::string, Feature, std::less<>> table = {
-      {"textDocument/completion", completion},
-      {"textDocument/hover", hover},
-      {"textDocument/definition", definition},
-      {"textDocument/references", references},
-      {"textDocument/prepareRename", prepare_rename},
-      {"textDocument/rename", rename},
-      {"textDocument/documentSymbol", document_symbols},
-      {"textDocument/formatting", formatting},
+      {"textDocument/completion", completion},           {"textDocument/hover", hover},
+      {"textDocument/definition", definition},           {"textDocument/references", references},
+      {"textDocument/prepareRename", prepare_rename},    {"textDocument/rename", rename},
+      {"textDocument/documentSymbol", document_symbols}, {"textDocument/formatting", formatting},
       {"textDocument/codeAction", code_actions},
   };
   return table;
@@ -101,8 +97,8 @@ std::vector<json> Server::receive(std::string_view body) {
   const auto id = message.find("id");
   const bool has_id = id != message.end();
   if (has_id && !id->is_number_integer() && !id->is_string() && !id->is_null()) {
-    return {error_response(nullptr, ErrorCode::InvalidRequest,
-                           "`id` must be a number or a string")};
+    return {
+        error_response(nullptr, ErrorCode::InvalidRequest, "`id` must be a number or a string")};
   }
   const json reply_id = has_id ? *id : json(nullptr);
   const auto method = message.find("method");
@@ -176,21 +172,20 @@ json Server::initialize(const json& params) {
   if (params.contains("initializationOptions"))
     project_.set_settings(settings_from(params["initializationOptions"]));
   initialized_ = true;
-  return {
-      {"capabilities",
-       {{"positionEncoding", "utf-16"},
-        {"textDocumentSync", {{"openClose", true}, {"change", 2}}},
-        {"completionProvider", {{"triggerCharacters", {".", "("}}}},
-        {"hoverProvider", true},
-        {"definitionProvider", true},
-        {"referencesProvider", true},
-        {"renameProvider", {{"prepareProvider", true}}},
-        {"documentSymbolProvider", true},
-        {"documentFormattingProvider", true},
-        {"codeActionProvider", {{"codeActionKinds", {"quickfix"}}}},
-        {"workspace",
-         {{"workspaceFolders", {{"supported", true}, {"changeNotifications", true}}}}}}},
-      {"serverInfo", {{"name", "journey"}, {"version", options_.version}}}};
+  return {{"capabilities",
+           {{"positionEncoding", "utf-16"},
+            {"textDocumentSync", {{"openClose", true}, {"change", 2}}},
+            {"completionProvider", {{"triggerCharacters", {".", "("}}}},
+            {"hoverProvider", true},
+            {"definitionProvider", true},
+            {"referencesProvider", true},
+            {"renameProvider", {{"prepareProvider", true}}},
+            {"documentSymbolProvider", true},
+            {"documentFormattingProvider", true},
+            {"codeActionProvider", {{"codeActionKinds", {"quickfix"}}}},
+            {"workspace",
+             {{"workspaceFolders", {{"supported", true}, {"changeNotifications", true}}}}}}},
+          {"serverInfo", {{"name", "journey"}, {"version", options_.version}}}};
 }
 
 void Server::notification(const std::string& method, const json& params) {
@@ -205,6 +200,7 @@ void Server::notification(const std::string& method, const json& params) {
   } else if (method == "textDocument/didChange") {
     Script* script = project_.find(text_document(params)["uri"].get<std::string>());
     if (script == nullptr) return;
+    project_.edited(*script);  // first: a change that does not fit may follow ones applied
     for (const auto& change : params.at("contentChanges")) {
       const std::string text = change.at("text").get<std::string>();
       if (change.contains("range")) {
@@ -215,7 +211,6 @@ void Server::notification(const std::string& method, const json& params) {
         script->document.set(text);
       }
     }
-    project_.edited(*script);
   } else if (method == "textDocument/didClose") {
     project_.close(text_document(params)["uri"].get<std::string>());
   } else if (method == "workspace/didChangeWatchedFiles") {

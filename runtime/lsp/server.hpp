@@ -28,7 +28,7 @@ enum class ErrorCode : int {
 
 /// What the server was started with.
 struct ServerOptions {
-  std::string version;            // reported in `serverInfo`
+  std::string version;              // reported in `serverInfo`
   std::size_t max_json_depth = 64;  // deeper messages are refused before they are parsed
 };
 

@@ -34,8 +34,8 @@ TEST_CASE("expect: declarations at the top of a file") {
 
 TEST_CASE("expect: header clauses and steps before the first step, steps only after it") {
   const Expected before = at_bar("journey j {\n  |\n}\n");
-  for (const char* w : {"title", "entry", "reentry", "exit", "goal", "quiet", "cap", "send",
-                        "wait", "if", "split", "set", "tag", "untag", "emit", "goto"}) {
+  for (const char* w : {"title", "entry", "reentry", "exit", "goal", "quiet", "cap", "send", "wait",
+                        "if", "split", "set", "tag", "untag", "emit", "goto"}) {
     CHECK(has(before.words, w));
   }
   CHECK(before.journey == "j");
@@ -49,7 +49,8 @@ TEST_CASE("expect: header clauses and steps before the first step, steps only af
 
 TEST_CASE("expect: the word being typed is set aside") {
   const std::string text = "journey j {\n  entry on signup\n  se";
-  const Expected e = expected_at(SourceFile("t.journey", text), static_cast<std::uint32_t>(text.size()));
+  const Expected e =
+      expected_at(SourceFile("t.journey", text), static_cast<std::uint32_t>(text.size()));
   CHECK(has(e.words, "send"));
   CHECK(has(e.words, "set"));
   CHECK(e.word.begin == text.size() - 2);
@@ -78,7 +79,7 @@ TEST_CASE("expect: the kind of name a place takes") {
   CHECK(go.label);
   CHECK(go.journey == "j");
   CHECK_FALSE(at_bar("journey j {\n  entry on a\n  send email \"we|").channel);  // in a string
-  CHECK(at_bar("journey j {\n  entry on a # |").words.empty());             // in a comment
+  CHECK(at_bar("journey j {\n  entry on a # |").words.empty());                  // in a comment
 }
 
 TEST_CASE("expect: expression words where an expression starts") {
@@ -99,14 +100,16 @@ TEST_CASE("expect: property paths and the events that fit them") {
   CHECK(entry.path_events == std::vector<std::string>{"order_completed"});
 
   // In the steps: the journey's entry events; in an aggregate's where: the aggregated event.
-  const Expected step =
-      at_bar("journey j {\n  entry on signup\n  entry on \"Sign Up\"\n  send email \"x\" with { a: event.|");
+  const Expected step = at_bar(
+      "journey j {\n  entry on signup\n  entry on \"Sign Up\"\n  send email \"x\" with { a: "
+      "event.|");
   CHECK(step.path_events == std::vector<std::string>{"signup", "Sign Up"});
-  const Expected agg = at_bar(
-      "journey j {\n  entry on signup\n  if count(order_completed where event.| ");
+  const Expected agg =
+      at_bar("journey j {\n  entry on signup\n  if count(order_completed where event.| ");
   CHECK(agg.path_events == std::vector<std::string>{"order_completed"});
   const Expected branch = at_bar(
-      "journey j {\n  entry on signup\n  wait up to 1d {\n    on click { send email \"x\" with { a: event.| } }\n  }\n}\n");
+      "journey j {\n  entry on signup\n  wait up to 1d {\n    on click { send email \"x\" with { "
+      "a: event.| } }\n  }\n}\n");
   CHECK(branch.path_events == std::vector<std::string>{"click"});
 
   const Expected trig = at_bar("journey j {\n  entry on signup\n  set customer.x = trigger.|");

@@ -44,8 +44,7 @@ TEST_CASE("symbols: every name, in source order, with its span and kind") {
                     "5 signup=signup@welcome", "3+first=first@welcome",
                     "5 order_completed=order_completed@welcome", "2+remind=remind@welcome",
                     "6 email=email@welcome", "5 \"Email Opened\"=Email Opened@welcome",
-                    "2 remind=remind@welcome",
-                    "7 customer.consent.email=consent.email@welcome"});
+                    "2 remind=remind@welcome", "7 customer.consent.email=consent.email@welcome"});
 }
 
 TEST_CASE("symbols: the symbol at an offset, and which symbols name the same thing") {

@@ -19,7 +19,7 @@ TEST_CASE("document: columns count UTF-16 code units") {
     CHECK(doc.offset({0, column}) == offset);
     CHECK(doc.position(offset) == Position{0, column});
   }
-  CHECK(doc.offset({0, 4}) == 6);          // inside the surrogate pair: the character's start
+  CHECK(doc.offset({0, 4}) == 6);            // inside the surrogate pair: the character's start
   CHECK(doc.position(8) == Position{0, 3});  // inside a character's bytes: its start
   CHECK(doc.offset({1, 2}) == 14);
   CHECK(doc.position(14) == Position{1, 2});

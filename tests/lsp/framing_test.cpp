@@ -36,7 +36,7 @@ TEST_CASE("framing: other headers are ignored, the name's case does not matter")
   CHECK(f->body == "{}");
 }
 
-TEST_CASE("framing: a malformed header is an error for that frame; the next one is read") {
+TEST_CASE("framing: a malformed header is an error for that frame, and the next one is read") {
   for (const std::string header : {"Content-Type: x\r\n\r\n", "Content-Length: ten\r\n\r\n",
                                    "Content-Length: -1\r\n\r\n", "garbage\r\n\r\n"}) {
     INFO(header);

@@ -4,8 +4,8 @@
 // bad input (malformed JSON-RPC, unknown methods, huge messages) answered with errors while the
 // server goes on.
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -34,7 +34,8 @@ struct Workspace {
       if (e.path().extension() == ".journey") fs::copy_file(e.path(), root / e.path().filename());
     }
     fs::copy_file(fs::path(JOURNEY_SOURCE_DIR) / "examples/plan.json", root / "plan.json");
-    write(".journeyrc", "[lint]\nplan = \"plan.json\"\nchannels = [\"email\", \"sms\", \"push\"]\n");
+    write(".journeyrc",
+          "[lint]\nplan = \"plan.json\"\nchannels = [\"email\", \"sms\", \"push\"]\n");
   }
   ~Workspace() {
     std::error_code ec;
@@ -58,7 +59,8 @@ struct Workspace {
 };
 
 json at(const std::string& uri, int line, int character) {
-  return {{"textDocument", {{"uri", uri}}}, {"position", {{"line", line}, {"character", character}}}};
+  return {{"textDocument", {{"uri", uri}}},
+          {"position", {{"line", line}, {"character", character}}}};
 }
 
 json range(int l1, int c1, int l2, int c2) {
@@ -67,15 +69,14 @@ json range(int l1, int c1, int l2, int c2) {
 
 void open(LspProcess& lsp, const std::string& uri, const std::string& text) {
   lsp.notify("textDocument/didOpen",
-             {{"textDocument", {{"uri", uri}, {"languageId", "journey"}, {"version", 1},
-                                {"text", text}}}});
+             {{"textDocument",
+               {{"uri", uri}, {"languageId", "journey"}, {"version", 1}, {"text", text}}}});
 }
 
 void change(LspProcess& lsp, const std::string& uri, int version, const json& range,
             const std::string& text) {
-  lsp.notify("textDocument/didChange",
-             {{"textDocument", {{"uri", uri}, {"version", version}}},
-              {"contentChanges", {{{"range", range}, {"text", text}}}}});
+  lsp.notify("textDocument/didChange", {{"textDocument", {{"uri", uri}, {"version", version}}},
+                                        {"contentChanges", {{{"range", range}, {"text", text}}}}});
 }
 
 std::vector<std::string> codes(const json& diagnostics) {
@@ -114,18 +115,19 @@ std::set<std::string> labels(const json& completion) {
 }
 
 const char* const kDraft =
-    "journey draft {\n"                                   // 0
-    "  entry on order_completed where event.amount > 50\n"  // 1
-    "  again: wait up to 3d {\n"                          // 2
-    "    on add_to_cart { goto again }\n"                 // 3
-    "  }\n"                                               // 4
+    "journey draft {\n"                                         // 0
+    "  entry on order_completed where event.amount > 50\n"      // 1
+    "  again: wait up to 3d {\n"                                // 2
+    "    on add_to_cart { goto again }\n"                       // 3
+    "  }\n"                                                     // 4
     "  if customer is lapsed { send email \"we-miss-you\" }\n"  // 5
     "}\n";
 
 }  // namespace
 
-TEST_CASE("lsp: the workspace is checked when the session starts and as a document is edited",
-          "[lsp]") {
+TEST_CASE(
+    "journey lsp: the workspace is checked when the session starts and as a document is edited",
+    "[lsp]") {
   Workspace ws;
   LspProcess lsp;
   const json caps = lsp.initialize(ws.uri());
@@ -146,9 +148,9 @@ TEST_CASE("lsp: the workspace is checked when the session starts and as a docume
   CHECK(d[0]["range"] == range(5, 17, 5, 22));
   CHECK(d[0]["message"] == "unknown segment `lapse`\ndid you mean `lapsed`?");
   CHECK(d[0]["severity"] == 1);
-  const json actions = lsp.request(
-      "textDocument/codeAction",
-      {{"textDocument", {{"uri", uri}}}, {"range", range(5, 18, 5, 18)}, {"context", {{"diagnostics", d}}}});
+  const json actions = lsp.request("textDocument/codeAction", {{"textDocument", {{"uri", uri}}},
+                                                               {"range", range(5, 18, 5, 18)},
+                                                               {"context", {{"diagnostics", d}}}});
   REQUIRE(actions["result"].size() == 1);
   CHECK(actions["result"][0]["kind"] == "quickfix");
   CHECK(actions["result"][0]["edit"]["changes"][uri] ==
@@ -164,7 +166,9 @@ TEST_CASE("lsp: the workspace is checked when the session starts and as a docume
   lsp.notify("textDocument/didChange",
              {{"textDocument", {{"uri", uri}, {"version", 5}}},
               {"contentChanges",
-               {{{"text", "journey j {\n  entry on signup\n  send email \"\xF0\x9F\x98\x80\xF0\x9F\x98\x80\"; goto nowhere\n}\n"}}}}});
+               {{{"text",
+                  "journey j {\n  entry on signup\n  send email "
+                  "\"\xF0\x9F\x98\x80\xF0\x9F\x98\x80\"; goto nowhere\n}\n"}}}}});
   d = settle(lsp, uri, {"E101"});
   CHECK(d[0]["range"] == range(2, 26, 2, 33));
   change(lsp, uri, 6, range(2, 32, 2, 33), "");
@@ -179,7 +183,7 @@ TEST_CASE("lsp: the workspace is checked when the session starts and as a docume
   CHECK(lsp.wait_exit() == 0);
 }
 
-TEST_CASE("lsp: completion, hover, definition, references, rename, symbols, formatting",
+TEST_CASE("journey lsp: completion, hover, definition, references, rename, symbols, formatting",
           "[lsp]") {
   Workspace ws;
   LspProcess lsp;
@@ -238,8 +242,8 @@ TEST_CASE("lsp: completion, hover, definition, references, rename, symbols, form
   CHECK(wait_help.find("**`wait up to DURATION") != std::string::npos);
   CHECK(wait_help.find("Wait for an event, at most DURATION.") != std::string::npos);
   h = lsp.request("textDocument/hover", at(uri, 8, 20));  // `lapsed`
-  CHECK(h["result"]["contents"]["value"].get<std::string>().rfind(
-            "```journey\nsegment lapsed = ", 0) == 0);
+  CHECK(h["result"]["contents"]["value"].get<std::string>().rfind("```journey\nsegment lapsed = ",
+                                                                  0) == 0);
   h = lsp.request("textDocument/hover", at(uri, 1, 15));  // `order_completed`
   CHECK(h["result"]["contents"]["value"].get<std::string>().find("| `amount` | number |") !=
         std::string::npos);
@@ -250,18 +254,18 @@ TEST_CASE("lsp: completion, hover, definition, references, rename, symbols, form
   CHECK(h["result"]["contents"]["value"].get<std::string>().find("Not in the tracking plan.") !=
         std::string::npos);
   h = lsp.request("textDocument/hover", at(uri, 7, 3));  // a finding: `emit` after a `goto`
-  CHECK(h["result"]["contents"]["value"].get<std::string>().find(
-            "**W101: unreachable step**") != std::string::npos);
+  CHECK(h["result"]["contents"]["value"].get<std::string>().find("**W101: unreachable step**") !=
+        std::string::npos);
 
   // Definition and references of a segment, across files; of a label, in its journey.
   const std::string segments_uri = ws.uri("segments.journey");
   json def = lsp.request("textDocument/definition", at(uri, 8, 20));
   REQUIRE(def["result"].size() == 1);
   CHECK(def["result"][0]["uri"] == segments_uri);
-  json refs = lsp.request("textDocument/references",
-                          {{"textDocument", {{"uri", uri}}},
-                           {"position", {{"line", 8}, {"character", 20}}},
-                           {"context", {{"includeDeclaration", true}}}});
+  json refs =
+      lsp.request("textDocument/references", {{"textDocument", {{"uri", uri}}},
+                                              {"position", {{"line", 8}, {"character", 20}}},
+                                              {"context", {{"includeDeclaration", true}}}});
   std::multiset<std::string> files;
   for (const auto& r : refs["result"]) files.insert(r["uri"]);
   CHECK(files.count(uri) == 2);
@@ -271,32 +275,33 @@ TEST_CASE("lsp: completion, hover, definition, references, rename, symbols, form
   CHECK(def["result"] == json::array({{{"uri", uri}, {"range", range(2, 2, 2, 7)}}}));
 
   // Rename a label (in its journey) and a segment (in every file of the workspace).
-  json r = lsp.request("textDocument/rename",
-                       {{"textDocument", {{"uri", uri}}}, {"position", {{"line", 2}, {"character", 3}}},
-                        {"newName", "retry"}});
+  json r = lsp.request("textDocument/rename", {{"textDocument", {{"uri", uri}}},
+                                               {"position", {{"line", 2}, {"character", 3}}},
+                                               {"newName", "retry"}});
   CHECK(r["result"]["changes"][uri].size() == 3);  // the label and two gotos
-  r = lsp.request("textDocument/rename",
-                  {{"textDocument", {{"uri", uri}}}, {"position", {{"line", 8}, {"character", 20}}},
-                   {"newName", "dormant_buyer"}});
+  r = lsp.request("textDocument/rename", {{"textDocument", {{"uri", uri}}},
+                                          {"position", {{"line", 8}, {"character", 20}}},
+                                          {"newName", "dormant_buyer"}});
   CHECK(r["result"]["changes"][uri].size() == 2);
   CHECK(r["result"]["changes"][segments_uri].size() == 3);
   for (const auto& [file, edits] : r["result"]["changes"].items()) {
     for (const auto& e : edits) CHECK(e["newText"] == "dormant_buyer");
   }
-  r = lsp.request("textDocument/rename",
-                  {{"textDocument", {{"uri", uri}}}, {"position", {{"line", 8}, {"character", 20}}},
-                   {"newName", "buyer"}});
+  r = lsp.request("textDocument/rename", {{"textDocument", {{"uri", uri}}},
+                                          {"position", {{"line", 8}, {"character", 20}}},
+                                          {"newName", "buyer"}});
   CHECK(r["error"]["code"] == -32803);
   CHECK(r["error"]["message"] == "a segment named `buyer` already exists");
-  r = lsp.request("textDocument/rename",
-                  {{"textDocument", {{"uri", uri}}}, {"position", {{"line", 8}, {"character", 20}}},
-                   {"newName", "wait"}});
+  r = lsp.request("textDocument/rename", {{"textDocument", {{"uri", uri}}},
+                                          {"position", {{"line", 8}, {"character", 20}}},
+                                          {"newName", "wait"}});
   CHECK(r["error"]["code"] == -32602);
   r = lsp.request("textDocument/prepareRename", at(uri, 1, 15));  // an event: not renamable
   CHECK(r["error"]["code"] == -32803);
 
   // Document symbols: the journey, its steps, their branches.
-  const json symbols = lsp.request("textDocument/documentSymbol", {{"textDocument", {{"uri", uri}}}});
+  const json symbols =
+      lsp.request("textDocument/documentSymbol", {{"textDocument", {{"uri", uri}}}});
   REQUIRE(symbols["result"].size() == 1);
   CHECK(symbols["result"][0]["name"] == "journey draft");
   const json& steps = symbols["result"][0]["children"];
@@ -305,15 +310,19 @@ TEST_CASE("lsp: completion, hover, definition, references, rename, symbols, form
   CHECK(steps[0]["children"][0]["children"][0]["name"] == "goto again");
 
   // Formatting: the canonical layout as one edit; refused with a syntax error.
-  json f = lsp.request("textDocument/formatting",
-                       {{"textDocument", {{"uri", uri}}}, {"options", {{"tabSize", 2}, {"insertSpaces", true}}}});
+  json f = lsp.request(
+      "textDocument/formatting",
+      {{"textDocument", {{"uri", uri}}}, {"options", {{"tabSize", 2}, {"insertSpaces", true}}}});
   REQUIRE(f["result"].size() == 1);
-  CHECK(f["result"][0]["newText"].get<std::string>().find("    on add_to_cart {\n      goto again\n    }") !=
-        std::string::npos);
-  f = lsp.request("textDocument/formatting", {{"textDocument", {{"uri", ws.uri("welcome.journey")}}}, {"options", json::object()}});
+  CHECK(f["result"][0]["newText"].get<std::string>().find(
+            "    on add_to_cart {\n      goto again\n    }") != std::string::npos);
+  f = lsp.request(
+      "textDocument/formatting",
+      {{"textDocument", {{"uri", ws.uri("welcome.journey")}}}, {"options", json::object()}});
   CHECK(f["result"] == json::array());  // already formatted
   change(lsp, uri, 8, range(0, 0, 0, 0), "send\n");
-  f = lsp.request("textDocument/formatting", {{"textDocument", {{"uri", uri}}}, {"options", json::object()}});
+  f = lsp.request("textDocument/formatting",
+                  {{"textDocument", {{"uri", uri}}}, {"options", json::object()}});
   CHECK(f["error"]["code"] == -32803);
   CHECK(f["error"]["message"].get<std::string>().rfind("not formatted: line 1: ", 0) == 0);
 
@@ -322,7 +331,7 @@ TEST_CASE("lsp: completion, hover, definition, references, rename, symbols, form
   CHECK(lsp.wait_exit() == 0);
 }
 
-TEST_CASE("lsp: files changed on disk, settings from the editor", "[lsp]") {
+TEST_CASE("journey lsp: files changed on disk, settings from the editor", "[lsp]") {
   Workspace ws;
   fs::remove(ws.root / ".journeyrc");
   LspProcess lsp;
@@ -331,7 +340,8 @@ TEST_CASE("lsp: files changed on disk, settings from the editor", "[lsp]") {
   open(lsp, uri, ws.read("wake_up.journey"));
   // The editor's channel list applies: push and sms are not in it.
   settle(lsp, uri, {"E113", "E113"});  // the two sms sends
-  lsp.notify("workspace/didChangeConfiguration", {{"settings", {{"journey", {{"channels", json::array()}}}}}});
+  lsp.notify("workspace/didChangeConfiguration",
+             {{"settings", {{"journey", {{"channels", json::array()}}}}}});
   settle(lsp, uri, {});
   // The segments' file is deleted on disk: the segments no longer resolve.
   fs::remove(ws.root / "segments.journey");
@@ -341,25 +351,27 @@ TEST_CASE("lsp: files changed on disk, settings from the editor", "[lsp]") {
   settle(lsp, uri, {"E104"});
   // A project file appears: its plan applies.
   ws.write(".journeyrc", "[lint]\nplan = \"plan.json\"\nchannels = [\"sms\"]\n");
-  lsp.notify("workspace/didChangeWatchedFiles", {{"changes", {{{"uri", ws.uri(".journeyrc")}, {"type", 1}}}}});
+  lsp.notify("workspace/didChangeWatchedFiles",
+             {{"changes", {{{"uri", ws.uri(".journeyrc")}, {"type", 1}}}}});
   settle_when(lsp, uri, [](const json& found) {
     const auto c = codes(found);
     return std::set<std::string>(c.begin(), c.end()) == std::set<std::string>{"E104", "E113"};
   });
   // A broken project file is reported on the files, not a crash.
   ws.write(".journeyrc", "[lint]\nplan = 3\n");
-  lsp.notify("workspace/didChangeWatchedFiles", {{"changes", {{{"uri", ws.uri(".journeyrc")}, {"type", 2}}}}});
-  const json d = settle_when(lsp, uri, [](const json& found) {
-    return !found.empty() && found[0]["severity"] == 2;
-  });
+  lsp.notify("workspace/didChangeWatchedFiles",
+             {{"changes", {{{"uri", ws.uri(".journeyrc")}, {"type", 2}}}}});
+  const json d = settle_when(
+      lsp, uri, [](const json& found) { return !found.empty() && found[0]["severity"] == 2; });
   CHECK(d[0]["message"].get<std::string>().find("lint settings not used: ") == 0);
-  CHECK(d[0]["message"].get<std::string>().find(".journeyrc:2:8: lint.plan must be a file name") != std::string::npos);
+  CHECK(d[0]["message"].get<std::string>().find(".journeyrc:2:8: lint.plan must be a file name") !=
+        std::string::npos);
   lsp.request("shutdown", nullptr);
   lsp.notify("exit", nullptr);
   CHECK(lsp.wait_exit() == 0);
 }
 
-TEST_CASE("lsp: bad input gets an error and the server goes on", "[lsp]") {
+TEST_CASE("journey lsp: bad input gets an error and the server goes on", "[lsp]") {
   LspProcess lsp({"--max-message-bytes", "100000"});
   // Before initialize: requests are refused.
   json r = lsp.request("textDocument/hover", at("file:///x.journey", 0, 0));
@@ -388,8 +400,8 @@ TEST_CASE("lsp: bad input gets an error and the server goes on", "[lsp]") {
   lsp.send_raw(journey::lsp::frame(std::string(50000, '[') + std::string(50000, ']')));
   CHECK(lsp.read_message()["error"]["code"] == -32700);
   // A message over the size limit: an error, and its bytes are skipped.
-  const std::string huge = "{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":\"" +
-                           std::string(1 << 20, 'a') + "\"}";
+  const std::string huge =
+      "{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"params\":\"" + std::string(1 << 20, 'a') + "\"}";
   lsp.send_raw(journey::lsp::frame(huge));
   r = lsp.read_message();
   CHECK(r["error"]["code"] == -32600);
@@ -414,7 +426,7 @@ TEST_CASE("lsp: bad input gets an error and the server goes on", "[lsp]") {
   CHECK(lsp.wait_exit() == 0);
 }
 
-TEST_CASE("lsp: exit without shutdown, or a closed stream, ends with 1", "[lsp]") {
+TEST_CASE("journey lsp: exit without shutdown, or a closed stream, ends with 1", "[lsp]") {
   {
     LspProcess lsp;
     lsp.initialize("");

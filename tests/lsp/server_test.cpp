@@ -33,14 +33,15 @@ TEST_CASE("server: a burst of changes is checked and published once, when idle")
   const json init = one(server.receive(message(
       {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", json::object()}})));
   CHECK(init["result"]["serverInfo"] == json({{"name", "journey"}, {"version", "test"}}));
-  CHECK(server.receive(message({{"jsonrpc", "2.0"},
-                                {"method", "textDocument/didOpen"},
-                                {"params",
-                                 {{"textDocument",
-                                   {{"uri", "untitled:draft"},
-                                    {"languageId", "journey"},
-                                    {"version", 1},
-                                    {"text", "journey a {\n  entry on x\n}\n"}}}}}}))
+  CHECK(server
+            .receive(message({{"jsonrpc", "2.0"},
+                              {"method", "textDocument/didOpen"},
+                              {"params",
+                               {{"textDocument",
+                                 {{"uri", "untitled:draft"},
+                                  {"languageId", "journey"},
+                                  {"version", 1},
+                                  {"text", "journey a {\n  entry on x\n}\n"}}}}}}))
             .empty());
   for (int v = 2; v <= 4; ++v) {
     CHECK(server.receive(message(change_to(v, "journey a {\n  sned email \"x\"\n}\n"))).empty());
@@ -57,17 +58,22 @@ TEST_CASE("server: a burst of changes is checked and published once, when idle")
 
 TEST_CASE("server: lifecycle and JSON-RPC errors") {
   Server server({"test"});
-  const json early = one(server.receive(message(
-      {{"jsonrpc", "2.0"}, {"id", "a"}, {"method", "textDocument/hover"}, {"params", json::object()}})));
-  CHECK(early == json({{"jsonrpc", "2.0"},
-                       {"id", "a"},
-                       {"error", {{"code", -32002}, {"message", "the server is not initialized yet"}}}}));
-  const json init = {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", json::object()}};
+  const json early = one(server.receive(message({{"jsonrpc", "2.0"},
+                                                 {"id", "a"},
+                                                 {"method", "textDocument/hover"},
+                                                 {"params", json::object()}})));
+  CHECK(early ==
+        json({{"jsonrpc", "2.0"},
+              {"id", "a"},
+              {"error", {{"code", -32002}, {"message", "the server is not initialized yet"}}}}));
+  const json init = {
+      {"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"}, {"params", json::object()}};
   server.receive(message(init));
   CHECK(one(server.receive(message(init)))["error"]["code"] == -32600);
   CHECK(one(server.receive("{"))["error"]["code"] == -32700);
   CHECK(one(server.receive("42"))["error"]["code"] == -32600);
-  CHECK(one(server.receive(R"({"jsonrpc":"2.0","id":{},"method":"x"})"))["error"]["code"] == -32600);
+  CHECK(one(server.receive(R"({"jsonrpc":"2.0","id":{},"method":"x"})"))["error"]["code"] ==
+        -32600);
   CHECK(one(server.receive(R"({"jsonrpc":"1.0","id":3,"method":"shutdown"})"))["id"] == 3);
   CHECK(server.receive(R"({"jsonrpc":"2.0","id":4,"result":null})").empty());  // a response
   CHECK(server.receive(R"({"jsonrpc":"2.0","method":"textDocument/didOpen","params":7})").empty());
