@@ -5,8 +5,8 @@
 
 namespace journey::dsl {
 
-extern const unsigned char
-    kLanguageReference[];  // language_reference.cpp, made from docs/language.md
+// The bytes of docs/language.md, null-terminated: language_reference.cpp, made by dsl/embed.cmake.
+extern const unsigned char language_reference_text[];
 
 namespace {
 
@@ -154,7 +154,7 @@ void add_matching(const std::vector<Entry>& entries, Test test, std::vector<std:
 
 std::string_view language_reference() {
   // The bytes of a UTF-8 text file, null-terminated.
-  return reinterpret_cast<const char*>(kLanguageReference);  // NOLINT: bytes as characters
+  return reinterpret_cast<const char*>(language_reference_text);  // NOLINT: bytes as characters
 }
 
 std::string word_help(std::string_view word) {

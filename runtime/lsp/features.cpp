@@ -16,23 +16,19 @@ namespace {
 
 using nlohmann::json;
 
-// LSP's numbers for kinds and severities.
-enum CompletionKind : int {
-  kField = 5,
-  kVariable = 6,
-  kProperty = 10,
-  kValue = 12,
-  kKeyword = 14,
-  kReference = 18,
-  kEvent = 23
-};
-enum SymbolKindNumber : int {
-  kClassSymbol = 5,
-  kMethodSymbol = 6,
-  kVariableSymbol = 13,
-  kEnumMemberSymbol = 22,
-  kEventSymbol = 24
-};
+// LSP's numbers for the kinds of completion items and of document symbols.
+constexpr int kFieldItem = 5;
+constexpr int kVariableItem = 6;
+constexpr int kPropertyItem = 10;
+constexpr int kValueItem = 12;
+constexpr int kKeywordItem = 14;
+constexpr int kReferenceItem = 18;
+constexpr int kEventItem = 23;
+constexpr int kClassSymbol = 5;
+constexpr int kMethodSymbol = 6;
+constexpr int kVariableSymbol = 13;
+constexpr int kEnumMemberSymbol = 22;
+constexpr int kEventSymbol = 24;
 
 // -- params -----------------------------------------------------------------------------------
 
@@ -209,17 +205,17 @@ void complete_path(Project& project, const Script& script, const dsl::Expected& 
       if (name.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string rest = name.substr(prefix.size());
       const std::string next = rest.substr(0, rest.find('.'));
-      if (!next.empty()) out.add(next, kProperty, "customer attribute used in the workspace");
+      if (!next.empty()) out.add(next, kPropertyItem, "customer attribute used in the workspace");
     }
     if (e.path_prefix.empty()) {
-      out.add("id", kProperty, "the customer's id");
-      out.add("tags", kProperty, "the list of tags set by `tag`");
-      out.add("timezone", kProperty, "the customer's IANA zone, for local times");
-      out.add("consent", kProperty, "consent per channel: `customer.consent.CHANNEL`");
+      out.add("id", kPropertyItem, "the customer's id");
+      out.add("tags", kPropertyItem, "the list of tags set by `tag`");
+      out.add("timezone", kPropertyItem, "the customer's IANA zone, for local times");
+      out.add("consent", kPropertyItem, "consent per channel: `customer.consent.CHANNEL`");
     } else if (e.path_prefix == std::vector<std::string>{"consent"}) {
-      for (const auto& c : options.channels) out.add(c, kProperty, "consent for a channel");
+      for (const auto& c : options.channels) out.add(c, kPropertyItem, "consent for a channel");
       for (const auto& c : names_of(project, script, dsl::SymbolKind::Channel))
-        out.add(c, kProperty, "consent for a channel");
+        out.add(c, kPropertyItem, "consent for a channel");
     }
     return;
   }
@@ -228,7 +224,7 @@ void complete_path(Project& project, const Script& script, const dsl::Expected& 
     const auto it = options.plan->events.find(event);
     if (it == options.plan->events.end()) continue;
     for (const auto& prop : it->second)
-      out.add(prop.name, kField, prop.type + ", of `" + event + "` in the tracking plan");
+      out.add(prop.name, kFieldItem, prop.type + ", of `" + event + "` in the tracking plan");
   }
 }
 
@@ -316,9 +312,10 @@ std::string word_at_help(Project& project, const Script& script, std::uint32_t o
     const auto it = options.plan->events.find(event);
     if (it == options.plan->events.end()) continue;
     for (const auto& p : it->second) {
-      if (p.name == word)
-        return "**property** `" + word + "` of `" + event + "`: " + p.type +
-               " in the tracking plan";
+      if (p.name != word) continue;
+      std::string help = "**property** `" + word + "` of `";
+      help.append(event).append("`: ").append(p.type).append(" in the tracking plan");
+      return help;
     }
   }
   return {};
@@ -383,37 +380,37 @@ json completion(Project& project, const json& params) {
   const dsl::SourceFile source(script.path, script.document.text());
   const dsl::Expected e = dsl::expected_at(source, offset);
   Completions out(script, e.word);
-  for (const auto& w : e.words) out.add(w, kKeyword, "keyword", dsl::word_help(w));
+  for (const auto& w : e.words) out.add(w, kKeywordItem, "keyword", dsl::word_help(w));
   const auto name = [](const std::string& event) {
     return dsl::is_name(event) ? event : dsl::string_text(event);
   };
   if (e.channel) {
     const auto options = project.options_of(script);
-    for (const auto& c : options.channels) out.add(c, kValue, "configured channel");
+    for (const auto& c : options.channels) out.add(c, kValueItem, "configured channel");
     for (const auto& c : names_of(project, script, dsl::SymbolKind::Channel))
-      out.add(c, kValue, "channel used in the workspace");
+      out.add(c, kValueItem, "channel used in the workspace");
   }
   if (e.label) {
     for (const auto& sym : script.symbols) {
       if (sym.kind == dsl::SymbolKind::Label && sym.declaration && sym.journey == e.journey)
-        out.add(sym.name, kReference, "label of journey " + e.journey);
+        out.add(sym.name, kReferenceItem, "label of journey " + e.journey);
     }
   }
   if (e.segment) {
     for (const auto& s : names_of(project, script, dsl::SymbolKind::Segment, true)) {
       const Script* where = nullptr;
       const dsl::Segment* seg = find_segment(project, script, s, &where);
-      out.add(s, kVariable, seg != nullptr ? dsl::expr_text(seg->condition) : "segment");
+      out.add(s, kVariableItem, seg != nullptr ? dsl::expr_text(seg->condition) : "segment");
     }
   }
   if (e.event) {
     const auto options = project.options_of(script);
     if (options.plan) {
       for (const auto& [event, props] : options.plan->events)
-        out.add(event, kEvent, "in the tracking plan", {}, name(event));
+        out.add(event, kEventItem, "in the tracking plan", {}, name(event));
     }
     for (const auto& event : names_of(project, script, dsl::SymbolKind::Event))
-      out.add(event, kEvent, "used in the workspace", {}, name(event));
+      out.add(event, kEventItem, "used in the workspace", {}, name(event));
   }
   if (e.path != dsl::PathRoot::None) complete_path(project, script, e, out);
   return out.result();
