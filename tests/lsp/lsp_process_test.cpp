@@ -4,13 +4,12 @@
 // bad input (malformed JSON-RPC, unknown methods, huge messages) answered with errors while the
 // server goes on.
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
 
 #include <catch2/catch.hpp>
 
+#include "cli/cli_support.hpp"
 #include "lsp_client.hpp"
 #include "runtime/lsp/project.hpp"
 
@@ -23,13 +22,9 @@ namespace {
 /// A copy of stdlib-journeys/ and the example tracking plan in a fresh folder, with a
 /// `.journeyrc` naming the plan and the channels.
 struct Workspace {
-  fs::path root;
+  journey::test::TempDir dir;
+  const fs::path& root = dir.path;
   Workspace() {
-    static int counter = 0;
-    root = fs::temp_directory_path() /
-           ("journey-lsp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    fs::remove_all(root);
-    fs::create_directories(root);
     for (const auto& e : fs::directory_iterator(fs::path(JOURNEY_SOURCE_DIR) / "stdlib-journeys")) {
       if (e.path().extension() == ".journey") fs::copy_file(e.path(), root / e.path().filename());
     }
@@ -37,22 +32,8 @@ struct Workspace {
     write(".journeyrc",
           "[lint]\nplan = \"plan.json\"\nchannels = [\"email\", \"sms\", \"push\"]\n");
   }
-  ~Workspace() {
-    std::error_code ec;
-    fs::remove_all(root, ec);
-  }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(root / name, std::ios::binary) << text;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(root / name, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  void write(const std::string& name, const std::string& text) const { dir.write(name, text); }
+  std::string read(const std::string& name) const { return journey::test::slurp(root / name); }
   std::string uri(const std::string& name = {}) const {
     return journey::lsp::path_to_uri(name.empty() ? root.string() : (root / name).string());
   }
