@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "dsl/check_context.hpp"
+#include "dsl/print.hpp"
 #include "dsl/suggest.hpp"
 
 namespace journey::dsl::checks {
@@ -52,7 +53,14 @@ Typed plan_property(Context& ctx, const FileRef& file, const std::string& event,
     std::vector<std::string> names;
     names.reserve(props->size());
     for (const auto& p : *props) names.push_back(p.name);
-    if (auto s = suggest(path.front(), names)) d.help = "did you mean `" + *s + "`?";
+    if (auto s = suggest(path.front(), names)) {
+      // The span may hold the whole path (`event.ammount`): the fix replaces the property only.
+      const std::string_view text = file.source.text();
+      const auto dot = text.substr(0, span.end).find('.', span.begin);
+      const std::uint32_t from =
+          dot == std::string_view::npos ? span.begin : static_cast<std::uint32_t>(dot);
+      did_you_mean(d, *s, find_word(file, from, span.end, path.front(), span));
+    }
     return typed;
   }
   if (path.size() == 1) {
@@ -163,9 +171,12 @@ bool Context::broken(const std::string& file, Span span) const {
 
 void check_event_name(Context& ctx, const FileRef& file, const std::string& name, Span span) {
   if (!ctx.options.plan || ctx.known_event_set.count(name) != 0) return;
+  const std::string_view text = file.source.text();
+  const bool quoted = span.begin < text.size() && text[span.begin] == '"';
   auto& d = ctx.report("E114", file.path(), span,
                        "unknown event `" + name + "`: it is not in the tracking plan");
-  if (auto s = suggest(name, ctx.known_events)) d.help = "did you mean `" + *s + "`?";
+  if (auto s = suggest(name, ctx.known_events))
+    did_you_mean(d, *s, span, quoted ? string_text(*s) : event_name_text(*s));
 }
 
 void check_condition(Context& ctx, const FileRef& file, const Expr& expr, const Scope& scope) {
@@ -242,7 +253,7 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
     case ExprKind::IsSegment:
       if (ctx.segment_set.count(e.text) == 0) {
         auto& d = ctx.report("E104", file.path(), e.name_span, "unknown segment `" + e.text + "`");
-        if (auto s = suggest(e.text, ctx.segment_names)) d.help = "did you mean `" + *s + "`?";
+        if (auto s = suggest(e.text, ctx.segment_names)) did_you_mean(d, *s, e.name_span);
       }
       result.type = Type::Bool;
       break;

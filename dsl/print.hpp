@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "dsl/ast.hpp"
 
@@ -22,5 +23,12 @@ std::string time_of_day_text(std::int64_t seconds);
 
 /// A binary operator as written: "and", "==", "+".
 const char* op_text(BinaryOp op);
+
+/// A string literal: in double quotes, with `"`, `\`, line breaks, tabs and control characters
+/// escaped.
+std::string string_text(std::string_view text);
+
+/// An event name as a script writes it: bare when it can be, else as a string.
+std::string event_name_text(const std::string& name);
 
 }  // namespace journey::dsl

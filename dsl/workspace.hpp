@@ -46,6 +46,16 @@ struct Workspace {
   const SourceFile* find_file(const std::string& path) const;
 };
 
+/// One file's text parsed, apart from a workspace: the file and its syntax diagnostics (capped at
+/// kMaxDiagnosticsPerFile, each naming the file).
+struct ParsedFile {
+  LoadedFile file;
+  std::vector<Diagnostic> syntax;
+};
+
+/// Parses one file's text (already read).
+ParsedFile parse_source(std::string path, std::string text);
+
 /// Adds one file's text (already read) to the workspace and parses it.
 void add_source(Workspace& ws, std::string path, std::string text);
 

@@ -8,7 +8,7 @@ preset="${1:-release}"
 packages=(build-essential cmake ninja-build git pkg-config ca-certificates tzdata
           tao-pegtl-dev libboost-dev libsqlite3-dev nlohmann-json3-dev catch2
           libtomlplusplus-dev libhowardhinnant-date-dev libcli11-dev libmimalloc-dev libssl-dev libnats-dev libnlopt-dev nats-server sqlite3 python3
-          curl)
+          curl nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +17,15 @@ if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# The editor extension's packages (editors/vscode/package-lock.json): VS Code's TextMate tokenizer
+# for the grammar test, the language client. Into editors/vscode/node_modules (ignored by git).
+# npm comes with this machine's nodejs package; where it does not, install Debian's npm.
+if command -v npm >/dev/null; then
+  (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "setup: npm not found: the editor grammar test will fail (apt-get install npm)" >&2
 fi
 
 cmake --preset "$preset" >/dev/null

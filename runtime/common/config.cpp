@@ -397,6 +397,7 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
   if (const auto* cluster = top.table("cluster")) config.cluster = read_cluster(*cluster, origin);
   if (auto v = top.integer("group_commit_max", 1, 100'000)) config.group_commit_max = *v;
   if (auto v = top.integer("db_cache_mb", 2, 65'536)) config.db_cache_mb = *v;
+  top.table("lint");  // for `journey lint` and `journey lsp` (dsl/lint_config.hpp), not the daemon
   top.refuse_unknown();
   return config;
 }

@@ -300,7 +300,7 @@ TEST_CASE("an erasure on node A of a customer owned by node B leaves no trace in
   CHECK(replay["erased"] == 1);
 }
 
-TEST_CASE("a reload on one node reaches every node; cluster status and metrics show the cluster",
+TEST_CASE("a reload on one node reaches every node, and cluster status and metrics show the cluster",
           "[cluster]") {
   ClusterFixture cluster;
   auto& a = cluster.start("a");
