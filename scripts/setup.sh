@@ -19,14 +19,5 @@ if ((${#missing[@]})); then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# The editor extension's packages (editors/vscode/package-lock.json): VS Code's TextMate tokenizer
-# for the grammar test, the language client. Into editors/vscode/node_modules (ignored by git).
-# npm comes with this machine's nodejs package; where it does not, install Debian's npm.
-if command -v npm >/dev/null; then
-  (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error)
-else
-  echo "setup: npm not found: the editor grammar test will fail (apt-get install npm)" >&2
-fi
-
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"

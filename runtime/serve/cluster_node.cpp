@@ -94,14 +94,13 @@ void ClusterNode::start(Parts parts) {
           {{"deployment", entry.value}, {"error", e.what()}});
     }
   });
-  for (const SinkSpec* sink : [&] {
-         std::vector<const SinkSpec*> out{&config_.default_sink};
-         for (const auto& [channel, spec] : config_.channel_sinks) out.push_back(&spec);
-         return out;
-       }()) {
-    const auto key = sink_key(*sink);
-    if (sinks_.count(key) == 0) sinks_[key] = open_sink(*sink, config_.webhook);
-  }
+  // One sink per distinct spec, as the single node's dispatcher has.
+  auto add_sink = [this](const SinkSpec& spec) {
+    auto& sink = sinks_[sink_key(spec)];
+    if (!sink) sink = open_sink(spec, config_.webhook);
+  };
+  add_sink(config_.default_sink);
+  for (const auto& [channel, spec] : config_.channel_sinks) add_sink(spec);
   LeaseSettings settings{cluster_.node, cluster_.partitions, cluster_.lease_ttl_ms,
                          cluster_.lease_round_ms};
   leases_ = std::make_unique<PartitionLeases>(
@@ -407,19 +406,20 @@ ClusterNode::Rebuilt ClusterNode::rebuild(int p) {
 }
 
 void ClusterNode::subscribe(int p, Partition& part) {
-  // The event consumer is quick to make on one server; when that cannot be done (a server is
-  // gone and JetStream placed it there), a replicated one.
+  open_outbox(part, p);
+  install(part, part.reads,
+          handles_.nats->serve(Layout::read_subject(p), [this, p](std::string_view request) {
+            return answer_read(p, request);
+          }));
+  // The events last: a takeover that fails before this consumed nothing, and is tried again
+  // from the log. The consumer is quick to make on one server; when that cannot be done (a
+  // server is gone and JetStream placed it there), a replicated one.
   try {
     open_events(p, part, false);
   } catch (const NatsError& e) {
     if (!e.transient()) throw;
     open_events(p, part, true);
   }
-  open_outbox(part, p);
-  install(part, part.reads,
-          handles_.nats->serve(Layout::read_subject(p), [this, p](std::string_view request) {
-            return answer_read(p, request);
-          }));
 }
 
 void ClusterNode::install(Partition& part, std::shared_ptr<Subscription>& slot,

@@ -2,7 +2,8 @@
 // (vscode-textmate with the Oniguruma regex engine) over every standard journey: every reserved
 // word of the language (taken from the parser's grammar, dsl/grammar.hpp) gets a keyword scope
 // where it is used as one, and names after a `.` do not; strings, comments and durations get
-// theirs. Run by ctest (node --test), after `npm ci` in editors/vscode (scripts/setup.sh).
+// theirs. Run by ctest (node --test); the tokenizer is vendored in test/vendor (CI fetches
+// nothing from npm).
 'use strict';
 
 const test = require('node:test');
@@ -11,16 +12,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..', '..');
-let textmate;
-let oniguruma;
-try {
-  textmate = require('vscode-textmate');
-  oniguruma = require('vscode-oniguruma');
-} catch (error) {
-  console.error('The grammar test needs the npm packages of editors/vscode: run `npm ci` there ' +
-                '(scripts/setup.sh does). ' + error.message);
-  process.exit(1);
-}
+const vendor = path.join(__dirname, 'vendor');
+const textmate = require(path.join(vendor, 'vscode-textmate', 'main.js'));
+const oniguruma = require(path.join(vendor, 'vscode-oniguruma', 'main.js'));
 
 /// The reserved words, as the parser defines them: `struct k_x : TAO_PEGTL_KEYWORD("x") {};`.
 function reservedWords() {
@@ -31,7 +25,7 @@ function reservedWords() {
 }
 
 async function loadGrammar() {
-  const wasm = fs.readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
+  const wasm = fs.readFileSync(path.join(vendor, 'vscode-oniguruma', 'onig.wasm'));
   await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
   const registry = new textmate.Registry({
     onigLib: Promise.resolve({
