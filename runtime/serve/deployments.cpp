@@ -14,12 +14,14 @@ Deployments::Deployments(std::string journeys_dir, engine::Engine& engine,
       engine_mutex_(engine_mutex),
       store_(store),
       metrics_(metrics),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)) {
+  checks_.model = engine::model_facts(engine_.config().model);
+}
 
 void Deployments::start() {
   std::shared_ptr<const engine::Program> last_stored;
   for (const auto& deployment : store_.deployments()) {
-    auto set = compile_files(deployment.files);
+    auto set = compile_files(deployment.files, checks_);
     if (!set.ok()) {
       log(LogLevel::Warn, "a stored deployment no longer compiles; its runs cannot continue",
           {{"deployment", deployment.id}});
@@ -31,7 +33,7 @@ void Deployments::start() {
     live_id_ = deployment.id;
     live_journeys_ = engine::journeys_of(*set.program);
   }
-  auto set = load_journey_dir(journeys_dir_);
+  auto set = load_journey_dir(journeys_dir_, checks_);
   if (set.ok()) {
     deploy(set);
   } else if (last_stored) {
@@ -62,7 +64,7 @@ void Deployments::deploy(const JourneySet& set) {
 
 std::pair<bool, json> Deployments::reload(const std::string& reason) {
   std::lock_guard reload_lock(reload_mutex_);
-  auto set = load_journey_dir(journeys_dir_);
+  auto set = load_journey_dir(journeys_dir_, checks_);
   if (!set.ok()) {
     ++metrics_.reloads_refused;
     log(LogLevel::Error, "reload refused: journey scripts have errors; the running set stays",

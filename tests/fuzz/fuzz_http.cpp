@@ -281,7 +281,7 @@ void carry_out(const rt::HttpRequest& request, const rt::Intent& intent, Custome
     respond(request, http::status::ok, {{"journeys", list}});
   } else if (const auto* lint = std::get_if<rt::LintScript>(&intent)) {
     if (lint->text.size() <= kMaxLintBytes)
-      respond(request, http::status::ok, rt::lint_script(lint->text));
+      respond(request, http::status::ok, rt::lint_script(lint->text, {}));
   } else {
     respond(request, http::status::ok, {{"status", "ok"}});
   }
