@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <initializer_list>
 #include <limits>
+#include <vector>
 
 // Boost 1.74's pFq header uses lgamma and expm1 without including their headers.
 #include <boost/math/special_functions/expm1.hpp>
@@ -45,6 +47,19 @@ std::optional<double> positive(const nlohmann::json& object, const std::string& 
     return std::nullopt;
   }
   return it->get<double>();
+}
+
+// The positive finite numbers at `keys` of `object`, in order; else the first problem.
+std::optional<std::vector<double>> positives(const nlohmann::json& object, const std::string& path,
+                                             std::initializer_list<const char*> keys,
+                                             std::string& problem) {
+  std::vector<double> out;
+  for (const char* key : keys) {
+    const auto value = positive(object, path, key, problem);
+    if (!value) return std::nullopt;
+    out.push_back(*value);
+  }
+  return out;
 }
 
 // A non-empty string at `key` of `object`; else the problem, naming the path.
@@ -185,32 +200,28 @@ ModelRead read_model(const nlohmann::json& file) {
     problem = "$.bg_nbd: expected an object with r, alpha, a and b";
     return out;
   }
-  const auto r = positive(*bg, "$.bg_nbd", "r", problem);
-  const auto alpha = r ? positive(*bg, "$.bg_nbd", "alpha", problem) : std::nullopt;
-  const auto a = alpha ? positive(*bg, "$.bg_nbd", "a", problem) : std::nullopt;
-  const auto b = a ? positive(*bg, "$.bg_nbd", "b", problem) : std::nullopt;
-  if (!b) return out;
-  if (*a == 1) {
+  const auto bgnbd = positives(*bg, "$.bg_nbd", {"r", "alpha", "a", "b"}, problem);
+  if (!bgnbd) return out;
+  model.bgnbd = {(*bgnbd)[0], (*bgnbd)[1], (*bgnbd)[2], (*bgnbd)[3]};
+  if (model.bgnbd.a == 1) {
     problem = "$.bg_nbd.a: 1 is a singular point of the expected purchases (refit the model)";
     return out;
   }
-  model.bgnbd = {*r, *alpha, *a, *b};
   if (const auto gg = file.find("gamma_gamma"); gg != file.end()) {
     if (!gg->is_object()) {
       problem = "$.gamma_gamma: expected an object with property, p, q and v";
       return out;
     }
     const auto property = name(*gg, "$.gamma_gamma", "property", problem);
-    const auto p = property ? positive(*gg, "$.gamma_gamma", "p", problem) : std::nullopt;
-    const auto q = p ? positive(*gg, "$.gamma_gamma", "q", problem) : std::nullopt;
-    const auto v = q ? positive(*gg, "$.gamma_gamma", "v", problem) : std::nullopt;
-    if (!v) return out;
-    if (*q <= 1) {
+    const auto pqv =
+        property ? positives(*gg, "$.gamma_gamma", {"p", "q", "v"}, problem) : std::nullopt;
+    if (!pqv) return out;
+    if ((*pqv)[1] <= 1) {
       problem = "$.gamma_gamma.q: must be above 1, else the mean value p v / (q - 1) is infinite";
       return out;
     }
     model.value_property = *property;
-    model.gamma_gamma = GammaGamma{*p, *q, *v};
+    model.gamma_gamma = GammaGamma{(*pqv)[0], (*pqv)[1], (*pqv)[2]};
   }
   out.model = std::move(model);
   return out;

@@ -410,9 +410,14 @@ engine::PurchaseModel load_model(const std::string& path) {
   const std::string bytes = text.str();
   if (auto limit = check_json_limits(bytes, Limits{}.json_depth))
     throw ConfigError(path + ": " + limit->path + ": " + limit->message);
-  const auto json = nlohmann::json::parse(bytes, nullptr, false);
-  if (json.is_discarded())
-    throw ConfigError(path + ": not JSON (a model file of `journey model fit --out`)");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(bytes);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();  // "[json.exception.parse_error.101] parse error at line 2, ..."
+    if (const auto close = what.find("] "); close != std::string::npos) what.erase(0, close + 2);
+    throw ConfigError(path + ": not JSON: " + what);
+  }
   auto read = engine::read_model(json);
   if (!read.model) throw ConfigError(path + ": " + read.problem);
   return std::move(*read.model);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <random>
 #include <utility>
 #include <vector>
@@ -69,6 +70,27 @@ je::Millis p_alive_crossing(const je::BgNbd& m, double x, double recency, je::Mi
       m.alpha;
   const long double instant = static_cast<long double>(first_day_at) + weeks * kWeek;
   return static_cast<je::Millis>(std::floor(instant)) + 1;
+}
+
+// An engine with the paper's model, running `program`.
+std::unique_ptr<je::Engine> engine_with_model(const std::shared_ptr<const je::Program>& program) {
+  je::EngineConfig config;
+  config.consent_assumed = true;
+  config.model = paper_model();
+  auto engine = std::make_unique<je::Engine>(config);
+  engine->deploy(program);
+  return engine;
+}
+
+// A purchase of the model's event.
+je::Event purchase(const std::string& customer, je::Millis when, double amount = 25) {
+  je::Event e;
+  e.type = je::Event::Type::Track;
+  e.customer_id = customer;
+  e.name = "order_completed";
+  e.at = when;
+  e.properties = {{"amount", amount}};
+  return e;
 }
 
 }  // namespace
@@ -294,40 +316,28 @@ journey win_back {
 }
 )",
                              true, with_model());
-  je::EngineConfig config;
-  config.consent_assumed = true;
-  config.model = paper_model();
-  je::Engine engine(config);
-  engine.deploy(program);
+  const auto engine = engine_with_model(program);
+  const auto& model = *engine->config().model;
   auto state = je::new_customer("c1");
-  const auto buy = [&](const char* when) {
-    je::Event e;
-    e.type = je::Event::Type::Track;
-    e.customer_id = "c1";
-    e.name = "order_completed";
-    e.at = at(when);
-    e.properties = {{"amount", 25}};
-    return engine.on_event(*state, e);
-  };
+  const auto buy = [&](const char* when) { engine->on_event(*state, purchase("c1", at(when))); };
   // Days 0, 7 and 21 of the customer: x = 2, t_x = 3 weeks.
   buy("2026-01-01T10:00:00Z");
   buy("2026-01-08T15:00:00Z");
   buy("2026-01-22T09:30:00Z");
-  const je::Millis expected =
-      p_alive_crossing(config.model->bgnbd, 2, 3, at("2026-01-01T00:00:00Z"), 0.3);
-  CHECK(engine.next_wakeup(*state) == expected);
-  auto out = engine.on_time(*state, expected - 1);
+  const je::Millis expected = p_alive_crossing(model.bgnbd, 2, 3, at("2026-01-01T00:00:00Z"), 0.3);
+  CHECK(engine->next_wakeup(*state) == expected);
+  auto out = engine->on_time(*state, expected - 1);
   CHECK(out.actions.empty());
-  out = engine.on_time(*state, at("2027-01-01T00:00:00Z"));
+  out = engine->on_time(*state, at("2027-01-01T00:00:00Z"));
   REQUIRE(out.actions.size() == 1);
   CHECK(out.actions[0].at == expected);
   CHECK(out.actions[0].params["p"].get<double>() < 0.3);
   // A new purchase lifts the probability; the condition must fall again before a new entry.
   buy("2027-01-05T12:00:00Z");
-  const auto again = engine.next_wakeup(*state);
+  const auto again = engine->next_wakeup(*state);
   REQUIRE(again);
   const je::Millis expected_again =
-      p_alive_crossing(config.model->bgnbd, 3,
+      p_alive_crossing(model.bgnbd, 3,
                        static_cast<double>(je::purchase_day(at("2027-01-05T00:00:00Z")) -
                                            je::purchase_day(at("2026-01-01T00:00:00Z"))) /
                            7,
@@ -345,23 +355,14 @@ TEST_CASE("exit when p_alive() < 0.5 leaves at the instant the probability cross
 }
 )",
                              true, with_model());
-  je::EngineConfig config;
-  config.model = paper_model();
-  je::Engine engine(config);
-  engine.deploy(program);
+  const auto engine = engine_with_model(program);
   auto state = je::new_customer("c1");
-  for (const char* when : {"2026-01-01T10:00:00Z", "2026-01-15T15:00:00Z"}) {
-    je::Event e;
-    e.type = je::Event::Type::Track;
-    e.customer_id = "c1";
-    e.name = "order_completed";
-    e.at = at(when);
-    engine.on_event(*state, e);
-  }
+  for (const char* when : {"2026-01-01T10:00:00Z", "2026-01-15T15:00:00Z"})
+    engine->on_event(*state, purchase("c1", at(when)));
   // x = 1, t_x = 2 weeks: P(alive) starts at 1 / (1 + a / b) = 0.75 and falls.
   const je::Millis expected =
-      p_alive_crossing(config.model->bgnbd, 1, 2, at("2026-01-01T00:00:00Z"), 0.5);
-  const auto out = engine.on_time(*state, at("2027-01-01T00:00:00Z"));
+      p_alive_crossing(paper_model().bgnbd, 1, 2, at("2026-01-01T00:00:00Z"), 0.5);
+  const auto out = engine->on_time(*state, at("2027-01-01T00:00:00Z"));
   REQUIRE(out.records.size() == 1);
   CHECK(out.records[0].kind == je::Record::Kind::Exited);
   CHECK(out.records[0].detail == "exit when");
@@ -383,29 +384,22 @@ journey j {
 }
 )",
                              true, with_model());
-  je::EngineConfig config;
-  config.model = paper_model();
-  je::Engine engine(config);
-  engine.deploy(program);
+  const auto engine = engine_with_model(program);
+  const auto& model = *engine->config().model;
   std::mt19937_64 rng(19);
   for (int i = 0; i < 60; ++i) {
     auto state = je::new_customer("c" + std::to_string(i));
     je::Millis t = at("2026-01-01T00:00:00Z") + static_cast<je::Millis>(rng() % kDay);
     const int orders = 2 + static_cast<int>(rng() % 5);
     for (int k = 0; k < orders; ++k) {
-      je::Event e;
-      e.type = je::Event::Type::Track;
-      e.customer_id = state->customer_id;
-      e.name = "order_completed";
-      e.at = t;
-      e.properties = {{"amount", static_cast<double>(5 + rng() % 60)}};
-      engine.on_event(*state, e);
+      engine->on_event(*state,
+                       purchase(state->customer_id, t, static_cast<double>(5 + rng() % 60)));
       t += kDay + static_cast<je::Millis>(rng() % (20 * kDay));
     }
     for (const auto* name : {"risky", "fading", "small"}) {
       const auto& condition = program->segments.at(name).condition;
       const je::Millis now = state->clock;
-      const je::Evaluator here(*program, *state, now, nullptr, &*config.model);
+      const je::Evaluator here(*program, *state, now, nullptr, &model);
       const bool before = here.eval(condition, {}).truthy();
       const auto next = here.next_change(condition, {});
       INFO("customer " << i << ", segment " << name);
@@ -414,8 +408,8 @@ journey j {
         continue;
       }
       REQUIRE(next);
-      const je::Evaluator just_before(*program, *state, *next - 1, nullptr, &*config.model);
-      const je::Evaluator then(*program, *state, *next, nullptr, &*config.model);
+      const je::Evaluator just_before(*program, *state, *next - 1, nullptr, &model);
+      const je::Evaluator then(*program, *state, *next, nullptr, &model);
       CHECK_FALSE(just_before.eval(condition, {}).truthy());
       CHECK(then.eval(condition, {}).truthy());
     }
