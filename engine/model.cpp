@@ -13,6 +13,8 @@
 #include <boost/math/special_functions/hypergeometric_pFq.hpp>
 #include <boost/math/tools/toms748_solve.hpp>
 
+#include "engine/hash.hpp"
+
 namespace journey::engine {
 namespace {
 
@@ -86,8 +88,7 @@ std::optional<double> value_of(const PurchaseModel& model, const nlohmann::json&
 
 // Whether the purchases were counted for this model's event and value property.
 bool counted_for(const PurchaseModel& model, const Purchases& purchases) {
-  return purchases.event == model.event &&
-         purchases.value_property == model.value_property.value_or("");
+  return purchases.model == model_key(model);
 }
 
 // The function at the customer's age `age` (model units since the start of the first purchase
@@ -145,6 +146,13 @@ double expected_value(const GammaGamma& m, double x, double mean) {
 
 double expected_value(const GammaGamma& m) {
   return m.p * m.v / (m.q - 1);
+}
+
+std::uint64_t model_key(const PurchaseModel& model) {
+  // Chained rather than over a joined key: no allocation, and ("ab", "c") still differs from
+  // ("a", "bc") since the event's hash seeds the property's.
+  const std::uint64_t event = stable_hash(model.event, 0x70757263686173ULL);
+  return model.value_property ? stable_hash(*model.value_property, event) : event;
 }
 
 std::int64_t purchase_day(Millis at) {
@@ -234,8 +242,7 @@ void count_purchase(const PurchaseModel& model, std::optional<Purchases>& purcha
   const auto value = value_of(model, properties);
   if (!purchases) {
     Purchases first;
-    first.event = model.event;
-    first.value_property = model.value_property.value_or("");
+    first.model = model_key(model);
     first.first_day = day;
     first.last_day = day;
     first.days = 1;

@@ -83,6 +83,10 @@ struct ModelRead {
 /// Reads and checks a model file's JSON (unknown keys are ignored: the fit's statistics).
 ModelRead read_model(const nlohmann::json& file);
 
+/// What a model counts, as a stable hash of its event and value property: a customer's Purchases
+/// counted under another model are not read, and a purchase starts them anew.
+std::uint64_t model_key(const PurchaseModel& model);
+
 /// Counts a purchase event at `at` (one per UTC day), with its properties for the value.
 void count_purchase(const PurchaseModel& model, std::optional<Purchases>& purchases, Millis at,
                     const nlohmann::json& properties);

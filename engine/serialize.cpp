@@ -22,8 +22,8 @@
 //
 // Format 3 (written when the state counts purchases for the purchase model): format 2 with 0x03
 // in front and one more field at the end:
-//   purchases = text:event text:value_property zz:first_day zz:last_day zz:days f64:repeat_value
-//               zz:valued_days flag:last_day_valued
+//   purchases = uint:model zz:first_day zz:last_day zz:days f64:repeat_value zz:valued_days
+//               flag:last_day_valued
 // A state without purchases is written in format 2, so states written before the purchase model
 // existed read and write the same bytes.
 //
@@ -352,8 +352,7 @@ JourneyHistory read_history(Reader& in) {
 }
 
 void write_purchases(Writer& out, const Purchases& p) {
-  out.text(p.event);
-  out.text(p.value_property);
+  out.varint(p.model);
   out.zigzag(p.first_day);
   out.zigzag(p.last_day);
   out.zigzag(p.days);
@@ -364,8 +363,7 @@ void write_purchases(Writer& out, const Purchases& p) {
 
 Purchases read_purchases(Reader& in) {
   Purchases p;
-  p.event = in.text();
-  p.value_property = in.text();
+  p.model = in.varint();
   p.first_day = in.zigzag();
   p.last_day = in.zigzag();
   p.days = in.zigzag();

@@ -81,8 +81,7 @@ struct AggregateCache {
 /// per UTC day of the model's event. Kept while a model is loaded; a model of another event or
 /// value property starts the count anew.
 struct Purchases {
-  std::string event;           // what was counted: the model's event
-  std::string value_property;  // and its value property (empty without one)
+  std::uint64_t model = 0;     // what counted them: model_key() of the model's event and value
   std::int64_t first_day = 0;  // the first and the latest purchase's UTC day (days since 1970)
   std::int64_t last_day = 0;
   std::int64_t days = 0;         // days with a purchase: x, the repeat purchases, is days - 1

@@ -86,8 +86,7 @@ je::CustomerState full_state() {
 je::CustomerState full_state_with_purchases() {
   auto s = full_state();
   je::Purchases purchases;
-  purchases.event = "order_completed";
-  purchases.value_property = "amount";
+  purchases.model = 0xfedcba9876543210ULL;
   purchases.first_day = -3;  // before 1970
   purchases.last_day = 20'500;
   purchases.days = 17;
