@@ -14,6 +14,7 @@
 #include "cli/serve_support.hpp"
 #include "cli_support.hpp"
 #include "engine/model.hpp"
+#include "support/p_alive_crossing.hpp"
 
 namespace je = journey::engine;
 
@@ -44,17 +45,9 @@ journey win_back_risk {
 }
 )";
 
-// The first millisecond at which P(alive) is below `level`, for x > 0 repeat purchases, the
-// last `recency` weeks after the first purchase day, which starts at `first_day`: the closed
-// form T = (alpha + t_x) ((1 / level - 1) (b + x - 1) / a)^(1 / (r + x)) - alpha.
+// The first millisecond at which P(alive) is below `level` under the paper's model.
 je::Millis crossing(double x, double recency, je::Millis first_day, double level) {
-  const auto& m = kPaper;
-  const long double weeks =
-      (m.alpha + recency) *
-          std::pow((1 / static_cast<long double>(level) - 1) * (m.b + x - 1) / m.a, 1 / (m.r + x)) -
-      m.alpha;
-  return static_cast<je::Millis>(std::floor(static_cast<long double>(first_day) + weeks * kWeek)) +
-         1;
+  return journey::test::p_alive_crossing(kPaper, x, recency, first_day, level);
 }
 
 std::string order(const std::string& user, const std::string& at, double amount) {

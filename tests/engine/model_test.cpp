@@ -18,12 +18,14 @@
 #include "engine/state.hpp"
 #include "engine/value.hpp"
 #include "engine_support.hpp"
+#include "support/p_alive_crossing.hpp"
 
 namespace je = journey::engine;
 namespace jd = journey::dsl;
 
 using journey::test::at;
 using journey::test::build;
+using journey::test::p_alive_crossing;
 
 namespace {
 
@@ -56,20 +58,6 @@ jd::CheckOptions with_model() {
   jd::CheckOptions options;
   options.model = jd::ModelFacts{true};
   return options;
-}
-
-// The closed form of the instant P(alive) falls below `level` for x > 0 repeat purchases, the
-// last `recency` weeks after the first purchase day (at `first_day_at`): P(alive) = level solved
-// for T, T = (alpha + t_x) ((1 / level - 1) (b + x - 1) / a)^(1 / (r + x)) - alpha, and the first
-// whole millisecond after it.
-je::Millis p_alive_crossing(const je::BgNbd& m, double x, double recency, je::Millis first_day_at,
-                            double level) {
-  const long double weeks =
-      (m.alpha + recency) *
-          std::pow((1 / static_cast<long double>(level) - 1) * (m.b + x - 1) / m.a, 1 / (m.r + x)) -
-      m.alpha;
-  const long double instant = static_cast<long double>(first_day_at) + weeks * kWeek;
-  return static_cast<je::Millis>(std::floor(instant)) + 1;
 }
 
 // An engine with the paper's model, running `program`.
