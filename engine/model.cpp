@@ -237,18 +237,18 @@ ModelRead read_model(const nlohmann::json& file) {
 
 void count_purchase(const PurchaseModel& model, std::optional<Purchases>& purchases, Millis at,
                     const nlohmann::json& properties) {
-  if (purchases && !counted_for(model, *purchases)) purchases.reset();  // another model: anew
   const std::int64_t day = purchase_day(at);
-  const auto value = value_of(model, properties);
-  if (!purchases) {
-    Purchases first;
-    first.model = model_key(model);
-    first.first_day = day;
-    first.last_day = day;
-    first.days = 1;
-    purchases = std::move(first);
-    return;  // the first day's value is not a repeat transaction's
+  if (!purchases || !counted_for(model, *purchases)) {
+    // The first purchase, or the first this model counts: the count starts. The first day's
+    // value is not a repeat transaction's.
+    purchases = Purchases{};
+    purchases->model = model_key(model);
+    purchases->first_day = day;
+    purchases->last_day = day;
+    purchases->days = 1;
+    return;
   }
+  const auto value = value_of(model, properties);
   Purchases& p = *purchases;
   if (day > p.last_day) {
     p.last_day = day;
