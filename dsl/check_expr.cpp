@@ -1,5 +1,6 @@
 // Expression checks: static types (E108, E116), segments (E104), event scope (E111, E112),
-// tracking plan events and properties (E114, E115), zero windows (E110).
+// tracking plan events and properties (E114, E115), zero windows (E110), predictive functions
+// without a purchase model (E119).
 #include <algorithm>
 #include <string_view>
 
@@ -142,6 +143,23 @@ Typed check_aggregate(Context& ctx, const FileRef& file, const Expr& e, const Sc
   return result;
 }
 
+/// `p_alive()`, `expected_orders(D)`, `predicted_value(D)`: a horizon, and a model to read.
+void check_prediction(Context& ctx, const FileRef& file, const Expr& e) {
+  const std::string call(file.source.text().substr(e.span.begin, e.span.end - e.span.begin));
+  if (e.kind != ExprKind::PAlive && e.seconds <= 0) {
+    ctx.report("E110", file.path(), e.span, "`" + call + "` looks no time ahead: it is always 0");
+  }
+  if (!ctx.options.model) {
+    ctx.report("E119", file.path(), e.span, "`" + call + "` needs a purchase model").help =
+        "fit one with `journey model fit --events FILE --out model.json` and give it with "
+        "`--model model.json` (`[model] file` in journey.toml)";
+  } else if (e.kind == ExprKind::PredictedValue && !ctx.options.model->spend) {
+    ctx.report("E119", file.path(), e.span,
+               "`" + call + "` needs the spend model (Gamma-Gamma), which the model file lacks")
+        .help = "fit the model with `journey model fit --value PROPERTY` (e.g. `--value amount`)";
+  }
+}
+
 }  // namespace
 
 Diagnostic& Context::report(std::string code, const std::string& file, Span span,
@@ -279,6 +297,12 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
     case ExprKind::Has:
       for (const auto& operand : e.operands) check_expr(ctx, file, operand, scope);
       result.type = Type::Bool;
+      break;
+    case ExprKind::PAlive:
+    case ExprKind::ExpectedOrders:
+    case ExprKind::PredictedValue:
+      check_prediction(ctx, file, e);
+      result.type = Type::Number;
       break;
   }
   return result;

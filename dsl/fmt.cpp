@@ -173,6 +173,9 @@ std::string print_expr(const Expr& e) {
     case ExprKind::SinceValue: return "since(" + print_expr(e.operands.at(0)) + ")";
     case ExprKind::Last: return "last(" + event_name_text(e.text) + ")" + path_text(e.path);
     case ExprKind::Has: return "has(" + print_expr(e.operands.at(0)) + ")";
+    case ExprKind::PAlive: return "p_alive()";
+    case ExprKind::ExpectedOrders: return "expected_orders(" + print_duration(e.seconds) + ")";
+    case ExprKind::PredictedValue: return "predicted_value(" + print_duration(e.seconds) + ")";
   }
   return "none";
 }

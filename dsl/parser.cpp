@@ -115,6 +115,7 @@ template <> inline constexpr ErrorText error_message<g::quiet_end>            = 
 template <> inline constexpr ErrorText error_message<g::cap_count>            = {"E001", "expected a whole number after `cap`, as in `cap 2 per 7d`"};
 template <> inline constexpr ErrorText error_message<g::k_per>                = {"E001", "expected `per` after the cap count"};
 template <> inline constexpr ErrorText error_message<g::cap_duration>         = {"E001", "expected a duration such as `7d` after `per`"};
+template <> inline constexpr ErrorText error_message<g::horizon_duration>     = {"E001", "expected a duration such as `30d` inside `expected_orders(...)` or `predicted_value(...)`"};
 template <> inline constexpr ErrorText error_message<g::header_clause>        = {"E001", "expected a header clause"};
 template <> inline constexpr ErrorText error_message<g::journey_name>         = {"E001", "expected a journey name after `journey`"};
 template <> inline constexpr ErrorText error_message<g::open_journey>         = {"E001", "expected `{` after the journey name"};
@@ -150,8 +151,10 @@ std::vector<std::string> suggestion_words() {
                        std::is_same_v<Rule, g::set_value> ||
                        std::is_same_v<Rule, g::segment_condition> ||
                        std::is_same_v<Rule, g::field_value> || std::is_same_v<Rule, g::since_arg>) {
-    return {"customer", "event", "trigger", "now", "true",  "false", "none", "count",
-            "sum",      "avg",   "min",     "max", "since", "last",  "has",  "not"};
+    return {"customer",       "event", "trigger", "now", "true",    "false",
+            "none",           "count", "sum",     "avg", "min",     "max",
+            "since",          "last",  "has",     "not", "p_alive", "expected_orders",
+            "predicted_value"};
   } else {
     return {};
   }
@@ -582,7 +585,8 @@ using Selector = pegtl::parse_tree::selector<
         g::path_segment, g::lit_now, g::lit_true, g::lit_false, g::lit_none, g::count_call,
         g::aggregate_call, g::agg_name, g::event_property, g::agg_where, g::agg_within,
         g::where_clause<g::sp>, g::since_call, g::since_event, g::since_value, g::last_call,
-        g::has_call, g::duration, g::number, g::string_lit, g::event_name, g::plain_event_name>>;
+        g::has_call, g::p_alive_call, g::horizon_call, g::horizon_name, g::duration, g::number,
+        g::string_lit, g::event_name, g::plain_event_name>>;
 
 using Node = pegtl::parse_tree::node;
 
@@ -1194,6 +1198,16 @@ class TreeReader {
     if (n.is_type<g::has_call>()) {
       e.kind = ExprKind::Has;
       e.operands.push_back(read_expr(*n.children.at(0)));
+      return e;
+    }
+    if (n.is_type<g::p_alive_call>()) {
+      e.kind = ExprKind::PAlive;
+      return e;
+    }
+    if (n.is_type<g::horizon_call>()) {
+      e.kind = text_of(*find<g::horizon_name>(n)) == "expected_orders" ? ExprKind::ExpectedOrders
+                                                                       : ExprKind::PredictedValue;
+      e.seconds = read_duration(*find<g::duration>(n));
       return e;
     }
     return e;

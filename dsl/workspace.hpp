@@ -25,10 +25,17 @@ struct TrackingPlan {
   std::map<std::string, std::vector<PlanProperty>> events;
 };
 
+/// What the checks know of the purchase model that `p_alive()`, `expected_orders(D)` and
+/// `predicted_value(D)` read (`--model FILE`, `[model] file` in journey.toml).
+struct ModelFacts {
+  bool spend = false;  // it has Gamma-Gamma (fitted with `--value`): predicted_value() works
+};
+
 /// What the checks may know beyond the scripts themselves.
 struct CheckOptions {
   std::vector<std::string> channels;  // allowed channels; empty means any
   std::optional<TrackingPlan> plan;   // when given, unknown events and properties are reported
+  std::optional<ModelFacts> model;    // without one, the predictive functions are errors (E119)
 };
 
 /// One parsed file.

@@ -37,7 +37,8 @@ struct Reads {
       case dsl::ExprReads::Nothing:
       case dsl::ExprReads::Trigger:
       case dsl::ExprReads::Clock:
-      case dsl::ExprReads::Presence: break;
+      case dsl::ExprReads::Presence:
+      case dsl::ExprReads::Purchases: break;  // the state's count (Purchases), not a timeline
     }
     for (const auto& o : e.operands) walk(o, aggregate_event);
     for (const auto& w : e.where) walk(w, aggregate_event);
@@ -81,14 +82,15 @@ void each_expression(Journey& j, const F& f) {
 }
 
 // Whether a `where` reads anything besides the tested event and constants: `trigger.`, `now`,
-// customer data, segments or timelines make a kept fold stale.
+// customer data, segments, timelines or purchases make a kept fold stale.
 bool reads_beyond_event(const dsl::Expr& e) {
   switch (dsl::reads_of(e.kind)) {
     case dsl::ExprReads::Customer:
     case dsl::ExprReads::Trigger:
     case dsl::ExprReads::Clock:
     case dsl::ExprReads::Segment:
-    case dsl::ExprReads::Timeline: return true;
+    case dsl::ExprReads::Timeline:
+    case dsl::ExprReads::Purchases: return true;
     case dsl::ExprReads::Nothing:
     case dsl::ExprReads::Event:
     case dsl::ExprReads::Presence: break;

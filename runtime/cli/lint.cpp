@@ -13,6 +13,7 @@
 #include "dsl/render.hpp"
 #include "dsl/workspace.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/cli/load.hpp"
 
 namespace journey::cli {
 
@@ -26,6 +27,7 @@ struct LintArgs {
   std::vector<std::string> channels;
   std::string color = "auto";
   std::string explain;
+  std::string model;
 };
 
 int explain_code(const std::string& code) {
@@ -70,6 +72,9 @@ int lint(const LintArgs& args) {
     }
     options.plan = std::move(loaded.plan);
   }
+  const auto model = load_model_flag(args.model, "lint");
+  if (model.exit_code != kExitOk) return model.exit_code;
+  options.model = engine::model_facts(model.model);
 
   dsl::Workspace ws;
   dsl::add_paths(ws, args.paths);
@@ -113,6 +118,9 @@ void add_lint(CLI::App& app, Run& run) {
       ->delimiter(',');
   sub->add_option("--color", args->color, "Colour the text output")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  sub->add_option("--model", args->model,
+                  "Purchase model (journey model fit --out): without one, p_alive(), "
+                  "expected_orders() and predicted_value() are errors (E119)");
   sub->add_option("--explain", args->explain, "Explain a diagnostic code, e.g. E104");
   sub->callback([&run, args] { run = [args] { return lint(*args); }; });
 }

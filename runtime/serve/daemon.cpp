@@ -172,6 +172,7 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
        {"port", endpoint.port()},
        {"db", config.db_path},
        {"journeys", config.journeys_dir},
+       {"model", config.model_file.empty() ? "none" : config.model_file},
        {"shards", shard_count},
        {"cluster", cluster ? json(config.cluster->node) : json(nullptr)},
        {"auth", config.tokens.empty() ? "none (loopback only)" : "bearer"}});
@@ -239,7 +240,9 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
   } else if (std::holds_alternative<ListJourneys>(intent)) {
     reply(list_journeys(request));
   } else if (auto* lint = std::get_if<LintScript>(&intent)) {
-    reply(json_response(request, http::status::ok, lint_script(lint->text)));
+    dsl::CheckOptions checks;
+    checks.model = engine::model_facts(config.engine.model);
+    reply(json_response(request, http::status::ok, lint_script(lint->text, checks)));
   } else if (std::holds_alternative<ReloadJourneys>(intent)) {
     auto [ok, body] = deployments->reload("api");
     reply(json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));

@@ -14,12 +14,14 @@ Deployments::Deployments(std::string journeys_dir, engine::Engine& engine,
       engine_mutex_(engine_mutex),
       store_(store),
       metrics_(metrics),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)) {
+  checks_.model = engine::model_facts(engine_.config().model);
+}
 
 void Deployments::start(bool serve_last_stored) {
   std::shared_ptr<const engine::Program> last_stored;
   for (const auto& deployment : store_.deployments()) {
-    auto set = compile_files(deployment.files);
+    auto set = compile_files(deployment.files, checks_);
     if (!set.ok()) {
       log(LogLevel::Warn, "a stored deployment no longer compiles; its runs cannot continue",
           {{"deployment", deployment.id}});
@@ -37,7 +39,7 @@ void Deployments::start(bool serve_last_stored) {
     log(LogLevel::Info, "serving the cluster's live deployment", {{"deployment", live().first}});
     return;
   }
-  auto set = load_journey_dir(journeys_dir_);
+  auto set = load_journey_dir(journeys_dir_, checks_);
   if (set.ok()) {
     auto deployment = set.deployment;
     deployment.deployed_at = clock_();
@@ -56,7 +58,7 @@ void Deployments::start(bool serve_last_stored) {
 void Deployments::adopt(const Deployment& deployment) {
   std::lock_guard reload_lock(reload_mutex_);
   if (deployment.id == live().first) return;
-  auto set = compile_files(deployment.files);
+  auto set = compile_files(deployment.files, checks_);
   if (!set.ok()) {
     throw DeployError("the deployment " + deployment.id + " does not compile here:\n" +
                       summarize_errors(set.diagnostics));
@@ -80,7 +82,7 @@ void Deployments::deploy(const JourneySet& set, const Deployment& deployment) {
 
 std::pair<bool, json> Deployments::reload(const std::string& reason) {
   std::lock_guard reload_lock(reload_mutex_);
-  auto set = load_journey_dir(journeys_dir_);
+  auto set = load_journey_dir(journeys_dir_, checks_);
   if (!set.ok()) {
     ++metrics_.reloads_refused;
     log(LogLevel::Error, "reload refused: journey scripts have errors; the running set stays",

@@ -14,9 +14,9 @@ std::string deployment_id(const std::vector<std::pair<std::string, std::string>>
   return engine::hex16(hash);
 }
 
-JourneySet finish(dsl::Workspace& ws) {
+JourneySet finish(dsl::Workspace& ws, const dsl::CheckOptions& options) {
   JourneySet set;
-  dsl::check(ws, {});
+  dsl::check(ws, options);
   for (const auto& file : ws.files) {
     set.deployment.files.emplace_back(file.source->path(), file.source->text());
   }
@@ -33,16 +33,17 @@ JourneySet finish(dsl::Workspace& ws) {
 
 }  // namespace
 
-JourneySet load_journey_dir(const std::string& dir) {
+JourneySet load_journey_dir(const std::string& dir, const dsl::CheckOptions& options) {
   dsl::Workspace ws;
   dsl::add_paths(ws, {dir});
-  return finish(ws);
+  return finish(ws, options);
 }
 
-JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files) {
+JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files,
+                         const dsl::CheckOptions& options) {
   dsl::Workspace ws;
   for (const auto& [path, text] : files) dsl::add_source(ws, path, text);
-  return finish(ws);
+  return finish(ws, options);
 }
 
 std::string summarize_errors(const nlohmann::json& diagnostics) {
@@ -62,10 +63,10 @@ std::string summarize_errors(const nlohmann::json& diagnostics) {
   return out;
 }
 
-nlohmann::json lint_script(const std::string& text) {
+nlohmann::json lint_script(const std::string& text, const dsl::CheckOptions& options) {
   dsl::Workspace ws;
   dsl::add_source(ws, "request.journey", text);
-  dsl::check(ws, {});
+  dsl::check(ws, options);
   return nlohmann::json::parse(dsl::render_json(ws));
 }
 

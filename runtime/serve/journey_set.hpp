@@ -23,15 +23,16 @@ struct JourneySet {
 };
 
 /// Reads every `*.journey` file under `dir` (recursively, sorted by path), checks and compiles.
-JourneySet load_journey_dir(const std::string& dir);
+JourneySet load_journey_dir(const std::string& dir, const dsl::CheckOptions& options);
 
 /// Checks and compiles files already in memory (a stored deployment).
-JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files);
+JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files,
+                         const dsl::CheckOptions& options);
 
 /// The errors of a diagnostics document as `file:line:col: error[CODE]: message` lines.
 std::string summarize_errors(const nlohmann::json& diagnostics);
 
 /// Lints one posted script: the same JSON document as `journey lint --format json`.
-nlohmann::json lint_script(const std::string& text);
+nlohmann::json lint_script(const std::string& text, const dsl::CheckOptions& options);
 
 }  // namespace journey::runtime

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli/cli_support.hpp"
+
 using namespace journey::runtime;
 
 TEST_CASE("config: embedded defaults", "[config]") {
@@ -174,4 +176,48 @@ TEST_CASE("config: [cluster] makes the daemon a node of a cluster", "[config]") 
             == "j.toml:6: `cluster.lease_round`: must be at most half of cluster.lease_ttl");
   CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"a\"\npartition = 8\n") ==
         "j.toml:5: `cluster.partition`: unknown key");
+}
+
+TEST_CASE("config: [model] file is read from the file's folder, and named in its errors",
+          "[config]") {
+  const journey::test::TempDir dir;
+  dir.write("models/model.json", R"({"format": "journey-model", "version": 1,
+    "event": "purchase", "unit": "day", "unit_days": 1,
+    "bg_nbd": {"r": 0.243, "alpha": 30.9, "a": 0.793, "b": 2.426},
+    "gamma_gamma": {"property": "total", "p": 6.25, "q": 3.74, "v": 15.44}})");
+  const std::string base = dir.path.string();
+  const Config config = parse_config("[model]\nfile = \"models/model.json\"\n", "j.toml", base);
+  CHECK(config.model_file == (dir.path / "models/model.json").string());
+  REQUIRE(config.engine.model);
+  CHECK(config.engine.model->event == "purchase");
+  CHECK(config.engine.model->unit_days == 1);
+  CHECK(config.engine.model->bgnbd.alpha == 30.9);
+  CHECK(config.engine.model->value_property == "total");
+  CHECK_FALSE(load_config(std::nullopt, {}).engine.model);
+
+  auto message = [&base](const std::string& text) {
+    try {
+      parse_config(text, "j.toml", base);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message("[model]\nfile = \"models/model.json\"\nrefit = true\n") ==
+        "j.toml:3: `model.refit`: unknown key");
+  CHECK(message("\n[model]\n") ==
+        "j.toml:2: `model`: needs `file`, the model file of `journey model fit --out`");
+  CHECK(message("[model]\nfile = \"none.json\"\n") ==
+        "j.toml:2: `model.file`: " + (dir.path / "none.json").string() +
+            ": cannot read the model file");
+  dir.write("bad.json", R"({"format": "journey-model", "version": 1, "event": "purchase",
+    "unit_days": 7, "bg_nbd": {"r": 0.243, "alpha": -4, "a": 0.793, "b": 2.426}})");
+  CHECK(message("[model]\nfile = \"bad.json\"\n") ==
+        "j.toml:2: `model.file`: " + (dir.path / "bad.json").string() +
+            ": $.bg_nbd.alpha: expected a positive number");
+  dir.write("text.json", "{\"format\": \"journey-model\",\n  r = 0.243}\n");
+  CHECK(message("[model]\nfile = \"text.json\"\n")
+            .rfind("j.toml:2: `model.file`: " + (dir.path / "text.json").string() +
+                       ": not JSON: parse error at line 2, column 3: ",
+                   0) == 0);
 }
