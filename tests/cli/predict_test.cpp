@@ -164,7 +164,7 @@ TEST_CASE("lint, simulate and explain need --model for the predictive functions"
                                         "error at line 1, column 2: "));
 }
 
-TEST_CASE("serve: [model] file feeds the predictive functions; without it, no start",
+TEST_CASE("serve: [model] file feeds the predictive functions, and without it no start",
           "[predict][serve]") {
   using namespace journey::test::serve;
   TempDir dir;
