@@ -195,7 +195,13 @@ int main(int argc, char** argv) try {
                     R"(","properties":{"plan":"trial","source":"bench"}})");
   }
   auto requests = batch_requests(lines, options.batch);
+  auto servers_cpu = [&] {
+    double total = 0;
+    for (int i = 0; i < servers.size(); ++i) total += journey::test::process_cpu_seconds(servers.pid(i));
+    return total;
+  };
   const double cpu_before = a.process->cpu_seconds() + b.process->cpu_seconds();
+  const double servers_before = servers_cpu();
   auto result = drive({a.process->port(), b.process->port()}, requests, options.connections, 0);
   const auto acknowledged = static_cast<double>(result.accepted + result.duplicates);
   const double rate = acknowledged / result.seconds;
@@ -218,12 +224,15 @@ int main(int argc, char** argv) try {
   }
   const double processed_after = since(ingest_started);
   const double cpu = a.process->cpu_seconds() + b.process->cpu_seconds() - cpu_before;
+  const double servers_used = servers_cpu() - servers_before;
   figure("every event processed (consumed, committed to its partition log)",
          fixed(processed_after, 1) + " s after the first post = " +
              grouped(acknowledged / processed_after) + " events/s",
          "(none)", std::nullopt);
   figure("node CPU per event (both nodes, ingest + processing)",
          fixed(cpu * 1e6 / acknowledged, 1) + " us", "(none)", std::nullopt);
+  figure("nats-server CPU per event (three servers)",
+         fixed(servers_used * 1e6 / acknowledged, 1) + " us", "(none)", std::nullopt);
   // Let the materializers copy every customer, then count what JetStream holds.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   std::uint64_t bytes = 0;
