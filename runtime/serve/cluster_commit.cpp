@@ -74,7 +74,12 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     w.takeover = part.takeover;
     w.part = &part;
     if (!part.owned || !leases_->holds(p)) {
+      // Its lease not renewed in time: the commit is refused. Its events are acknowledged in the
+      // stream and the consumer has gone past them, so the partition cannot go on here: it is let
+      // go, and its next owner (this node again, perhaps) continues from the log's cursor.
       w.failed = true;
+      if (part.owned) lost_here.emplace_back(p, w.takeover);
+      part.owned = false;
       work.push_back(std::move(w));
       continue;
     }
@@ -116,6 +121,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
         // Another node appended since (it owns the partition now), or the log stayed out of
         // reach (a retry with the same Nats-Msg-Id would have found a stored record).
         w.failed = true;
+        w.part->owned = false;  // no later commit of it may be appended past this one's events
         lost_here.emplace_back(w.p, w.takeover);
         continue;
       }
@@ -135,6 +141,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     for (auto& w : work) {
       if (w.p == p && !w.failed) {
         w.failed = true;
+        w.part->owned = false;
         lost_here.emplace_back(p, w.takeover);
       }
     }
@@ -165,6 +172,18 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
   return ok;
 }
 
+void ClusterNode::refused(int p) {
+  auto& part = partition(p);
+  std::uint64_t takeover = 0;
+  {
+    std::lock_guard lock(part.mutex);
+    if (!part.owned) return;
+    part.owned = false;  // nothing of it is appended from now on
+    takeover = part.takeover;
+  }
+  give_up(p, takeover, "a group of its inputs was not committed");
+}
+
 void ClusterNode::applied(bool ok) {
   std::vector<std::pair<int, std::uint64_t>> failed;  // partition, ownership
   bool actions = false;
@@ -172,6 +191,7 @@ void ClusterNode::applied(bool ok) {
     auto& part = partition(done.partition);
     std::lock_guard lock(part.mutex);
     if (!ok) {
+      part.owned = false;
       failed.emplace_back(done.partition, done.takeover);
       continue;
     }

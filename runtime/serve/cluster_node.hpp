@@ -122,6 +122,7 @@ class ClusterNode final : public Replica {
   bool erasing(int partition, const std::string& customer_id, std::uint64_t sequence,
                engine::Millis at, const std::vector<std::string>& message_ids) override;
   void erased(int partition, const std::string& customer_id) override;
+  void refused(int partition) override;
 
   /// The cluster's status as `journey cluster status` reads it, without a node of its own.
   static nlohmann::json read_status(const ClusterConfig& config, const Retention& retention);

@@ -110,6 +110,7 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
     result.error = e.what();
     log(LogLevel::Error, "erasure failed",
         {{"customer_id", input.customer_id}, {"error", e.what()}});
+    if (parts_.replica != nullptr) parts_.replica->refused(partition);
   }
 }
 
@@ -164,6 +165,7 @@ void Shard::process(std::vector<ShardInput> inputs) {
       result.error = std::string("storage failure: ") + e.what();
     }
     log(LogLevel::Error, "commit failed", {{"shard", index_}, {"error", e.what()}});
+    if (parts_.replica != nullptr) parts_.replica->refused(static_cast<int>(index_));
   }
   // Customers not written (duplicates, failures) need no cache entry.
   for (auto it = cache_.begin(); it != cache_.end();) {
