@@ -140,8 +140,8 @@ void PartitionLeases::renew() {
   std::vector<Outgoing> out;
   out.reserve(mine.size());
   for (const auto& [partition, ownership] : mine) {
-    out.push_back({leases_.subject(lease_key(partition)), "", settings_.node,
-                   ownership.lease_revision, {}});
+    out.push_back(
+        {leases_.subject(lease_key(partition)), "", settings_.node, ownership.lease_revision, {}});
   }
   const auto asked = std::chrono::steady_clock::now();
   const auto results = renewals_.publish(out, settings_.ttl_ms);

@@ -58,9 +58,9 @@ struct CheckHealth {};
 struct CheckReady {};
 
 /// What a request asks the daemon to do.
-using Intent = std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys,
-                            LintScript, ReloadJourneys, ReadMetrics, ClusterStatus, CheckHealth,
-                            CheckReady>;
+using Intent =
+    std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys, LintScript,
+                 ReloadJourneys, ReadMetrics, ClusterStatus, CheckHealth, CheckReady>;
 
 /// A request turned into work, or answered at once.
 using Routed = std::variant<Intent, HttpResponse>;

@@ -62,10 +62,10 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     LogRecord record;
   };
   std::vector<Work> work;
-  std::vector<std::unique_lock<std::mutex>> locks;  // in partition order
+  std::vector<std::unique_lock<std::mutex>> locks;       // in partition order
   std::vector<std::pair<int, std::uint64_t>> lost_here;  // partition, ownership
-  const auto max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(
-      64 * 1024, handles_.nats->max_payload() / 2));
+  const auto max_bytes =
+      static_cast<std::size_t>(std::max<std::int64_t>(64 * 1024, handles_.nats->max_payload() / 2));
   for (const auto& [p, indexes] : by_partition) {
     auto& part = partition(p);
     locks.emplace_back(part.mutex);
@@ -105,8 +105,11 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     std::vector<Work*> round;
     for (auto& w : work) {
       if (w.failed || w.next >= w.chunks.size()) continue;
-      out.push_back({Layout::log_subject(w.p), log_->message_id(w.p, w.part->fence),
-                     w.chunks[w.next], w.part->fence, {}});
+      out.push_back({Layout::log_subject(w.p),
+                     log_->message_id(w.p, w.part->fence),
+                     w.chunks[w.next],
+                     w.part->fence,
+                     {}});
       round.push_back(&w);
     }
     if (out.empty()) break;
@@ -224,8 +227,12 @@ std::set<int> ClusterNode::publish_actions(
   std::vector<int> partition_of_message;
   out.reserve(actions.size());
   for (const auto& [p, action] : actions) {
-    out.push_back({handles_.layout->outbox_subject(p, handles_.layout->customer_key(action->customer_id)),
-                   action->action_id, action->payload, std::nullopt, {}});
+    out.push_back(
+        {handles_.layout->outbox_subject(p, handles_.layout->customer_key(action->customer_id)),
+         action->action_id,
+         action->payload,
+         std::nullopt,
+         {}});
     partition_of_message.push_back(p);
   }
   // The records are in the logs: their actions must reach the outbox. While the stream does not
@@ -251,7 +258,8 @@ std::set<int> ClusterNode::publish_actions(
           {{"actions", out.size()}});
       return failing;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 200 << std::min(attempt, 4))));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::min(2000, 200 << std::min(attempt, 4))));
   }
   return {};
 }
@@ -337,8 +345,8 @@ void ClusterNode::materialize(int p, Partition& part, bool cut_log) {
     const auto there = handles_.partition_meta->get(meta_key);
     if (there && decode_partition(there->value).seq >= value.seq) return;  // a newer owner's
     const auto last = nats.last_sequence(handles_.partition_meta->stream(), subject);
-    result = publisher_->publish({{subject, "", encode(value), last, {}}},
-                                 cluster_.ack_timeout_ms)[0];
+    result =
+        publisher_->publish({{subject, "", encode(value), last, {}}}, cluster_.ack_timeout_ms)[0];
   }
   if (!result.error.empty()) {
     log(LogLevel::Warn, "cluster: a partition's value was not stored",

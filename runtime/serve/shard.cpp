@@ -202,7 +202,9 @@ void Shard::process(std::vector<ShardInput> inputs) {
         const auto now = std::chrono::steady_clock::now();
         if (now - failure_logged_at_ >= std::chrono::seconds(1)) {
           log(LogLevel::Error, "commit failed",
-              {{"shard", index_}, {"error", error}, {"failed_since_last_line", failures_unlogged_}});
+              {{"shard", index_},
+               {"error", error},
+               {"failed_since_last_line", failures_unlogged_}});
           failure_logged_at_ = now;
           failures_unlogged_ = 0;
         }
