@@ -219,7 +219,8 @@ int graph(const GraphArgs& args) {
 
 void add_graph(CLI::App& app, Run& run) {
   auto args = std::make_shared<GraphArgs>();
-  auto* sub = app.add_subcommand("graph", "Draw the compiled state machine of each journey");
+  auto* sub = app.add_subcommand(
+      "graph", "Draw the compiled state machine of each journey, or one journey's canvas (svg)");
   sub->add_option("paths", args->paths, "Journey files or folders")->required();
   sub->add_option("--journey", args->journey, "Only this journey");
   sub->add_option("--format", args->format,
