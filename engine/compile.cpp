@@ -442,6 +442,22 @@ nlohmann::json fields_json(const std::vector<dsl::Field>& with) {
 
 }  // namespace
 
+std::string entry_text(const EntryRule& rule, bool with_where) {
+  static constexpr const char* kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                              "thursday", "friday", "saturday"};
+  switch (rule.kind) {
+    case dsl::EntryKind::On:
+      return "on " + rule.event +
+             (with_where && rule.where ? " where " + expr_text(*rule.where) : "");
+    case dsl::EntryKind::When: return "when " + expr_text(*rule.condition);
+    case dsl::EntryKind::Every:
+      return std::string("every ") + (rule.weekday < 0 ? "day" : kWeekdays[rule.weekday]) + " at " +
+             time_of_day_text(rule.time_of_day) +
+             (rule.where ? " when " + expr_text(*rule.where) : "");
+  }
+  return "";
+}
+
 const char* op_kind_name(const Op& op) {
   return std::visit([](const auto& payload) { return std::decay_t<decltype(payload)>::kName; },
                     op.payload);

@@ -594,12 +594,13 @@ class Call {
       }
       const Op& op = j.ops.at(pc);
       if (op.step_head) {
-        run.step = op.step_id;
         {
           auto& added = record(Record::Kind::Step, jname, run.version);
           added.step = op.step_id;
           added.variant = run.variant;
+          added.detail = run.step;  // the step the run comes from ("" as it enters)
         }
+        run.step = op.step_id;
       }
       const At at{jname, run, j, p, op, pc, Scope{&run.event, &run.trigger}};
       // One run_op per payload kind: a kind without one does not compile.
@@ -683,6 +684,11 @@ class Call {
   Next run_op(const SplitOp& split, const At& at) {
     const std::size_t i = split_variant(st_.customer_id, at.jname, at.op.step_id, split.variants);
     at.run.variant = split.variants.at(i).name;
+    {
+      auto& added = record(Record::Kind::Variant, at.jname, at.run.version);
+      added.step = at.op.step_id;
+      added.variant = at.run.variant;
+    }
     if (tracing_) trace(at.jname, "split at " + at.op.step_id + ": variant " + at.run.variant);
     return split.variants.at(i).target;
   }
@@ -1057,7 +1063,9 @@ nlohmann::json Engine::describe(const CustomerState& state) const {
   nlohmann::json journeys = nlohmann::json::object();
   for (const auto& [name, h] : state.history) {
     if (h.entries == 0) continue;
-    journeys[name] = {{"entries", h.entries}, {"last_entry", format_timestamp(h.last_entry)}};
+    journeys[name] = {{"entries", h.entries},
+                      {"last_entry", format_timestamp(h.last_entry)},
+                      {"version", h.version}};
   }
   out["journeys"] = std::move(journeys);
   const auto next = next_wakeup(state, true);

@@ -66,16 +66,18 @@ struct EngineConfig {
   std::optional<PurchaseModel> model;  // read by p_alive(), expected_orders(), predicted_value()
 };
 
-/// Something the reports count: entries, exits, steps, goals, sends, errors.
+/// Something the reports count: entries, exits, steps, goals, sends, errors, split variants
+/// (engine/counts.hpp turns them into counters).
 struct Record {
-  enum class Kind : std::uint8_t { Entered, Exited, Step, Goal, Send, Suppressed, Error };
+  enum class Kind : std::uint8_t { Entered, Exited, Step, Goal, Send, Suppressed, Error, Variant };
   Kind kind = Kind::Entered;
   std::string customer_id;
   std::string journey;
   std::string version;
-  std::string step;     // Step, Send, Suppressed
-  std::string variant;  // split variant the run is in, if any
-  std::string detail;   // Exited: reason; Goal: goal name; Suppressed: reason; Error: message
+  std::string step;     // Exited: the step it left from; Step, Send, Suppressed; Variant: the split
+  std::string variant;  // split variant the run is in, if any (Variant: the one it was put in)
+  std::string detail;   // Exited: reason; Goal: goal name; Suppressed: reason; Error: message;
+                        // Step: the step the run came from ("" as it enters)
   Millis at = 0;
 };
 

@@ -265,6 +265,10 @@ using dsl::duration_text;
 using dsl::expr_text;
 using dsl::time_of_day_text;
 
+/// An entry rule as a script writes it: `on signup`, `when EXPR`, `every monday at 09:00 when
+/// EXPR`; an `on` rule's `where EXPR` only with `with_where`.
+std::string entry_text(const EntryRule& rule, bool with_where);
+
 /// The name of an op's kind, as printed in the IR ("send", "wait_up_to", ...).
 const char* op_kind_name(const Op& op);
 

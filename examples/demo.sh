@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The walkthrough of examples/README.md, end to end: lint, graph, simulate --report, explain,
-# then the daemon on a loopback port with one live sign-up.
+# The walkthrough of examples/README.md, end to end: lint, graph, simulate --report (and the same
+# report as an HTML page), explain, then the daemon on a loopback port, fed the sample events and
+# one live sign-up, with its console at /ui. Run from a terminal, the daemon keeps serving the
+# console until Enter or Ctrl-C.
 #
 #   examples/demo.sh [BUILD_DIR]      (default: build/dev; or set JOURNEY=path/to/journey)
+#   The HTML report goes to BUILD_DIR/demo-report.html.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +32,13 @@ step "3. Dry-run every journey over 40 customers' January" \
 "$journey" simulate stdlib-journeys --events examples/data/events.ndjson \
   --model examples/model.json --until 2026-02-15T00:00:00Z --report
 
+report="$build/demo-report.html"
+step "3b. The same report as a page to open or attach to a review: each journey's canvas with its counts" \
+  "journey simulate stdlib-journeys --events examples/data/events.ndjson --model examples/model.json --until 2026-02-15T00:00:00Z --report-html demo-report.html"
+"$journey" simulate stdlib-journeys --events examples/data/events.ndjson \
+  --model examples/model.json --until 2026-02-15T00:00:00Z --report-html "$report" >/dev/null
+echo "wrote $report (open it in a browser: file://$(cd "$(dirname "$report")" && pwd)/$(basename "$report"))"
+
 step "4. The first actions of that run" \
   "journey simulate stdlib-journeys --events examples/data/events.ndjson --model examples/model.json --until 2026-02-15T00:00:00Z | head -5"
 "$journey" simulate stdlib-journeys --events examples/data/events.ndjson \
@@ -39,7 +49,7 @@ step "5. Why did customer c0000002 get (or not get) a message?" \
 "$journey" explain stdlib-journeys --events examples/data/events.ndjson --model examples/model.json \
   --customer c0000002 --journey cart_abandonment | head -20 || true
 
-step "6. Serve: the daemon with the sample configuration, one live sign-up" \
+step "6. Serve: the daemon with the sample configuration, the sample events, one live sign-up" \
   "journey serve --config journey.toml --journeys stdlib-journeys --listen 127.0.0.1:0"
 work="$(mktemp -d)"
 cp examples/journey.toml examples/model.json "$work/"
@@ -58,6 +68,12 @@ if [[ -z "$port" ]]; then
   cat "$work/serve.err" >&2
   exit 1
 fi
+echo "\$ curl -X POST http://127.0.0.1:$port/v1/batch ... --data @examples/data/events.ndjson (as one batch)"
+{ printf '{"batch":['; paste -sd, examples/data/events.ndjson; printf ']}'; } >"$work/sample.json"
+curl -sS -X POST "http://127.0.0.1:$port/v1/batch" \
+  -H 'Authorization: Bearer demo-ingest-token-change-me' -H 'Content-Type: application/json' \
+  --data-binary @"$work/sample.json"
+echo
 now="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 body='{"batch":[
  {"type":"identify","userId":"demo-1","timestamp":"'"$now"'","messageId":"demo-1-a",
@@ -78,3 +94,12 @@ cat "$work/email.ndjson" 2>/dev/null || echo "(no email action yet)"
 echo "\$ curl http://127.0.0.1:$port/v1/customers/demo-1 -H 'Authorization: Bearer demo-read-token-change-me'"
 curl -sS "http://127.0.0.1:$port/v1/customers/demo-1" -H 'Authorization: Bearer demo-read-token-change-me'
 echo
+
+step "7. The console: the journeys, each one's canvas with live counts, the customers" \
+  "open http://127.0.0.1:$port/ui"
+console="$(sed -n 's/^console at //p' "$work/serve.out" | head -1)"
+echo "Console: $console   (sign in with the read token demo-read-token-change-me)"
+if [[ -t 0 && -t 1 ]]; then
+  echo "The daemon serves the console until you press Enter (or Ctrl-C)."
+  read -r || true
+fi

@@ -1,11 +1,13 @@
-// `journey graph PATH... [--journey NAME] --format dot|mermaid`: draw the compiled state machines.
-// States are the wait points (named by label or line) plus start and end; edges carry the event,
-// timeout or timer, the guards along the way, and the sends and other actions in order.
+// `journey graph PATH... [--journey NAME] --format dot|mermaid|svg`: draw the compiled journeys.
+// dot and mermaid draw the state machine: the wait points (named by label or line) plus start and
+// end; edges carry the event, timeout or timer, the guards along the way, and the sends and other
+// actions in order. svg draws the console's canvas (runtime/canvas): one box per step.
 #include <iostream>
 #include <memory>
 #include <sstream>
 
 #include "engine/program.hpp"
+#include "runtime/canvas/svg.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/load.hpp"
 
@@ -17,9 +19,6 @@ struct GraphArgs {
   std::string journey;
   std::string format = "dot";
 };
-
-constexpr const char* kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday",
-                                     "thursday", "friday", "saturday"};
 
 std::string state_label(const engine::Journey& j, const engine::State& s) {
   const engine::Op& op = j.ops[s.op];
@@ -45,18 +44,8 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
   switch (t.trigger) {
     case engine::TriggerKind::Entry: {
       std::string out;
-      for (const auto& e : j.entries) {
-        if (!out.empty()) out += " | ";
-        switch (e.kind) {
-          case dsl::EntryKind::On: out += "on " + e.event; break;
-          case dsl::EntryKind::When: out += "when " + engine::expr_text(*e.condition); break;
-          case dsl::EntryKind::Every:
-            out += std::string("every ") + (e.weekday < 0 ? "day" : kWeekdays[e.weekday]) + " at " +
-                   engine::time_of_day_text(e.time_of_day);
-            if (e.where) out += " when " + engine::expr_text(*e.where);
-            break;
-        }
-      }
+      for (const auto& e : j.entries)
+        out += (out.empty() ? "" : " | ") + engine::entry_text(e, false);
       return "entry " + out;
     }
     case engine::TriggerKind::Timer: {
@@ -152,18 +141,27 @@ void draw_dot(std::ostream& out, const engine::Journey& j) {
   out << "}\n";
 }
 
-std::string mermaid_text(const std::string& text) {
-  // Mermaid labels cannot hold `:` after the first one, `;` or quotes unescaped.
+std::string mermaid_text(const std::string& text, bool in_state_name) {
+  // Mermaid ends a transition label at a second `:` or a `;`, takes `#` for the start of an entity
+  // code and a `"` for the end of a state name. Its entity codes (`#58;`, `#quot;`) would be what a
+  // person reads in the text, so each of these becomes a lookalike that Mermaid takes as text:
+  // ratio `∶` (in a label; a quoted state name keeps its `:`), fullwidth `；` and `＃`, and curly
+  // quotes, opening and closing in turn.
   std::string out;
+  bool open = true;
   for (char c : text) {
-    if (c == '"')
-      out += "#quot;";
-    else if (c == ';')
-      out += "#59;";
-    else if (c == ':')
-      out += "#58;";
-    else
+    if (c == '"') {
+      out += open ? "\u201c" : "\u201d";
+      open = !open;
+    } else if (c == ';') {
+      out += "\uff1b";
+    } else if (c == ':' && !in_state_name) {
+      out += "\u2236";
+    } else if (c == '#') {
+      out += "\uff03";
+    } else {
       out += c;
+    }
   }
   return out;
 }
@@ -181,12 +179,12 @@ void draw_mermaid(std::ostream& out, const engine::Journey& j) {
     if (kind == engine::StateKind::Start || kind == engine::StateKind::End) continue;
     std::string label = state_label(j, j.states[i]);
     for (std::size_t p; (p = label.find("\\n")) != std::string::npos;) label.replace(p, 2, " ");
-    out << "  state \"" << escape(label, false) << "\" as s" << i << "\n";
+    out << "  state \"" << mermaid_text(label, true) << "\" as s" << i << "\n";
   }
   for (const auto& t : j.transitions) {
     std::string label;
     for (const auto& line : edge_lines(j, t))
-      label += (label.empty() ? "" : " / ") + mermaid_text(line);
+      label += (label.empty() ? "" : " / ") + mermaid_text(line, false);
     out << "  " << id(t.from) << " --> " << id(t.to) << " : " << label << "\n";
   }
 }
@@ -196,12 +194,23 @@ int graph(const GraphArgs& args) {
   if (!loaded.program) return loaded.exit_code;
   const auto selected = select_journeys(*loaded.program, args.journey, "graph");
   if (selected.empty()) return kExitUsage;
+  if (args.format == "svg" && selected.size() > 1) {
+    std::string names;
+    for (const auto* journey : selected) names += (names.empty() ? "" : ", ") + journey->name;
+    std::cerr << "journey graph: --format svg draws one journey; name it with --journey (the "
+                 "paths hold "
+              << names << ")\n";
+    return kExitUsage;
+  }
   for (const auto* journey : selected) {
     if (journey != selected.front()) std::cout << "\n";
-    if (args.format == "dot")
+    if (args.format == "dot") {
       draw_dot(std::cout, *journey);
-    else
+    } else if (args.format == "svg") {
+      std::cout << canvas::canvas_svg(*journey, {}) << "\n";
+    } else {
       draw_mermaid(std::cout, *journey);
+    }
   }
   return kExitOk;
 }
@@ -210,11 +219,14 @@ int graph(const GraphArgs& args) {
 
 void add_graph(CLI::App& app, Run& run) {
   auto args = std::make_shared<GraphArgs>();
-  auto* sub = app.add_subcommand("graph", "Draw the compiled state machine of each journey");
+  auto* sub = app.add_subcommand(
+      "graph", "Draw the compiled state machine of each journey, or one journey's canvas (svg)");
   sub->add_option("paths", args->paths, "Journey files or folders")->required();
   sub->add_option("--journey", args->journey, "Only this journey");
-  sub->add_option("--format", args->format, "dot (Graphviz) or mermaid")
-      ->check(CLI::IsMember({"dot", "mermaid"}));
+  sub->add_option("--format", args->format,
+                  "dot (Graphviz) or mermaid: the state machine; svg: the console's canvas of "
+                  "the steps of one journey, laid out by Graphviz")
+      ->check(CLI::IsMember({"dot", "mermaid", "svg"}));
   sub->callback([&run, args] { run = [args] { return graph(*args); }; });
 }
 

@@ -47,9 +47,11 @@ int serve(const ServeOptions& options) {
     runtime::Daemon daemon(std::move(config), storage);
     auto endpoint = daemon.open();
     auto address = endpoint.address();
-    std::cout << "listening on "
-              << (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) << ":"
-              << endpoint.port() << std::endl;
+    const auto host_port =
+        (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" +
+        std::to_string(endpoint.port());
+    std::cout << "listening on " << host_port << "\n"
+              << "console at http://" << host_port << "/ui" << std::endl;
     return daemon.run();
   } catch (const runtime::ConfigError& e) {
     std::cerr << "journey serve: " << e.what() << "\n";
@@ -65,7 +67,8 @@ int serve(const ServeOptions& options) {
 
 void add_serve(CLI::App& app, Run& run) {
   auto options = std::make_shared<ServeOptions>();
-  auto* sub = app.add_subcommand("serve", "Run the daemon: HTTP ingest, durable timers, sends.");
+  auto* sub = app.add_subcommand(
+      "serve", "Run the daemon: HTTP ingest, durable timers, sends, and the web console at /ui.");
   sub->add_option("--config", options->config_path, "journey.toml (defaults apply without it)");
   sub->add_option("--journeys", options->journeys, "directory of .journey scripts (./journeys)");
   sub->add_option("--db", options->db,

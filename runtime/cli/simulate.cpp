@@ -26,6 +26,7 @@ struct SimulateArgs {
   std::string profiles;
   std::string until;
   bool report = false;
+  std::string report_html;
   std::string actions;
   std::string trace;
   bool strict = false;
@@ -49,6 +50,13 @@ bool add_cap(const std::string& spec, engine::EngineConfig& config) {
   if (!per || *per <= 0) return false;
   config.channel_caps[spec.substr(0, eq)] = {std::stoll(count), *per};
   return true;
+}
+
+// What the run covered, for the HTML report's title: the journey paths and the events file.
+std::string describe_paths(const SimulateArgs& args) {
+  std::string out;
+  for (const auto& path : args.paths) out += (out.empty() ? "" : ", ") + path;
+  return out + " over " + args.events;
 }
 
 int simulate(const SimulateArgs& args) {
@@ -96,7 +104,7 @@ int simulate(const SimulateArgs& args) {
   options.strict = args.strict;
   options.threads =
       args.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : args.threads;
-  options.report = args.report;
+  options.report = args.report || !args.report_html.empty();
   options.actions = !args.report || actions_file.is_open();
   // Actions go to stdout (unless --report) and to the --actions file, through one buffer each.
   std::string to_stdout;
@@ -135,6 +143,15 @@ int simulate(const SimulateArgs& args) {
       return kExitUsage;
     }
   }
+  if (!args.report_html.empty()) {
+    std::ofstream html(args.report_html, std::ios::binary);
+    html << result.report.render_html(*compiled.program, "Dry run of " + describe_paths(args));
+    html.close();
+    if (!html) {
+      std::cerr << "journey simulate: cannot write " << args.report_html << "\n";
+      return kExitUsage;
+    }
+  }
   if (args.report) std::cout << result.report.render(*compiled.program);
   std::cout.flush();
   return kExitOk;
@@ -152,6 +169,9 @@ void add_simulate(CLI::App& app, Run& run) {
                   "NDJSON starting profiles {\"userId\":..,\"traits\":{..}}");
   sub->add_option("--until", args->until, "Fire timers up to this time (ISO-8601)");
   sub->add_flag("--report", args->report, "Print the funnel report instead of the actions");
+  sub->add_option("--report-html", args->report_html,
+                  "Also write the report as one self-contained HTML page (each journey's canvas "
+                  "with its counts, and its goals per variant as charts) to this file");
   sub->add_option("--actions", args->actions, "Also write the actions to this file");
   sub->add_option("--trace", args->trace, "Write this customer's trace to stderr");
   sub->add_flag("--strict", args->strict, "Stop at the first malformed input line");

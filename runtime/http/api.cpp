@@ -7,6 +7,7 @@
 #include "dsl/fmt.hpp"
 #include "engine/time.hpp"
 #include "runtime/common/json_guard.hpp"
+#include "runtime/http/console.hpp"
 
 namespace journey::runtime {
 namespace {
@@ -23,6 +24,20 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+}  // namespace
+
+const Token* find_token(const Config& config, std::string_view given) {
+  const Token* match = nullptr;
+  for (const auto& token : config.tokens) {
+    if (same_secret(token.secret, given)) match = &token;
+  }
+  return match;
+}
+
+bool has_scope(const Token& token, Scope scope) {
+  return token.scopes.count(scope) != 0 || token.scopes.count(Scope::Admin) != 0;
+}
+
 const char* scope_name(Scope scope) {
   switch (scope) {
     case Scope::Ingest: return "ingest";
@@ -31,6 +46,8 @@ const char* scope_name(Scope scope) {
   }
   return "admin";
 }
+
+namespace {
 
 /// The configured token the request carries, or the 401 answer. Only called with tokens set.
 std::variant<const Token*, HttpResponse> authenticate(const HttpRequest& request,
@@ -46,10 +63,7 @@ std::variant<const Token*, HttpResponse> authenticate(const HttpRequest& request
     return response;
   }
   std::string_view given(header.data() + kBearer.size(), header.size() - kBearer.size());
-  const Token* match = nullptr;
-  for (const auto& token : config.tokens) {
-    if (same_secret(token.secret, given)) match = &token;
-  }
+  const Token* match = find_token(config, given);
   if (match == nullptr) {
     auto response = error_response(request, http::status::unauthorized, "unknown token");
     response.set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
@@ -63,7 +77,7 @@ std::variant<const Token*, HttpResponse> authenticate(const HttpRequest& request
 std::optional<HttpResponse> authorize(const HttpRequest& request, const Token* match,
                                       Scope needed) {
   if (match == nullptr) return std::nullopt;
-  if (match->scopes.count(needed) == 0 && match->scopes.count(Scope::Admin) == 0) {
+  if (!has_scope(*match, needed)) {
     return error_response(request, http::status::forbidden,
                           std::string("this token lacks the `") + scope_name(needed) + "` scope");
   }
@@ -341,6 +355,10 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
   bool get = method == http::verb::get;
   bool post = method == http::verb::post;
 
+  if (auto console = route_console(request, config)) {
+    if (auto* answer = std::get_if<HttpResponse>(&*console)) return std::move(*answer);
+    return Intent{std::get<ShowConsole>(std::move(*console))};
+  }
   if (target == "/healthz" || target == "/readyz") {
     if (!get) return method_not_allowed(request, "GET");
     if (target == "/readyz") return Intent{CheckReady{}};

@@ -57,13 +57,33 @@ struct CheckHealth {};
 /// GET /readyz: the store can commit (readiness; 503 tells a load balancer to stop sending).
 struct CheckReady {};
 
+/// GET /ui...: a page of the console (read scope; runtime/http/console.hpp).
+struct ShowConsole {
+  enum class Page : std::uint8_t { Journeys, Journey, Customer };
+  Page page = Page::Journeys;
+  std::string journey;   // Journey
+  std::string version;   // Journey: also show this version (else the live one and those in flight)
+  std::string customer;  // Customer: the id searched for (empty: the search form alone)
+  bool live_part = false;  // `?part=live`: only the part that the page's script refreshes
+  bool signed_in = false;  // by the console's cookie (the page offers to sign out)
+};
+
 /// What a request asks the daemon to do.
 using Intent =
     std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys, LintScript,
-                 ReloadJourneys, ReadMetrics, ClusterStatus, CheckHealth, CheckReady>;
+                 ReloadJourneys, ReadMetrics, ClusterStatus, CheckHealth, CheckReady, ShowConsole>;
 
 /// A request turned into work, or answered at once.
 using Routed = std::variant<Intent, HttpResponse>;
+
+/// The configured token whose secret is `given` (compared in constant time), or null.
+const Token* find_token(const Config& config, std::string_view given);
+
+/// Whether the token may use the routes of `scope` (admin implies the others).
+bool has_scope(const Token& token, Scope scope);
+
+/// The name of a scope as configured: ingest, read, admin.
+const char* scope_name(Scope scope);
 
 /// Routes, authenticates and validates one request. `now` stamps events sent without a
 /// timestamp.

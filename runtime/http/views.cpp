@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <utility>
 
 namespace journey::runtime {
 
@@ -47,55 +48,70 @@ json explain_view(const std::string& customer_id, std::size_t kept_lines,
   return {{"customer_id", customer_id}, {"kept_lines", kept_lines}, {"trace", trace}};
 }
 
-json journeys_view(const std::vector<CounterRow>& counters,
-                   const std::vector<std::pair<StoredRun, std::size_t>>& run_counts,
-                   const std::vector<engine::JourneyInfo>& live, const std::string& deployment) {
-  struct Row {
-    json counts = {{"entered", 0}, {"exited", 0}, {"sends", 0}, {"errors", 0}};
-    json suppressions = json::object();
-    json goals = json::object();
-    json exits = json::object();
-    json runs = json::object();
-    std::int64_t active = 0;
-  };
-  std::map<std::pair<std::string, std::string>, Row> rows;
+VersionCounts version_counts(const std::vector<CounterRow>& counters,
+                             const std::vector<std::pair<StoredRun, std::size_t>>& run_counts) {
+  VersionCounts out;
   for (const auto& counter : counters) {
-    auto& row = rows[{counter.journey, counter.version}];
-    if (counter.metric == "suppressed") {
-      row.suppressions[counter.key.empty() ? "unknown" : counter.key] = counter.value;
-    } else if (counter.metric == "goals") {
-      row.goals[counter.key] = counter.value;
-    } else if (counter.metric == "exited") {
-      row.counts["exited"] = row.counts["exited"].get<std::int64_t>() + counter.value;
-      row.exits[counter.key.empty() ? "end" : counter.key] = counter.value;
-    } else {
-      row.counts[counter.metric] =
-          row.counts.value(counter.metric, std::int64_t{0}) + counter.value;
-    }
+    out[{counter.journey, counter.version}].add(counter.metric, counter.key, counter.value);
   }
   for (const auto& [run, count] : run_counts) {
-    auto& row = rows[{run.journey, run.version}];
-    row.runs[run.state.empty() ? "running" : run.state] = count;
-    row.active += static_cast<std::int64_t>(count);
+    out[{run.journey, run.version}].add_waiting(run.state, static_cast<std::int64_t>(count));
   }
+  return out;
+}
+
+namespace {
+
+json pairs_json(const std::map<std::pair<std::string, std::string>, std::int64_t>& counts,
+                const char* first, const char* second) {
+  json out = json::array();
+  for (const auto& [key, n] : counts)
+    out.push_back({{first, key.first}, {second, key.second}, {"runs", n}});
+  return out;
+}
+
+}  // namespace
+
+json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>& live,
+                   const std::string& deployment) {
   std::set<std::pair<std::string, std::string>> live_keys;
   for (const auto& info : live) {
     live_keys.insert({info.name, info.version});
-    rows[{info.name, info.version}];
+    counts[{info.name, info.version}];
   }
   std::map<std::string, json> by_name;
-  for (auto& [key, row] : rows) {
+  for (const auto& [key, c] : counts) {
+    json runs = json::object();
+    json steps = json::object();
+    for (const auto& [step, n] : c.steps) {
+      if (n.waiting > 0) runs[step.empty() ? "running" : step] = n.waiting;
+      if (step.empty()) continue;
+      steps[step] = {{"waiting", n.waiting},
+                     {"visits", n.visits},
+                     {"sent", n.sent},
+                     {"suppressed", n.suppressed}};
+    }
+    json converted = json::array();
+    for (const auto& [goal_variant, n] : c.converted) {
+      converted.push_back(
+          {{"goal", goal_variant.first}, {"variant", goal_variant.second}, {"runs", n}});
+    }
     json version = {{"version", key.second},
                     {"live", live_keys.count(key) != 0},
-                    {"active_runs", row.active},
-                    {"runs_by_state", row.runs},
-                    {"entered", row.counts["entered"]},
-                    {"exited", row.counts["exited"]},
-                    {"exits", row.exits},
-                    {"sends", row.counts["sends"]},
-                    {"suppressions", row.suppressions},
-                    {"goals", row.goals},
-                    {"errors", row.counts["errors"]}};
+                    {"active_runs", c.active},
+                    {"runs_by_state", runs},
+                    {"entered", c.entered},
+                    {"exited", c.exited()},
+                    {"exits", c.exits},
+                    {"sends", c.sends},
+                    {"suppressions", c.suppressions},
+                    {"goals", c.goals},
+                    {"errors", c.errors},
+                    {"steps", steps},
+                    {"moves", pairs_json(c.moves, "from", "to")},
+                    {"exits_at", pairs_json(c.exits_at, "step", "reason")},
+                    {"variants", c.variants},
+                    {"goals_by_variant", converted}};
     auto& entry = by_name[key.first];
     if (entry.is_null())
       entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "engine/counts.hpp"
 #include "engine/engine.hpp"
 #include "runtime/store/store.hpp"
 
@@ -25,10 +27,15 @@ nlohmann::json erasure_view(const std::string& customer_id, const Erasure& erasu
 nlohmann::json explain_view(const std::string& customer_id, std::size_t kept_lines,
                             const std::vector<StoredTrace>& lines);
 
-/// GET /v1/journeys: every journey version counted or live, with its counts and runs by state.
-nlohmann::json journeys_view(const std::vector<CounterRow>& counters,
-                             const std::vector<std::pair<StoredRun, std::size_t>>& run_counts,
-                             const std::vector<engine::JourneyInfo>& live,
+/// Each journey version's counts, by (journey, version): its counters and its active runs by the
+/// step they are at.
+using VersionCounts = std::map<std::pair<std::string, std::string>, engine::JourneyCounts>;
+VersionCounts version_counts(const std::vector<CounterRow>& counters,
+                             const std::vector<std::pair<StoredRun, std::size_t>>& run_counts);
+
+/// GET /v1/journeys: every journey version counted or live, with its counts, runs by state, and
+/// per step visits, sends and suppressions, moves between steps, exits by step and split variants.
+nlohmann::json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>& live,
                              const std::string& deployment);
 
 }  // namespace journey::runtime

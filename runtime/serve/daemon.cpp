@@ -20,6 +20,7 @@
 #include "runtime/common/metrics.hpp"
 #include "runtime/deliver/dispatcher.hpp"
 #include "runtime/http/api.hpp"
+#include "runtime/http/console.hpp"
 #include "runtime/http/server.hpp"
 #include "runtime/http/views.hpp"
 #include "runtime/serve/cluster_node.hpp"
@@ -72,10 +73,18 @@ struct Daemon::Impl {
   void ingest(Ingest ingest, const HttpRequest& request, std::function<void(HttpResponse)> reply);
   /// A customer's view ("customer") or trace ("explain") from this node's store.
   Answer read_customer(const std::string& kind, const std::string& id);
+  /// A read's answer, here or (a cluster node) from the customer's owner.
+  void read_answer(const std::string& kind, const std::string& id,
+                   std::function<void(Answer)> done);
   /// Answers a read, here or (a cluster node) by the customer's owner.
   void read(const std::string& kind, const std::string& id, const HttpRequest& request,
             std::function<void(HttpResponse)> reply);
+  /// Every journey version's counts, as GET /v1/journeys reads them (a cluster's totals).
+  VersionCounts journey_counts();
   HttpResponse list_journeys(const HttpRequest& request);
+  /// A page of the console, from the same reads as the API's.
+  void console(const ShowConsole& show, const HttpRequest& request,
+               std::function<void(HttpResponse)> reply);
   HttpResponse read_metrics(const HttpRequest& request);
   HttpResponse check_ready(const HttpRequest& request);
   /// Hands inputs to the shards of their customers, one hand-off per shard, order kept per shard.
@@ -247,6 +256,8 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
     hand_to_shards(std::move(inputs));
   } else if (std::holds_alternative<ListJourneys>(intent)) {
     reply(list_journeys(request));
+  } else if (const auto* show = std::get_if<ShowConsole>(&intent)) {
+    console(*show, request, std::move(reply));
   } else if (auto* lint = std::get_if<LintScript>(&intent)) {
     dsl::CheckOptions checks;
     checks.model = engine::model_facts(config.engine.model);
@@ -412,32 +423,92 @@ Answer Daemon::Impl::read_customer(const std::string& kind, const std::string& i
   return {200, body};
 }
 
-void Daemon::Impl::read(const std::string& kind, const std::string& id, const HttpRequest& request,
-                        std::function<void(HttpResponse)> reply) {
+void Daemon::Impl::read_answer(const std::string& kind, const std::string& id,
+                               std::function<void(Answer)> done) {
   if (cluster) {
-    cluster->read(kind, id, answer_with(request, std::move(reply)));
+    cluster->read(kind, id, std::move(done));
     return;
   }
-  auto [status, body] = read_customer(kind, id);
-  reply(json_response(request, static_cast<http::status>(status), body));
+  done(read_customer(kind, id));
+}
+
+void Daemon::Impl::read(const std::string& kind, const std::string& id, const HttpRequest& request,
+                        std::function<void(HttpResponse)> reply) {
+  read_answer(kind, id, answer_with(request, std::move(reply)));
+}
+
+VersionCounts Daemon::Impl::journey_counts() {
+  if (cluster) {
+    // Every partition's counters and runs, as their owners last copied them to the cluster.
+    auto [counters, runs] = cluster->totals();
+    return version_counts(counters, runs);
+  }
+  return version_counts(api_store->counters(), api_store->run_counts());
 }
 
 HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
   auto [deployment, live] = deployments->live();
-  if (cluster) {
-    // Every partition's counters and runs, as their owners last copied them to the cluster.
-    try {
-      auto [counters, runs] = cluster->totals();
-      return json_response(request, http::status::ok,
-                           journeys_view(counters, runs, live, deployment));
-    } catch (const std::exception& e) {
-      return error_response(request, http::status::service_unavailable,
-                            std::string("the cluster did not answer: ") + e.what());
-    }
+  VersionCounts counts;
+  try {
+    counts = journey_counts();
+  } catch (const std::exception& e) {
+    if (!cluster) throw;
+    return error_response(request, http::status::service_unavailable,
+                          std::string("the cluster did not answer: ") + e.what());
   }
-  return json_response(
-      request, http::status::ok,
-      journeys_view(api_store->counters(), api_store->run_counts(), live, deployment));
+  return json_response(request, http::status::ok,
+                       journeys_view(std::move(counts), live, deployment));
+}
+
+void Daemon::Impl::console(const ShowConsole& show, const HttpRequest& request,
+                           std::function<void(HttpResponse)> reply) {
+  if (show.page == ShowConsole::Page::Customer) {
+    if (show.customer.empty()) {
+      reply(html_response(request, http::status::ok, customer_page(show, 0, {}, 0, {})));
+      return;
+    }
+    // The customer's view, then its trace: the answers of GET /v1/customers/{id} and /explain.
+    const auto version = request.version();
+    const auto keep_alive = request.keep_alive();
+    read_answer("customer", show.customer,
+                [this, show, version, keep_alive, reply = std::move(reply)](Answer customer) {
+                  read_answer(
+                      "explain", show.customer,
+                      [show, version, keep_alive, reply,
+                       customer = std::move(customer)](const Answer& explain) {
+                        HttpRequest shape{http::verb::get, "/", version};
+                        shape.keep_alive(keep_alive);
+                        reply(html_response(shape, http::status::ok,
+                                            customer_page(show, customer.first, customer.second,
+                                                          explain.first, explain.second)));
+                      });
+                });
+    return;
+  }
+  ConsoleJourneys data;
+  std::tie(data.deployment, data.live) = deployments->live();
+  data.versions = deployments->versions();
+  data.check = deployments->last_check();
+  try {
+    data.counts = journey_counts();
+  } catch (const std::exception& e) {
+    if (!cluster) throw;
+    reply(html_response(request, http::status::service_unavailable,
+                        problem_page(show, "The cluster did not answer",
+                                     std::string("The cluster did not answer: ") + e.what())));
+    return;
+  }
+  if (show.page == ShowConsole::Page::Journeys) {
+    reply(html_response(request, http::status::ok, journeys_page(show, data)));
+    return;
+  }
+  auto page = journey_page(show, data);
+  if (!page) {
+    reply(html_response(request, http::status::not_found,
+                        problem_page(show, "Not found", "No journey named " + show.journey + ".")));
+    return;
+  }
+  reply(html_response(request, http::status::ok, std::move(*page)));
 }
 
 HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {

@@ -1,5 +1,7 @@
 #include "runtime/serve/deployments.hpp"
 
+#include <algorithm>
+
 #include "runtime/common/log.hpp"
 
 namespace journey::runtime {
@@ -28,6 +30,7 @@ void Deployments::start(bool serve_last_stored) {
       continue;
     }
     engine_.retain(set.program);
+    remember(set.program, deployment.deployed_at);
     last_stored = set.program;
     std::lock_guard lock(live_mutex_);
     live_id_ = deployment.id;
@@ -40,6 +43,7 @@ void Deployments::start(bool serve_last_stored) {
     return;
   }
   auto set = load_journey_dir(journeys_dir_, checks_);
+  checked(set, "start", set.ok());
   if (set.ok()) {
     auto deployment = set.deployment;
     deployment.deployed_at = clock_();
@@ -72,6 +76,7 @@ void Deployments::deploy(const JourneySet& set, const Deployment& deployment) {
     std::unique_lock lock(engine_mutex_);
     engine_.deploy(set.program);
   }
+  remember(set.program, deployment.deployed_at);
   std::lock_guard lock(live_mutex_);
   live_id_ = deployment.id;
   live_journeys_ = engine::journeys_of(*set.program);
@@ -83,6 +88,7 @@ void Deployments::deploy(const JourneySet& set, const Deployment& deployment) {
 std::pair<bool, json> Deployments::reload(const std::string& reason) {
   std::lock_guard reload_lock(reload_mutex_);
   auto set = load_journey_dir(journeys_dir_, checks_);
+  checked(set, reason, set.ok());
   if (!set.ok()) {
     ++metrics_.reloads_refused;
     log(LogLevel::Error, "reload refused: journey scripts have errors; the running set stays",
@@ -120,6 +126,32 @@ std::pair<bool, json> Deployments::reload(const std::string& reason) {
 std::pair<std::string, std::vector<engine::JourneyInfo>> Deployments::live() const {
   std::lock_guard lock(live_mutex_);
   return {live_id_, live_journeys_};
+}
+
+void Deployments::remember(const std::shared_ptr<const engine::Program>& program,
+                           engine::Millis deployed_at) {
+  std::lock_guard lock(live_mutex_);
+  for (const auto& journey : program->journeys) {
+    const bool known = std::any_of(versions_.begin(), versions_.end(), [&](const auto& v) {
+      return v.journey == journey.name && v.version == journey.version;
+    });
+    if (!known) versions_.push_back({journey.name, journey.version, deployed_at, program});
+  }
+}
+
+void Deployments::checked(const JourneySet& set, const std::string& trigger, bool deployed) {
+  std::lock_guard lock(live_mutex_);
+  last_check_ = ScriptCheck{clock_(), trigger, deployed, set.diagnostics};
+}
+
+std::vector<DeployedVersion> Deployments::versions() const {
+  std::lock_guard lock(live_mutex_);
+  return versions_;
+}
+
+std::optional<ScriptCheck> Deployments::last_check() const {
+  std::lock_guard lock(live_mutex_);
+  return last_check_;
 }
 
 }  // namespace journey::runtime

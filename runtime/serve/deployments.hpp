@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <utility>
@@ -15,6 +17,7 @@
 #include "engine/engine.hpp"
 #include "runtime/common/clock.hpp"
 #include "runtime/common/metrics.hpp"
+#include "runtime/http/console.hpp"
 #include "runtime/serve/journey_set.hpp"
 #include "runtime/store/store.hpp"
 
@@ -54,9 +57,19 @@ class Deployments {
   /// The live deployment: its id and journeys.
   std::pair<std::string, std::vector<engine::JourneyInfo>> live() const;
 
+  /// Every journey version deployed (stored, at start, by a reload or adopted), with when it
+  /// was first deployed and its compiled program: what the console draws.
+  std::vector<DeployedVersion> versions() const;
+  /// The last check of the journeys folder (at start or by a reload); nothing before one.
+  std::optional<ScriptCheck> last_check() const;
+
  private:
   /// Makes the set live: stored (under `deployment`'s id and time), then in the engine.
   void deploy(const JourneySet& set, const Deployment& deployment);
+  /// Adds the program's journey versions not known yet to versions().
+  void remember(const std::shared_ptr<const engine::Program>& program, engine::Millis deployed_at);
+  /// Keeps a check of the journeys folder for last_check().
+  void checked(const JourneySet& set, const std::string& trigger, bool deployed);
 
   std::string journeys_dir_;
   engine::Engine& engine_;
@@ -70,6 +83,8 @@ class Deployments {
   std::string live_id_;
   std::vector<engine::JourneyInfo> live_journeys_;
   std::function<void(const Deployment&)> shared_;
+  std::vector<DeployedVersion> versions_;  // under live_mutex_
+  std::optional<ScriptCheck> last_check_;  // under live_mutex_
 };
 
 }  // namespace journey::runtime

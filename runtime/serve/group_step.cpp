@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/action.hpp"
+#include "engine/counts.hpp"
 
 namespace journey::runtime {
 namespace {
@@ -23,19 +24,6 @@ bool same_runs(const std::vector<StoredRun>& a, const std::vector<StoredRun>& b)
                     [](const StoredRun& x, const StoredRun& y) {
                       return x.journey == y.journey && x.version == y.version && x.state == y.state;
                     });
-}
-
-const char* metric_of(engine::Record::Kind kind) {
-  switch (kind) {
-    case engine::Record::Kind::Entered: return "entered";
-    case engine::Record::Kind::Exited: return "exited";
-    case engine::Record::Kind::Goal: return "goals";
-    case engine::Record::Kind::Send: return "sends";
-    case engine::Record::Kind::Suppressed: return "suppressed";
-    case engine::Record::Kind::Error: return "errors";
-    case engine::Record::Kind::Step: return nullptr;
-  }
-  return nullptr;
 }
 
 /// After an engine failure: the customer's state as it was before the group, then the group's
@@ -68,17 +56,12 @@ void collect(engine::Outcome& outcome, const std::string& customer, std::size_t 
     out.batch.actions.push_back(std::move(entry));
   }
   for (const auto& record : outcome.records) {
-    const char* metric = metric_of(record.kind);
-    if (metric == nullptr) continue;
-    std::string key =
-        record.kind == engine::Record::Kind::Entered || record.kind == engine::Record::Kind::Send
-            ? std::string()
-            : record.detail;
     if (record.kind == engine::Record::Kind::Error) {
       out.problems.push_back({customer, record.journey, record.detail, false});
-      key.clear();
     }
-    counters[CounterDelta{record.journey, record.version, metric, key, 0}] += 1;
+    engine::count_record(record, [&](const char* metric, std::string key) {
+      counters[CounterDelta{record.journey, record.version, metric, std::move(key), 0}] += 1;
+    });
   }
   if (trace_lines > 0) {
     for (const auto& line : outcome.trace) {

@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "engine/program.hpp"
+#include "runtime/canvas/page.hpp"
+#include "runtime/canvas/steps.hpp"
+#include "runtime/canvas/text.hpp"
 
 namespace journey::runtime {
 namespace {
@@ -57,75 +60,48 @@ void add_counts(Map& into, const Map& from) {
   for (const auto& [key, n] : from) into[key] += n;
 }
 
+std::string lift_text(double lift) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * lift);
+  return buf;
+}
+
 }  // namespace
 
-void FunnelReport::add_customer(const std::vector<engine::Record>& records) {
-  using Kind = engine::Record::Kind;
-  // Per journey: the customer's runs (numbered from 1 by entry) and the variant each ended in;
-  // a run's variant is known once it passes a split.
-  struct Runs {
-    std::size_t current = 0;
-    std::map<std::size_t, std::string> variant;
-    std::set<std::tuple<std::string, std::string, std::size_t>> converted;  // (goal, variant, run)
-  };
-  std::map<std::string, Runs> runs;
+void FunnelReport::add_customer(const std::vector<engine::Record>& records,
+                                const engine::CustomerState& end_state) {
   for (const auto& r : records) {
-    JourneyFunnel& f = journeys_[r.journey];
-    Runs& mine = runs[r.journey];
-    if (r.kind == Kind::Entered) {
-      ++f.entered;
-      mine.variant[++mine.current] = "";
-      continue;
-    }
-    if (!r.variant.empty()) {
-      if (const auto it = mine.variant.find(mine.current); it != mine.variant.end())
-        it->second = r.variant;
-    }
-    switch (r.kind) {
-      case Kind::Exited: ++f.exits[r.detail]; break;
-      case Kind::Step: ++f.visits[r.step]; break;
-      case Kind::Send: ++f.sent[r.step]; break;
-      case Kind::Suppressed: ++f.suppressed[r.step][r.detail]; break;
-      case Kind::Goal: mine.converted.insert({r.detail, r.variant, mine.current}); break;
-      case Kind::Error: ++f.errors; break;
-      case Kind::Entered: break;
-    }
+    auto& journey = counters_[r.journey];
+    engine::count_record(r, [&journey](const char* metric, std::string key) {
+      ++journey[{metric, std::move(key)}];
+    });
   }
-  for (const auto& [journey, mine] : runs) {
-    JourneyFunnel& f = journeys_[journey];
-    for (const auto& [run, variant] : mine.variant) ++f.runs_per_variant[variant];
-    for (const auto& [goal, variant, run] : mine.converted) ++f.converted[{goal, variant}];
-  }
+  for (const auto& [name, run] : end_state.runs) ++waiting_[{name, run.step}];
 }
 
 void FunnelReport::merge(const FunnelReport& other) {
-  for (const auto& [name, from] : other.journeys_) {
-    JourneyFunnel& f = journeys_[name];
-    f.entered += from.entered;
-    f.errors += from.errors;
-    add_counts(f.exits, from.exits);
-    add_counts(f.visits, from.visits);
-    add_counts(f.sent, from.sent);
-    for (const auto& [step, reasons] : from.suppressed) add_counts(f.suppressed[step], reasons);
-    add_counts(f.runs_per_variant, from.runs_per_variant);
-    add_counts(f.converted, from.converted);
+  for (const auto& [name, from] : other.counters_) add_counts(counters_[name], from);
+  add_counts(waiting_, other.waiting_);
+}
+
+engine::JourneyCounts FunnelReport::counts(const std::string& journey) const {
+  engine::JourneyCounts out;
+  if (const auto it = counters_.find(journey); it != counters_.end()) {
+    for (const auto& [key, n] : it->second) out.add(key.first, key.second, n);
   }
+  for (auto it = waiting_.lower_bound({journey, ""});
+       it != waiting_.end() && it->first.first == journey; ++it) {
+    out.add_waiting(it->first.second, it->second);
+  }
+  return out;
 }
 
 std::string FunnelReport::render(const engine::Program& program) const {
   std::ostringstream out;
   bool first = true;
-  const JourneyFunnel none;
   for (const auto& j : program.journeys) {
-    const auto found = journeys_.find(j.name);
-    const JourneyFunnel& f = found == journeys_.end() ? none : found->second;
-    const auto count = [](const std::map<std::string, std::size_t>& m,
-                          const std::string& key) -> std::size_t {
-      const auto it = m.find(key);
-      return it == m.end() ? 0 : it->second;
-    };
-    std::size_t exited = 0;
-    for (const auto& [reason, n] : f.exits) exited += n;
+    const engine::JourneyCounts f = counts(j.name);
+    const std::int64_t exited = f.exited();
     if (!first) out << "\n";
     first = false;
     out << "journey " << j.name << " (version " << j.version << ")\n";
@@ -139,77 +115,80 @@ std::string FunnelReport::render(const engine::Program& program) const {
 
     Table steps({0, 1});
     steps.row({"step", "kind", "visits", "sent", "suppressed"});
+    const engine::StepCounts none;
     for (const auto& op : j.ops) {
       if (!op.step_head) continue;
       std::string kind = engine::op_kind_name(op);
       if (std::holds_alternative<engine::BranchOp>(op.payload)) kind = "if";
       if (std::holds_alternative<engine::JumpOp>(op.payload)) kind = "goto";
       const auto* send = std::get_if<engine::SendOp>(&op.payload);
+      const auto at = f.steps.find(op.step_id);
+      const engine::StepCounts& step = at == f.steps.end() ? none : at->second;
       std::string sup;
       if (send) {
-        std::size_t total = 0;
         std::string reasons;
-        if (const auto it = f.suppressed.find(op.step_id); it != f.suppressed.end()) {
-          for (const auto& [reason, n] : it->second) {
-            total += n;
-            reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(n);
-          }
-        }
-        sup = std::to_string(total) + (reasons.empty() ? "" : " (" + reasons + ")");
+        for (const auto& [reason, n] : step.suppressed)
+          reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+        sup =
+            std::to_string(step.suppressed_total()) + (reasons.empty() ? "" : " (" + reasons + ")");
       }
       steps.row({op.step_id,
                  kind + (send ? " " + send->channel + " \"" + send->template_name + "\"" : ""),
-                 std::to_string(count(f.visits, op.step_id)),
-                 send ? std::to_string(count(f.sent, op.step_id)) : "", sup});
+                 std::to_string(step.visits), send ? std::to_string(step.sent) : "", sup});
     }
     out << "\n" << steps.render("  ");
-    std::size_t sent_total = 0;
-    for (const auto& [step, n] : f.sent) sent_total += n;
-    std::map<std::string, std::size_t> suppressed_total;  // reason -> n
-    for (const auto& [step, reasons] : f.suppressed) add_counts(suppressed_total, reasons);
     std::string sup_line;
-    std::size_t sup_total = 0;
-    for (const auto& [reason, n] : suppressed_total) {
+    std::int64_t sup_total = 0;
+    for (const auto& [reason, n] : f.suppressions) {
       sup_total += n;
       sup_line += (sup_line.empty() ? "" : ", ") + reason + " " + std::to_string(n);
     }
-    out << "\n  sends: " << sent_total << " sent, " << sup_total << " suppressed"
+    out << "\n  sends: " << f.sends << " sent, " << sup_total << " suppressed"
         << (sup_line.empty() ? "" : " (" + sup_line + ")") << "\n";
 
     std::set<std::string> goal_names;
     for (const auto& g : j.goals) goal_names.insert(g.name);
     if (goal_names.empty()) continue;
-    const auto rate_of = [&f, &count](const std::string& goal, const std::string& variant) {
-      const auto conv = f.converted.find({goal, variant});
-      return std::make_pair(conv == f.converted.end() ? std::size_t{0} : conv->second,
-                            count(f.runs_per_variant, variant));
-    };
     Table goals({0, 1});
     goals.row({"goal", "variant", "runs", "converted", "rate", "lift"});
-    const bool has_control = f.runs_per_variant.count("control") > 0;
     for (const auto& g : goal_names) {
-      const auto [control_conv, control_runs] = rate_of(g, "control");
-      for (const auto& [variant, runs] : f.runs_per_variant) {
-        const auto [conv, n] = rate_of(g, variant);
-        std::string lift = "-";
-        if (has_control && variant != "control" && control_runs > 0 && n > 0) {
-          const double base = static_cast<double>(control_conv) / static_cast<double>(control_runs);
-          const double rate = static_cast<double>(conv) / static_cast<double>(n);
-          if (base > 0) {
-            char buf[32];
-            std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * (rate - base) / base);
-            lift = buf;
-          } else {
-            lift = "n/a";
-          }
-        }
-        goals.row({g, variant.empty() ? "(none)" : variant, std::to_string(n), std::to_string(conv),
-                   percent(static_cast<double>(conv), static_cast<double>(n)), lift});
+      for (const auto& row : goal_rows(f, g)) {
+        goals.row({g, row.variant.empty() ? "(none)" : row.variant, std::to_string(row.runs),
+                   std::to_string(row.converted),
+                   percent(static_cast<double>(row.converted), static_cast<double>(row.runs)),
+                   row.lift             ? lift_text(*row.lift)
+                   : row.lift_undefined ? "n/a"
+                                        : "-"});
       }
     }
     out << "\n" << goals.render("  ");
   }
   return out.str();
+}
+
+std::string FunnelReport::render_html(const engine::Program& program,
+                                      const std::string& title) const {
+  using canvas::html_escape;
+  std::string body = "<h1>" + html_escape(title) + "</h1>\n<p class=\"muted\">A dry run: " +
+                     "what the journeys would have done over the events given, as " +
+                     "<code>journey simulate --report</code> counts it. Each box is a step; " +
+                     "the number on each arrow is how many customers moved along it.</p>\n";
+  body += "<nav class=\"card\">Journeys: ";
+  for (const auto& j : program.journeys) {
+    body += "<a href=\"#journey-" + html_escape(j.name) + "\">" + html_escape(j.name) + "</a> ";
+  }
+  body += "</nav>\n";
+  for (const auto& j : program.journeys) {
+    canvas::PanelOptions panel;
+    panel.id_prefix = j.name + "-";
+    panel.heading =
+        "<h2 id=\"journey-" + html_escape(j.name) + "\">" + html_escape(j.name) +
+        (j.title.empty() ? "" : " <span class=\"muted\">" + html_escape(j.title) + "</span>") +
+        "</h2><p class=\"meta\">version " + html_escape(j.version) + " \u00b7 " +
+        html_escape(j.source_path) + "</p>";
+    body += canvas::journey_panel(j, counts(j.name), panel) + "\n";
+  }
+  return canvas::page({title, "", false}, body);
 }
 
 }  // namespace journey::runtime

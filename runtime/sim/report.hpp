@@ -3,40 +3,42 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/counts.hpp"
 #include "engine/engine.hpp"
+#include "engine/state.hpp"
 
 namespace journey::runtime {
 
-/// Counters for one journey.
-struct JourneyFunnel {
-  std::size_t entered = 0;
-  std::size_t errors = 0;
-  std::map<std::string, std::size_t> exits;                              // reason -> runs
-  std::map<std::string, std::size_t> visits;                             // step -> visits
-  std::map<std::string, std::size_t> sent;                               // step -> sends
-  std::map<std::string, std::map<std::string, std::size_t>> suppressed;  // step -> reason -> n
-  std::map<std::string, std::size_t> runs_per_variant;  // variant ("" none) -> runs
-  std::map<std::pair<std::string, std::string>, std::size_t> converted;  // (goal, variant) -> runs
-};
-
-/// The funnel of every journey, by name. Adding is commutative: customers may come in any order.
+/// The funnel of every journey, by name: the counters of engine/counts.hpp, the same ones the
+/// daemon keeps. Adding is commutative: customers may come in any order.
 class FunnelReport {
  public:
-  /// Counts one customer's records, in the order the engine produced them.
-  void add_customer(const std::vector<engine::Record>& records);
+  /// Counts one customer's records, in the order the engine produced them, and the runs still
+  /// waiting in the customer's state at the end.
+  void add_customer(const std::vector<engine::Record>& records,
+                    const engine::CustomerState& end_state);
   /// Adds another report's counters (from another thread's customers).
   void merge(const FunnelReport& other);
+  /// The counts of one journey (all zero when nothing was counted).
+  engine::JourneyCounts counts(const std::string& journey) const;
   /// Entered, exits by reason, per step visits/sends/suppressions, goal conversions per variant
   /// with rate and lift over `control`, for each journey of the program.
   std::string render(const engine::Program& program) const;
+  /// The same report as one self-contained HTML page (no script, no link outside it): for each
+  /// journey its numbers, its canvas with the counts (runs still waiting at the end of the run
+  /// shown as waiting) and the chart of each goal per variant. `title` heads the page.
+  std::string render_html(const engine::Program& program, const std::string& title) const;
 
  private:
-  std::map<std::string, JourneyFunnel> journeys_;
+  // journey -> (metric, key) -> count; runs waiting at the end by (journey, step)
+  std::map<std::string, std::map<std::pair<std::string, std::string>, std::int64_t>> counters_;
+  std::map<std::pair<std::string, std::string>, std::int64_t> waiting_;
 };
 
 }  // namespace journey::runtime

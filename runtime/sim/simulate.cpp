@@ -458,7 +458,7 @@ class Runner {
       take(engine_.on_event(*state, ev, tracing));
     }
     if (state->known) take(engine_.advance(*state, horizon_, recurring_until_, tracing));
-    if (options_.report) out.report.add_customer(records);
+    if (options_.report) out.report.add_customer(records, *state);
     for (const auto& r : records) {
       if (r.kind == engine::Record::Kind::Error) out.errors.push_back(r);
     }

@@ -114,8 +114,8 @@ struct ActionMark {
 struct CounterDelta {
   std::string journey;
   std::string version;
-  std::string metric;  // entered, exited, sends, suppressed, goals, errors
-  std::string key;     // reason, goal name, or empty
+  std::string metric;  // engine::count_record's: entered, exited, visits, moves, sends, ...
+  std::string key;     // its key: reason, goal name, step, a pair, or empty
   std::int64_t delta = 1;
   friend bool operator<(const CounterDelta& a, const CounterDelta& b) {
     return std::tie(a.journey, a.version, a.metric, a.key) <

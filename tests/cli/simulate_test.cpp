@@ -50,6 +50,15 @@ std::vector<std::vector<std::string>> histories(int customers) {
   return out;
 }
 
+// The histories one customer after another, one line each.
+std::string ndjson(const std::vector<std::vector<std::string>>& histories) {
+  std::string out;
+  for (const auto& h : histories) {
+    for (const auto& l : h) out += l + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("simulate output does not depend on the order of lines among customers",
@@ -58,11 +67,7 @@ TEST_CASE("simulate output does not depend on the order of lines among customers
   const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");
   const auto hist = histories(30);
-  std::string ordered;
-  for (const auto& h : hist) {
-    for (const auto& l : h) ordered += l + "\n";
-  }
-  write_file(dir / "a.ndjson", ordered);
+  write_file(dir / "a.ndjson", ndjson(hist));
   const auto base = run_journey(dir, "simulate j.journey --events a.ndjson");
   REQUIRE(base.code == 0);
   REQUIRE(std::count(base.out.begin(), base.out.end(), '\n') > 30);
@@ -148,4 +153,66 @@ TEST_CASE("malformed lines name FILE:LINE and are counted, --strict stops", "[si
   const auto bad_until = run_journey(dir, "simulate j.journey --events e.ndjson --until tomorrow");
   CHECK(bad_until.code == 2);
   fs::remove_all(dir);
+}
+
+TEST_CASE("simulate --report-html writes one page, the same bytes whatever the threads",
+          "[simulate][report]") {
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
+  fs::copy_file(kSpec, dir / "j.journey");
+  write_file(dir / "e.ndjson", ndjson(histories(30)));
+  const auto plain = run_journey(dir, "simulate j.journey --events e.ndjson");
+  const auto one =
+      run_journey(dir, "simulate j.journey --events e.ndjson --report-html one.html --threads 1");
+  REQUIRE(one.code == 0);
+  CHECK(one.out == plain.out);  // without --report the actions still go to stdout
+  const auto four = run_journey(
+      dir, "simulate j.journey --events e.ndjson --report --report-html four.html --threads 4");
+  REQUIRE(four.code == 0);
+  CHECK(four.out.find("journey wake_up (version ") == 0);
+  const auto page = slurp(dir / "one.html");
+  CHECK(page == slurp(dir / "four.html"));
+  CHECK(page.rfind("<!doctype html>", 0) == 0);
+  CHECK(page.find("<title>Dry run of j.journey over e.ndjson</title>") != std::string::npos);
+  // Self-contained: no script, nothing loaded from anywhere.
+  CHECK(page.find("<script") == std::string::npos);
+  CHECK(page.find("src=") == std::string::npos);
+  CHECK(page.find("<link") == std::string::npos);
+  CHECK(page.find("url(") == std::string::npos);
+  // A canvas and a goal chart for each journey of the file, with the report's numbers.
+  for (const char* journey : {"welcome", "wake_up"}) {
+    INFO(journey);
+    CHECK(page.find(std::string("id=\"journey-") + journey + "\"") != std::string::npos);
+    CHECK(page.find(std::string("id=\"") + journey + "&#45;canvas\"") != std::string::npos);
+  }
+  CHECK(page.find("class=\"goal-chart\"") != std::string::npos);
+  const auto entered = four.out.find("entered");
+  REQUIRE(entered != std::string::npos);
+  const auto count = std::stoll(four.out.substr(four.out.find_first_of("0123456789", entered)));
+  CHECK(count > 0);
+  CHECK(page.find(std::to_string(count) + " entered") != std::string::npos);
+
+  const auto unwritable =
+      run_journey(dir, "simulate j.journey --events e.ndjson --report-html no/such/dir/r.html");
+  CHECK(unwritable.code == 2);
+  CHECK(unwritable.err.find("cannot write no/such/dir/r.html") != std::string::npos);
+}
+
+TEST_CASE("graph --format svg draws one journey's canvas", "[graph]") {
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
+  fs::copy_file(kSpec, dir / "j.journey");
+  const auto svg = run_journey(dir, "graph j.journey --journey welcome --format svg");
+  REQUIRE(svg.code == 0);
+  CHECK(svg.out.rfind("<svg", 0) == 0);
+  CHECK(svg.out.find("welcome&#45;1") != std::string::npos);
+  CHECK(svg.out == run_journey(dir, "graph j.journey --journey welcome --format svg").out);
+  const auto two = run_journey(dir, "graph j.journey --format svg");
+  CHECK(two.code == 2);
+  CHECK(two.err.find("--format svg draws one journey; name it with --journey") !=
+        std::string::npos);
+  CHECK(two.err.find("(the paths hold wake_up, welcome)") != std::string::npos);
+  const auto mermaid = run_journey(dir, "graph j.journey --journey wake_up --format mermaid");
+  CHECK(mermaid.out.find("#58;") == std::string::npos);
+  CHECK(mermaid.out.find("#quot;") == std::string::npos);
 }

@@ -123,12 +123,19 @@ TEST_CASE("ingest on node A of customers owned by node B: every send appears onc
   auto explain = call("GET", a.url("/v1/customers/" + of_b_id + "/explain"));
   CHECK(explain.status == 200);
   CHECK(call("GET", a.url("/v1/customers/nobody")).status == 404);
-  // The journey counters of the whole cluster, on either node.
+  // The console reads alike: the page of a customer of B's, asked of A, has its actions.
+  const auto page = call("GET", a.url("/ui/customers?id=" + of_b_id));
+  CHECK(page.status == 200);
+  CHECK(page.body.find("welcome-2") != std::string::npos);
+  // The journey counters of the whole cluster, on either node, in the API and on the canvas.
   REQUIRE(eventually([&] {
     auto journeys = body_of(call("GET", b.url("/v1/journeys")));
     return journeys["journeys"][0]["versions"][0].value("entered", 0) == 100 &&
            journeys["journeys"][0]["versions"][0].value("sends", 0) == 200;
   }));
+  const auto canvas = call("GET", a.url("/ui/journeys/welcome"));
+  CHECK(canvas.status == 200);
+  CHECK(canvas.body.find("100 entered") != std::string::npos);
 }
 
 TEST_CASE("SIGKILL of a journey node under load: nothing acknowledged is lost or sent twice",

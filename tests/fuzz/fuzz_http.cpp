@@ -4,7 +4,9 @@
 // requests). Flag bit 0: the daemon has bearer tokens (ingest, read, admin); bit 1: tight limits
 // (small body, batch and depth limits). Each request goes through a Beast request_parser with the
 // limits of runtime/server.cpp (16 KiB header, limits.body_bytes body), then through
-// runtime::route() at a fixed time. Every answer must be valid JSON with a right Content-Length;
+// runtime::route() at a fixed time. Every answer of the API must be valid JSON with a right
+// Content-Length; every page of the console (/ui) a whole HTML page (or the part its script
+// refreshes) in which no request byte opens a tag: its one script is the page's own;
 // an Ingest intent's events are stepped through a real engine with tracing on, every trace
 // detail, action line and the customer description is dumped, and each customer state must
 // serialize, read back and serialize to the same bytes. No network, no files (beyond the time
@@ -31,6 +33,7 @@
 #include "engine/state.hpp"
 #include "runtime/common/config.hpp"
 #include "runtime/http/api.hpp"
+#include "runtime/http/console.hpp"
 #include "runtime/serve/journey_set.hpp"
 
 namespace {
@@ -208,22 +211,44 @@ json must_parse(const std::string& text, const char* what) {
   }
 }
 
-/// An answer of the API: a JSON body, its Content-Length, an error text on errors; and it writes.
+/// A page of the console: a whole document (or, `part`, the refreshed part of one, which has no
+/// script) whose only script is the page's own, so no byte of the request opened a tag.
+void check_page(const std::string& html, bool part) {
+  if (!part && html.rfind("<!doctype html>\n", 0) != 0) fail("a page is not a document", html);
+  std::size_t scripts = 0;
+  for (auto at = html.find("<script"); at != std::string::npos; at = html.find("<script", at + 1))
+    ++scripts;
+  if (scripts > (part ? 0 : 1)) fail("a page holds a script it did not write", html);
+  if (html.find("<img") != std::string::npos) fail("a page holds a tag it did not write", html);
+}
+
+/// An answer: of the API, a JSON body, its Content-Length, an error text on errors; of the
+/// console, a page or a redirect to another of its pages; and it writes.
 void check_response(const rt::HttpResponse& response) {
   if (kVerbose) std::fprintf(stderr, "  -> %d %s", response.result_int(), response.body().c_str());
-  const json body = must_parse(response.body(), "a response body is not JSON");
   if (response[http::field::content_length] != std::to_string(response.body().size())) {
     fail("a response's Content-Length is wrong");
   }
+  std::ostringstream wire;
+  wire << response;
+  if (wire.str().size() < response.body().size()) fail("a response writes short");
+  if (response.result() == http::status::see_other) {
+    if (response[http::field::location].substr(0, 3) != "/ui")
+      fail("a redirect leaves the console");
+    return;
+  }
+  if (response[http::field::content_type] == "text/html; charset=utf-8") {
+    // A document, or the part of one that its script refreshes (`?part=live`).
+    check_page(response.body(), response.body().rfind("<!doctype", 0) != 0);
+    return;
+  }
+  const json body = must_parse(response.body(), "a response body is not JSON");
   if (response.result_int() >= 400) {
     auto error = body.find("error");
     if (!body.is_object() || error == body.end() || !error->is_string()) {
       fail("an error response has no error text", response.body());
     }
   }
-  std::ostringstream wire;
-  wire << response;
-  if (wire.str().size() < response.body().size()) fail("a response writes short");
 }
 
 void respond(const rt::HttpRequest& request, http::status status, const json& body) {
@@ -270,6 +295,38 @@ void describe(const rt::HttpRequest& request, const Customers& customers, const 
   respond(request, http::status::ok, body);
 }
 
+/// A page of the console from the customers in memory: the journeys with the runs in them, a
+/// journey's canvas, or a customer's page.
+void show(const rt::HttpRequest& request, const rt::ShowConsole& page, const Customers& customers) {
+  rt::ConsoleJourneys data;
+  for (const auto& j : world().program->journeys) {
+    data.versions.push_back({j.name, j.version, kNow, world().program});
+  }
+  data.live = engine::journeys_of(*world().program);
+  data.deployment = "fuzz";
+  for (const auto& [id, state] : customers) {
+    for (const auto& [name, run] : state->runs)
+      data.counts[{name, run.version}].add_waiting(run.step, 1);
+  }
+  std::string html;
+  if (page.page == rt::ShowConsole::Page::Journeys) {
+    html = rt::journeys_page(page, data);
+  } else if (page.page == rt::ShowConsole::Page::Journey) {
+    auto drawn = rt::journey_page(page, data);
+    html = drawn ? std::move(*drawn) : rt::problem_page(page, "Not found", page.journey);
+  } else if (page.customer.empty()) {
+    html = rt::customer_page(page, 0, {}, 0, {});
+  } else {
+    const auto found = customers.find(page.customer);
+    const json view = found == customers.end()
+                          ? json{{"error", "no customer " + page.customer}}
+                          : json{{"customer", world().engine->describe(*found->second)}};
+    html = rt::customer_page(page, found == customers.end() ? 404 : 200, view, 404, {});
+  }
+  check_page(html, page.live_part);
+  check_response(rt::html_response(request, http::status::ok, std::move(html)));
+}
+
 /// Carries out an intent the way the daemon does, in memory.
 void carry_out(const rt::HttpRequest& request, const rt::Intent& intent, Customers& customers) {
   const auto& eng = *world().engine;
@@ -297,6 +354,8 @@ void carry_out(const rt::HttpRequest& request, const rt::Intent& intent, Custome
       list.push_back({{"name", info.name}, {"version", info.version}});
     }
     respond(request, http::status::ok, {{"journeys", list}});
+  } else if (const auto* page = std::get_if<rt::ShowConsole>(&intent)) {
+    show(request, *page, customers);
   } else if (const auto* lint = std::get_if<rt::LintScript>(&intent)) {
     if (lint->text.size() <= kMaxLintBytes)
       respond(request, http::status::ok, rt::lint_script(lint->text, {}));

@@ -121,6 +121,13 @@ def http_seeds(out):
         ("GET", "/v1/journeys", None, "read"),
         ("POST", "/v1/journeys/reload", "", "admin"),
         ("GET", "/metrics", None, "read"),
+        ("GET", "/ui", None, "read"),
+        ("GET", "/ui/journeys/onboarding?part=live", None, "read"),
+        ("GET", "/ui/journeys/onboarding", None, "read"),
+        ("GET", "/ui/customers?id=c1", None, "read"),
+        ("GET", "/ui/customers?id=%3Cscript%3Ex%3C%2Fscript%3E", None, "read"),
+        ("POST", "/ui/login", "token=read-secret&next=%2Fui%2Fcustomers", ""),
+        ("POST", "/ui/logout", "", ""),
         ("GET", "/healthz", None, ""),
         ("GET", "/readyz", None, ""),
     ]

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/counts.hpp"
 #include "engine/engine.hpp"
 #include "engine/engine_support.hpp"
 #include "engine/event.hpp"
@@ -92,10 +93,17 @@ TEST_CASE("group step: events become one batch, with actions, events, states and
   CHECK(step.wakeups.at("a") == test::at("2026-01-01T11:00:00Z"));
   CHECK_FALSE(step.batch.traces.empty());
   CHECK(step.batch.trace_keep == 10);
-  bool entered = false;
+  std::map<std::pair<std::string, std::string>, std::int64_t> counted;  // (metric, key)
   for (const auto& counter : step.batch.counters)
-    entered |= counter.metric == "entered" && counter.delta == 2;
-  CHECK(entered);
+    counted[{counter.metric, counter.key}] += counter.delta;
+  CHECK(counted[{"entered", ""}] == 2);
+  // The per-step counters the console draws: both customers visited the first send and moved
+  // on from the entry to it.
+  const auto first_send = counted.find({"visits", "L3:3"});
+  REQUIRE(first_send != counted.end());
+  CHECK(first_send->second == 2);
+  CHECK(counted[{"moves", engine::pair_key("", "L3:3")}] == 2);
+  CHECK(counted[{"moves", engine::pair_key("L3:3", "L4:3")}] == 2);
 
   SECTION("the same inputs on the same states give the same batch") {
     auto again = fresh({"a", "b"});
@@ -184,7 +192,12 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
                                                {"w", "v1", "exited", "", 1},
                                                {"w", "v0", "sends", "", 7}};
   std::vector<std::pair<runtime::StoredRun, std::size_t>> runs = {{{"w", "v1", "L4:3"}, 4}};
-  auto journeys = runtime::journeys_view(counters, runs, {{"w", "v1"}}, "d1");
+  counters.push_back({"w", "v1", "visits", "L4:3", 5});
+  counters.push_back({"w", "v1", "moves", engine::pair_key("", "L4:3"), 5});
+  counters.push_back({"w", "v1", "suppressed_at", engine::pair_key("L4:3", "consent"), 2});
+  counters.push_back({"w", "v1", "moves", "not a pair", 9});  // ignored
+  auto journeys =
+      runtime::journeys_view(runtime::version_counts(counters, runs), {{"w", "v1"}}, "d1");
   CHECK(journeys["deployment"] == "d1");
   REQUIRE(journeys["journeys"].size() == 1);
   const auto& w = journeys["journeys"][0];
@@ -199,4 +212,8 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
   CHECK(v1["suppressions"]["consent"] == 2);
   CHECK(v1["exits"]["end"] == 1);
   CHECK(w["versions"][0]["sends"] == 7);
+  CHECK(
+      v1["steps"]["L4:3"] ==
+      nlohmann::json{{"waiting", 4}, {"visits", 5}, {"sent", 0}, {"suppressed", {{"consent", 2}}}});
+  CHECK(v1["moves"] == nlohmann::json::array({{{"from", ""}, {"to", "L4:3"}, {"runs", 5}}}));
 }

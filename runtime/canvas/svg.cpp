@@ -1,0 +1,267 @@
+#include "runtime/canvas/svg.hpp"
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <graphviz/gvc.h>
+
+#include "runtime/canvas/steps.hpp"
+#include "runtime/canvas/text.hpp"
+
+// The two Graphviz plugins the canvas uses, linked in (libgvplugin_dot_layout, libgvplugin_core)
+// rather than found through the installation's plugin configuration: no font library is loaded,
+// so text widths come from Graphviz's own metrics and the output is the same on every machine.
+extern "C" {
+// NOLINTNEXTLINE(readability-identifier-naming): the names libgvc's plugin loader expects
+extern gvplugin_library_t gvplugin_dot_layout_LTX_library;
+// NOLINTNEXTLINE(readability-identifier-naming)
+extern gvplugin_library_t gvplugin_core_LTX_library;
+}
+
+namespace journey::canvas {
+namespace {
+
+using K = StepNode::Kind;
+
+/// Fill and border colour of each kind of step.
+struct Colours {
+  const char* fill;
+  const char* border;
+};
+
+Colours colours(K kind) {
+  switch (kind) {
+    case K::Entry: return {"#e8f5e9", "#2e7d32"};
+    case K::Send: return {"#e3f2fd", "#1565c0"};
+    case K::Wait: return {"#fff8e1", "#b7791f"};
+    case K::Check:
+    case K::Split: return {"#f3e5f5", "#6a1b9a"};
+    case K::Change:
+    case K::Goto: return {"#f5f5f5", "#616161"};
+    case K::Exit:
+    case K::End: return {"#ffebee", "#c62828"};
+  }
+  return {"#ffffff", "#000000"};
+}
+
+const char* class_of(K kind) {
+  switch (kind) {
+    case K::Entry: return "step entry";
+    case K::Send: return "step send";
+    case K::Wait: return "step wait";
+    case K::Check: return "step check";
+    case K::Split: return "step split";
+    case K::Change: return "step change";
+    case K::Goto: return "step goto";
+    case K::Exit: return "step exit";
+    case K::End: return "step end";
+  }
+  return "step";
+}
+
+/// Text inside a DOT string ("..."): quotes and backslashes escaped.
+std::string dot_string(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+constexpr int kCountWidth = 190;  // points reserved for a line of counts in a step
+constexpr int kEdgeCountWidth = 56;
+
+/// A line of counts: a cell of fixed size, so that the numbers never move the layout.
+std::string count_row(const std::string& text, int width) {
+  return "<TR><TD ALIGN=\"LEFT\" FIXEDSIZE=\"TRUE\" WIDTH=\"" + std::to_string(width) +
+         "\" HEIGHT=\"15\"><FONT POINT-SIZE=\"10\" COLOR=\"#333333\">" + html_escape(text) +
+         "</FONT></TD></TR>";
+}
+
+std::string reasons_text(const std::map<std::string, std::int64_t>& reasons, const char* none) {
+  std::string out;
+  for (const auto& [reason, n] : reasons) {
+    if (n == 0) continue;
+    out += (out.empty() ? "" : " \u00b7 ") + reason + " " + count_text(n);
+  }
+  return out.empty() ? none : out;
+}
+
+/// The count lines of a step: which lines a kind has never depends on the numbers.
+std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts,
+                       bool quiet_hours) {
+  const engine::StepCounts none;
+  const auto it = counts.steps.find(node.step);
+  const engine::StepCounts& step = it == counts.steps.end() ? none : it->second;
+  const auto visits = count_text(step.visits) + (step.visits == 1 ? " visit" : " visits");
+  switch (node.kind) {
+    case K::Entry:
+      return count_row(count_text(counts.entered) + " entered \u00b7 " + count_text(counts.active) +
+                           " in the journey now",
+                       kCountWidth);
+    case K::End:
+      return count_row(count_text(counts.exited()) + " left", kCountWidth) +
+             count_row(reasons_text(counts.exits, "no one yet"), kCountWidth);
+    case K::Send:
+      return count_row(visits + (quiet_hours ? " \u00b7 " + count_text(step.waiting) +
+                                                   " held for quiet hours"
+                                             : std::string()),
+                       kCountWidth) +
+             count_row(count_text(step.sent) + " sent \u00b7 " +
+                           count_text(step.suppressed_total()) + " suppressed",
+                       kCountWidth) +
+             count_row(reasons_text(step.suppressed, "nothing suppressed"), kCountWidth);
+    case K::Wait:
+      return count_row(count_text(step.waiting) + " waiting now \u00b7 " + visits, kCountWidth);
+    default: return count_row(visits, kCountWidth);
+  }
+}
+
+std::string node_dot(const StepNode& node, std::size_t index, const CanvasOptions& options,
+                     bool quiet_hours) {
+  const auto [fill, border] = colours(node.kind);
+  std::string label =
+      "<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"3\" STYLE=\"ROUNDED\""
+      " BGCOLOR=\"" +
+      std::string(fill) + "\" COLOR=\"" + border + "\">";
+  label += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\" COLOR=\"#555555\">" +
+           html_escape(node.name) + "</FONT></TD></TR>";
+  if (!node.does.empty()) {
+    // Not bold: Graphviz measures text with its metrics of the regular face, and a browser's
+    // bold face is wider than those.
+    label += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"12\">" + html_escape(node.does) +
+             "</FONT></TD></TR>";
+  }
+  if (options.counts != nullptr) label += count_rows(node, *options.counts, quiet_hours);
+  label += "</TABLE>";
+  return "  n" + std::to_string(index) + " [id=\"" +
+         dot_string(options.id_prefix + step_anchor(node.step)) + "\", class=\"" +
+         class_of(node.kind) + "\", label=<" + label + ">];\n";
+}
+
+std::int64_t edge_count(const StepEdge& edge, const engine::JourneyCounts& counts) {
+  const auto& table = edge.exit_reason.empty() ? counts.moves : counts.exits_at;
+  const auto it = table.find({edge.from, edge.exit_reason.empty() ? edge.to : edge.exit_reason});
+  return it == table.end() ? 0 : it->second;
+}
+
+std::string edge_dot(const StepEdge& edge, std::size_t from, std::size_t to, std::size_t index,
+                     const CanvasOptions& options) {
+  std::string label;
+  for (const auto& line : edge.labels) {
+    label += "<TR><TD><FONT POINT-SIZE=\"9\">" + html_escape(line) + "</FONT></TD></TR>";
+  }
+  if (options.counts != nullptr) {
+    label += "<TR><TD FIXEDSIZE=\"TRUE\" WIDTH=\"" + std::to_string(kEdgeCountWidth) +
+             "\" HEIGHT=\"13\"><FONT POINT-SIZE=\"9\" COLOR=\"#0d47a1\"><B>" +
+             html_escape(count_text(edge_count(edge, *options.counts))) + "</B></FONT></TD></TR>";
+  }
+  std::string out = "  n" + std::to_string(from) + " -> n" + std::to_string(to) + " [id=\"" +
+                    dot_string(options.id_prefix + "way-" + std::to_string(index)) +
+                    "\", class=\"way\"";
+  if (!label.empty()) {
+    out += ", label=<<TABLE BORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\" BGCOLOR=\"#ffffff\">" +
+           label + "</TABLE>>";
+  }
+  return out + "];\n";
+}
+
+/// One Graphviz context for the process, used under a lock: the library keeps global state.
+struct Graphviz {
+  std::mutex mutex;
+  GVC_t* context = nullptr;
+  std::string errors;
+
+  Graphviz() {
+    static lt_symlist_t builtins[] = {
+        {"gvplugin_dot_layout_LTX_library", &gvplugin_dot_layout_LTX_library},
+        {"gvplugin_core_LTX_library", &gvplugin_core_LTX_library},
+        {nullptr, nullptr}};
+    context = gvContextPlugins(builtins, 0);
+    agseterr(AGERR);  // warnings (e.g. a long reason in a fixed-size cell) are not failures
+    agseterrf([](char* message) -> int {
+      instance().errors += message;
+      return 0;
+    });
+  }
+  ~Graphviz() { gvFreeContext(context); }
+  Graphviz(const Graphviz&) = delete;
+  Graphviz& operator=(const Graphviz&) = delete;
+
+  static Graphviz& instance() {
+    static Graphviz graphviz;
+    return graphviz;
+  }
+};
+
+/// Whatever Graphviz writes before the `<svg` element (XML prolog, doctype, a comment naming its
+/// version) goes: the result embeds in HTML and does not change with the Graphviz build.
+std::string svg_element(const char* data, unsigned int length) {
+  std::string text(data, length);
+  const auto start = text.find("<svg");
+  if (start == std::string::npos) throw CanvasError("Graphviz wrote no <svg> element");
+  return text.substr(start);
+}
+
+}  // namespace
+
+std::string canvas_dot(const engine::Journey& journey, const CanvasOptions& options) {
+  const StepGraph graph = step_graph(journey);
+  std::string out = "digraph \"" + dot_string(journey.name) + "\" {\n" +
+                    "  graph [rankdir=TB, nodesep=0.35, ranksep=0.4, bgcolor=\"transparent\", "
+                    "fontname=\"Arial\", id=\"" +
+                    dot_string(options.id_prefix + "canvas") +
+                    "\"];\n  node [shape=plain, fontname=\"Arial\", fontsize=11];\n"
+                    "  edge [fontname=\"Arial\", fontsize=9, color=\"#555555\", "
+                    "arrowsize=0.7];\n";
+  std::map<std::string, std::size_t> index_of;  // step id -> node
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < graph.nodes.size(); ++i) {
+    const auto& node = graph.nodes[i];
+    if (node.kind == K::End) {
+      end = i;
+    } else {
+      index_of.emplace(node.step, i);
+    }
+    out += node_dot(node, i, options, journey.quiet_start.has_value());
+  }
+  for (std::size_t i = 0; i < graph.edges.size(); ++i) {
+    const auto& edge = graph.edges[i];
+    const auto to = edge.exit_reason.empty() ? index_of.at(edge.to) : end;
+    out += edge_dot(edge, index_of.at(edge.from), to, i, options);
+  }
+  return out + "}\n";
+}
+
+std::string canvas_svg(const engine::Journey& journey, const CanvasOptions& options) {
+  const std::string dot = canvas_dot(journey, options);
+  Graphviz& gv = Graphviz::instance();
+  std::lock_guard lock(gv.mutex);
+  gv.errors.clear();
+  std::unique_ptr<Agraph_t, int (*)(Agraph_t*)> graph(agmemread(dot.c_str()), agclose);
+  if (!graph) throw CanvasError("Graphviz could not read the canvas: " + gv.errors);
+  if (gvLayout(gv.context, graph.get(), "dot") != 0) {
+    throw CanvasError("Graphviz could not lay out the canvas: " + gv.errors);
+  }
+  char* data = nullptr;
+  unsigned int length = 0;
+  const int rendered = gvRenderData(gv.context, graph.get(), "svg", &data, &length);
+  gvFreeLayout(gv.context, graph.get());
+  if (rendered != 0 || data == nullptr) {
+    if (data != nullptr) gvFreeRenderData(data);
+    throw CanvasError("Graphviz could not draw the canvas: " + gv.errors);
+  }
+  std::string svg;
+  try {
+    svg = svg_element(data, length);
+  } catch (...) {
+    gvFreeRenderData(data);
+    throw;
+  }
+  gvFreeRenderData(data);
+  return svg;
+}
+
+}  // namespace journey::canvas

@@ -1,0 +1,262 @@
+// The canvas: a compiled journey's steps and ways, the counters the engine's records add up to,
+// the SVG Graphviz draws of them, and the goal chart.
+#include <regex>
+
+#include <catch2/catch.hpp>
+
+#include "engine/counts.hpp"
+#include "engine/engine.hpp"
+#include "engine/engine_support.hpp"
+#include "engine/event.hpp"
+#include "engine/state.hpp"
+#include "runtime/canvas/page.hpp"
+#include "runtime/canvas/steps.hpp"
+#include "runtime/canvas/svg.hpp"
+#include "runtime/canvas/text.hpp"
+
+using namespace journey;
+
+namespace {
+
+constexpr const char* kJourney = R"(journey trial {
+  entry on trial_started
+  exit on unsubscribe
+  goal upgraded: upgrade within 7d
+  hello: send email "hello"
+  wait up to 2d {
+    on upgrade { thanks: send email "thanks"; exit "upgraded" }
+  }
+  check: if customer.plan == "pro" {
+    tag "pro"
+  } else if customer.plan == "team" {
+    tag "team"
+  }
+  offer: split {
+    50% control { }
+    50% discount { send email "discount" }
+  }
+  bye: send email "bye"
+}
+)";
+
+const canvas::StepEdge* edge(const canvas::StepGraph& g, const std::string& from,
+                             const std::string& to) {
+  for (const auto& e : g.edges) {
+    if (e.from == from && e.to == to) return &e;
+  }
+  return nullptr;
+}
+
+engine::Event event(const std::string& customer, const std::string& name, const char* at,
+                    nlohmann::json properties = nlohmann::json::object()) {
+  engine::Event ev;
+  ev.customer_id = customer;
+  ev.type = engine::Event::Type::Track;
+  ev.name = name;
+  ev.at = test::at(at);
+  ev.properties = std::move(properties);
+  return ev;
+}
+
+/// The counts of customers run through the engine, as the daemon and the report count them.
+engine::JourneyCounts run(const engine::Engine& engine,
+                          const std::vector<std::vector<engine::Event>>& customers,
+                          engine::Millis until) {
+  std::map<std::pair<std::string, std::string>, std::int64_t> counters;
+  engine::JourneyCounts counts;
+  for (const auto& events : customers) {
+    auto state = engine::new_customer(events.front().customer_id);
+    std::vector<engine::Record> records;
+    for (const auto& ev : events) {
+      for (auto& r : engine.on_event(*state, ev).records) records.push_back(std::move(r));
+    }
+    for (auto& r : engine.on_time(*state, until).records) records.push_back(std::move(r));
+    for (const auto& r : records) {
+      engine::count_record(r, [&](const char* metric, std::string key) {
+        ++counters[{metric, std::move(key)}];
+      });
+    }
+    for (const auto& [name, r] : state->runs) counts.add_waiting(r.step, 1);
+  }
+  for (const auto& [key, n] : counters) counts.add(key.first, key.second, n);
+  return counts;
+}
+
+/// Every `d="..."` and `points="..."` of an SVG: where Graphviz put things.
+std::vector<std::string> geometry(const std::string& svg) {
+  std::vector<std::string> out;
+  const std::regex shape(R"((?:d|points|x|y)="[^"]*")");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), shape); it != std::sregex_iterator();
+       ++it) {
+    out.push_back(it->str());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("canvas: a journey's steps and the ways between them", "[canvas]") {
+  const auto program = test::build(kJourney);
+  const auto& j = program->journeys.at(0);
+  const auto g = canvas::step_graph(j);
+  // The entry, ten steps (hello, the wait, thanks, the exit, the if, two tags, the split, the
+  // discount send, bye), the end.
+  REQUIRE(g.nodes.size() == 12);
+  CHECK(g.nodes.front().kind == canvas::StepNode::Kind::Entry);
+  CHECK(g.nodes.front().does == "on trial_started");
+  CHECK(g.nodes.back().kind == canvas::StepNode::Kind::End);
+  CHECK(g.nodes[1].name == "hello");
+  CHECK(g.nodes[1].does == "Send email \u201chello\u201d");
+  CHECK(g.nodes[2].does == "Wait up to 2d for upgrade");
+
+  REQUIRE(edge(g, "", "hello"));
+  const auto* upgrade = edge(g, g.nodes[2].step, "thanks");
+  REQUIRE(upgrade);
+  CHECK(upgrade->labels == std::vector<std::string>{"on upgrade"});
+  const auto* timeout = edge(g, g.nodes[2].step, "check");
+  REQUIRE(timeout);
+  CHECK(timeout->labels == std::vector<std::string>{"after 2d without it"});
+  // The exit step leaves with its reason.
+  const auto* exit = edge(g, g.nodes[4].step, "end");
+  REQUIRE(exit);
+  CHECK(exit->exit_reason == "upgraded");
+  // An `if` with an `else if`: each condition, then "otherwise" (straight to the split).
+  const auto* otherwise = edge(g, "check", "offer");
+  REQUIRE(otherwise);
+  CHECK(otherwise->labels == std::vector<std::string>{"otherwise"});
+  // The empty control variant and the end of the discount variant both reach `bye`.
+  const auto* control = edge(g, "offer", "bye");
+  REQUIRE(control);
+  CHECK(control->labels == std::vector<std::string>{"50% control"});
+  const auto* last = edge(g, "bye", "end");
+  REQUIRE(last);
+  CHECK(last->exit_reason == "end");
+}
+
+TEST_CASE("canvas: every move the engine counts lands on an edge of the canvas", "[canvas]") {
+  engine::EngineConfig config;
+  config.consent_assumed = true;
+  engine::Engine engine(config);
+  const auto program = test::build(kJourney);
+  engine.deploy(program);
+  const auto& j = program->journeys.at(0);
+  std::vector<std::vector<engine::Event>> customers;
+  for (int i = 0; i < 40; ++i) {
+    const auto id = "c" + std::to_string(i);
+    std::vector<engine::Event> events = {event(id, "trial_started", "2026-01-01T10:00:00Z")};
+    if (i % 4 == 0) events.push_back(event(id, "upgrade", "2026-01-02T10:00:00Z"));
+    if (i % 4 == 1) events.push_back(event(id, "unsubscribe", "2026-01-02T10:00:00Z"));
+    customers.push_back(std::move(events));
+  }
+  const auto counts = run(engine, customers, test::at("2026-01-10T00:00:00Z"));
+  CHECK(counts.entered == 40);
+  CHECK(counts.exits.at("upgraded") == 10);
+  CHECK(counts.exits.at("exit on unsubscribe") == 10);
+  const auto g = canvas::step_graph(j);
+  std::int64_t drawn = 0;
+  for (const auto& [move, n] : counts.moves) {
+    INFO(move.first << " -> " << move.second);
+    CHECK(edge(g, move.first, move.second) != nullptr);
+    drawn += n;
+  }
+  // Every visit of a step came along a drawn edge.
+  std::int64_t visits = 0;
+  for (const auto& [step, c] : counts.steps) visits += c.visits;
+  CHECK(drawn == visits);
+  for (const auto& [at, n] : counts.exits_at) {
+    if (at.second == "exit on unsubscribe") continue;  // an exit rule leaves from any step
+    bool found = false;
+    for (const auto& e : g.edges) found |= e.from == at.first && e.exit_reason == at.second;
+    INFO(at.first << " left: " << at.second);
+    CHECK(found);
+  }
+  // The split put each run in one variant.
+  CHECK(counts.variants.at("control") + counts.variants.at("discount") == 20);
+  const auto rows = engine::goal_rows(counts, "upgraded");
+  CHECK(rows.size() >= 2);  // the runs no split put anywhere, and the variants
+}
+
+TEST_CASE("canvas: the SVG is the same for the same journey, and counts do not move it",
+          "[canvas]") {
+  const auto program = test::build(kJourney);
+  const auto& j = program->journeys.at(0);
+  const auto plain = canvas::canvas_svg(j, {});
+  CHECK(plain == canvas::canvas_svg(j, {}));
+  CHECK(plain.rfind("<svg", 0) == 0);
+  CHECK(plain.find("Generated by") == std::string::npos);
+  CHECK(plain.find("id=\"step&#45;hello\"") != std::string::npos);
+  CHECK(plain.find("waiting now") == std::string::npos);
+
+  engine::JourneyCounts few;
+  few.entered = 3;
+  few.add_waiting("hello", 1);
+  engine::JourneyCounts many;
+  many.entered = 123456789;
+  many.add_waiting(j.ops[1].step_id, 98765432);
+  many.add("visits", "hello", 123456789);
+  many.add("suppressed_at", engine::pair_key("hello", "consent"), 4321);
+  many.add("moves", engine::pair_key("", "hello"), 123456789);
+  canvas::CanvasOptions with_few;
+  with_few.counts = &few;
+  canvas::CanvasOptions with_many;
+  with_many.counts = &many;
+  const auto a = canvas::canvas_svg(j, with_few);
+  const auto b = canvas::canvas_svg(j, with_many);
+  CHECK(a.find("3 entered") != std::string::npos);
+  CHECK(b.find("123,456,789 entered") != std::string::npos);
+  CHECK(b.find("98,765,432 waiting now") != std::string::npos);
+  CHECK(b.find("consent 4,321") != std::string::npos);
+  CHECK(geometry(a) != geometry(plain));
+  // Only the numbers differ: the boxes, arrows and text positions stay.
+  auto positions = [](const std::vector<std::string>& all) {
+    std::vector<std::string> out;
+    for (const auto& g : all) {
+      if (g.rfind("x=", 0) != 0) out.push_back(g);  // text anchored at the start keeps x
+    }
+    return out;
+  };
+  CHECK(positions(geometry(a)) == positions(geometry(b)));
+
+  canvas::CanvasOptions prefixed;
+  prefixed.id_prefix = "v1-";
+  CHECK(canvas::canvas_svg(j, prefixed).find("id=\"v1&#45;step&#45;hello\"") != std::string::npos);
+}
+
+TEST_CASE("canvas: step anchors, escaping and numbers", "[canvas]") {
+  CHECK(canvas::step_anchor("L4:3") == "step-L4.3A3");
+  CHECK(canvas::step_anchor("welcome_email") == "step-welcome_email");
+  CHECK(canvas::step_anchor("a b") != canvas::step_anchor("a_b"));
+  CHECK(canvas::html_escape("<a href=\"x\">&'") == "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+  CHECK(canvas::html_escape("caf\xc3\xa9") == "caf\xc3\xa9");
+  CHECK(canvas::html_escape("bad \xff byte") == "bad \xef\xbf\xbd byte");
+  CHECK(canvas::count_text(0) == "0");
+  CHECK(canvas::count_text(1234567) == "1,234,567");
+  CHECK(canvas::percent_text(1, 3) == "33.3%");
+  CHECK(canvas::percent_text(1, 0) == "-");
+}
+
+TEST_CASE("canvas: the goal chart shows each variant's rate, runs and lift", "[canvas]") {
+  engine::JourneyCounts counts;
+  counts.add("entered", "", 40);
+  counts.add("variants", "control", 20);
+  counts.add("variants", "coupon", 20);
+  counts.add("goals_by_variant", engine::pair_key("first_order", "control"), 2);
+  counts.add("goals_by_variant", engine::pair_key("first_order", "coupon"), 5);
+  const auto chart = canvas::goal_chart(counts, "first_order");
+  CHECK(chart.find("10.0%") != std::string::npos);
+  CHECK(chart.find("(2 of 20)") != std::string::npos);
+  CHECK(chart.find("25.0%") != std::string::npos);
+  CHECK(chart.find("+150.0% vs control") != std::string::npos);
+  CHECK(chart.find("data-variant=\"coupon\"") != std::string::npos);
+  CHECK(canvas::goal_chart(engine::JourneyCounts{}, "x").find("No one has entered yet") !=
+        std::string::npos);
+
+  const auto program = test::build(kJourney);
+  const auto panel = canvas::journey_panel(program->journeys.at(0), counts, {"<h2>t</h2>", "p-"});
+  CHECK(panel.find("40</b>entered") != std::string::npos);
+  CHECK(panel.find("Goal upgraded") != std::string::npos);
+  const auto html = canvas::page({"T <x>", "", false}, panel);
+  CHECK(html.find("<title>T &lt;x&gt;</title>") != std::string::npos);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(canvas::page({"T", "", true}, "").find("<script>") != std::string::npos);
+}
