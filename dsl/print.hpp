@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "dsl/ast.hpp"
 
@@ -22,5 +23,11 @@ std::string time_of_day_text(std::int64_t seconds);
 
 /// A binary operator as written: "and", "==", "+".
 const char* op_text(BinaryOp op);
+
+/// A string literal as written: in double quotes, with escapes.
+std::string string_text(std::string_view text);
+
+/// An event name as written: bare when it can be, else a string literal.
+std::string event_text(const std::string& name);
 
 }  // namespace journey::dsl
