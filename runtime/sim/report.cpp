@@ -88,7 +88,8 @@ void FunnelReport::add_customer(const std::vector<engine::Record>& records) {
       case Kind::Suppressed: ++f.suppressed[r.step][r.detail]; break;
       case Kind::Goal: mine.converted.insert({r.detail, r.variant, mine.current}); break;
       case Kind::Error: ++f.errors; break;
-      case Kind::Entered: break;
+      case Kind::Entered:
+      case Kind::Migrated: break;
     }
   }
   for (const auto& [journey, mine] : runs) {
@@ -137,19 +138,15 @@ std::string FunnelReport::render(const engine::Program& program) const {
     if (f.errors > 0) head.row({"errors", std::to_string(f.errors)});
     out << head.render("  ");
 
-    Table steps({0, 1});
-    steps.row({"step", "kind", "visits", "sent", "suppressed"});
-    for (const auto& op : j.ops) {
-      if (!op.step_head) continue;
-      std::string kind = engine::op_kind_name(op);
-      if (std::holds_alternative<engine::BranchOp>(op.payload)) kind = "if";
-      if (std::holds_alternative<engine::JumpOp>(op.payload)) kind = "goto";
-      const auto* send = std::get_if<engine::SendOp>(&op.payload);
+    Table steps({0});
+    steps.row({"step", "visits", "sent", "suppressed"});
+    for (const auto& step : j.steps) {
+      const bool send = step.kind == dsl::StepKind::Send;
       std::string sup;
       if (send) {
         std::size_t total = 0;
         std::string reasons;
-        if (const auto it = f.suppressed.find(op.step_id); it != f.suppressed.end()) {
+        if (const auto it = f.suppressed.find(step.id); it != f.suppressed.end()) {
           for (const auto& [reason, n] : it->second) {
             total += n;
             reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(n);
@@ -157,10 +154,8 @@ std::string FunnelReport::render(const engine::Program& program) const {
         }
         sup = std::to_string(total) + (reasons.empty() ? "" : " (" + reasons + ")");
       }
-      steps.row({op.step_id,
-                 kind + (send ? " " + send->channel + " \"" + send->template_name + "\"" : ""),
-                 std::to_string(count(f.visits, op.step_id)),
-                 send ? std::to_string(count(f.sent, op.step_id)) : "", sup});
+      steps.row({step.name, std::to_string(count(f.visits, step.id)),
+                 send ? std::to_string(count(f.sent, step.id)) : "", sup});
     }
     out << "\n" << steps.render("  ");
     std::size_t sent_total = 0;
