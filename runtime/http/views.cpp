@@ -49,13 +49,16 @@ json explain_view(const std::string& customer_id, std::size_t kept_lines,
 
 json journeys_view(const std::vector<CounterRow>& counters,
                    const std::vector<std::pair<StoredRun, std::size_t>>& run_counts,
-                   const std::vector<engine::JourneyInfo>& live, const std::string& deployment) {
+                   const std::vector<engine::JourneyInfo>& live, const std::string& deployment,
+                   const StepNamer& name_of) {
   struct Row {
-    json counts = {{"entered", 0}, {"exited", 0}, {"sends", 0}, {"errors", 0}};
+    json counts = {{"entered", 0}, {"exited", 0},      {"sends", 0},
+                   {"errors", 0},  {"migrated_in", 0}, {"migrated_out", 0}};
     json suppressions = json::object();
     json goals = json::object();
     json exits = json::object();
     json runs = json::object();
+    json steps = json::object();
     std::int64_t active = 0;
   };
   std::map<std::pair<std::string, std::string>, Row> rows;
@@ -75,7 +78,8 @@ json journeys_view(const std::vector<CounterRow>& counters,
   }
   for (const auto& [run, count] : run_counts) {
     auto& row = rows[{run.journey, run.version}];
-    row.runs[run.state.empty() ? "running" : run.state] = count;
+    row.runs[run.state.empty() ? "running" : name_of(run)] = count;
+    row.steps[run.state.empty() ? "running" : run.state] = count;
     row.active += static_cast<std::int64_t>(count);
   }
   std::set<std::pair<std::string, std::string>> live_keys;
@@ -89,13 +93,16 @@ json journeys_view(const std::vector<CounterRow>& counters,
                     {"live", live_keys.count(key) != 0},
                     {"active_runs", row.active},
                     {"runs_by_state", row.runs},
+                    {"runs_by_step", row.steps},
                     {"entered", row.counts["entered"]},
                     {"exited", row.counts["exited"]},
                     {"exits", row.exits},
                     {"sends", row.counts["sends"]},
                     {"suppressions", row.suppressions},
                     {"goals", row.goals},
-                    {"errors", row.counts["errors"]}};
+                    {"errors", row.counts["errors"]},
+                    {"migrated_in", row.counts["migrated_in"]},
+                    {"migrated_out", row.counts["migrated_out"]}};
     auto& entry = by_name[key.first];
     if (entry.is_null())
       entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};
@@ -105,6 +112,18 @@ json journeys_view(const std::vector<CounterRow>& counters,
   json journeys = json::array();
   for (auto& [name, entry] : by_name) journeys.push_back(std::move(entry));
   return {{"deployment", deployment}, {"journeys", journeys}};
+}
+
+json source_view(const std::string& journey, const std::string& version,
+                 const Deployment& deployment) {
+  json files = json::array();
+  for (const auto& [path, text] : deployment.files)
+    files.push_back({{"path", path}, {"text", text}});
+  return {{"journey", journey},
+          {"version", version},
+          {"deployment", deployment.id},
+          {"naming", deployment.naming == engine::StepNaming::Positions ? "positions" : "tree"},
+          {"files", std::move(files)}};
 }
 
 }  // namespace journey::runtime

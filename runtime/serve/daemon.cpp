@@ -14,6 +14,7 @@
 
 #include "engine/engine.hpp"
 #include "engine/hash.hpp"
+#include "engine/program.hpp"
 #include "engine/state.hpp"
 #include "runtime/common/clock.hpp"
 #include "runtime/common/log.hpp"
@@ -80,6 +81,13 @@ struct Daemon::Impl {
   HttpResponse check_ready(const HttpRequest& request);
   /// Hands inputs to the shards of their customers, one hand-off per shard, order kept per shard.
   void hand_to_shards(std::vector<ShardInput> inputs);
+  /// After a deployment (at start, after a reload): steps every customer with a run to migrate
+  /// (`on update migrate`), and collects the old versions no run uses. A single node's.
+  void after_deploy();
+  /// Hands the next customers to migrate to the shards, the rest once those are done.
+  void migrate_next(std::shared_ptr<std::vector<std::string>> customers, std::size_t from);
+  /// Deployments::collect, logged on failure.
+  void collect_versions();
   void wait_signal();
   void shutdown();
   void drain_step();
@@ -125,12 +133,13 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   engine = std::make_unique<engine::Engine>(config.engine);
   deployments = std::make_unique<Deployments>(config.journeys_dir, *engine, engine_mutex,
                                               *api_store, metrics, clock);
+  if (cluster) deployments->keep_all();
   deployments->start(cluster && cluster->fetch_deployments(*api_store));
 
   // A cluster node has a shard per partition (each owned one consumes its events); a single node
   // spreads its customers over `shards`.
-  const auto shard_count = static_cast<std::size_t>(
-      cluster ? config.cluster->partitions : config.shards);
+  const auto shard_count =
+      static_cast<std::size_t>(cluster ? config.cluster->partitions : config.shards);
   committer = std::make_unique<Committer>(storage, shard_count, metrics, io, cluster.get());
   if (!cluster) {
     dispatcher = std::make_unique<Dispatcher>(
@@ -151,8 +160,16 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
       },
       clock);
   for (std::size_t i = 0; i < shard_count; ++i) {
-    Shard::Parts parts{io,           config,     storage, *engine, engine_mutex,
-                       *committer,   *timers,    metrics, tombstones, clock,
+    Shard::Parts parts{io,
+                       config,
+                       storage,
+                       *engine,
+                       engine_mutex,
+                       *committer,
+                       *timers,
+                       metrics,
+                       tombstones,
+                       clock,
                        [this] {
                          if (dispatcher) dispatcher->notify();
                        },
@@ -240,13 +257,31 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
     reply(list_journeys(request));
   } else if (auto* lint = std::get_if<LintScript>(&intent)) {
     reply(json_response(request, http::status::ok, lint_script(lint->text)));
-  } else if (std::holds_alternative<ReloadJourneys>(intent)) {
+  } else if (auto* reload = std::get_if<ReloadJourneys>(&intent)) {
+    if (reload->dry_run) {
+      auto [ok, body] = deployments->preview(api_store->run_counts());
+      reply(
+          json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
+      return;
+    }
     auto [ok, body] = deployments->reload("api");
     reply(json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
+    if (ok) net::post(io, [this] { after_deploy(); });
+  } else if (auto* source = std::get_if<VersionSource>(&intent)) {
+    auto deployment = deployments->source_of(source->journey, source->version);
+    if (!deployment) {
+      reply(error_response(request, http::status::not_found,
+                           "no version `" + source->version + "` of journey `" + source->journey +
+                               "` is kept (unknown, or collected once no run used it)"));
+      return;
+    }
+    reply(json_response(request, http::status::ok,
+                        source_view(source->journey, source->version, *deployment)));
   } else if (std::holds_alternative<ClusterStatus>(intent)) {
     if (!cluster) {
-      reply(error_response(request, http::status::not_found,
-                           "this daemon runs as a single node (no [cluster] in its configuration)"));
+      reply(
+          error_response(request, http::status::not_found,
+                         "this daemon runs as a single node (no [cluster] in its configuration)"));
       return;
     }
     json status;
@@ -314,8 +349,9 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
         HttpRequest shape{http::verb::post, "/", tally->version};
         shape.keep_alive(tally->keep_alive);
         if (!answer.error.empty()) {
-          tally->reply(error_response(shape, http::status::service_unavailable,
-                                      answer.error + " (retrying with the same messageIds is safe)"));
+          tally->reply(
+              error_response(shape, http::status::service_unavailable,
+                             answer.error + " (retrying with the same messageIds is safe)"));
           return;
         }
         tally->reply(json_response(shape, http::status::ok,
@@ -399,8 +435,8 @@ Answer Daemon::Impl::read_customer(const std::string& kind, const std::string& i
   return {200, body};
 }
 
-void Daemon::Impl::read(const std::string& kind, const std::string& id,
-                        const HttpRequest& request, std::function<void(HttpResponse)> reply) {
+void Daemon::Impl::read(const std::string& kind, const std::string& id, const HttpRequest& request,
+                        std::function<void(HttpResponse)> reply) {
   if (cluster) {
     cluster->read(kind, id, answer_with(request, std::move(reply)));
     return;
@@ -411,20 +447,78 @@ void Daemon::Impl::read(const std::string& kind, const std::string& id,
 
 HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
   auto [deployment, live] = deployments->live();
+  std::vector<CounterRow> counters;
+  std::vector<std::pair<StoredRun, std::size_t>> runs;
   if (cluster) {
     // Every partition's counters and runs, as their owners last copied them to the cluster.
     try {
-      auto [counters, runs] = cluster->totals();
-      return json_response(request, http::status::ok,
-                           journeys_view(counters, runs, live, deployment));
+      std::tie(counters, runs) = cluster->totals();
     } catch (const std::exception& e) {
       return error_response(request, http::status::service_unavailable,
                             std::string("the cluster did not answer: ") + e.what());
     }
+  } else {
+    counters = api_store->counters();
+    runs = api_store->run_counts();
   }
-  return json_response(
-      request, http::status::ok,
-      journeys_view(api_store->counters(), api_store->run_counts(), live, deployment));
+  std::shared_lock lock(engine_mutex);
+  const auto name_of = [this](const StoredRun& run) {
+    const auto* journey = engine->find_version(run.journey, run.version);
+    return journey != nullptr ? engine::step_name(*journey, run.state) : run.state;
+  };
+  return json_response(request, http::status::ok,
+                       journeys_view(counters, runs, live, deployment, name_of));
+}
+
+void Daemon::Impl::after_deploy() {
+  if (cluster || draining) return;
+  auto customers = std::make_shared<std::vector<std::string>>();
+  try {
+    for (const auto& [journey, version] : deployments->migrating()) {
+      for (auto& id : api_store->customers_in(journey, version))
+        customers->push_back(std::move(id));
+    }
+  } catch (const StoreError& e) {
+    log(LogLevel::Warn, "runs to migrate could not be read; they move at their next input",
+        {{"error", e.what()}});
+  }
+  std::sort(customers->begin(), customers->end());
+  customers->erase(std::unique(customers->begin(), customers->end()), customers->end());
+  if (!customers->empty()) {
+    log(LogLevel::Info, "migrating runs to the new versions", {{"customers", customers->size()}});
+    migrate_next(customers, 0);
+  } else {
+    collect_versions();
+  }
+}
+
+void Daemon::Impl::migrate_next(std::shared_ptr<std::vector<std::string>> customers,
+                                std::size_t from) {
+  constexpr std::size_t kAtOnce = 1024;
+  if (from >= customers->size() || draining) {
+    collect_versions();  // the migrated runs' old versions may be unused now
+    return;
+  }
+  const std::size_t to = std::min(customers->size(), from + kAtOnce);
+  auto left = std::make_shared<std::atomic<std::size_t>>(to - from);
+  std::vector<ShardInput> inputs(to - from);
+  for (std::size_t i = from; i < to; ++i) {
+    auto& input = inputs[i - from];
+    input.kind = ShardInput::Kind::Migrate;
+    input.customer_id = (*customers)[i];
+    input.done = [this, customers, to, left](const InputResult&) {
+      if (--*left == 0) net::post(io, [this, customers, to] { migrate_next(customers, to); });
+    };
+  }
+  hand_to_shards(std::move(inputs));
+}
+
+void Daemon::Impl::collect_versions() {
+  try {
+    deployments->collect([this] { committer->write(Batch{}); });
+  } catch (const std::exception& e) {
+    log(LogLevel::Warn, "old journey versions could not be collected", {{"error", e.what()}});
+  }
 }
 
 HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
@@ -493,6 +587,7 @@ void Daemon::Impl::expire_events() {
   } catch (const StoreError& e) {
     log(LogLevel::Warn, "timeline retention failed", {{"error", e.what()}});
   }
+  if (!cluster) collect_versions();  // goal windows of replaced versions end with time
   housekeeping.expires_after(std::chrono::minutes(10));
   housekeeping.async_wait([this](boost::system::error_code ec) {
     if (!ec && !draining) expire_events();
@@ -504,7 +599,7 @@ void Daemon::Impl::wait_signal() {
     if (ec) return;
     if (signal == SIGHUP) {
       log(LogLevel::Info, "SIGHUP: reloading journeys");
-      deployments->reload("SIGHUP");
+      if (deployments->reload("SIGHUP").first) after_deploy();
       wait_signal();
       return;
     }
@@ -549,15 +644,15 @@ int Daemon::Impl::run() {
   timers->start();
   if (cluster) {
     // Partitions are taken (and rebuilt through the committer) from here on.
-    cluster->start({storage, *committer, *timers, tombstones, *deployments,
-                    [this](int p) -> Shard& { return *shards[static_cast<std::size_t>(p)]; },
-                    [this](const std::string& kind, const std::string& id) {
-                      return read_customer(kind, id);
-                    },
-                    listening});
+    cluster->start(
+        {storage, *committer, *timers, tombstones, *deployments,
+         [this](int p) -> Shard& { return *shards[static_cast<std::size_t>(p)]; },
+         [this](const std::string& kind, const std::string& id) { return read_customer(kind, id); },
+         listening});
   }
   server->start();
   wait_signal();
+  net::post(io, [this] { after_deploy(); });  // runs of older versions stored before the start
   expire_events();
   std::vector<std::thread> threads;
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([this] { io.run(); });

@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
+#include "engine/naming.hpp"
 #include "engine/time.hpp"
 
 namespace journey::runtime {
@@ -83,8 +85,8 @@ struct CustomerWrite {
   std::string customer_id;
   std::string state;  // engine::serialize
   std::optional<engine::Millis> next_wakeup;
-  std::vector<StoredRun> runs;  // replaces the customer's stored runs (when write_runs)
-  bool write_runs = true;       // false: the stored runs are already these
+  std::vector<StoredRun> runs;             // replaces the customer's stored runs (when write_runs)
+  bool write_runs = true;                  // false: the stored runs are already these
   std::vector<StoredRun> previous_runs{};  // the runs replaced (when write_runs)
   // A cluster node's copy (else the defaults): the customer's partition, the partition log
   // record the state comes from, and the revision of the customer's value in the cluster's
@@ -171,9 +173,12 @@ struct Erasure {
 
 /// A deployed set of journey files.
 struct Deployment {
-  std::string id;  // hash of the files
+  std::string id;  // hash of the files (and of the naming, but for StepNaming::Positions)
   engine::Millis deployed_at = 0;
   std::vector<std::pair<std::string, std::string>> files;  // (path, text), sorted by path
+  /// How its steps are named when compiled: Positions for every deployment an older build stored
+  /// (so that their versions, step ids and action ids stay what they were), else Tree.
+  engine::StepNaming naming = engine::StepNaming::Tree;
 };
 
 /// A counter row as read back.
@@ -255,6 +260,13 @@ class Store {
   virtual void save_deployment(const Deployment& deployment) = 0;
   /// Every stored deployment, oldest first; the last is the live one.
   virtual std::vector<Deployment> deployments() = 0;
+  /// Deletes a stored deployment (its versions are collected). Never the live one.
+  virtual void delete_deployment(const std::string& id) = 0;
+  /// The (journey, version) pairs some active run uses.
+  virtual std::set<std::pair<std::string, std::string>> versions_in_use() = 0;
+  /// The customers with an active run of this journey version, by id.
+  virtual std::vector<std::string> customers_in(const std::string& journey,
+                                                const std::string& version) = 0;
 
   /// A cluster node's reads and writes of its copy.
   /// The customer as stored, with its runs and the cluster bookkeeping; nothing when absent.
@@ -264,11 +276,12 @@ class Store {
   /// Replaces the key of keyed_hash() (a cluster's secret, the same on every node).
   virtual void set_key(const std::string& key) = 0;
   /// Adds tombstones made elsewhere, as keyed hashes: customers and message ids, with when.
-  virtual void add_tombstones(const std::vector<std::pair<std::string, engine::Millis>>& customers,
-                              const std::vector<std::pair<std::string, engine::Millis>>& messages) = 0;
+  virtual void add_tombstones(
+      const std::vector<std::pair<std::string, engine::Millis>>& customers,
+      const std::vector<std::pair<std::string, engine::Millis>>& messages) = 0;
   /// The keyed hash of a (customer, message id) pair, as message tombstones hold.
   virtual std::string message_hash(std::string_view customer_id,
-                                    std::string_view message_id) const = 0;
+                                   std::string_view message_id) const = 0;
 
   /// Makes erased data unrecoverable from the disk now (SQLite: truncates the WAL, whose old
   /// frames can still hold it). False when the store is busy; see scrub_soon().

@@ -179,12 +179,15 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
   CHECK(explain["trace"][0]["detail"]["k"] == 1);
   CHECK(explain["trace"][1]["detail"] == nlohmann::json::object());
 
-  std::vector<runtime::CounterRow> counters = {{"w", "v1", "entered", "", 5},
-                                               {"w", "v1", "suppressed", "consent", 2},
-                                               {"w", "v1", "exited", "", 1},
-                                               {"w", "v0", "sends", "", 7}};
-  std::vector<std::pair<runtime::StoredRun, std::size_t>> runs = {{{"w", "v1", "L4:3"}, 4}};
-  auto journeys = runtime::journeys_view(counters, runs, {{"w", "v1"}}, "d1");
+  std::vector<runtime::CounterRow> counters = {
+      {"w", "v1", "entered", "", 5},      {"w", "v1", "suppressed", "consent", 2},
+      {"w", "v1", "exited", "", 1},       {"w", "v1", "migrated_in", "", 3},
+      {"w", "v0", "migrated_out", "", 3}, {"w", "v0", "sends", "", 7}};
+  std::vector<std::pair<runtime::StoredRun, std::size_t>> runs = {{{"w", "v1", "2"}, 4}};
+  auto journeys = runtime::journeys_view(
+      counters, runs, {{"w", "v1"}}, "d1", [](const runtime::StoredRun& run) {
+        return "wait 1d (" + run.journey + "@" + run.version + ")";
+      });
   CHECK(journeys["deployment"] == "d1");
   REQUIRE(journeys["journeys"].size() == 1);
   const auto& w = journeys["journeys"][0];
@@ -195,7 +198,10 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
   CHECK(v1["live"] == true);
   CHECK(v1["entered"] == 5);
   CHECK(v1["active_runs"] == 4);
-  CHECK(v1["runs_by_state"]["L4:3"] == 4);
+  CHECK(v1["runs_by_state"]["wait 1d (w@v1)"] == 4);
+  CHECK(v1["runs_by_step"]["2"] == 4);
+  CHECK(v1["migrated_in"] == 3);
+  CHECK(w["versions"][0]["migrated_out"] == 3);
   CHECK(v1["suppressions"]["consent"] == 2);
   CHECK(v1["exits"]["end"] == 1);
   CHECK(w["versions"][0]["sends"] == 7);
