@@ -98,14 +98,23 @@ void Deployments::adopt(const Deployment& deployment) {
 
 void Deployments::deploy(const JourneySet& set, const Deployment& deployment) {
   store_.save_deployment(deployment);
+  // A deployment kept already (the same files again: a restart, a rollback) is made live as it
+  // is kept, so that the engine holds one program for it.
+  auto program = set.program;
+  {
+    std::lock_guard lock(live_mutex_);
+    for (const auto& d : deployed_) {
+      if (d.deployment.id == deployment.id) program = d.program;
+    }
+  }
   {
     std::unique_lock lock(engine_mutex_);
-    engine_.deploy(set.program);
+    engine_.deploy(program);
   }
-  remember(deployment, set.program);
+  remember(deployment, program);
   std::lock_guard lock(live_mutex_);
   live_id_ = deployment.id;
-  live_journeys_ = engine::journeys_of(*set.program);
+  live_journeys_ = engine::journeys_of(*program);
   json journeys = json::array();
   for (const auto& info : live_journeys_) journeys.push_back(info.name + "@" + info.version);
   log(LogLevel::Info, "journeys deployed", {{"deployment", live_id_}, {"journeys", journeys}});

@@ -2,8 +2,7 @@
 // update policies, killed during the migration and started again; the dry run of a reload; the
 // collection of old versions; `journey diff --from-daemon`; and a database written by the build
 // before step ids were named by their place in the step tree.
-#include <cstdio>
-
+#include "cli/cli_support.hpp"
 #include "cli/serve_support.hpp"
 
 using namespace journey::test::serve;
@@ -236,35 +235,41 @@ TEST_CASE("serve: journey diff --from-daemon compares with the live version and 
   REQUIRE(daemon.started());
   REQUIRE(sign_up(daemon, 4));
   dir.write("new.journey", journey_text("  on update migrate\n", "new-second"));
-  const auto url = daemon.url("");
-  const std::string command = std::string(JOURNEY_BINARY) + " diff --from-daemon " + url + " " +
-                              (dir.path / "new.journey").string() + " 2>&1";
-  std::string out;
-  int code = 0;
-  {
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-    code = WEXITSTATUS(pclose(pipe));
-  }
-  INFO(out);
-  CHECK(code == 1);  // differences
-  CHECK_THAT(out, Catch::Contains("journey welcome: changed"));
-  CHECK_THAT(out, Catch::Contains("~ send email \"old-second\" after wait 30s"));
-  CHECK_THAT(out, Catch::Contains("in-flight runs: 4 (4 migrate"));
-  CHECK_THAT(out, Catch::Contains("4 at wait 30s after send email \"first\""));
+  const auto diff = journey::test::run_journey(
+      dir.path, "diff --from-daemon " + daemon.url("") + " new.journey");
+  INFO(diff.out << diff.err);
+  CHECK(diff.code == 1);  // differences
+  CHECK_THAT(diff.out, Catch::Contains("journey welcome: changed"));
+  CHECK_THAT(diff.out, Catch::Contains("~ send email \"old-second\" after wait 30s"));
+  CHECK_THAT(diff.out, Catch::Contains("in-flight runs: 4 (4 migrate"));
+  CHECK_THAT(diff.out, Catch::Contains("4 at wait 30s after send email \"first\""));
+  // Nothing changed but the policy and a comment: the versions are the same, exit 0.
+  dir.write("same.journey", "# the same\n" + journey_text("", "old-second"));
+  CHECK(journey::test::run_journey(dir.path, "diff --from-daemon " + daemon.url("") +
+                                                 " same.journey")
+            .code == 0);
 
-  // A daemon that wants a token, asked without one: the error says so.
-  const std::string bad = std::string(JOURNEY_BINARY) + " diff --from-daemon " + url +
-                          "/nothing-here " + (dir.path / "new.journey").string() + " 2>&1";
-  FILE* pipe = popen(bad.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string error;
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) error += buffer;
-  CHECK(WEXITSTATUS(pclose(pipe)) == 2);
-  CHECK_THAT(error, Catch::Contains("404 no such route"));
+  // A wrong address: the error names the URL and the daemon's answer.
+  const auto wrong = journey::test::run_journey(
+      dir.path, "diff --from-daemon " + daemon.url("/nothing-here") + " new.journey");
+  CHECK(wrong.code == 2);
+  CHECK_THAT(wrong.err, Catch::Contains("/nothing-here/v1/journeys: 404 no such route"));
+
+  // A daemon with tokens: `--token` with the read scope reads it, another is refused by name.
+  TempDir secured;
+  secured.write("journey.toml", std::string(kConfig) +
+                                    "[[tokens]]\ntoken = \"read-secret\"\nname = \"r\"\n"
+                                    "scopes = [\"read\"]\n[[tokens]]\ntoken = \"ingest-secret\"\n"
+                                    "name = \"i\"\nscopes = [\"ingest\"]\n");
+  secured.write("journeys/welcome.journey", journey_text("", "old-second"));
+  DaemonProcess guarded(secured, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(guarded.started());
+  const std::string from = "diff --from-daemon " + guarded.url("") + " " +
+                           (dir.path / "new.journey").string() + " --token ";
+  CHECK(journey::test::run_journey(dir.path, from + "read-secret").code == 1);
+  const auto refused = journey::test::run_journey(dir.path, from + "ingest-secret");
+  CHECK(refused.code == 2);
+  CHECK_THAT(refused.err, Catch::Contains("403 this token lacks the `read` scope"));
 }
 
 TEST_CASE("serve: a database of the build before issue 17 goes on with the old step ids",
