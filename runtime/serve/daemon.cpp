@@ -85,7 +85,7 @@ struct Daemon::Impl {
   /// (`on update migrate`), and collects the old versions no run uses. A single node's.
   void after_deploy();
   /// Hands the next customers to migrate to the shards, the rest once those are done.
-  void migrate_next(std::shared_ptr<std::vector<std::string>> customers, std::size_t from);
+  void migrate_next(const std::shared_ptr<std::vector<std::string>>& customers, std::size_t from);
   /// Deployments::collect, logged on failure.
   void collect_versions();
   void wait_signal();
@@ -482,7 +482,7 @@ void Daemon::Impl::after_deploy() {
   }
 }
 
-void Daemon::Impl::migrate_next(std::shared_ptr<std::vector<std::string>> customers,
+void Daemon::Impl::migrate_next(const std::shared_ptr<std::vector<std::string>>& customers,
                                 std::size_t from) {
   constexpr std::size_t kAtOnce = 1024;
   if (from >= customers->size() || draining) {

@@ -191,8 +191,9 @@ TEST_CASE("api: reload dry runs and the source of a version", "[api]") {
   CHECK(bad.result() == http::status::bad_request);
   CHECK(body(bad)["error"] == "`dry_run` must be 1 or 0 (true or false), not `yes`");
 
-  const auto& source = intent<VersionSource>(route(
-      request(http::verb::get, "/v1/journeys/wel%20come/versions/0123abcd/source"), config, kNow));
+  const auto routed = route(
+      request(http::verb::get, "/v1/journeys/wel%20come/versions/0123abcd/source"), config, kNow);
+  const auto& source = intent<VersionSource>(routed);
   CHECK(source.journey == "wel come");
   CHECK(source.version == "0123abcd");
   CHECK(answered(route(request(http::verb::post, "/v1/journeys/w/versions/v/source"), config, kNow))
