@@ -42,9 +42,9 @@ class Matcher {
  private:
   static const std::vector<BlockSteps>& blocks(
       const std::map<std::size_t, std::vector<BlockSteps>>& all, std::size_t parent) {
-    static const std::vector<BlockSteps> kNone;
+    static const std::vector<BlockSteps> none;
     const auto it = all.find(parent);
-    return it == all.end() ? kNone : it->second;
+    return it == all.end() ? none : it->second;
   }
 
   // The blocks of two matched steps: by what they say (`on order_completed`, `variant a`), else
@@ -290,8 +290,12 @@ std::vector<std::string> header_lines(const Journey& j) {
     out.push_back("cap " + std::to_string(*j.cap_count) + " per " +
                   duration_text(j.cap_per_ms / 1000));
   if (j.on_update == UpdatePolicy::Migrate) out.emplace_back("on update migrate");
-  for (const auto& [name, condition] : j.segments)
-    out.push_back("segment " + name + " = " + condition);
+  for (const auto& [name, condition] : j.segments) {
+    std::string line = "segment " + name;
+    line += " = ";
+    line += condition;
+    out.push_back(std::move(line));
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -204,11 +204,14 @@ class Call {
         added.variant = run.variant;
         added.detail = old_version;
       }
-      if (tracing_)
-        trace(jname,
-              "migrated from version " + old_version + " at " + old_name + " to version " +
-                  run.version + " at " + to_step.name,
+      if (tracing_) {
+        std::string message = "migrated from version " + old_version;
+        message += " at " + old_name;
+        message += " to version " + run.version;
+        message += " at " + to_step.name;
+        trace(jname, std::move(message),
               {{"from_version", old_version}, {"to_version", run.version}, {"step", run.step}});
+      }
       moved = true;
     }
     if (moved) settle();  // the new version's exit conditions, and when they may change
