@@ -35,28 +35,32 @@ enum class ExprKind : std::uint8_t {
   Not,       // operands[0]
   Negate,    // operands[0]
   Binary,    // op, operands[0], operands[1]
-  IsSegment,   // text = segment name (name_span), boolean = true for `is not`
-  Count,       // text = event name (name_span), where, within
-  Sum,         // text = event, path = property path, where, within
-  Avg,         // as Sum
-  Min,         // as Sum
-  Max,         // as Sum
-  SinceEvent,  // text = event name (name_span)
-  SinceValue,  // operands[0] = a timestamp-valued expression
-  Last,        // text = event name (name_span), path = property path after `last(EVENT).`
-  Has,         // operands[0] = a Customer / Event / Trigger path expression
+  IsSegment,       // text = segment name (name_span), boolean = true for `is not`
+  Count,           // text = event name (name_span), where, within
+  Sum,             // text = event, path = property path, where, within
+  Avg,             // as Sum
+  Min,             // as Sum
+  Max,             // as Sum
+  SinceEvent,      // text = event name (name_span)
+  SinceValue,      // operands[0] = a timestamp-valued expression
+  Last,            // text = event name (name_span), path = property path after `last(EVENT).`
+  Has,             // operands[0] = a Customer / Event / Trigger path expression
+  PAlive,          // `p_alive()`: the purchase model's probability that the customer is active
+  ExpectedOrders,  // `expected_orders(D)`: seconds = D
+  PredictedValue,  // `predicted_value(D)`: seconds = D
 };
 
 /// What a node of a kind reads besides its operands and `where`.
 enum class ExprReads : std::uint8_t {
-  Nothing,   // literals and operators: the value follows from the operands
-  Customer,  // the profile (`customer.PATH`)
-  Event,     // the event in scope (`event.PATH`)
-  Trigger,   // the entry event (`trigger.PATH`)
-  Clock,     // the current time (`now`, `since(VALUE)`)
-  Segment,   // a segment's condition (`is [not] SEGMENT`)
-  Timeline,  // the timeline of the event named in `text` (aggregates, `since(EVENT)`, `last`)
-  Presence,  // whether its operand has a value (`has`)
+  Nothing,    // literals and operators: the value follows from the operands
+  Customer,   // the profile (`customer.PATH`)
+  Event,      // the event in scope (`event.PATH`)
+  Trigger,    // the entry event (`trigger.PATH`)
+  Clock,      // the current time (`now`, `since(VALUE)`)
+  Segment,    // a segment's condition (`is [not] SEGMENT`)
+  Timeline,   // the timeline of the event named in `text` (aggregates, `since(EVENT)`, `last`)
+  Presence,   // whether its operand has a value (`has`)
+  Purchases,  // the customer's purchases under the purchase model, and the clock (`p_alive()`)
 };
 
 /// The one list of what each kind reads: the walks over expressions (evaluation traces, the
@@ -88,6 +92,9 @@ constexpr ExprReads reads_of(ExprKind kind) {
     case ExprKind::SinceEvent:
     case ExprKind::Last: return ExprReads::Timeline;
     case ExprKind::Has: return ExprReads::Presence;
+    case ExprKind::PAlive:
+    case ExprKind::ExpectedOrders:
+    case ExprKind::PredictedValue: return ExprReads::Purchases;
   }
   return ExprReads::Nothing;
 }

@@ -1,9 +1,11 @@
 // Expression checks: static types (E108, E116), segments (E104), event scope (E111, E112),
-// tracking plan events and properties (E114, E115), zero windows (E110).
+// tracking plan events and properties (E114, E115), zero windows (E110), predictive functions
+// without a purchase model (E119).
 #include <algorithm>
 #include <string_view>
 
 #include "dsl/check_context.hpp"
+#include "dsl/print.hpp"
 #include "dsl/suggest.hpp"
 
 namespace journey::dsl::checks {
@@ -52,7 +54,14 @@ Typed plan_property(Context& ctx, const FileRef& file, const std::string& event,
     std::vector<std::string> names;
     names.reserve(props->size());
     for (const auto& p : *props) names.push_back(p.name);
-    if (auto s = suggest(path.front(), names)) d.help = "did you mean `" + *s + "`?";
+    if (auto s = suggest(path.front(), names)) {
+      // The span may hold the whole path (`event.ammount`): the fix replaces the property only.
+      const std::string_view text = file.source.text();
+      const auto dot = text.substr(0, span.end).find('.', span.begin);
+      const std::uint32_t from =
+          dot == std::string_view::npos ? span.begin : static_cast<std::uint32_t>(dot);
+      did_you_mean(d, *s, find_word(file, from, span.end, path.front(), span));
+    }
     return typed;
   }
   if (path.size() == 1) {
@@ -134,6 +143,23 @@ Typed check_aggregate(Context& ctx, const FileRef& file, const Expr& e, const Sc
   return result;
 }
 
+/// `p_alive()`, `expected_orders(D)`, `predicted_value(D)`: a horizon, and a model to read.
+void check_prediction(Context& ctx, const FileRef& file, const Expr& e) {
+  const std::string call(file.source.text().substr(e.span.begin, e.span.end - e.span.begin));
+  if (e.kind != ExprKind::PAlive && e.seconds <= 0) {
+    ctx.report("E110", file.path(), e.span, "`" + call + "` looks no time ahead: it is always 0");
+  }
+  if (!ctx.options.model) {
+    ctx.report("E119", file.path(), e.span, "`" + call + "` needs a purchase model").help =
+        "fit one with `journey model fit --events FILE --out model.json` and give it with "
+        "`--model model.json` (`[model] file` in journey.toml)";
+  } else if (e.kind == ExprKind::PredictedValue && !ctx.options.model->spend) {
+    ctx.report("E119", file.path(), e.span,
+               "`" + call + "` needs the spend model (Gamma-Gamma), which the model file lacks")
+        .help = "fit the model with `journey model fit --value PROPERTY` (e.g. `--value amount`)";
+  }
+}
+
 }  // namespace
 
 Diagnostic& Context::report(std::string code, const std::string& file, Span span,
@@ -163,9 +189,12 @@ bool Context::broken(const std::string& file, Span span) const {
 
 void check_event_name(Context& ctx, const FileRef& file, const std::string& name, Span span) {
   if (!ctx.options.plan || ctx.known_event_set.count(name) != 0) return;
+  const std::string_view text = file.source.text();
+  const bool quoted = span.begin < text.size() && text[span.begin] == '"';
   auto& d = ctx.report("E114", file.path(), span,
                        "unknown event `" + name + "`: it is not in the tracking plan");
-  if (auto s = suggest(name, ctx.known_events)) d.help = "did you mean `" + *s + "`?";
+  if (auto s = suggest(name, ctx.known_events))
+    did_you_mean(d, *s, span, quoted ? string_text(*s) : event_name_text(*s));
 }
 
 void check_condition(Context& ctx, const FileRef& file, const Expr& expr, const Scope& scope) {
@@ -242,7 +271,7 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
     case ExprKind::IsSegment:
       if (ctx.segment_set.count(e.text) == 0) {
         auto& d = ctx.report("E104", file.path(), e.name_span, "unknown segment `" + e.text + "`");
-        if (auto s = suggest(e.text, ctx.segment_names)) d.help = "did you mean `" + *s + "`?";
+        if (auto s = suggest(e.text, ctx.segment_names)) did_you_mean(d, *s, e.name_span);
       }
       result.type = Type::Bool;
       break;
@@ -268,6 +297,12 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
     case ExprKind::Has:
       for (const auto& operand : e.operands) check_expr(ctx, file, operand, scope);
       result.type = Type::Bool;
+      break;
+    case ExprKind::PAlive:
+    case ExprKind::ExpectedOrders:
+    case ExprKind::PredictedValue:
+      check_prediction(ctx, file, e);
+      result.type = Type::Number;
       break;
   }
   return result;

@@ -217,7 +217,7 @@ class StepWalker {
           auto& d = ctx_.report("E113", file_.path(), step.channel_span,
                                 "unknown channel `" + step.channel + "`");
           if (auto s = suggest(step.channel, ctx_.options.channels)) {
-            d.help = "did you mean `" + *s + "`?";
+            did_you_mean(d, *s, step.channel_span);
           } else {
             std::string list;
             for (const auto& c : ctx_.options.channels) list += (list.empty() ? "" : ", ") + c;
@@ -316,7 +316,7 @@ class StepWalker {
             !journey_broken_) {
           auto& d = ctx_.report("E101", file_.path(), step.text_span,
                                 "undefined label `" + step.text + "`");
-          if (auto s = suggest(step.text, labels_)) d.help = "did you mean `" + *s + "`?";
+          if (auto s = suggest(step.text, labels_)) did_you_mean(d, *s, step.text_span);
         }
         break;
       case StepKind::Exit: break;

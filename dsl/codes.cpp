@@ -196,7 +196,7 @@ Fix: add the event to wait for (`on order_completed { exit }`), or use a plain `
       {"E110", "impossible value",
        R"(A number or duration makes the clause meaningless: `cap 0 per D` (no send could ever
 go out), `cap N per 0s`, quiet hours whose start and end are equal, or a zero duration
-where one is needed (`wait 0s`, `wait up to 0s`, `within 0s`).
+where one is needed (`wait 0s`, `wait up to 0s`, `within 0s`, `expected_orders(0s)`).
 
 Example:
   cap 0 per 1d
@@ -283,6 +283,21 @@ Example:
   }
 
 Fix: give each goal and each variant its own name.)"},
+      {"E119", "prediction without a purchase model",
+       R"(`p_alive()`, `expected_orders(DURATION)` and `predicted_value(DURATION)` are computed
+from a purchase model fitted on your own history (BG/NBD, and Gamma-Gamma for the value),
+and none was given; or `predicted_value` is used with a model fitted without spend.
+`journey lint`, `simulate` and `explain` take the model file with `--model FILE`;
+`journey serve` with `[model] file = "model.json"` in journey.toml, and refuses to start
+without it.
+
+Example:
+  journey lint winback.journey                # no --model
+  segment churn_risk_high = p_alive() < 0.3
+
+Fix: fit the model once, `journey model fit --events history.ndjson --value amount
+--out model.json`, then `journey lint winback.journey --model model.json`. For
+`predicted_value`, fit with `--value PROPERTY` (the order's amount).)"},
       {"W101", "unreachable step",
        R"(A step follows an `exit` or a `goto` in the same block, so it can never run (unless
 it carries a label that some `goto` jumps to). This is a warning; `--strict` makes it fail

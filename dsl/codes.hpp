@@ -29,6 +29,7 @@
 //   E116 event property type mismatch (a tracking plan is given)
 //   E117 header clause repeated
 //   E118 duplicate name in a journey (goal, split variant)
+//   E119 a predictive function (p_alive, expected_orders, predicted_value) without a model
 //   W101 unreachable step
 // Input
 //   E000 a file or folder that cannot be read

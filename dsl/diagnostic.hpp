@@ -1,6 +1,7 @@
 // Diagnostics are data: parse, lint and compile return them in a list and keep going.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ struct DiagnosticNote {
   std::string message;
 };
 
+/// A replacement that fixes a finding: `text` in place of the source at `span` (same file).
+/// "Did you mean" suggestions carry one, so that tools can apply them.
+struct Fix {
+  Span span;
+  std::string text;
+};
+
 /// One finding about a script. `code` is stable (E001, W001, ...) and has an `--explain` text.
 struct Diagnostic {
   Severity severity = Severity::Error;
@@ -25,7 +33,8 @@ struct Diagnostic {
   Span span;
   std::string message;
   std::vector<DiagnosticNote> notes;
-  std::string help;  // e.g. "did you mean `order_completed`?"; empty when none
+  std::string help;        // e.g. "did you mean `order_completed`?"; empty when none
+  std::optional<Fix> fix;  // the edit that `help` proposes, when it proposes one
 };
 
 /// The number of diagnostics one file may report before the rest are dropped.

@@ -4,19 +4,15 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <string_view>
+
+#include "dsl/expect.hpp"
+#include "dsl/parser.hpp"
 
 namespace journey::dsl {
 
 namespace {
-
-constexpr std::array<std::string_view, 46> kKeywords = {
-    "journey", "segment", "title",  "entry", "on",    "when", "every",  "at",
-    "reentry", "never",   "always", "after", "exit",  "goal", "within", "quiet",
-    "hours",   "cap",     "per",    "send",  "with",  "wait", "up",     "to",
-    "until",   "timeout", "if",     "else",  "split", "set",  "tag",    "untag",
-    "emit",    "goto",    "and",    "or",    "not",   "in",   "is",     "customer",
-    "event",   "trigger", "now",    "true",  "false", "none"};
 
 bool is_identifier(std::string_view s) {
   if (s.empty()) return false;
@@ -26,33 +22,6 @@ bool is_identifier(std::string_view s) {
   if (!first(s[0])) return false;
   return std::all_of(s.begin() + 1, s.end(),
                      [&](char c) { return first(c) || (c >= '0' && c <= '9'); });
-}
-
-bool is_keyword(std::string_view s) {
-  return std::find(kKeywords.begin(), kKeywords.end(), s) != kKeywords.end();
-}
-
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
 }
 
 std::string number_text(double v) {
@@ -86,12 +55,7 @@ std::string print_time_of_day(std::int64_t seconds) {
 }
 
 std::string event_text(const EventRef& e) {
-  return e.quoted ? quote(e.name) : e.name;
-}
-
-/// An event name held as text (aggregates, since, last): bare when it can be.
-std::string event_name_text(const std::string& name) {
-  return is_identifier(name) && !is_keyword(name) ? name : quote(name);
+  return e.quoted ? string_text(e.name) : e.name;
 }
 
 std::string path_text(const std::vector<std::string>& path) {
@@ -165,7 +129,7 @@ std::string aggregate_tail(const Expr& e) {
 std::string print_expr(const Expr& e) {
   switch (e.kind) {
     case ExprKind::Number: return number_text(e.number);
-    case ExprKind::String: return quote(e.text);
+    case ExprKind::String: return string_text(e.text);
     case ExprKind::Bool: return e.boolean ? "true" : "false";
     case ExprKind::None: return "none";
     case ExprKind::Duration: return print_duration(e.seconds);
@@ -209,6 +173,9 @@ std::string print_expr(const Expr& e) {
     case ExprKind::SinceValue: return "since(" + print_expr(e.operands.at(0)) + ")";
     case ExprKind::Last: return "last(" + event_name_text(e.text) + ")" + path_text(e.path);
     case ExprKind::Has: return "has(" + print_expr(e.operands.at(0)) + ")";
+    case ExprKind::PAlive: return "p_alive()";
+    case ExprKind::ExpectedOrders: return "expected_orders(" + print_duration(e.seconds) + ")";
+    case ExprKind::PredictedValue: return "predicted_value(" + print_duration(e.seconds) + ")";
   }
   return "none";
 }
@@ -218,7 +185,7 @@ std::string object_text(const std::vector<Field>& fields) {
   std::string out = "{ ";
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) out += ", ";
-    out += (is_identifier(fields[i].key) ? fields[i].key : quote(fields[i].key)) + ": " +
+    out += (is_identifier(fields[i].key) ? fields[i].key : string_text(fields[i].key)) + ": " +
            print_expr(fields[i].value);
   }
   return out + " }";
@@ -436,7 +403,7 @@ class Printer {
     std::vector<Clause> clauses;
     for (const auto& oc : j.once_clauses) {
       if (oc.keyword == "title" && j.title)
-        clauses.push_back({oc.span, "title " + quote(*j.title)});
+        clauses.push_back({oc.span, "title " + string_text(*j.title)});
     }
     for (const auto& e : j.entries) {
       std::string t = "entry ";
@@ -561,7 +528,7 @@ class Printer {
     const std::uint32_t close = s.span.end > 0 ? s.span.end - 1 : 0;
     switch (s.kind) {
       case StepKind::Send: {
-        std::string t = label + "send " + s.channel + " " + quote(s.template_name);
+        std::string t = label + "send " + s.channel + " " + string_text(s.template_name);
         if (!s.with.empty()) t += " with " + object_text(s.with);
         write_line(t);
         end_line(s.span.end);
@@ -646,11 +613,11 @@ class Printer {
         end_line(s.span.end);
         return;
       case StepKind::Tag:
-        write_line(label + "tag " + quote(s.text));
+        write_line(label + "tag " + string_text(s.text));
         end_line(s.span.end);
         return;
       case StepKind::Untag:
-        write_line(label + "untag " + quote(s.text));
+        write_line(label + "untag " + string_text(s.text));
         end_line(s.span.end);
         return;
       case StepKind::Emit: {
@@ -665,7 +632,7 @@ class Printer {
         end_line(s.span.end);
         return;
       case StepKind::Exit:
-        write_line(label + "exit" + (s.has_reason ? " " + quote(s.text) : std::string()));
+        write_line(label + "exit" + (s.has_reason ? " " + string_text(s.text) : std::string()));
         end_line(s.span.end);
         return;
     }
@@ -787,11 +754,55 @@ std::string time_of_day_text(std::int64_t seconds) {
 const char* op_text(BinaryOp op) {
   return print_op(op);
 }
-std::string string_text(std::string_view text) {
-  return quote(text);
+std::string string_text(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xF];
+          out += kHex[c & 0xF];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
 }
-std::string event_text(const std::string& name) {
-  return event_name_text(name);
+
+std::string event_name_text(const std::string& name) {
+  return is_name(name) ? name : string_text(name);
+}
+
+Formatted format_source(const SourceFile& file) {
+  Formatted out;
+  ParseResult parsed = parse(file);
+  if (!parsed.diagnostics.empty()) {
+    out.problems = std::move(parsed.diagnostics);
+    return out;
+  }
+  for (const auto& j : parsed.module.journeys) {
+    std::map<std::string, int> seen;
+    for (const auto& oc : j.once_clauses) {
+      if (++seen[oc.keyword] != 2) continue;
+      Diagnostic d;
+      d.code = "E117";
+      d.file = file.path();
+      d.span = oc.span;
+      d.message = "header clause `" + oc.keyword + "` repeated; the file is not formatted";
+      out.problems.push_back(std::move(d));
+      return out;
+    }
+  }
+  out.text = format(file, parsed.module);
+  return out;
 }
 
 std::string format(const SourceFile& file, const Module& module) {

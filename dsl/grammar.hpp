@@ -99,6 +99,9 @@ struct w_max : TAO_PEGTL_KEYWORD("max") {};
 struct w_since : TAO_PEGTL_KEYWORD("since") {};
 struct w_last : TAO_PEGTL_KEYWORD("last") {};
 struct w_has : TAO_PEGTL_KEYWORD("has") {};
+struct w_p_alive : TAO_PEGTL_KEYWORD("p_alive") {};
+struct w_expected_orders : TAO_PEGTL_KEYWORD("expected_orders") {};
+struct w_predicted_value : TAO_PEGTL_KEYWORD("predicted_value") {};
 struct w_day : TAO_PEGTL_KEYWORD("day") {};
 struct w_update : TAO_PEGTL_KEYWORD("update") {};
 struct w_migrate : TAO_PEGTL_KEYWORD("migrate") {};
@@ -161,6 +164,7 @@ struct up_to_duration : duration_in {};
 struct within_duration : duration_in {};
 struct reentry_duration : duration_in {};
 struct cap_duration : duration_in {};
+struct horizon_duration : duration_in {};
 
 // ---------------------------------------------------------------------------------------------
 // Expressions (spec section 5), loosest first
@@ -204,6 +208,12 @@ struct last_call
     : seq<w_last, sp, open_paren, ws, must<event_name>, ws, must<close_paren>, must<path_tail>> {};
 struct has_path : sor<customer_path, event_path, trigger_path> {};
 struct has_call : seq<w_has, sp, open_paren, ws, must<has_path>, ws, must<close_paren>> {};
+/// The predictive functions of the purchase model: `p_alive()`, `expected_orders(DURATION)`,
+/// `predicted_value(DURATION)`.
+struct p_alive_call : seq<w_p_alive, sp, open_paren, ws, must<close_paren>> {};
+struct horizon_name : sor<w_expected_orders, w_predicted_value> {};
+struct horizon_call
+    : seq<horizon_name, sp, open_paren, ws, must<horizon_duration>, ws, must<close_paren>> {};
 
 struct paren_expr : seq<open_paren, ws, must<expr<ws>>, ws, must<close_paren>> {};
 struct list_item : seq<expr<ws>> {};
@@ -217,10 +227,10 @@ struct invalid_literal : success {};
 /// A word that does not start any expression (reported with a suggestion).
 struct primary_expected : success {};
 
-struct primary
-    : sor<paren_expr, list_lit, customer_path, event_path, trigger_path, lit_now, lit_true,
-          lit_false, lit_none, count_call, aggregate_call, since_call, last_call, has_call,
-          duration, number, string_lit, seq<at<bad_literal>, raise<invalid_literal>>> {};
+struct primary : sor<paren_expr, list_lit, customer_path, event_path, trigger_path, lit_now,
+                     lit_true, lit_false, lit_none, count_call, aggregate_call, since_call,
+                     last_call, has_call, p_alive_call, horizon_call, duration, number, string_lit,
+                     seq<at<bad_literal>, raise<invalid_literal>>> {};
 
 template <typename S>
 struct unary;

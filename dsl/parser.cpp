@@ -13,6 +13,7 @@
 
 #include <tao/pegtl/contrib/parse_tree.hpp>
 
+#include "dsl/expect.hpp"
 #include "dsl/grammar.hpp"
 #include "dsl/suggest.hpp"
 
@@ -115,6 +116,7 @@ template <> inline constexpr ErrorText error_message<g::cap_count>            = 
 template <> inline constexpr ErrorText error_message<g::k_per>                = {"E001", "expected `per` after the cap count"};
 template <> inline constexpr ErrorText error_message<g::cap_duration>         = {"E001", "expected a duration such as `7d` after `per`"};
 template <> inline constexpr ErrorText error_message<g::update_policy>        = {"E001", "expected `migrate` or `keep` after `on update`"};
+template <> inline constexpr ErrorText error_message<g::horizon_duration>     = {"E001", "expected a duration such as `30d` inside `expected_orders(...)` or `predicted_value(...)`"};
 template <> inline constexpr ErrorText error_message<g::header_clause>        = {"E001", "expected a header clause"};
 template <> inline constexpr ErrorText error_message<g::journey_name>         = {"E001", "expected a journey name after `journey`"};
 template <> inline constexpr ErrorText error_message<g::open_journey>         = {"E001", "expected `{` after the journey name"};
@@ -150,8 +152,10 @@ std::vector<std::string> suggestion_words() {
                        std::is_same_v<Rule, g::set_value> ||
                        std::is_same_v<Rule, g::segment_condition> ||
                        std::is_same_v<Rule, g::field_value> || std::is_same_v<Rule, g::since_arg>) {
-    return {"customer", "event", "trigger", "now", "true",  "false", "none", "count",
-            "sum",      "avg",   "min",     "max", "since", "last",  "has",  "not"};
+    return {"customer",       "event", "trigger", "now", "true",    "false",
+            "none",           "count", "sum",     "avg", "min",     "max",
+            "since",          "last",  "has",     "not", "p_alive", "expected_orders",
+            "predicted_value"};
   } else {
     return {};
   }
@@ -161,12 +165,15 @@ std::vector<std::string> suggestion_words() {
 constexpr int kMaxBlockDepth = 64;
 constexpr int kMaxExprDepth = 256;
 
+class Probe;
+
 /// What the grammar's control hooks share while one file is parsed.
 struct ParseState {
   const SourceFile* file = nullptr;
   std::vector<Diagnostic> diagnostics;
   int block_depth = 0;
   int expr_depth = 0;
+  Probe* probe = nullptr;  // set by expected_at(): what the grammar tries at one place
 
   std::uint32_t offset_of(const char* p) const {
     return static_cast<std::uint32_t>(p - file->text().data());
@@ -214,11 +221,228 @@ inline constexpr bool kIsNestingExpr =
     std::is_same_v<Rule, g::count_call> || std::is_same_v<Rule, g::aggregate_call> ||
     std::is_same_v<Rule, g::since_call>;
 
-/// Records syntax errors as diagnostics and bounds the nesting depth.
+// ---------------------------------------------------------------------------------------------
+// The probe of expected_at(): what the grammar tries at one place
+
+std::string unescape(std::string_view quoted);
+
+/// The word a keyword rule matches (`k_send` and the weekdays derive from ascii::keyword).
+template <char... Cs>
+inline constexpr char kKeywordChars[] = {Cs..., '\0'};
+template <char... Cs>
+constexpr std::string_view keyword_word(const pegtl::ascii::keyword<Cs...>* /*rule*/) {
+  return {kKeywordChars<Cs...>, sizeof...(Cs)};
+}
+template <typename Rule>
+inline constexpr bool kIsKeyword = requires {
+  keyword_word(static_cast<const Rule*>(nullptr));
+};
+
+template <typename Rule>
+inline constexpr bool kIsLookahead = false;
+template <typename... Rules>
+inline constexpr bool kIsLookahead<pegtl::at<Rules...>> = true;
+template <typename... Rules>
+inline constexpr bool kIsLookahead<pegtl::not_at<Rules...>> = true;
+
+/// The rules the probe keeps track of while they are being matched.
+enum class Frame : std::uint8_t {
+  None,
+  Journey,      // its name and `entry on` events
+  Statement,    // a step line (header clauses are late there)
+  Scope,        // a construct that puts its event in scope for `event.`
+  Customer,     // `customer.PATH`
+  Event,        // `event.PATH`
+  Trigger,      // `trigger.PATH`
+  Named,        // `last(EVENT).PATH`, `EVENT.PATH` in an aggregate
+  EventName,    // an event name, given to the frame around it
+  JourneyName,  // a journey's name, given to the journey
+  PathSegment,  // one name of a path, given to the path around it
+};
+
+template <typename Rule>
+constexpr Frame frame_of() {
+  if constexpr (std::is_same_v<Rule, g::journey_decl>) return Frame::Journey;
+  if constexpr (std::is_same_v<Rule, g::statement>) return Frame::Statement;
+  if constexpr (std::is_same_v<Rule, g::entry_on> || std::is_same_v<Rule, g::exit_on> ||
+                std::is_same_v<Rule, g::goal_clause> || std::is_same_v<Rule, g::on_branch> ||
+                std::is_same_v<Rule, g::count_call> || std::is_same_v<Rule, g::aggregate_call>)
+    return Frame::Scope;
+  if constexpr (std::is_same_v<Rule, g::customer_path>) return Frame::Customer;
+  if constexpr (std::is_same_v<Rule, g::event_path>) return Frame::Event;
+  if constexpr (std::is_same_v<Rule, g::trigger_path>) return Frame::Trigger;
+  if constexpr (std::is_same_v<Rule, g::last_call> || std::is_same_v<Rule, g::event_property>)
+    return Frame::Named;
+  if constexpr (std::is_same_v<Rule, g::event_name> || std::is_same_v<Rule, g::plain_event_name>)
+    return Frame::EventName;
+  if constexpr (std::is_same_v<Rule, g::journey_name>) return Frame::JourneyName;
+  if constexpr (std::is_same_v<Rule, g::path_segment>) return Frame::PathSegment;
+  return Frame::None;
+}
+
+/// Records, for the rules the grammar tries at one place (outside lookaheads), the keywords and
+/// the kinds of name; keeps the enclosing journey, event scopes and paths on a stack.
+class Probe {
+ public:
+  explicit Probe(const char* place) : place_(place) {}
+
+  template <typename Rule>
+  static constexpr bool kWatched =
+      kIsKeyword<Rule> || kIsLookahead<Rule> || frame_of<Rule>() != Frame::None
+      || std::is_same_v<Rule, g::channel> || std::is_same_v<Rule, g::label_ref> ||
+      std::is_same_v<Rule, g::segment_ref>;
+
+  template <typename Rule>
+  void start(const char* at) {
+    if constexpr (kIsLookahead<Rule>) {
+      // The header clauses of a journey are tried through `at<header_start>`: they count as
+      // expected there, but not in a step line (where they are late, E007).
+      if (lookahead_ > 0 || !header_lookahead<Rule>()) ++lookahead_;
+      return;
+    }
+    if (lookahead_ > 0) return;
+    constexpr Frame kFrame = frame_of<Rule>();
+    if constexpr (kFrame != Frame::None) frames_.push_back({kFrame, at, {}, {}, {}, {}});
+    if (at != place_) return;
+    if (found_.journey.empty()) note_journey();
+    if constexpr (kIsKeyword<Rule>) {
+      words_.emplace_back(keyword_word(static_cast<const Rule*>(nullptr)));
+    } else if constexpr (std::is_same_v<Rule, g::channel>) {
+      found_.channel = true;
+    } else if constexpr (std::is_same_v<Rule, g::label_ref>) {
+      found_.label = true;
+    } else if constexpr (std::is_same_v<Rule, g::segment_ref>) {
+      found_.segment = true;
+    } else if constexpr (kFrame == Frame::EventName) {
+      found_.event = true;
+    } else if constexpr (kFrame == Frame::PathSegment) {
+      path_here();
+    }
+  }
+
+  template <typename Rule>
+  void success(const char* at) {
+    if constexpr (kIsLookahead<Rule>) {
+      leave_lookahead<Rule>();
+    } else if constexpr (frame_of<Rule>() != Frame::None) {
+      if (lookahead_ > 0) return;
+      FrameState done = std::move(frames_.back());
+      frames_.pop_back();
+      if (frames_.empty()) return;
+      FrameState& outer = frames_.back();
+      const std::string_view text(done.begin, static_cast<std::size_t>(at - done.begin));
+      switch (done.kind) {
+        case Frame::EventName:
+          if (outer.event.empty())
+            outer.event = !text.empty() && text.front() == '"' ? unescape(text) : std::string(text);
+          break;
+        case Frame::JourneyName: outer.name = std::string(text); break;
+        case Frame::PathSegment: outer.path.emplace_back(text); break;
+        case Frame::Named:  // `sum(EVENT.PROP ...)`: the aggregate's event
+          if (outer.kind == Frame::Scope && outer.event.empty()) outer.event = done.event;
+          break;
+        default: break;
+      }
+      if constexpr (std::is_same_v<Rule, g::entry_on>) {
+        if (FrameState* journey = innermost(Frame::Journey)) journey->entries.push_back(done.event);
+      }
+    }
+  }
+
+  template <typename Rule>
+  void leave() {  // failure or unwind
+    if constexpr (kIsLookahead<Rule>) {
+      leave_lookahead<Rule>();
+    } else if constexpr (frame_of<Rule>() != Frame::None) {
+      if (lookahead_ == 0) frames_.pop_back();
+    }
+  }
+
+  /// What was found, the words sorted and unique.
+  Expected take() {
+    std::sort(words_.begin(), words_.end());
+    words_.erase(std::unique(words_.begin(), words_.end()), words_.end());
+    for (const auto& w : words_) found_.words.emplace_back(w);
+    return std::move(found_);
+  }
+
+ private:
+  struct FrameState {
+    Frame kind = Frame::None;
+    const char* begin = nullptr;
+    std::string event;                 // EventName given to a Scope or Named frame
+    std::string name;                  // Journey: its name
+    std::vector<std::string> entries;  // Journey: its `entry on` events so far
+    std::vector<std::string> path;     // paths: the names before the place
+  };
+
+  template <typename Rule>
+  bool header_lookahead() const {
+    return std::is_same_v<Rule, pegtl::at<g::header_start>> && !frames_.empty() &&
+           frames_.back().kind == Frame::Journey;
+  }
+
+  template <typename Rule>
+  void leave_lookahead() {
+    if (lookahead_ > 1 || (lookahead_ == 1 && !header_lookahead<Rule>())) --lookahead_;
+  }
+
+  /// The journey around the place, noted at the first rule tried there.
+  void note_journey() {
+    if (const FrameState* journey = innermost(Frame::Journey)) found_.journey = journey->name;
+  }
+
+  FrameState* innermost(Frame kind) {
+    for (auto it = frames_.rbegin(); it != frames_.rend(); ++it) {
+      if (it->kind == kind) return &*it;
+    }
+    return nullptr;
+  }
+
+  /// A path name is expected here: which root, what was written before, which events fit.
+  void path_here() {
+    for (auto it = frames_.rbegin() + 1; it != frames_.rend(); ++it) {
+      switch (it->kind) {
+        case Frame::Customer: found_.path = PathRoot::Customer; break;
+        case Frame::Trigger: found_.path = PathRoot::Trigger; break;
+        case Frame::Event: found_.path = PathRoot::Event; break;
+        case Frame::Named: found_.path = PathRoot::Named; break;
+        default: continue;
+      }
+      found_.path_prefix = it->path;
+      if (found_.path == PathRoot::Named) {
+        found_.path_events = {it->event};
+      } else if (found_.path == PathRoot::Event) {
+        for (auto scope = it; scope != frames_.rend(); ++scope) {
+          if (scope->kind == Frame::Scope && !scope->event.empty()) {
+            found_.path_events = {scope->event};
+            break;
+          }
+        }
+      }
+      if (found_.path_events.empty() && found_.path != PathRoot::Customer) {
+        if (const FrameState* journey = innermost(Frame::Journey))
+          found_.path_events = journey->entries;
+      }
+      return;
+    }
+  }
+
+  const char* place_;
+  int lookahead_ = 0;
+  std::vector<FrameState> frames_;
+  std::vector<std::string_view> words_;
+  Expected found_;
+};
+
+/// Records syntax errors as diagnostics and bounds the nesting depth; feeds the probe, if any.
 template <typename Rule>
 struct Control : pegtl::normal<Rule> {
   template <typename ParseInput>
   static void start(const ParseInput& in, ParseState& state) {
+    if constexpr (Probe::kWatched<Rule>) {
+      if (state.probe != nullptr) state.probe->start<Rule>(in.current());
+    }
     if constexpr (kIsBlockRule<Rule>) {
       if (state.block_depth >= kMaxBlockDepth)
         too_deep(in, state, "blocks are nested too deeply (more than 64 levels)");
@@ -230,8 +454,11 @@ struct Control : pegtl::normal<Rule> {
     }
   }
   template <typename ParseInput>
-  static void success(const ParseInput& /*in*/, ParseState& state) {
-    leave(state);
+  static void success(const ParseInput& in, ParseState& state) {
+    if constexpr (Probe::kWatched<Rule>) {
+      if (state.probe != nullptr) state.probe->success<Rule>(in.current());
+    }
+    leave_depth(state);
   }
   template <typename ParseInput>
   static void failure(const ParseInput& /*in*/, ParseState& state) {
@@ -243,6 +470,13 @@ struct Control : pegtl::normal<Rule> {
   }
 
   static void leave(ParseState& state) {
+    if constexpr (Probe::kWatched<Rule>) {
+      if (state.probe != nullptr) state.probe->leave<Rule>();
+    }
+    leave_depth(state);
+  }
+
+  static void leave_depth(ParseState& state) {
     if constexpr (kIsBlockRule<Rule>) --state.block_depth;
     if constexpr (kIsNestingExpr<Rule>) --state.expr_depth;
   }
@@ -256,7 +490,8 @@ struct Control : pegtl::normal<Rule> {
                          Span{at, at + 1},
                          message,
                          {},
-                         "split the logic into smaller steps or segments"});
+                         "split the logic into smaller steps or segments",
+                         {}});
     throw pegtl::parse_error(message, in);
   }
 
@@ -301,11 +536,11 @@ struct Control : pegtl::normal<Rule> {
         message += ", found `" + std::string(token) + "`";
       }
     }
-    Diagnostic d{Severity::Error, kText.code, {}, Span{begin, end}, std::move(message), {}, {}};
+    Diagnostic d{Severity::Error, kText.code, {}, Span{begin, end}, std::move(message), {}, {}, {}};
     const auto words = suggestion_words<Rule>();
     if (!words.empty() && !token.empty() && is_word_char(token.front()) &&
         !(token.front() >= '0' && token.front() <= '9')) {
-      if (auto s = suggest(token, words)) d.help = "did you mean `" + *s + "`?";
+      if (auto s = suggest(token, words)) did_you_mean(d, *s, Span{begin, end});
     }
     if constexpr (std::is_same_v<Rule, g::keyword_as_name>) {
       d.help =
@@ -351,7 +586,8 @@ using Selector = pegtl::parse_tree::selector<
         g::path_segment, g::lit_now, g::lit_true, g::lit_false, g::lit_none, g::count_call,
         g::aggregate_call, g::agg_name, g::event_property, g::agg_where, g::agg_within,
         g::where_clause<g::sp>, g::since_call, g::since_event, g::since_value, g::last_call,
-        g::has_call, g::duration, g::number, g::string_lit, g::event_name, g::plain_event_name>>;
+        g::has_call, g::p_alive_call, g::horizon_call, g::horizon_name, g::duration, g::number,
+        g::string_lit, g::event_name, g::plain_event_name>>;
 
 using Node = pegtl::parse_tree::node;
 
@@ -432,7 +668,7 @@ class TreeReader {
 
   void error(const char* code, Span span, std::string message, std::string help = {}) {
     state_.add(
-        Diagnostic{Severity::Error, code, {}, span, std::move(message), {}, std::move(help)});
+        Diagnostic{Severity::Error, code, {}, span, std::move(message), {}, std::move(help), {}});
   }
 
   /// A node's first child of the given type, or null.
@@ -548,6 +784,7 @@ class TreeReader {
                      {},
                      span_of(k),
                      "expected `}` to close journey `" + j.name + "`",
+                     {},
                      {},
                      {}};
         d.notes.push_back(DiagnosticNote{state_.file->path(), open, "the journey starts here"});
@@ -968,6 +1205,16 @@ class TreeReader {
       e.operands.push_back(read_expr(*n.children.at(0)));
       return e;
     }
+    if (n.is_type<g::p_alive_call>()) {
+      e.kind = ExprKind::PAlive;
+      return e;
+    }
+    if (n.is_type<g::horizon_call>()) {
+      e.kind = text_of(*find<g::horizon_name>(n)) == "expected_orders" ? ExprKind::ExpectedOrders
+                                                                       : ExprKind::PredictedValue;
+      e.seconds = read_duration(*find<g::duration>(n));
+      return e;
+    }
     return e;
   }
 
@@ -1038,8 +1285,8 @@ ParseResult parse(const SourceFile& file) {
     // The grammar catches its own errors per declaration; this is a last resort.
     const auto at =
         static_cast<std::uint32_t>(e.positions().empty() ? 0 : e.positions().front().byte);
-    state.add(
-        Diagnostic{Severity::Error, "E001", {}, Span{at, at}, std::string(e.message()), {}, {}});
+    state.add(Diagnostic{
+        Severity::Error, "E001", {}, Span{at, at}, std::string(e.message()), {}, {}, {}});
   }
   result.module.comments = scan_comments(text);
   std::stable_sort(
@@ -1049,6 +1296,70 @@ ParseResult parse(const SourceFile& file) {
     state.diagnostics.resize(kMaxDiagnosticsPerFile);
   result.diagnostics = std::move(state.diagnostics);
   return result;
+}
+
+namespace {
+
+/// The words of the keyword rules listed in a `sor<>`.
+template <typename... Rules>
+std::vector<std::string> words_of(const pegtl::sor<Rules...>* /*rule*/) {
+  return {std::string(keyword_word(static_cast<const Rules*>(nullptr)))...};
+}
+
+/// The contextual words, as the grammar spells them.
+using ContextualWords = pegtl::sor<g::w_where, g::w_count, g::w_sum, g::w_avg, g::w_min, g::w_max,
+                                   g::w_since, g::w_last, g::w_has, g::w_day>;
+
+}  // namespace
+
+Expected expected_at(const SourceFile& file, std::uint32_t offset) {
+  const std::string& text = file.text();
+  offset = std::min<std::uint32_t>(offset, static_cast<std::uint32_t>(text.size()));
+  std::uint32_t word = offset;
+  while (word > 0 && is_word_char(text[word - 1])) --word;
+  // The text before the word and one character that no rule accepts, so that every rule that
+  // may start at the place is tried there (and fails), instead of stopping at the end of input.
+  std::string before = text.substr(0, word);
+  before += '\x01';
+  const SourceFile probe_file(file.path(), std::move(before));
+  const std::string& probe_text = probe_file.text();
+  Probe probe(probe_text.data() + word);
+  ParseState state;
+  state.file = &probe_file;
+  state.probe = &probe;
+  pegtl::memory_input<> in(probe_text.data(), probe_text.data() + probe_text.size(), file.path());
+  try {
+    (void)pegtl::parse<g::file, pegtl::nothing, Control>(in, state);
+  } catch (const pegtl::parse_error&) {
+    // What was tried before the error is what counts.
+  }
+  Expected found = probe.take();
+  found.word = Span{word, offset};
+  return found;
+}
+
+const std::vector<std::string>& reserved_words() {
+  static const std::vector<std::string> words = words_of(static_cast<const g::keyword*>(nullptr));
+  return words;
+}
+
+const std::vector<std::string>& contextual_words() {
+  static const std::vector<std::string> words = [] {
+    auto all = words_of(static_cast<const ContextualWords*>(nullptr));
+    for (auto& day : words_of(static_cast<const g::w_weekday*>(nullptr))) all.push_back(day);
+    return all;
+  }();
+  return words;
+}
+
+bool is_keyword(std::string_view word) {
+  pegtl::memory_input<> in(word.data(), word.size(), "");
+  return pegtl::parse<pegtl::seq<g::keyword, pegtl::eof>>(in);
+}
+
+bool is_name(std::string_view word) {
+  pegtl::memory_input<> in(word.data(), word.size(), "");
+  return pegtl::parse<pegtl::seq<pegtl::identifier, pegtl::eof>>(in) && !is_keyword(word);
 }
 
 }  // namespace journey::dsl

@@ -24,10 +24,11 @@ std::string time_of_day_text(std::int64_t seconds);
 /// A binary operator as written: "and", "==", "+".
 const char* op_text(BinaryOp op);
 
-/// A string literal as written: in double quotes, with escapes.
+/// A string literal: in double quotes, with `"`, `\`, line breaks, tabs and control characters
+/// escaped.
 std::string string_text(std::string_view text);
 
-/// An event name as written: bare when it can be, else a string literal.
-std::string event_text(const std::string& name);
+/// An event name as a script writes it: bare when it can be, else as a string.
+std::string event_name_text(const std::string& name);
 
 }  // namespace journey::dsl

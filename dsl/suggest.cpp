@@ -51,4 +51,9 @@ std::optional<std::string> suggest(std::string_view word,
   return best;
 }
 
+void did_you_mean(Diagnostic& d, const std::string& word, Span span, std::string replacement) {
+  d.help = "did you mean `" + word + "`?";
+  d.fix = Fix{span, std::move(replacement)};
+}
+
 }  // namespace journey::dsl

@@ -66,18 +66,23 @@ const SourceFile* Workspace::find_file(const std::string& path) const {
   return nullptr;
 }
 
-void add_source(Workspace& ws, std::string path, std::string text) {
-  LoadedFile loaded;
-  loaded.source = std::make_unique<SourceFile>(std::move(path), std::move(text));
-  ParseResult parsed = parse(*loaded.source);
-  loaded.module = std::move(parsed.module);
-  std::size_t kept = 0;
+ParsedFile parse_source(std::string path, std::string text) {
+  ParsedFile out;
+  out.file.source = std::make_unique<SourceFile>(std::move(path), std::move(text));
+  ParseResult parsed = parse(*out.file.source);
+  out.file.module = std::move(parsed.module);
   for (auto& d : parsed.diagnostics) {
-    if (kept++ >= kMaxDiagnosticsPerFile) break;
-    if (d.file.empty()) d.file = loaded.source->path();
-    ws.diagnostics.push_back(std::move(d));
+    if (out.syntax.size() >= kMaxDiagnosticsPerFile) break;
+    if (d.file.empty()) d.file = out.file.source->path();
+    out.syntax.push_back(std::move(d));
   }
-  ws.files.push_back(std::move(loaded));
+  return out;
+}
+
+void add_source(Workspace& ws, std::string path, std::string text) {
+  ParsedFile parsed = parse_source(std::move(path), std::move(text));
+  for (auto& d : parsed.syntax) ws.diagnostics.push_back(std::move(d));
+  ws.files.push_back(std::move(parsed.file));
 }
 
 void add_paths(Workspace& ws, const std::vector<std::string>& paths) {

@@ -25,10 +25,17 @@ struct TrackingPlan {
   std::map<std::string, std::vector<PlanProperty>> events;
 };
 
+/// What the checks know of the purchase model that `p_alive()`, `expected_orders(D)` and
+/// `predicted_value(D)` read (`--model FILE`, `[model] file` in journey.toml).
+struct ModelFacts {
+  bool spend = false;  // it has Gamma-Gamma (fitted with `--value`): predicted_value() works
+};
+
 /// What the checks may know beyond the scripts themselves.
 struct CheckOptions {
   std::vector<std::string> channels;  // allowed channels; empty means any
   std::optional<TrackingPlan> plan;   // when given, unknown events and properties are reported
+  std::optional<ModelFacts> model;    // without one, the predictive functions are errors (E119)
 };
 
 /// One parsed file.
@@ -45,6 +52,16 @@ struct Workspace {
   bool has_errors() const;
   const SourceFile* find_file(const std::string& path) const;
 };
+
+/// One file's text parsed, apart from a workspace: the file and its syntax diagnostics (capped at
+/// kMaxDiagnosticsPerFile, each naming the file).
+struct ParsedFile {
+  LoadedFile file;
+  std::vector<Diagnostic> syntax;
+};
+
+/// Parses one file's text (already read).
+ParsedFile parse_source(std::string path, std::string text);
 
 /// Adds one file's text (already read) to the workspace and parses it.
 void add_source(Workspace& ws, std::string path, std::string text);

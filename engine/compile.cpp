@@ -37,7 +37,8 @@ struct Reads {
       case dsl::ExprReads::Nothing:
       case dsl::ExprReads::Trigger:
       case dsl::ExprReads::Clock:
-      case dsl::ExprReads::Presence: break;
+      case dsl::ExprReads::Presence:
+      case dsl::ExprReads::Purchases: break;  // the state's count (Purchases), not a timeline
     }
     for (const auto& o : e.operands) walk(o, aggregate_event);
     for (const auto& w : e.where) walk(w, aggregate_event);
@@ -81,14 +82,15 @@ void each_expression(Journey& j, const F& f) {
 }
 
 // Whether a `where` reads anything besides the tested event and constants: `trigger.`, `now`,
-// customer data, segments or timelines make a kept fold stale.
+// customer data, segments, timelines or purchases make a kept fold stale.
 bool reads_beyond_event(const dsl::Expr& e) {
   switch (dsl::reads_of(e.kind)) {
     case dsl::ExprReads::Customer:
     case dsl::ExprReads::Trigger:
     case dsl::ExprReads::Clock:
     case dsl::ExprReads::Segment:
-    case dsl::ExprReads::Timeline: return true;
+    case dsl::ExprReads::Timeline:
+    case dsl::ExprReads::Purchases: return true;
     case dsl::ExprReads::Nothing:
     case dsl::ExprReads::Event:
     case dsl::ExprReads::Presence: break;
@@ -167,7 +169,7 @@ std::string summary_of(const dsl::Step& s) {
     case dsl::StepKind::Set: return "set " + path_text(s.path);
     case dsl::StepKind::Tag: return "tag " + dsl::string_text(s.text);
     case dsl::StepKind::Untag: return "untag " + dsl::string_text(s.text);
-    case dsl::StepKind::Emit: return "emit " + dsl::event_text(s.event.name);
+    case dsl::StepKind::Emit: return "emit " + dsl::event_name_text(s.event.name);
     case dsl::StepKind::Goto: return "goto " + s.text;
     case dsl::StepKind::Exit: return s.has_reason ? "exit " + dsl::string_text(s.text) : "exit";
   }
@@ -182,7 +184,7 @@ std::string signature_of(const dsl::Step& s) {
     case dsl::StepKind::WaitUpTo: {
       std::string out = summary_of(s) + " {";
       for (const auto& b : s.branches) {
-        out += " on " + dsl::event_text(b.event.name);
+        out += " on " + dsl::event_name_text(b.event.name);
         if (b.where) out += " where " + expr_text(*b.where);
         out += ";";
       }
@@ -370,7 +372,7 @@ class JourneyBuilder {
           arm.target = j_.ops.size();
           wait().arms.push_back(std::move(arm));
           block(branch.body,
-                {me, "on" + std::to_string(b + 1), "on " + dsl::event_text(branch.event.name)});
+                {me, "on" + std::to_string(b + 1), "on " + dsl::event_name_text(branch.event.name)});
           ends.push_back(push(glue(proto, JumpOp{})));
         }
         wait().timeout_target = j_.ops.size();

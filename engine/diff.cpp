@@ -259,7 +259,7 @@ std::vector<std::string> header_lines(const Journey& j) {
     std::string t = "entry ";
     switch (e.kind) {
       case dsl::EntryKind::On:
-        t += "on " + dsl::event_text(e.event) + (e.where ? " where " + expr_text(*e.where) : "");
+        t += "on " + dsl::event_name_text(e.event) + (e.where ? " where " + expr_text(*e.where) : "");
         break;
       case dsl::EntryKind::When: t += "when " + expr_text(*e.condition); break;
       case dsl::EntryKind::Every:
@@ -274,12 +274,12 @@ std::vector<std::string> header_lines(const Journey& j) {
                     ? "reentry always"
                     : "reentry after " + duration_text(j.reentry_after_ms / 1000));
   for (const auto& x : j.exits) {
-    out.push_back(x.kind == dsl::ExitKind::On ? "exit on " + dsl::event_text(x.event) +
+    out.push_back(x.kind == dsl::ExitKind::On ? "exit on " + dsl::event_name_text(x.event) +
                                                     (x.where ? " where " + expr_text(*x.where) : "")
                                               : "exit when " + expr_text(*x.condition));
   }
   for (const auto& g : j.goals) {
-    out.push_back("goal " + g.name + ": " + dsl::event_text(g.event) +
+    out.push_back("goal " + g.name + ": " + dsl::event_name_text(g.event) +
                   (g.where ? " where " + expr_text(*g.where) : "") + " within " +
                   duration_text(g.within_ms / 1000));
   }

@@ -291,7 +291,7 @@ class Call {
 
   // An evaluator at the call's instant that keeps its aggregate folds in the customer's state.
   Evaluator evaluator(const Program& program) {
-    return Evaluator(program, st_, now_, &st_.aggregates);
+    return Evaluator(program, st_, now_, &st_.aggregates, cfg_.model ? &*cfg_.model : nullptr);
   }
 
   const Journey* journey_of(const RunState& run) const {
@@ -431,6 +431,8 @@ class Call {
   }
 
   void store(const std::string& name, const nlohmann::json& props) {
+    if (cfg_.model && name == cfg_.model->event)
+      count_purchase(*cfg_.model, st_.purchases, now_, props);
     const auto kept = lib_.timeline.find(name);
     if (kept == lib_.timeline.end()) return;
     TimelineEntry entry;
@@ -1047,6 +1049,11 @@ class Call {
 
 }  // namespace
 
+std::optional<dsl::ModelFacts> model_facts(const std::optional<PurchaseModel>& model) {
+  if (!model) return std::nullopt;
+  return dsl::ModelFacts{model->gamma_gamma.has_value()};
+}
+
 Engine::Engine(EngineConfig config)
     : config_(std::move(config)),
       versions_(std::make_unique<Versions>()),
@@ -1078,7 +1085,8 @@ const Journey* Engine::find_version(const std::string& journey, const std::strin
 }
 
 bool Engine::reads_event(std::string_view name) const {
-  return versions_->library.events_read.count(name) > 0;
+  return versions_->library.events_read.count(name) > 0 ||
+         (config_.model && config_.model->event == name);
 }
 
 Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) const {

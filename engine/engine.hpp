@@ -19,6 +19,7 @@
 #include "dsl/workspace.hpp"
 #include "engine/action.hpp"
 #include "engine/event.hpp"
+#include "engine/model.hpp"
 #include "engine/naming.hpp"
 #include "engine/time.hpp"
 
@@ -28,6 +29,10 @@ struct Program;        // compiled journeys and segments (engine/program.hpp)
 struct Journey;        // one compiled journey version (engine/program.hpp)
 struct CustomerState;  // one customer's profile, timeline, runs and timers (engine/state.hpp)
 class Zones;           // every IANA time zone by name (engine/zone.hpp)
+
+/// What the checks know of a purchase model: nothing without one (the predictive functions are
+/// then errors, E119).
+std::optional<dsl::ModelFacts> model_facts(const std::optional<PurchaseModel>& model);
 
 /// Name and version of one compiled journey.
 struct JourneyInfo {
@@ -61,6 +66,7 @@ struct EngineConfig {
   std::map<std::string, ChannelCap> channel_caps;  // engine-wide caps by channel ("*" = all)
   int step_budget = 10000;                         // steps one run may take without a wait
   int emit_depth = 16;                             // how deep emit chains may go
+  std::optional<PurchaseModel> model;  // read by p_alive(), expected_orders(), predicted_value()
 };
 
 /// Something the reports count: entries, exits, steps, goals, sends, errors.
@@ -120,8 +126,8 @@ class Engine {
   const Journey* find_version(const std::string& journey, const std::string& version) const;
 
   /// Whether any journey the engine knows mentions this event (reacts to it, keeps it in the
-  /// timeline or reads it in a condition). The properties of other track events are never read,
-  /// so a caller may pass such events without them.
+  /// timeline or reads it in a condition), or the purchase model counts it. The properties of
+  /// other track events are never read, so a caller may pass such events without them.
   bool reads_event(std::string_view name) const;
 
   // Every call below first migrates the customer's runs of older versions of journeys that say

@@ -20,6 +20,13 @@
 // its key. The encoding is canonical (no overlong varints, keys in order, nothing after the
 // state), so serialize(deserialize(b)) == b for any b that reads.
 //
+// Format 3 (written when the state counts purchases for the purchase model): format 2 with 0x03
+// in front and one more field at the end:
+//   purchases = uint:model zz:first_day zz:last_day zz:days f64:repeat_value zz:valued_days
+//               flag:last_day_valued
+// A state without purchases is written in format 2, so states written before the purchase model
+// existed read and write the same bytes.
+//
 // Format 1 (read only, written by earlier builds): the state as a JSON object encoded as CBOR.
 // Its first byte is a CBOR map header (0xA0..0xBB), never 0x02.
 #include <bit>
@@ -40,6 +47,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::uint8_t kFormat = 0x02;
+constexpr std::uint8_t kFormatPurchases = 0x03;
 // Deeper JSON is refused on both sides, so that reading cannot exhaust the stack and whatever
 // is written can be read back. Events from the API are limited to 64 levels.
 constexpr int kMaxDepth = 256;
@@ -343,6 +351,28 @@ JourneyHistory read_history(Reader& in) {
   return history;
 }
 
+void write_purchases(Writer& out, const Purchases& p) {
+  out.varint(p.model);
+  out.zigzag(p.first_day);
+  out.zigzag(p.last_day);
+  out.zigzag(p.days);
+  out.number(p.repeat_value);
+  out.zigzag(p.valued_days);
+  out.flag(p.last_day_valued);
+}
+
+Purchases read_purchases(Reader& in) {
+  Purchases p;
+  p.model = in.varint();
+  p.first_day = in.zigzag();
+  p.last_day = in.zigzag();
+  p.days = in.zigzag();
+  p.repeat_value = in.number();
+  p.valued_days = in.zigzag();
+  p.last_day_valued = in.flag();
+  return p;
+}
+
 std::unique_ptr<CustomerState> read_state(Reader& in) {
   auto state = std::make_unique<CustomerState>();
   state->customer_id = in.text();
@@ -442,7 +472,7 @@ std::unique_ptr<CustomerState> read_cbor_state(const std::string& bytes) {
 
 std::string serialize(const CustomerState& state) {
   Writer out;
-  out.byte(kFormat);
+  out.byte(state.purchases ? kFormatPurchases : kFormat);
   out.text(state.customer_id);
   out.flag(state.known);
   out.value(state.profile);
@@ -473,15 +503,18 @@ std::string serialize(const CustomerState& state) {
     out.text(sent.journey);
     out.text(sent.channel);
   }
+  if (state.purchases) write_purchases(out, *state.purchases);
   return out.take();
 }
 
 std::unique_ptr<CustomerState> deserialize(const std::string& bytes) {
-  if (bytes.empty() || static_cast<std::uint8_t>(bytes.front()) != kFormat) {
+  const auto format = bytes.empty() ? 0 : static_cast<std::uint8_t>(bytes.front());
+  if (format != kFormat && format != kFormatPurchases) {
     return read_cbor_state(bytes);  // format 1
   }
   Reader in(std::string_view(bytes).substr(1));
   auto state = read_state(in);
+  if (format == kFormatPurchases) state->purchases = read_purchases(in);
   if (!in.done()) fail("bytes after the end");
   return state;
 }

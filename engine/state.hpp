@@ -77,6 +77,20 @@ struct AggregateCache {
   std::optional<double> max;
 };
 
+/// A customer's purchases as the purchase model counts them (engine/model.hpp): one transaction
+/// per UTC day of the model's event. Kept while a model is loaded; a model of another event or
+/// value property starts the count anew.
+struct Purchases {
+  std::uint64_t model = 0;     // what counted them: model_key() of the model's event and value
+  std::int64_t first_day = 0;  // the first and the latest purchase's UTC day (days since 1970)
+  std::int64_t last_day = 0;
+  std::int64_t days = 0;         // days with a purchase: x, the repeat purchases, is days - 1
+  double repeat_value = 0;       // the value of the purchases after the first day
+  std::int64_t valued_days = 0;  // the days after the first with a value (Gamma-Gamma's x)
+  bool last_day_valued = false;  // whether the latest day is counted in valued_days
+  friend bool operator==(const Purchases&, const Purchases&) = default;
+};
+
 /// The kept folds of one customer, by aggregate key (Program::aggregate_keys: the canonical text).
 using AggregateCaches = std::map<std::string, AggregateCache>;
 
@@ -90,7 +104,8 @@ struct CustomerState {
   std::map<std::string, RunState> runs;                        // journey -> active run
   std::map<std::string, JourneyHistory> history;               // journey -> history
   std::vector<SentRecord> sent;
-  Millis clock = 0;  // the latest time the engine processed for this customer
+  Millis clock = 0;                    // the latest time the engine processed for this customer
+  std::optional<Purchases> purchases;  // with a purchase model: what the model reads
   AggregateCaches
       aggregates;  // written by the step function (through its Evaluator), not by readers
 };

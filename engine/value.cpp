@@ -89,6 +89,15 @@ void consider(std::optional<Millis>& best, Millis candidate, Millis now) {
   if (candidate > now && (!best || candidate < *best)) best = candidate;
 }
 
+// The model function a predictive node computes.
+Prediction prediction_of(dsl::ExprKind kind) {
+  switch (kind) {
+    case dsl::ExprKind::ExpectedOrders: return Prediction::ExpectedOrders;
+    case dsl::ExprKind::PredictedValue: return Prediction::PredictedValue;
+    default: return Prediction::PAlive;
+  }
+}
+
 }  // namespace
 
 Value Value::of_number(double v) {
@@ -350,6 +359,14 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
       const Value v = eval_at(e.operands.at(0), scope, depth);
       return Value::of_bool(v.type != Value::Type::None);
     }
+    case K::PAlive:
+    case K::ExpectedOrders:
+    case K::PredictedValue: {
+      if (model_ == nullptr) return Value::none();
+      const auto v =
+          predict(*model_, state_.purchases, prediction_of(e.kind), e.seconds * 1000, now_);
+      return v ? Value::of_number(*v) : Value::none();
+    }
   }
   return Value::none();
 }
@@ -454,6 +471,15 @@ void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth
         if (t.type == Value::Type::Timestamp) {
           consider(best, t.millis, now_);
           consider(best, t.millis + 1, now_);
+        }
+      } else if (dsl::reads_of(term.kind) == dsl::ExprReads::Purchases && model_ != nullptr) {
+        // The predictive functions fall as time passes with no purchase: the comparison can
+        // change only where the function falls to the other side's value.
+        const Value level = eval_at(other, scope, depth);
+        if (level.type == Value::Type::Number) {
+          if (const auto t = falls_to(*model_, state_.purchases, prediction_of(term.kind),
+                                      term.seconds * 1000, now_, level.number))
+            consider(best, *t, now_);
         }
       }
     }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dsl/ast.hpp"
+#include "engine/model.hpp"
 #include "engine/program.hpp"
 #include "engine/state.hpp"
 #include "engine/time.hpp"
@@ -57,17 +58,19 @@ struct Scope {
 
 /// Evaluates expressions for one customer at one instant. Reads the state; writes only the
 /// aggregate folds it is handed (the step function hands it the state's own, so it owns the
-/// writes); without them every aggregate scans its timeline.
+/// writes); without them every aggregate scans its timeline. The predictive functions read the
+/// purchase model it is handed; without one they are `none`.
 class Evaluator {
  public:
   Evaluator(const Program& program, const CustomerState& state, Millis now,
-            AggregateCaches* aggregates = nullptr)
-      : program_(program), state_(state), now_(now), aggregates_(aggregates) {}
+            AggregateCaches* aggregates = nullptr, const PurchaseModel* model = nullptr)
+      : program_(program), state_(state), now_(now), aggregates_(aggregates), model_(model) {}
 
   Value eval(const dsl::Expr& e, const Scope& scope) const;
 
   /// The earliest instant after `now` at which the expression's value may change with no new
-  /// input (a `since` threshold, an event leaving a `within` window, a `now` comparison).
+  /// input (a `since` threshold, an event leaving a `within` window, a `now` comparison, a
+  /// predictive function compared with a value crossing it).
   std::optional<Millis> next_change(const dsl::Expr& e, const Scope& scope) const;
 
   /// The values of the expression's leaf terms (calls, attribute reads), for traces.
@@ -85,6 +88,7 @@ class Evaluator {
   const CustomerState& state_;
   Millis now_;
   AggregateCaches* aggregates_;  // kept folds to extend, or nullptr
+  const PurchaseModel* model_;   // what the predictive functions read, or nullptr
 };
 
 /// The value at a property path in a JSON object, or nullptr.

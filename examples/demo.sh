@@ -15,33 +15,34 @@ fi
 cd "$root"
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
 
-step "1. Lint the standard journeys against the tracking plan" \
-  "journey lint stdlib-journeys --strict --plan examples/plan.json"
-"$journey" lint stdlib-journeys --strict --plan examples/plan.json && echo "clean"
+step "1. Lint the standard journeys against the tracking plan and the purchase model" \
+  "journey lint stdlib-journeys --strict --plan examples/plan.json --model examples/model.json"
+"$journey" lint stdlib-journeys --strict --plan examples/plan.json --model examples/model.json \
+  && echo "clean"
 
 step "2. Draw one journey's state machine" \
   "journey graph stdlib-journeys/cart_abandonment.journey --format mermaid"
 "$journey" graph stdlib-journeys/cart_abandonment.journey --format mermaid
 
 step "3. Dry-run every journey over 40 customers' January" \
-  "journey simulate stdlib-journeys --events examples/data/events.ndjson --until 2026-02-15T00:00:00Z --report"
+  "journey simulate stdlib-journeys --events examples/data/events.ndjson --model examples/model.json --until 2026-02-15T00:00:00Z --report"
 "$journey" simulate stdlib-journeys --events examples/data/events.ndjson \
-  --until 2026-02-15T00:00:00Z --report
+  --model examples/model.json --until 2026-02-15T00:00:00Z --report
 
 step "4. The first actions of that run" \
-  "journey simulate stdlib-journeys --events examples/data/events.ndjson --until 2026-02-15T00:00:00Z | head -5"
+  "journey simulate stdlib-journeys --events examples/data/events.ndjson --model examples/model.json --until 2026-02-15T00:00:00Z | head -5"
 "$journey" simulate stdlib-journeys --events examples/data/events.ndjson \
-  --until 2026-02-15T00:00:00Z | head -5 || true
+  --model examples/model.json --until 2026-02-15T00:00:00Z | head -5 || true
 
 step "5. Why did customer c0000002 get (or not get) a message?" \
-  "journey explain stdlib-journeys --events examples/data/events.ndjson --customer c0000002 --journey cart_abandonment"
-"$journey" explain stdlib-journeys --events examples/data/events.ndjson --customer c0000002 \
-  --journey cart_abandonment | head -20 || true
+  "journey explain stdlib-journeys --events examples/data/events.ndjson --model examples/model.json --customer c0000002 --journey cart_abandonment"
+"$journey" explain stdlib-journeys --events examples/data/events.ndjson --model examples/model.json \
+  --customer c0000002 --journey cart_abandonment | head -20 || true
 
 step "6. Serve: the daemon with the sample configuration, one live sign-up" \
   "journey serve --config journey.toml --journeys stdlib-journeys --listen 127.0.0.1:0"
 work="$(mktemp -d)"
-cp examples/journey.toml "$work/"
+cp examples/journey.toml examples/model.json "$work/"
 "$journey" serve --config "$work/journey.toml" --journeys "$root/stdlib-journeys" \
   --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
 daemon=$!

@@ -19,6 +19,7 @@ int main(int argc, char** argv) try {
   journey::cli::add_serve(app, run);
   journey::cli::add_model(app, run);
   journey::cli::add_cluster(app, run);
+  journey::cli::add_lsp(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

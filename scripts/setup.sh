@@ -8,7 +8,7 @@ preset="${1:-release}"
 packages=(build-essential cmake ninja-build git pkg-config ca-certificates tzdata
           tao-pegtl-dev libboost-dev libsqlite3-dev nlohmann-json3-dev catch2
           libtomlplusplus-dev libhowardhinnant-date-dev libcli11-dev libmimalloc-dev libssl-dev libnats-dev libnlopt-dev nats-server sqlite3 python3
-          curl)
+          curl nodejs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

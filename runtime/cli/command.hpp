@@ -27,5 +27,6 @@ void add_explain(CLI::App& app, Run& run);
 void add_serve(CLI::App& app, Run& run);
 void add_model(CLI::App& app, Run& run);
 void add_cluster(CLI::App& app, Run& run);
+void add_lsp(CLI::App& app, Run& run);
 
 }  // namespace journey::cli

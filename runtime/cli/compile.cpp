@@ -16,7 +16,7 @@ struct CompileArgs {
 };
 
 int compile(const CompileArgs& args) {
-  const Loaded loaded = load_program(args.paths);
+  const Loaded loaded = load_program(args.paths, kAnyModel);
   if (!loaded.program) return loaded.exit_code;
   const auto selected = select_journeys(*loaded.program, args.journey, "compile");
   if (selected.empty()) return kExitUsage;

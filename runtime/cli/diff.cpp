@@ -102,7 +102,10 @@ class DaemonVersions {
     const auto naming = source.value("naming", "tree") == "positions"
                             ? engine::StepNaming::Positions
                             : engine::StepNaming::Tree;
-    auto set = runtime::compile_files(files, naming);
+    // The daemon checked these files against its purchase model; nothing runs them here.
+    dsl::CheckOptions checks;
+    checks.model = kAnyModel;
+    auto set = runtime::compile_files(files, checks, naming);
     if (!set.ok()) {
       std::cerr << "journey diff: the daemon's deployment " << source.value("deployment", "?")
                 << " does not compile here:\n"
@@ -208,7 +211,7 @@ int diff(const DiffArgs& args) {
     return kExitUsage;
   }
   try {
-    const Loaded neu = load_program({args.paths.back()});
+    const Loaded neu = load_program({args.paths.back()}, std::nullopt);
     if (!neu.program) return neu.exit_code;
     std::map<std::string, std::vector<engine::RunsAt>> runs;
     DaemonVersions versions(args);
@@ -216,7 +219,7 @@ int diff(const DiffArgs& args) {
     if (daemon) {
       old = from_daemon(args, runs, versions);
     } else {
-      const Loaded loaded = load_program({args.paths.front()});
+      const Loaded loaded = load_program({args.paths.front()}, std::nullopt);
       if (!loaded.program) return loaded.exit_code;
       old = loaded.program;
       if (!args.events.empty() && !simulated(args, old, runs)) return kExitUsage;

@@ -24,6 +24,7 @@ struct ExplainArgs {
   std::string until;
   std::string default_zone = "UTC";
   std::string consent = "required";
+  std::string model;
 };
 
 int explain(const ExplainArgs& args) {
@@ -35,7 +36,9 @@ int explain(const ExplainArgs& args) {
       return kExitUsage;
     }
   }
-  const Loaded compiled = load_program(args.paths);
+  auto model = load_model_flag(args.model, "explain");
+  if (model.exit_code != kExitOk) return model.exit_code;
+  const Loaded compiled = load_program(args.paths, engine::model_facts(model.model));
   if (!compiled.program) return compiled.exit_code;
   std::optional<std::string> journey;
   if (!args.journey.empty()) {
@@ -45,6 +48,7 @@ int explain(const ExplainArgs& args) {
   engine::EngineConfig config;
   config.default_zone = args.default_zone;
   config.consent_assumed = args.consent == "assumed";
+  config.model = std::move(model.model);
   engine::Engine engine(config);
   engine.deploy(compiled.program);
   // Only the customer's own lines are run; other customers cannot affect them.
@@ -84,6 +88,9 @@ void add_explain(CLI::App& app, Run& run) {
                   "IANA zone for customers without customer.timezone");
   sub->add_option("--consent", args->consent, "Consent policy")
       ->check(CLI::IsMember({"required", "assumed"}));
+  sub->add_option("--model", args->model,
+                  "Purchase model (journey model fit --out) for p_alive(), expected_orders(), "
+                  "predicted_value()");
   sub->callback([&run, args] { run = [args] { return explain(*args); }; });
 }
 

@@ -5,13 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "dsl/parser.hpp"
 #include "runtime/cli/command.hpp"
 
 namespace journey::cli {
@@ -63,17 +61,6 @@ bool read_file(const std::string& path, std::string& text) {
   return true;
 }
 
-/// A once-only header clause written twice: formatting would drop one, so refuse.
-const dsl::OnceClause* repeated_clause(const dsl::Module& module) {
-  for (const auto& j : module.journeys) {
-    std::map<std::string, int> seen;
-    for (const auto& oc : j.once_clauses) {
-      if (++seen[oc.keyword] == 2) return &oc;
-    }
-  }
-  return nullptr;
-}
-
 int run_fmt(const FmtArgs& args) {
   if (args.paths.empty()) {
     std::cerr << "journey fmt: no paths given (usage: journey fmt [--check] PATH...)\n";
@@ -93,9 +80,9 @@ int run_fmt(const FmtArgs& args) {
       continue;
     }
     const dsl::SourceFile file(path, text);
-    const dsl::ParseResult parsed = dsl::parse(file);
-    if (!parsed.diagnostics.empty()) {
-      for (const auto& d : parsed.diagnostics) {
+    const dsl::Formatted formatted = dsl::format_source(file);
+    if (!formatted.text) {
+      for (const auto& d : formatted.problems) {
         const dsl::LineCol at = file.locate(d.span.begin);
         std::cerr << path << ":" << at.line << ":" << at.column << ": error[" << d.code
                   << "]: " << d.message << "\n";
@@ -103,22 +90,14 @@ int run_fmt(const FmtArgs& args) {
       findings = true;
       continue;
     }
-    if (const dsl::OnceClause* repeat = repeated_clause(parsed.module)) {
-      const dsl::LineCol at = file.locate(repeat->span.begin);
-      std::cerr << path << ":" << at.line << ":" << at.column << ": error[E117]: header clause `"
-                << repeat->keyword << "` repeated; the file is not formatted\n";
-      findings = true;
-      continue;
-    }
-    const std::string formatted = dsl::format(file, parsed.module);
-    if (formatted == text) continue;
+    if (*formatted.text == text) continue;
     if (args.check) {
       std::cout << path << "\n";
       findings = true;
       continue;
     }
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << formatted;
+    out << *formatted.text;
     out.close();
     if (!out) {
       std::cerr << "journey fmt: " << path << ": cannot write the file\n";

@@ -187,7 +187,7 @@ void draw_mermaid(std::ostream& out, const engine::Journey& j) {
 }
 
 int graph(const GraphArgs& args) {
-  const Loaded loaded = load_program(args.paths);
+  const Loaded loaded = load_program(args.paths, kAnyModel);
   if (!loaded.program) return loaded.exit_code;
   const auto selected = select_journeys(*loaded.program, args.journey, "graph");
   if (selected.empty()) return kExitUsage;

@@ -1,16 +1,19 @@
 // `journey lint PATH...`: parse and check journey files, print the findings.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "dsl/codes.hpp"
+#include "dsl/lint_config.hpp"
 #include "dsl/plan.hpp"
 #include "dsl/render.hpp"
 #include "dsl/workspace.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/cli/load.hpp"
 
 namespace journey::cli {
 
@@ -24,6 +27,7 @@ struct LintArgs {
   std::vector<std::string> channels;
   std::string color = "auto";
   std::string explain;
+  std::string model;
 };
 
 int explain_code(const std::string& code) {
@@ -43,7 +47,18 @@ int lint(const LintArgs& args) {
     std::cerr << "journey lint: no paths given (usage: journey lint PATH... [options])\n";
     return kExitUsage;
   }
-  dsl::CheckOptions options;
+  // The project's settings (the [lint] table of the nearest .journeyrc or journey.toml above the
+  // first path); --plan and --channels override them.
+  const std::filesystem::path first(args.paths.front());
+  std::error_code ec;
+  dsl::LintConfig config = dsl::find_lint_config(
+      std::filesystem::is_directory(first, ec) ? first.string() : first.parent_path().string());
+  if (!config.error.empty()) {
+    std::cerr << "journey lint: " << config.error << "\n";
+    return kExitUsage;
+  }
+  dsl::CheckOptions options = std::move(config.options);
+  if (!args.channels.empty()) options.channels.clear();
   for (std::string c : args.channels) {
     c.erase(0, c.find_first_not_of(" \t"));
     c.erase(c.find_last_not_of(" \t") + 1);
@@ -57,6 +72,9 @@ int lint(const LintArgs& args) {
     }
     options.plan = std::move(loaded.plan);
   }
+  const auto model = load_model_flag(args.model, "lint");
+  if (model.exit_code != kExitOk) return model.exit_code;
+  options.model = engine::model_facts(model.model);
 
   dsl::Workspace ws;
   dsl::add_paths(ws, args.paths);
@@ -92,11 +110,17 @@ void add_lint(CLI::App& app, Run& run) {
       ->check(CLI::IsMember({"text", "json", "sarif"}));
   sub->add_flag("--strict", args->strict, "Fail on warnings too");
   sub->add_option("--plan", args->plan,
-                  "Tracking plan (JSON or TOML): events and their properties");
-  sub->add_option("--channels", args->channels, "Allowed channels, comma-separated")
+                  "Tracking plan (JSON or TOML): events and their properties (default: the "
+                  "[lint] plan of the nearest .journeyrc or journey.toml)");
+  sub->add_option("--channels", args->channels,
+                  "Allowed channels, comma-separated (default: the [lint] channels of the "
+                  "nearest .journeyrc or journey.toml)")
       ->delimiter(',');
   sub->add_option("--color", args->color, "Colour the text output")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  sub->add_option("--model", args->model,
+                  "Purchase model (journey model fit --out): without one, p_alive(), "
+                  "expected_orders() and predicted_value() are errors (E119)");
   sub->add_option("--explain", args->explain, "Explain a diagnostic code, e.g. E104");
   sub->callback([&run, args] { run = [args] { return lint(*args); }; });
 }

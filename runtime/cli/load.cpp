@@ -6,13 +6,17 @@
 #include "dsl/render.hpp"
 #include "dsl/workspace.hpp"
 #include "runtime/cli/command.hpp"
+#include "runtime/common/config.hpp"
 
 namespace journey::cli {
 
-Loaded load_program(const std::vector<std::string>& paths) {
+Loaded load_program(const std::vector<std::string>& paths,
+                    const std::optional<dsl::ModelFacts>& model) {
   dsl::Workspace ws;
   dsl::add_paths(ws, paths);
-  dsl::check(ws, {});
+  dsl::CheckOptions options;
+  options.model = model;
+  dsl::check(ws, options);
   if (ws.has_errors()) {
     std::cerr << dsl::render_text(ws, false);
     const bool unreadable = std::any_of(ws.diagnostics.begin(), ws.diagnostics.end(),
@@ -25,6 +29,18 @@ Loaded load_program(const std::vector<std::string>& paths) {
     return {nullptr, kExitFindings};
   }
   return {std::move(compiled.program), kExitOk};
+}
+
+ModelFlag load_model_flag(const std::string& path, const std::string& command) {
+  ModelFlag out;
+  if (path.empty()) return out;
+  try {
+    out.model = runtime::load_model(path);
+  } catch (const runtime::ConfigError& e) {
+    std::cerr << "journey " << command << ": --model: " << e.what() << "\n";
+    out.exit_code = kExitUsage;
+  }
+  return out;
 }
 
 std::vector<const engine::Journey*> select_journeys(const engine::Program& program,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,27 @@ struct Loaded {
   int exit_code = 0;
 };
 
-/// Parses, checks and compiles `paths` (files or folders). On errors prints the diagnostics to
-/// stderr as `journey lint` does, and returns exit code 1 (2 when a path cannot be read).
-Loaded load_program(const std::vector<std::string>& paths);
+/// Parses, checks and compiles `paths` (files or folders), knowing this of the purchase model (the
+/// predictive functions are errors without one: engine::model_facts of the model to run with).
+/// On errors prints the diagnostics to stderr as `journey lint` does, and returns exit code 1
+/// (2 when a path cannot be read).
+Loaded load_program(const std::vector<std::string>& paths,
+                    const std::optional<dsl::ModelFacts>& model);
+
+/// What the commands that only print journeys (compile, graph) tell the checks of the model:
+/// they run nothing, so any model will do.
+inline constexpr dsl::ModelFacts kAnyModel{true};
+
+/// The purchase model of a `--model FILE` flag, or the exit code to return.
+struct ModelFlag {
+  std::optional<engine::PurchaseModel> model;  // nothing when no file was given
+  int exit_code = 0;
+};
+
+/// Reads the model file of `--model` (nothing when `path` is empty). A file that cannot be read
+/// or is not a model prints `journey COMMAND: --model: FILE: ...` (naming the JSON path of a bad
+/// value) and returns kExitUsage.
+ModelFlag load_model_flag(const std::string& path, const std::string& command);
 
 /// The journeys a command works on (`--journey NAME`): every journey of `program` when `name` is
 /// empty, else the one so named. Empty when there is none; then `journey COMMAND: no journey

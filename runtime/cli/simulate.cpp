@@ -33,6 +33,7 @@ struct SimulateArgs {
   std::string consent = "required";
   unsigned threads = 0;  // 0: one per core
   std::vector<std::string> caps;
+  std::string model;
 };
 
 // `CHANNEL=N/DURATION` (channel `*` for all channels) into the config's engine-wide caps.
@@ -71,7 +72,10 @@ int simulate(const SimulateArgs& args) {
       return kExitUsage;
     }
   }
-  const Loaded compiled = load_program(args.paths);
+  auto model = load_model_flag(args.model, "simulate");
+  if (model.exit_code != kExitOk) return model.exit_code;
+  config.model = std::move(model.model);
+  const Loaded compiled = load_program(args.paths, engine::model_facts(config.model));
   if (!compiled.program) return compiled.exit_code;
   engine::Engine engine(config);
   engine.deploy(compiled.program);
@@ -157,6 +161,9 @@ void add_simulate(CLI::App& app, Run& run) {
       ->check(CLI::IsMember({"required", "assumed"}));
   sub->add_option("--cap", args->caps,
                   "Engine-wide cap CHANNEL=N/DURATION (channel * for all); may repeat");
+  sub->add_option("--model", args->model,
+                  "Purchase model (journey model fit --out) for p_alive(), expected_orders(), "
+                  "predicted_value()");
   sub->add_option("--threads", args->threads,
                   "Threads to read and run on (default: one per core; same output)")
       ->check(CLI::Range(1U, 64U));

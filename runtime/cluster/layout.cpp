@@ -92,6 +92,10 @@ std::string Layout::partition_entry(int partition) {
   return "p" + std::to_string(partition);
 }
 
+std::string Layout::outbox_consumer(int partition) {
+  return "outbox-" + std::to_string(partition);
+}
+
 std::string Layout::read_subject(int partition) {
   return "journey.read." + std::to_string(partition);
 }

@@ -122,6 +122,15 @@ void PartitionLeases::lose(int partition, const char* why) {
   if (events_.lost) events_.lost(partition, false);
 }
 
+void PartitionLeases::forget(int partition, std::uint64_t fence, const char* why) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = owned_.find(partition);
+    if (it == owned_.end() || it->second.fence != fence) return;
+  }
+  lose(partition, why);
+}
+
 void PartitionLeases::renew() {
   const auto ttl = std::chrono::milliseconds(settings_.ttl_ms);
   for (const auto& [partition, ownership] : owned()) {
@@ -129,7 +138,19 @@ void PartitionLeases::renew() {
       auto revision =
           leases_.update(lease_key(partition), settings_.node, ownership.lease_revision);
       if (!revision) {
-        lose(partition, "taken by another node");
+        // Not the revision this node knew. A renewal whose answer was lost (a stream electing
+        // its leader) moved it: the lease is still this node's, at its current revision (the
+        // next renewal uses it; the time of renewal stays that of the last one answered).
+        // Otherwise another node holds it, or nobody (it expired).
+        const auto held = leases_.get(lease_key(partition));
+        if (held && held->value == settings_.node) {
+          std::lock_guard lock(mutex_);
+          if (auto it = owned_.find(partition); it != owned_.end()) {
+            it->second.lease_revision = held->revision;
+          }
+          continue;
+        }
+        lose(partition, held ? "taken by another node" : "expired");
         continue;
       }
       std::lock_guard lock(mutex_);

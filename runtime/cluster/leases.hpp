@@ -122,8 +122,9 @@ class PartitionLeases {
   /// Stops acting on the partition (`lost`), then frees its lease for the others.
   void give_back(int partition);
   /// Stops acting on the partition (`lost`) and renewing its lease, which expires after the TTL
-  /// (another node may hold it already: it is not deleted).
-  void forget(int partition, const char* why) { lose(partition, why); }
+  /// (another node may hold it already: it is not deleted); only when it is still the ownership
+  /// whose takeover record is `fence` (not a later one).
+  void forget(int partition, std::uint64_t fence, const char* why);
 
  private:
   void lose(int partition, const char* why);

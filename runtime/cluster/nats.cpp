@@ -1,6 +1,7 @@
 #include "runtime/cluster/nats.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 namespace journey::runtime {
@@ -187,28 +188,52 @@ std::vector<KeyedEntry> KeyValue::entries(const std::string& pattern) {
 
 std::shared_ptr<void> KeyValue::watch(
     const std::string& pattern, std::function<void(const KeyedEntry&, bool deleted)> changed) {
-  kvWatchOptions options;
-  kvWatchOptions_Init(&options);
-  kvWatcher* raw = nullptr;
-  check(kvStore_Watch(&raw, kv_, pattern.c_str(), &options), "kv watch");
-  // The handle owns the watcher and its thread: stopping the watcher ends the thread's wait.
+  // The handle owns the watcher and its thread; stopping the watcher ends the thread's wait. A
+  // watcher that fails (its consumer lost with a server) is made again, from the values then.
   struct Watch {
+    kvStore* kv = nullptr;
+    std::string pattern;
+    std::mutex mutex;
     kvWatcher* watcher = nullptr;
+    std::atomic<bool> stopping{false};
     std::thread thread;
     ~Watch() {
-      kvWatcher_Stop(watcher);
+      stopping = true;
+      {
+        std::lock_guard lock(mutex);
+        if (watcher != nullptr) kvWatcher_Stop(watcher);
+      }
       if (thread.joinable()) thread.join();
       kvWatcher_Destroy(watcher);
     }
+    bool make() {
+      kvWatchOptions options;
+      kvWatchOptions_Init(&options);
+      kvWatcher* made = nullptr;
+      if (kvStore_Watch(&made, kv, pattern.c_str(), &options) != NATS_OK) return false;
+      std::lock_guard lock(mutex);
+      kvWatcher_Destroy(watcher);
+      watcher = made;
+      if (stopping) kvWatcher_Stop(watcher);
+      return true;
+    }
   };
   auto handle = std::make_shared<Watch>();
-  handle->watcher = raw;
-  handle->thread = std::thread([raw, changed = std::move(changed)] {
-    for (;;) {
+  handle->kv = kv_;
+  handle->pattern = pattern;
+  if (!handle->make()) check(NATS_ERR, "kv watch");
+  Watch* watch = handle.get();
+  handle->thread = std::thread([watch, changed = std::move(changed)] {
+    while (!watch->stopping) {
       kvEntry* entry = nullptr;
-      natsStatus status = kvWatcher_Next(&entry, raw, 1000);
+      natsStatus status = kvWatcher_Next(&entry, watch->watcher, 1000);
       if (status == NATS_TIMEOUT) continue;
-      if (status != NATS_OK) return;  // stopped (or the connection closed)
+      if (status != NATS_OK) {
+        if (watch->stopping) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        watch->make();
+        continue;
+      }
       if (entry == nullptr) continue;  // caught up with the values before the call
       const auto op = kvEntry_Operation(entry);
       changed({kvEntry_Key(entry),
@@ -232,17 +257,23 @@ std::string KeyValue::stream() const {
 
 Subscription::~Subscription() {
   if (owner_ != nullptr) owner_->forget(sub_);
-  natsSubscription_Unsubscribe(sub_);
+  // Unsubscribing deletes a consumer the client made; destroying alone leaves it (nats.c 3.4+).
+  if (js_ == nullptr) natsSubscription_Unsubscribe(sub_);
   natsSubscription_Destroy(sub_);
 }
 
-std::optional<std::uint64_t> Subscription::lag() {
-  jsConsumerInfo* info = nullptr;
-  if (natsSubscription_GetConsumerInfo(&info, sub_, nullptr, nullptr) != NATS_OK) {
-    return std::nullopt;
+natsStatus Subscription::info(jsConsumerInfo** info, jsErrCode* code) {
+  if (js_ != nullptr) {
+    return js_GetConsumerInfo(info, js_, stream_.c_str(), consumer_.c_str(), nullptr, code);
   }
-  const auto lag = info->NumPending + static_cast<std::uint64_t>(info->NumAckPending);
-  jsConsumerInfo_Destroy(info);
+  return natsSubscription_GetConsumerInfo(info, sub_, nullptr, code);
+}
+
+std::optional<std::uint64_t> Subscription::lag() {
+  jsConsumerInfo* consumer = nullptr;
+  if (info(&consumer, nullptr) != NATS_OK) return std::nullopt;
+  const auto lag = consumer->NumPending + static_cast<std::uint64_t>(consumer->NumAckPending);
+  jsConsumerInfo_Destroy(consumer);
   return lag;
 }
 
@@ -250,11 +281,11 @@ std::vector<Message> Subscription::fetch(int batch) {
   std::vector<Message> out;
   // A fetch returns when it has its batch or when it expires: it asks for what the consumer
   // holds, so that it comes back at once (a "no wait" fetch returns nothing on these versions).
-  jsConsumerInfo* info = nullptr;
+  jsConsumerInfo* consumer = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  check(natsSubscription_GetConsumerInfo(&info, sub_, nullptr, &code), "consumer info", code);
-  const auto held = info->NumPending + static_cast<std::uint64_t>(info->NumAckPending);
-  jsConsumerInfo_Destroy(info);
+  check(info(&consumer, &code), "consumer info", code);
+  const auto held = consumer->NumPending + static_cast<std::uint64_t>(consumer->NumAckPending);
+  jsConsumerInfo_Destroy(consumer);
   if (held == 0) return out;
   jsFetchRequest request;
   jsFetchRequest_Init(&request);
@@ -411,6 +442,15 @@ std::uint64_t Nats::message_count(const std::string& stream, const std::string& 
   return count;
 }
 
+std::uint64_t Nats::stream_bytes(const std::string& stream) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  check(js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, &code), "stream info", code);
+  const auto bytes = info->State.Bytes;
+  jsStreamInfo_Destroy(info);
+  return bytes;
+}
+
 void Nats::purge(const std::string& stream, const std::string& subject, std::uint64_t keep_from) {
   jsOptions options;
   jsOptions_Init(&options);
@@ -418,6 +458,19 @@ void Nats::purge(const std::string& stream, const std::string& subject, std::uin
   options.Stream.Purge.Sequence = keep_from;
   jsErrCode code = static_cast<jsErrCode>(0);
   check(js_PurgeStream(js_, stream.c_str(), &options, &code), "purge", code);
+}
+
+void Nats::erase(const std::string& stream, const std::string& subject, std::uint64_t before) {
+  std::vector<std::uint64_t> sequences;
+  read(stream, subject, 0, [&](Message& message) {
+    if (before == 0 || message.sequence() < before) sequences.push_back(message.sequence());
+  });
+  for (auto seq : sequences) {
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus status = js_EraseMsg(js_, stream.c_str(), seq, nullptr, &code);
+    if (status == NATS_NOT_FOUND || code == JSStreamMsgDeleteFailed) continue;  // gone meanwhile
+    check(status, "erase message", code);
+  }
 }
 
 std::int64_t Nats::max_payload() {
@@ -452,31 +505,27 @@ void Nats::read(const std::string& stream, const std::string& subject, std::uint
   }
 }
 
-std::unique_ptr<Subscription> Nats::consume(const std::string& stream, const std::string& subject,
-                                            std::uint64_t start, std::int64_t max_ack_pending,
-                                            std::int64_t ack_wait_ms, MessageHandler handler,
+std::unique_ptr<Subscription> Nats::consume(const ConsumeSpec& spec, MessageHandler handler,
                                             std::function<void()> broken) {
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
-  sub_options.Stream = stream.c_str();
+  sub_options.Stream = spec.stream.c_str();
   sub_options.ManualAck = true;
   sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
-  sub_options.Config.OptStartSeq = std::max<std::uint64_t>(1, start);
+  sub_options.Config.OptStartSeq = std::max<std::uint64_t>(1, spec.start);
   sub_options.Config.AckPolicy = js_AckExplicit;
-  sub_options.Config.MaxAckPending = max_ack_pending;
-  sub_options.Config.AckWait = ack_wait_ms * kNanosPerMilli;
+  sub_options.Config.MaxAckPending = spec.max_ack_pending;
+  sub_options.Config.AckWait = spec.ack_wait_ms * kNanosPerMilli;
   sub_options.Config.InactiveThreshold = std::int64_t{30'000} * kNanosPerMilli;
-  // The partition's log records where its consumption stands: this consumer's own state need
-  // not survive a server.
-  sub_options.Config.Replicas = 1;
   sub_options.Config.MemoryStorage = true;
-  // Idle heartbeats: the client reports them missed when the consumer's server went away.
+  if (!spec.replicated) sub_options.Config.Replicas = 1;
+  // Idle heartbeats: the client reports them missed when the consumer stopped answering.
   sub_options.Config.Heartbeat = std::int64_t{1000} * kNanosPerMilli;
   auto closure = std::make_unique<MessageHandler>(std::move(handler));
   natsSubscription* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  check(js_Subscribe(&raw, js_, subject.c_str(), &deliver, closure.get(), nullptr, &sub_options,
-                     &code),
+  check(js_Subscribe(&raw, js_, spec.subject.c_str(), &deliver, closure.get(), nullptr,
+                     &sub_options, &code),
         "subscribe", code);
   {
     std::lock_guard lock(handlers_mutex_);
@@ -487,37 +536,35 @@ std::unique_ptr<Subscription> Nats::consume(const std::string& stream, const std
 }
 
 std::unique_ptr<Subscription> Nats::pull(const std::string& stream, const std::string& subject,
-                                         std::int64_t ack_wait_ms, std::int64_t inactive_ms) {
+                                         const std::string& durable, std::int64_t ack_wait_ms) {
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
   sub_options.Stream = stream.c_str();
   sub_options.Config.AckPolicy = js_AckExplicit;
   sub_options.Config.AckWait = ack_wait_ms * kNanosPerMilli;
   sub_options.Config.MaxAckPending = 65'536;
-  sub_options.Config.InactiveThreshold = inactive_ms * kNanosPerMilli;
-  // Replicated like its stream: a work queue takes one consumer over a subject, and one whose
-  // only copy was on a server that went away would keep the next one out.
   natsSubscription* raw = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus status =
-      js_PullSubscribe(&raw, js_, subject.c_str(), nullptr, nullptr, &sub_options, &code);
+      js_PullSubscribe(&raw, js_, subject.c_str(), durable.c_str(), nullptr, &sub_options, &code);
   if (status != NATS_OK && code == JSConsumerWQConsumerNotUniqueErr) {
-    // The work queue allows one consumer over the subject: an earlier owner's goes.
+    // The work queue takes one consumer over the subject: another one goes.
     jsConsumerInfoList* consumers = nullptr;
     if (js_Consumers(&consumers, js_, stream.c_str(), nullptr, nullptr) == NATS_OK) {
       for (int i = 0; i < consumers->Count; ++i) {
         const auto* info = consumers->List[i];
         if (info->Config != nullptr && info->Config->FilterSubject != nullptr &&
-            subject == info->Config->FilterSubject) {
+            subject == info->Config->FilterSubject && durable != info->Name) {
           js_DeleteConsumer(js_, stream.c_str(), info->Name, nullptr, nullptr);
         }
       }
       jsConsumerInfoList_Destroy(consumers);
     }
-    status = js_PullSubscribe(&raw, js_, subject.c_str(), nullptr, nullptr, &sub_options, &code);
+    status =
+        js_PullSubscribe(&raw, js_, subject.c_str(), durable.c_str(), nullptr, &sub_options, &code);
   }
   check(status, "pull subscribe", code);
-  return std::make_unique<Subscription>(raw);
+  return std::make_unique<Subscription>(raw, js_, stream, durable);
 }
 
 std::unique_ptr<Subscription> Nats::serve(const std::string& subject,

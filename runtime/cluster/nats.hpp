@@ -167,12 +167,19 @@ class KeyValue {
   kvStore* kv_;
 };
 
-/// A subscription; unsubscribed when it goes (an ephemeral consumer goes with it).
+/// A subscription; unsubscribed when it goes (an ephemeral consumer goes with it, a durable one
+/// stays).
 class Nats;
 
 class Subscription {
  public:
   explicit Subscription(natsSubscription* sub, Nats* owner = nullptr) : sub_(sub), owner_(owner) {}
+  /// A durable consumer's: the consumer `consumer` of `stream` outlives the subscription (it is
+  /// shared by whoever binds to it), and is asked about by name (the client cannot ask through a
+  /// subscription that bound to a consumer made by another).
+  Subscription(natsSubscription* sub, jsCtx* js, std::string stream, std::string consumer)
+      : sub_(sub), owner_(nullptr), js_(js), stream_(std::move(stream)),
+        consumer_(std::move(consumer)) {}
   ~Subscription();
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
@@ -184,8 +191,26 @@ class Subscription {
   std::vector<Message> fetch(int batch);
 
  private:
+  /// The consumer's information: an error status, or OK with `info` set (to destroy).
+  natsStatus info(jsConsumerInfo** info, jsErrCode* code);
+
   natsSubscription* sub_;
   Nats* owner_;  // told when it goes (consume()'s `broken`)
+  jsCtx* js_ = nullptr;  // a durable consumer's (below)
+  std::string stream_;
+  std::string consumer_;
+};
+
+/// How consume() makes its consumer.
+struct ConsumeSpec {
+  std::string stream;
+  std::string subject;                // a filter
+  std::uint64_t start = 1;            // the first sequence delivered
+  std::int64_t max_ack_pending = 4096;  // unacknowledged messages at most
+  std::int64_t ack_wait_ms = 60'000;  // redelivered when not acknowledged within this
+  /// false: one copy in memory on one server, quick to make; true: replicated like the stream,
+  /// made even while a server is gone (slower to make).
+  bool replicated = false;
 };
 
 /// A message handler of a subscription; runs on the client's delivery threads.
@@ -216,9 +241,14 @@ class Nats {
   std::uint64_t last_sequence(const std::string& stream, const std::string& subject);
   /// Messages held by `stream` now (of `subject` only, a filter, when given).
   std::uint64_t message_count(const std::string& stream, const std::string& subject = "");
+  /// Bytes `stream` holds now (on each of its replicas).
+  std::uint64_t stream_bytes(const std::string& stream);
   /// Removes the messages of `subject` (a filter) from `stream`; with `keep_from`, only those
   /// before that sequence.
   void purge(const std::string& stream, const std::string& subject, std::uint64_t keep_from = 0);
+  /// Removes every message of `subject` (a filter) from `stream` before the sequence `before`
+  /// (0: all), their content overwritten on the servers' disks (not only marked deleted).
+  void erase(const std::string& stream, const std::string& subject, std::uint64_t before = 0);
   /// The largest message the servers take.
   std::int64_t max_payload();
 
@@ -226,20 +256,17 @@ class Nats {
   /// first), in order, up to the last one held when the call began. Throws NatsError.
   void read(const std::string& stream, const std::string& subject, std::uint64_t start,
             const std::function<void(Message&)>& each);
-  /// Delivers the messages of `stream` matching `subject` from the sequence `start` on, in
-  /// order, to `handler` (which must acknowledge each): an ephemeral consumer on one server, with
-  /// at most `max_ack_pending` messages unacknowledged, redelivered after `ack_wait_ms`.
-  /// `broken` (on a client thread) when the consumer stopped answering: its server went away,
-  /// make another.
-  std::unique_ptr<Subscription> consume(const std::string& stream, const std::string& subject,
-                                        std::uint64_t start, std::int64_t max_ack_pending,
-                                        std::int64_t ack_wait_ms, MessageHandler handler,
+  /// Delivers the messages of `spec.stream` matching `spec.subject` from the sequence
+  /// `spec.start` on, in order, to `handler` (which must acknowledge each), through an ephemeral
+  /// consumer. `broken` (on a client thread) when the consumer stopped answering (its server
+  /// went away): make another.
+  std::unique_ptr<Subscription> consume(const ConsumeSpec& spec, MessageHandler handler,
                                         std::function<void()> broken = nullptr);
-  /// An ephemeral pull consumer of `stream` over `subject`, to fetch() from. Any other consumer
-  /// over exactly that subject (an earlier owner's, on a work queue that allows only one) is
-  /// deleted first; the server removes this one after `inactive_ms` without a request.
+  /// A durable pull consumer `durable` of `stream` over `subject` (replicated like the stream;
+  /// made when missing, bound to when it exists), to fetch() from. Any other consumer over
+  /// exactly that subject (a work queue takes only one) is deleted.
   std::unique_ptr<Subscription> pull(const std::string& stream, const std::string& subject,
-                                     std::int64_t ack_wait_ms, std::int64_t inactive_ms);
+                                     const std::string& durable, std::int64_t ack_wait_ms);
 
   /// Answers requests sent to `subject`: `answer` gets the request's data and returns the reply.
   std::unique_ptr<Subscription> serve(const std::string& subject,

@@ -7,7 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
+
+#include "runtime/common/json_guard.hpp"
 
 namespace journey::runtime {
 namespace {
@@ -143,7 +146,10 @@ ClusterConfig read_cluster(const toml::table& table, const std::string& origin) 
   if (auto v = reader.duration("lease_ttl")) cluster.lease_ttl_ms = *v;
   if (auto v = reader.duration("lease_round")) cluster.lease_round_ms = *v;
   if (cluster.lease_round_ms * 2 > cluster.lease_ttl_ms) {
-    fail(origin, table, "cluster.lease_round", "must be at most half of cluster.lease_ttl");
+    const auto* at = table.get("lease_round") != nullptr ? table.get("lease_round")
+                                                          : table.get("lease_ttl");
+    fail(origin, at != nullptr ? *at : static_cast<const toml::node&>(table),
+         "cluster.lease_round", "must be at most half of cluster.lease_ttl");
   }
   if (auto v = reader.duration("dedupe_window")) cluster.dedupe_window_ms = *v;
   if (auto v = reader.duration("materialize_every")) cluster.materialize_every_ms = *v;
@@ -338,6 +344,21 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     reader.refuse_unknown();
   }
 
+  if (const auto* model = top.table("model")) {
+    TableReader reader(*model, origin, "model");
+    if (auto v = reader.string("file")) {
+      config.model_file = resolve(base_dir, *v);
+      try {
+        config.engine.model = load_model(config.model_file);
+      } catch (const ConfigError& e) {
+        fail(origin, *model->get("file"), "model.file", e.what());
+      }
+    } else {
+      fail(origin, *model, "model", "needs `file`, the model file of `journey model fit --out`");
+    }
+    reader.refuse_unknown();
+  }
+
   if (const auto* limits = top.table("limits")) {
     TableReader reader(*limits, origin, "limits");
     if (auto v = reader.integer("body_bytes", 256, 1LL << 30))
@@ -394,6 +415,7 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
   if (const auto* cluster = top.table("cluster")) config.cluster = read_cluster(*cluster, origin);
   if (auto v = top.integer("group_commit_max", 1, 100'000)) config.group_commit_max = *v;
   if (auto v = top.integer("db_cache_mb", 2, 65'536)) config.db_cache_mb = *v;
+  top.table("lint");  // for `journey lint` and `journey lsp` (dsl/lint_config.hpp), not the daemon
   top.refuse_unknown();
   return config;
 }
@@ -429,6 +451,27 @@ Config load_config(const std::optional<std::string>& path, const ConfigOverrides
   }
   apply_overrides(config, overrides);
   return config;
+}
+
+engine::PurchaseModel load_model(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the model file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string bytes = text.str();
+  if (auto limit = check_json_limits(bytes, Limits{}.json_depth))
+    throw ConfigError(path + ": " + limit->path + ": " + limit->message);
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(bytes);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();  // "[json.exception.parse_error.101] parse error at line 2, ..."
+    if (const auto close = what.find("] "); close != std::string::npos) what.erase(0, close + 2);
+    throw ConfigError(path + ": not JSON: " + what);
+  }
+  auto read = engine::read_model(json);
+  if (!read.model) throw ConfigError(path + ": " + read.problem);
+  return std::move(*read.model);
 }
 
 void validate_for_serving(const Config& config) {

@@ -88,7 +88,8 @@ struct Config {
   SinkSpec default_sink{SinkSpec::Kind::File, "./actions.ndjson"};
   std::map<std::string, SinkSpec> channel_sinks;  // by channel; others use default_sink
   std::vector<Token> tokens;                      // empty: no auth, loopback only
-  engine::EngineConfig engine;
+  engine::EngineConfig engine;  // with the purchase model of [model] file, read from the file
+  std::string model_file;       // [model] file, resolved; empty without a model
   int shards = 4;
   int threads = 2;                         // I/O threads running the Asio context
   std::int64_t timer_window_ms = 60'000;   // wake-ups this far ahead are held in memory
@@ -118,8 +119,8 @@ struct ConfigOverrides {
   std::optional<std::string> sink;    // file:PATH or webhook:URL
 };
 
-/// Reads a TOML document (`origin` names it in messages). Relative paths in it are resolved
-/// against `base_dir`. Throws ConfigError naming the key and line.
+/// Reads a TOML document (`origin` names it in messages), and the model file it names. Relative
+/// paths in it are resolved against `base_dir`. Throws ConfigError naming the key and line.
 Config parse_config(std::string_view toml_text, const std::string& origin,
                     const std::string& base_dir);
 
@@ -128,6 +129,10 @@ Config load_config(const std::optional<std::string>& path, const ConfigOverrides
 
 /// Applies command-line overrides. Throws ConfigError naming the flag.
 void apply_overrides(Config& config, const ConfigOverrides& overrides);
+
+/// Reads a model file of `journey model fit --out`. Throws ConfigError naming the file and, for
+/// a bad value, its JSON path ("model.json: $.bg_nbd.r: expected a positive number").
+engine::PurchaseModel load_model(const std::string& path);
 
 /// Parses `file:PATH` or `webhook:URL`; nothing when malformed.
 std::optional<SinkSpec> parse_sink(std::string_view text);

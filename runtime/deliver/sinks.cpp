@@ -116,6 +116,7 @@ class FileSink final : public Sink {
     fd_ = -1;
   }
   std::size_t pass_size() const override { return 4096; }
+  bool batched() const override { return true; }
   const std::string& target() const override { return path_; }
 
  private:
@@ -152,6 +153,7 @@ class WebhookSink final : public Sink {
     return results;
   }
   std::size_t pass_size() const override { return 256; }
+  bool batched() const override { return false; }
   const std::string& target() const override { return url_; }
 
  private:

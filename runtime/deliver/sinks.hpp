@@ -33,6 +33,9 @@ class Sink {
   /// Actions one pass takes at most: a file writes and fsyncs them at once, a webhook posts them
   /// in turn.
   virtual std::size_t pass_size() const = 0;
+  /// Whether a pass delivers its actions together (a file: one write and one fsync) rather than
+  /// one by one (a webhook: a request each).
+  virtual bool batched() const = 0;
   /// Forgets what it knows of its destination: a file is opened (and its tail read) again at the
   /// next delivery, after a delivery whose mark failed.
   virtual void reopen() {}

@@ -6,20 +6,10 @@
 #include <tuple>
 #include <vector>
 
-// Boost 1.74's pFq header uses lgamma and expm1 without including their headers.
-#include <boost/math/special_functions/expm1.hpp>
-#include <boost/math/special_functions/gamma.hpp>
-#include <boost/math/special_functions/hypergeometric_pFq.hpp>
-
 #include "runtime/model/maximum.hpp"
 
 namespace journey::runtime::model {
 namespace {
-
-// Gauss' 2F1(a, b; c; z) for 0 <= z < 1, where its series converges.
-double hypergeometric_2f1(double a, double b, double c, double z) {
-  return boost::math::hypergeometric_pFq({a, b}, {c}, z);
-}
 
 // log(exp(x) + exp(y)) without overflow.
 double log_sum_exp(double x, double y) {
@@ -138,31 +128,6 @@ BgNbdFit fit_bgnbd(std::span<const CustomerSummary> customers) {
     out.standard_errors = BgNbd{(*se)[0], (*se)[1], (*se)[2], (*se)[3]};
   out.ok = true;
   return out;
-}
-
-double p_alive(const BgNbd& m, double x, double t_x, double age) {
-  if (x <= 0) return 1;
-  const double log_odds = std::log(m.a) - std::log(m.b + x - 1) +
-                          (m.r + x) * (std::log(m.alpha + age) - std::log(m.alpha + t_x));
-  return 1 / (1 + std::exp(log_odds));
-}
-
-double expected_purchases(const BgNbd& m, double t) {
-  if (t <= 0) return 0;
-  const double z = t / (m.alpha + t);
-  const double f = hypergeometric_2f1(m.r, m.b, m.a + m.b - 1, z);
-  return (m.a + m.b - 1) / (m.a - 1) * (1 - std::pow(m.alpha / (m.alpha + t), m.r) * f);
-}
-
-double expected_purchases(const BgNbd& m, double x, double t_x, double age, double t) {
-  if (t <= 0) return 0;
-  const double z = t / (m.alpha + age + t);
-  const double f = hypergeometric_2f1(m.r + x, m.b + x, m.a + m.b + x - 1, z);
-  const double head = (m.a + m.b + x - 1) / (m.a - 1) *
-                      (1 - std::pow((m.alpha + age) / (m.alpha + age + t), m.r + x) * f);
-  const double tail =
-      x > 0 ? m.a / (m.b + x - 1) * std::pow((m.alpha + age) / (m.alpha + t_x), m.r + x) : 0;
-  return head / (1 + tail);
 }
 
 }  // namespace journey::runtime::model

@@ -9,17 +9,15 @@
 #include <span>
 #include <string>
 
+#include "engine/model.hpp"
 #include "runtime/model/history.hpp"
 
 namespace journey::runtime::model {
 
-/// The four BG/NBD parameters, in the time unit of the data they were fitted on.
-struct BgNbd {
-  double r = 1;      // shape of the purchase rates: small r, customers differ much
-  double alpha = 1;  // scale of the purchase rates: mean rate r / alpha per unit
-  double a = 1;      // with b: the chance of dropping out after a purchase, mean a / (a + b)
-  double b = 1;
-};
+// The parameters and the formulas live with the engine, which evaluates them for the language.
+using engine::BgNbd;
+using engine::expected_purchases;
+using engine::p_alive;
 
 /// A fitted BG/NBD model.
 struct BgNbdFit {
@@ -40,15 +38,5 @@ double log_likelihood(const BgNbd& model, std::span<const CustomerSummary> custo
 
 /// The maximum likelihood fit. Identical summaries are counted once with a weight.
 BgNbdFit fit_bgnbd(std::span<const CustomerSummary> customers);
-
-/// The probability that a customer with this history is still a customer at its end.
-double p_alive(const BgNbd& model, double frequency, double recency, double age);
-
-/// E[X(t)]: the purchases a new customer makes in their first `t` units, after the first one.
-double expected_purchases(const BgNbd& model, double t);
-
-/// E[Y(t) | x, t_x, T]: the purchases a customer with this history makes in the next `t` units.
-double expected_purchases(const BgNbd& model, double frequency, double recency, double age,
-                          double t);
 
 }  // namespace journey::runtime::model

@@ -51,12 +51,4 @@ GammaGammaFit fit_gamma_gamma(std::span<const CustomerSummary> customers) {
   return out;
 }
 
-double expected_value(const GammaGamma& m, double x, double mean) {
-  return (m.v + x * mean) * m.p / (m.p * x + m.q - 1);
-}
-
-double expected_value(const GammaGamma& m) {
-  return m.p * m.v / (m.q - 1);
-}
-
 }  // namespace journey::runtime::model

@@ -10,16 +10,14 @@
 #include <span>
 #include <string>
 
+#include "engine/model.hpp"
 #include "runtime/model/history.hpp"
 
 namespace journey::runtime::model {
 
-/// The three Gamma-Gamma parameters (v is the paper's gamma).
-struct GammaGamma {
-  double p = 1;  // shape of the values around a customer's own mean
-  double q = 1;  // with v: how the customers' means are spread
-  double v = 1;
-};
+// The parameters and the formulas live with the engine, which evaluates them for the language.
+using engine::expected_value;
+using engine::GammaGamma;
 
 /// A fitted Gamma-Gamma model.
 struct GammaGammaFit {
@@ -37,11 +35,5 @@ double log_likelihood(const GammaGamma& model, double frequency, double mean_val
 
 /// The maximum likelihood fit on the customers with x > 0 and a mean value above 0.
 GammaGammaFit fit_gamma_gamma(std::span<const CustomerSummary> customers);
-
-/// E[M | x, mean value]: the value to expect from this customer's next transactions.
-double expected_value(const GammaGamma& model, double frequency, double mean_value);
-
-/// The mean transaction value the model implies for a customer about whom nothing is known.
-double expected_value(const GammaGamma& model);
 
 }  // namespace journey::runtime::model

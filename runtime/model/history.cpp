@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/event.hpp"
+#include "engine/model.hpp"
 #include "engine/time.hpp"
 #include "runtime/common/json_guard.hpp"
 #include "runtime/sim/event_scan.hpp"
@@ -18,10 +19,6 @@ namespace {
 
 constexpr engine::Millis kDayMillis = 86'400'000;
 constexpr std::size_t kJsonDepth = 64;
-
-Day day_of(engine::Millis at) {
-  return at >= 0 ? at / kDayMillis : -((-at + kDayMillis - 1) / kDayMillis);
-}
 
 bool blank(const std::string& line) {
   return std::all_of(line.begin(), line.end(),
@@ -107,7 +104,7 @@ PurchaseRead read_purchases(std::istream& in, const PurchaseReading& reading) {
     ++out.history.purchases;
     const auto [it, fresh] = index.try_emplace(std::string(ev.customer_id), customers.size());
     if (fresh) customers.push_back({it->first, {}});
-    customers[it->second].transactions.push_back({day_of(ev.at), value});
+    customers[it->second].transactions.push_back({engine::purchase_day(ev.at), value});
   }
   for (auto& c : customers) {
     auto& t = c.transactions;
@@ -176,7 +173,7 @@ std::optional<Day> parse_day(const std::string& text) {
   auto at = engine::parse_timestamp(text);
   if (!at && text.size() == 10) at = engine::parse_timestamp(text + "T00:00:00Z");
   if (!at) return std::nullopt;
-  return day_of(*at);
+  return engine::purchase_day(*at);
 }
 
 std::string format_day(Day day) {

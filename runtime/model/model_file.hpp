@@ -1,6 +1,6 @@
 // The model file `journey model fit --out` writes: the fitted parameters and what they were
-// fitted on, as JSON (the shape is documented in docs/models.md), for the language's predictive
-// functions to read.
+// fitted on, as JSON (the shape is documented in docs/models.md). The parameters' part is the
+// engine's (engine::to_json and engine::read_model), which the predictive functions read.
 #pragma once
 
 #include <optional>

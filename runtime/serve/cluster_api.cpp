@@ -282,45 +282,57 @@ bool ClusterNode::dispatch(int p, Partition& part) {
     by_sink[sink_key(config_.sink_for(channel))].push_back(std::move(item));
   }
   Batch marks;
+  // What became of one action: delivered, failed (retried later, or dead), or not attempted.
+  auto settle = [&](Item& item, const Sink& sink, const std::string* error) {
+    if (error == nullptr) {
+      item.message->nak(0);  // not attempted (stopping): at once, by whoever owns it next
+      return;
+    }
+    const auto attempts = static_cast<int>(item.message->deliveries());
+    ActionMark mark{item.customer_id, item.delivery.action_id, DeliveryStatus::Delivered,
+                    attempts, *error};
+    if (error->empty()) {
+      item.message->ack();
+      ++metrics_.actions_delivered;
+    } else if (attempts >= config_.webhook.max_attempts) {
+      item.message->term();
+      mark.status = DeliveryStatus::Dead;
+      ++metrics_.delivery_failures;
+      ++metrics_.actions_dead;
+      log(LogLevel::Error, "action is dead",
+          {{"action_id", mark.action_id}, {"attempts", attempts}, {"error", *error},
+           {"sink", sink.target()}});
+    } else {
+      const auto seed = engine::stable_hash(mark.action_id, static_cast<std::uint64_t>(attempts));
+      item.message->nak(retry_delay_ms(config_.webhook, attempts, seed));
+      mark.status = DeliveryStatus::Pending;
+      ++metrics_.delivery_failures;
+      log(LogLevel::Warn, "delivery failed",
+          {{"action_id", mark.action_id}, {"attempts", attempts}, {"error", *error},
+           {"sink", sink.target()}});
+    }
+    marks.action_marks.push_back(std::move(mark));
+  };
+  // Not one more action once the partition is not this node's (a stop past the lease, a
+  // give-back), or the node stops.
+  const auto give_up = [this, p] { return stopping_.load() || !owns(p); };
   for (auto& [key, items] : by_sink) {
     auto& sink = *sinks_.at(key);
-    std::vector<Delivery> deliveries;
-    for (const auto& item : items) deliveries.push_back(item.delivery);
-    // Not one more action once the partition is not this node's (a stop past the lease, a
-    // give-back), or the node stops.
-    const auto results =
-        sink.deliver(deliveries, [this, p] { return stopping_.load() || !owns(p); });
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      auto& item = items[i];
-      const auto attempts = static_cast<int>(item.message->deliveries());
-      ActionMark mark{item.customer_id, item.delivery.action_id, DeliveryStatus::Delivered,
-                      attempts, ""};
-      if (i < results.size() && results[i].empty()) {
-        item.message->ack();
-        ++metrics_.actions_delivered;
-      } else if (i >= results.size()) {
-        item.message->nak(0);  // not attempted (stopping): at once, by whoever owns it next
-        continue;
-      } else if (attempts >= config_.webhook.max_attempts) {
-        item.message->term();
-        mark.status = DeliveryStatus::Dead;
-        mark.error = results[i];
-        ++metrics_.delivery_failures;
-        ++metrics_.actions_dead;
-        log(LogLevel::Error, "action is dead",
-            {{"action_id", mark.action_id}, {"attempts", attempts}, {"error", mark.error},
-             {"sink", sink.target()}});
-      } else {
-        const auto seed = engine::stable_hash(mark.action_id, static_cast<std::uint64_t>(attempts));
-        item.message->nak(retry_delay_ms(config_.webhook, attempts, seed));
-        mark.status = DeliveryStatus::Pending;
-        mark.error = results[i];
-        ++metrics_.delivery_failures;
-        log(LogLevel::Warn, "delivery failed",
-            {{"action_id", mark.action_id}, {"attempts", attempts}, {"error", mark.error},
-             {"sink", sink.target()}});
+    if (sink.batched()) {
+      std::vector<Delivery> deliveries;
+      for (const auto& item : items) deliveries.push_back(item.delivery);
+      const auto results = sink.deliver(deliveries, give_up);
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        settle(items[i], sink, i < results.size() ? &results[i] : nullptr);
       }
-      marks.action_marks.push_back(std::move(mark));
+      continue;
+    }
+    // One at a time, each acknowledged as soon as it went out: a slow receiver does not keep a
+    // batch unacknowledged past the consumer's wait (which would send it again).
+    for (auto& item : items) {
+      const auto results = give_up() ? std::vector<std::string>{}
+                                     : sink.deliver({item.delivery}, give_up);
+      settle(item, sink, results.empty() ? nullptr : &results[0]);
     }
   }
   if (!marks.action_marks.empty()) parts_->committer.write(std::move(marks));

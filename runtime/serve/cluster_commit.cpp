@@ -3,6 +3,8 @@
 // erasures, and the materializer that copies customers to their bucket and cuts the log.
 #include <algorithm>
 #include <map>
+#include <set>
+#include <thread>
 
 #include "runtime/common/log.hpp"
 #include "runtime/serve/cluster_partition.hpp"
@@ -26,7 +28,9 @@ void add_runs(RunCounts& counts, const std::vector<StoredRun>& runs, std::int64_
 std::optional<std::uint64_t> ClusterNode::append_record(int p, Partition& part,
                                                         const std::string& record) {
   try {
-    part.fence = log_->append(p, part.fence, record);
+    // A stream electing its leader (a server went away) does not answer for a few seconds: the
+    // append is retried meanwhile (its Nats-Msg-Id makes a retry of a stored record harmless).
+    part.fence = log_->append(p, part.fence, record, cluster_.lease_ttl_ms * 4);
     return part.fence;
   } catch (const Fenced&) {
     return std::nullopt;
@@ -50,6 +54,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
   // One record (in chunks when large) per partition, its chunks in turn, the partitions at once.
   struct Work {
     int p = 0;
+    std::uint64_t takeover = 0;
     Partition* part = nullptr;
     std::vector<std::string> chunks;
     std::size_t next = 0;
@@ -58,7 +63,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
   };
   std::vector<Work> work;
   std::vector<std::unique_lock<std::mutex>> locks;  // in partition order
-  std::vector<int> lost_here;
+  std::vector<std::pair<int, std::uint64_t>> lost_here;  // partition, ownership
   const auto max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(
       64 * 1024, handles_.nats->max_payload() / 2));
   for (const auto& [p, indexes] : by_partition) {
@@ -66,6 +71,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     locks.emplace_back(part.mutex);
     Work w;
     w.p = p;
+    w.takeover = part.takeover;
     w.part = &part;
     if (!part.owned || !leases_->holds(p)) {
       w.failed = true;
@@ -110,7 +116,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
         // Another node appended since (it owns the partition now), or the log stayed out of
         // reach (a retry with the same Nats-Msg-Id would have found a stored record).
         w.failed = true;
-        lost_here.push_back(w.p);
+        lost_here.emplace_back(w.p, w.takeover);
         continue;
       }
       ++w.next;
@@ -123,13 +129,13 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     if (w.failed) continue;
     for (const auto& action : w.record.actions) actions.emplace_back(w.p, &action);
   }
-  if (!publish_actions(actions)) {
-    // The records are in the logs but their actions may not be in the outbox: the partitions go
-    // (their next owners publish the last commit's actions again).
+  // Partitions whose actions could not be stored (they were lost meanwhile) go: their next
+  // owners publish the last commit's actions again.
+  for (int p : publish_actions(actions)) {
     for (auto& w : work) {
-      if (!w.failed && !w.record.actions.empty()) {
+      if (w.p == p && !w.failed) {
         w.failed = true;
-        lost_here.push_back(w.p);
+        lost_here.emplace_back(p, w.takeover);
       }
     }
   }
@@ -139,6 +145,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     w.part->cursor = w.record.cursor;
     Appended done;
     done.partition = w.p;
+    done.takeover = w.takeover;
     done.fence = w.part->fence;
     done.counters = std::move(w.record.counters);
     done.actions = !w.record.actions.empty();
@@ -152,18 +159,20 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     appended_.push_back(std::move(done));
   }
   locks.clear();
-  for (int p : lost_here) give_up(p, "its log refused or could not take a commit");
+  for (const auto& [p, takeover] : lost_here) {
+    give_up(p, takeover, "its log refused or could not take a commit");
+  }
   return ok;
 }
 
 void ClusterNode::applied(bool ok) {
-  std::vector<int> failed;
+  std::vector<std::pair<int, std::uint64_t>> failed;  // partition, ownership
   bool actions = false;
   for (auto& done : appended_) {
     auto& part = partition(done.partition);
     std::lock_guard lock(part.mutex);
     if (!ok) {
-      failed.push_back(done.partition);
+      failed.emplace_back(done.partition, done.takeover);
       continue;
     }
     if (!part.owned) continue;
@@ -183,34 +192,51 @@ void ClusterNode::applied(bool ok) {
   }
   appended_.clear();
   // The local copy lacks what the logs hold: it is rebuilt by whoever takes the partition next.
-  for (int p : failed) give_up(p, "the local copy could not take a commit");
+  for (const auto& [p, takeover] : failed) {
+    give_up(p, takeover, "the local copy could not take a commit");
+  }
   if (actions) wake_.notify_all();
 }
 
-bool ClusterNode::publish_actions(const std::vector<std::pair<int, const OutboxEntry*>>& actions) {
-  if (actions.empty()) return true;
+std::set<int> ClusterNode::publish_actions(
+    const std::vector<std::pair<int, const OutboxEntry*>>& actions) {
   std::vector<Outgoing> out;
+  std::vector<int> partition_of_message;
   out.reserve(actions.size());
   for (const auto& [p, action] : actions) {
     out.push_back({handles_.layout->outbox_subject(p, handles_.layout->customer_key(action->customer_id)),
                    action->action_id, action->payload, std::nullopt, {}});
+    partition_of_message.push_back(p);
   }
-  for (int attempt = 0; attempt < kPublishTries && !out.empty(); ++attempt) {
+  // The records are in the logs: their actions must reach the outbox. While the stream does not
+  // answer (a server went away, its leader is being elected) they are sent again, by their
+  // Nats-Msg-Id, for as long as this node holds their partitions; a partition lost meanwhile is
+  // left to its next owner, which publishes the last commit's actions again.
+  for (int attempt = 0; !out.empty(); ++attempt) {
     const auto results = publisher_->publish(out, cluster_.ack_timeout_ms);
     std::vector<Outgoing> again;
+    std::vector<int> again_partitions;
+    std::set<int> failing;
     for (std::size_t i = 0; i < results.size(); ++i) {
-      if (!results[i].error.empty()) again.push_back(std::move(out[i]));
+      if (results[i].error.empty()) continue;
+      again.push_back(std::move(out[i]));
+      again_partitions.push_back(partition_of_message[i]);
+      failing.insert(partition_of_message[i]);
     }
     out = std::move(again);
+    partition_of_message = std::move(again_partitions);
+    if (out.empty()) break;
+    if (std::none_of(failing.begin(), failing.end(), [&](int p) { return leases_->holds(p); })) {
+      log(LogLevel::Error, "cluster: the outbox stream did not take actions",
+          {{"actions", out.size()}});
+      return failing;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 200 << std::min(attempt, 4))));
   }
-  if (!out.empty()) {
-    log(LogLevel::Error, "cluster: the outbox stream did not take actions",
-        {{"actions", out.size()}});
-  }
-  return out.empty();
+  return {};
 }
 
-void ClusterNode::materialize(int p, Partition& part) {
+void ClusterNode::materialize(int p, Partition& part, bool cut_log) {
   // What is to copy, as of the last record applied locally (the local rows reflect it).
   std::vector<std::string> ids;
   PartitionValue value;
@@ -306,7 +332,7 @@ void ClusterNode::materialize(int p, Partition& part) {
   }
   // Records before value.seq are all in the buckets now; that one stays (the partition's last
   // record is the fence of its next append).
-  nats.purge(kLogStream, Layout::log_subject(p), value.seq);
+  if (cut_log) nats.purge(kLogStream, Layout::log_subject(p), value.seq);
 }
 
 void ClusterNode::materialize_loop() {
@@ -343,8 +369,10 @@ bool ClusterNode::erasing(int p, const std::string& customer_id, std::uint64_t s
     handles_.erased->put("m." + hex(store_->message_hash(customer_id, message_id)), stamp);
   }
   const auto stored = store_->stored_customer(customer_id);
+  std::uint64_t takeover = 0;
   {
     std::lock_guard lock(part.mutex);
+    takeover = part.takeover;
     if (part.owned && leases_->holds(p)) {
       LogRecord record;
       record.kind = LogRecord::Kind::Erase;
@@ -357,23 +385,39 @@ bool ClusterNode::erasing(int p, const std::string& customer_id, std::uint64_t s
       }
     }
   }
-  give_up(p, "its log refused an erasure");  // unlocked: losing the partition takes the mutex
+  // Unlocked: losing the partition takes the mutex.
+  give_up(p, takeover, "its log refused an erasure");
   return false;
 }
 
 void ClusterNode::erased(int p, const std::string& customer_id) {
   auto& part = partition(p);
   std::lock_guard copying(part.copy_mutex);
+  std::uint64_t record = 0;
   {
     std::lock_guard lock(part.mutex);
     part.dirty.erase(customer_id);
     part.applied = part.fence;  // the erasure's record: the local copy has it now
+    record = part.fence;
   }
   try {
     erase_copies(p, handles_.layout->customer_key(customer_id));
     // The log's earlier records still hold the customer's states: copy the others to the
-    // buckets, then cut the log up to the erasure.
-    materialize(p, part);
+    // buckets, then erase the records before the erasure's own (which holds only the key).
+    materialize(p, part, false);
+    bool copied = false;
+    {
+      std::lock_guard lock(part.mutex);
+      copied = part.materialized >= record;
+    }
+    if (copied) {
+      handles_.nats->erase(kLogStream, Layout::log_subject(p), record);
+    } else {
+      log(LogLevel::Error,
+          "cluster: the partition could not be copied; the log's records before the erasure "
+          "stay until the next copy cuts them",
+          {{"partition", p}});
+    }
   } catch (const std::exception& e) {
     log(LogLevel::Error, "cluster: an erased customer may remain in the streams",
         {{"partition", p}, {"error", e.what()}});
@@ -382,9 +426,12 @@ void ClusterNode::erased(int p, const std::string& customer_id) {
 
 void ClusterNode::erase_copies(int p, const std::string& key) {
   auto& nats = *handles_.nats;
-  handles_.customers->purge(Layout::customer_entry(p, key));
-  nats.purge(kEventsStream, handles_.layout->event_subject(p, key));
-  nats.purge(kOutboxStream, handles_.layout->outbox_subject(p, key));
+  const auto entry = Layout::customer_entry(p, key);
+  // Erased, not only deleted: the servers overwrite the messages' content on their disks.
+  nats.erase(handles_.customers->stream(), handles_.customers->subject(entry));
+  handles_.customers->purge(entry);  // no value, no history: a marker without data remains
+  nats.erase(kEventsStream, handles_.layout->event_subject(p, key));
+  nats.erase(kOutboxStream, handles_.layout->outbox_subject(p, key));
 }
 
 }  // namespace journey::runtime

@@ -94,14 +94,13 @@ void ClusterNode::start(Parts parts) {
           {{"deployment", entry.value}, {"error", e.what()}});
     }
   });
-  for (const SinkSpec* sink : [&] {
-         std::vector<const SinkSpec*> out{&config_.default_sink};
-         for (const auto& [channel, spec] : config_.channel_sinks) out.push_back(&spec);
-         return out;
-       }()) {
-    const auto key = sink_key(*sink);
-    if (sinks_.count(key) == 0) sinks_[key] = open_sink(*sink, config_.webhook);
-  }
+  // One sink per distinct spec, as the single node's dispatcher has.
+  auto add_sink = [this](const SinkSpec& spec) {
+    auto& sink = sinks_[sink_key(spec)];
+    if (!sink) sink = open_sink(spec, config_.webhook);
+  };
+  add_sink(config_.default_sink);
+  for (const auto& [channel, spec] : config_.channel_sinks) add_sink(spec);
   LeaseSettings settings{cluster_.node, cluster_.partitions, cluster_.lease_ttl_ms,
                          cluster_.lease_round_ms};
   leases_ = std::make_unique<PartitionLeases>(
@@ -169,31 +168,51 @@ void ClusterNode::take_over(const Ownership& ownership) {
     return it != owned.end() && it->second.fence == ownership.fence && leases_->holds(p);
   };
   std::lock_guard copying(part.copy_mutex);
-  if (!still_ours()) return;  // lost (or lost and taken again) before its turn came
   std::size_t customers = 0;
-  try {
-    auto rebuilt = rebuild(p);
-    customers = rebuilt.customers;
-    {
-      std::lock_guard lock(part.mutex);
-      if (!still_ours()) throw NatsError("the lease was lost during the takeover", 0, true);
-      part.fence = ownership.fence;
-      part.applied = ownership.fence;  // every record before the takeover is in the local copy
-      part.materialized = rebuilt.materialized;
-      part.meta_revision = rebuilt.meta_revision;
-      part.cursor = rebuilt.cursor;
-      part.submitted = rebuilt.cursor;
-      part.counters = std::move(rebuilt.counters);
-      part.runs = std::move(rebuilt.runs);
-      part.dirty = std::move(rebuilt.dirty);
-      part.owned = true;
+  // While JetStream does not answer (a server went away, leaders are being elected) the takeover
+  // is tried again, for as long as the lease is this node's.
+  for (;;) {
+    if (!still_ours()) return;  // lost (or lost and taken again) meanwhile
+    try {
+      auto rebuilt = rebuild(p);
+      customers = rebuilt.customers;
+      {
+        std::lock_guard lock(part.mutex);
+        if (!still_ours()) return;
+        part.takeover = ownership.fence;
+        part.fence = ownership.fence;
+        part.applied = ownership.fence;  // every record before the takeover is in the local copy
+        part.materialized = rebuilt.materialized;
+        part.meta_revision = rebuilt.meta_revision;
+        part.cursor = rebuilt.cursor;
+        part.submitted = rebuilt.cursor;
+        part.counters = std::move(rebuilt.counters);
+        part.runs = std::move(rebuilt.runs);
+        part.dirty = std::move(rebuilt.dirty);
+        part.owned = true;
+      }
+      subscribe(p, part);
+      break;
+    } catch (const NatsError& e) {
+      if (!e.transient()) {
+        log(LogLevel::Error, "cluster: taking a partition over failed",
+            {{"partition", p}, {"error", e.what()}});
+        leases_->forget(p, ownership.fence, "its takeover failed");
+        return;
+      }
+      log(LogLevel::Warn, "cluster: taking a partition over: JetStream does not answer; again",
+          {{"partition", p}, {"error", e.what()}});
+      {
+        std::lock_guard lock(part.mutex);
+        part.owned = false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, "cluster: taking a partition over failed",
+          {{"partition", p}, {"error", e.what()}});
+      leases_->forget(p, ownership.fence, "its takeover failed");
+      return;
     }
-    subscribe(p, part);
-  } catch (const std::exception& e) {
-    log(LogLevel::Error, "cluster: taking a partition over failed",
-        {{"partition", p}, {"error", e.what()}});
-    leases_->forget(p, "its takeover failed");
-    return;
   }
   parts_->timers.rescan();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -232,9 +251,9 @@ void ClusterNode::lost(int p, bool given_back) {
   log(LogLevel::Info, "cluster: partition released", {{"partition", p}});
 }
 
-void ClusterNode::give_up(int p, const char* why) {
+void ClusterNode::give_up(int p, std::uint64_t takeover, const char* why) {
   ++fenced_;
-  if (leases_) leases_->forget(p, why);
+  if (leases_) leases_->forget(p, takeover, why);
 }
 
 ClusterNode::Rebuilt ClusterNode::rebuild(int p) {
@@ -380,17 +399,27 @@ ClusterNode::Rebuilt ClusterNode::rebuild(int p) {
   // (the stream drops those it holds, by their Nats-Msg-Id).
   std::vector<std::pair<int, const OutboxEntry*>> again;
   for (const auto& action : last_actions) again.emplace_back(p, &action);
-  if (!publish_actions(again)) throw NatsError("the outbox stream did not take the actions", 0, true);
+  if (!publish_actions(again).empty()) {
+    throw NatsError("the outbox stream did not take the actions", 0, true);
+  }
   return out;
 }
 
 void ClusterNode::subscribe(int p, Partition& part) {
-  open_events(p, part);
   open_outbox(part, p);
   install(part, part.reads,
           handles_.nats->serve(Layout::read_subject(p), [this, p](std::string_view request) {
             return answer_read(p, request);
           }));
+  // The events last: a takeover that fails before this consumed nothing, and is tried again
+  // from the log. The consumer is quick to make on one server; when that cannot be done (a
+  // server is gone and JetStream placed it there), a replicated one.
+  try {
+    open_events(p, part, false);
+  } catch (const NatsError& e) {
+    if (!e.transient()) throw;
+    open_events(p, part, true);
+  }
 }
 
 void ClusterNode::install(Partition& part, std::shared_ptr<Subscription>& slot,
@@ -401,12 +430,12 @@ void ClusterNode::install(Partition& part, std::shared_ptr<Subscription>& slot,
   if (part.owned) slot = std::move(made);
 }
 
-void ClusterNode::open_events(int p, Partition& part) {
+void ClusterNode::open_events(int p, Partition& part, bool replicated) {
   // From the event after the last one handed to the shard: at a takeover the log's cursor, when
   // a consumer is made again (its server went away) where the last one stopped.
   install(part, part.events,
           handles_.nats->consume(
-              kEventsStream, Layout::events_of(p), part.submitted + 1, 4096, 60'000,
+              {kEventsStream, Layout::events_of(p), part.submitted + 1, 4096, 60'000, replicated},
               [this, p](Message message) { consume(p, std::move(message)); },
               [this, p] {
                 // Its server went away: another consumer, off the client's thread.
@@ -415,11 +444,11 @@ void ClusterNode::open_events(int p, Partition& part) {
 }
 
 void ClusterNode::open_outbox(Partition& part, int p) {
-  // The outbox is a work queue: what a consumer acknowledged is gone, so a new consumer starts
-  // with every action not delivered yet. Only one consumer may cover the partition: an earlier
-  // owner's is deleted (that owner cannot fetch any more).
+  // The outbox is a work queue with one durable consumer per partition, made once in the
+  // cluster's life (replicated: it survives a server) and bound to by each owner in turn.
   install(part, part.outbox,
-          handles_.nats->pull(kOutboxStream, Layout::outbox_of(p), 60'000, 3'600'000));
+          handles_.nats->pull(kOutboxStream, Layout::outbox_of(p), Layout::outbox_consumer(p),
+                              30'000));
   part.has_actions = true;
 }
 
@@ -431,12 +460,15 @@ void ClusterNode::reopen_events(int p) {
   // another one continues after the last event handed to the shard.
   log(LogLevel::Warn, "cluster: an event consumer stopped answering; making another",
       {{"partition", p}, {"from", part.submitted.load() + 1}});
-  try {
-    open_events(p, part);
-  } catch (const NatsError& e) {
-    log(LogLevel::Error, "cluster: the event consumer could not be made; giving the partition up",
-        {{"partition", p}, {"error", e.what()}});
-    give_up(p, "its events could not be consumed");
+  for (bool replicated = false; owns(p); replicated = true) {
+    try {
+      open_events(p, part, replicated);
+      return;
+    } catch (const NatsError& e) {
+      log(LogLevel::Warn, "cluster: the event consumer could not be made; again",
+          {{"partition", p}, {"error", e.what()}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
   }
 }
 

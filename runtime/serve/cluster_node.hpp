@@ -155,23 +155,24 @@ class ClusterNode final : public Replica {
   /// Keeps a subscription just made in its slot, unless the partition was lost meanwhile.
   void install(Partition& part, std::shared_ptr<Subscription>& slot,
                std::unique_ptr<Subscription> made);
-  /// (Re)makes the consumer of the partition's events / outbox.
-  void open_events(int p, Partition& part);
+  /// (Re)makes the consumer of the partition's events (one copy, or `replicated`) / outbox.
+  void open_events(int p, Partition& part, bool replicated);
   void open_outbox(Partition& part, int p);
   /// The event consumer stopped answering (its server went away): another one.
   void reopen_events(int p);
   /// One event stream message of an owned partition, to its shard.
   void consume(int p, Message message);
-  /// Publishes actions to the outbox stream and waits for them (retrying); false when they could
-  /// not be stored.
-  bool publish_actions(const std::vector<std::pair<int, const OutboxEntry*>>& actions);
+  /// Publishes actions (with their partitions) to the outbox stream and waits for them, again
+  /// while the stream does not answer and this node holds their partitions; the partitions whose
+  /// actions could not be stored.
+  std::set<int> publish_actions(const std::vector<std::pair<int, const OutboxEntry*>>& actions);
   /// Appends one record (after `part.fence`) to the partition's log; the new fence, or nothing
   /// when fenced out or unreachable. `part.mutex` held.
   std::optional<std::uint64_t> append_record(int p, Partition& part, const std::string& record);
   /// Copies the partition's customers written since the last time to the customers bucket, then
-  /// its counters and cursor to the partitions bucket, then cuts the log before them.
-  /// `part.copy_mutex` held.
-  void materialize(int p, Partition& part);
+  /// its counters and cursor to the partitions bucket, then (`cut_log`) cuts the log before
+  /// them. `part.copy_mutex` held.
+  void materialize(int p, Partition& part, bool cut_log = true);
   void materialize_loop();
   void dispatch_loop();
   /// Delivers one fetched batch of a partition's outbox; whether there was any.
@@ -179,8 +180,9 @@ class ClusterNode final : public Replica {
   std::string heartbeat();
   /// Answers a read request from another node, for a partition this node owns.
   std::string answer_read(int p, std::string_view request);
-  /// A loss of the partition found while acting on it (fenced, or the log unreachable).
-  void give_up(int p, const char* why);
+  /// A loss of the partition found while acting on it under the ownership whose takeover record
+  /// is `takeover` (fenced, or the log unreachable); a later ownership stays.
+  void give_up(int p, std::uint64_t takeover, const char* why);
 
   const Config& config_;
   const ClusterConfig& cluster_;

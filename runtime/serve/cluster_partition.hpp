@@ -30,6 +30,7 @@ struct ClusterNode::Partition {
   /// Held by the dispatcher while it delivers a batch of the partition's outbox.
   std::mutex dispatch_mutex;
   std::atomic<bool> owned{false};
+  std::uint64_t takeover = 0;      // this ownership's takeover record (its first fence)
   std::uint64_t fence = 0;         // this node's last record in the partition's log
   std::uint64_t applied = 0;       // the last record the local copy reflects
   std::uint64_t materialized = 0;  // the last record the buckets reflect
@@ -50,6 +51,7 @@ struct ClusterNode::Partition {
 /// What append() did for one partition, for applied().
 struct ClusterNode::Appended {
   int partition = 0;
+  std::uint64_t takeover = 0;  // the ownership it was appended under
   std::uint64_t fence = 0;
   std::vector<CounterDelta> counters;
   std::vector<std::pair<std::vector<StoredRun>, std::vector<StoredRun>>> run_changes;  // old, new

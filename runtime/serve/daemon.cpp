@@ -181,6 +181,7 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
        {"port", endpoint.port()},
        {"db", config.db_path},
        {"journeys", config.journeys_dir},
+       {"model", config.model_file.empty() ? "none" : config.model_file},
        {"shards", shard_count},
        {"cluster", cluster ? json(config.cluster->node) : json(nullptr)},
        {"auth", config.tokens.empty() ? "none (loopback only)" : "bearer"}});
@@ -248,7 +249,9 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
   } else if (std::holds_alternative<ListJourneys>(intent)) {
     reply(list_journeys(request));
   } else if (auto* lint = std::get_if<LintScript>(&intent)) {
-    reply(json_response(request, http::status::ok, lint_script(lint->text)));
+    dsl::CheckOptions checks;
+    checks.model = engine::model_facts(config.engine.model);
+    reply(json_response(request, http::status::ok, lint_script(lint->text, checks)));
   } else if (auto* reload = std::get_if<ReloadJourneys>(&intent)) {
     if (reload->dry_run) {
       auto [ok, body] = deployments->preview(api_store->run_counts());

@@ -45,12 +45,14 @@ Deployments::Deployments(std::string journeys_dir, engine::Engine& engine,
       engine_mutex_(engine_mutex),
       store_(store),
       metrics_(metrics),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)) {
+  checks_.model = engine::model_facts(engine_.config().model);
+}
 
 void Deployments::start(bool serve_last_stored) {
   std::shared_ptr<const engine::Program> last_stored;
   for (const auto& deployment : store_.deployments()) {
-    auto set = compile_files(deployment.files, deployment.naming);
+    auto set = compile_files(deployment.files, checks_, deployment.naming);
     if (!set.ok()) {
       log(LogLevel::Warn, "a stored deployment no longer compiles; its runs cannot continue",
           {{"deployment", deployment.id}});
@@ -69,7 +71,7 @@ void Deployments::start(bool serve_last_stored) {
     log(LogLevel::Info, "serving the cluster's live deployment", {{"deployment", live().first}});
     return;
   }
-  auto set = load_journey_dir(journeys_dir_);
+  auto set = load_journey_dir(journeys_dir_, checks_);
   if (set.ok()) {
     auto deployment = set.deployment;
     deployment.deployed_at = clock_();
@@ -88,7 +90,7 @@ void Deployments::start(bool serve_last_stored) {
 void Deployments::adopt(const Deployment& deployment) {
   std::lock_guard reload_lock(reload_mutex_);
   if (deployment.id == live().first) return;
-  auto set = compile_files(deployment.files, deployment.naming);
+  auto set = compile_files(deployment.files, checks_, deployment.naming);
   if (!set.ok()) {
     throw DeployError("the deployment " + deployment.id + " does not compile here:\n" +
                       summarize_errors(set.diagnostics));
@@ -130,7 +132,7 @@ void Deployments::remember(const Deployment& deployment,
 
 std::pair<bool, json> Deployments::reload(const std::string& reason) {
   std::lock_guard reload_lock(reload_mutex_);
-  auto set = load_journey_dir(journeys_dir_);
+  auto set = load_journey_dir(journeys_dir_, checks_);
   if (!set.ok()) {
     ++metrics_.reloads_refused;
     log(LogLevel::Error, "reload refused: journey scripts have errors; the running set stays",
@@ -165,7 +167,7 @@ std::pair<bool, json> Deployments::reload(const std::string& reason) {
 std::pair<bool, json> Deployments::preview(
     const std::vector<std::pair<StoredRun, std::size_t>>& run_counts) {
   std::lock_guard reload_lock(reload_mutex_);
-  auto set = load_journey_dir(journeys_dir_);
+  auto set = load_journey_dir(journeys_dir_, checks_);
   if (!set.ok()) return {false, refused(set)};
   std::shared_ptr<const engine::Program> live_program;
   std::string live_id;

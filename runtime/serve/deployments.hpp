@@ -95,6 +95,7 @@ class Deployments {
 
   std::string journeys_dir_;
   engine::Engine& engine_;
+  dsl::CheckOptions checks_;  // what the checks know of the engine: its purchase model
   std::shared_mutex& engine_mutex_;
   Store& store_;
   Metrics& metrics_;

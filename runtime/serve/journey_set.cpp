@@ -17,9 +17,9 @@ std::string deployment_id(const std::vector<std::pair<std::string, std::string>>
   return engine::hex16(hash);
 }
 
-JourneySet finish(dsl::Workspace& ws, engine::StepNaming naming) {
+JourneySet finish(dsl::Workspace& ws, const dsl::CheckOptions& options, engine::StepNaming naming) {
   JourneySet set;
-  dsl::check(ws, {});
+  dsl::check(ws, options);
   for (const auto& file : ws.files) {
     set.deployment.files.emplace_back(file.source->path(), file.source->text());
   }
@@ -37,17 +37,17 @@ JourneySet finish(dsl::Workspace& ws, engine::StepNaming naming) {
 
 }  // namespace
 
-JourneySet load_journey_dir(const std::string& dir) {
+JourneySet load_journey_dir(const std::string& dir, const dsl::CheckOptions& options) {
   dsl::Workspace ws;
   dsl::add_paths(ws, {dir});
-  return finish(ws, engine::StepNaming::Tree);
+  return finish(ws, options, engine::StepNaming::Tree);
 }
 
 JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files,
-                         engine::StepNaming naming) {
+                         const dsl::CheckOptions& options, engine::StepNaming naming) {
   dsl::Workspace ws;
   for (const auto& [path, text] : files) dsl::add_source(ws, path, text);
-  return finish(ws, naming);
+  return finish(ws, options, naming);
 }
 
 std::string summarize_errors(const nlohmann::json& diagnostics) {
@@ -67,10 +67,10 @@ std::string summarize_errors(const nlohmann::json& diagnostics) {
   return out;
 }
 
-nlohmann::json lint_script(const std::string& text) {
+nlohmann::json lint_script(const std::string& text, const dsl::CheckOptions& options) {
   dsl::Workspace ws;
   dsl::add_source(ws, "request.journey", text);
-  dsl::check(ws, {});
+  dsl::check(ws, options);
   return nlohmann::json::parse(dsl::render_json(ws));
 }
 

@@ -199,7 +199,15 @@ void Shard::process(std::vector<ShardInput> inputs) {
           result.ok = false;
           result.error = "storage failure: " + error;
         }
-        log(LogLevel::Error, "commit failed", {{"shard", index_}, {"error", error}});
+        // At most one line a second: the groups queued behind a failed one fail with it.
+        ++failures_unlogged_;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - failure_logged_at_ >= std::chrono::seconds(1)) {
+          log(LogLevel::Error, "commit failed",
+              {{"shard", index_}, {"error", error}, {"failed_since_last_line", failures_unlogged_}});
+          failure_logged_at_ = now;
+          failures_unlogged_ = 0;
+        }
       }
       finish(group, ok);
       if (!pending_.empty()) schedule();

@@ -95,6 +95,8 @@ class Shard {
   std::size_t commits_in_flight_ = 0;
   engine::Millis late_logged_at_ = 0;  // "wake-up fired late" lines: the last one, and those since
   std::size_t late_unlogged_ = 0;
+  std::chrono::steady_clock::time_point failure_logged_at_;  // "commit failed" lines, likewise
+  std::size_t failures_unlogged_ = 0;
   std::atomic<std::size_t> outstanding_{0};
 };
 

@@ -238,6 +238,35 @@ TEST_CASE("lint: --plan (JSON or TOML) checks events, properties and their types
   }
 }
 
+TEST_CASE("lint: the [lint] table of the nearest .journeyrc or journey.toml", "[cli][lint]") {
+  TempDir dir;
+  dir.write("project/plans/plan.json", kPlanJson);
+  dir.write("project/journeys/j.journey", kPlanViolations);
+  dir.write("project/journeys/k.journey",
+            "journey k {\n  entry on signup\n  send emial \"x\"\n}\n");
+  CHECK(run_journey(dir.path, "lint project/journeys").code == 0);
+  // The daemon's file, in the folder above: it accepts the table, and lint finds it.
+  dir.write("project/journey.toml",
+            "db = \"x.db\"\n[lint]\nplan = \"plans/plan.json\"\nchannels = [\"email\"]\n");
+  RunResult r = run_journey(dir.path, "lint project/journeys --format json");
+  CHECK(r.code == 1);
+  CHECK(json_codes(r.out) == std::vector<std::string>{"E114", "E115", "E116", "E113"});
+  // A flag replaces its setting only.
+  r = run_journey(dir.path, "lint project/journeys/k.journey --format json --channels emial");
+  CHECK(json_codes(r.out).empty());
+  // .journeyrc comes first in a folder, and nearer folders first.
+  dir.write("project/journeys/.journeyrc", "[lint]\nchannels = [\"sms\"]\n");
+  r = run_journey(dir.path, "lint project/journeys/k.journey --format json");
+  REQUIRE(json_codes(r.out) == std::vector<std::string>{"E113"});
+  CHECK(nlohmann::json::parse(r.out).at("diagnostics").at(0).at("help") ==
+        "the configured channels are: sms");
+  // A broken table is a usage error naming the file and the place.
+  dir.write("project/journeys/.journeyrc", "[lint]\nchannel = [\"sms\"]\n");
+  r = run_journey(dir.path, "lint project/journeys");
+  CHECK(r.code == 2);
+  CHECK(r.err.find(".journeyrc:2:1: unknown key lint.channel") != std::string::npos);
+}
+
 TEST_CASE("lint: a bad plan file is a usage error naming the place", "[cli][lint]") {
   TempDir dir;
   dir.write("j.journey", kClean);

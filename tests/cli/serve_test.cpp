@@ -593,7 +593,7 @@ TEST_CASE("serve: the same events give the same actions whatever the batching", 
   CHECK(one_by_one == batched);
 }
 
-TEST_CASE("serve: configuration errors name the key and line; a full queue gets 429", "[serve]") {
+TEST_CASE("serve: configuration errors name the key and line, a full queue gets 429", "[serve]") {
   TempDir dir;
   dir.write("journeys/welcome.journey", kWelcome);
   SECTION("a bad key") {

@@ -125,7 +125,7 @@ TEST_CASE("simulate --report --actions FILE writes both", "[simulate]") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("malformed lines name FILE:LINE and are counted; --strict stops", "[simulate]") {
+TEST_CASE("malformed lines name FILE:LINE and are counted, --strict stops", "[simulate]") {
   const TempDir tmp;
   const fs::path& dir = tmp.path;
   fs::copy_file(kSpec, dir / "j.journey");

@@ -63,6 +63,12 @@ class ClusterFixture {
   Receiver receiver;
   std::vector<std::unique_ptr<Node>> nodes;
 
+  /// How long a lease lasts and how often it is renewed: short, so that the tests see takeovers
+  /// quickly; a test that loses a JetStream server sets them nearer the defaults (electing new
+  /// stream leaders takes seconds).
+  std::string lease_ttl = "3s";
+  std::string lease_round = "500ms";
+
   /// Starts node `name` (its configuration written anew); waits until it listens.
   Node& start(const std::string& name, const std::string& journey = kWelcome) {
     auto node = std::make_unique<Node>();
@@ -80,8 +86,8 @@ class ClusterFixture {
                                         "[cluster]\nengine = \"nats\"\nservers = [" +
                                         urls + "]\npartitions = " + std::to_string(kPartitions) +
                                         "\nreplicas = 3\nnode = \"" + name +
-                                        "\"\nlease_ttl = \"3s\"\nlease_round = \"500ms\"\n"
-                                        "materialize_every = \"500ms\"\n");
+                                        "\"\nlease_ttl = \"" + lease_ttl + "\"\nlease_round = \"" +
+                                        lease_round + "\"\nmaterialize_every = \"500ms\"\n");
     node->process = std::make_unique<serve::DaemonProcess>(
         node->dir, std::vector<std::string>{"--config", "journey.toml"});
     REQUIRE(node->process->started());

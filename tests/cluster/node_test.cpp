@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/cli_support.hpp"
 #include "cluster/node_support.hpp"
 #include "runtime/cluster/layout.hpp"
 
@@ -59,7 +60,7 @@ class Load {
       } else {
         ++refused_;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 
@@ -157,6 +158,8 @@ TEST_CASE("SIGKILL of a journey node under load: nothing acknowledged is lost or
 TEST_CASE("SIGKILL of one nats-server of three under load: ingest goes on, nothing is lost",
           "[cluster]") {
   ClusterFixture cluster;
+  cluster.lease_ttl = "6s";
+  cluster.lease_round = "1s";
   auto& a = cluster.start("a");
   auto& b = cluster.start("b");
   REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
@@ -171,7 +174,7 @@ TEST_CASE("SIGKILL of one nats-server of three under load: ingest goes on, nothi
             << acknowledged.size() - before << " after; " << load.refused()
             << " batches refused meanwhile\n";
   CHECK(acknowledged.size() > before + 100);  // ingest went on
-  CHECK(eventually([&] { return all_sent(cluster.receiver, acknowledged); }, 60));
+  CHECK(eventually([&] { return all_sent(cluster.receiver, acknowledged); }, 120));
   check_exactly_once(cluster.receiver);
 }
 
@@ -295,4 +298,54 @@ TEST_CASE("an erasure on node A of a customer owned by node B leaves no trace in
   auto replay = body_of(call("POST", a.url("/v1/track"),
                              json{{"event", "signup"}, {"userId", gone}, {"messageId", "m-" + gone}}.dump()));
   CHECK(replay["erased"] == 1);
+}
+
+TEST_CASE("a reload on one node reaches every node, and cluster status and metrics show the cluster",
+          "[cluster]") {
+  ClusterFixture cluster;
+  auto& a = cluster.start("a");
+  auto& b = cluster.start("b");
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  const auto before = body_of(call("GET", b.url("/v1/journeys")))["deployment"];
+  // A's folder gets a new version; the reload on A goes live on B too.
+  std::string changed = kWelcome;
+  changed.replace(changed.find("\"welcome-1\""), 11, "\"welcome-1b\"");
+  a.dir.write("journeys/welcome.journey", changed);
+  auto reloaded = body_of(call("POST", a.url("/v1/journeys/reload")));
+  REQUIRE(reloaded["reloaded"] == true);
+  const auto deployment = reloaded["deployment"];
+  CHECK(deployment != before);
+  REQUIRE(eventually(
+      [&] { return body_of(call("GET", b.url("/v1/journeys")))["deployment"] == deployment; }));
+  // Customers of both nodes' partitions enter the new version.
+  REQUIRE(call("POST", b.url("/v1/batch"), signups("v", 0, 20)).status == 200);
+  REQUIRE(eventually([&] {
+    auto got = sends(cluster.receiver);
+    for (int i = 0; i < 20; ++i) {
+      if (got["v" + std::to_string(i)].count("welcome-1b") == 0) return false;
+    }
+    return true;
+  }));
+  // Every node's metrics: its share of the partitions, and each one's lag.
+  CHECK(metric(*a.process, "journey_cluster_partitions_owned") == 4);
+  CHECK(metric(*b.process, "journey_cluster_partitions_owned") == 4);
+  const auto owners = cluster.owners(a);
+  const int of_a = *owners.at("a").begin();
+  REQUIRE(eventually([&] {
+    return metric(*a.process, "journey_partition_lag{partition=\"" + std::to_string(of_a) +
+                                  "\"}") == 0;
+  }));
+  // `journey cluster status`, without a node of its own.
+  auto printed = journey::test::run_journey(a.dir.path, "cluster status --config journey.toml");
+  CHECK(printed.code == 0);
+  CHECK(printed.out.find("partitions: 8 (0 without an owner)") != std::string::npos);
+  CHECK(printed.out.find("  a  listen 127.0.0.1:") != std::string::npos);
+  CHECK(printed.out.find("  b  listen 127.0.0.1:") != std::string::npos);
+  auto json_status = journey::test::run_journey(a.dir.path, "cluster status --json --config journey.toml");
+  CHECK(body_of({200, json_status.out, ""})["partition_owners"].size() == 8);
+  // A configuration without [cluster] is refused with a clear message.
+  a.dir.write("single.toml", "journeys = \"journeys\"\n");
+  auto single = journey::test::run_journey(a.dir.path, "cluster status --config single.toml");
+  CHECK(single.code == 2);
+  CHECK(single.err == "journey cluster status: single.toml has no [cluster] table\n");
 }

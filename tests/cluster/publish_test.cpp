@@ -20,7 +20,7 @@ std::vector<Outgoing> batch(int first, int count) {
 
 }  // namespace
 
-TEST_CASE("a batch is acknowledged message by message; a retry through another node is stored once",
+TEST_CASE("a batch is acknowledged message by message, a retry through another node is stored once",
           "[cluster]") {
   NatsCluster cluster;
   auto node_a = connect_when_ready(cluster, "node-a");

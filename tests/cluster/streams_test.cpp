@@ -44,7 +44,7 @@ TEST_CASE("read() returns a subject's messages in order, then stops", "[cluster]
   CHECK(nats->message_count("LOG", "log.2") == 5);
 }
 
-TEST_CASE("consume() delivers from a sequence on, in order; fetch() takes a work queue's messages",
+TEST_CASE("consume() delivers from a sequence on, in order, and fetch() takes a work queue's messages",
           "[cluster]") {
   NatsCluster cluster;
   auto nats = connect_when_ready(cluster, "node-a");
@@ -56,11 +56,12 @@ TEST_CASE("consume() delivers from a sequence on, in order; fetch() takes a work
   }
   std::mutex mutex;
   std::vector<std::string> got;
-  auto sub = nats->consume("EVENTS", "events.1.>", sequences[4], 100, 30'000, [&](Message message) {
-    std::lock_guard lock(mutex);
-    got.emplace_back(message.data());
-    message.ack();
-  });
+  auto sub = nats->consume({"EVENTS", "events.1.>", sequences[4], 100, 30'000, false},
+                           [&](Message message) {
+                             std::lock_guard lock(mutex);
+                             got.emplace_back(message.data());
+                             message.ack();
+                           });
   REQUIRE(eventually([&] {
     std::lock_guard lock(mutex);
     return got.size() == 6;
@@ -69,7 +70,7 @@ TEST_CASE("consume() delivers from a sequence on, in order; fetch() takes a work
 
   nats->ensure_stream({"OUTBOX", {"outbox.>"}, 3, 120'000, 0, true});
   for (int i = 0; i < 5; ++i) nats->publish("outbox.1.k", "a" + std::to_string(i), "a" + std::to_string(i));
-  auto pull = nats->pull("OUTBOX", "outbox.1.>", 30'000, 60'000);
+  auto pull = nats->pull("OUTBOX", "outbox.1.>", "outbox-1", 30'000);
   auto first = pull->fetch(3);
   REQUIRE(first.size() == 3);
   for (auto& message : first) message.ack();

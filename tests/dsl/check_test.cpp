@@ -198,6 +198,38 @@ TEST_CASE("E110 impossible values", "[check]") {
   CHECK(codes_of("segment s = count(a within 0s) > 1\n") == e110);
 }
 
+TEST_CASE("E119 predictive functions without a purchase model", "[check]") {
+  const std::string text =
+      "segment risky = p_alive() < 0.3\n"
+      "journey j {\n"
+      "  entry when customer is risky and expected_orders(30d) < 1\n"
+      "  send email \"x\" with { value: predicted_value(26w) }\n"
+      "}\n";
+  const auto ds = lint(text);
+  REQUIRE(codes(ds) == std::vector<std::string>{"E119", "E119", "E119"});
+  CHECK(spanned(text, ds[0]) == "p_alive()");
+  CHECK(ds[0].message == "`p_alive()` needs a purchase model");
+  CHECK(ds[0].help.find("journey model fit") != std::string::npos);
+  CHECK(spanned(text, ds[1]) == "expected_orders(30d)");
+  CHECK(spanned(text, ds[2]) == "predicted_value(26w)");
+  // With a model, clean; predicted_value also needs its spend part (Gamma-Gamma).
+  CheckOptions options;
+  options.model = ModelFacts{true};
+  CHECK(lint(text, options).empty());
+  options.model = ModelFacts{false};
+  const auto no_spend = lint(text, options);
+  REQUIRE(codes(no_spend) == std::vector<std::string>{"E119"});
+  CHECK(spanned(text, no_spend[0]) == "predicted_value(26w)");
+  CHECK(no_spend[0].message ==
+        "`predicted_value(26w)` needs the spend model (Gamma-Gamma), which the model file lacks");
+  // Numbers: compared with a duration, E108; a zero horizon, E110.
+  options.model = ModelFacts{true};
+  CHECK(codes_of("segment s = p_alive() > 30d\n", options) == std::vector<std::string>{"E108"});
+  CHECK(codes_of("segment s = expected_orders(0s) > 1\n", options) ==
+        std::vector<std::string>{"E110"});
+  CHECK(codes_of("segment s = p_alive()\n", options) == std::vector<std::string>{"E108"});
+}
+
 TEST_CASE("E111 event with no event in scope", "[check]") {
   const std::vector<std::string> e111{"E111"};
   CHECK(codes_of("segment s = event.x == 1\n") == e111);

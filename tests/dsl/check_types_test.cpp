@@ -26,7 +26,7 @@ TEST_CASE("arithmetic on strings, bools, lists and none is an error", "[check][t
   CHECK_FALSE(binary_type(BinaryOp::Div, Type::Number, Type::Duration).error.empty());
 }
 
-TEST_CASE("comparisons need like types; none compares with anything", "[check][types]") {
+TEST_CASE("comparisons need like types, none compares with anything", "[check][types]") {
   CHECK(binary_type(BinaryOp::Gt, Type::Duration, Type::Number).error ==
         "cannot compare a duration with a number");
   CHECK(binary_type(BinaryOp::Eq, Type::String, Type::String).error.empty());

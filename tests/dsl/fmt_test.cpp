@@ -122,6 +122,8 @@ TEST_CASE("fmt: parentheses are kept only where they are needed", "[fmt]") {
   CHECK(f("(1 < 2) == true") == "(1 < 2) == true");
   CHECK(f("since(x) >= 36h and count(\"a b\" within 2w) > 0.50") ==
         "since(x) >= 1d12h and count(\"a b\" within 14d) > 0.5");
+  CHECK(f("(p_alive ( ) < 0.3) and expected_orders( 2w ) * (predicted_value(36h) + 1) >= 1") ==
+        "p_alive() < 0.3 and expected_orders(14d) * (predicted_value(1d12h) + 1) >= 1");
 }
 
 TEST_CASE("fmt: comments stay where they were", "[fmt]") {

@@ -57,6 +57,24 @@ TEST_CASE("parser errors: E001 says what was expected", "[parser][errors]") {
   CHECK(e.message.rfind("expected a block `{ ... }`", 0) == 0);
 }
 
+TEST_CASE("parser errors: the predictive functions take a duration", "[parser][errors]") {
+  auto e = only_error("  if expected_orders() > 1 { exit }");
+  CHECK(e.code == "E001");
+  CHECK(e.message ==
+        "expected a duration such as `30d` inside `expected_orders(...)` or "
+        "`predicted_value(...)`, found `)`");
+  CHECK(e.at.column == 22);
+  CHECK(only_error("  if predicted_value(30) > 1 { exit }").message.find("found `30`") !=
+        std::string::npos);
+  CHECK(only_error("  if predicted_value(30days) > 1 { exit }").code == "E005");
+  e = only_error("  if p_alive(30d) > 0.5 { exit }");
+  CHECK(e.message == "expected `)`, found `30d`");
+  e = only_error("  if p_alive > 0.5 { exit }");
+  CHECK(e.message.rfind("expected a condition after `if`", 0) == 0);
+  e = only_error("  if p_aliv() > 0.5 { exit }");
+  CHECK(e.help == "did you mean `p_alive`?");
+}
+
 TEST_CASE("parser errors: did you mean, for misspelled keywords", "[parser][errors]") {
   auto e = only_error("  sned email \"x\"");
   CHECK(e.code == "E001");

@@ -254,6 +254,26 @@ TEST_CASE("parser: expression precedence and forms", "[parser]") {
   CHECK(e.operands[0].path == std::vector<std::string>{"event", "trigger", "now"});
 }
 
+TEST_CASE("parser: the predictive functions of the purchase model", "[parser]") {
+  Expr e = segment_expr(
+      "p_alive() < 0.3 and expected_orders(30d) >= 1 or predicted_value( 1w12h ) > 100");
+  REQUIRE(e.op == BinaryOp::Or);
+  const Expr& alive = e.operands[0].operands[0].operands[0];
+  CHECK(alive.kind == ExprKind::PAlive);
+  CHECK(reads_of(alive.kind) == ExprReads::Purchases);
+  const Expr& orders = e.operands[0].operands[1].operands[0];
+  CHECK(orders.kind == ExprKind::ExpectedOrders);
+  CHECK(orders.seconds == 30 * 86400);
+  const Expr& value = e.operands[1].operands[0];
+  CHECK(value.kind == ExprKind::PredictedValue);
+  CHECK(value.seconds == 7 * 86400 + 12 * 3600);
+  // Not reserved: the names stay free for events, attributes and labels.
+  e = segment_expr("count(p_alive) > customer.expected_orders");
+  CHECK(e.operands[0].kind == ExprKind::Count);
+  CHECK(e.operands[0].text == "p_alive");
+  CHECK(e.operands[1].path == std::vector<std::string>{"expected_orders"});
+}
+
 TEST_CASE("parser: one-line blocks and semicolons", "[parser]") {
   const Journey j = one_journey(
       "journey j { entry on a; send email \"x\"; wait 1d; if customer.a { exit } else { exit \"b\" "

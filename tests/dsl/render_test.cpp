@@ -110,7 +110,7 @@ TEST_CASE("text rendering: header, snippet, notes, help and summary", "[render]"
         "2 errors, 1 warning\n");
 }
 
-TEST_CASE("no findings renders nothing; colour only when asked", "[render]") {
+TEST_CASE("no findings renders nothing, colour only when asked", "[render]") {
   Workspace clean = with_file("a.journey", "journey a { entry on x }\n", {});
   CHECK(render_text(clean, false).empty());
   CHECK(render_text(clean, true).empty());

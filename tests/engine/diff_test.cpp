@@ -98,7 +98,7 @@ TEST_CASE("a step of the same kind in the same place is changed, others added or
            "added tag \"done\" after wait up to 2d"});
 }
 
-TEST_CASE("a removed compound step takes its blocks along; labels match by label", "[diff]") {
+TEST_CASE("a removed compound step takes its blocks along, and labels match by label", "[diff]") {
   CHECK(changes(kBase, R"(journey w {
   entry on signup
   send email "a"

@@ -13,11 +13,11 @@
 namespace journey::test {
 
 /// Compiles one file's text; the test fails (showing the diagnostics) when it has errors.
-inline std::shared_ptr<const engine::Program> build(const std::string& text,
-                                                    bool run_checks = true) {
+inline std::shared_ptr<const engine::Program> build(const std::string& text, bool run_checks = true,
+                                                    const dsl::CheckOptions& options = {}) {
   dsl::Workspace ws;
   dsl::add_source(ws, "test.journey", text);
-  if (run_checks) dsl::check(ws, {});
+  if (run_checks) dsl::check(ws, options);
   std::string messages;
   for (const auto& d : ws.diagnostics) messages += d.code + " " + d.message + "\n";
   INFO(messages);

@@ -210,7 +210,7 @@ TEST_CASE("runs keep the version they entered with", "[versions]") {
   CHECK(resumed.actions[0].template_name == "old");
 }
 
-TEST_CASE("identify merges traits; set, tag and untag edit the profile", "[profile]") {
+TEST_CASE("identify merges traits, set, tag and untag edit the profile", "[profile]") {
   je::Engine engine{je::EngineConfig{}};
   engine.deploy(
       build("journey p {\n  entry on x\n  set customer.a.b = 5\n  tag \"t1\"\n  tag \"t2\"\n  "

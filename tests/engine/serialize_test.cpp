@@ -82,6 +82,21 @@ je::CustomerState full_state() {
   return s;
 }
 
+/// full_state() counting purchases for the purchase model, every field set.
+je::CustomerState full_state_with_purchases() {
+  auto s = full_state();
+  je::Purchases purchases;
+  purchases.model = 0xfedcba9876543210ULL;
+  purchases.first_day = -3;  // before 1970
+  purchases.last_day = 20'500;
+  purchases.days = 17;
+  purchases.repeat_value = 1234.5625;
+  purchases.valued_days = 15;
+  purchases.last_day_valued = true;
+  s.purchases = purchases;
+  return s;
+}
+
 void check_same(const je::CustomerState& a, const je::CustomerState& b) {
   CHECK(format1_json(a) == format1_json(b));
   for (const auto& [name, run] : b.runs) CHECK(run.journey == name);
@@ -131,7 +146,9 @@ TEST_CASE("a truncated state throws", "[state]") {
 }
 
 TEST_CASE("a corrupted state throws or reads as a state that writes the same bytes", "[state]") {
-  const std::string bytes = je::serialize(full_state());
+  const auto with_purchases = GENERATE(false, true);
+  const std::string bytes =
+      je::serialize(with_purchases ? full_state_with_purchases() : full_state());
   std::size_t read = 0;
   for (std::size_t i = 1; i < bytes.size(); ++i) {  // byte 0 picks the format
     for (const unsigned char mask : {0x01, 0x02, 0x10, 0x80, 0xFF}) {
@@ -184,4 +201,31 @@ TEST_CASE("the state reader rejects what it cannot have written", "[state]") {
   CHECK_THROWS_WITH(je::serialize(state), Catch::Contains("too deep"));
   state.profile = json::binary({1, 2, 3});
   CHECK_THROWS_AS(je::serialize(state), std::runtime_error);
+}
+
+TEST_CASE("a state that counts purchases for the model is written in format 3", "[state]") {
+  auto state = full_state_with_purchases();
+  const je::Purchases purchases = *state.purchases;
+  const std::string bytes = je::serialize(state);
+  CHECK(bytes.front() == '\x03');
+  const auto back = je::deserialize(bytes);
+  check_same(*back, state);
+  REQUIRE(back->purchases);
+  CHECK(*back->purchases == purchases);
+  CHECK(je::serialize(*back) == bytes);
+  // Format 3 is format 2 with the purchases at the end; without them a state is format 2.
+  state.purchases.reset();
+  const std::string without = je::serialize(state);
+  CHECK(without.front() == '\x02');
+  CHECK(bytes.compare(1, without.size() - 1, without, 1) == 0);
+  CHECK_FALSE(je::deserialize(without)->purchases);
+  // Format 3 needs the purchases, whole.
+  CHECK_THROWS_WITH(je::deserialize("\x03"s + without.substr(1)), Catch::Contains("truncated"));
+  for (std::size_t n = without.size() + 1; n < bytes.size(); ++n) {
+    INFO("first " << n << " of " << bytes.size() << " bytes");
+    CHECK_THROWS_AS(je::deserialize(bytes.substr(0, n)), std::runtime_error);
+  }
+  std::string bad_flag = bytes;
+  bad_flag.back() = '\x02';
+  CHECK_THROWS_WITH(je::deserialize(bad_flag), Catch::Contains("flag"));
 }

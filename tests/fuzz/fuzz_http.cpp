@@ -120,6 +120,15 @@ journey winback {
   wb2: send sms "winback-2"
 }
 
+segment fading = p_alive() < 0.5 and expected_orders(30d) < 1
+
+journey predicted {
+  entry when customer is fading
+  reentry after 30d
+  exit when predicted_value(52w) > 500
+  fading_mail: send email "fading" with { p: p_alive(), value: predicted_value(8w) }
+}
+
 journey daily {
   entry every day at 09:00 when customer.points > 0
   reentry after 1d
@@ -146,7 +155,17 @@ const World& world() {
   static const World w = [] {
     journey::dsl::Workspace ws;
     journey::dsl::add_source(ws, "fuzz.journey", kJourneys);
-    journey::dsl::check(ws, {});
+    // The purchase model of the predictive functions: the paper's CDNOW estimates, in weeks.
+    engine::EngineConfig config;
+    engine::PurchaseModel model;
+    model.event = "order";
+    model.value_property = "amount";
+    model.bgnbd = {0.243, 4.414, 0.793, 2.426};
+    model.gamma_gamma = engine::GammaGamma{6.25, 3.74, 15.44};
+    config.model = model;
+    journey::dsl::CheckOptions checks;
+    checks.model = engine::model_facts(config.model);
+    journey::dsl::check(ws, checks);
     std::string messages;
     for (const auto& d : ws.diagnostics) messages += d.code + " " + d.message + "\n";
     if (ws.has_errors()) fail("the fuzz journeys do not check", messages);
@@ -154,7 +173,6 @@ const World& world() {
     if (!compiled.program) fail("the fuzz journeys do not compile");
     World made;
     made.program = compiled.program;
-    engine::EngineConfig config;
     config.channel_caps["sms"] = engine::ChannelCap{2, 24LL * 3600 * 1000};
     made.engine = std::make_unique<engine::Engine>(config);
     made.engine->deploy(made.program);
@@ -281,7 +299,7 @@ void carry_out(const rt::HttpRequest& request, const rt::Intent& intent, Custome
     respond(request, http::status::ok, {{"journeys", list}});
   } else if (const auto* lint = std::get_if<rt::LintScript>(&intent)) {
     if (lint->text.size() <= kMaxLintBytes)
-      respond(request, http::status::ok, rt::lint_script(lint->text));
+      respond(request, http::status::ok, rt::lint_script(lint->text, {}));
   } else {
     respond(request, http::status::ok, {{"status", "ok"}});
   }

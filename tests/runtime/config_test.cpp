@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli/cli_support.hpp"
+
 using namespace journey::runtime;
 
 TEST_CASE("config: embedded defaults", "[config]") {
@@ -133,4 +135,89 @@ TEST_CASE("config: durations and addresses", "[config]") {
   CHECK(parse_listen("[::1]:80") == std::make_pair(std::string("::1"), std::uint16_t{80}));
   CHECK_FALSE(parse_listen("host:99999"));
   CHECK_FALSE(parse_listen(":80"));
+}
+
+TEST_CASE("config: [cluster] makes the daemon a node of a cluster", "[config]") {
+  CHECK_FALSE(parse_config("", "j.toml", "").cluster);
+  auto config = parse_config(
+      "[cluster]\nengine = \"nats\"\nservers = [\"nats://127.0.0.1:4222\", "
+      "\"nats://127.0.0.1:4223\"]\npartitions = 16\nreplicas = 3\nnode = \"node-a\"\n"
+      "lease_ttl = \"8s\"\nlease_round = \"2s\"\nmaterialize_every = \"500ms\"\n",
+      "j.toml", "");
+  REQUIRE(config.cluster);
+  CHECK(config.cluster->servers.size() == 2);
+  CHECK(config.cluster->partitions == 16);
+  CHECK(config.cluster->node == "node-a");
+  CHECK(config.cluster->lease_ttl_ms == 8000);
+  CHECK(config.cluster->lease_round_ms == 2000);
+  CHECK(config.cluster->materialize_every_ms == 500);
+  CHECK(config.cluster->dedupe_window_ms == 120'000);  // the default
+
+  auto message = [](const std::string& text) {
+    try {
+      parse_config(text, "j.toml", "");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string servers = "servers = [\"nats://127.0.0.1:4222\"]\n";
+  CHECK(message("[cluster]\nengine = \"kafka\"\n" + servers + "node = \"a\"\n") ==
+        "j.toml:2: `cluster.engine`: expected \"nats\" (the only cluster engine)");
+  CHECK(message("[cluster]\nengine = \"nats\"\nservers = []\nnode = \"a\"\n") ==
+        "j.toml:3: `cluster.servers`: expected a non-empty list of \"nats://HOST:PORT\"");
+  CHECK(message("[cluster]\nengine = \"nats\"\nservers = [\"127.0.0.1:4222\"]\nnode = \"a\"\n") ==
+        "j.toml:3: `cluster.servers`: expected \"nats://HOST:PORT\"");
+  CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"node a\"\n") ==
+        "j.toml:4: `cluster.node`: expected this node's name: letters, digits, - and _, unique in "
+        "the cluster");
+  CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"a\"\nlease_ttl = \"2s\"\n" +
+                "lease_round = \"2s\"\n")
+            == "j.toml:6: `cluster.lease_round`: must be at most half of cluster.lease_ttl");
+  CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"a\"\npartition = 8\n") ==
+        "j.toml:5: `cluster.partition`: unknown key");
+}
+
+TEST_CASE("config: [model] file is read from the file's folder, and named in its errors",
+          "[config]") {
+  const journey::test::TempDir dir;
+  dir.write("models/model.json", R"({"format": "journey-model", "version": 1,
+    "event": "purchase", "unit": "day", "unit_days": 1,
+    "bg_nbd": {"r": 0.243, "alpha": 30.9, "a": 0.793, "b": 2.426},
+    "gamma_gamma": {"property": "total", "p": 6.25, "q": 3.74, "v": 15.44}})");
+  const std::string base = dir.path.string();
+  const Config config = parse_config("[model]\nfile = \"models/model.json\"\n", "j.toml", base);
+  CHECK(config.model_file == (dir.path / "models/model.json").string());
+  REQUIRE(config.engine.model);
+  CHECK(config.engine.model->event == "purchase");
+  CHECK(config.engine.model->unit_days == 1);
+  CHECK(config.engine.model->bgnbd.alpha == 30.9);
+  CHECK(config.engine.model->value_property == "total");
+  CHECK_FALSE(load_config(std::nullopt, {}).engine.model);
+
+  auto message = [&base](const std::string& text) {
+    try {
+      parse_config(text, "j.toml", base);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message("[model]\nfile = \"models/model.json\"\nrefit = true\n") ==
+        "j.toml:3: `model.refit`: unknown key");
+  CHECK(message("\n[model]\n") ==
+        "j.toml:2: `model`: needs `file`, the model file of `journey model fit --out`");
+  CHECK(message("[model]\nfile = \"none.json\"\n") ==
+        "j.toml:2: `model.file`: " + (dir.path / "none.json").string() +
+            ": cannot read the model file");
+  dir.write("bad.json", R"({"format": "journey-model", "version": 1, "event": "purchase",
+    "unit_days": 7, "bg_nbd": {"r": 0.243, "alpha": -4, "a": 0.793, "b": 2.426}})");
+  CHECK(message("[model]\nfile = \"bad.json\"\n") ==
+        "j.toml:2: `model.file`: " + (dir.path / "bad.json").string() +
+            ": $.bg_nbd.alpha: expected a positive number");
+  dir.write("text.json", "{\"format\": \"journey-model\",\n  r = 0.243}\n");
+  CHECK(message("[model]\nfile = \"text.json\"\n")
+            .rfind("j.toml:2: `model.file`: " + (dir.path / "text.json").string() +
+                       ": not JSON: parse error at line 2, column 3: ",
+                   0) == 0);
 }

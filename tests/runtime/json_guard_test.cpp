@@ -22,7 +22,7 @@ TEST_CASE("json guard: nesting deeper than the limit is found with its path", "[
   CHECK_FALSE(check_json_limits(std::string(100'000, '"'), 2));  // malformed: the parser says so
 }
 
-TEST_CASE("json guard: numbers beyond a double are found; underflow is not", "[json_guard]") {
+TEST_CASE("json guard: numbers beyond a double are found, underflow is not", "[json_guard]") {
   CHECK(beyond_double("1e999"));
   CHECK(beyond_double("-1e400"));
   CHECK(beyond_double("1e311e"));  // found by fuzz_event_line: the prefix counts

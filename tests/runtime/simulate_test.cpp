@@ -19,6 +19,7 @@
 #include "dsl/workspace.hpp"
 #include "engine/engine.hpp"
 #include "engine/program.hpp"
+#include "runtime/common/config.hpp"
 
 namespace {
 
@@ -54,17 +55,31 @@ Run run(const journey::engine::Engine& engine, const journey::engine::Program& p
   return out;
 }
 
+// The standard journeys, checked and compiled for an engine with the sample purchase model that
+// their churn-risk journey reads.
+struct Stdlib {
+  journey::engine::EngineConfig config;
+  journey::engine::CompileResult compiled;
+  Stdlib() {
+    config.model = journey::runtime::load_model(JOURNEY_SOURCE_DIR "/examples/model.json");
+    journey::dsl::Workspace ws;
+    journey::dsl::add_paths(ws, {JOURNEY_SOURCE_DIR "/stdlib-journeys"});
+    journey::dsl::CheckOptions checks;
+    checks.model = journey::engine::model_facts(config.model);
+    journey::dsl::check(ws, checks);
+    REQUIRE_FALSE(ws.has_errors());
+    compiled = journey::engine::compile(ws);
+    REQUIRE(compiled.program);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("simulate gives the same bytes whatever the threads, partitions and memory budget",
           "[simulate][property]") {
-  journey::dsl::Workspace ws;
-  journey::dsl::add_paths(ws, {JOURNEY_SOURCE_DIR "/stdlib-journeys"});
-  journey::dsl::check(ws, {});
-  REQUIRE_FALSE(ws.has_errors());
-  const auto compiled = journey::engine::compile(ws);
-  REQUIRE(compiled.program);
-  journey::engine::Engine engine({});
+  const Stdlib stdlib;
+  const auto& compiled = stdlib.compiled;
+  journey::engine::Engine engine(stdlib.config);
   engine.deploy(compiled.program);
 
   // The demo data, with two malformed lines, and the same lines shuffled.
@@ -135,12 +150,9 @@ TEST_CASE("simulate gives the same bytes whatever the threads, partitions and me
 }
 
 TEST_CASE("simulate reports an unreadable input and reads a stream", "[simulate]") {
-  journey::dsl::Workspace ws;
-  journey::dsl::add_paths(ws, {JOURNEY_SOURCE_DIR "/stdlib-journeys"});
-  journey::dsl::check(ws, {});
-  const auto compiled = journey::engine::compile(ws);
-  REQUIRE(compiled.program);
-  journey::engine::Engine engine({});
+  const Stdlib stdlib;
+  const auto& compiled = stdlib.compiled;
+  journey::engine::Engine engine(stdlib.config);
   engine.deploy(compiled.program);
   journey::runtime::SimulateOptions options;
   options.events = "/nonexistent/events.ndjson";

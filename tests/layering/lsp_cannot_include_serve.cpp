@@ -1,0 +1,2 @@
+// A layering probe (see CMakeLists.txt).
+#include "runtime/serve/daemon.hpp"
