@@ -37,6 +37,7 @@ struct DiffArgs {
   std::string events;
   std::string profiles;
   std::string until;
+  std::string model;
 };
 
 /// A failure already explained on stderr; the command exits with kExitUsage.
@@ -169,6 +170,7 @@ std::shared_ptr<const engine::Program> from_daemon(
 
 /// The runs a simulation of the old side leaves in flight.
 bool simulated(const DiffArgs& args, const std::shared_ptr<const engine::Program>& old,
+               std::optional<engine::PurchaseModel> model,
                std::map<std::string, std::vector<engine::RunsAt>>& runs) {
   runtime::SimulateOptions options;
   options.events = args.events;
@@ -184,7 +186,9 @@ bool simulated(const DiffArgs& args, const std::shared_ptr<const engine::Program
   options.until_last_event = true;
   options.actions = false;
   options.threads = std::max(1U, std::thread::hardware_concurrency());
-  engine::Engine engine({});
+  engine::EngineConfig config;
+  config.model = std::move(model);
+  engine::Engine engine(config);
   engine.deploy(old);
   const auto result = runtime::simulate(
       engine, options, [](std::string_view) {}, std::cerr);
@@ -210,8 +214,15 @@ int diff(const DiffArgs& args) {
     std::cerr << "journey diff: --version needs --journey (the journey it is a version of)\n";
     return kExitUsage;
   }
+  auto model = load_model_flag(args.model, "diff");
+  if (model.exit_code != kExitOk) return model.exit_code;
+  // Only a simulation of the old side (--events) runs the journeys: then the predictive functions
+  // need the model; a comparison alone runs nothing, so any model will do.
+  const std::optional<dsl::ModelFacts> facts = args.events.empty() && !model.model
+                                                   ? std::optional<dsl::ModelFacts>(kAnyModel)
+                                                   : engine::model_facts(model.model);
   try {
-    const Loaded neu = load_program({args.paths.back()}, std::nullopt);
+    const Loaded neu = load_program({args.paths.back()}, facts);
     if (!neu.program) return neu.exit_code;
     std::map<std::string, std::vector<engine::RunsAt>> runs;
     DaemonVersions versions(args);
@@ -219,10 +230,11 @@ int diff(const DiffArgs& args) {
     if (daemon) {
       old = from_daemon(args, runs, versions);
     } else {
-      const Loaded loaded = load_program({args.paths.front()}, std::nullopt);
+      const Loaded loaded = load_program({args.paths.front()}, facts);
       if (!loaded.program) return loaded.exit_code;
       old = loaded.program;
-      if (!args.events.empty() && !simulated(args, old, runs)) return kExitUsage;
+      if (!args.events.empty() && !simulated(args, old, std::move(model.model), runs))
+        return kExitUsage;
     }
     json result = engine::program_diff(old.get(), neu.program.get(), runs);
     if (!args.journey.empty()) {
@@ -282,6 +294,9 @@ void add_diff(CLI::App& app, Run& run) {
   sub->add_option("--until", args->until,
                   "With --events: fire timers up to this time (default: the last event's)")
       ->needs(events);
+  sub->add_option("--model", args->model,
+                  "Purchase model (journey model fit --out) that the journeys' p_alive(), "
+                  "expected_orders() and predicted_value() read when --events runs them");
   sub->callback([&run, args] { run = [args] { return diff(*args); }; });
 }
 
