@@ -371,8 +371,8 @@ class JourneyBuilder {
           arm.where = branch.where;
           arm.target = j_.ops.size();
           wait().arms.push_back(std::move(arm));
-          block(branch.body,
-                {me, "on" + std::to_string(b + 1), "on " + dsl::event_name_text(branch.event.name)});
+          block(branch.body, {me, "on" + std::to_string(b + 1),
+                              "on " + dsl::event_name_text(branch.event.name)});
           ends.push_back(push(glue(proto, JumpOp{})));
         }
         wait().timeout_target = j_.ops.size();

@@ -259,7 +259,8 @@ std::vector<std::string> header_lines(const Journey& j) {
     std::string t = "entry ";
     switch (e.kind) {
       case dsl::EntryKind::On:
-        t += "on " + dsl::event_name_text(e.event) + (e.where ? " where " + expr_text(*e.where) : "");
+        t += "on " + dsl::event_name_text(e.event) +
+             (e.where ? " where " + expr_text(*e.where) : "");
         break;
       case dsl::EntryKind::When: t += "when " + expr_text(*e.condition); break;
       case dsl::EntryKind::Every:

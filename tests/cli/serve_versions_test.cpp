@@ -17,6 +17,15 @@ std::string journey_text(const std::string& header, const std::string& second,
          "  send email \"first\"\n  wait " + wait + "\n  send email \"" + second + "\"\n}\n";
 }
 
+/// A daemon's folder: its configuration and the first welcome journey.
+void write_welcome(const TempDir& dir, const std::string& wait = "30s") {
+  dir.write("journey.toml", kConfig);
+  dir.write("journeys/welcome.journey", journey_text("", "old-second", wait));
+}
+
+/// The arguments of `journey serve` in a folder write_welcome wrote.
+const std::vector<std::string> kServe = {"--config", "journey.toml", "--listen", "127.0.0.1:0"};
+
 /// Signs up `count` customers w0, w1, ... in batches; true when every batch is acknowledged.
 bool sign_up(const DaemonProcess& daemon, int count) {
   for (int from = 0; from < count; from += 1000) {
@@ -57,12 +66,11 @@ json version_entry(const DaemonProcess& daemon, const std::string& version) {
 void reload_with_runs_in_flight(bool migrate) {
   constexpr int kCustomers = 3000;
   TempDir dir;
-  dir.write("journey.toml", kConfig);
-  dir.write("journeys/welcome.journey", journey_text("", "old-second"));
+  write_welcome(dir);
   std::string old_version;
   std::string new_version;
   {
-    DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+    DaemonProcess daemon(dir, kServe);
     REQUIRE(daemon.started());
     REQUIRE(sign_up(daemon, kCustomers));
     old_version = body_of(call("GET", daemon.url("/v1/journeys")))["journeys"][0]["live_version"];
@@ -81,7 +89,7 @@ void reload_with_runs_in_flight(bool migrate) {
     daemon.signal(SIGKILL);
     CHECK(daemon.wait() == 128 + SIGKILL);
   }
-  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  DaemonProcess daemon(dir, kServe);
   REQUIRE(daemon.started());
   // At start the daemon moves the runs the killed one had not moved yet.
   if (migrate) {
@@ -147,9 +155,8 @@ TEST_CASE("serve: a reload under the default policy, SIGKILL, restart: runs keep
 TEST_CASE("serve: a reload's dry run answers what it would do and changes nothing",
           "[serve][versions]") {
   TempDir dir;
-  dir.write("journey.toml", kConfig);
-  dir.write("journeys/welcome.journey", journey_text("", "old-second"));
-  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  write_welcome(dir);
+  DaemonProcess daemon(dir, kServe);
   REQUIRE(daemon.started());
   REQUIRE(sign_up(daemon, 3));
   const auto before = body_of(call("GET", daemon.url("/v1/journeys")));
@@ -198,9 +205,8 @@ TEST_CASE("serve: a reload's dry run answers what it would do and changes nothin
 
 TEST_CASE("serve: a version no run uses any more is collected", "[serve][versions]") {
   TempDir dir;
-  dir.write("journey.toml", kConfig);
-  dir.write("journeys/welcome.journey", journey_text("", "old-second", "2s"));
-  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  write_welcome(dir, "2s");
+  DaemonProcess daemon(dir, kServe);
   REQUIRE(daemon.started());
   REQUIRE(sign_up(daemon, 2));
   const std::string v1 =
@@ -229,14 +235,13 @@ TEST_CASE("serve: a version no run uses any more is collected", "[serve][version
 TEST_CASE("serve: journey diff --from-daemon compares with the live version and its runs",
           "[serve][versions]") {
   TempDir dir;
-  dir.write("journey.toml", kConfig);
-  dir.write("journeys/welcome.journey", journey_text("", "old-second"));
-  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  write_welcome(dir);
+  DaemonProcess daemon(dir, kServe);
   REQUIRE(daemon.started());
   REQUIRE(sign_up(daemon, 4));
   dir.write("new.journey", journey_text("  on update migrate\n", "new-second"));
-  const auto diff = journey::test::run_journey(
-      dir.path, "diff --from-daemon " + daemon.url("") + " new.journey");
+  const auto diff =
+      journey::test::run_journey(dir.path, "diff --from-daemon " + daemon.url("") + " new.journey");
   INFO(diff.out << diff.err);
   CHECK(diff.code == 1);  // differences
   CHECK_THAT(diff.out, Catch::Contains("journey welcome: changed"));
@@ -245,9 +250,9 @@ TEST_CASE("serve: journey diff --from-daemon compares with the live version and 
   CHECK_THAT(diff.out, Catch::Contains("4 at wait 30s after send email \"first\""));
   // Nothing changed but the policy and a comment: the versions are the same, exit 0.
   dir.write("same.journey", "# the same\n" + journey_text("", "old-second"));
-  CHECK(journey::test::run_journey(dir.path, "diff --from-daemon " + daemon.url("") +
-                                                 " same.journey")
-            .code == 0);
+  CHECK(
+      journey::test::run_journey(dir.path, "diff --from-daemon " + daemon.url("") + " same.journey")
+          .code == 0);
 
   // A wrong address: the error names the URL and the daemon's answer.
   const auto wrong = journey::test::run_journey(
