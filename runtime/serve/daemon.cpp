@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -54,6 +55,11 @@ std::function<void(Answer)> answer_with(const HttpRequest& request,
   };
 }
 
+/// The cluster did not answer a read of every partition's totals.
+struct ClusterUnanswered : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace
 
 struct Daemon::Impl {
@@ -76,6 +82,9 @@ struct Daemon::Impl {
   /// Answers a read, here or (a cluster node) by the customer's owner.
   void read(const std::string& kind, const std::string& id, const HttpRequest& request,
             std::function<void(HttpResponse)> reply);
+  /// The counters and the runs by version and step of every customer: this node's store, or on a
+  /// cluster node every partition's (ClusterUnanswered when the cluster does not answer).
+  std::pair<std::vector<CounterRow>, std::vector<std::pair<StoredRun, std::size_t>>> totals();
   HttpResponse list_journeys(const HttpRequest& request);
   HttpResponse read_metrics(const HttpRequest& request);
   HttpResponse check_ready(const HttpRequest& request);
@@ -254,7 +263,14 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
     reply(json_response(request, http::status::ok, lint_script(lint->text, checks)));
   } else if (auto* reload = std::get_if<ReloadJourneys>(&intent)) {
     if (reload->dry_run) {
-      auto [ok, body] = deployments->preview(api_store->run_counts());
+      std::vector<std::pair<StoredRun, std::size_t>> runs;
+      try {
+        runs = totals().second;
+      } catch (const ClusterUnanswered& e) {
+        reply(error_response(request, http::status::service_unavailable, e.what()));
+        return;
+      }
+      auto [ok, body] = deployments->preview(runs);
       reply(
           json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
       return;
@@ -438,21 +454,25 @@ void Daemon::Impl::read(const std::string& kind, const std::string& id,
   reply(json_response(request, static_cast<http::status>(status), body));
 }
 
+std::pair<std::vector<CounterRow>, std::vector<std::pair<StoredRun, std::size_t>>>
+Daemon::Impl::totals() {
+  if (!cluster) return {api_store->counters(), api_store->run_counts()};
+  // Every partition's counters and runs, as their owners last copied them to the cluster.
+  try {
+    return cluster->totals();
+  } catch (const std::exception& e) {
+    throw ClusterUnanswered(std::string("the cluster did not answer: ") + e.what());
+  }
+}
+
 HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
   auto [deployment, live] = deployments->live();
   std::vector<CounterRow> counters;
   std::vector<std::pair<StoredRun, std::size_t>> runs;
-  if (cluster) {
-    // Every partition's counters and runs, as their owners last copied them to the cluster.
-    try {
-      std::tie(counters, runs) = cluster->totals();
-    } catch (const std::exception& e) {
-      return error_response(request, http::status::service_unavailable,
-                            std::string("the cluster did not answer: ") + e.what());
-    }
-  } else {
-    counters = api_store->counters();
-    runs = api_store->run_counts();
+  try {
+    std::tie(counters, runs) = totals();
+  } catch (const ClusterUnanswered& e) {
+    return error_response(request, http::status::service_unavailable, e.what());
   }
   std::shared_lock lock(engine_mutex);
   const auto name_of = [this](const StoredRun& run) {
