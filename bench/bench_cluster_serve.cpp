@@ -195,7 +195,14 @@ int main(int argc, char** argv) try {
                     R"(","properties":{"plan":"trial","source":"bench"}})");
   }
   auto requests = batch_requests(lines, options.batch);
+  auto servers_cpu = [&] {
+    double total = 0;
+    for (int i = 0; i < servers.size(); ++i)
+      total += journey::test::process_cpu_seconds(servers.pid(i));
+    return total;
+  };
   const double cpu_before = a.process->cpu_seconds() + b.process->cpu_seconds();
+  const double servers_before = servers_cpu();
   auto result = drive({a.process->port(), b.process->port()}, requests, options.connections, 0);
   const auto acknowledged = static_cast<double>(result.accepted + result.duplicates);
   const double rate = acknowledged / result.seconds;
@@ -206,8 +213,9 @@ int main(int argc, char** argv) try {
          ">= 30,000 events/s", rate >= 30'000 && result.failed == 0);
   note("ack latency under full load: p50 " + fixed(percentile(result.latencies, 0.5) * 1000, 1) +
        " ms, p99 " + fixed(percentile(result.latencies, 0.99) * 1000, 1) + " ms");
-  const auto ingest_started = SteadyClock::now() - std::chrono::duration_cast<SteadyClock::duration>(
-                                                      std::chrono::duration<double>(result.seconds));
+  const auto ingest_started =
+      SteadyClock::now() - std::chrono::duration_cast<SteadyClock::duration>(
+                               std::chrono::duration<double>(result.seconds));
   if (!wait_for(
           [&] {
             auto own = ownership(status(a));
@@ -218,12 +226,15 @@ int main(int argc, char** argv) try {
   }
   const double processed_after = since(ingest_started);
   const double cpu = a.process->cpu_seconds() + b.process->cpu_seconds() - cpu_before;
+  const double servers_used = servers_cpu() - servers_before;
   figure("every event processed (consumed, committed to its partition log)",
-         fixed(processed_after, 1) + " s after the first post = " +
-             grouped(acknowledged / processed_after) + " events/s",
+         fixed(processed_after, 1) +
+             " s after the first post = " + grouped(acknowledged / processed_after) + " events/s",
          "(none)", std::nullopt);
   figure("node CPU per event (both nodes, ingest + processing)",
          fixed(cpu * 1e6 / acknowledged, 1) + " us", "(none)", std::nullopt);
+  figure("nats-server CPU per event (three servers)",
+         fixed(servers_used * 1e6 / acknowledged, 1) + " us", "(none)", std::nullopt);
   // Let the materializers copy every customer, then count what JetStream holds.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   std::uint64_t bytes = 0;
@@ -232,8 +243,8 @@ int main(int argc, char** argv) try {
                              "KV_journey_customers", "KV_journey_partitions"}) {
     const auto held = nats->stream_bytes(stream);
     bytes += held;
-    per_stream += std::string(" ") + stream + "=" + grouped(static_cast<double>(held) /
-                                                             static_cast<double>(options.customers));
+    per_stream += std::string(" ") + stream + "=" +
+                  grouped(static_cast<double>(held) / static_cast<double>(options.customers));
   }
   figure("JetStream bytes per customer (one replica; x3 on disk)",
          grouped(static_cast<double>(bytes) / static_cast<double>(options.customers)) + " B",
@@ -245,9 +256,7 @@ int main(int argc, char** argv) try {
   b.process->signal(SIGKILL);
   const auto killed = SteadyClock::now();
   if (!wait_for(
-          [&] {
-            return node_metric(a, "journey_cluster_partitions_owned") == options.partitions;
-          },
+          [&] { return node_metric(a, "journey_cluster_partitions_owned") == options.partitions; },
           120)) {
     die("node A did not take every partition over");
   }
@@ -268,8 +277,7 @@ int main(int argc, char** argv) try {
   }
   figure("takeover of a dead node's " + std::to_string(options.partitions - half) +
              " partitions (" + grouped(static_cast<double>(wakeups_before)) + " pending waits)",
-         fixed(took, 2) + " s from SIGKILL to every partition rebuilt on A",
-         "< 10 s", took < 10);
+         fixed(took, 2) + " s from SIGKILL to every partition rebuilt on A", "< 10 s", took < 10);
   note("pending waits held by A afterwards: " + grouped(held) + " (counted once a round)");
   return 0;
 } catch (const std::exception& e) {

@@ -64,7 +64,7 @@ inline std::string fixed(double value, int decimals) {
 
 /// One figure beside its target.
 inline void figure(const std::string& what, const std::string& value, const std::string& target,
-            std::optional<bool> met) {
+                   std::optional<bool> met) {
   std::string line = what;
   line.resize(std::max<std::size_t>(line.size() + 1, 46), ' ');
   line += value;
@@ -218,8 +218,8 @@ inline double metric(Connection& connection, const std::string& name) {
 // --- load ---------------------------------------------------------------------------------
 
 /// /v1/batch requests of `batch` events each, from NDJSON lines.
-inline std::vector<std::string> batch_requests(const std::vector<std::string>& lines, std::size_t batch,
-                                        std::size_t limit = SIZE_MAX) {
+inline std::vector<std::string> batch_requests(const std::vector<std::string>& lines,
+                                               std::size_t batch, std::size_t limit = SIZE_MAX) {
   std::vector<std::string> out;
   for (std::size_t i = 0; i < lines.size() && i < limit; i += batch) {
     std::string body = "{\"batch\":[";

@@ -29,7 +29,8 @@ void print_status(const nlohmann::json& status) {
   std::uint64_t lag = 0;
   std::uint64_t wakeups = 0;
   for (const auto& item : status["partition_owners"]) {
-    const auto owner = item["owner"].is_null() ? std::string("(none)") : item["owner"].get<std::string>();
+    const auto owner =
+        item["owner"].is_null() ? std::string("(none)") : item["owner"].get<std::string>();
     by_owner[owner].push_back(item["partition"]);
     lag += item.value("lag", std::uint64_t{0});
     wakeups += item.value("pending_wakeups", std::uint64_t{0});
@@ -41,8 +42,7 @@ void print_status(const nlohmann::json& status) {
     for (int p : partitions) std::cout << " " << p;
     std::cout << "\n";
   }
-  std::cout << "lag: " << lag << " events not yet processed; pending wake-ups: " << wakeups
-            << "\n";
+  std::cout << "lag: " << lag << " events not yet processed; pending wake-ups: " << wakeups << "\n";
   std::cout << "streams:";
   for (const auto& [name, count] : status["streams"].items()) {
     std::cout << " " << name << "=" << count;

@@ -39,7 +39,8 @@ int serve(const ServeOptions& options) {
     // SQLite file is a copy of the partitions it owns, made anew at each start (its state lives
     // in JetStream), and not synced.
     if (config.cluster) {
-      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(config.db_path + suffix);
+      for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(config.db_path + suffix);
     }
     runtime::SqliteStorage storage(config.db_path, static_cast<std::size_t>(config.db_cache_mb),
                                    !config.cluster);

@@ -1,11 +1,11 @@
 #include "runtime/cluster/layout.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-
-#include <chrono>
-#include <thread>
 
 #include "engine/hash.hpp"
 
@@ -107,8 +107,12 @@ ClusterHandles open_once(const ClusterConfig& config, const Retention& retention
   handles.nats = std::make_unique<Nats>(config.servers, "journey " + config.node);
   auto& nats = *handles.nats;
   const int r = config.replicas;
-  nats.ensure_stream({kEventsStream, {"journey.events.>"}, r, config.dedupe_window_ms,
-                      retention.timeline_ms, false});
+  nats.ensure_stream({kEventsStream,
+                      {"journey.events.>"},
+                      r,
+                      config.dedupe_window_ms,
+                      retention.timeline_ms,
+                      false});
   nats.ensure_stream({kLogStream, {"journey.log.*"}, r, 120'000, 0, false});
   nats.ensure_stream({kOutboxStream, {"journey.outbox.>"}, r, config.dedupe_window_ms, 0, true});
   handles.customers = nats.bucket({"journey_customers", r, 0, 1});

@@ -53,8 +53,8 @@ class Layout {
   static std::string outbox_of(int partition);  // journey.outbox.<p>.>
   static std::string log_subject(int partition);
   static std::string customer_entry(int partition, const std::string& key);  // <p>.<key>
-  static std::string customers_of(int partition);                          // <p>.>
-  static std::string partition_entry(int partition);                       // p<p>
+  static std::string customers_of(int partition);                            // <p>.>
+  static std::string partition_entry(int partition);                         // p<p>
   static std::string outbox_consumer(int partition);  // the durable consumer: outbox-<p>
   /// The subject a node answers customer reads on, for a partition it owns.
   static std::string read_subject(int partition);

@@ -37,6 +37,7 @@ PartitionLeases::PartitionLeases(KeyValue& leases, KeyValue& nodes, PartitionLog
     : leases_(leases),
       nodes_(nodes),
       log_(log),
+      renewals_(log.nats(), 4096),
       settings_(std::move(settings)),
       events_(std::move(events)) {}
 
@@ -133,31 +134,50 @@ void PartitionLeases::forget(int partition, std::uint64_t fence, const char* why
 
 void PartitionLeases::renew() {
   const auto ttl = std::chrono::milliseconds(settings_.ttl_ms);
-  for (const auto& [partition, ownership] : owned()) {
+  const auto mine = owned();
+  if (mine.empty()) return;
+  // All at once: one by one, a loaded cluster's round trips add up past the TTL.
+  std::vector<Outgoing> out;
+  out.reserve(mine.size());
+  for (const auto& [partition, ownership] : mine) {
+    out.push_back(
+        {leases_.subject(lease_key(partition)), "", settings_.node, ownership.lease_revision, {}});
+  }
+  const auto asked = std::chrono::steady_clock::now();
+  const auto results = renewals_.publish(out, settings_.ttl_ms);
+  auto result = results.begin();
+  for (const auto& [partition, ownership] : mine) {
+    const auto& answer = *result++;
+    if (answer.error.empty()) {
+      std::lock_guard lock(mutex_);
+      if (auto it = owned_.find(partition);
+          it != owned_.end() && it->second.fence == ownership.fence) {
+        it->second.lease_revision = answer.sequence;
+        it->second.renewed_at = asked;
+      }
+      continue;
+    }
+    if (answer.js_code != kJsWrongLastSequence) {  // no answer (JetStream unreachable, electing)
+      if (std::chrono::steady_clock::now() - ownership.renewed_at >= ttl) {
+        lose(partition, "not renewed within the TTL");
+      }
+      continue;
+    }
+    // Not the revision this node knew. A renewal whose answer was lost (a stream electing its
+    // leader) moved it: the lease is still this node's, at its current revision (the next renewal
+    // uses it; the time of renewal stays that of the last one answered). Otherwise another node
+    // holds it, or nobody (it expired).
     try {
-      auto revision =
-          leases_.update(lease_key(partition), settings_.node, ownership.lease_revision);
-      if (!revision) {
-        // Not the revision this node knew. A renewal whose answer was lost (a stream electing
-        // its leader) moved it: the lease is still this node's, at its current revision (the
-        // next renewal uses it; the time of renewal stays that of the last one answered).
-        // Otherwise another node holds it, or nobody (it expired).
-        const auto held = leases_.get(lease_key(partition));
-        if (held && held->value == settings_.node) {
-          std::lock_guard lock(mutex_);
-          if (auto it = owned_.find(partition); it != owned_.end()) {
-            it->second.lease_revision = held->revision;
-          }
-          continue;
+      const auto held = leases_.get(lease_key(partition));
+      if (held && held->value == settings_.node) {
+        std::lock_guard lock(mutex_);
+        if (auto it = owned_.find(partition); it != owned_.end()) {
+          it->second.lease_revision = held->revision;
         }
-        lose(partition, held ? "taken by another node" : "expired");
         continue;
       }
-      std::lock_guard lock(mutex_);
-      auto& mine = owned_[partition];
-      mine.lease_revision = *revision;
-      mine.renewed_at = std::chrono::steady_clock::now();
-    } catch (const NatsError& e) {
+      lose(partition, held ? "taken by another node" : "expired");
+    } catch (const NatsError&) {
       if (std::chrono::steady_clock::now() - ownership.renewed_at >= ttl) {
         lose(partition, "not renewed within the TTL");
       }
@@ -203,9 +223,10 @@ void PartitionLeases::take_free(std::size_t share) {
       std::lock_guard lock(mutex_);
       if (owned_.count(partition) > 0) continue;
     }
+    const auto asked = std::chrono::steady_clock::now();
     auto revision = leases_.create(lease_key(partition), settings_.node);
     if (!revision) continue;  // another node was quicker
-    Ownership ownership{partition, *revision, 0, std::chrono::steady_clock::now()};
+    Ownership ownership{partition, *revision, 0, asked};
     LogRecord record;
     record.kind = LogRecord::Kind::Takeover;
     record.node = settings_.node;

@@ -67,6 +67,7 @@ class PartitionLog {
     return subject(partition) + ":" + std::to_string(fence);
   }
   const std::string& stream() const { return stream_; }
+  Nats& nats() const { return nats_; }
 
  private:
   Nats& nats_;
@@ -79,7 +80,8 @@ struct Ownership {
   int partition = 0;
   std::uint64_t lease_revision = 0;
   std::uint64_t fence = 0;
-  std::chrono::steady_clock::time_point renewed_at;  // the last renewal JetStream acknowledged
+  // When the last renewal JetStream acknowledged was asked for (the lease runs from no earlier)
+  std::chrono::steady_clock::time_point renewed_at;
 };
 
 class PartitionLeases {
@@ -138,6 +140,7 @@ class PartitionLeases {
   KeyValue& leases_;
   KeyValue& nodes_;
   PartitionLog& log_;
+  AsyncPublisher renewals_;  // every lease renewed at once, on a JetStream context of its own
   LeaseSettings settings_;
   Events events_;
   mutable std::mutex mutex_;  // owned_, heartbeats_

@@ -30,7 +30,8 @@ void deliver(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg, vo
 /// Sets a message's headers from an Outgoing; false when the library refused one.
 bool set_headers(natsMsg* msg, const Outgoing& message) {
   natsStatus status = NATS_OK;
-  if (!message.msg_id.empty()) status = natsMsgHeader_Set(msg, "Nats-Msg-Id", message.msg_id.c_str());
+  if (!message.msg_id.empty())
+    status = natsMsgHeader_Set(msg, "Nats-Msg-Id", message.msg_id.c_str());
   if (status == NATS_OK && message.expect_last_subject_seq) {
     status = natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence",
                                std::to_string(*message.expect_last_subject_seq).c_str());
@@ -289,7 +290,8 @@ std::vector<Message> Subscription::fetch(int batch) {
   if (held == 0) return out;
   jsFetchRequest request;
   jsFetchRequest_Init(&request);
-  request.Batch = static_cast<int>(std::min<std::uint64_t>(held, static_cast<std::uint64_t>(batch)));
+  request.Batch =
+      static_cast<int>(std::min<std::uint64_t>(held, static_cast<std::uint64_t>(batch)));
   request.Expires = 100 * kNanosPerMilli;  // redeliveries not due yet
   natsMsgList list{};
   natsStatus status = natsSubscription_FetchRequest(&list, sub_, &request);
@@ -333,8 +335,7 @@ Nats::Nats(const std::vector<std::string>& servers, const std::string& name) {
   check(status, "jetstream");
 }
 
-void Nats::on_error(natsConnection* /*nc*/, natsSubscription* sub, natsStatus error,
-                    void* self) {
+void Nats::on_error(natsConnection* /*nc*/, natsSubscription* sub, natsStatus error, void* self) {
   if (sub == nullptr || (error != NATS_MISSED_HEARTBEAT && error != NATS_MISMATCH)) return;
   auto& nats = *static_cast<Nats*>(self);
   std::function<void()> broken;
@@ -610,7 +611,7 @@ void Nats::send(const std::string& subject, const std::string& data) {
 }
 
 std::optional<std::string> Nats::publish_for_reply(const Outgoing& message,
-                                                  std::int64_t timeout_ms) {
+                                                   std::int64_t timeout_ms) {
   natsInbox* inbox = nullptr;
   check(natsInbox_Create(&inbox), "inbox");
   const std::string reply = inbox;

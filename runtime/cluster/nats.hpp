@@ -178,7 +178,10 @@ class Subscription {
   /// shared by whoever binds to it), and is asked about by name (the client cannot ask through a
   /// subscription that bound to a consumer made by another).
   Subscription(natsSubscription* sub, jsCtx* js, std::string stream, std::string consumer)
-      : sub_(sub), owner_(nullptr), js_(js), stream_(std::move(stream)),
+      : sub_(sub),
+        owner_(nullptr),
+        js_(js),
+        stream_(std::move(stream)),
         consumer_(std::move(consumer)) {}
   ~Subscription();
   Subscription(const Subscription&) = delete;
@@ -195,7 +198,7 @@ class Subscription {
   natsStatus info(jsConsumerInfo** info, jsErrCode* code);
 
   natsSubscription* sub_;
-  Nats* owner_;  // told when it goes (consume()'s `broken`)
+  Nats* owner_;          // told when it goes (consume()'s `broken`)
   jsCtx* js_ = nullptr;  // a durable consumer's (below)
   std::string stream_;
   std::string consumer_;
@@ -204,10 +207,10 @@ class Subscription {
 /// How consume() makes its consumer.
 struct ConsumeSpec {
   std::string stream;
-  std::string subject;                // a filter
-  std::uint64_t start = 1;            // the first sequence delivered
+  std::string subject;                  // a filter
+  std::uint64_t start = 1;              // the first sequence delivered
   std::int64_t max_ack_pending = 4096;  // unacknowledged messages at most
-  std::int64_t ack_wait_ms = 60'000;  // redelivered when not acknowledged within this
+  std::int64_t ack_wait_ms = 60'000;    // redelivered when not acknowledged within this
   /// false: one copy in memory on one server, quick to make; true: replicated like the stream,
   /// made even while a server is gone (slower to make).
   bool replicated = false;

@@ -116,7 +116,8 @@ ClusterConfig read_cluster(const toml::table& table, const std::string& origin) 
   ClusterConfig cluster;
   const auto engine = reader.string("engine");
   if (!engine || *engine != "nats") {
-    fail(origin, reader.find("engine") ? *table.get("engine") : static_cast<const toml::node&>(table),
+    fail(origin,
+         reader.find("engine") ? *table.get("engine") : static_cast<const toml::node&>(table),
          "cluster.engine", "expected \"nats\" (the only cluster engine)");
   }
   const auto* servers = reader.find("servers");
@@ -140,16 +141,17 @@ ClusterConfig read_cluster(const toml::table& table, const std::string& origin) 
                        });
   if (!node_ok) {
     fail(origin, reader.find("node") ? *table.get("node") : static_cast<const toml::node&>(table),
-         "cluster.node", "expected this node's name: letters, digits, - and _, unique in the cluster");
+         "cluster.node",
+         "expected this node's name: letters, digits, - and _, unique in the cluster");
   }
   cluster.node = *node;
   if (auto v = reader.duration("lease_ttl")) cluster.lease_ttl_ms = *v;
   if (auto v = reader.duration("lease_round")) cluster.lease_round_ms = *v;
   if (cluster.lease_round_ms * 2 > cluster.lease_ttl_ms) {
-    const auto* at = table.get("lease_round") != nullptr ? table.get("lease_round")
-                                                          : table.get("lease_ttl");
-    fail(origin, at != nullptr ? *at : static_cast<const toml::node&>(table),
-         "cluster.lease_round", "must be at most half of cluster.lease_ttl");
+    const auto* at =
+        table.get("lease_round") != nullptr ? table.get("lease_round") : table.get("lease_ttl");
+    fail(origin, at != nullptr ? *at : static_cast<const toml::node&>(table), "cluster.lease_round",
+         "must be at most half of cluster.lease_ttl");
   }
   if (auto v = reader.duration("dedupe_window")) cluster.dedupe_window_ms = *v;
   if (auto v = reader.duration("materialize_every")) cluster.materialize_every_ms = *v;

@@ -68,13 +68,13 @@ struct WebhookPolicy {
 /// `[cluster]`: the daemon as one node of a cluster whose state lives in NATS JetStream
 /// (docs/operations.md, Cluster). Absent: a single node on its SQLite file.
 struct ClusterConfig {
-  std::vector<std::string> servers;  // nats://HOST:PORT of the NATS servers
-  int partitions = 64;               // fixed when the cluster's streams are created
-  int replicas = 3;                  // copies JetStream keeps of every stream and bucket
-  std::string node;                  // this node's name, unique in the cluster
-  std::int64_t lease_ttl_ms = 5'000;    // a dead node's partitions move after this
-  std::int64_t lease_round_ms = 1'000;  // leases are renewed and balanced this often
-  std::int64_t dedupe_window_ms = 120'000;   // Nats-Msg-Id window of the event and outbox streams
+  std::vector<std::string> servers;           // nats://HOST:PORT of the NATS servers
+  int partitions = 64;                        // fixed when the cluster's streams are created
+  int replicas = 3;                           // copies JetStream keeps of every stream and bucket
+  std::string node;                           // this node's name, unique in the cluster
+  std::int64_t lease_ttl_ms = 5'000;          // a dead node's partitions move after this
+  std::int64_t lease_round_ms = 1'000;        // leases are renewed and balanced this often
+  std::int64_t dedupe_window_ms = 120'000;    // Nats-Msg-Id window of the event and outbox streams
   std::int64_t materialize_every_ms = 1'000;  // customer states copied to their bucket this often
   std::int64_t ack_timeout_ms = 5'000;  // ingest waits this long for JetStream, then answers 503
 };

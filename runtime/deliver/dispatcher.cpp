@@ -112,8 +112,8 @@ void Dispatcher::deliver(Worker& worker, const std::vector<OutboxEntry>& due) {
   std::vector<Delivery> deliveries;
   deliveries.reserve(due.size());
   for (const auto& entry : due) deliveries.push_back({entry.action_id, entry.payload});
-  const auto results = worker.sink->deliver(
-      deliveries, [this] { return stopping_ && clock_() > drain_deadline_; });
+  const auto results =
+      worker.sink->deliver(deliveries, [this] { return stopping_ && clock_() > drain_deadline_; });
   // One mark for the whole pass, after the sink has them (a file: written and synced).
   Batch marks;
   for (std::size_t i = 0; i < results.size(); ++i) {

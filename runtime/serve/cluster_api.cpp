@@ -28,7 +28,8 @@ json cluster_status(ClusterHandles& handles, int partitions) {
   }
   std::map<int, std::string> owners;
   for (const auto& entry : handles.leases->entries(">")) {
-    if (entry.key.size() > 1 && entry.key[0] == 'p') owners[std::stoi(entry.key.substr(1))] = entry.value;
+    if (entry.key.size() > 1 && entry.key[0] == 'p')
+      owners[std::stoi(entry.key.substr(1))] = entry.value;
   }
   json list = json::array();
   std::size_t unowned = 0;
@@ -86,11 +87,13 @@ void ClusterNode::ingest(std::vector<IngestItem> items, std::function<void(Inges
     // Nats-Msg-Id: the messageId, else the event's text as received, so that the same POST
     // retried on any node is stored once (within the stream's duplicate window).
     const auto identity = event.message_id.empty() ? "c:" + item.raw : "m:" + event.message_id;
-    Outgoing message{layout.event_subject(p, key), key + ":" + hex(layout.keyed_hash(identity).substr(0, 16)),
-                     std::move(item.raw), std::nullopt,
-                     {{"Journey-At", std::to_string(event.at)},
-                      {"Journey-Type", event.type == engine::Event::Type::Identify ? "identify"
-                                                                                    : "track"}}};
+    Outgoing message{
+        layout.event_subject(p, key),
+        key + ":" + hex(layout.keyed_hash(identity).substr(0, 16)),
+        std::move(item.raw),
+        std::nullopt,
+        {{"Journey-At", std::to_string(event.at)},
+         {"Journey-Type", event.type == engine::Event::Type::Identify ? "identify" : "track"}}};
     out.push_back(std::move(message));
   }
   ingest_publisher_->submit(
@@ -98,7 +101,8 @@ void ClusterNode::ingest(std::vector<IngestItem> items, std::function<void(Inges
       [this, answer, done = std::move(done)](std::vector<PublishResult> results) {
         for (const auto& result : results) {
           if (!result.error.empty()) {
-            if (answer->error.empty()) answer->error = "the event stream did not take an event: " + result.error;
+            if (answer->error.empty())
+              answer->error = "the event stream did not take an event: " + result.error;
           } else if (result.duplicate) {
             ++answer->duplicates;
           } else {
@@ -115,7 +119,10 @@ void ClusterNode::erase(const std::string& customer_id, std::function<void(Answe
   boost::asio::post(calls_, [this, customer_id, done = std::move(done)] {
     const int p = partition_of(customer_id, cluster_.partitions);
     const auto key = handles_.layout->customer_key(customer_id);
-    Outgoing message{handles_.layout->event_subject(p, key), "", customer_id, std::nullopt,
+    Outgoing message{handles_.layout->event_subject(p, key),
+                     "",
+                     customer_id,
+                     std::nullopt,
                      {{"Journey-Kind", "erase"}}};
     try {
       auto reply = handles_.nats->publish_for_reply(message, 10'000);
@@ -131,7 +138,8 @@ void ClusterNode::erase(const std::string& customer_id, std::function<void(Answe
       auto answer = json::parse(*reply, nullptr, false);
       done({answer.value("status", 500), answer.value("body", json::object())});
     } catch (const NatsError& e) {
-      done({503, {{"error", std::string("the cluster did not take the erasure; retry: ") + e.what()}}});
+      done({503,
+            {{"error", std::string("the cluster did not take the erasure; retry: ") + e.what()}}});
     }
   });
 }
@@ -218,7 +226,8 @@ std::map<std::string, double> ClusterNode::gauges() {
     out["journey_partition_pending_wakeups" + label] = static_cast<double>(part.wakeups.load());
   }
   out["journey_cluster_partitions_owned"] = static_cast<double>(owned);
-  out["journey_cluster_takeover_last_seconds"] = static_cast<double>(last_takeover_ms_.load()) / 1000;
+  out["journey_cluster_takeover_last_seconds"] =
+      static_cast<double>(last_takeover_ms_.load()) / 1000;
   out["journey_cluster_partitions_lost_total"] = static_cast<double>(fenced_.load());
   return out;
 }
@@ -277,7 +286,8 @@ bool ClusterNode::dispatch(int p, Partition& part) {
   for (auto& message : messages) {
     const auto payload = json::parse(message.data(), nullptr, false);
     const auto channel = payload.is_object() ? payload.value("channel", std::string()) : "";
-    Item item{&message, payload.is_object() ? payload.value("customer_id", std::string()) : "",
+    Item item{&message,
+              payload.is_object() ? payload.value("customer_id", std::string()) : "",
               {message.header("Nats-Msg-Id").value_or(""), std::string(message.data())}};
     by_sink[sink_key(config_.sink_for(channel))].push_back(std::move(item));
   }
@@ -289,8 +299,8 @@ bool ClusterNode::dispatch(int p, Partition& part) {
       return;
     }
     const auto attempts = static_cast<int>(item.message->deliveries());
-    ActionMark mark{item.customer_id, item.delivery.action_id, DeliveryStatus::Delivered,
-                    attempts, *error};
+    ActionMark mark{item.customer_id, item.delivery.action_id, DeliveryStatus::Delivered, attempts,
+                    *error};
     if (error->empty()) {
       item.message->ack();
       ++metrics_.actions_delivered;
@@ -300,7 +310,9 @@ bool ClusterNode::dispatch(int p, Partition& part) {
       ++metrics_.delivery_failures;
       ++metrics_.actions_dead;
       log(LogLevel::Error, "action is dead",
-          {{"action_id", mark.action_id}, {"attempts", attempts}, {"error", *error},
+          {{"action_id", mark.action_id},
+           {"attempts", attempts},
+           {"error", *error},
            {"sink", sink.target()}});
     } else {
       const auto seed = engine::stable_hash(mark.action_id, static_cast<std::uint64_t>(attempts));
@@ -308,7 +320,9 @@ bool ClusterNode::dispatch(int p, Partition& part) {
       mark.status = DeliveryStatus::Pending;
       ++metrics_.delivery_failures;
       log(LogLevel::Warn, "delivery failed",
-          {{"action_id", mark.action_id}, {"attempts", attempts}, {"error", *error},
+          {{"action_id", mark.action_id},
+           {"attempts", attempts},
+           {"error", *error},
            {"sink", sink.target()}});
     }
     marks.action_marks.push_back(std::move(mark));
@@ -330,8 +344,8 @@ bool ClusterNode::dispatch(int p, Partition& part) {
     // One at a time, each acknowledged as soon as it went out: a slow receiver does not keep a
     // batch unacknowledged past the consumer's wait (which would send it again).
     for (auto& item : items) {
-      const auto results = give_up() ? std::vector<std::string>{}
-                                     : sink.deliver({item.delivery}, give_up);
+      const auto results =
+          give_up() ? std::vector<std::string>{} : sink.deliver({item.delivery}, give_up);
       settle(item, sink, results.empty() ? nullptr : &results[0]);
     }
   }

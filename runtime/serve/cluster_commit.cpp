@@ -62,10 +62,10 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     LogRecord record;
   };
   std::vector<Work> work;
-  std::vector<std::unique_lock<std::mutex>> locks;  // in partition order
+  std::vector<std::unique_lock<std::mutex>> locks;       // in partition order
   std::vector<std::pair<int, std::uint64_t>> lost_here;  // partition, ownership
-  const auto max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(
-      64 * 1024, handles_.nats->max_payload() / 2));
+  const auto max_bytes =
+      static_cast<std::size_t>(std::max<std::int64_t>(64 * 1024, handles_.nats->max_payload() / 2));
   for (const auto& [p, indexes] : by_partition) {
     auto& part = partition(p);
     locks.emplace_back(part.mutex);
@@ -74,7 +74,12 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     w.takeover = part.takeover;
     w.part = &part;
     if (!part.owned || !leases_->holds(p)) {
+      // Its lease not renewed in time: the commit is refused. Its events are acknowledged in the
+      // stream and the consumer has gone past them, so the partition cannot go on here: it is let
+      // go, and its next owner (this node again, perhaps) continues from the log's cursor.
       w.failed = true;
+      if (part.owned) lost_here.emplace_back(p, w.takeover);
+      part.owned = false;
       work.push_back(std::move(w));
       continue;
     }
@@ -100,8 +105,11 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     std::vector<Work*> round;
     for (auto& w : work) {
       if (w.failed || w.next >= w.chunks.size()) continue;
-      out.push_back({Layout::log_subject(w.p), log_->message_id(w.p, w.part->fence),
-                     w.chunks[w.next], w.part->fence, {}});
+      out.push_back({Layout::log_subject(w.p),
+                     log_->message_id(w.p, w.part->fence),
+                     w.chunks[w.next],
+                     w.part->fence,
+                     {}});
       round.push_back(&w);
     }
     if (out.empty()) break;
@@ -116,6 +124,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
         // Another node appended since (it owns the partition now), or the log stayed out of
         // reach (a retry with the same Nats-Msg-Id would have found a stored record).
         w.failed = true;
+        w.part->owned = false;  // no later commit of it may be appended past this one's events
         lost_here.emplace_back(w.p, w.takeover);
         continue;
       }
@@ -135,6 +144,7 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
     for (auto& w : work) {
       if (w.p == p && !w.failed) {
         w.failed = true;
+        w.part->owned = false;
         lost_here.emplace_back(p, w.takeover);
       }
     }
@@ -165,6 +175,18 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
   return ok;
 }
 
+void ClusterNode::refused(int p) {
+  auto& part = partition(p);
+  std::uint64_t takeover = 0;
+  {
+    std::lock_guard lock(part.mutex);
+    if (!part.owned) return;
+    part.owned = false;  // nothing of it is appended from now on
+    takeover = part.takeover;
+  }
+  give_up(p, takeover, "a group of its inputs was not committed");
+}
+
 void ClusterNode::applied(bool ok) {
   std::vector<std::pair<int, std::uint64_t>> failed;  // partition, ownership
   bool actions = false;
@@ -172,6 +194,7 @@ void ClusterNode::applied(bool ok) {
     auto& part = partition(done.partition);
     std::lock_guard lock(part.mutex);
     if (!ok) {
+      part.owned = false;
       failed.emplace_back(done.partition, done.takeover);
       continue;
     }
@@ -204,8 +227,12 @@ std::set<int> ClusterNode::publish_actions(
   std::vector<int> partition_of_message;
   out.reserve(actions.size());
   for (const auto& [p, action] : actions) {
-    out.push_back({handles_.layout->outbox_subject(p, handles_.layout->customer_key(action->customer_id)),
-                   action->action_id, action->payload, std::nullopt, {}});
+    out.push_back(
+        {handles_.layout->outbox_subject(p, handles_.layout->customer_key(action->customer_id)),
+         action->action_id,
+         action->payload,
+         std::nullopt,
+         {}});
     partition_of_message.push_back(p);
   }
   // The records are in the logs: their actions must reach the outbox. While the stream does not
@@ -231,7 +258,8 @@ std::set<int> ClusterNode::publish_actions(
           {{"actions", out.size()}});
       return failing;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 200 << std::min(attempt, 4))));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::min(2000, 200 << std::min(attempt, 4))));
   }
   return {};
 }
@@ -317,8 +345,8 @@ void ClusterNode::materialize(int p, Partition& part, bool cut_log) {
     const auto there = handles_.partition_meta->get(meta_key);
     if (there && decode_partition(there->value).seq >= value.seq) return;  // a newer owner's
     const auto last = nats.last_sequence(handles_.partition_meta->stream(), subject);
-    result = publisher_->publish({{subject, "", encode(value), last, {}}},
-                                 cluster_.ack_timeout_ms)[0];
+    result =
+        publisher_->publish({{subject, "", encode(value), last, {}}}, cluster_.ack_timeout_ms)[0];
   }
   if (!result.error.empty()) {
     log(LogLevel::Warn, "cluster: a partition's value was not stored",

@@ -24,7 +24,8 @@ ClusterNode::ClusterNode(const Config& config, Metrics& metrics, Clock clock)
   log_ = std::make_unique<PartitionLog>(*handles_.nats, kLogStream, "journey.log");
   ingest_publisher_ = std::make_unique<AsyncPublisher>(*handles_.nats, 65'536);
   publisher_ = std::make_unique<AsyncPublisher>(*handles_.nats, 65'536);
-  for (int p = 0; p < cluster_.partitions; ++p) partitions_.push_back(std::make_unique<Partition>());
+  for (int p = 0; p < cluster_.partitions; ++p)
+    partitions_.push_back(std::make_unique<Partition>());
 }
 
 ClusterNode::~ClusterNode() {
@@ -63,14 +64,15 @@ void ClusterNode::start(Parts parts) {
     }
   };
   for (const auto& entry : handles_.erased->entries(">")) add_tombstone(entry);
-  erased_watch_ = handles_.erased->watch(">", [add_tombstone](const KeyedEntry& entry, bool deleted) {
-    if (deleted) return;
-    try {
-      add_tombstone(entry);
-    } catch (const std::exception& e) {
-      log(LogLevel::Warn, "cluster: a tombstone could not be kept", {{"error", e.what()}});
-    }
-  });
+  erased_watch_ =
+      handles_.erased->watch(">", [add_tombstone](const KeyedEntry& entry, bool deleted) {
+        if (deleted) return;
+        try {
+          add_tombstone(entry);
+        } catch (const std::exception& e) {
+          log(LogLevel::Warn, "cluster: a tombstone could not be kept", {{"error", e.what()}});
+        }
+      });
   // Deployments: the one this node made from its directory (the cluster had none) is shared; a
   // reload on any node reaches every node through the `live` key.
   auto share = [this](const Deployment& deployment) {
@@ -446,9 +448,9 @@ void ClusterNode::open_events(int p, Partition& part, bool replicated) {
 void ClusterNode::open_outbox(Partition& part, int p) {
   // The outbox is a work queue with one durable consumer per partition, made once in the
   // cluster's life (replicated: it survives a server) and bound to by each owner in turn.
-  install(part, part.outbox,
-          handles_.nats->pull(kOutboxStream, Layout::outbox_of(p), Layout::outbox_consumer(p),
-                              30'000));
+  install(
+      part, part.outbox,
+      handles_.nats->pull(kOutboxStream, Layout::outbox_of(p), Layout::outbox_consumer(p), 30'000));
   part.has_actions = true;
 }
 
@@ -493,7 +495,10 @@ void ClusterNode::consume(int p, Message message) {
       held->ack();
       if (!reply || !result.ok) return;  // not erased here: the next owner answers, or nobody
       try {
-        handles_.nats->send(*reply, json{{"status", 200}, {"body", erasure_view(id, result.erasure, result.wal_truncated)}}.dump());
+        handles_.nats->send(
+            *reply,
+            json{{"status", 200}, {"body", erasure_view(id, result.erasure, result.wal_truncated)}}
+                .dump());
       } catch (const NatsError& e) {
         log(LogLevel::Warn, "cluster: an erasure's answer was lost", {{"error", e.what()}});
       }

@@ -122,6 +122,7 @@ class ClusterNode final : public Replica {
   bool erasing(int partition, const std::string& customer_id, std::uint64_t sequence,
                engine::Millis at, const std::vector<std::string>& message_ids) override;
   void erased(int partition, const std::string& customer_id) override;
+  void refused(int partition) override;
 
   /// The cluster's status as `journey cluster status` reads it, without a node of its own.
   static nlohmann::json read_status(const ClusterConfig& config, const Retention& retention);
@@ -200,7 +201,7 @@ class ClusterNode final : public Replica {
   std::shared_ptr<void> erased_watch_;
   std::shared_ptr<void> deployments_watch_;
   std::map<std::string, std::unique_ptr<Sink>> sinks_;  // by sink_key(), for the dispatcher
-  boost::asio::thread_pool calls_{4};  // blocking calls to other nodes (reads, erasures)
+  boost::asio::thread_pool calls_{4};      // blocking calls to other nodes (reads, erasures)
   boost::asio::thread_pool takeovers_{8};  // partitions being taken over
   std::mutex wake_mutex_;
   std::condition_variable wake_;

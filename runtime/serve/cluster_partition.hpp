@@ -30,22 +30,22 @@ struct ClusterNode::Partition {
   /// Held by the dispatcher while it delivers a batch of the partition's outbox.
   std::mutex dispatch_mutex;
   std::atomic<bool> owned{false};
-  std::uint64_t takeover = 0;      // this ownership's takeover record (its first fence)
-  std::uint64_t fence = 0;         // this node's last record in the partition's log
-  std::uint64_t applied = 0;       // the last record the local copy reflects
-  std::uint64_t materialized = 0;  // the last record the buckets reflect
-  std::uint64_t cursor = 0;        // the last event consumed (by the records appended)
+  std::uint64_t takeover = 0;               // this ownership's takeover record (its first fence)
+  std::uint64_t fence = 0;                  // this node's last record in the partition's log
+  std::uint64_t applied = 0;                // the last record the local copy reflects
+  std::uint64_t materialized = 0;           // the last record the buckets reflect
+  std::uint64_t cursor = 0;                 // the last event consumed (by the records appended)
   std::atomic<std::uint64_t> submitted{0};  // the last event handed to the shard
   CounterValues counters;                   // as of `applied`
   RunCounts runs;                           // as of `applied`
-  std::set<std::string> dirty;  // customers applied since the last materialization
-  std::uint64_t meta_revision = 0;  // of the partition's value in the partitions bucket
-  std::shared_ptr<Subscription> events;   // the event stream's consumer
-  std::shared_ptr<Subscription> outbox;   // the outbox's durable consumer
-  std::shared_ptr<Subscription> reads;    // reads of its customers by other nodes
-  std::atomic<bool> has_actions{false};   // the dispatcher should look
-  std::atomic<std::uint64_t> lag{0};      // events not consumed yet, as last asked
-  std::atomic<std::uint64_t> wakeups{0};  // pending wake-ups of its customers, as last counted
+  std::set<std::string> dirty;              // customers applied since the last materialization
+  std::uint64_t meta_revision = 0;          // of the partition's value in the partitions bucket
+  std::shared_ptr<Subscription> events;     // the event stream's consumer
+  std::shared_ptr<Subscription> outbox;     // the outbox's durable consumer
+  std::shared_ptr<Subscription> reads;      // reads of its customers by other nodes
+  std::atomic<bool> has_actions{false};     // the dispatcher should look
+  std::atomic<std::uint64_t> lag{0};        // events not consumed yet, as last asked
+  std::atomic<std::uint64_t> wakeups{0};    // pending wake-ups of its customers, as last counted
 };
 
 /// What append() did for one partition, for applied().

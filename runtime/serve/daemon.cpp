@@ -147,8 +147,8 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
 
   // A cluster node has a shard per partition (each owned one consumes its events); a single node
   // spreads its customers over `shards`.
-  const auto shard_count = static_cast<std::size_t>(
-      cluster ? config.cluster->partitions : config.shards);
+  const auto shard_count =
+      static_cast<std::size_t>(cluster ? config.cluster->partitions : config.shards);
   committer = std::make_unique<Committer>(storage, shard_count, metrics, io, cluster.get());
   if (!cluster) {
     dispatcher = std::make_unique<Dispatcher>(
@@ -169,8 +169,16 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
       },
       clock);
   for (std::size_t i = 0; i < shard_count; ++i) {
-    Shard::Parts parts{io,           config,     storage, *engine, engine_mutex,
-                       *committer,   *timers,    metrics, tombstones, clock,
+    Shard::Parts parts{io,
+                       config,
+                       storage,
+                       *engine,
+                       engine_mutex,
+                       *committer,
+                       *timers,
+                       metrics,
+                       tombstones,
+                       clock,
                        [this] {
                          if (dispatcher) dispatcher->notify();
                        },
@@ -290,8 +298,9 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
                         source_view(source->journey, source->version, *deployment)));
   } else if (std::holds_alternative<ClusterStatus>(intent)) {
     if (!cluster) {
-      reply(error_response(request, http::status::not_found,
-                           "this daemon runs as a single node (no [cluster] in its configuration)"));
+      reply(
+          error_response(request, http::status::not_found,
+                         "this daemon runs as a single node (no [cluster] in its configuration)"));
       return;
     }
     json status;
@@ -359,8 +368,9 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
         HttpRequest shape{http::verb::post, "/", tally->version};
         shape.keep_alive(tally->keep_alive);
         if (!answer.error.empty()) {
-          tally->reply(error_response(shape, http::status::service_unavailable,
-                                      answer.error + " (retrying with the same messageIds is safe)"));
+          tally->reply(
+              error_response(shape, http::status::service_unavailable,
+                             answer.error + " (retrying with the same messageIds is safe)"));
           return;
         }
         tally->reply(json_response(shape, http::status::ok,
@@ -444,8 +454,8 @@ Answer Daemon::Impl::read_customer(const std::string& kind, const std::string& i
   return {200, body};
 }
 
-void Daemon::Impl::read(const std::string& kind, const std::string& id,
-                        const HttpRequest& request, std::function<void(HttpResponse)> reply) {
+void Daemon::Impl::read(const std::string& kind, const std::string& id, const HttpRequest& request,
+                        std::function<void(HttpResponse)> reply) {
   if (cluster) {
     cluster->read(kind, id, answer_with(request, std::move(reply)));
     return;
@@ -657,12 +667,11 @@ int Daemon::Impl::run() {
   timers->start();
   if (cluster) {
     // Partitions are taken (and rebuilt through the committer) from here on.
-    cluster->start({storage, *committer, *timers, tombstones, *deployments,
-                    [this](int p) -> Shard& { return *shards[static_cast<std::size_t>(p)]; },
-                    [this](const std::string& kind, const std::string& id) {
-                      return read_customer(kind, id);
-                    },
-                    listening});
+    cluster->start(
+        {storage, *committer, *timers, tombstones, *deployments,
+         [this](int p) -> Shard& { return *shards[static_cast<std::size_t>(p)]; },
+         [this](const std::string& kind, const std::string& id) { return read_customer(kind, id); },
+         listening});
   }
   server->start();
   wait_signal();

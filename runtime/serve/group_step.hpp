@@ -38,10 +38,10 @@ struct ShardInput {
   // (`on update migrate`) without waiting for its next input.
   enum class Kind : std::uint8_t { Event, Wake, Erase, Migrate };
   Kind kind = Kind::Event;
-  engine::Event event;      // Event
-  std::string raw;          // Event: the JSON as received
-  std::string customer_id;  // Wake, Erase, Migrate
-  engine::Millis due = 0;   // Wake: when it was due
+  engine::Event event;         // Event
+  std::string raw;             // Event: the JSON as received
+  std::string customer_id;     // Wake, Erase, Migrate
+  engine::Millis due = 0;      // Wake: when it was due
   std::uint64_t sequence = 0;  // a cluster node's: its place in the partition's event stream
   std::function<void(const InputResult&)> done;
 

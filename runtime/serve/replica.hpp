@@ -28,6 +28,10 @@ class Replica {
                        engine::Millis at, const std::vector<std::string>& message_ids) = 0;
   /// After the local erasure: the customer leaves the cluster's streams and buckets too.
   virtual void erased(int partition, const std::string& customer_id) = 0;
+  /// A group of the partition's inputs was not committed (a local read or erasure failed). Its
+  /// events are acknowledged in the cluster's stream: the node lets the partition go, and its
+  /// next owner (this node again, perhaps) processes them from the log's cursor.
+  virtual void refused(int partition) = 0;
 };
 
 }  // namespace journey::runtime

@@ -110,6 +110,7 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
     result.error = e.what();
     log(LogLevel::Error, "erasure failed",
         {{"customer_id", input.customer_id}, {"error", e.what()}});
+    if (parts_.replica != nullptr) parts_.replica->refused(partition);
   }
 }
 
@@ -167,6 +168,7 @@ void Shard::process(std::vector<ShardInput> inputs) {
       result.error = std::string("storage failure: ") + e.what();
     }
     log(LogLevel::Error, "commit failed", {{"shard", index_}, {"error", e.what()}});
+    if (parts_.replica != nullptr) parts_.replica->refused(static_cast<int>(index_));
   }
   // Customers not written (duplicates, failures) need no cache entry.
   for (auto it = cache_.begin(); it != cache_.end();) {
@@ -204,7 +206,9 @@ void Shard::process(std::vector<ShardInput> inputs) {
         const auto now = std::chrono::steady_clock::now();
         if (now - failure_logged_at_ >= std::chrono::seconds(1)) {
           log(LogLevel::Error, "commit failed",
-              {{"shard", index_}, {"error", error}, {"failed_since_last_line", failures_unlogged_}});
+              {{"shard", index_},
+               {"error", error},
+               {"failed_since_last_line", failures_unlogged_}});
           failure_logged_at_ = now;
           failures_unlogged_ = 0;
         }

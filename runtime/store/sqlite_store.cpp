@@ -384,11 +384,12 @@ BatchResult SqliteStore::apply(const Batch& batch) {
       upsert_customer.bind_static(1, write.customer_id)
           .bind_blob(2, write.state)
           .bind(3, write.next_wakeup)
-          .bind(4, write.partition < 0 ? std::nullopt : std::optional<std::int64_t>(write.partition))
+          .bind(4,
+                write.partition < 0 ? std::nullopt : std::optional<std::int64_t>(write.partition))
           .bind(5, static_cast<std::int64_t>(write.log_seq))
-          .bind(6, write.kv_revision ? std::optional<std::int64_t>(static_cast<std::int64_t>(
-                                           *write.kv_revision))
-                                     : std::nullopt)
+          .bind(6, write.kv_revision
+                       ? std::optional<std::int64_t>(static_cast<std::int64_t>(*write.kv_revision))
+                       : std::nullopt)
           .run();
       if (!write.write_runs) continue;
       delete_runs.bind_static(1, write.customer_id).run();
@@ -785,7 +786,9 @@ void SqliteStore::drop_partition(int partition) {
         .bind(1, static_cast<std::int64_t>(partition))
         .run();
   }
-  prepare("DELETE FROM customers WHERE part = ?1").bind(1, static_cast<std::int64_t>(partition)).run();
+  prepare("DELETE FROM customers WHERE part = ?1")
+      .bind(1, static_cast<std::int64_t>(partition))
+      .run();
 }
 
 std::optional<StoredCustomer> SqliteStore::stored_customer(const std::string& customer_id) {
@@ -805,7 +808,8 @@ std::optional<StoredCustomer> SqliteStore::stored_customer(const std::string& cu
     out.write.log_seq = static_cast<std::uint64_t>(st.integer(3));
     out.kv_revision = static_cast<std::uint64_t>(st.integer(4));
   }
-  auto& st = prepare("SELECT journey, version, state FROM runs WHERE customer_id = ?1 ORDER BY rowid");
+  auto& st =
+      prepare("SELECT journey, version, state FROM runs WHERE customer_id = ?1 ORDER BY rowid");
   ResetOnExit reset(st);
   st.bind(1, customer_id);
   while (st.step()) out.write.runs.push_back({st.text(0), st.text(1), st.text(2)});

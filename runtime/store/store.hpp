@@ -85,8 +85,8 @@ struct CustomerWrite {
   std::string customer_id;
   std::string state;  // engine::serialize
   std::optional<engine::Millis> next_wakeup;
-  std::vector<StoredRun> runs;  // replaces the customer's stored runs (when write_runs)
-  bool write_runs = true;       // false: the stored runs are already these
+  std::vector<StoredRun> runs;             // replaces the customer's stored runs (when write_runs)
+  bool write_runs = true;                  // false: the stored runs are already these
   std::vector<StoredRun> previous_runs{};  // the runs replaced (when write_runs)
   // A cluster node's copy (else the defaults): the customer's partition, the partition log
   // record the state comes from, and the revision of the customer's value in the cluster's
@@ -276,11 +276,12 @@ class Store {
   /// Replaces the key of keyed_hash() (a cluster's secret, the same on every node).
   virtual void set_key(const std::string& key) = 0;
   /// Adds tombstones made elsewhere, as keyed hashes: customers and message ids, with when.
-  virtual void add_tombstones(const std::vector<std::pair<std::string, engine::Millis>>& customers,
-                              const std::vector<std::pair<std::string, engine::Millis>>& messages) = 0;
+  virtual void add_tombstones(
+      const std::vector<std::pair<std::string, engine::Millis>>& customers,
+      const std::vector<std::pair<std::string, engine::Millis>>& messages) = 0;
   /// The keyed hash of a (customer, message id) pair, as message tombstones hold.
   virtual std::string message_hash(std::string_view customer_id,
-                                    std::string_view message_id) const = 0;
+                                   std::string_view message_id) const = 0;
 
   /// Makes erased data unrecoverable from the disk now (SQLite: truncates the WAL, whose old
   /// frames can still hold it). False when the store is busy; see scrub_soon().

@@ -76,18 +76,19 @@ class ClusterFixture {
     std::string urls;
     for (const auto& url : servers.urls()) urls += (urls.empty() ? "\"" : ", \"") + url + "\"";
     node->dir.write("journeys/welcome.journey", journey);
-    node->dir.write("journey.toml", "journeys = \"journeys\"\ndb = \"copy.db\"\n"
-                                    "listen = \"127.0.0.1:0\"\n"
-                                    "[engine]\nconsent = \"assumed\"\n"
-                                    "[sink]\ndefault = \"webhook:" +
-                                        receiver.url() +
-                                        "\"\n"
-                                        "[webhook]\nbackoff_initial = \"100ms\"\n"
-                                        "[cluster]\nengine = \"nats\"\nservers = [" +
-                                        urls + "]\npartitions = " + std::to_string(kPartitions) +
-                                        "\nreplicas = 3\nnode = \"" + name +
-                                        "\"\nlease_ttl = \"" + lease_ttl + "\"\nlease_round = \"" +
-                                        lease_round + "\"\nmaterialize_every = \"500ms\"\n");
+    node->dir.write("journey.toml",
+                    "journeys = \"journeys\"\ndb = \"copy.db\"\n"
+                    "listen = \"127.0.0.1:0\"\n"
+                    "[engine]\nconsent = \"assumed\"\n"
+                    "[sink]\ndefault = \"webhook:" +
+                        receiver.url() +
+                        "\"\n"
+                        "[webhook]\nbackoff_initial = \"100ms\"\n"
+                        "[cluster]\nengine = \"nats\"\nservers = [" +
+                        urls + "]\npartitions = " + std::to_string(kPartitions) +
+                        "\nreplicas = 3\nnode = \"" + name + "\"\nlease_ttl = \"" + lease_ttl +
+                        "\"\nlease_round = \"" + lease_round +
+                        "\"\nmaterialize_every = \"500ms\"\n");
     node->process = std::make_unique<serve::DaemonProcess>(
         node->dir, std::vector<std::string>{"--config", "journey.toml"});
     REQUIRE(node->process->started());

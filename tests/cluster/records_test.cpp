@@ -1,10 +1,10 @@
 // What the cluster's log records and bucket values hold, written and read back (no servers).
+#include "runtime/cluster/records.hpp"
+
 #include <algorithm>
 #include <set>
 
 #include <catch2/catch.hpp>
-
-#include "runtime/cluster/records.hpp"
 
 using namespace journey::runtime;
 

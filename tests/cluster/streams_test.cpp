@@ -44,14 +44,16 @@ TEST_CASE("read() returns a subject's messages in order, then stops", "[cluster]
   CHECK(nats->message_count("LOG", "log.2") == 5);
 }
 
-TEST_CASE("consume() delivers from a sequence on, in order, and fetch() takes a work queue's messages",
-          "[cluster]") {
+TEST_CASE(
+    "consume() delivers from a sequence on, in order, and fetch() takes a work queue's messages",
+    "[cluster]") {
   NatsCluster cluster;
   auto nats = connect_when_ready(cluster, "node-a");
   nats->ensure_stream({"EVENTS", {"events.>"}, 3});
   std::vector<std::uint64_t> sequences;
   for (int i = 0; i < 10; ++i) {
-    sequences.push_back(nats->publish("events.1.k" + std::to_string(i % 3), std::to_string(i)).sequence);
+    sequences.push_back(
+        nats->publish("events.1.k" + std::to_string(i % 3), std::to_string(i)).sequence);
     nats->publish("events.2.k", "other");
   }
   std::mutex mutex;
@@ -69,7 +71,8 @@ TEST_CASE("consume() delivers from a sequence on, in order, and fetch() takes a 
   CHECK(got == std::vector<std::string>{"4", "5", "6", "7", "8", "9"});
 
   nats->ensure_stream({"OUTBOX", {"outbox.>"}, 3, 120'000, 0, true});
-  for (int i = 0; i < 5; ++i) nats->publish("outbox.1.k", "a" + std::to_string(i), "a" + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    nats->publish("outbox.1.k", "a" + std::to_string(i), "a" + std::to_string(i));
   auto pull = nats->pull("OUTBOX", "outbox.1.>", "outbox-1", 30'000);
   auto first = pull->fetch(3);
   REQUIRE(first.size() == 3);

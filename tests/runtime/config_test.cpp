@@ -172,8 +172,8 @@ TEST_CASE("config: [cluster] makes the daemon a node of a cluster", "[config]") 
         "j.toml:4: `cluster.node`: expected this node's name: letters, digits, - and _, unique in "
         "the cluster");
   CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"a\"\nlease_ttl = \"2s\"\n" +
-                "lease_round = \"2s\"\n")
-            == "j.toml:6: `cluster.lease_round`: must be at most half of cluster.lease_ttl");
+                "lease_round = \"2s\"\n") ==
+        "j.toml:6: `cluster.lease_round`: must be at most half of cluster.lease_ttl");
   CHECK(message("[cluster]\nengine = \"nats\"\n" + servers + "node = \"a\"\npartition = 8\n") ==
         "j.toml:5: `cluster.partition`: unknown key");
 }

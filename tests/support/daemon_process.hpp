@@ -76,6 +76,22 @@ class TempFolder {
   bool keep_ = false;
 };
 
+/// The CPU time a process used so far (user + system), in seconds, from /proc/PID/stat; 0 when
+/// it is gone.
+inline double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::atof(field.c_str());
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 /// A process's resident memory from /proc/PID/status, in KiB: now and at its peak.
 struct Memory {
   long rss_kb = 0;
@@ -202,19 +218,7 @@ class DaemonProcess {
     return memory;
   }
   /// The CPU time it used so far (user + system), in seconds.
-  double cpu_seconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = text.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream fields(text.substr(close + 2));
-    std::string field;
-    double ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-      if (i == 14 || i == 15) ticks += std::atof(field.c_str());
-    }
-    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
+  double cpu_seconds() const { return process_cpu_seconds(pid_); }
   /// How many sockets it holds open (listening and accepted ones), from /proc/PID/fd: what it
   /// has accepted shows here without a connection of one's own.
   std::size_t open_sockets() const {

@@ -102,6 +102,10 @@ class NatsCluster {
     pids_[i] = pid;
   }
   const std::filesystem::path& dir() const { return dir_; }
+  /// The process id of server `i` (-1 when it is not running).
+  pid_t pid(int i) const { return pids_[i]; }
+  /// How many servers.
+  int size() const { return static_cast<int>(pids_.size()); }
 
  private:
   std::filesystem::path dir_;
