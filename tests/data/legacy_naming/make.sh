@@ -1,8 +1,9 @@
 #!/bin/sh
-# Makes the fixture of tests/cli/legacy_naming_test.cpp with the build before issue 17 (commit
-# 2c1b750, whose unlabelled steps were named L<line>:<col>): a database with runs in flight at
-# several steps (`journey.db`), and the actions that build writes when it starts again on that
-# database, until every run has ended (`expected.ndjson`).
+# Makes the fixture of tests/cli/serve_versions_test.cpp ("a database of the build before issue
+# 17") with the build before issue 17 (commit 2c1b750, whose unlabelled steps were named
+# L<line>:<col>): a database with runs in flight at several steps (`journey.db`), and the
+# actions that build writes when it starts again on that database, until every run has ended
+# (`expected.ndjson`).
 #   tests/data/legacy_naming/make.sh OLD_JOURNEY_BINARY
 set -eu
 bin=$(realpath "$1")
