@@ -98,7 +98,7 @@ void ClusterNode::ingest(std::vector<IngestItem> items, std::function<void(Inges
   }
   ingest_publisher_->submit(
       out, cluster_.ack_timeout_ms,
-      [this, answer, done = std::move(done)](std::vector<PublishResult> results) {
+      [this, answer, done = std::move(done)](const std::vector<PublishResult>& results) {
         for (const auto& result : results) {
           if (!result.error.empty()) {
             if (answer->error.empty())

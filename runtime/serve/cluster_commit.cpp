@@ -13,8 +13,6 @@ namespace journey::runtime {
 
 namespace {
 
-constexpr int kPublishTries = 3;
-
 void add_runs(RunCounts& counts, const std::vector<StoredRun>& runs, std::int64_t delta) {
   for (const auto& run : runs) {
     auto& count = counts[{run.journey, run.version, run.state}];
@@ -64,8 +62,8 @@ std::vector<bool> ClusterNode::append(std::vector<PendingCommit>& commits) {
   std::vector<Work> work;
   std::vector<std::unique_lock<std::mutex>> locks;       // in partition order
   std::vector<std::pair<int, std::uint64_t>> lost_here;  // partition, ownership
-  const auto max_bytes =
-      static_cast<std::size_t>(std::max<std::int64_t>(64 * 1024, handles_.nats->max_payload() / 2));
+  const auto max_bytes = static_cast<std::size_t>(
+      std::max<std::int64_t>(std::int64_t{64} * 1024, handles_.nats->max_payload() / 2));
   for (const auto& [p, indexes] : by_partition) {
     auto& part = partition(p);
     locks.emplace_back(part.mutex);

@@ -400,6 +400,7 @@ ClusterNode::Rebuilt ClusterNode::rebuild(int p) {
   // 6. The last commit's actions may not have reached the outbox before its owner stopped: again
   // (the stream drops those it holds, by their Nats-Msg-Id).
   std::vector<std::pair<int, const OutboxEntry*>> again;
+  again.reserve(last_actions.size());
   for (const auto& action : last_actions) again.emplace_back(p, &action);
   if (!publish_actions(again).empty()) {
     throw NatsError("the outbox stream did not take the actions", 0, true);

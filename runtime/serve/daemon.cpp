@@ -48,7 +48,7 @@ std::size_t shard_of(const std::string& customer_id, std::size_t shards) {
 std::function<void(Answer)> answer_with(const HttpRequest& request,
                                         std::function<void(HttpResponse)> reply) {
   return [version = request.version(), keep_alive = request.keep_alive(),
-          reply = std::move(reply)](Answer answer) {
+          reply = std::move(reply)](const Answer& answer) {
     HttpRequest shape{http::verb::get, "/", version};
     shape.keep_alive(keep_alive);
     reply(json_response(shape, static_cast<http::status>(answer.first), answer.second));
