@@ -268,10 +268,17 @@ struct Cap {
   friend bool operator==(const Cap&, const Cap&) = default;
 };
 
-/// A header clause that may appear at most once (`title`, `reentry`, `quiet hours`, `cap`), as
-/// written; the parser records every one so that a repeat can be reported (E117).
+/// `on update migrate` / `on update keep`: what a reload does to runs of older versions.
+struct UpdateClause {
+  bool migrate = false;
+  Span span;
+  friend bool operator==(const UpdateClause&, const UpdateClause&) = default;
+};
+
+/// A header clause that may appear at most once (`title`, `reentry`, `quiet hours`, `cap`, `on
+/// update`), as written; the parser records every one so that a repeat can be reported (E117).
 struct OnceClause {
-  std::string keyword;  // "title", "reentry", "quiet hours" or "cap"
+  std::string keyword;  // "title", "reentry", "quiet hours", "cap" or "on update"
   Span span;
   friend bool operator==(const OnceClause&, const OnceClause&) = default;
 };
@@ -288,7 +295,8 @@ struct Journey {
   std::vector<Goal> goals;
   std::optional<QuietHours> quiet_hours;
   std::optional<Cap> cap;
-  std::vector<OnceClause> once_clauses;  // every once-only header clause, in source order
+  std::optional<UpdateClause> on_update;  // absent means `on update keep`
+  std::vector<OnceClause> once_clauses;   // every once-only header clause, in source order
   Block steps;
   friend bool operator==(const Journey&, const Journey&) = default;
 };

@@ -72,8 +72,8 @@ Example:
 Fix: choose another name (`journey wait_and_see`); an event whose name is a keyword can
 be quoted: `entry on "exit"`.)"},
       {"E007", "header clause after the first step",
-       R"(Header clauses (title, entry, reentry, exit, goal, quiet hours, cap) must come before
-the first step of a journey.
+       R"(Header clauses (title, entry, reentry, exit, goal, quiet hours, cap, on update) must
+come before the first step of a journey.
 
 Example:
   journey welcome {
@@ -264,8 +264,8 @@ Example (amount is a number in the plan):
 
 Fix: use a value of the right type (`event.amount == 100`), or correct the plan.)"},
       {"E117", "header clause repeated",
-       R"(`title`, `reentry`, `quiet hours` and `cap` may appear at most once per journey; a
-second one would silently override the first. The note shows the first.
+       R"(`title`, `reentry`, `quiet hours`, `cap` and `on update` may appear at most once per
+journey; a second one would silently override the first. The note shows the first.
 
 Example:
   cap 2 per 7d

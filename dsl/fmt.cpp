@@ -450,6 +450,9 @@ class Printer {
     if (j.cap)
       clauses.push_back({j.cap->span, "cap " + std::to_string(j.cap->count) + " per " +
                                           print_duration(j.cap->per)});
+    if (j.on_update)
+      clauses.push_back(
+          {j.on_update->span, j.on_update->migrate ? "on update migrate" : "on update keep"});
 
     // The comments before each clause in source order belong to it.
     std::vector<std::size_t> by_source(clauses.size());
@@ -718,6 +721,7 @@ Module without_spans(Module m) {
     }
     if (j.quiet_hours) j.quiet_hours->span = {};
     if (j.cap) j.cap->span = {};
+    if (j.on_update) j.on_update->span = {};
     // Clause order is canonicalised by the formatter; compare the set of keywords.
     std::vector<std::string> keywords;
     for (auto& oc : j.once_clauses) keywords.push_back(oc.keyword);
@@ -750,7 +754,6 @@ std::string time_of_day_text(std::int64_t seconds) {
 const char* op_text(BinaryOp op) {
   return print_op(op);
 }
-
 std::string string_text(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {

@@ -13,11 +13,11 @@
 namespace journey::dsl {
 
 /// The canonical text of a file that parsed without errors: 2-space indent, one statement per
-/// line, header clauses in the order title, entry, reentry, exit, goal, quiet hours, cap, then a
-/// blank line and the steps; one blank line between declarations; a blank line between steps
-/// is kept. Comments stay where they were: a comment on its own line stays above the node it
-/// precedes, a comment at the end of a line stays at the end of that line.
-/// Durations are written in d, h, m, s (`2w` becomes `14d`, `90m` becomes `1h30m`).
+/// line, header clauses in the order title, entry, reentry, exit, goal, quiet hours, cap, on
+/// update, then a blank line and the steps; one blank line between declarations; a blank line
+/// between steps is kept. Comments stay where they were: a comment on its own line stays above the
+/// node it precedes, a comment at the end of a line stays at the end of that line. Durations are
+/// written in d, h, m, s (`2w` becomes `14d`, `90m` becomes `1h30m`).
 std::string format(const SourceFile& file, const Module& module);
 
 /// The canonical text of a whole file, or why it is not formatted.

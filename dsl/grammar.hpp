@@ -103,6 +103,9 @@ struct w_p_alive : TAO_PEGTL_KEYWORD("p_alive") {};
 struct w_expected_orders : TAO_PEGTL_KEYWORD("expected_orders") {};
 struct w_predicted_value : TAO_PEGTL_KEYWORD("predicted_value") {};
 struct w_day : TAO_PEGTL_KEYWORD("day") {};
+struct w_update : TAO_PEGTL_KEYWORD("update") {};
+struct w_migrate : TAO_PEGTL_KEYWORD("migrate") {};
+struct w_keep : TAO_PEGTL_KEYWORD("keep") {};
 struct w_weekday
     : sor<TAO_PEGTL_KEYWORD("sunday"), TAO_PEGTL_KEYWORD("monday"), TAO_PEGTL_KEYWORD("tuesday"),
           TAO_PEGTL_KEYWORD("wednesday"), TAO_PEGTL_KEYWORD("thursday"),
@@ -400,7 +403,7 @@ struct step : seq<opt<label, sp>, step_body> {};
 
 /// The start of a header clause, to report one that comes after a step (E007).
 struct header_start : sor<k_title, k_entry, k_reentry, seq<k_exit, sp, sor<k_on, k_when>>, k_goal,
-                          seq<k_quiet, sp, k_hours>, k_cap> {};
+                          seq<k_quiet, sp, k_hours>, k_cap, seq<k_on, sp, w_update>> {};
 struct late_header : success {};
 struct statement : sor<seq<at<header_start>, raise<late_header>>,
                        seq<at<keyword_label>, raise<keyword_as_name>>, step> {};
@@ -453,8 +456,13 @@ struct quiet_clause : seq<k_quiet, sp, must<k_hours>, sp, must<quiet_start>, sp,
 struct cap_count : integer {};
 struct cap_clause : seq<k_cap, sp, must<cap_count>, sp, must<k_per>, sp, must<cap_duration>> {};
 
+struct update_migrate : w_migrate {};
+struct update_keep : w_keep {};
+struct update_policy : sor<update_migrate, update_keep> {};
+struct update_clause : seq<k_on, sp, w_update, sp, must<update_policy>> {};
+
 struct header_clause : sor<title_clause, entry_clause, reentry_clause, exit_clause, goal_clause,
-                           quiet_clause, cap_clause> {};
+                           quiet_clause, cap_clause, update_clause> {};
 struct header_line : seq<must<header_clause>, sp, must<stmt_end>> {};
 
 // ---------------------------------------------------------------------------------------------

@@ -115,6 +115,7 @@ template <> inline constexpr ErrorText error_message<g::quiet_end>            = 
 template <> inline constexpr ErrorText error_message<g::cap_count>            = {"E001", "expected a whole number after `cap`, as in `cap 2 per 7d`"};
 template <> inline constexpr ErrorText error_message<g::k_per>                = {"E001", "expected `per` after the cap count"};
 template <> inline constexpr ErrorText error_message<g::cap_duration>         = {"E001", "expected a duration such as `7d` after `per`"};
+template <> inline constexpr ErrorText error_message<g::update_policy>        = {"E001", "expected `migrate` or `keep` after `on update`"};
 template <> inline constexpr ErrorText error_message<g::horizon_duration>     = {"E001", "expected a duration such as `30d` inside `expected_orders(...)` or `predicted_value(...)`"};
 template <> inline constexpr ErrorText error_message<g::header_clause>        = {"E001", "expected a header clause"};
 template <> inline constexpr ErrorText error_message<g::journey_name>         = {"E001", "expected a journey name after `journey`"};
@@ -567,7 +568,7 @@ using Selector = pegtl::parse_tree::selector<
         g::every_day, g::every_time, g::every_when, g::reentry_clause, g::reentry_never,
         g::reentry_always, g::reentry_after, g::exit_clause, g::exit_on, g::exit_when,
         g::goal_clause, g::goal_name, g::quiet_clause, g::quiet_start, g::quiet_end, g::cap_clause,
-        g::cap_count,
+        g::cap_count, g::update_clause, g::update_migrate,
         // steps
         g::step, g::label_name, g::send_step, g::channel, g::template_name, g::object, g::field,
         g::field_key, g::field_value, g::wait_for, g::wait_until, g::until_time, g::wait_up_to,
@@ -790,11 +791,13 @@ class TreeReader {
         state_.add(std::move(d));
       }
       if (k.is_type<g::title_clause>() || k.is_type<g::reentry_clause>() ||
-          k.is_type<g::quiet_clause>() || k.is_type<g::cap_clause>()) {
+          k.is_type<g::quiet_clause>() || k.is_type<g::cap_clause>() ||
+          k.is_type<g::update_clause>()) {
         const char* keyword = k.is_type<g::title_clause>()     ? "title"
                               : k.is_type<g::reentry_clause>() ? "reentry"
                               : k.is_type<g::quiet_clause>()   ? "quiet hours"
-                                                               : "cap";
+                              : k.is_type<g::cap_clause>()     ? "cap"
+                                                               : "on update";
         j.once_clauses.push_back(OnceClause{keyword, span_of(k)});
       }
       if (k.is_type<g::title_clause>()) {
@@ -829,6 +832,8 @@ class TreeReader {
         cap.count = read_integer(text_of(count), span_of(count));
         cap.per = read_duration(*find<g::duration>(k));
         j.cap = cap;
+      } else if (k.is_type<g::update_clause>()) {
+        j.on_update = UpdateClause{find<g::update_migrate>(k) != nullptr, span_of(k)};
       } else if (k.is_type<g::step>()) {
         j.steps.push_back(read_step(k));
       }

@@ -128,12 +128,174 @@ class FoldSlots {
   std::map<std::string, std::int32_t> slot_of_;
 };
 
+std::string fields_text(const std::vector<dsl::Field>& with) {
+  if (with.empty()) return {};
+  std::string out = " with {";
+  for (std::size_t i = 0; i < with.size(); ++i)
+    out += (i ? ", " : " ") + with[i].key + ": " + expr_text(with[i].value);
+  return out + " }";
+}
+
+std::string path_text(const std::vector<std::string>& path) {
+  std::string out = "customer";
+  for (const auto& part : path) out += "." + part;
+  return out;
+}
+
+// Long conditions are cut in names (the signature keeps them whole).
+constexpr std::size_t kNameTextMax = 48;
+
+std::string shortened(std::string text) {
+  if (text.size() <= kNameTextMax) return text;
+  std::size_t cut = kNameTextMax - 3;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+  return text.substr(0, cut) + "...";
+}
+
+// What a step does, as its name says it: the step as written, without its blocks, `with` values
+// and conditions of later arms.
+std::string summary_of(const dsl::Step& s) {
+  switch (s.kind) {
+    case dsl::StepKind::Send: return "send " + s.channel + " " + dsl::string_text(s.template_name);
+    case dsl::StepKind::Wait: return "wait " + duration_text(s.seconds);
+    case dsl::StepKind::WaitUntil: return "wait until " + time_of_day_text(s.seconds);
+    case dsl::StepKind::WaitUpTo: return "wait up to " + duration_text(s.seconds);
+    case dsl::StepKind::If: return "if " + shortened(expr_text(s.arms.front().condition));
+    case dsl::StepKind::Split: {
+      std::string names;
+      for (const auto& v : s.variants) names += (names.empty() ? "" : "/") + v.name;
+      return "split " + names;
+    }
+    case dsl::StepKind::Set: return "set " + path_text(s.path);
+    case dsl::StepKind::Tag: return "tag " + dsl::string_text(s.text);
+    case dsl::StepKind::Untag: return "untag " + dsl::string_text(s.text);
+    case dsl::StepKind::Emit: return "emit " + dsl::event_name_text(s.event.name);
+    case dsl::StepKind::Goto: return "goto " + s.text;
+    case dsl::StepKind::Exit: return s.has_reason ? "exit " + dsl::string_text(s.text) : "exit";
+  }
+  return {};
+}
+
+// A step's own behaviour in canonical text: everything it does when a run reaches it, nothing of
+// its blocks (compared by `journey diff` and migrations, step by step).
+std::string signature_of(const dsl::Step& s) {
+  switch (s.kind) {
+    case dsl::StepKind::Send: return summary_of(s) + fields_text(s.with);
+    case dsl::StepKind::WaitUpTo: {
+      std::string out = summary_of(s) + " {";
+      for (const auto& b : s.branches) {
+        out += " on " + dsl::event_name_text(b.event.name);
+        if (b.where) out += " where " + expr_text(*b.where);
+        out += ";";
+      }
+      return out + " }";
+    }
+    case dsl::StepKind::If: {
+      std::string out;
+      for (const auto& arm : s.arms)
+        out += (out.empty() ? "if " : " else if ") + expr_text(arm.condition);
+      return out;
+    }
+    case dsl::StepKind::Split: {
+      std::string out = "split {";
+      for (const auto& v : s.variants) {
+        char percent[32];
+        std::snprintf(percent, sizeof percent, "%g", v.percent);
+        out += std::string(" ") + percent + "% " + v.name + ";";
+      }
+      return out + " }";
+    }
+    case dsl::StepKind::Set: return summary_of(s) + " = " + expr_text(s.value);
+    case dsl::StepKind::Emit: return summary_of(s) + fields_text(s.with);
+    case dsl::StepKind::Wait:
+    case dsl::StepKind::WaitUntil:
+    case dsl::StepKind::Tag:
+    case dsl::StepKind::Untag:
+    case dsl::StepKind::Goto:
+    case dsl::StepKind::Exit: return summary_of(s);
+  }
+  return {};
+}
+
+// The steps of the journey, in source order: ids, names and the step tree.
+class StepTree {
+ public:
+  StepTree(const dsl::SourceFile& source, StepNaming naming, std::vector<Step>& steps)
+      : source_(source), naming_(naming), steps_(steps) {}
+
+  // One block of `parent` (kNoStep: the top), its key and its text: where its steps sit.
+  struct Block {
+    std::size_t parent = kNoStep;
+    std::string key;
+    std::string text;
+  };
+
+  // Adds the `index`-th (1-based) step of a block; `previous` is the step before it there.
+  std::size_t add(const dsl::Step& s, const Block& block, std::size_t index, std::size_t previous) {
+    Step step;
+    const auto lc = source_.locate(s.span.begin);
+    step.line = lc.line;
+    step.column = lc.column;
+    step.label = s.label;
+    step.kind = s.kind;
+    step.summary = summary_of(s);
+    step.signature = signature_of(s);
+    step.parent = block.parent;
+    step.block = block.key;
+    step.block_text = block.text;
+    if (!s.label.empty()) {
+      step.id = s.label;
+    } else if (naming_ == StepNaming::Positions) {
+      step.id = "L" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+    } else {
+      step.id = (block.parent == kNoStep ? "" : steps_[block.parent].id + "." + block.key + ".") +
+                std::to_string(index);
+    }
+    if (!s.label.empty()) {
+      step.name = step.summary + " at " + s.label;
+    } else if (previous != kNoStep) {
+      step.name = step.summary + " after " + shortened(reference(steps_[previous]));
+    } else if (block.parent != kNoStep) {
+      // An `if` arm says its condition and a variant its name; a wait's blocks and an `else` say
+      // whose they are.
+      const bool owned =
+          steps_[block.parent].kind == dsl::StepKind::WaitUpTo || block.key == "else";
+      step.name = step.summary + " " + shortened(block.text) +
+                  (owned ? " of " + shortened(reference(steps_[block.parent])) : "");
+    } else {
+      step.name = step.summary;
+    }
+    steps_.push_back(std::move(step));
+    return steps_.size() - 1;
+  }
+
+  // Makes the names unique: a repeated name gets " (2)", " (3)"... in source order.
+  void finish() {
+    std::map<std::string, int> seen;
+    for (auto& step : steps_) {
+      const int n = ++seen[step.name];
+      if (n > 1) step.name += " (" + std::to_string(n) + ")";
+    }
+  }
+
+ private:
+  static std::string reference(const Step& step) {
+    return step.label.empty() ? step.summary : step.label;
+  }
+
+  const dsl::SourceFile& source_;
+  StepNaming naming_;
+  std::vector<Step>& steps_;
+};
+
 class JourneyBuilder {
  public:
-  JourneyBuilder(const dsl::SourceFile& source, Journey& journey) : source_(source), j_(journey) {}
+  JourneyBuilder(const dsl::SourceFile& source, Journey& journey, StepNaming naming)
+      : j_(journey), tree_(source, naming, journey.steps) {}
 
   void build(const dsl::Block& steps) {
-    block(steps);
+    block(steps, {});
+    tree_.finish();
     Op end;
     end.step_id = "end";
     end.payload = EndOp{};
@@ -145,21 +307,16 @@ class JourneyBuilder {
   }
 
  private:
-  std::string step_id(const dsl::Step& s) const {
-    if (!s.label.empty()) return s.label;
-    const auto lc = source_.locate(s.span.begin);
-    return "L" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
-  }
-
   std::size_t push(Op op) {
     j_.ops.push_back(std::move(op));
     return j_.ops.size() - 1;
   }
 
-  // An op the step needs besides its head (an `if` arm's branch, a jump), at the step's position.
-  Op glue(const Op& head, OpPayload payload) const {
+  // An op the step needs besides its head (an `if` arm's branch, a jump), of the same step.
+  static Op glue(const Op& head, OpPayload payload) {
     Op op;
     op.step_id = head.step_id;
+    op.step = head.step;
     op.line = head.line;
     op.column = head.column;
     op.payload = std::move(payload);
@@ -168,17 +325,23 @@ class JourneyBuilder {
 
   JumpOp& jump(std::size_t index) { return std::get<JumpOp>(j_.ops[index].payload); }
 
-  void block(const dsl::Block& steps) {
-    for (const auto& s : steps) step(s);
+  void block(const dsl::Block& steps, const StepTree::Block& where) {
+    std::size_t previous = kNoStep;
+    for (std::size_t i = 0; i < steps.size(); ++i)
+      previous = step(steps[i], where, i + 1, previous);
   }
 
-  void step(const dsl::Step& s) {
+  // Compiles one step; returns its index in Journey::steps.
+  std::size_t step(const dsl::Step& s, const StepTree::Block& where, std::size_t index,
+                   std::size_t previous) {
+    const std::size_t me = tree_.add(s, where, index, previous);
     Op head;
-    head.step_id = step_id(s);
+    head.step_id = j_.steps[me].id;
+    head.step = me;
     head.step_head = true;
-    const auto lc = source_.locate(s.span.begin);
-    head.line = lc.line;
-    head.column = lc.column;
+    head.line = j_.steps[me].line;
+    head.column = j_.steps[me].column;
+    j_.steps[me].op = j_.ops.size();
     if (!s.label.empty()) j_.labels[s.label] = j_.ops.size();
     switch (s.kind) {
       case dsl::StepKind::Send:
@@ -201,17 +364,19 @@ class JourneyBuilder {
           return std::get<WaitUpToOp>(j_.ops[w].payload);
         };
         std::vector<std::size_t> ends;
-        for (const auto& b : s.branches) {
+        for (std::size_t b = 0; b < s.branches.size(); ++b) {
+          const auto& branch = s.branches[b];
           WaitArm arm;
-          arm.event = b.event.name;
-          arm.where = b.where;
+          arm.event = branch.event.name;
+          arm.where = branch.where;
           arm.target = j_.ops.size();
           wait().arms.push_back(std::move(arm));
-          block(b.body);
+          block(branch.body, {me, "on" + std::to_string(b + 1),
+                              "on " + dsl::event_name_text(branch.event.name)});
           ends.push_back(push(glue(proto, JumpOp{})));
         }
         wait().timeout_target = j_.ops.size();
-        if (s.has_timeout) block(s.timeout);
+        if (s.has_timeout) block(s.timeout, {me, "timeout", "on timeout"});
         const std::size_t end = j_.ops.size();
         if (!s.has_timeout) wait().timeout_target = end;
         for (const auto e : ends) jump(e).target = end;
@@ -219,17 +384,17 @@ class JourneyBuilder {
       }
       case dsl::StepKind::If: {
         std::vector<std::size_t> ends;
-        bool first = true;
-        for (const auto& arm : s.arms) {
+        for (std::size_t a = 0; a < s.arms.size(); ++a) {
+          const auto& arm = s.arms[a];
           Op br = glue(head, BranchOp{arm.condition, 0});
-          br.step_head = first;
-          first = false;
+          br.step_head = a == 0;
           const std::size_t b = push(std::move(br));
-          block(arm.body);
+          block(arm.body, {me, "if" + std::to_string(a + 1),
+                           (a == 0 ? "if " : "else if ") + expr_text(arm.condition)});
           ends.push_back(push(glue(head, JumpOp{})));
           std::get<BranchOp>(j_.ops[b].payload).else_target = j_.ops.size();
         }
-        if (s.has_else) block(s.else_body);
+        if (s.has_else) block(s.else_body, {me, "else", "in else"});
         for (const auto e : ends) jump(e).target = j_.ops.size();
         break;
       }
@@ -246,7 +411,7 @@ class JourneyBuilder {
           var.target = j_.ops.size();
           std::get<SplitOp>(j_.ops[sp].payload).variants.push_back(var);
           variant_ = v.name;
-          block(v.body);
+          block(v.body, {me, v.name, "in variant " + v.name});
           variant_ = outer;
           ends.push_back(push(glue(proto, JumpOp{})));
         }
@@ -278,10 +443,11 @@ class JourneyBuilder {
         push(std::move(head));
         break;
     }
+    return me;
   }
 
-  const dsl::SourceFile& source_;
   Journey& j_;
+  StepTree tree_;
   std::string variant_;
   std::vector<std::pair<std::size_t, std::string>> gotos_;
 };
@@ -513,6 +679,10 @@ nlohmann::json ir_json(const Journey& j) {
     out["quiet_hours"] = time_of_day_text(*j.quiet_start) + "-" + time_of_day_text(*j.quiet_end);
   if (j.cap_count)
     out["cap"] = {{"count", *j.cap_count}, {"per", duration_text(j.cap_per_ms / 1000)}};
+  out["on_update"] = j.on_update == UpdatePolicy::Migrate ? "migrate" : "keep";
+  json steps = json::array();
+  for (const auto& s : j.steps) steps.push_back({{"id", s.id}, {"name", s.name}});
+  out["steps"] = std::move(steps);
   json ops = json::array();
   for (std::size_t i = 0; i < j.ops.size(); ++i) {
     const Op& op = j.ops[i];
@@ -600,7 +770,19 @@ const Journey* Program::find_journey(const std::string& name) const {
   return it != journeys.end() && it->name == name ? &*it : nullptr;
 }
 
-CompileResult compile(const dsl::Workspace& workspace) {
+const Step* find_step(const Journey& journey, const std::string& id) {
+  for (const auto& s : journey.steps) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
+}
+
+std::string step_name(const Journey& journey, const std::string& id) {
+  const Step* s = find_step(journey, id);
+  return s != nullptr ? s->name : id;
+}
+
+CompileResult compile(const dsl::Workspace& workspace, StepNaming naming) {
   CompileResult result;
   if (workspace.has_errors()) {
     result.diagnostics = workspace.diagnostics;
@@ -675,7 +857,10 @@ CompileResult compile(const dsl::Workspace& workspace) {
         j.cap_count = dj.cap->count;
         j.cap_per_ms = dj.cap->per * 1000;
       }
-      JourneyBuilder(*file.source, j).build(dj.steps);
+      j.naming = naming;
+      if (dj.on_update)
+        j.on_update = dj.on_update->migrate ? UpdatePolicy::Migrate : UpdatePolicy::Keep;
+      JourneyBuilder(*file.source, j, naming).build(dj.steps);
       MachineBuilder(j).build();
 
       // What the journey reads.
@@ -731,14 +916,17 @@ CompileResult compile(const dsl::Workspace& workspace) {
                     }};
         inner.walk(seg->second.condition, nullptr);
       }
-      // The version: a hash of the canonical form, which includes the segments it uses.
+      // The version: a hash of the canonical form, which includes the segments it uses. What
+      // changes no run's behaviour is left out: where the journey is, its step names (the ids
+      // are in the ops) and what a reload does to older runs. (The title stays in: versions of
+      // journeys labelled throughout are the same under both namings.)
       nlohmann::json canon = ir_json(j);
-      canon.erase("version");
-      canon.erase("source");
+      for (const char* key : {"version", "source", "on_update", "steps"}) canon.erase(key);
       for (const auto& s : segments_used) {
         const auto seg = program->segments.find(s);
-        if (seg != program->segments.end()) canon["segments"][s] = expr_text(seg->second.condition);
+        if (seg != program->segments.end()) j.segments[s] = expr_text(seg->second.condition);
       }
+      for (const auto& [name, text] : j.segments) canon["segments"][name] = text;
       j.version = hex16(stable_hash(canon.dump(), 0x6a6f75726e6579ULL));
       each_expression(j, [&slots](dsl::Expr& e) { slots.number(e); });
       program->journeys.push_back(std::move(j));

@@ -35,6 +35,7 @@ void count_record(const Record& r,
       break;
     case Record::Kind::Variant: add("variants", r.variant); break;
     case Record::Kind::Error: add("errors", ""); break;
+    case Record::Kind::Migrated: break;  // two versions: counted by the callers, on both sides
   }
 }
 
@@ -76,6 +77,10 @@ void JourneyCounts::add(const std::string& metric, const std::string& key, std::
     steps[key].sent += value;
   } else if (metric == "variants") {
     variants[key] += value;
+  } else if (metric == "migrated_in") {
+    migrated_in += value;
+  } else if (metric == "migrated_out") {
+    migrated_out += value;
   } else if (!read_pair(key, pair)) {
     return;
   } else if (metric == "moves") {

@@ -22,7 +22,8 @@ namespace journey::engine {
 ///   entered ""; exited REASON; exits_at [STEP,REASON] (the step left from); visits STEP;
 ///   moves [FROM,TO] (FROM "" as the run enters); sends ""; sent_at STEP; suppressed REASON;
 ///   suppressed_at [STEP,REASON]; goals GOAL; goals_by_variant [GOAL,VARIANT]; variants VARIANT
-///   (runs a split put there); errors "".
+///   (runs a split put there); errors "". A Migrated record adds to none: its callers count
+///   migrated_out "" for the version the run left and migrated_in "" for the one it joined.
 /// A pair key is a JSON array of two strings.
 void count_record(const Record& record,
                   const std::function<void(const char* metric, std::string key)>& add);
@@ -53,6 +54,8 @@ struct JourneyCounts {
   std::map<std::pair<std::string, std::string>, std::int64_t> exits_at;  // (step, reason) -> runs
   std::map<std::string, std::int64_t> variants;  // variant -> runs a split put there
   std::map<std::pair<std::string, std::string>, std::int64_t> converted;  // (goal, variant)
+  std::int64_t migrated_in = 0;   // runs moved here from an older version (`on update migrate`)
+  std::int64_t migrated_out = 0;  // runs moved from here to a newer version
 
   /// Adds a counter as stored (an unknown metric or a malformed key is ignored).
   void add(const std::string& metric, const std::string& key, std::int64_t value);

@@ -8,6 +8,7 @@
 #include <set>
 #include <variant>
 
+#include "engine/diff.hpp"
 #include "engine/hash.hpp"
 #include "engine/ids.hpp"
 #include "engine/program.hpp"
@@ -21,27 +22,66 @@ namespace {
 constexpr int kMaxSettlePasses = 16;
 constexpr int kMaxInstantsPerCall = 100000;
 
+// Where the runs of an older version of a journey go when they migrate to the live one.
+struct Migration {
+  const Journey* to = nullptr;       // the live version
+  std::vector<std::size_t> targets;  // per step of the old version: its unchanged step in `to`
+  std::map<std::string, std::string> ids;  // step ids of the old version matched in `to`
+};
+
 // Every program the engine knows: the live one and older ones that runs may still use.
 struct Library {
   std::shared_ptr<const Program> live;
-  std::vector<std::shared_ptr<const Program>> programs;
+  std::vector<std::shared_ptr<const Program>> programs;  // oldest first, the live one among them
   std::map<std::pair<std::string, std::string>, std::pair<const Program*, const Journey*>> versions;
   std::map<std::string, std::set<std::string>> timeline;  // union of what all programs read
   std::set<std::string, std::less<>> events_read;         // events any journey mentions
   std::vector<std::string> live_names;                    // the live journeys' names, sorted
   std::int64_t longest_cap_ms = 0;
+  // (journey, older version) -> where its runs go, for live journeys that say `on update migrate`
+  std::map<std::pair<std::string, std::string>, Migration> migrations;
 
   void add(const std::shared_ptr<const Program>& p) {
-    if (!p) return;
-    if (std::find(programs.begin(), programs.end(), p) == programs.end()) programs.push_back(p);
-    for (const auto& j : p->journeys) {
-      versions.emplace(std::make_pair(j.name, j.version), std::make_pair(p.get(), &j));
-      longest_cap_ms = std::max(longest_cap_ms, j.cap_per_ms);
-      events_read.insert(j.events_read.begin(), j.events_read.end());
+    if (p && std::find(programs.begin(), programs.end(), p) == programs.end())
+      programs.push_back(p);
+  }
+
+  // Everything derived from the programs, made again after each change.
+  void rebuild() {
+    versions.clear();
+    timeline.clear();
+    events_read.clear();
+    live_names.clear();
+    migrations.clear();
+    longest_cap_ms = 0;
+    for (const auto& p : programs) {
+      for (const auto& j : p->journeys) {
+        versions.emplace(std::make_pair(j.name, j.version), std::make_pair(p.get(), &j));
+        longest_cap_ms = std::max(longest_cap_ms, j.cap_per_ms);
+        events_read.insert(j.events_read.begin(), j.events_read.end());
+      }
+      for (const auto& [event, props] : p->timeline_events) {
+        timeline[event].insert(props.begin(), props.end());
+        events_read.insert(event);
+      }
     }
-    for (const auto& [event, props] : p->timeline_events) {
-      timeline[event].insert(props.begin(), props.end());
-      events_read.insert(event);
+    if (!live) return;
+    for (const auto& j : live->journeys) live_names.push_back(j.name);
+    std::sort(live_names.begin(), live_names.end());
+    live_names.erase(std::unique(live_names.begin(), live_names.end()), live_names.end());
+    for (const auto& [key, found] : versions) {
+      const Journey* to = live->find_journey(key.first);
+      if (to == nullptr || to->on_update != UpdatePolicy::Migrate || to->version == key.second)
+        continue;
+      const Journey& from = *found.second;
+      Migration m;
+      m.to = to;
+      m.targets = migration_targets(from, *to);
+      for (const auto& match : match_steps(from, *to)) {
+        if (match.old_step != kNoStep && match.new_step != kNoStep)
+          m.ids[from.steps[match.old_step].id] = to->steps[match.new_step].id;
+      }
+      migrations.emplace(key, std::move(m));
     }
   }
 
@@ -129,6 +169,53 @@ class Call {
         tracing_(tracing),
         out_(out),
         now_(st.clock) {}
+
+  // Moves runs of older versions to the live one where the journey says `on update migrate` and
+  // the step they wait at is unchanged there; the others keep their version.
+  void migrate() {
+    if (lib_.migrations.empty()) return;
+    bool moved = false;
+    for (auto& [jname, run] : st_.runs) {
+      if (run.wait == RunState::Wait::None) continue;
+      const auto found = lib_.migrations.find({jname, run.version});
+      const Journey* from = journey_of(run);
+      if (found == lib_.migrations.end() || from == nullptr) continue;
+      const Migration& m = found->second;
+      const std::size_t step = from->ops.at(run.pc).step;
+      const std::size_t target = step == kNoStep ? kNoStep : m.targets.at(step);
+      if (target == kNoStep) continue;  // its step changed or is gone: it keeps its version
+      const Step& to_step = m.to->steps[target];
+      const std::string old_version = run.version;
+      const std::string old_name = from->steps[step].name;
+      run.version = m.to->version;
+      run.pc = to_step.op;
+      run.step = to_step.id;
+      std::map<std::string, std::int64_t> visits;
+      for (const auto& [id, n] : run.visits) {
+        if (const auto it = m.ids.find(id); it != m.ids.end()) visits[it->second] = n;
+      }
+      run.visits = std::move(visits);
+      run.exit_values.assign(m.to->exits.size(), 0);
+      auto& hist = st_.history[jname];
+      if (hist.version == old_version) hist.version = run.version;
+      {
+        auto& added = record(Record::Kind::Migrated, jname, run.version);
+        added.step = run.step;
+        added.variant = run.variant;
+        added.detail = old_version;
+      }
+      if (tracing_) {
+        std::string message = "migrated from version " + old_version;
+        message += " at " + old_name;
+        message += " to version " + run.version;
+        message += " at " + to_step.name;
+        trace(jname, std::move(message),
+              {{"from_version", old_version}, {"to_version", run.version}, {"step", run.step}});
+      }
+      moved = true;
+    }
+    if (moved) settle();  // the new version's exit conditions, and when they may change
+  }
 
   void advance(Millis now, Millis recurring_until) {
     int instants = 0;
@@ -391,7 +478,7 @@ class Call {
             if (arm.where && !evaluator(*p).eval(*arm.where, scope).truthy()) continue;
             run.event = props;
             run.wait = RunState::Wait::None;
-            if (tracing_) trace(jname, "wait up to at " + op.step_id + ": on " + name + " taken");
+            if (tracing_) trace(jname, name_of(*j, op) + ": on " + name + " taken");
             continue_run(jname, arm.target);
             break;
           }
@@ -450,7 +537,7 @@ class Call {
         added.detail = g.name;
       }
       if (tracing_)
-        trace(jname, "goal " + g.name + " reached (at step " + step +
+        trace(jname, "goal " + g.name + " reached (at " + step_name(*j, step) +
                          (variant.empty() ? "" : ", variant " + variant) + ")");
     }
   }
@@ -545,19 +632,15 @@ class Call {
     run.wait = RunState::Wait::None;
     switch (wait) {
       case RunState::Wait::Timer:
-        if (tracing_) {
-          trace(jname, std::string(std::holds_alternative<WaitUntilOp>(op.payload) ? "wait until "
-                                                                                   : "wait ") +
-                           "at " + op.step_id + " is over");
-        }
+        if (tracing_) trace(jname, name_of(*j, op) + " is over");
         continue_run(jname, run.pc + 1);
         break;
       case RunState::Wait::Branches:
-        if (tracing_) trace(jname, "wait up to at " + op.step_id + " timed out");
+        if (tracing_) trace(jname, name_of(*j, op) + " timed out");
         continue_run(jname, std::get<WaitUpToOp>(op.payload).timeout_target);
         break;
       case RunState::Wait::Hold:
-        if (tracing_) trace(jname, "quiet hours over: sending the held " + op.step_id);
+        if (tracing_) trace(jname, "quiet hours over: sending the held " + name_of(*j, op));
         send(*j, run, op, std::get<SendOp>(op.payload));
         continue_run(jname, run.pc + 1);
         break;
@@ -588,7 +671,7 @@ class Call {
       if (budget-- <= 0) {
         error(jname, run.version,
               "step budget of " + std::to_string(cfg_.step_budget) + " exceeded at " +
-                  j.ops.at(pc).step_id);
+                  name_of(j, j.ops.at(pc)));
         end_run(jname, "error");
         return;
       }
@@ -618,8 +701,7 @@ class Call {
       at.run.wait = RunState::Wait::Hold;
       at.run.wake_at = next_local_time(zone(), now_, {*j.quiet_end, -1}, false);
       if (tracing_)
-        trace(at.jname, "send " + send_op.channel + " \"" + send_op.template_name + "\" at " +
-                            at.op.step_id + " held by quiet hours " + tod_text(*j.quiet_start) +
+        trace(at.jname, name_of(j, at.op) + " held by quiet hours " + tod_text(*j.quiet_start) +
                             "-" + tod_text(*j.quiet_end) + " until " +
                             format_timestamp(at.run.wake_at));
       return std::nullopt;
@@ -633,25 +715,20 @@ class Call {
     at.run.wait = RunState::Wait::Timer;
     at.run.wake_at = now_ + wait.millis;
     if (tracing_)
-      trace(at.jname, "wait " + duration_text(wait.millis / 1000) + " at " + at.op.step_id +
-                          ": wakes at " + format_timestamp(at.run.wake_at));
+      trace(at.jname, name_of(at.j, at.op) + ": wakes at " + format_timestamp(at.run.wake_at));
     return std::nullopt;
   }
 
   Next run_op(const WaitUntilOp& wait, const At& at) {
     const Millis when = next_local_time(zone(), now_, {wait.time_of_day, -1}, true);
     if (when == now_) {
-      if (tracing_)
-        trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id +
-                            ": it is that time now");
+      if (tracing_) trace(at.jname, name_of(at.j, at.op) + ": it is that time now");
       return at.pc + 1;
     }
     at.run.pc = at.pc;
     at.run.wait = RunState::Wait::Timer;
     at.run.wake_at = when;
-    if (tracing_)
-      trace(at.jname, "wait until " + tod_text(wait.time_of_day) + " at " + at.op.step_id +
-                          ": wakes at " + format_timestamp(when));
+    if (tracing_) trace(at.jname, name_of(at.j, at.op) + ": wakes at " + format_timestamp(when));
     return std::nullopt;
   }
 
@@ -662,8 +739,8 @@ class Call {
     std::string events;
     for (const auto& a : wait.arms) events += (events.empty() ? "" : ", ") + a.event;
     if (tracing_)
-      trace(at.jname, "wait up to " + duration_text(wait.millis / 1000) + " at " + at.op.step_id +
-                          " for " + events + ": times out at " + format_timestamp(at.run.wake_at));
+      trace(at.jname, name_of(at.j, at.op) + " for " + events + ": times out at " +
+                          format_timestamp(at.run.wake_at));
     return std::nullopt;
   }
 
@@ -673,8 +750,11 @@ class Call {
     if (tracing_) {
       std::vector<std::pair<std::string, std::string>> terms;
       ev.terms(branch.condition, at.scope, terms);
-      trace(at.jname, "if " + expr_text(branch.condition) + " at " + at.op.step_id + ": " +
-                          (holds ? "true" : "false") + terms_text(terms));
+      // An `else if` arm is a later branch op of the same step: it names its own condition.
+      const std::string what = at.op.step_head ? name_of(at.j, at.op)
+                                               : "else if " + expr_text(branch.condition) + " of " +
+                                                     name_of(at.j, at.op);
+      trace(at.jname, what + ": " + (holds ? "true" : "false") + terms_text(terms));
     }
     return holds ? at.pc + 1 : branch.else_target;
   }
@@ -689,7 +769,7 @@ class Call {
       added.step = at.op.step_id;
       added.variant = at.run.variant;
     }
-    if (tracing_) trace(at.jname, "split at " + at.op.step_id + ": variant " + at.run.variant);
+    if (tracing_) trace(at.jname, name_of(at.j, at.op) + ": variant " + at.run.variant);
     return split.variants.at(i).target;
   }
 
@@ -748,6 +828,11 @@ class Call {
     if (add && it == tags.end()) tags.push_back(tag);
     if (!add && it != tags.end()) tags.erase(it);
     if (tracing_) trace(jname, std::string(add ? "tag " : "untag ") + "\"" + tag + "\"");
+  }
+
+  // The name of the step an op belongs to, as reports and traces show it.
+  static const std::string& name_of(const Journey& j, const Op& op) {
+    return op.step == kNoStep ? op.step_id : j.steps[op.step].name;
   }
 
   static std::string join(const std::vector<std::string>& path) {
@@ -821,8 +906,8 @@ class Call {
     sent.detail = a.reason;
     if (tracing_)
       trace(j.name,
-            "send " + send_op.channel + " \"" + send_op.template_name + "\" at " + op.step_id +
-                ": " + (a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")") +
+            name_of(j, op) + ": " +
+                (a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")") +
                 (a.variant.empty() ? "" : ", variant " + a.variant),
             {{"action_id", a.action_id}});
     out_.actions.push_back(std::move(a));
@@ -982,20 +1067,27 @@ Engine::Engine(EngineConfig config)
 Engine::~Engine() = default;
 
 void Engine::deploy(std::shared_ptr<const Program> program) {
-  versions_->library.add(program);
   auto& lib = versions_->library;
-  lib.live_names.clear();
-  if (program) {
-    for (const auto& j : program->journeys) lib.live_names.push_back(j.name);
-  }
-  std::sort(lib.live_names.begin(), lib.live_names.end());
-  lib.live_names.erase(std::unique(lib.live_names.begin(), lib.live_names.end()),
-                       lib.live_names.end());
+  lib.add(program);
   lib.live = std::move(program);
+  lib.rebuild();
 }
 
 void Engine::retain(const std::shared_ptr<const Program>& program) {
   versions_->library.add(program);
+  versions_->library.rebuild();
+}
+
+void Engine::forget(const std::shared_ptr<const Program>& program) {
+  auto& lib = versions_->library;
+  if (program == nullptr || program == lib.live) return;
+  lib.programs.erase(std::remove(lib.programs.begin(), lib.programs.end(), program),
+                     lib.programs.end());
+  lib.rebuild();
+}
+
+const Journey* Engine::find_version(const std::string& journey, const std::string& version) const {
+  return versions_->library.find(journey, version).second;
 }
 
 bool Engine::reads_event(std::string_view name) const {
@@ -1006,6 +1098,7 @@ bool Engine::reads_event(std::string_view name) const {
 Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) const {
   Outcome out;
   Call call(versions_->library, config_, *zones_, state, trace, out);
+  call.migrate();
   call.advance(event.at, event.at);
   call.apply(event);
   return out;
@@ -1019,6 +1112,7 @@ Outcome Engine::advance(CustomerState& state, Millis now, Millis recurring_until
                         bool trace) const {
   Outcome out;
   Call call(versions_->library, config_, *zones_, state, trace, out);
+  call.migrate();
   call.advance(now, recurring_until);
   return out;
 }
@@ -1055,6 +1149,8 @@ nlohmann::json Engine::describe(const CustomerState& state) const {
     nlohmann::json r{{"journey", name},       {"version", run.version},
                      {"entry", run.entry_no}, {"entered_at", format_timestamp(run.entered_at)},
                      {"step", run.step},      {"state", kWaits[static_cast<int>(run.wait)]}};
+    if (const Journey* j = find_version(name, run.version))
+      r["step_name"] = step_name(*j, run.step);
     if (run.wait != RunState::Wait::None) r["next_wakeup"] = format_timestamp(run.wake_at);
     if (!run.variant.empty()) r["variant"] = run.variant;
     runs.push_back(std::move(r));

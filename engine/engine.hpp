@@ -20,11 +20,13 @@
 #include "engine/action.hpp"
 #include "engine/event.hpp"
 #include "engine/model.hpp"
+#include "engine/naming.hpp"
 #include "engine/time.hpp"
 
 namespace journey::engine {
 
 struct Program;        // compiled journeys and segments (engine/program.hpp)
+struct Journey;        // one compiled journey version (engine/program.hpp)
 struct CustomerState;  // one customer's profile, timeline, runs and timers (engine/state.hpp)
 class Zones;           // every IANA time zone by name (engine/zone.hpp)
 
@@ -45,7 +47,8 @@ struct CompileResult {
 };
 
 /// Compiles every journey and segment in a workspace that `dsl::check` found free of errors.
-CompileResult compile(const dsl::Workspace& workspace);
+/// `naming` is StepNaming::Tree but for a deployment stored by an older build (naming.hpp).
+CompileResult compile(const dsl::Workspace& workspace, StepNaming naming = StepNaming::Tree);
 
 /// The journeys in a program, sorted by name.
 std::vector<JourneyInfo> journeys_of(const Program& program);
@@ -69,7 +72,9 @@ struct EngineConfig {
 /// Something the reports count: entries, exits, steps, goals, sends, errors, split variants
 /// (engine/counts.hpp turns them into counters).
 struct Record {
-  enum class Kind : std::uint8_t { Entered, Exited, Step, Goal, Send, Suppressed, Error, Variant };
+  enum class Kind : std::uint8_t {
+    Entered, Exited, Step, Goal, Send, Suppressed, Error, Variant, Migrated
+  };
   Kind kind = Kind::Entered;
   std::string customer_id;
   std::string journey;
@@ -77,7 +82,8 @@ struct Record {
   std::string step;     // Exited: the step it left from; Step, Send, Suppressed; Variant: the split
   std::string variant;  // split variant the run is in, if any (Variant: the one it was put in)
   std::string detail;   // Exited: reason; Goal: goal name; Suppressed: reason; Error: message;
-                        // Step: the step the run came from ("" as it enters)
+                        // Step: the step the run came from ("" as it enters); Migrated: the
+                        // version the run left (`version` is the one it joined)
   Millis at = 0;
 };
 
@@ -116,10 +122,22 @@ class Engine {
   /// making it live (used after a restart, for runs stored with an old version).
   void retain(const std::shared_ptr<const Program>& program);
 
+  /// Drops a program that is not live (its versions are collected: no run uses them). Versions
+  /// another kept program also holds stay available. Like deploy(), not concurrent with steps.
+  void forget(const std::shared_ptr<const Program>& program);
+
+  /// A journey version the engine knows, or null. Valid until that program is forgotten.
+  const Journey* find_version(const std::string& journey, const std::string& version) const;
+
   /// Whether any journey the engine knows mentions this event (reacts to it, keeps it in the
   /// timeline or reads it in a condition), or the purchase model counts it. The properties of
   /// other track events are never read, so a caller may pass such events without them.
   bool reads_event(std::string_view name) const;
+
+  // Every call below first migrates the customer's runs of older versions of journeys that say
+  // `on update migrate` (diff.hpp, migration_targets): a run waiting at a step that the live
+  // version has unchanged moves there, atomically with the rest of the call; the others keep
+  // their version.
 
   /// Fires every timer of the customer due at or before `event.at`, then applies the event.
   Outcome on_event(CustomerState& state, const Event& event, bool trace = false) const;

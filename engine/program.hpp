@@ -16,6 +16,7 @@
 
 #include "dsl/ast.hpp"
 #include "dsl/print.hpp"
+#include "engine/naming.hpp"
 
 namespace journey::engine {
 
@@ -31,6 +32,41 @@ struct Variant {
   std::string name;
   double percent = 0;
   std::size_t target = 0;  // op index of the variant body
+};
+
+/// No step: the index of Op::step for the End op.
+inline constexpr std::size_t kNoStep = SIZE_MAX;
+
+/// One step of the source, as compiled: its id (what action ids, split variants and stored runs
+/// use), its name (what reports, traces and graphs show) and its place in the step tree (what
+/// `journey diff` and migrations compare).
+struct Step {
+  /// The label, else the step's place in the tree: its 1-based index in its block, after the id of
+  /// the step that holds the block and the block's key ("3", "4.coupon_10.1", "welcome.on2.1");
+  /// under StepNaming::Positions, "L<line>:<col>".
+  std::string id;
+  std::string label;  // empty when unlabelled
+  dsl::StepKind kind = dsl::StepKind::Exit;
+  std::string summary;  // what it does: `wait 23h`, `send email "welcome-1"`
+  /// How people read it, unique in the journey: `SUMMARY at LABEL` when labelled, else the summary
+  /// and where it is (`wait 23h after reminder_1`, `exit on order_completed of wait up to 3d`).
+  std::string name;
+  /// Its own behaviour, without the steps of its blocks (canonical text): two steps that agree
+  /// here do the same thing when a run reaches them.
+  std::string signature;
+  std::size_t parent = kNoStep;  // the step whose block holds it; kNoStep at the top
+  std::string block;             // which block of the parent: "on1", "timeout", "if2", "else",
+                                 // a variant name; empty at the top
+  std::string block_text;        // that block as written: "on order_completed", "variant a", "else"
+  std::size_t op = 0;            // its first op
+  std::uint32_t line = 0;        // source position, for messages
+  std::uint32_t column = 0;
+};
+
+/// What a reload does to the runs of older versions of a journey (`on update`).
+enum class UpdatePolicy : std::uint8_t {
+  Keep,     // the default (spec 6.4): a run keeps the version it entered with
+  Migrate,  // a run at a step that exists unchanged in the new version moves there
 };
 
 // What one compiled operation does, one payload per kind. Steps of the language become one or
@@ -127,9 +163,10 @@ using OpPayload = std::variant<SendOp, WaitOp, WaitUntilOp, WaitUpToOp, BranchOp
 
 /// One compiled operation.
 struct Op {
-  std::string step_id;     // the source step's id (label, else "L<line>:<col>"); empty for glue
-  bool step_head = false;  // the first op of a source step (counted as a visit of that step)
-  std::uint32_t line = 0;  // source position of the step, for messages
+  std::string step_id;         // the id of the source step it belongs to (Step::id); "end" for End
+  bool step_head = false;      // the first op of a source step (counted as a visit of that step)
+  std::size_t step = kNoStep;  // index of that step in Journey::steps; kNoStep for End
+  std::uint32_t line = 0;      // source position of the step, for messages
   std::uint32_t column = 0;
   OpPayload payload = EndOp{};
 };
@@ -230,13 +267,24 @@ struct Journey {
   std::optional<std::int64_t> quiet_end;
   std::optional<std::int64_t> cap_count;
   std::int64_t cap_per_ms = 0;
+  UpdatePolicy on_update = UpdatePolicy::Keep;
+  StepNaming naming = StepNaming::Tree;
   std::vector<Op> ops;                        // op 0 is the first step; the last op is End
+  std::vector<Step> steps;                    // every source step, in source order
   std::map<std::string, std::size_t> labels;  // label -> op index
   std::vector<State> states;                  // states[0] is Start, states[1] is End
   std::vector<Transition> transitions;
+  std::map<std::string, std::string> segments;  // the segments it uses (closed over) -> condition
   std::set<std::string> events_read;      // events the journey's rules and expressions mention
   std::set<std::string> properties_read;  // customer attribute paths read, dot-joined
 };
+
+/// The step with this id, or null.
+const Step* find_step(const Journey& journey, const std::string& id);
+
+/// The name of the step with this id (Step::name), or the id itself when the journey has none
+/// ("end", a run between steps).
+std::string step_name(const Journey& journey, const std::string& id);
 
 /// A compiled segment.
 struct Segment {

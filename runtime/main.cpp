@@ -13,6 +13,7 @@ int main(int argc, char** argv) try {
   journey::cli::add_fmt(app, run);
   journey::cli::add_compile(app, run);
   journey::cli::add_graph(app, run);
+  journey::cli::add_diff(app, run);
   journey::cli::add_simulate(app, run);
   journey::cli::add_explain(app, run);
   journey::cli::add_serve(app, run);

@@ -28,11 +28,12 @@ std::string path_text(const std::vector<std::string>& path) {
 }
 
 /// The node of a step head.
-StepNode node_of(const Op& op) {
+StepNode node_of(const Journey& j, const Op& op) {
   using K = StepNode::Kind;
   StepNode node;
   node.step = op.step_id;
-  node.name = step_name(op);
+  const auto& step = j.steps[op.step];
+  node.name = step.label.empty() ? step.name : step.label;
   std::visit(engine::Cases{[&](const engine::SendOp& p) {
                              node.kind = K::Send;
                              node.does = "Send " + p.channel + " " + quoted(p.template_name);
@@ -101,7 +102,7 @@ class Builder {
     StepNode entry{StepNode::Kind::Entry, "", "Entry", entry_text(j_)};
     graph_.nodes.push_back(std::move(entry));
     for (const auto& op : j_.ops) {
-      if (op.step_head) graph_.nodes.push_back(node_of(op));
+      if (op.step_head) graph_.nodes.push_back(node_of(j_, op));
     }
     graph_.nodes.push_back({StepNode::Kind::End, "end", "Left the journey", ""});
     way("", 0, "");
@@ -207,10 +208,6 @@ class Builder {
 };
 
 }  // namespace
-
-std::string step_name(const engine::Op& op) {
-  return op.step_id;
-}
 
 std::string step_anchor(const std::string& step) {
   return "step-" + hex_escape(step, '.', "-_");

@@ -11,8 +11,6 @@
 
 namespace journey::canvas {
 
-/// The name a person reads for a step: the one the engine and the reports use.
-std::string step_name(const engine::Op& op);
 
 /// The HTML/SVG id fragment of a step: letters, digits, `-` and `_` kept, any other byte as
 /// `.XX` (hex), so that any step id gives a valid, distinct anchor (`#step-...` on a page).
@@ -23,7 +21,8 @@ struct StepNode {
   enum class Kind : std::uint8_t { Entry, Send, Wait, Check, Split, Change, Goto, Exit, End };
   Kind kind = Kind::Send;
   std::string step;  // the step id ("" for the entry, "end" for leaving)
-  std::string name;  // step_name(), or "Entry" / "Left the journey"
+  std::string name;  // the label, else engine::Step::name (what it does and where); or "Entry" /
+                     // "Left the journey"
   std::string does;  // what the step does, e.g. `Send email "welcome-1"`
 };
 

@@ -21,6 +21,7 @@ void add_lint(CLI::App& app, Run& run);
 void add_fmt(CLI::App& app, Run& run);
 void add_compile(CLI::App& app, Run& run);
 void add_graph(CLI::App& app, Run& run);
+void add_diff(CLI::App& app, Run& run);
 void add_simulate(CLI::App& app, Run& run);
 void add_explain(CLI::App& app, Run& run);
 void add_serve(CLI::App& app, Run& run);

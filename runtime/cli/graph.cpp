@@ -1,7 +1,8 @@
 // `journey graph PATH... [--journey NAME] --format dot|mermaid|svg`: draw the compiled journeys.
-// dot and mermaid draw the state machine: the wait points (named by label or line) plus start and
-// end; edges carry the event, timeout or timer, the guards along the way, and the sends and other
-// actions in order. svg draws the console's canvas (runtime/canvas): one box per step.
+// dot and mermaid draw the state machine: the wait points (named by label, or by what the step
+// does and where) plus start and end; edges carry the event, timeout or timer, the guards along
+// the way, and the sends and other actions in order. svg draws the console's canvas
+// (runtime/canvas): one box per step.
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -20,23 +21,17 @@ struct GraphArgs {
   std::string format = "dot";
 };
 
+// A wait point: the label and what the step does, or what it does and where it is.
 std::string state_label(const engine::Journey& j, const engine::State& s) {
-  const engine::Op& op = j.ops[s.op];
-  switch (s.kind) {
-    case engine::StateKind::Start: return "start";
-    case engine::StateKind::End: return "end";
-    case engine::StateKind::Wait:
-      return s.id + "\\nwait " +
-             engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
-    case engine::StateKind::WaitUntil:
-      return s.id + "\\nwait until " +
-             engine::time_of_day_text(std::get<engine::WaitUntilOp>(op.payload).time_of_day);
-    case engine::StateKind::WaitUpTo:
-      return s.id + "\\nwait up to " +
-             engine::duration_text(std::get<engine::WaitUpToOp>(op.payload).millis / 1000);
-    case engine::StateKind::QuietHold: return "quiet hours hold\\n" + op.step_id;
-  }
-  return s.id;
+  if (s.kind == engine::StateKind::Start) return "start";
+  if (s.kind == engine::StateKind::End) return "end";
+  const engine::Step& step = j.steps[j.ops[s.op].step];
+  // An unlabelled step's name is its summary and where it is: one line each.
+  const std::string where = step.name.substr(std::min(step.name.size(), step.summary.size() + 1));
+  const std::string label = !step.label.empty() ? step.label + "\\n" + step.summary
+                            : where.empty()     ? step.summary
+                                                : step.summary + "\\n" + where;
+  return s.kind == engine::StateKind::QuietHold ? "quiet hours hold\\n" + label : label;
 }
 
 std::string trigger_label(const engine::Journey& j, const engine::Transition& t) {

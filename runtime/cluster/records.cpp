@@ -244,7 +244,10 @@ PartitionValue decode_partition(std::string_view bytes) {
 std::string encode_deployment(const Deployment& deployment) {
   json files = json::array();
   for (const auto& [path, text] : deployment.files) files.push_back({path, text});
-  return json{{"deployed_at", deployment.deployed_at}, {"files", std::move(files)}}.dump();
+  return json{{"deployed_at", deployment.deployed_at},
+              {"files", std::move(files)},
+              {"naming", static_cast<int>(deployment.naming)}}
+      .dump();
 }
 
 Deployment decode_deployment(const std::string& id, std::string_view text) {
@@ -253,6 +256,10 @@ Deployment decode_deployment(const std::string& id, std::string_view text) {
   out.id = id;
   out.deployed_at = value.at("deployed_at");
   for (const auto& file : value.at("files")) out.files.emplace_back(file.at(0), file.at(1));
+  // Shared by a node of an older build: compiled as it compiled them.
+  out.naming = value.value("naming", 1) == static_cast<int>(engine::StepNaming::Tree)
+                   ? engine::StepNaming::Tree
+                   : engine::StepNaming::Positions;
   return out;
 }
 

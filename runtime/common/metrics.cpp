@@ -55,6 +55,13 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
   counter("journey_reloads_total", "Journey reloads, by result.", "counter");
   out << "journey_reloads_total{result=\"ok\"} " << reloads_ok << '\n'
       << "journey_reloads_total{result=\"refused\"} " << reloads_refused << '\n';
+  counter("journey_runs_migrated_total",
+          "Runs moved to a new version of their journey by a reload (on update migrate).",
+          "counter");
+  out << "journey_runs_migrated_total " << runs_migrated << '\n';
+  counter("journey_versions_collected_total",
+          "Old journey versions deleted once no run used them (their deployments).", "counter");
+  out << "journey_versions_collected_total " << versions_collected << '\n';
   counter("journey_http_connections_total", "Connections refused (429) or evicted to make room.",
           "counter");
   out << "journey_http_connections_total{result=\"refused\"} " << connections_refused << '\n'

@@ -285,6 +285,21 @@ std::variant<Intent, HttpResponse> read_ingest(const HttpRequest& request, const
   return Intent{std::move(ingest)};
 }
 
+/// The value of a parameter of a URL's query (`a=1&b=2`), percent-decoded; nothing when absent
+/// (or malformed). A parameter given without `=` has the empty value.
+std::optional<std::string> query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key)
+      return eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+
 HttpResponse method_not_allowed(const HttpRequest& request, const char* allow) {
   auto response = error_response(request, http::status::method_not_allowed,
                                  std::string("method not allowed; use ") + allow);
@@ -349,8 +364,11 @@ std::optional<std::string> percent_decode(std::string_view text) {
 Routed route(const HttpRequest& request, const Config& config, engine::Millis now) {
   auto raw_target = request.target();
   std::string_view target(raw_target.data(), raw_target.size());
-  if (auto query = target.find('?'); query != std::string_view::npos)
-    target = target.substr(0, query);
+  std::string_view query;
+  if (auto mark = target.find('?'); mark != std::string_view::npos) {
+    query = target.substr(mark + 1);
+    target = target.substr(0, mark);
+  }
   auto method = request.method();
   bool get = method == http::verb::get;
   bool post = method == http::verb::post;
@@ -407,7 +425,38 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
   }
   if (target == "/v1/journeys/reload") {
     if (!post) return method_not_allowed(request, "POST");
-    return guarded(Scope::Admin, [] { return Routed{Intent{ReloadJourneys{}}}; });
+    return guarded(Scope::Admin, [&]() -> Routed {
+      ReloadJourneys reload;
+      const auto flag = query_value(query, "dry_run");
+      if (flag && !flag->empty() && *flag != "0" && *flag != "1" && *flag != "true" &&
+          *flag != "false") {
+        return error_response(request, http::status::bad_request,
+                              "`dry_run` must be 1 or 0 (true or false), not `" + *flag + "`");
+      }
+      reload.dry_run = flag && (flag->empty() || *flag == "1" || *flag == "true");
+      return Intent{reload};
+    });
+  }
+  constexpr std::string_view kJourneys = "/v1/journeys/";
+  if (target.substr(0, kJourneys.size()) == kJourneys) {
+    // {name}/versions/{version}/source
+    std::vector<std::string_view> parts;
+    for (auto rest = target.substr(kJourneys.size());;) {
+      const auto slash = rest.find('/');
+      parts.push_back(rest.substr(0, slash));
+      if (slash == std::string_view::npos) break;
+      rest = rest.substr(slash + 1);
+    }
+    if (parts.size() == 4 && parts[1] == "versions" && parts[3] == "source") {
+      auto name = percent_decode(parts[0]);
+      auto version = percent_decode(parts[2]);
+      if (!name || name->empty() || !version || version->empty()) {
+        return error_response(request, http::status::bad_request,
+                              "malformed journey name or version in the URL");
+      }
+      if (!get) return method_not_allowed(request, "GET");
+      return guarded(Scope::Read, [&] { return Routed{Intent{VersionSource{*name, *version}}}; });
+    }
   }
   if (target == "/v1/lint") {
     if (!post) return method_not_allowed(request, "POST");

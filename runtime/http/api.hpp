@@ -46,8 +46,16 @@ struct ListJourneys {};
 struct LintScript {
   std::string text;
 };
-/// POST /v1/journeys/reload
-struct ReloadJourneys {};
+/// POST /v1/journeys/reload[?dry_run=1]
+struct ReloadJourneys {
+  bool dry_run = false;  // answer what the reload would do, do nothing
+};
+/// GET /v1/journeys/{name}/versions/{version}/source: the files a deployed version was compiled
+/// from (what `journey diff --from-daemon` compares with).
+struct VersionSource {
+  std::string journey;
+  std::string version;
+};
 /// GET /metrics
 struct ReadMetrics {};
 /// GET /v1/cluster: the cluster's nodes, partitions, owners and lag.
@@ -69,9 +77,9 @@ struct ShowConsole {
 };
 
 /// What a request asks the daemon to do.
-using Intent =
-    std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys, LintScript,
-                 ReloadJourneys, ReadMetrics, ClusterStatus, CheckHealth, CheckReady, ShowConsole>;
+using Intent = std::variant<Ingest, GetCustomer, ExplainCustomer, EraseCustomer, ListJourneys,
+                            LintScript, ReloadJourneys, VersionSource, ReadMetrics, ClusterStatus,
+                            CheckHealth, CheckReady, ShowConsole>;
 
 /// A request turned into work, or answered at once.
 using Routed = std::variant<Intent, HttpResponse>;

@@ -73,7 +73,7 @@ json pairs_json(const std::map<std::pair<std::string, std::string>, std::int64_t
 }  // namespace
 
 json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>& live,
-                   const std::string& deployment) {
+                   const std::string& deployment, const StepNamer& name_of) {
   std::set<std::pair<std::string, std::string>> live_keys;
   for (const auto& info : live) {
     live_keys.insert({info.name, info.version});
@@ -82,9 +82,13 @@ json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>&
   std::map<std::string, json> by_name;
   for (const auto& [key, c] : counts) {
     json runs = json::object();
+    json runs_by_step = json::object();
     json steps = json::object();
     for (const auto& [step, n] : c.steps) {
-      if (n.waiting > 0) runs[step.empty() ? "running" : step] = n.waiting;
+      if (n.waiting > 0) {
+        runs[step.empty() ? "running" : name_of({key.first, key.second, step})] = n.waiting;
+        runs_by_step[step.empty() ? "running" : step] = n.waiting;
+      }
       if (step.empty()) continue;
       steps[step] = {{"waiting", n.waiting},
                      {"visits", n.visits},
@@ -100,6 +104,7 @@ json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>&
                     {"live", live_keys.count(key) != 0},
                     {"active_runs", c.active},
                     {"runs_by_state", runs},
+                    {"runs_by_step", runs_by_step},
                     {"entered", c.entered},
                     {"exited", c.exited()},
                     {"exits", c.exits},
@@ -111,7 +116,9 @@ json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>&
                     {"moves", pairs_json(c.moves, "from", "to")},
                     {"exits_at", pairs_json(c.exits_at, "step", "reason")},
                     {"variants", c.variants},
-                    {"goals_by_variant", converted}};
+                    {"goals_by_variant", converted},
+                    {"migrated_in", c.migrated_in},
+                    {"migrated_out", c.migrated_out}};
     auto& entry = by_name[key.first];
     if (entry.is_null())
       entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};
@@ -121,6 +128,18 @@ json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>&
   json journeys = json::array();
   for (auto& [name, entry] : by_name) journeys.push_back(std::move(entry));
   return {{"deployment", deployment}, {"journeys", journeys}};
+}
+
+json source_view(const std::string& journey, const std::string& version,
+                 const Deployment& deployment) {
+  json files = json::array();
+  for (const auto& [path, text] : deployment.files)
+    files.push_back({{"path", path}, {"text", text}});
+  return {{"journey", journey},
+          {"version", version},
+          {"deployment", deployment.id},
+          {"naming", deployment.naming == engine::StepNaming::Positions ? "positions" : "tree"},
+          {"files", std::move(files)}};
 }
 
 }  // namespace journey::runtime

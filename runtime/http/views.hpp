@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -33,9 +34,19 @@ using VersionCounts = std::map<std::pair<std::string, std::string>, engine::Jour
 VersionCounts version_counts(const std::vector<CounterRow>& counters,
                              const std::vector<std::pair<StoredRun, std::size_t>>& run_counts);
 
-/// GET /v1/journeys: every journey version counted or live, with its counts, runs by state, and
-/// per step visits, sends and suppressions, moves between steps, exits by step and split variants.
+/// The name of the step a stored run waits at (engine::Step::name), as people read it.
+using StepNamer = std::function<std::string(const StoredRun&)>;
+
+/// GET /v1/journeys: every journey version counted or live, with its counts, its runs by the step
+/// they wait at ("runs_by_state" by the step's name, "runs_by_step" by its id), and per step
+/// visits, sends and suppressions, moves between steps, exits by step, split variants and runs
+/// migrated in and out.
 nlohmann::json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>& live,
-                             const std::string& deployment);
+                             const std::string& deployment, const StepNamer& name_of);
+
+/// GET /v1/journeys/{name}/versions/{version}/source: the files of the deployment that holds the
+/// version, and the naming it is compiled with.
+nlohmann::json source_view(const std::string& journey, const std::string& version,
+                           const Deployment& deployment);
 
 }  // namespace journey::runtime

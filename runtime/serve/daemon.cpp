@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +15,7 @@
 
 #include "engine/engine.hpp"
 #include "engine/hash.hpp"
+#include "engine/program.hpp"
 #include "engine/state.hpp"
 #include "runtime/common/clock.hpp"
 #include "runtime/common/log.hpp"
@@ -54,6 +56,11 @@ std::function<void(Answer)> answer_with(const HttpRequest& request,
   };
 }
 
+/// The cluster did not answer a read of every partition's totals.
+struct ClusterUnanswered : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace
 
 struct Daemon::Impl {
@@ -81,6 +88,9 @@ struct Daemon::Impl {
             std::function<void(HttpResponse)> reply);
   /// Every journey version's counts, as GET /v1/journeys reads them (a cluster's totals).
   VersionCounts journey_counts();
+  /// The counters and the runs by version and step of every customer: this node's store, or on a
+  /// cluster node every partition's (ClusterUnanswered when the cluster does not answer).
+  std::pair<std::vector<CounterRow>, std::vector<std::pair<StoredRun, std::size_t>>> totals();
   HttpResponse list_journeys(const HttpRequest& request);
   /// A page of the console, from the same reads as the API's.
   void console(const ShowConsole& show, const HttpRequest& request,
@@ -89,6 +99,13 @@ struct Daemon::Impl {
   HttpResponse check_ready(const HttpRequest& request);
   /// Hands inputs to the shards of their customers, one hand-off per shard, order kept per shard.
   void hand_to_shards(std::vector<ShardInput> inputs);
+  /// After a deployment (at start, after a reload): steps every customer with a run to migrate
+  /// (`on update migrate`), and collects the old versions no run uses. A single node's.
+  void after_deploy();
+  /// Hands the next customers to migrate to the shards, the rest once those are done.
+  void migrate_next(const std::shared_ptr<std::vector<std::string>>& customers, std::size_t from);
+  /// Deployments::collect, logged on failure.
+  void collect_versions();
   void wait_signal();
   void shutdown();
   void drain_step();
@@ -134,6 +151,7 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
   engine = std::make_unique<engine::Engine>(config.engine);
   deployments = std::make_unique<Deployments>(config.journeys_dir, *engine, engine_mutex,
                                               *api_store, metrics, clock);
+  if (cluster) deployments->keep_all();
   deployments->start(cluster && cluster->fetch_deployments(*api_store));
 
   // A cluster node has a shard per partition (each owned one consumes its events); a single node
@@ -262,9 +280,33 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
     dsl::CheckOptions checks;
     checks.model = engine::model_facts(config.engine.model);
     reply(json_response(request, http::status::ok, lint_script(lint->text, checks)));
-  } else if (std::holds_alternative<ReloadJourneys>(intent)) {
+  } else if (auto* reload = std::get_if<ReloadJourneys>(&intent)) {
+    if (reload->dry_run) {
+      std::vector<std::pair<StoredRun, std::size_t>> runs;
+      try {
+        runs = totals().second;
+      } catch (const ClusterUnanswered& e) {
+        reply(error_response(request, http::status::service_unavailable, e.what()));
+        return;
+      }
+      auto [ok, body] = deployments->preview(runs);
+      reply(
+          json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
+      return;
+    }
     auto [ok, body] = deployments->reload("api");
     reply(json_response(request, ok ? http::status::ok : http::status::unprocessable_entity, body));
+    if (ok) net::post(io, [this] { after_deploy(); });
+  } else if (auto* source = std::get_if<VersionSource>(&intent)) {
+    auto deployment = deployments->source_of(source->journey, source->version);
+    if (!deployment) {
+      reply(error_response(request, http::status::not_found,
+                           "no version `" + source->version + "` of journey `" + source->journey +
+                               "` is kept (unknown, or collected once no run used it)"));
+      return;
+    }
+    reply(json_response(request, http::status::ok,
+                        source_view(source->journey, source->version, *deployment)));
   } else if (std::holds_alternative<ClusterStatus>(intent)) {
     if (!cluster) {
       reply(
@@ -438,12 +480,19 @@ void Daemon::Impl::read(const std::string& kind, const std::string& id, const Ht
 }
 
 VersionCounts Daemon::Impl::journey_counts() {
-  if (cluster) {
-    // Every partition's counters and runs, as their owners last copied them to the cluster.
-    auto [counters, runs] = cluster->totals();
-    return version_counts(counters, runs);
+  auto [counters, runs] = totals();
+  return version_counts(counters, runs);
+}
+
+std::pair<std::vector<CounterRow>, std::vector<std::pair<StoredRun, std::size_t>>>
+Daemon::Impl::totals() {
+  if (!cluster) return {api_store->counters(), api_store->run_counts()};
+  // Every partition's counters and runs, as their owners last copied them to the cluster.
+  try {
+    return cluster->totals();
+  } catch (const std::exception& e) {
+    throw ClusterUnanswered(std::string("the cluster did not answer: ") + e.what());
   }
-  return version_counts(api_store->counters(), api_store->run_counts());
 }
 
 HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
@@ -451,13 +500,16 @@ HttpResponse Daemon::Impl::list_journeys(const HttpRequest& request) {
   VersionCounts counts;
   try {
     counts = journey_counts();
-  } catch (const std::exception& e) {
-    if (!cluster) throw;
-    return error_response(request, http::status::service_unavailable,
-                          std::string("the cluster did not answer: ") + e.what());
+  } catch (const ClusterUnanswered& e) {
+    return error_response(request, http::status::service_unavailable, e.what());
   }
+  std::shared_lock lock(engine_mutex);
+  const auto name_of = [this](const StoredRun& run) {
+    const auto* journey = engine->find_version(run.journey, run.version);
+    return journey != nullptr ? engine::step_name(*journey, run.state) : run.state;
+  };
   return json_response(request, http::status::ok,
-                       journeys_view(std::move(counts), live, deployment));
+                       journeys_view(std::move(counts), live, deployment, name_of));
 }
 
 void Daemon::Impl::console(const ShowConsole& show, const HttpRequest& request,
@@ -491,11 +543,9 @@ void Daemon::Impl::console(const ShowConsole& show, const HttpRequest& request,
   data.check = deployments->last_check();
   try {
     data.counts = journey_counts();
-  } catch (const std::exception& e) {
-    if (!cluster) throw;
+  } catch (const ClusterUnanswered& e) {
     reply(html_response(request, http::status::service_unavailable,
-                        problem_page(show, "The cluster did not answer",
-                                     std::string("The cluster did not answer: ") + e.what())));
+                        problem_page(show, "The cluster did not answer", e.what())));
     return;
   }
   if (show.page == ShowConsole::Page::Journeys) {
@@ -509,6 +559,57 @@ void Daemon::Impl::console(const ShowConsole& show, const HttpRequest& request,
     return;
   }
   reply(html_response(request, http::status::ok, std::move(*page)));
+}
+
+void Daemon::Impl::after_deploy() {
+  if (cluster || draining) return;
+  auto customers = std::make_shared<std::vector<std::string>>();
+  try {
+    for (const auto& [journey, version] : deployments->migrating()) {
+      for (auto& id : api_store->customers_in(journey, version))
+        customers->push_back(std::move(id));
+    }
+  } catch (const StoreError& e) {
+    log(LogLevel::Warn, "runs to migrate could not be read; they move at their next input",
+        {{"error", e.what()}});
+  }
+  std::sort(customers->begin(), customers->end());
+  customers->erase(std::unique(customers->begin(), customers->end()), customers->end());
+  if (!customers->empty()) {
+    log(LogLevel::Info, "migrating runs to the new versions", {{"customers", customers->size()}});
+    migrate_next(customers, 0);
+  } else {
+    collect_versions();
+  }
+}
+
+void Daemon::Impl::migrate_next(const std::shared_ptr<std::vector<std::string>>& customers,
+                                std::size_t from) {
+  constexpr std::size_t kAtOnce = 1024;
+  if (from >= customers->size() || draining) {
+    collect_versions();  // the migrated runs' old versions may be unused now
+    return;
+  }
+  const std::size_t to = std::min(customers->size(), from + kAtOnce);
+  auto left = std::make_shared<std::atomic<std::size_t>>(to - from);
+  std::vector<ShardInput> inputs(to - from);
+  for (std::size_t i = from; i < to; ++i) {
+    auto& input = inputs[i - from];
+    input.kind = ShardInput::Kind::Migrate;
+    input.customer_id = (*customers)[i];
+    input.done = [this, customers, to, left](const InputResult&) {
+      if (--*left == 0) net::post(io, [this, customers, to] { migrate_next(customers, to); });
+    };
+  }
+  hand_to_shards(std::move(inputs));
+}
+
+void Daemon::Impl::collect_versions() {
+  try {
+    deployments->collect([this] { committer->write(Batch{}); });
+  } catch (const std::exception& e) {
+    log(LogLevel::Warn, "old journey versions could not be collected", {{"error", e.what()}});
+  }
 }
 
 HttpResponse Daemon::Impl::read_metrics(const HttpRequest& request) {
@@ -577,6 +678,7 @@ void Daemon::Impl::expire_events() {
   } catch (const StoreError& e) {
     log(LogLevel::Warn, "timeline retention failed", {{"error", e.what()}});
   }
+  if (!cluster) collect_versions();  // goal windows of replaced versions end with time
   housekeeping.expires_after(std::chrono::minutes(10));
   housekeeping.async_wait([this](boost::system::error_code ec) {
     if (!ec && !draining) expire_events();
@@ -588,7 +690,7 @@ void Daemon::Impl::wait_signal() {
     if (ec) return;
     if (signal == SIGHUP) {
       log(LogLevel::Info, "SIGHUP: reloading journeys");
-      deployments->reload("SIGHUP");
+      if (deployments->reload("SIGHUP").first) after_deploy();
       wait_signal();
       return;
     }
@@ -641,6 +743,7 @@ int Daemon::Impl::run() {
   }
   server->start();
   wait_signal();
+  net::post(io, [this] { after_deploy(); });  // runs of older versions stored before the start
   expire_events();
   std::vector<std::thread> threads;
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([this] { io.run(); });

@@ -56,6 +56,13 @@ void collect(engine::Outcome& outcome, const std::string& customer, std::size_t 
     out.batch.actions.push_back(std::move(entry));
   }
   for (const auto& record : outcome.records) {
+    if (record.kind == engine::Record::Kind::Migrated) {
+      // Counted on both sides: runs that left the old version, runs that joined the new one.
+      counters[CounterDelta{record.journey, record.detail, "migrated_out", "", 0}] += 1;
+      counters[CounterDelta{record.journey, record.version, "migrated_in", "", 0}] += 1;
+      ++out.migrated;
+      continue;
+    }
     if (record.kind == engine::Record::Kind::Error) {
       out.problems.push_back({customer, record.journey, record.detail, false});
     }
@@ -88,7 +95,7 @@ GroupStep step_group(const engine::Engine& engine, const std::vector<ShardInput>
     const bool is_event = input.kind == ShardInput::Kind::Event;
     const std::string& customer = input.customer();
     const std::string& message_id = input.event.message_id;
-    if (!is_event) out.woken.insert(customer);
+    if (input.kind == ShardInput::Kind::Wake) out.woken.insert(customer);
     auto cached = cache.find(customer);
     if (cached == cache.end()) {
       if (auto bad = context.unreadable.find(customer); bad != context.unreadable.end()) {
@@ -134,7 +141,7 @@ GroupStep step_group(const engine::Engine& engine, const std::vector<ShardInput>
     if (is_event) {
       ++out.accepted;
       out.batch.events.push_back({customer, message_id, input.event.at, input.raw});
-    } else {
+    } else if (input.kind == ShardInput::Kind::Wake) {
       out.wake_lateness.push_back(std::max<engine::Millis>(0, now - input.due));
     }
     touched.insert(customer);

@@ -34,11 +34,13 @@ struct InputResult {
 
 /// One unit of work for a shard, handled strictly in submission order.
 struct ShardInput {
-  enum class Kind : std::uint8_t { Event, Wake, Erase };
+  // Migrate: step the customer now, so that its runs of older versions move to the live one
+  // (`on update migrate`) without waiting for its next input.
+  enum class Kind : std::uint8_t { Event, Wake, Erase, Migrate };
   Kind kind = Kind::Event;
   engine::Event event;         // Event
   std::string raw;             // Event: the JSON as received
-  std::string customer_id;     // Wake, Erase
+  std::string customer_id;     // Wake, Erase, Migrate
   engine::Millis due = 0;      // Wake: when it was due
   std::uint64_t sequence = 0;  // a cluster node's: its place in the partition's event stream
   std::function<void(const InputResult&)> done;
@@ -95,6 +97,7 @@ struct GroupStep {
   std::size_t accepted = 0;
   std::size_t duplicates = 0;
   std::size_t erased = 0;
+  std::size_t migrated = 0;  // runs moved to a new version of their journey
 };
 
 /// Steps the engine over `inputs` (no Erase among them) in order. Every customer the step should

@@ -7,22 +7,26 @@
 namespace journey::runtime {
 namespace {
 
-std::string deployment_id(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::uint64_t hash = 0;
+// The same files compiled with another naming are another deployment: an upgraded daemon stores
+// its journeys directory anew rather than taking the old build's deployment for its own.
+std::string deployment_id(const std::vector<std::pair<std::string, std::string>>& files,
+                          engine::StepNaming naming) {
+  std::uint64_t hash = naming == engine::StepNaming::Positions ? 0 : 0x7472656531ULL;
   for (const auto& [path, text] : files)
     hash = engine::stable_hash(engine::hash_key({path, text}), hash);
   return engine::hex16(hash);
 }
 
-JourneySet finish(dsl::Workspace& ws, const dsl::CheckOptions& options) {
+JourneySet finish(dsl::Workspace& ws, const dsl::CheckOptions& options, engine::StepNaming naming) {
   JourneySet set;
   dsl::check(ws, options);
   for (const auto& file : ws.files) {
     set.deployment.files.emplace_back(file.source->path(), file.source->text());
   }
-  set.deployment.id = deployment_id(set.deployment.files);
+  set.deployment.naming = naming;
+  set.deployment.id = deployment_id(set.deployment.files, naming);
   if (!ws.has_errors()) {
-    auto compiled = engine::compile(ws);
+    auto compiled = engine::compile(ws, naming);
     ws.diagnostics.insert(ws.diagnostics.end(), compiled.diagnostics.begin(),
                           compiled.diagnostics.end());
     set.program = compiled.program;
@@ -36,14 +40,14 @@ JourneySet finish(dsl::Workspace& ws, const dsl::CheckOptions& options) {
 JourneySet load_journey_dir(const std::string& dir, const dsl::CheckOptions& options) {
   dsl::Workspace ws;
   dsl::add_paths(ws, {dir});
-  return finish(ws, options);
+  return finish(ws, options, engine::StepNaming::Tree);
 }
 
 JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files,
-                         const dsl::CheckOptions& options) {
+                         const dsl::CheckOptions& options, engine::StepNaming naming) {
   dsl::Workspace ws;
   for (const auto& [path, text] : files) dsl::add_source(ws, path, text);
-  return finish(ws, options);
+  return finish(ws, options, naming);
 }
 
 std::string summarize_errors(const nlohmann::json& diagnostics) {

@@ -25,9 +25,10 @@ struct JourneySet {
 /// Reads every `*.journey` file under `dir` (recursively, sorted by path), checks and compiles.
 JourneySet load_journey_dir(const std::string& dir, const dsl::CheckOptions& options);
 
-/// Checks and compiles files already in memory (a stored deployment).
+/// Checks and compiles files already in memory (a stored deployment) with the naming they were
+/// deployed with.
 JourneySet compile_files(const std::vector<std::pair<std::string, std::string>>& files,
-                         const dsl::CheckOptions& options);
+                         const dsl::CheckOptions& options, engine::StepNaming naming);
 
 /// The errors of a diagnostics document as `file:line:col: error[CODE]: message` lines.
 std::string summarize_errors(const nlohmann::json& diagnostics);

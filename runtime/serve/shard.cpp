@@ -149,12 +149,15 @@ void Shard::process(std::vector<ShardInput> inputs) {
   group->now = parts_.clock();
   group->inputs = std::move(inputs);
   bool failed = false;
+  // Held until the group is handed to the committer: once a deploy has the engine, every group
+  // stepped with the set it replaced is in the committer's queue (see Deployments::collect).
+  std::shared_lock engine_lock(parts_.engine_mutex, std::defer_lock);
   try {
     GroupContext context;
     context.now = group->now;
     context.trace_lines = parts_.config.retention.trace_lines;
     load(group->inputs, context);
-    std::shared_lock engine_lock(parts_.engine_mutex);
+    engine_lock.lock();
     group->step = step_group(parts_.engine, group->inputs, cache_, context);
   } catch (const std::exception& e) {
     // A read failed (or worse): refuse the group. The cached states may hold half of it.
@@ -172,6 +175,7 @@ void Shard::process(std::vector<ShardInput> inputs) {
     it = it->second.commits == 0 ? cache_.erase(it) : std::next(it);
   }
   if (failed) {
+    if (engine_lock.owns_lock()) engine_lock.unlock();
     // The cached states may hold part of this group: start again from the store, and refuse the
     // commits in flight that were computed on them.
     parts_.committer.invalidate(index_);
@@ -264,6 +268,7 @@ void Shard::finish(const std::shared_ptr<Group>& group, bool ok) {
     parts_.metrics.record_commit(took.count(), group->inputs.size());
     parts_.metrics.events_accepted += step.accepted;
     parts_.metrics.events_duplicate += step.duplicates;
+    parts_.metrics.runs_migrated += step.migrated;
     for (const auto& [customer, next] : step.wakeups) {
       // Defensive: a wake-up the engine left in the past is retried in a second, not spun on.
       bool stuck = next && *next <= now && step.woken.count(customer) != 0;

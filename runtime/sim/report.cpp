@@ -113,28 +113,23 @@ std::string FunnelReport::render(const engine::Program& program) const {
     if (f.errors > 0) head.row({"errors", std::to_string(f.errors)});
     out << head.render("  ");
 
-    Table steps({0, 1});
-    steps.row({"step", "kind", "visits", "sent", "suppressed"});
+    Table steps({0});
+    steps.row({"step", "visits", "sent", "suppressed"});
     const engine::StepCounts none;
-    for (const auto& op : j.ops) {
-      if (!op.step_head) continue;
-      std::string kind = engine::op_kind_name(op);
-      if (std::holds_alternative<engine::BranchOp>(op.payload)) kind = "if";
-      if (std::holds_alternative<engine::JumpOp>(op.payload)) kind = "goto";
-      const auto* send = std::get_if<engine::SendOp>(&op.payload);
-      const auto at = f.steps.find(op.step_id);
-      const engine::StepCounts& step = at == f.steps.end() ? none : at->second;
+    for (const auto& step : j.steps) {
+      const bool send = step.kind == dsl::StepKind::Send;
+      const auto at = f.steps.find(step.id);
+      const engine::StepCounts& counts = at == f.steps.end() ? none : at->second;
       std::string sup;
       if (send) {
         std::string reasons;
-        for (const auto& [reason, n] : step.suppressed)
+        for (const auto& [reason, n] : counts.suppressed)
           reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(n);
-        sup =
-            std::to_string(step.suppressed_total()) + (reasons.empty() ? "" : " (" + reasons + ")");
+        sup = std::to_string(counts.suppressed_total()) +
+              (reasons.empty() ? "" : " (" + reasons + ")");
       }
-      steps.row({op.step_id,
-                 kind + (send ? " " + send->channel + " \"" + send->template_name + "\"" : ""),
-                 std::to_string(step.visits), send ? std::to_string(step.sent) : "", sup});
+      steps.row({step.name, std::to_string(counts.visits),
+                 send ? std::to_string(counts.sent) : "", sup});
     }
     out << "\n" << steps.render("  ");
     std::string sup_line;

@@ -346,6 +346,7 @@ struct PartitionOutput {
   std::vector<engine::Record> errors;
   std::vector<engine::TraceLine> trace;
   std::size_t customers = 0;
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::size_t>> in_flight;
 };
 
 struct PendingAction {
@@ -458,6 +459,7 @@ class Runner {
       take(engine_.on_event(*state, ev, tracing));
     }
     if (state->known) take(engine_.advance(*state, horizon_, recurring_until_, tracing));
+    for (const auto& [name, run] : state->runs) ++out.in_flight[{name, run.version}][run.step];
     if (options_.report) out.report.add_customer(records, *state);
     for (const auto& r : records) {
       if (r.kind == engine::Record::Kind::Error) out.errors.push_back(r);
@@ -593,7 +595,10 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
 
     // Pass 2: run, partition by partition.
     const engine::Millis horizon =
-        options.until ? *options.until : std::numeric_limits<engine::Millis>::max();
+        options.until ? *options.until
+        : options.until_last_event
+            ? last_event_at.value_or(std::numeric_limits<engine::Millis>::min())
+            : std::numeric_limits<engine::Millis>::max();
     const engine::Millis recurring_until =
         options.until ? *options.until
                       : last_event_at.value_or(std::numeric_limits<engine::Millis>::min());
@@ -611,6 +616,9 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
       result.customers += out.customers;
       for (auto& r : out.errors) result.errors.push_back(std::move(r));
       for (auto& t : out.trace) result.trace.push_back(std::move(t));
+      for (const auto& [key, steps] : out.in_flight) {
+        for (const auto& [step, n] : steps) result.in_flight[key][step] += n;
+      }
     }
     std::stable_sort(result.errors.begin(), result.errors.end(),
                      [](const engine::Record& a, const engine::Record& b) {

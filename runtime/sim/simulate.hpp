@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@ struct SimulateOptions {
   /// Fire timers up to here (default: until no one-off timer is left; recurring `entry every`
   /// ticks stop at the last event's time). Events after it are not processed.
   std::optional<engine::Millis> until;
+  bool until_last_event = false;  // without `until`: fire timers only up to the last event's time
   std::optional<std::string> trace_customer;  // gather this customer's trace
   std::optional<std::string> only_customer;   // run only this customer (explain)
   bool strict = false;                        // the first malformed line stops the read
@@ -50,6 +52,8 @@ struct SimulationResult {
   FunnelReport report;        // when asked for
   std::vector<engine::Record> errors;    // engine errors: by customer id, then engine order
   std::vector<engine::TraceLine> trace;  // the traced customer's lines
+  /// Runs still in their journey at the end, by (journey, version), then by the step they wait at.
+  std::map<std::pair<std::string, std::string>, std::map<std::string, std::size_t>> in_flight;
 };
 
 /// Called with each action as one NDJSON line (no newline), in output order: engine time, ties

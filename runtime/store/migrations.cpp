@@ -174,6 +174,12 @@ ALTER TABLE customers ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE customers ADD COLUMN kv_rev INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX customers_part ON customers(part) WHERE part IS NOT NULL;
 )sql",
+    // 7: how each stored deployment names its unlabelled steps (issue 17): 1 by line and column,
+    // what every deployment stored before was compiled with (so its versions, step ids and action
+    // ids stay the same); 2 by their place in the step tree.
+    R"sql(
+ALTER TABLE deployments ADD COLUMN naming INTEGER NOT NULL DEFAULT 1;
+)sql",
 };
 
 }  // namespace

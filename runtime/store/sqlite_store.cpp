@@ -898,10 +898,12 @@ void SqliteStore::save_deployment(const Deployment& deployment) {
     if (st.step()) next_seq = st.integer(0);
   }
   auto inserted =
-      prepare("INSERT OR IGNORE INTO deployments(id, deployed_at, seq) VALUES (?1, ?2, ?3)")
+      prepare(
+          "INSERT OR IGNORE INTO deployments(id, deployed_at, seq, naming) VALUES (?1, ?2, ?3, ?4)")
           .bind(1, deployment.id)
           .bind(2, deployment.deployed_at)
           .bind(3, next_seq)
+          .bind(4, static_cast<std::int64_t>(deployment.naming))
           .run();
   if (inserted > 0) {
     for (const auto& [path, text] : deployment.files) {
@@ -926,12 +928,15 @@ std::vector<Deployment> SqliteStore::deployments() {
   std::lock_guard lock(mutex_);
   std::vector<Deployment> out;
   {
-    auto& st = prepare("SELECT id, deployed_at FROM deployments ORDER BY seq");
+    auto& st = prepare("SELECT id, deployed_at, naming FROM deployments ORDER BY seq");
     ResetOnExit reset(st);
     while (st.step()) {
       Deployment deployment;
       deployment.id = st.text(0);
       deployment.deployed_at = st.integer(1);
+      deployment.naming = st.integer(2) == static_cast<std::int64_t>(engine::StepNaming::Positions)
+                              ? engine::StepNaming::Positions
+                              : engine::StepNaming::Tree;
       out.push_back(std::move(deployment));
     }
   }
@@ -942,6 +947,36 @@ std::vector<Deployment> SqliteStore::deployments() {
     st.bind(1, deployment.id);
     while (st.step()) deployment.files.emplace_back(st.text(0), st.text(1));
   }
+  return out;
+}
+
+void SqliteStore::delete_deployment(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(*this);
+  prepare("DELETE FROM deployment_files WHERE deployment_id = ?1").bind(1, id).run();
+  prepare("DELETE FROM deployments WHERE id = ?1").bind(1, id).run();
+  transaction.commit();
+}
+
+std::set<std::pair<std::string, std::string>> SqliteStore::versions_in_use() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT DISTINCT journey, version FROM runs");
+  ResetOnExit reset(st);
+  std::set<std::pair<std::string, std::string>> out;
+  while (st.step()) out.emplace(st.text(0), st.text(1));
+  return out;
+}
+
+std::vector<std::string> SqliteStore::customers_in(const std::string& journey,
+                                                   const std::string& version) {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare(
+      "SELECT DISTINCT customer_id FROM runs WHERE journey = ?1 AND version = ?2 ORDER BY 1");
+  ResetOnExit reset(st);
+  st.bind(1, journey);
+  st.bind(2, version);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.text(0));
   return out;
 }
 

@@ -64,6 +64,10 @@ class SqliteStore final : public Store {
   std::size_t expire_events(engine::Millis cutoff) override;
   void save_deployment(const Deployment& deployment) override;
   std::vector<Deployment> deployments() override;
+  void delete_deployment(const std::string& id) override;
+  std::set<std::pair<std::string, std::string>> versions_in_use() override;
+  std::vector<std::string> customers_in(const std::string& journey,
+                                        const std::string& version) override;
   std::optional<StoredCustomer> stored_customer(const std::string& customer_id) override;
   std::map<int, std::size_t> wakeups_by_partition() override;
   void set_key(const std::string& key) override;

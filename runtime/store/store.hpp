@@ -7,12 +7,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
+#include "engine/naming.hpp"
 #include "engine/time.hpp"
 
 namespace journey::runtime {
@@ -171,9 +173,12 @@ struct Erasure {
 
 /// A deployed set of journey files.
 struct Deployment {
-  std::string id;  // hash of the files
+  std::string id;  // hash of the files (and of the naming, but for StepNaming::Positions)
   engine::Millis deployed_at = 0;
   std::vector<std::pair<std::string, std::string>> files;  // (path, text), sorted by path
+  /// How its steps are named when compiled: Positions for every deployment an older build stored
+  /// (so that their versions, step ids and action ids stay what they were), else Tree.
+  engine::StepNaming naming = engine::StepNaming::Tree;
 };
 
 /// A counter row as read back.
@@ -255,6 +260,13 @@ class Store {
   virtual void save_deployment(const Deployment& deployment) = 0;
   /// Every stored deployment, oldest first; the last is the live one.
   virtual std::vector<Deployment> deployments() = 0;
+  /// Deletes a stored deployment (its versions are collected). Never the live one.
+  virtual void delete_deployment(const std::string& id) = 0;
+  /// The (journey, version) pairs some active run uses.
+  virtual std::set<std::pair<std::string, std::string>> versions_in_use() = 0;
+  /// The customers with an active run of this journey version, by id.
+  virtual std::vector<std::string> customers_in(const std::string& journey,
+                                                const std::string& version) = 0;
 
   /// A cluster node's reads and writes of its copy.
   /// The customer as stored, with its runs and the cluster bookkeeping; nothing when absent.

@@ -1,7 +1,7 @@
 // The predictive functions through the real binary: `simulate --model` enters at the exact
-// millisecond P(alive) crosses a threshold, `lint`, `simulate` and `explain` with and without a
-// model file, bad model files named with the JSON path of the bad value, and `journey serve`
-// with `[model] file` in journey.toml.
+// millisecond P(alive) crosses a threshold, `lint`, `simulate`, `explain` and `diff` with and
+// without a model file, bad model files named with the JSON path of the bad value, and `journey
+// serve` with `[model] file` in journey.toml.
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -122,7 +122,8 @@ TEST_CASE("simulate --model enters at the millisecond P(alive) crosses the thres
   CHECK_THAT(explained.out, Catch::Contains("p_alive() = 0.29999"));
 }
 
-TEST_CASE("lint, simulate and explain need --model for the predictive functions", "[predict]") {
+TEST_CASE("lint, simulate, explain and diff need --model for the predictive functions",
+          "[predict]") {
   const journey::test::TempDir dir;
   dir.write("model.json", kModel);
   dir.write("win_back.journey", kWinBack);
@@ -142,9 +143,20 @@ TEST_CASE("lint, simulate and explain need --model for the predictive functions"
     CHECK_THAT(run.err, Catch::Contains("error[E119]"));
     CHECK(run.out.empty());
   }
-  // compile and graph run nothing: no model needed.
+  // diff runs the old side only with --events: then it needs the model too.
+  run = run_journey(dir.path, "diff win_back.journey win_back.journey --events events.ndjson");
+  CHECK(run.code == 1);
+  CHECK_THAT(run.err, Catch::Contains("error[E119]"));
+  CHECK(run.out.empty());
+  run = run_journey(dir.path,
+                    "diff win_back.journey win_back.journey --events events.ndjson --model "
+                    "model.json");
+  CHECK(run.code == 0);
+  CHECK_THAT(run.out, Catch::StartsWith("journey win_back_risk: unchanged"));
+  // compile, graph and diff without events run nothing: no model needed.
   CHECK(run_journey(dir.path, "graph win_back.journey --format mermaid").code == 0);
   CHECK(run_journey(dir.path, "compile win_back.journey --emit ir").code == 0);
+  CHECK(run_journey(dir.path, "diff win_back.journey win_back.journey").code == 0);
 
   // A bad model file: usage error naming the file and the JSON path of the bad value.
   dir.write("bad.json", R"({"format": "journey-model", "version": 1, "event": "order_completed",
@@ -155,6 +167,9 @@ TEST_CASE("lint, simulate and explain need --model for the predictive functions"
   run = run_journey(dir.path, "lint win_back.journey --model missing.json");
   CHECK(run.code == 2);
   CHECK(run.err == "journey lint: --model: missing.json: cannot read the model file\n");
+  run = run_journey(dir.path, "diff win_back.journey win_back.journey --model missing.json");
+  CHECK(run.code == 2);
+  CHECK(run.err == "journey diff: --model: missing.json: cannot read the model file\n");
   dir.write("cbor.json", "not json");
   run = run_journey(dir.path,
                     "explain win_back.journey --events events.ndjson --customer c1 "

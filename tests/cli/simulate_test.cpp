@@ -107,7 +107,8 @@ TEST_CASE("simulate --trace writes the trace to stderr and keeps actions on stdo
   const auto explained =
       run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey wake_up");
   CHECK(explained.code == 0);
-  CHECK(explained.out.find("wake_up: split at") != std::string::npos);
+  CHECK(explained.out.find("wake_up: split coupon_10/coupon_20/control: variant") !=
+        std::string::npos);
   CHECK(explained.out.find("welcome:") == std::string::npos);
   const auto unknown =
       run_journey(dir, "explain j.journey --events e.ndjson --customer c1 --journey nope");

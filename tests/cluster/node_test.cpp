@@ -362,3 +362,40 @@ TEST_CASE(
   CHECK(single.code == 2);
   CHECK(single.err == "journey cluster status: single.toml has no [cluster] table\n");
 }
+
+TEST_CASE("a reload's dry run on a cluster node counts the runs of every partition", "[cluster]") {
+  const std::string waiting = R"(journey welcome {
+  entry on signup
+  send email "welcome-1"
+  wait 1d
+  send email "welcome-2"
+}
+)";
+  ClusterFixture cluster;
+  auto& a = cluster.start("a", waiting);
+  auto& b = cluster.start("b", waiting);
+  REQUIRE(eventually([&] { return cluster.shared_by(a, {"a", "b"}); }, 30));
+  const auto owners = cluster.owners(a);
+  std::size_t of_b = 0;
+  for (int i = 0; i < 40; ++i)
+    of_b +=
+        owners.at("b").count(partition_of("d" + std::to_string(i), ClusterFixture::kPartitions));
+  REQUIRE(of_b > 0);  // A's own store does not hold them all
+  REQUIRE(call("POST", a.url("/v1/batch"), signups("d", 0, 40)).status == 200);
+  REQUIRE(eventually([&] {
+    auto journeys = body_of(call("GET", a.url("/v1/journeys")));
+    return journeys["journeys"][0]["versions"][0].value("active_runs", 0) == 40;
+  }));
+  std::string changed = waiting;
+  changed.replace(changed.find("\"welcome-2\""), 11, "\"welcome-2b\"");
+  a.dir.write("journeys/welcome.journey", changed);
+  const auto preview = call("POST", a.url("/v1/journeys/reload?dry_run=1"));
+  REQUIRE(preview.status == 200);
+  const auto answer = body_of(preview);
+  const auto& diff = answer["diff"]["journeys"][0];
+  CHECK(diff["change"] == "changed");
+  CHECK(diff["in_flight"] == 40);
+  CHECK(diff["keep"] == 40);  // no `on update migrate`: they keep their version
+  // Nothing was deployed, here or on B.
+  CHECK(body_of(call("GET", b.url("/v1/journeys")))["journeys"][0]["versions"].size() == 1);
+}

@@ -301,6 +301,11 @@ TEST_CASE("E117 a once-only header clause repeated", "[check]") {
   CHECK(spanned(text, ds[0]) == "title \"b\"");
   CHECK(ds[0].notes.at(0).span.begin == text.find("title \"a\""));
   CHECK(spanned(text, ds[1]) == "cap 2 per 1d");
+  const std::string twice = "journey j {\n  entry on a\n  on update migrate\n  on update keep\n}\n";
+  const auto repeated = lint(twice);
+  REQUIRE(codes(repeated) == std::vector<std::string>{"E117"});
+  CHECK(spanned(twice, repeated[0]) == "on update keep");
+  CHECK(repeated[0].message == "`on update` is given more than once in journey `j`");
   // entry, exit and goal clauses may repeat.
   CHECK(codes_of("journey j {\n  entry on a\n  entry on b\n  exit on c\n  exit on d\n}\n").empty());
 }

@@ -175,6 +175,15 @@ TEST_CASE("parser errors: E007 header clause after the first step", "[parser][er
   CHECK(e.at.line == 4);
   CHECK(only_error("  wait 1d\n  title \"late\"").code == "E007");
   CHECK(only_error("  exit\n  cap 1 per 1d").code == "E007");
+  CHECK(only_error("  exit\n  on update migrate").code == "E007");
+}
+
+TEST_CASE("parser errors: `on update` names its choices", "[parser][errors]") {
+  const auto e = only_error("  on update move");
+  CHECK(e.code == "E001");
+  CHECK(e.at.line == 3);
+  CHECK(e.at.column == 13);
+  CHECK(e.message == "expected `migrate` or `keep` after `on update`, found `move`");
 }
 
 TEST_CASE("parser errors: recovery reports several errors and keeps the rest", "[parser][errors]") {

@@ -293,6 +293,26 @@ TEST_CASE("parser: spans cover their text", "[parser]") {
   CHECK(slice(text, j.span) == text.substr(0, text.size() - 1));
 }
 
+TEST_CASE("parser: on update migrate and keep", "[parser]") {
+  const std::string text =
+      "journey j {\n  entry on a\n  on update migrate\n  send email \"x\"\n}\n";
+  const Journey j = one_journey(text);
+  REQUIRE(j.on_update);
+  CHECK(j.on_update->migrate);
+  CHECK(slice(text, j.on_update->span) == "on update migrate");
+  REQUIRE(j.once_clauses.size() == 1);
+  CHECK(j.once_clauses[0].keyword == "on update");
+  const Journey keep = one_journey("journey j {\n  entry on a\n  on update keep\n}\n");
+  REQUIRE(keep.on_update);
+  CHECK_FALSE(keep.on_update->migrate);
+  CHECK_FALSE(one_journey("journey j {\n  entry on a\n}\n").on_update);
+  // `update` is no keyword: an event may be named so, in a wait's `on` branch too.
+  const Journey event = one_journey(
+      "journey j {\n  entry on update\n  wait up to 1d {\n    on update { exit }\n  }\n}\n");
+  CHECK(event.entries.at(0).event.name == "update");
+  CHECK(event.steps.at(0).branches.at(0).event.name == "update");
+}
+
 TEST_CASE("parser: once-only header clauses are all recorded, in source order", "[parser]") {
   const std::string text =
       "journey j {\n  cap 1 per 1d\n  title \"a\"\n  entry on a\n  reentry never\n  quiet hours "

@@ -172,6 +172,43 @@ TEST_CASE("api: bearer tokens and scopes", "[api]") {
         http::status::unauthorized);
 }
 
+TEST_CASE("api: reload dry runs and the source of a version", "[api]") {
+  Config config;
+  CHECK_FALSE(
+      intent<ReloadJourneys>(route(request(http::verb::post, "/v1/journeys/reload"), config, kNow))
+          .dry_run);
+  for (const char* target :
+       {"/v1/journeys/reload?dry_run=1", "/v1/journeys/reload?dry_run=true",
+        "/v1/journeys/reload?x=2&dry_run", "/v1/journeys/reload?dry_run=%31"}) {
+    INFO(target);
+    CHECK(intent<ReloadJourneys>(route(request(http::verb::post, target), config, kNow)).dry_run);
+  }
+  CHECK_FALSE(intent<ReloadJourneys>(
+                  route(request(http::verb::post, "/v1/journeys/reload?dry_run=0"), config, kNow))
+                  .dry_run);
+  const auto bad =
+      answered(route(request(http::verb::post, "/v1/journeys/reload?dry_run=yes"), config, kNow));
+  CHECK(bad.result() == http::status::bad_request);
+  CHECK(body(bad)["error"] == "`dry_run` must be 1 or 0 (true or false), not `yes`");
+
+  const auto routed = route(
+      request(http::verb::get, "/v1/journeys/wel%20come/versions/0123abcd/source"), config, kNow);
+  const auto& source = intent<VersionSource>(routed);
+  CHECK(source.journey == "wel come");
+  CHECK(source.version == "0123abcd");
+  CHECK(answered(route(request(http::verb::post, "/v1/journeys/w/versions/v/source"), config, kNow))
+            .result() == http::status::method_not_allowed);
+  CHECK(answered(route(request(http::verb::get, "/v1/journeys/w/versions//source"), config, kNow))
+            .result() == http::status::bad_request);
+  CHECK(answered(route(request(http::verb::get, "/v1/journeys/w/versions/v"), config, kNow))
+            .result() == http::status::not_found);
+  config.tokens.push_back({"ingest-secret", "ingest", {Scope::Ingest}});
+  CHECK(answered(
+            route(request(http::verb::get, "/v1/journeys/w/versions/v/source", "", "ingest-secret"),
+                  config, kNow))
+            .result() == http::status::forbidden);
+}
+
 TEST_CASE("api: percent decoding", "[api]") {
   CHECK(percent_decode("a%2Fb") == "a/b");
   CHECK(percent_decode("plain") == "plain");

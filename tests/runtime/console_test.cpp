@@ -273,7 +273,7 @@ TEST_CASE("console: a journey's page draws the live version beside older ones st
 
   // Runs of v1 still in flight: drawn beside the live one.
   const auto& v1 = data.versions[0].version;
-  data.counts[{"welcome", v1}].add_waiting("L6:3", 2);
+  data.counts[{"welcome", v1}].add_waiting("2", 2);
   const auto both = journey_page(show, data);
   REQUIRE(both);
   CHECK(contains(*both, "older version, 2 still in it"));

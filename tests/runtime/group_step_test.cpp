@@ -99,11 +99,11 @@ TEST_CASE("group step: events become one batch, with actions, events, states and
   CHECK(counted[{"entered", ""}] == 2);
   // The per-step counters the console draws: both customers visited the first send and moved
   // on from the entry to it.
-  const auto first_send = counted.find({"visits", "L3:3"});
+  const auto first_send = counted.find({"visits", "1"});
   REQUIRE(first_send != counted.end());
   CHECK(first_send->second == 2);
-  CHECK(counted[{"moves", engine::pair_key("", "L3:3")}] == 2);
-  CHECK(counted[{"moves", engine::pair_key("L3:3", "L4:3")}] == 2);
+  CHECK(counted[{"moves", engine::pair_key("", "1")}] == 2);
+  CHECK(counted[{"moves", engine::pair_key("1", "2")}] == 2);
 
   SECTION("the same inputs on the same states give the same batch") {
     auto again = fresh({"a", "b"});
@@ -187,17 +187,20 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
   CHECK(explain["trace"][0]["detail"]["k"] == 1);
   CHECK(explain["trace"][1]["detail"] == nlohmann::json::object());
 
-  std::vector<runtime::CounterRow> counters = {{"w", "v1", "entered", "", 5},
-                                               {"w", "v1", "suppressed", "consent", 2},
-                                               {"w", "v1", "exited", "", 1},
-                                               {"w", "v0", "sends", "", 7}};
-  std::vector<std::pair<runtime::StoredRun, std::size_t>> runs = {{{"w", "v1", "L4:3"}, 4}};
-  counters.push_back({"w", "v1", "visits", "L4:3", 5});
-  counters.push_back({"w", "v1", "moves", engine::pair_key("", "L4:3"), 5});
-  counters.push_back({"w", "v1", "suppressed_at", engine::pair_key("L4:3", "consent"), 2});
+  std::vector<runtime::CounterRow> counters = {
+      {"w", "v1", "entered", "", 5},      {"w", "v1", "suppressed", "consent", 2},
+      {"w", "v1", "exited", "", 1},       {"w", "v1", "migrated_in", "", 3},
+      {"w", "v0", "migrated_out", "", 3}, {"w", "v0", "sends", "", 7}};
+  std::vector<std::pair<runtime::StoredRun, std::size_t>> runs = {{{"w", "v1", "2"}, 4}};
+  counters.push_back({"w", "v1", "visits", "2", 5});
+  counters.push_back({"w", "v1", "moves", engine::pair_key("", "2"), 5});
+  counters.push_back({"w", "v1", "suppressed_at", engine::pair_key("2", "consent"), 2});
   counters.push_back({"w", "v1", "moves", "not a pair", 9});  // ignored
-  auto journeys =
-      runtime::journeys_view(runtime::version_counts(counters, runs), {{"w", "v1"}}, "d1");
+  auto journeys = runtime::journeys_view(
+      runtime::version_counts(counters, runs), {{"w", "v1"}}, "d1",
+      [](const runtime::StoredRun& run) {
+        return "wait 1d (" + run.journey + "@" + run.version + ")";
+      });
   CHECK(journeys["deployment"] == "d1");
   REQUIRE(journeys["journeys"].size() == 1);
   const auto& w = journeys["journeys"][0];
@@ -208,12 +211,15 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
   CHECK(v1["live"] == true);
   CHECK(v1["entered"] == 5);
   CHECK(v1["active_runs"] == 4);
-  CHECK(v1["runs_by_state"]["L4:3"] == 4);
+  CHECK(v1["runs_by_state"]["wait 1d (w@v1)"] == 4);
+  CHECK(v1["runs_by_step"]["2"] == 4);
+  CHECK(v1["migrated_in"] == 3);
+  CHECK(w["versions"][0]["migrated_out"] == 3);
   CHECK(v1["suppressions"]["consent"] == 2);
   CHECK(v1["exits"]["end"] == 1);
   CHECK(w["versions"][0]["sends"] == 7);
   CHECK(
-      v1["steps"]["L4:3"] ==
+      v1["steps"]["2"] ==
       nlohmann::json{{"waiting", 4}, {"visits", 5}, {"sent", 0}, {"suppressed", {{"consent", 2}}}});
-  CHECK(v1["moves"] == nlohmann::json::array({{{"from", ""}, {"to", "L4:3"}, {"runs", 5}}}));
+  CHECK(v1["moves"] == nlohmann::json::array({{{"from", ""}, {"to", "2"}, {"runs", 5}}}));
 }

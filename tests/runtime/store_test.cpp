@@ -277,6 +277,44 @@ TEST_CASE("store: deployments", "[store]") {
   CHECK(all[1].files.at(0).second == "journey a {}");
 }
 
+TEST_CASE("store: deployments of schema 6 keep the naming they were compiled with", "[store]") {
+  TempDir dir;
+  auto path = (dir.path / "j.db").string();
+  {
+    SqliteStore old(path, 6);
+    old.exec("INSERT INTO deployments(id, deployed_at, seq) VALUES ('d0', 5, 1)");
+    old.exec(
+        "INSERT INTO deployment_files(deployment_id, path, text) VALUES ('d0', 'a.journey', 'x')");
+  }
+  SqliteStore store(path);
+  Deployment fresh{"d1", 10, {{"a.journey", "y"}}};
+  CHECK(fresh.naming == journey::engine::StepNaming::Tree);
+  store.save_deployment(fresh);
+  auto all = store.deployments();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].naming == journey::engine::StepNaming::Positions);
+  CHECK(all[1].naming == journey::engine::StepNaming::Tree);
+  store.delete_deployment("d0");
+  all = store.deployments();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].id == "d1");
+  CHECK(all[0].files.at(0).second == "y");
+}
+
+TEST_CASE("store: the versions and customers of active runs", "[store]") {
+  TempDir dir;
+  SqliteStore store((dir.path / "j.db").string());
+  Batch batch;
+  batch.customers.push_back({"c2", "s", std::nullopt, {{"w", "v1", "2"}, {"x", "v9", "1"}}});
+  batch.customers.push_back({"c1", "s", std::nullopt, {{"w", "v1", "3"}}});
+  batch.customers.push_back({"c3", "s", std::nullopt, {{"w", "v2", "2"}}});
+  store.apply(batch);
+  CHECK(store.versions_in_use() ==
+        std::set<std::pair<std::string, std::string>>{{"w", "v1"}, {"w", "v2"}, {"x", "v9"}});
+  CHECK(store.customers_in("w", "v1") == std::vector<std::string>{"c1", "c2"});
+  CHECK(store.customers_in("w", "v0").empty());
+}
+
 TEST_CASE("store: outbox queries by channel", "[store]") {
   TempDir dir;
   SqliteStore store((dir.path / "j.db").string());
