@@ -73,7 +73,15 @@ struct EngineConfig {
 /// (engine/counts.hpp turns them into counters).
 struct Record {
   enum class Kind : std::uint8_t {
-    Entered, Exited, Step, Goal, Send, Suppressed, Error, Variant, Migrated
+    Entered,
+    Exited,
+    Step,
+    Goal,
+    Send,
+    Suppressed,
+    Error,
+    Variant,
+    Migrated
   };
   Kind kind = Kind::Entered;
   std::string customer_id;

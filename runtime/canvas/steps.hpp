@@ -11,7 +11,6 @@
 
 namespace journey::canvas {
 
-
 /// The HTML/SVG id fragment of a step: letters, digits, `-` and `_` kept, any other byte as
 /// `.XX` (hex), so that any step id gives a valid, distinct anchor (`#step-...` on a page).
 std::string step_anchor(const std::string& step);

@@ -128,8 +128,8 @@ std::string FunnelReport::render(const engine::Program& program) const {
         sup = std::to_string(counts.suppressed_total()) +
               (reasons.empty() ? "" : " (" + reasons + ")");
       }
-      steps.row({step.name, std::to_string(counts.visits),
-                 send ? std::to_string(counts.sent) : "", sup});
+      steps.row(
+          {step.name, std::to_string(counts.visits), send ? std::to_string(counts.sent) : "", sup});
     }
     out << "\n" << steps.render("  ");
     std::string sup_line;

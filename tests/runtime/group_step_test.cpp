@@ -196,11 +196,11 @@ TEST_CASE("views: actions, explain and journeys as JSON", "[views]") {
   counters.push_back({"w", "v1", "moves", engine::pair_key("", "2"), 5});
   counters.push_back({"w", "v1", "suppressed_at", engine::pair_key("2", "consent"), 2});
   counters.push_back({"w", "v1", "moves", "not a pair", 9});  // ignored
-  auto journeys = runtime::journeys_view(
-      runtime::version_counts(counters, runs), {{"w", "v1"}}, "d1",
-      [](const runtime::StoredRun& run) {
-        return "wait 1d (" + run.journey + "@" + run.version + ")";
-      });
+  auto journeys =
+      runtime::journeys_view(runtime::version_counts(counters, runs), {{"w", "v1"}}, "d1",
+                             [](const runtime::StoredRun& run) {
+                               return "wait 1d (" + run.journey + "@" + run.version + ")";
+                             });
   CHECK(journeys["deployment"] == "d1");
   REQUIRE(journeys["journeys"].size() == 1);
   const auto& w = journeys["journeys"][0];
