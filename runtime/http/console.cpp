@@ -499,11 +499,14 @@ std::string version_for(const json& customer, const std::string& journey) {
   return "";
 }
 
-std::string step_link(const json& customer, const std::string& journey, const std::string& step) {
-  if (journey.empty()) return html_escape(step);
+/// A link to the step on the journey's canvas, shown as `name` (the step's id when empty).
+std::string step_link(const json& customer, const std::string& journey, const std::string& step,
+                      const std::string& name = "") {
+  const auto& shown = name.empty() ? step : name;
+  if (journey.empty()) return html_escape(shown);
   const auto version = version_for(customer, journey);
   return "<a class=\"step-link\" href=\"" + html_escape(journey_link(journey, version, step)) +
-         "\">" + html_escape(step.empty() ? journey : journey + " \u203a " + step) + "</a>";
+         "\">" + html_escape(step.empty() ? journey : journey + " \u203a " + shown) + "</a>";
 }
 
 std::string customer_details(const ShowConsole& show, const json& body, const json& explain,
@@ -531,8 +534,8 @@ std::string customer_details(const ShowConsole& show, const json& body, const js
     for (const auto& run : *runs) {
       const auto journey = string_of(run, "journey");
       out += "<tr><td>" + html_escape(journey) + "</td><td>" +
-             step_link(customer, journey, string_of(run, "step")) + "</td><td>" +
-             html_escape(string_of(run, "state")) + "</td><td>" +
+             step_link(customer, journey, string_of(run, "step"), string_of(run, "step_name")) +
+             "</td><td>" + html_escape(string_of(run, "state")) + "</td><td>" +
              html_escape(string_of(run, "next_wakeup")) + "</td><td>" +
              html_escape(string_of(run, "variant")) + "</td><td>" +
              html_escape(string_of(run, "entered_at")) + "</td></tr>";

@@ -298,6 +298,7 @@ TEST_CASE("console: a customer's page, everything the customer sent escaped", "[
                            {"runs", json::array({{{"journey", "welcome"},
                                                   {"version", "abc123"},
                                                   {"step", "L6:3"},
+                                                  {"step_name", "wait 1d after <hello>"},
                                                   {"state", "waiting"},
                                                   {"entered_at", "2026-01-01T00:00:00Z"}}})}}},
                          {"recent_actions", json::array({{{"journey", "welcome"},
@@ -323,6 +324,8 @@ TEST_CASE("console: a customer's page, everything the customer sent escaped", "[
   // Each run and action links to its step on the canvas of the run's version.
   CHECK(contains(page, "href=\"/ui/journeys/welcome?version=abc123#vabc123-step-hello\""));
   CHECK(contains(page, "href=\"/ui/journeys/welcome?version=abc123#vabc123-step-L6.3A3\""));
+  // A run's step shown by its name (what it does and where), linked by its id.
+  CHECK(contains(page, "welcome \u203a wait 1d after &lt;hello&gt;</a>"));
   CHECK(contains(page,
                  "/ui/customers?id=%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E&amp;part=live"));
 
