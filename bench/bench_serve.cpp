@@ -21,9 +21,12 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <set>
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 #include "bench_support.hpp"
 #include "support/daemon_process.hpp"
@@ -42,6 +45,7 @@ struct Options {
   std::string work_dir = fs::temp_directory_path().string();
   std::set<std::string> phases = {"ingest", "latency", "waits"};
   int customers = 53'000;        // ingest data: about 19 events a customer
+  int anonymous = 0;             // percent of them anonymous for their first half of events
   std::size_t batch = 500;       // events per /v1/batch request
   int connections = 8;           // ingest: concurrent keep-alive connections
   double latency_rate = 10'000;  // latency: events/s offered
@@ -60,6 +64,8 @@ constexpr const char* kUsage =
     R"(usage: bench_serve --journey BIN --generate BIN --welcome FILE --wait FILE [options]
   --phases LIST            ingest,latency,waits (default: all three)
   --customers N            generated customers for ingest and latency (53000: about 1M events)
+  --anonymous P            P% of them anonymous (anonymousId only) for their first half of
+                           events, the middle one with both ids: a login, a merge (default 0)
   --batch N                events per /v1/batch request (500)
   --connections N          ingest connections (8)
   --latency-rate R         events/s offered in the latency phase (10000)
@@ -154,6 +160,29 @@ std::vector<std::string> generate(const Options& options) {
   }
   if (pclose(pipe) != 0 || lines.empty()) die("`" + command + "` failed");
   return lines;
+}
+
+/// P% of the customers (by their number) anonymous for the first half of their events: those
+/// carry `anon-ID` as anonymousId only, the middle one both ids (the login that merges them).
+void make_anonymous(std::vector<std::string>& lines, int percent) {
+  std::vector<nlohmann::json> events;
+  std::map<std::string, int> count;
+  for (const auto& line : lines) {
+    events.push_back(nlohmann::json::parse(line));
+    ++count[events.back().at("userId").get<std::string>()];
+  }
+  std::map<std::string, int> seen;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto& event = events[i];
+    const std::string id = event.at("userId").get<std::string>();
+    if (std::stoll(id.substr(1)) % 100 >= percent) continue;
+    const int n = ++seen[id];
+    const int half = (count[id] + 1) / 2;
+    if (n > half) continue;
+    event["anonymousId"] = "anon-" + id;
+    if (n < half) event.erase("userId");
+    lines[i] = event.dump();
+  }
 }
 
 /// Rows in a table of the daemon's database (opened after the daemon is gone).
@@ -418,6 +447,8 @@ Options parse(int argc, char** argv) {
       }
     } else if (arg == "--customers")
       options.customers = static_cast<int>(number(i));
+    else if (arg == "--anonymous")
+      options.anonymous = static_cast<int>(number(i));
     else if (arg == "--batch")
       options.batch = static_cast<std::size_t>(number(i));
     else if (arg == "--connections")
@@ -469,6 +500,7 @@ int main(int argc, char** argv) try {
   std::vector<std::string> lines;
   if (options.phases.count("ingest") || options.phases.count("latency")) {
     lines = generate(options);
+    if (options.anonymous > 0) make_anonymous(lines, options.anonymous);
     std::cout << "data: " << grouped(options.customers) << " generated customers, "
               << grouped(static_cast<double>(lines.size())) << " events" << std::endl;
   }

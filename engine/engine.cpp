@@ -10,6 +10,7 @@
 
 #include "engine/diff.hpp"
 #include "engine/hash.hpp"
+#include "engine/identity.hpp"
 #include "engine/ids.hpp"
 #include "engine/program.hpp"
 #include "engine/state.hpp"
@@ -239,6 +240,8 @@ class Call {
       if (tracing_) trace("", "duplicate messageId " + ev.message_id + " ignored");
       return;
     }
+    if (!st_.known) st_.first_at = now_;
+    st_.anonymous = ev.anonymous && (st_.anonymous || !st_.known);
     st_.known = true;
     if (ev.type == Event::Type::Identify) {
       if (tracing_) trace("", "identify " + dump(ev.properties), ev.properties);
@@ -261,9 +264,97 @@ class Call {
     drain();
   }
 
+  // Takes `other` into this customer at now (identity resolution): profiles, timelines, sends,
+  // histories and runs join by the rules in docs/language.md ("One customer across ids"), then
+  // every condition is evaluated again. `other` is left empty.
+  void absorb(CustomerState& other, const std::string& cause) {
+    st_.clock = now_;
+    if (tracing_)
+      trace("", "merged " + other.customer_id + " into " + st_.customer_id + " (" + cause + ")",
+            {{"absorbed", other.customer_id}, {"into", st_.customer_id}, {"cause", cause}});
+    st_.known = st_.known || other.known;
+    merge_profile(st_.profile, other.profile);
+    st_.message_ids.merge(other.message_ids);
+    for (auto& [name, entries] : other.timeline) {
+      auto& list = st_.timeline[name];
+      const auto middle = list.insert(list.end(), std::make_move_iterator(entries.begin()),
+                                      std::make_move_iterator(entries.end()));
+      std::inplace_merge(
+          list.begin(), middle, list.end(),
+          [](const TimelineEntry& a, const TimelineEntry& b) { return a.at < b.at; });
+    }
+    st_.sent.insert(st_.sent.end(), other.sent.begin(), other.sent.end());
+    std::stable_sort(st_.sent.begin(), st_.sent.end(),
+                     [](const SentRecord& a, const SentRecord& b) { return a.at < b.at; });
+    for (auto& [jname, theirs] : other.history) absorb_journey(jname, theirs, other.runs);
+    merge_purchases(st_.purchases, other.purchases);
+    st_.aggregates.clear();
+    st_.linked_ids.push_back(other.customer_id);
+    st_.linked_ids.insert(st_.linked_ids.end(), other.linked_ids.begin(), other.linked_ids.end());
+    st_.merges.insert(st_.merges.end(), other.merges.begin(), other.merges.end());
+    st_.merges.push_back({now_, other.customer_id, st_.customer_id, cause});
+    other = CustomerState{};
+    settle();
+    drain();
+  }
+
  private:
   static std::string dump(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
+  // One journey's history and run of an absorbed customer. When both customers are in the
+  // journey, the run that entered first goes on (the survivor's on a tie) and the other ends
+  // with reason `merged`; a run of the absorbed customer alone goes on under this id. The entries
+  // of both count for reentry; the run taken over is renumbered after them, so its later action
+  // ids are new.
+  void absorb_journey(const std::string& jname, JourneyHistory& theirs,
+                      std::map<std::string, RunState>& their_runs) {
+    const bool had = st_.history.count(jname) > 0;
+    JourneyHistory& mine = st_.history[jname];
+    const auto their_run = their_runs.find(jname);
+    const auto my_run = st_.runs.find(jname);
+    bool take_theirs = !had || (my_run == st_.runs.end() && their_run == their_runs.end() &&
+                                theirs.last_entry > mine.last_entry);
+    if (their_run != their_runs.end()) {
+      if (my_run == st_.runs.end() || their_run->second.entered_at < my_run->second.entered_at) {
+        if (my_run != st_.runs.end()) end_run(jname, "merged");
+        take_theirs = true;
+      } else {
+        const RunState& run = their_run->second;
+        auto& added = record(Record::Kind::Exited, jname, run.version);
+        added.step = run.step;
+        added.variant = run.variant;
+        added.detail = "merged";
+        if (tracing_)
+          trace(jname, "the absorbed customer's run (entered " + format_timestamp(run.entered_at) +
+                           ") ends: merged (this customer's run entered first)");
+        their_run->second.wait = RunState::Wait::None;
+      }
+    }
+    const std::int64_t entries = mine.entries + theirs.entries;
+    if (take_theirs) {
+      theirs.every_next.insert(mine.every_next.begin(), mine.every_next.end());
+      if (!mine.when_values.empty()) theirs.when_values = mine.when_values;
+      if (mine.check_at && (!theirs.check_at || *mine.check_at < *theirs.check_at))
+        theirs.check_at = mine.check_at;
+      mine = std::move(theirs);
+    } else {
+      mine.every_next.insert(theirs.every_next.begin(), theirs.every_next.end());
+      if (mine.when_values.empty()) mine.when_values = theirs.when_values;
+      if (theirs.check_at && (!mine.check_at || *theirs.check_at < *mine.check_at))
+        mine.check_at = theirs.check_at;
+    }
+    mine.entries = entries;
+    if (their_run != their_runs.end() && their_run->second.wait != RunState::Wait::None &&
+        take_theirs) {
+      RunState run = std::move(their_run->second);
+      run.entry_no = entries;
+      if (tracing_)
+        trace(jname, "the run entered " + format_timestamp(run.entered_at) +
+                         " goes on under this id (entry " + std::to_string(entries) + ")");
+      st_.runs[jname] = std::move(run);
+    }
   }
 
   void trace(const std::string& journey, std::string message,
@@ -1100,7 +1191,7 @@ Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) c
   Call call(versions_->library, config_, *zones_, state, trace, out);
   call.migrate();
   call.advance(event.at, event.at);
-  call.apply(event);
+  if (event.type != Event::Type::Alias) call.apply(event);  // a link only: see identity.hpp
   return out;
 }
 
@@ -1114,6 +1205,24 @@ Outcome Engine::advance(CustomerState& state, Millis now, Millis recurring_until
   Call call(versions_->library, config_, *zones_, state, trace, out);
   call.migrate();
   call.advance(now, recurring_until);
+  return out;
+}
+
+Outcome Engine::merge(CustomerState& survivor, CustomerState& absorbed, Millis at,
+                      const std::string& cause, bool trace) const {
+  Outcome out = advance(absorbed, at, at, trace);
+  Outcome mine = advance(survivor, at, at, trace);
+  out.actions.insert(out.actions.end(), std::make_move_iterator(mine.actions.begin()),
+                     std::make_move_iterator(mine.actions.end()));
+  std::stable_sort(out.actions.begin(), out.actions.end(),
+                   [](const Action& a, const Action& b) { return a.at < b.at; });
+  out.records.insert(out.records.end(), std::make_move_iterator(mine.records.begin()),
+                     std::make_move_iterator(mine.records.end()));
+  out.trace.insert(out.trace.end(), std::make_move_iterator(mine.trace.begin()),
+                   std::make_move_iterator(mine.trace.end()));
+  survivor.clock = std::max({survivor.clock, absorbed.clock, at});
+  Call call(versions_->library, config_, *zones_, survivor, trace, out);
+  call.absorb(absorbed, cause);
   return out;
 }
 
@@ -1164,6 +1273,19 @@ nlohmann::json Engine::describe(const CustomerState& state) const {
                       {"version", h.version}};
   }
   out["journeys"] = std::move(journeys);
+  if (!state.linked_ids.empty()) {  // identity: every id of the customer, and how they joined
+    nlohmann::json ids = nlohmann::json::array({state.customer_id});
+    for (const auto& id : state.linked_ids) ids.push_back(id);
+    out["ids"] = std::move(ids);
+    nlohmann::json merges = nlohmann::json::array();
+    for (const auto& m : state.merges) {
+      merges.push_back({{"at", format_timestamp(m.at)},
+                        {"absorbed", m.absorbed},
+                        {"into", m.into},
+                        {"cause", m.cause}});
+    }
+    out["merges"] = std::move(merges);
+  }
   const auto next = next_wakeup(state, true);
   out["next_wakeup"] = next ? nlohmann::json(format_timestamp(*next)) : nlohmann::json(nullptr);
   return out;

@@ -158,6 +158,14 @@ class Engine {
   Outcome advance(CustomerState& state, Millis now, Millis recurring_until,
                   bool trace = false) const;
 
+  /// Makes two customers one (identity resolution, engine/identity.hpp): fires the timers of
+  /// both due at or before `at` (the absorbed customer's actions carry its own id), then takes
+  /// `absorbed` into `survivor` by the merge rules of docs/language.md and evaluates every
+  /// `entry when` and `exit when` again at `at`. Which one survives is the caller's choice
+  /// (identity.hpp: survives()). `absorbed` is left empty; `cause` says what linked them.
+  Outcome merge(CustomerState& survivor, CustomerState& absorbed, Millis at,
+                const std::string& cause, bool trace = false) const;
+
   /// When this customer next needs on_time(): the earliest pending timer. Recurring `entry
   /// every` occurrences count only when `include_recurring`.
   std::optional<Millis> next_wakeup(const CustomerState& state,

@@ -1,5 +1,7 @@
 #include "engine/event.hpp"
 
+#include <optional>
+
 namespace journey::engine {
 namespace {
 
@@ -12,6 +14,18 @@ const char* type_name(const nlohmann::json& j) {
     case nlohmann::json::value_t::boolean: return "a boolean";
     default: return "a number";
   }
+}
+
+// An id field: absent or null leaves `out` empty; an empty string is an error.
+std::optional<EventError> read_id(const nlohmann::json& object, const char* key, std::string& out) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  const std::string path = std::string("$.") + key;
+  if (!it->is_string())
+    return EventError{path, std::string("expected a string, found ") + type_name(*it)};
+  out = it->get<std::string>();
+  if (out.empty()) return EventError{path, std::string("empty ") + key};
+  return std::nullopt;
 }
 
 }  // namespace
@@ -33,16 +47,26 @@ std::variant<Event, EventError> parse_event(const nlohmann::json& object) {
     ev.type = Event::Type::Track;
   } else if (type == "identify") {
     ev.type = Event::Type::Identify;
+  } else if (type == "page") {
+    ev.type = Event::Type::Track;
+    ev.name = "page";
+  } else if (type == "alias") {
+    ev.type = Event::Type::Alias;
   } else {
-    return EventError{"$.type",
-                      "unsupported type \"" + type + "\" (expected \"track\" or \"identify\")"};
+    return EventError{"$.type", "unsupported type \"" + type +
+                                    "\" (expected \"track\", \"identify\", \"page\" or \"alias\")"};
   }
-  const auto user = object.find("userId");
-  if (user == object.end() || user->is_null()) return EventError{"$.userId", "missing userId"};
-  if (!user->is_string())
-    return EventError{"$.userId", std::string("expected a string, found ") + type_name(*user)};
-  ev.customer_id = user->get<std::string>();
-  if (ev.customer_id.empty()) return EventError{"$.userId", "empty userId"};
+  if (auto problem = read_id(object, "anonymousId", ev.anonymous_id)) return *problem;
+  if (auto problem = read_id(object, "userId", ev.customer_id)) return *problem;
+  if (ev.type == Event::Type::Alias) {
+    if (ev.customer_id.empty()) return EventError{"$.userId", "missing userId"};
+    if (auto problem = read_id(object, "previousId", ev.previous_id)) return *problem;
+    if (ev.previous_id.empty()) return EventError{"$.previousId", "missing previousId"};
+  } else if (ev.customer_id.empty()) {
+    if (ev.anonymous_id.empty()) return EventError{"$.userId", "missing userId and anonymousId"};
+    ev.customer_id = ev.anonymous_id;
+    ev.anonymous = true;
+  }
   const auto ts = object.find("timestamp");
   if (ts == object.end() || ts->is_null()) return EventError{"$.timestamp", "missing timestamp"};
   if (!ts->is_string())
@@ -51,7 +75,7 @@ std::variant<Event, EventError> parse_event(const nlohmann::json& object) {
   if (!at)
     return EventError{"$.timestamp", "unparsable timestamp \"" + ts->get<std::string>() + "\""};
   ev.at = *at;
-  if (ev.type == Event::Type::Track) {
+  if (ev.type == Event::Type::Track && ev.name.empty()) {
     const auto name = object.find("event");
     if (name == object.end() || name->is_null()) return EventError{"$.event", "missing event name"};
     if (!name->is_string())
@@ -67,6 +91,14 @@ std::variant<Event, EventError> parse_event(const nlohmann::json& object) {
                         std::string("expected an object, found ") + type_name(*props)};
     }
     ev.properties = *props;
+  }
+  if (ev.name == "page") {  // the page's name is a property of the `page` event
+    const auto page = object.find("name");
+    if (page != object.end() && !page->is_null()) {
+      if (!page->is_string())
+        return EventError{"$.name", std::string("expected a string, found ") + type_name(*page)};
+      ev.properties["name"] = *page;
+    }
   }
   const auto mid = object.find("messageId");
   if (mid != object.end() && !mid->is_null()) {

@@ -27,6 +27,12 @@
 // A state without purchases is written in format 2, so states written before the purchase model
 // existed read and write the same bytes.
 //
+// Format 4 (written when the state has identity facts: the time of its first input, an anonymous
+// id, linked ids): format 2 with 0x04 in front and, at the end:
+//   flag:has_purchases [purchases] flag:anonymous optional<zz>:first_at list<text>:linked_ids
+//   list<merge>:merges
+//   merge     = zz:at text:absorbed text:into text:cause
+//
 // Format 1 (read only, written by earlier builds): the state as a JSON object encoded as CBOR.
 // Its first byte is a CBOR map header (0xA0..0xBB), never 0x02.
 #include <bit>
@@ -48,6 +54,7 @@ using nlohmann::json;
 
 constexpr std::uint8_t kFormat = 0x02;
 constexpr std::uint8_t kFormatPurchases = 0x03;
+constexpr std::uint8_t kFormatIdentity = 0x04;
 // Deeper JSON is refused on both sides, so that reading cannot exhaust the stack and whatever
 // is written can be read back. Events from the API are limited to 64 levels.
 constexpr int kMaxDepth = 256;
@@ -472,7 +479,9 @@ std::unique_ptr<CustomerState> read_cbor_state(const std::string& bytes) {
 
 std::string serialize(const CustomerState& state) {
   Writer out;
-  out.byte(state.purchases ? kFormatPurchases : kFormat);
+  const bool identity =
+      state.anonymous || state.first_at || !state.linked_ids.empty() || !state.merges.empty();
+  out.byte(identity ? kFormatIdentity : state.purchases ? kFormatPurchases : kFormat);
   out.text(state.customer_id);
   out.flag(state.known);
   out.value(state.profile);
@@ -503,18 +512,51 @@ std::string serialize(const CustomerState& state) {
     out.text(sent.journey);
     out.text(sent.channel);
   }
-  if (state.purchases) write_purchases(out, *state.purchases);
+  if (identity) {
+    out.flag(state.purchases.has_value());
+    if (state.purchases) write_purchases(out, *state.purchases);
+    out.flag(state.anonymous);
+    out.flag(state.first_at.has_value());
+    if (state.first_at) out.zigzag(*state.first_at);
+    out.varint(state.linked_ids.size());
+    for (const auto& id : state.linked_ids) out.text(id);
+    out.varint(state.merges.size());
+    for (const auto& m : state.merges) {
+      out.zigzag(m.at);
+      out.text(m.absorbed);
+      out.text(m.into);
+      out.text(m.cause);
+    }
+  } else if (state.purchases) {
+    write_purchases(out, *state.purchases);
+  }
   return out.take();
 }
 
 std::unique_ptr<CustomerState> deserialize(const std::string& bytes) {
   const auto format = bytes.empty() ? 0 : static_cast<std::uint8_t>(bytes.front());
-  if (format != kFormat && format != kFormatPurchases) {
+  if (format != kFormat && format != kFormatPurchases && format != kFormatIdentity) {
     return read_cbor_state(bytes);  // format 1
   }
   Reader in(std::string_view(bytes).substr(1));
   auto state = read_state(in);
   if (format == kFormatPurchases) state->purchases = read_purchases(in);
+  if (format == kFormatIdentity) {
+    if (in.flag()) state->purchases = read_purchases(in);
+    state->anonymous = in.flag();
+    if (in.flag()) state->first_at = in.zigzag();
+    for (auto n = in.varint(); n > 0; --n) state->linked_ids.push_back(in.text());
+    for (auto n = in.varint(); n > 0; --n) {
+      MergeNote m;
+      m.at = in.zigzag();
+      m.absorbed = in.text();
+      m.into = in.text();
+      m.cause = in.text();
+      state->merges.push_back(std::move(m));
+    }
+    if (!state->anonymous && !state->first_at && state->linked_ids.empty() && state->merges.empty())
+      fail("an empty identity part");
+  }
   if (!in.done()) fail("bytes after the end");
   return state;
 }

@@ -91,6 +91,16 @@ struct Purchases {
   friend bool operator==(const Purchases&, const Purchases&) = default;
 };
 
+/// One merge of two customers into one (identity resolution): when, which id was absorbed into
+/// which, and what linked them ("anonymousId", "alias", "key email").
+struct MergeNote {
+  Millis at = 0;
+  std::string absorbed;
+  std::string into;
+  std::string cause;
+  friend bool operator==(const MergeNote&, const MergeNote&) = default;
+};
+
 /// The kept folds of one customer, by aggregate key (Program::aggregate_keys: the canonical text).
 using AggregateCaches = std::map<std::string, AggregateCache>;
 
@@ -108,6 +118,11 @@ struct CustomerState {
   std::optional<Purchases> purchases;  // with a purchase model: what the model reads
   AggregateCaches
       aggregates;  // written by the step function (through its Evaluator), not by readers
+  // Identity (engine/identity.hpp): which merge survives, and what was merged.
+  bool anonymous = false;          // customer_id is an anonymousId: no userId is known yet
+  std::optional<Millis> first_at;  // the first input (absent in states stored before it was kept)
+  std::vector<std::string> linked_ids;  // the other ids of this person, in the order linked
+  std::vector<MergeNote> merges;        // how they were linked, oldest first
 };
 
 /// Sets the starting profile (traits) of a customer, before any input. Not an input: the

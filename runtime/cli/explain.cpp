@@ -25,6 +25,7 @@ struct ExplainArgs {
   std::string default_zone = "UTC";
   std::string consent = "required";
   std::string model;
+  engine::IdentityConfig identity;
 };
 
 int explain(const ExplainArgs& args) {
@@ -55,6 +56,7 @@ int explain(const ExplainArgs& args) {
   runtime::SimulateOptions options;
   options.events = args.events;
   options.profiles = args.profiles;
+  options.identity = args.identity;
   options.until = until;
   options.trace_customer = args.customer;
   options.only_customer = args.customer;
@@ -80,7 +82,9 @@ void add_explain(CLI::App& app, Run& run) {
       app.add_subcommand("explain", "Why did (or didn't) a customer get a message: their trace");
   sub->add_option("paths", args->paths, "Journey files or folders")->required();
   sub->add_option("--events", args->events, "Segment NDJSON events")->required();
-  sub->add_option("--customer", args->customer, "The customer id")->required();
+  sub->add_option("--customer", args->customer,
+                  "The customer id (any id linked to the customer: its trace shows the merges)")
+      ->required();
   sub->add_option("--journey", args->journey, "Only this journey's lines");
   sub->add_option("--profiles", args->profiles, "NDJSON starting profiles");
   sub->add_option("--until", args->until, "Fire timers up to this time (ISO-8601)");
@@ -91,6 +95,7 @@ void add_explain(CLI::App& app, Run& run) {
   sub->add_option("--model", args->model,
                   "Purchase model (journey model fit --out) for p_alive(), expected_orders(), "
                   "predicted_value()");
+  add_identity_flags(*sub, args->identity);
   sub->callback([&run, args] { run = [args] { return explain(*args); }; });
 }
 

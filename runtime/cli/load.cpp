@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iostream>
 
+#include <CLI/CLI.hpp>
+
 #include "dsl/render.hpp"
 #include "dsl/workspace.hpp"
 #include "runtime/cli/command.hpp"
@@ -57,6 +59,16 @@ std::vector<const engine::Journey*> select_journeys(const engine::Program& progr
               << "\n";
   }
   return selected;
+}
+
+void add_identity_flags(CLI::App& sub, engine::IdentityConfig& identity) {
+  sub.add_option("--identity-keys", identity.keys,
+                 "Traits whose equal values mean one person, e.g. email,phone (identify traits; "
+                 "off by default)")
+      ->delimiter(',');
+  sub.add_option("--max-ids", identity.max_ids,
+                 "Ids one customer may have: a link beyond them is refused (default 20)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
 }
 
 }  // namespace journey::cli

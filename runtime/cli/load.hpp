@@ -8,7 +8,12 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/identity.hpp"
 #include "engine/program.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace journey::cli {
 
@@ -46,5 +51,9 @@ ModelFlag load_model_flag(const std::string& path, const std::string& command);
 std::vector<const engine::Journey*> select_journeys(const engine::Program& program,
                                                     const std::string& name,
                                                     const std::string& command);
+
+/// The identity flags of the commands that run customers (simulate, explain):
+/// `--identity-keys KEY,...` and `--max-ids N`, into `identity`.
+void add_identity_flags(CLI::App& sub, engine::IdentityConfig& identity);
 
 }  // namespace journey::cli

@@ -35,6 +35,7 @@ struct SimulateArgs {
   unsigned threads = 0;  // 0: one per core
   std::vector<std::string> caps;
   std::string model;
+  engine::IdentityConfig identity;
 };
 
 // `CHANNEL=N/DURATION` (channel `*` for all channels) into the config's engine-wide caps.
@@ -99,6 +100,7 @@ int simulate(const SimulateArgs& args) {
   runtime::SimulateOptions options;
   options.events = args.events;
   options.profiles = args.profiles;
+  options.identity = args.identity;
   options.until = until;
   if (!args.trace.empty()) options.trace_customer = args.trace;
   options.strict = args.strict;
@@ -152,7 +154,14 @@ int simulate(const SimulateArgs& args) {
       return kExitUsage;
     }
   }
-  if (args.report) std::cout << result.report.render(*compiled.program);
+  if (args.report) {
+    std::cout << result.report.render(*compiled.program);
+    if (result.merges + result.merges_refused > 0) {
+      std::cout << "identity: " << result.merges << " merged into another id, "
+                << result.merges_refused << " refused (more than " << options.identity.max_ids
+                << " ids per customer)\n";
+    }
+  }
   std::cout.flush();
   return kExitOk;
 }
@@ -164,7 +173,9 @@ void add_simulate(CLI::App& app, Run& run) {
   auto* sub =
       app.add_subcommand("simulate", "Dry-run journeys over an event history in virtual time");
   sub->add_option("paths", args->paths, "Journey files or folders")->required();
-  sub->add_option("--events", args->events, "Segment NDJSON events (track, identify)")->required();
+  sub->add_option("--events", args->events,
+                  "Segment NDJSON events (track, identify, page, alias; by userId or anonymousId)")
+      ->required();
   sub->add_option("--profiles", args->profiles,
                   "NDJSON starting profiles {\"userId\":..,\"traits\":{..}}");
   sub->add_option("--until", args->until, "Fire timers up to this time (ISO-8601)");
@@ -187,6 +198,7 @@ void add_simulate(CLI::App& app, Run& run) {
   sub->add_option("--threads", args->threads,
                   "Threads to read and run on (default: one per core; same output)")
       ->check(CLI::Range(1U, 64U));
+  add_identity_flags(*sub, args->identity);
   sub->callback([&run, args] { run = [args] { return simulate(*args); }; });
 }
 

@@ -361,6 +361,23 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     reader.refuse_unknown();
   }
 
+  if (const auto* identity = top.table("identity")) {
+    TableReader reader(*identity, origin, "identity");
+    if (const auto* keys = reader.find("keys")) {
+      const auto* array = keys->as_array();
+      if (array == nullptr)
+        fail(origin, *keys, "identity.keys", "expected an array of trait names");
+      for (const auto& key : *array) {
+        if (!key.is_string() || key.as_string()->get().empty())
+          fail(origin, key, "identity.keys", "expected a trait name (a non-empty string)");
+        config.identity.keys.push_back(key.as_string()->get());
+      }
+    }
+    if (auto v = reader.integer("max_ids", 1, 100'000))
+      config.identity.max_ids = static_cast<std::size_t>(*v);
+    reader.refuse_unknown();
+  }
+
   if (const auto* limits = top.table("limits")) {
     TableReader reader(*limits, origin, "limits");
     if (auto v = reader.integer("body_bytes", 256, 1LL << 30))

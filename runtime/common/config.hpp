@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/identity.hpp"
 
 namespace journey::runtime {
 
@@ -100,6 +101,7 @@ struct Config {
   Retention retention;
   WebhookPolicy webhook;
   std::optional<ClusterConfig> cluster;  // set: a node of a cluster
+  engine::IdentityConfig identity;       // [identity]: keys that link customers, ids per customer
 
   /// The sink that delivers actions of `channel`.
   const SinkSpec& sink_for(const std::string& channel) const;

@@ -59,6 +59,14 @@ std::string Metrics::render(const std::map<std::string, double>& gauges) const {
           "Runs moved to a new version of their journey by a reload (on update migrate).",
           "counter");
   out << "journey_runs_migrated_total " << runs_migrated << '\n';
+  counter("journey_identity_merges_total",
+          "Customers merged into another by a link of ids (anonymousId, alias, identity key).",
+          "counter");
+  out << "journey_identity_merges_total " << identity_merges << '\n';
+  counter("journey_identity_merges_refused_total",
+          "Links of ids refused: the customer would have more than identity.max_ids ids.",
+          "counter");
+  out << "journey_identity_merges_refused_total " << identity_refused << '\n';
   counter("journey_versions_collected_total",
           "Old journey versions deleted once no run used them (their deployments).", "counter");
   out << "journey_versions_collected_total " << versions_collected << '\n';

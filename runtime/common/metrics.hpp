@@ -33,6 +33,8 @@ class Metrics {
   std::atomic<std::uint64_t> reloads_ok{0};
   std::atomic<std::uint64_t> reloads_refused{0};
   std::atomic<std::uint64_t> runs_migrated{0};        // runs moved to a new version (on update)
+  std::atomic<std::uint64_t> identity_merges{0};      // customers merged into another (links)
+  std::atomic<std::uint64_t> identity_refused{0};     // links refused by identity.max_ids
   std::atomic<std::uint64_t> versions_collected{0};   // old journey versions with no run left
   std::atomic<std::uint64_t> connections_refused{0};  // answered 429 at accept
   std::atomic<std::uint64_t> connections_evicted{0};  // closed while waiting, to make room

@@ -203,16 +203,17 @@ std::variant<IngestItem, HttpResponse> read_item(
     return error_response(request, http::status::bad_request, "expected a JSON object", path);
   }
   auto type = item.find("type");
+  constexpr const char* kTypes = "\"track\", \"identify\", \"page\" or \"alias\"";
   if (type == item.end()) {
     if (forced_type.empty()) {
       return error_response(request, http::status::bad_request,
-                            "missing `type` (\"track\" or \"identify\")", path + ".type");
+                            std::string("missing `type` (") + kTypes + ")", path + ".type");
     }
     item["type"] = forced_type;
-  } else if (!type->is_string() || (*type != "track" && *type != "identify") ||
+  } else if (!type->is_string() ||
+             (*type != "track" && *type != "identify" && *type != "page" && *type != "alias") ||
              (!forced_type.empty() && *type != forced_type)) {
-    std::string expected =
-        forced_type.empty() ? "\"track\" or \"identify\"" : "\"" + forced_type + "\"";
+    std::string expected = forced_type.empty() ? std::string(kTypes) : "\"" + forced_type + "\"";
     return error_response(request, http::status::bad_request, "`type` must be " + expected,
                           path + ".type");
   }
@@ -405,7 +406,7 @@ Routed route(const HttpRequest& request, const Config& config, engine::Millis no
     if (!get) return method_not_allowed(request, "GET");
     return guarded(Scope::Read, [] { return Routed{Intent{ReadMetrics{}}}; });
   }
-  for (const char* kind : {"track", "identify", "batch"}) {
+  for (const char* kind : {"track", "identify", "page", "alias", "batch"}) {
     if (target == std::string("/v1/") + kind) {
       if (!post) return method_not_allowed(request, "POST");
       return guarded(Scope::Ingest, [&]() -> Routed {

@@ -19,7 +19,8 @@ json erasure_view(const std::string& customer_id, const Erasure& e, bool wal_tru
             {"timers", e.timers},
             {"unsent_actions", e.unsent_actions},
             {"trace_lines", e.trace_lines},
-            {"message_ids", e.message_ids}}}};
+            {"message_ids", e.message_ids}}},
+          {"ids", e.ids.empty() ? std::vector<std::string>{customer_id} : e.ids}};
 }
 
 json actions_view(const std::vector<OutboxEntry>& recent) {

@@ -86,8 +86,7 @@ PurchaseRead read_purchases(std::istream& in, const PurchaseReading& reading) {
       }
       slow = std::move(std::get<engine::Event>(parsed));
       slow_properties = slow.properties.dump();
-      scanned = ScannedEvent{slow.type, slow.customer_id, slow.name,
-                             slow.at,   slow.message_id,  slow_properties};
+      scanned = scanned_from(slow, slow_properties);
     }
     const ScannedEvent& ev = *scanned;
     if (ev.type != engine::Event::Type::Track || ev.name != reading.event) continue;

@@ -135,6 +135,9 @@ void Committer::run() {
         append(merged.counters, commit.batch.counters);
         append(merged.delivered, commit.batch.delivered);
         append(merged.failed, commit.batch.failed);
+        append(merged.identities, commit.batch.identities);
+        append(merged.absorbed, commit.batch.absorbed);
+        append(merged.claims, commit.batch.claims);
         if (commit.batch.heartbeat) merged.heartbeat = commit.batch.heartbeat;
         merged.trace_keep = std::min(merged.trace_keep, commit.batch.trace_keep);
       }

@@ -27,6 +27,7 @@
 #include "runtime/http/views.hpp"
 #include "runtime/serve/cluster_node.hpp"
 #include "runtime/serve/committer.hpp"
+#include "runtime/serve/identity_directory.hpp"
 #include "runtime/serve/shard.hpp"
 #include "runtime/serve/timers.hpp"
 #include "runtime/serve/tombstones.hpp"
@@ -54,6 +55,18 @@ std::function<void(Answer)> answer_with(const HttpRequest& request,
     shape.keep_alive(keep_alive);
     reply(json_response(shape, static_cast<http::status>(answer.first), answer.second));
   };
+}
+
+/// What `read` gives for each of a customer's ids, in one list.
+template <typename Read>
+auto of_every_id(const std::vector<std::string>& ids, Read read) {
+  decltype(read(ids.front())) all;
+  for (const auto& id : ids) {
+    auto mine = read(id);
+    all.insert(all.end(), std::make_move_iterator(mine.begin()),
+               std::make_move_iterator(mine.end()));
+  }
+  return all;
 }
 
 /// The cluster did not answer a read of every partition's totals.
@@ -98,7 +111,14 @@ struct Daemon::Impl {
   HttpResponse read_metrics(const HttpRequest& request);
   HttpResponse check_ready(const HttpRequest& request);
   /// Hands inputs to the shards of their customers, one hand-off per shard, order kept per shard.
+  /// Wake-ups and migrations go to the customer their id now belongs to (identity).
   void hand_to_shards(std::vector<ShardInput> inputs);
+  /// hand_to_shards(), the customers already resolved; under the identity lock, if any.
+  void submit_to_shards(std::vector<ShardInput> inputs);
+  /// The inputs a merge needs: a Merge for the customer's shard, after a Detach in the absorbed
+  /// customer's shard when that is another one.
+  void add_merge(const std::string& customer, IdentityDirectory::Merge merge, engine::Millis at,
+                 std::vector<ShardInput>& inputs) const;
   /// After a deployment (at start, after a reload): steps every customer with a run to migrate
   /// (`on update migrate`), and collects the old versions no run uses. A single node's.
   void after_deploy();
@@ -132,6 +152,7 @@ struct Daemon::Impl {
   std::unique_ptr<TimerQueue> timers;
   std::unique_ptr<Dispatcher> dispatcher;  // a single node's; a cluster node delivers its streams
   std::unique_ptr<ClusterNode> cluster;    // set: one node of a cluster ([cluster])
+  std::unique_ptr<IdentityDirectory> identity;  // a single node's: linked ids (not a cluster's)
   std::shared_ptr<HttpServer> server;
   std::atomic<bool> draining{false};
   std::string listening;  // HOST:PORT bound
@@ -165,6 +186,10 @@ net::ip::tcp::endpoint Daemon::Impl::open() {
         clock);
   }
   tombstones.assign(api_store->erased_customers());
+  if (!cluster) {
+    identity = std::make_unique<IdentityDirectory>(config.identity);
+    identity->load(api_store->identities());
+  }
   timers = std::make_unique<TimerQueue>(
       io, *timer_store, config.timer_window_ms, config.timer_window_max,
       [this](std::vector<TimerQueue::Due>& fired) {
@@ -221,6 +246,7 @@ void Daemon::Impl::handle(const HttpRequest& request,
     if (auto* answer = std::get_if<HttpResponse>(&routed)) {
       std::string_view target(request.target().data(), request.target().size());
       if (target.rfind("/v1/track", 0) == 0 || target.rfind("/v1/identify", 0) == 0 ||
+          target.rfind("/v1/page", 0) == 0 || target.rfind("/v1/alias", 0) == 0 ||
           target.rfind("/v1/batch", 0) == 0) {
         if (answer->result_int() == 400 || answer->result_int() == 413) ++metrics.events_rejected;
       }
@@ -255,7 +281,10 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
     }
     ShardInput input;
     input.kind = ShardInput::Kind::Erase;
-    input.customer_id = erase->id;
+    std::unique_lock lock(identity->mutex());
+    input.customer_id = identity->customer_of(erase->id);
+    input.ids = identity->ids_of(input.customer_id);
+    identity->forget(input.customer_id);
     auto id = erase->id;
     auto version = request.version();
     auto keep_alive = request.keep_alive();
@@ -271,7 +300,7 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
     };
     std::vector<ShardInput> inputs;
     inputs.push_back(std::move(input));
-    hand_to_shards(std::move(inputs));
+    submit_to_shards(std::move(inputs));
   } else if (std::holds_alternative<ListJourneys>(intent)) {
     reply(list_journeys(request));
   } else if (const auto* show = std::get_if<ShowConsole>(&intent)) {
@@ -395,10 +424,19 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
   }
   std::vector<ShardInput> inputs;
   inputs.reserve(ingest.items.size());
+  Batch claims;  // identity key values given first: written with a next commit
+  // Resolved and handed over under one lock: every shard sees the merges in the order decided.
+  const std::lock_guard lock(identity->mutex());
   for (auto& item : ingest.items) {
+    auto resolved = identity->resolve(item.event);
+    for (auto& merge : resolved.merges)
+      add_merge(resolved.customer, std::move(merge), item.event.at, inputs);
+    claims.claims.insert(claims.claims.end(), resolved.claims.begin(), resolved.claims.end());
     ShardInput input;
     input.kind = ShardInput::Kind::Event;
     input.event = std::move(item.event);
+    input.event.customer_id = std::move(resolved.customer);
+    input.notes = std::move(resolved.refused);
     input.raw = std::move(item.raw);
     input.done = [tally](const InputResult& result) {
       std::unique_lock lock(tally->mutex);
@@ -424,7 +462,28 @@ void Daemon::Impl::ingest(Ingest ingest, const HttpRequest& request,
     };
     inputs.push_back(std::move(input));
   }
-  hand_to_shards(std::move(inputs));
+  submit_to_shards(std::move(inputs));
+  if (!claims.claims.empty()) committer->write_soon(std::move(claims));
+}
+
+void Daemon::Impl::add_merge(const std::string& customer, IdentityDirectory::Merge merge,
+                             engine::Millis at, std::vector<ShardInput>& inputs) const {
+  ShardInput input;
+  input.kind = ShardInput::Kind::Merge;
+  input.customer_id = customer;
+  input.due = at;
+  input.cause = std::move(merge.cause);
+  input.ids = std::move(merge.ids);
+  if (shard_of(merge.absorbed, shards.size()) != shard_of(customer, shards.size())) {
+    ShardInput detach;
+    detach.kind = ShardInput::Kind::Detach;
+    detach.customer_id = merge.absorbed;
+    detach.handoff = std::make_shared<Handoff>();
+    input.handoff = detach.handoff;
+    inputs.push_back(std::move(detach));
+  }
+  input.absorbed = std::move(merge.absorbed);
+  inputs.push_back(std::move(input));
 }
 
 void Daemon::Impl::hand_to_shards(std::vector<ShardInput> inputs) {
@@ -432,6 +491,18 @@ void Daemon::Impl::hand_to_shards(std::vector<ShardInput> inputs) {
     cluster->hand_off(std::move(inputs));
     return;
   }
+  const std::lock_guard lock(identity->mutex());
+  for (auto& input : inputs) {
+    if (input.kind == ShardInput::Kind::Event) {
+      input.event.customer_id = identity->customer_of(input.event.customer_id);
+    } else {
+      input.customer_id = identity->customer_of(input.customer_id);
+    }
+  }
+  submit_to_shards(std::move(inputs));
+}
+
+void Daemon::Impl::submit_to_shards(std::vector<ShardInput> inputs) {
   std::vector<std::vector<ShardInput>> by_shard(shards.size());
   for (auto& input : inputs) {
     by_shard[shard_of(input.customer(), shards.size())].push_back(std::move(input));
@@ -442,14 +513,30 @@ void Daemon::Impl::hand_to_shards(std::vector<ShardInput> inputs) {
 }
 
 Answer Daemon::Impl::read_customer(const std::string& kind, const std::string& id) {
+  // Any linked id answers for its customer: the row its state is stored under, and every id's
+  // trace lines and actions.
+  std::string customer = id;
+  std::vector<std::string> ids{id};
+  if (identity) {
+    const std::lock_guard lock(identity->mutex());
+    customer = identity->customer_of(id);
+    ids = identity->ids_of(customer);
+  }
   if (kind == "explain") {
-    auto lines = api_store->traces(id, config.retention.trace_lines);
-    if (lines.empty() && !api_store->load_customer(id)) {
+    auto lines = of_every_id(ids, [this](const std::string& each) {
+      return api_store->traces(each, config.retention.trace_lines);
+    });
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const StoredTrace& a, const StoredTrace& b) { return a.at < b.at; });
+    if (lines.size() > config.retention.trace_lines)
+      lines.erase(lines.begin(),
+                  lines.end() - static_cast<std::ptrdiff_t>(config.retention.trace_lines));
+    if (lines.empty() && !api_store->load_customer(customer)) {
       return {404, {{"error", "no customer `" + id + "`"}}};
     }
     return {200, explain_view(id, config.retention.trace_lines, lines)};
   }
-  auto stored = api_store->load_customer(id);
+  auto stored = api_store->load_customer(customer);
   if (!stored) return {404, {{"error", "no customer `" + id + "`"}}};
   auto state = engine::deserialize(*stored);
   json body;
@@ -460,8 +547,14 @@ Answer Daemon::Impl::read_customer(const std::string& kind, const std::string& i
     body["next_wakeup"] = next ? json(engine::format_timestamp(*next)) : json(nullptr);
   }
   body["customer_id"] = id;
-  body["recent_actions"] =
-      actions_view(api_store->recent_actions(id, config.retention.recent_actions));
+  auto recent = of_every_id(ids, [this](const std::string& each) {
+    return api_store->recent_actions(each, config.retention.recent_actions);
+  });
+  std::sort(recent.begin(), recent.end(),
+            [](const OutboxEntry& a, const OutboxEntry& b) { return a.seq > b.seq; });
+  if (recent.size() > config.retention.recent_actions)
+    recent.resize(config.retention.recent_actions);
+  body["recent_actions"] = actions_view(recent);
   return {200, body};
 }
 

@@ -4,6 +4,7 @@
 
 #include "engine/action.hpp"
 #include "engine/counts.hpp"
+#include "engine/identity.hpp"
 
 namespace journey::runtime {
 namespace {
@@ -78,6 +79,33 @@ void collect(engine::Outcome& outcome, const std::string& customer, std::size_t 
   }
 }
 
+/// A Merge input: the absorbed customer (loaded by the shard, when it has a state) into this
+/// one, whose row keeps the merged state whichever of the two survives (engine::survives). The
+/// absorbed customer's rows go; every id of it now names this customer.
+void merge(const engine::Engine& engine, const ShardInput& input, CustomerCache& cache,
+           const GroupContext& context, GroupStep& out, std::vector<StoredTrace>& trace,
+           std::map<CounterDelta, std::int64_t>& counters, std::set<std::string>& touched) {
+  const std::string& customer = input.customer_id;
+  auto& entry = cache.at(customer);
+  for (const auto& id : input.ids) out.batch.identities.emplace_back(id, customer);
+  out.batch.identities.emplace_back(customer, customer);
+  ++out.merges;
+  touched.insert(customer);
+  // An id never seen (an alias of a device that sent nothing) joins as an empty customer.
+  const auto other = cache.find(input.absorbed);
+  auto theirs =
+      other != cache.end() ? std::move(other->second.state) : engine::new_customer(input.absorbed);
+  if (other != cache.end()) cache.erase(other);
+  const bool mine_survives = engine::survives(*entry.state, *theirs);
+  auto outcome = mine_survives ? engine.merge(*entry.state, *theirs, input.due, input.cause, true)
+                               : engine.merge(*theirs, *entry.state, input.due, input.cause, true);
+  if (!mine_survives) entry.state = std::move(theirs);
+  collect(outcome, customer, context.trace_lines, out, trace, counters);
+  out.batch.absorbed.push_back(input.absorbed);
+  out.wakeups[input.absorbed] = std::nullopt;
+  touched.erase(input.absorbed);
+}
+
 }  // namespace
 
 GroupStep step_group(const engine::Engine& engine, const std::vector<ShardInput>& inputs,
@@ -96,6 +124,10 @@ GroupStep step_group(const engine::Engine& engine, const std::vector<ShardInput>
     const std::string& customer = input.customer();
     const std::string& message_id = input.event.message_id;
     if (input.kind == ShardInput::Kind::Wake) out.woken.insert(customer);
+    if (input.kind == ShardInput::Kind::Merge) {
+      merge(engine, input, cache, context, out, trace, counters, touched);
+      continue;
+    }
     auto cached = cache.find(customer);
     if (cached == cache.end()) {
       if (auto bad = context.unreadable.find(customer); bad != context.unreadable.end()) {
@@ -136,6 +168,10 @@ GroupStep step_group(const engine::Engine& engine, const std::vector<ShardInput>
       result.duplicate = true;
       ++out.duplicates;
       continue;
+    }
+    for (const auto& note : input.notes) {  // links refused by the bound on ids
+      ++out.merges_refused;
+      if (context.trace_lines > 0) trace.push_back({customer, input.event.at, "", note, "{}"});
     }
     applied[customer].push_back(k);
     if (is_event) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,17 +33,51 @@ struct InputResult {
   bool wal_truncated = false;  // Erase: the WAL was truncated before the answer
 };
 
+/// A merge's hand-over between two shards (identity_directory.hpp): the absorbed customer's
+/// shard signals once every earlier write of the customer is durable, and sends it nothing more;
+/// the merging shard waits for that before it reads the customer from the store.
+class Handoff {
+ public:
+  void signal() {
+    std::function<void()> resume;
+    {
+      const std::lock_guard lock(mutex_);
+      ready_ = true;
+      resume = std::move(resume_);
+    }
+    if (resume) resume();
+  }
+  /// True when signalled; else `resume` is called once it is.
+  bool ready_or(std::function<void()> resume) {
+    const std::lock_guard lock(mutex_);
+    if (!ready_) resume_ = std::move(resume);
+    return ready_;
+  }
+
+ private:
+  std::mutex mutex_;
+  bool ready_ = false;
+  std::function<void()> resume_;
+};
+
 /// One unit of work for a shard, handled strictly in submission order.
 struct ShardInput {
   // Migrate: step the customer now, so that its runs of older versions move to the live one
-  // (`on update migrate`) without waiting for its next input.
-  enum class Kind : std::uint8_t { Event, Wake, Erase, Migrate };
+  // (`on update migrate`) without waiting for its next input. Merge: take the customer `absorbed`
+  // into this one (once `handoff` is signalled, when it sits in another shard). Detach: hand the
+  // customer over to a merge in another shard.
+  enum class Kind : std::uint8_t { Event, Wake, Erase, Migrate, Merge, Detach };
   Kind kind = Kind::Event;
-  engine::Event event;         // Event
-  std::string raw;             // Event: the JSON as received
-  std::string customer_id;     // Wake, Erase, Migrate
-  engine::Millis due = 0;      // Wake: when it was due
-  std::uint64_t sequence = 0;  // a cluster node's: its place in the partition's event stream
+  engine::Event event;               // Event (its customer_id is the customer the directory says)
+  std::string raw;                   // Event: the JSON as received
+  std::string customer_id;           // Wake, Erase, Migrate, Merge, Detach
+  engine::Millis due = 0;            // Wake: when it was due; Merge: the linking event's time
+  std::uint64_t sequence = 0;        // a cluster node's: its place in the partition's event stream
+  std::string absorbed;              // Merge
+  std::string cause;                 // Merge: what linked them
+  std::vector<std::string> ids;      // Merge: the absorbed customer's ids; Erase: every id to erase
+  std::vector<std::string> notes;    // Event: links refused, for the trace
+  std::shared_ptr<Handoff> handoff;  // Merge, Detach: between two shards
   std::function<void(const InputResult&)> done;
 
   const std::string& customer() const {
@@ -98,6 +133,8 @@ struct GroupStep {
   std::size_t duplicates = 0;
   std::size_t erased = 0;
   std::size_t migrated = 0;  // runs moved to a new version of their journey
+  std::size_t merges = 0;    // customers merged into another
+  std::size_t merges_refused = 0;
 };
 
 /// Steps the engine over `inputs` (no Erase among them) in order. Every customer the step should

@@ -42,6 +42,19 @@ void Shard::flush() {
   }
   auto limit = static_cast<std::size_t>(parts_.config.group_commit_max);
   while (!pending_.empty()) {
+    if (pending_.front().kind == ShardInput::Kind::Detach) {
+      // The customer goes to a merge in another shard: once every earlier write of it is durable
+      // (no more come: the directory sends its inputs there now).
+      if (commits_in_flight_ > 0) return;  // finish() schedules the next flush
+      ShardInput input = std::move(pending_.front());
+      pending_.pop_front();
+      cache_.erase(input.customer_id);
+      input.handoff->signal();
+      --parts_.metrics.queue_depth;
+      --outstanding_;
+      continue;
+    }
+    if (waiting(pending_.front())) return;
     if (pending_.front().kind == ShardInput::Kind::Erase) {
       // An erasure runs alone, after every earlier write of this shard is durable.
       if (commits_in_flight_ > 0) return;  // finish() schedules the next flush
@@ -56,7 +69,8 @@ void Shard::flush() {
     }
     std::vector<ShardInput> inputs;
     while (!pending_.empty() && inputs.size() < limit &&
-           pending_.front().kind != ShardInput::Kind::Erase) {
+           pending_.front().kind != ShardInput::Kind::Erase &&
+           pending_.front().kind != ShardInput::Kind::Detach && !waiting(pending_.front())) {
       inputs.push_back(std::move(pending_.front()));
       pending_.pop_front();
     }
@@ -65,6 +79,11 @@ void Shard::flush() {
     if (!pending_.empty()) schedule();
     return;
   }
+}
+
+bool Shard::waiting(const ShardInput& input) {
+  if (input.kind != ShardInput::Kind::Merge || !input.handoff) return false;
+  return !input.handoff->ready_or([this] { net::post(strand_, [this] { schedule(); }); });
 }
 
 void Shard::erase(const ShardInput& input, InputResult& result) {
@@ -90,6 +109,18 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
     parts_.tombstones.add(store_->keyed_hash(input.customer_id), now);
     cache_.erase(input.customer_id);
     parts_.timers.update(input.customer_id, std::nullopt);
+    // The ids linked to the customer (identity): their events, actions and traces, and every
+    // id's tombstone.
+    for (const auto& id : input.ids) {
+      if (id == input.customer_id) continue;
+      const Erasure more = store_->erase_customer(id, now, {});
+      result.erasure.events += more.events;
+      result.erasure.unsent_actions += more.unsent_actions;
+      result.erasure.trace_lines += more.trace_lines;
+      parts_.tombstones.add(store_->keyed_hash(id), now);
+    }
+    result.erasure.ids =
+        input.ids.empty() ? std::vector<std::string>{input.customer_id} : input.ids;
     // The deleted rows are gone from the store's live data; old copies may survive on the disk
     // (SQLite: pages in the WAL as they were before). Scrub them now, else soon.
     try {
@@ -116,7 +147,19 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
 
 void Shard::load(const std::vector<ShardInput>& inputs, GroupContext& context) {
   for (const auto& input : inputs) {
-    const bool is_event = input.kind == ShardInput::Kind::Event;
+    if (input.kind == ShardInput::Kind::Merge && cache_.count(input.absorbed) == 0) {
+      if (auto stored = store_->load_customer(input.absorbed)) {
+        try {
+          auto state = engine::deserialize(*stored);
+          cache_.emplace(input.absorbed, cached_customer(std::move(state), std::move(*stored)));
+        } catch (const std::exception& e) {
+          log(LogLevel::Error, "stored state unreadable: not merged",
+              {{"customer_id", input.absorbed}, {"error", e.what()}});
+        }
+      }
+    }
+    const bool is_event =
+        input.kind == ShardInput::Kind::Event || input.kind == ShardInput::Kind::Merge;
     const std::string& customer = input.customer();
     auto cached = cache_.find(customer);
     if (cached == cache_.end() && context.unreadable.count(customer) == 0) {
@@ -269,6 +312,8 @@ void Shard::finish(const std::shared_ptr<Group>& group, bool ok) {
     parts_.metrics.events_accepted += step.accepted;
     parts_.metrics.events_duplicate += step.duplicates;
     parts_.metrics.runs_migrated += step.migrated;
+    parts_.metrics.identity_merges += step.merges;
+    parts_.metrics.identity_refused += step.merges_refused;
     for (const auto& [customer, next] : step.wakeups) {
       // Defensive: a wake-up the engine left in the past is retried in a second, not spun on.
       bool stuck = next && *next <= now && step.woken.count(customer) != 0;

@@ -72,6 +72,9 @@ class Shard {
 
   void schedule();
   void flush();
+  /// A Merge whose absorbed customer another shard has not handed over yet: the shard stops
+  /// there, and goes on once it has.
+  bool waiting(const ShardInput& input);
   void erase(const ShardInput& input, InputResult& result);
   /// Loads the group's customers missing from the cache, and what the step needs to know of them.
   void load(const std::vector<ShardInput>& inputs, GroupContext& context);

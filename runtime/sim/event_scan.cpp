@@ -142,9 +142,23 @@ struct Field {
 
 }  // namespace
 
+ScannedEvent scanned_from(const engine::Event& event, std::string_view properties) {
+  ScannedEvent out;
+  out.type = event.type;
+  out.customer_id = event.customer_id;
+  out.anonymous_id = event.anonymous_id;
+  out.previous_id = event.previous_id;
+  out.anonymous = event.anonymous;
+  out.name = event.name;
+  out.at = event.at;
+  out.message_id = event.message_id;
+  out.properties = properties;
+  return out;
+}
+
 std::optional<ScannedEvent> scan_event(std::string_view line) {
   Reader r(line);
-  Field type, user, event, timestamp, properties, traits, message_id;
+  Field type, user, anonymous, event, timestamp, properties, traits, message_id;
   const auto field_of = [&](std::string_view key) -> Field* {
     switch (key.size()) {
       case 4: return key == "type" ? &type : nullptr;
@@ -152,6 +166,7 @@ std::optional<ScannedEvent> scan_event(std::string_view line) {
       case 6: return key == "userId" ? &user : key == "traits" ? &traits : nullptr;
       case 9: return key == "timestamp" ? &timestamp : key == "messageId" ? &message_id : nullptr;
       case 10: return key == "properties" ? &properties : nullptr;
+      case 11: return key == "anonymousId" ? &anonymous : nullptr;
       default: return nullptr;
     }
   };
@@ -207,8 +222,20 @@ std::optional<ScannedEvent> scan_event(std::string_view line) {
   } else {
     return std::nullopt;
   }
-  if (user.kind != Field::Kind::String || user.text.empty()) return std::nullopt;
-  out.customer_id = user.text;
+  if (anonymous.kind == Field::Kind::String && !anonymous.text.empty()) {
+    out.anonymous_id = anonymous.text;
+  } else if (anonymous.kind != Field::Kind::Absent && anonymous.kind != Field::Kind::Null) {
+    return std::nullopt;
+  }
+  if (user.kind == Field::Kind::String && !user.text.empty()) {
+    out.customer_id = user.text;
+  } else if ((user.kind == Field::Kind::Absent || user.kind == Field::Kind::Null) &&
+             !out.anonymous_id.empty()) {
+    out.customer_id = out.anonymous_id;
+    out.anonymous = true;
+  } else {
+    return std::nullopt;
+  }
   if (timestamp.kind != Field::Kind::String) return std::nullopt;
   const auto at = engine::parse_timestamp(timestamp.text);
   if (!at) return std::nullopt;

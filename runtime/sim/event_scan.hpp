@@ -15,13 +15,20 @@ namespace journey::runtime {
 /// The fields of one event line, as views into the line.
 struct ScannedEvent {
   engine::Event::Type type = engine::Event::Type::Track;
-  std::string_view customer_id;
-  std::string_view name;  // track only
+  std::string_view customer_id;   // userId, else anonymousId
+  std::string_view anonymous_id;  // anonymousId; empty when absent or null
+  std::string_view previous_id;   // alias: previousId (only the slow path reads aliases)
+  bool anonymous = false;         // no userId
+  std::string_view name;          // track only
   engine::Millis at = 0;
   std::string_view message_id;  // empty when absent or null
   std::string_view properties;  // the `properties` (track) or `traits` (identify) object as JSON
                                 // text; empty when absent or null
 };
+
+/// The fields of an event parsed the slow way (engine::parse_event), as views into it;
+/// `properties` is its properties' JSON text.
+ScannedEvent scanned_from(const engine::Event& event, std::string_view properties);
 
 /// Reads one NDJSON line (without its newline) the fast way, or nullopt when the slow way must.
 std::optional<ScannedEvent> scan_event(std::string_view line);

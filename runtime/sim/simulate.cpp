@@ -17,6 +17,9 @@
 #include <queue>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -50,19 +53,22 @@ struct Head {
   std::uint32_t message = 0;
   std::uint32_t properties = 0;
   Kind kind = Kind::Track;
+  bool anonymous = false;  // the customer id is an anonymousId
 };
 
-// One record, read back: its sort key and where its bytes are (32 bytes, many are held).
+// One record, read back: its sort key and where its bytes are (40 bytes, many are held).
 struct Ref {
-  std::uint64_t hash = 0;  // of the customer id
+  std::uint64_t hash = 0;  // of the customer id (of the person's representative, in a person)
   engine::Millis at = 0;
   std::uint64_t seq = 0;
   const char* bytes = nullptr;
+  const std::string* person = nullptr;  // the representative of the customer's person, if linked
 };
 
 // A record's fields, as views into its bytes.
 struct Fields {
   Kind kind = Kind::Track;
+  bool anonymous = false;
   std::string_view customer;
   std::string_view name;
   std::string_view message;
@@ -91,6 +97,7 @@ Fields fields_of(const char* bytes) {
   const char* p = bytes + sizeof head;
   Fields f;
   f.kind = head.kind;
+  f.anonymous = head.anonymous;
   f.customer = std::string_view(p, head.customer);
   p += head.customer;
   f.name = std::string_view(p, head.name);
@@ -130,8 +137,35 @@ struct LineError {
   std::string message;
 };
 
+// A line's statement that two ids are one person: a userId with an anonymousId (`a`, `b`), an
+// alias (userId, previousId), or an identify's identity key (customer, "KEY=VALUE").
+struct LinkFact {
+  engine::Millis at = 0;
+  std::uint64_t seq = 0;  // input order, as Head::seq
+  std::uint32_t sub = 0;  // order within the line
+  enum class Kind : std::uint8_t { AnonymousId, Alias, Key } kind = Kind::AnonymousId;
+  std::string a;
+  std::string b;
+};
+
+bool fact_before(const LinkFact& x, const LinkFact& y) {
+  return std::tie(x.at, x.seq, x.sub) < std::tie(y.at, y.seq, y.sub);
+}
+
+// The links a reading found, each kept once: the first in input order (a repeat changes nothing).
+using LinkFacts = std::unordered_map<std::string, LinkFact>;
+
+void add_fact(LinkFacts& facts, LinkFact fact) {
+  std::string key;
+  key.reserve(fact.a.size() + fact.b.size() + 2);
+  key.append(fact.a).append(1, '\0').append(fact.b).append(1, static_cast<char>(fact.kind));
+  const auto [it, fresh] = facts.try_emplace(std::move(key), fact);
+  if (!fresh && fact_before(fact, it->second)) it->second = std::move(fact);
+}
+
 // What one reading thread produced: its records by partition, and its malformed lines.
 struct Reading {
+  LinkFacts links;
   std::vector<Spill> parts;
   std::vector<LineError> errors;  // line numbers within the thread's range, from 1
   std::uint64_t lines = 0;
@@ -148,7 +182,7 @@ class Reader {
   // One event line: checked, then written to its customer's partition. `seq` orders lines.
   void event_line(std::string_view text, std::uint64_t seq, Reading& out) const {
     const std::uint64_t number = ++out.lines;
-    if (blank(text)) return;
+    if (blank(text) || (links_only_ && !may_link(text))) return;
     std::optional<ScannedEvent> scanned = scan_event(text);
     engine::Event slow;  // the slow path's event, which the views point into
     std::string slow_properties;
@@ -173,20 +207,23 @@ class Reader {
         return;
       }
       slow_properties = slow.properties.dump();
-      scanned = ScannedEvent{slow.type, slow.customer_id, slow.name,
-                             slow.at,   slow.message_id,  slow_properties};
+      scanned = scanned_from(slow, slow_properties);
     }
     const ScannedEvent& ev = *scanned;
     ++out.events;
     if (!out.last_at || ev.at > *out.last_at) out.last_at = ev.at;
-    if (options_.only_customer && ev.customer_id != *options_.only_customer) return;
+    gather_links(ev, seq, out);
+    if (links_only_ || ev.type == engine::Event::Type::Alias) return;  // a link only
+    if (only_ids_ != nullptr && only_ids_->count(std::string(ev.customer_id)) == 0) return;
     // Properties of events no journey reads are never looked at: they are not kept.
     const bool keep = ev.type == engine::Event::Type::Identify || engine_.reads_event(ev.name) ||
-                      (options_.trace_customer && ev.customer_id == *options_.trace_customer);
+                      (options_.trace_customer &&
+                       (only_ids_ != nullptr || ev.customer_id == *options_.trace_customer));
     Head head;
     head.at = ev.at;
     head.seq = seq;
     head.kind = ev.type == engine::Event::Type::Identify ? Kind::Identify : Kind::Track;
+    head.anonymous = ev.anonymous;
     put_record(out.parts[customer_hash(ev.customer_id) % partitions_], out.scratch, head,
                ev.customer_id, ev.name, ev.message_id, keep ? ev.properties : std::string_view());
   }
@@ -210,7 +247,7 @@ class Reader {
     if (traits == j.end() || traits->is_null()) return "$.traits: missing traits";
     if (!traits->is_object()) return "$.traits: expected an object";
     const std::string customer = user->get<std::string>();
-    if (options_.only_customer && customer != *options_.only_customer) return {};
+    if (only_ids_ != nullptr && only_ids_->count(customer) == 0) return {};
     Head head;
     head.seq = seq;
     head.kind = Kind::Profile;
@@ -219,10 +256,50 @@ class Reader {
     return {};
   }
 
+  /// Keeps only the records of these ids (explain: the ids of one person).
+  void keep_only(const std::unordered_set<std::string>* ids) { only_ids_ = ids; }
+  /// Gathers links and keeps no records (explain's first pass: who is the same person).
+  void links_only(bool on) { links_only_ = on; }
+
  private:
+  // Whether a line may state a link: the others are not read in a links-only pass.
+  bool may_link(std::string_view text) const {
+    if (text.find("\"anonymousId\"") != std::string_view::npos ||
+        text.find("\"previousId\"") != std::string_view::npos)
+      return true;
+    return std::any_of(options_.identity.keys.begin(), options_.identity.keys.end(),
+                       [text](const std::string& key) {
+                         return text.find("\"" + key + "\"") != std::string_view::npos;
+                       });
+  }
+
+  // The links a line states (identity.hpp).
+  void gather_links(const ScannedEvent& ev, std::uint64_t seq, Reading& out) const {
+    const auto fact = [&](LinkFact::Kind kind, std::string_view a, std::string_view b,
+                          std::uint32_t sub) {
+      add_fact(out.links, {ev.at, seq, sub, kind, std::string(a), std::string(b)});
+    };
+    if (ev.type == engine::Event::Type::Alias) {
+      if (ev.previous_id != ev.customer_id)
+        fact(LinkFact::Kind::Alias, ev.customer_id, ev.previous_id, 0);
+      return;
+    }
+    if (!ev.anonymous && !ev.anonymous_id.empty() && ev.anonymous_id != ev.customer_id)
+      fact(LinkFact::Kind::AnonymousId, ev.customer_id, ev.anonymous_id, 0);
+    if (ev.type != engine::Event::Type::Identify || options_.identity.keys.empty() ||
+        ev.properties.empty())
+      return;
+    const auto traits = nlohmann::json::parse(ev.properties.begin(), ev.properties.end());
+    std::uint32_t sub = 0;
+    for (const auto& claim : engine::key_claims(options_.identity, traits))
+      fact(LinkFact::Kind::Key, ev.customer_id, claim, ++sub);
+  }
+
   const engine::Engine& engine_;
   const SimulateOptions& options_;
   std::size_t partitions_;
+  const std::unordered_set<std::string>* only_ids_ = nullptr;
+  bool links_only_ = false;
 };
 
 // Reads [begin, end) of a file (or the whole stream when !positional) in blocks and calls
@@ -336,6 +413,116 @@ void run_parallel(std::size_t n, unsigned threads, Work work) {
   if (failure) std::rethrow_exception(failure);
 }
 
+// ---- Identity: from links to persons ---------------------------------------------------------
+
+// A link as resolved: taken (the two customers merge at its time) or refused by the bound.
+struct PlannedLink {
+  engine::Millis at = 0;
+  std::uint64_t seq = 0;
+  std::uint32_t sub = 0;
+  std::string a;  // the linking side (the userId, or the identify's customer)
+  std::string b;  // the id linked to it (an identity key: the id that claimed the value first)
+  std::string cause;
+  bool refused = false;
+  std::size_t ids = 0;  // refused: the ids the person would have had
+};
+
+// Which ids are one person, and the links each person's ids go through, in input order.
+struct IdentityPlan {
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // id -> representative (linked ids)
+  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> person;
+  std::unordered_map<std::string, std::vector<PlannedLink>> links;  // representative -> links
+  std::size_t merges = 0;
+  std::size_t refused = 0;
+};
+
+std::string cause_of(const LinkFact& f) {
+  switch (f.kind) {
+    case LinkFact::Kind::AnonymousId: return "anonymousId";
+    case LinkFact::Kind::Alias: return "alias";
+    case LinkFact::Kind::Key: return "key " + f.b.substr(0, f.b.find('='));
+  }
+  return {};
+}
+
+IdentityPlan plan_identity(std::vector<LinkFact> facts, const engine::IdentityConfig& config) {
+  std::sort(facts.begin(), facts.end(), fact_before);
+  engine::IdentityGraph graph(config.max_ids);
+  std::vector<PlannedLink> planned;
+  for (const auto& f : facts) {
+    const std::string other = f.kind == LinkFact::Kind::Key ? graph.claim(f.b, f.a) : f.b;
+    if (other == f.a) continue;
+    const auto result = graph.link(f.a, other);
+    if (result.linked == engine::IdentityGraph::Linked::Already) continue;
+    const bool refused = result.linked == engine::IdentityGraph::Linked::Refused;
+    planned.push_back({f.at, f.seq, f.sub, f.a, other, cause_of(f), refused, result.ids});
+  }
+  IdentityPlan plan;
+  for (auto& [root, ids] : graph.groups()) {
+    for (auto& id : ids) plan.person.emplace(std::move(id), root);
+  }
+  for (auto& link : planned) {
+    // A refused link is told to both sides; an id only in refused links is a person of one.
+    const std::string ra = graph.find(link.a);
+    plan.person.try_emplace(link.a, ra);
+    if (link.refused) {
+      const std::string rb = graph.find(link.b);
+      plan.person.try_emplace(link.b, rb);
+      plan.links[rb].push_back(link);
+      ++plan.refused;
+    } else {
+      ++plan.merges;
+    }
+    plan.links[ra].push_back(std::move(link));
+  }
+  return plan;
+}
+
+LinkFacts gather_facts(std::vector<Reading>& readings) {
+  LinkFacts all = std::move(readings.front().links);
+  for (std::size_t i = 1; i < readings.size(); ++i) {
+    for (auto& [key, fact] : readings[i].links) add_fact(all, std::move(fact));
+    readings[i].links = {};
+  }
+  return all;
+}
+
+std::vector<LinkFact> facts_of(LinkFacts&& facts) {
+  std::vector<LinkFact> out;
+  out.reserve(facts.size());
+  for (auto& [key, fact] : facts) out.push_back(std::move(fact));
+  return out;
+}
+
+// Copies the records of linked ids that sit in another partition than their person's
+// representative into `inbound` of that partition; the run of their own partition skips them.
+void move_linked(const IdentityPlan& plan, std::vector<Reading>& readings,
+                 std::vector<Spill>& inbound) {
+  const std::size_t partitions = inbound.size();
+  std::unordered_map<std::string_view, std::size_t> movers;  // id -> home partition
+  std::vector<bool> sources(partitions, false);
+  for (const auto& [id, root] : plan.person) {
+    const std::size_t home = customer_hash(root) % partitions;
+    const std::size_t own = customer_hash(id) % partitions;
+    if (home == own) continue;
+    movers.emplace(id, home);
+    sources[own] = true;
+  }
+  for (std::size_t p = 0; p < partitions; ++p) {
+    if (!sources[p]) continue;
+    for (const auto& r : readings) {
+      r.parts[p].read([&](std::string_view rec) {
+        const auto it = movers.find(fields_of(rec.data()).customer);
+        if (it != movers.end()) inbound[it->second].add(rec);
+      });
+    }
+  }
+}
+
 // ---- Pass 2: running ------------------------------------------------------------------------
 
 // What one partition produced.
@@ -351,7 +538,7 @@ struct PartitionOutput {
 
 struct PendingAction {
   engine::Millis at = 0;
-  std::string_view customer;
+  std::string customer;
   std::size_t order = 0;  // production order: a customer's actions in engine order
   std::string line;
 };
@@ -359,26 +546,46 @@ struct PendingAction {
 class Runner {
  public:
   Runner(const engine::Engine& engine, const SimulateOptions& options, engine::Millis horizon,
-         engine::Millis recurring_until)
-      : engine_(engine), options_(options), horizon_(horizon), recurring_until_(recurring_until) {}
+         engine::Millis recurring_until, const IdentityPlan& plan, std::vector<Spill>& inbound)
+      : engine_(engine),
+        options_(options),
+        horizon_(horizon),
+        recurring_until_(recurring_until),
+        plan_(plan),
+        inbound_(inbound) {}
 
   void run(std::vector<Reading>& readings, std::size_t partition, PartitionOutput& out) const {
-    std::size_t bytes = 0;
+    std::size_t bytes = inbound_[partition].bytes();
     for (const auto& r : readings) bytes += r.parts[partition].bytes();
     std::string arena;
     arena.reserve(bytes);
     for (auto& r : readings) r.parts[partition].take_all(arena);
+    inbound_[partition].take_all(arena);
     std::vector<Ref> refs;
-    Spill::for_each(arena, [&refs](std::string_view rec) { refs.push_back(ref_of(rec)); });
-    // Customers in hash order (any fixed order will do: the output is sorted later), each
-    // customer's profiles first, then events by time, ties in input order.
-    std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+    Spill::for_each(arena, [&](std::string_view rec) {
+      Ref ref = ref_of(rec);
+      if (!plan_.person.empty()) {
+        const auto it = plan_.person.find(fields_of(ref.bytes).customer);
+        if (it != plan_.person.end()) {
+          ref.hash = customer_hash(it->second);
+          if (ref.hash % inbound_.size() != partition) return;  // run with its person elsewhere
+          ref.person = &it->second;
+        }
+      }
+      refs.push_back(ref);
+    });
+    const auto key = [](const Ref& r) {
+      return r.person != nullptr ? std::string_view(*r.person) : fields_of(r.bytes).customer;
+    };
+    // Customers (persons) in hash order (any fixed order will do: the output is sorted later),
+    // each one's profiles first, then events by time, ties in input order.
+    std::sort(refs.begin(), refs.end(), [&key](const Ref& a, const Ref& b) {
       if (a.hash != b.hash) return a.hash < b.hash;
-      const Fields fa = fields_of(a.bytes);
-      const Fields fb = fields_of(b.bytes);
-      if (fa.customer != fb.customer) return fa.customer < fb.customer;
-      const bool a_event = fa.kind != Kind::Profile;
-      const bool b_event = fb.kind != Kind::Profile;
+      const std::string_view ka = key(a);
+      const std::string_view kb = key(b);
+      if (ka != kb) return ka < kb;
+      const bool a_event = fields_of(a.bytes).kind != Kind::Profile;
+      const bool b_event = fields_of(b.bytes).kind != Kind::Profile;
       if (a_event != b_event) return b_event;
       if (a.at != b.at) return a.at < b.at;
       return a.seq < b.seq;
@@ -387,11 +594,14 @@ class Runner {
     std::vector<engine::Record> records;
     for (std::size_t i = 0; i < refs.size();) {
       std::size_t j = i + 1;
-      const std::string_view customer = fields_of(refs[i].bytes).customer;
-      while (j < refs.size() && refs[j].hash == refs[i].hash &&
-             fields_of(refs[j].bytes).customer == customer)
-        ++j;
-      run_customer(refs.data() + i, refs.data() + j, actions, records, out);
+      const std::string_view customer = key(refs[i]);
+      while (j < refs.size() && refs[j].hash == refs[i].hash && key(refs[j]) == customer) ++j;
+      if (refs[i].person != nullptr) {
+        run_person(refs.data() + i, refs.data() + j, plan_.links.at(*refs[i].person), actions,
+                   records, out);
+      } else {
+        run_customer(refs.data() + i, refs.data() + j, actions, records, out);
+      }
       i = j;
     }
     std::sort(actions.begin(), actions.end(), [](const PendingAction& a, const PendingAction& b) {
@@ -411,6 +621,70 @@ class Runner {
   }
 
  private:
+  // Where one customer's (or person's) outcomes go.
+  struct Take {
+    const Runner& runner;
+    std::vector<PendingAction>& actions;
+    std::vector<engine::Record>& records;
+    PartitionOutput& out;
+    bool tracing;
+    void operator()(engine::Outcome&& outcome) const {
+      for (auto& a : outcome.actions) {
+        if (runner.options_.actions)
+          actions.push_back({a.at, a.customer_id, actions.size(), engine::to_json_line(a)});
+      }
+      for (auto& r : outcome.records) records.push_back(std::move(r));
+      if (tracing) {
+        for (auto& t : outcome.trace) out.trace.push_back(std::move(t));
+      }
+    }
+  };
+
+  // Seeds a fresh state with the profile records at [first, last) (the leading ones of its id);
+  // returns the first record after them.
+  static const Ref* seed(engine::CustomerState& state, const Ref* first, const Ref* last,
+                         std::string_view customer) {
+    nlohmann::json profile = nlohmann::json::object();
+    bool any = false;
+    for (; first != last && fields_of(first->bytes).kind == Kind::Profile; ++first) {
+      const Fields f = fields_of(first->bytes);
+      if (f.customer != customer) continue;
+      const auto traits = nlohmann::json::parse(f.properties.begin(), f.properties.end());
+      for (const auto& [key, value] : traits.items()) profile[key] = value;
+      any = true;
+    }
+    if (any) engine::seed_profile(state, profile);
+    return first;
+  }
+
+  // Reads a record into `ev` (its properties stay as they were when the record has none and
+  // `has_properties` says they are already empty).
+  static void decode(const Ref& ref, engine::Event& ev, bool& has_properties) {
+    const Fields f = fields_of(ref.bytes);
+    ev.type = f.kind == Kind::Identify ? engine::Event::Type::Identify : engine::Event::Type::Track;
+    ev.customer_id.assign(f.customer);
+    ev.anonymous = f.anonymous;
+    ev.name.assign(f.name);
+    ev.at = ref.at;
+    ev.message_id.assign(f.message);
+    if (!f.properties.empty()) {
+      ev.properties = nlohmann::json::parse(f.properties.begin(), f.properties.end());
+      has_properties = true;
+    } else if (has_properties) {
+      ev.properties = nlohmann::json::object();
+      has_properties = false;
+    }
+  }
+
+  void finish(const engine::CustomerState& state, const std::vector<engine::Record>& records,
+              PartitionOutput& out) const {
+    for (const auto& [name, run] : state.runs) ++out.in_flight[{name, run.version}][run.step];
+    if (options_.report) out.report.add_customer(records, state);
+    for (const auto& r : records) {
+      if (r.kind == engine::Record::Kind::Error) out.errors.push_back(r);
+    }
+  }
+
   // One customer from a fresh state: profile, events in order, then timers up to the horizon.
   void run_customer(const Ref* first, const Ref* last, std::vector<PendingAction>& actions,
                     std::vector<engine::Record>& records, PartitionOutput& out) const {
@@ -418,58 +692,111 @@ class Runner {
     ++out.customers;
     const bool tracing = options_.trace_customer && *options_.trace_customer == customer;
     auto state = engine::new_customer(std::string(customer));
-    if (fields_of(first->bytes).kind == Kind::Profile) {
-      nlohmann::json profile = nlohmann::json::object();
-      for (; first != last && fields_of(first->bytes).kind == Kind::Profile; ++first) {
-        const std::string_view text = fields_of(first->bytes).properties;
-        const auto traits = nlohmann::json::parse(text.begin(), text.end());
-        for (const auto& [key, value] : traits.items()) profile[key] = value;
-      }
-      engine::seed_profile(*state, profile);
-    }
+    first = seed(*state, first, last, customer);
     records.clear();
-    const auto take = [&](engine::Outcome&& outcome) {
-      for (auto& a : outcome.actions) {
-        if (options_.actions)
-          actions.push_back({a.at, customer, actions.size(), engine::to_json_line(a)});
-      }
-      for (auto& r : outcome.records) records.push_back(std::move(r));
-      if (tracing) {
-        for (auto& t : outcome.trace) out.trace.push_back(std::move(t));
-      }
-    };
+    const Take take{*this, actions, records, out, tracing};
     engine::Event ev;
-    ev.customer_id = std::string(customer);
     bool has_properties = false;
     for (; first != last; ++first) {
       if (first->at > horizon_) break;
-      const Fields f = fields_of(first->bytes);
-      ev.type =
-          f.kind == Kind::Identify ? engine::Event::Type::Identify : engine::Event::Type::Track;
-      ev.name.assign(f.name);
-      ev.at = first->at;
-      ev.message_id.assign(f.message);
-      if (!f.properties.empty()) {
-        ev.properties = nlohmann::json::parse(f.properties.begin(), f.properties.end());
-        has_properties = true;
-      } else if (has_properties) {
-        ev.properties = nlohmann::json::object();
-        has_properties = false;
-      }
+      decode(*first, ev, has_properties);
       take(engine_.on_event(*state, ev, tracing));
     }
     if (state->known) take(engine_.advance(*state, horizon_, recurring_until_, tracing));
-    for (const auto& [name, run] : state->runs) ++out.in_flight[{name, run.version}][run.step];
-    if (options_.report) out.report.add_customer(records, *state);
-    for (const auto& r : records) {
-      if (r.kind == engine::Record::Kind::Error) out.errors.push_back(r);
+    finish(*state, records, out);
+  }
+
+  // The ids of one person: each from its own fresh state until a link joins two of them at its
+  // time (Engine::merge; the survivor by engine::survives), then as one. A refused link is said
+  // in the trace.
+  void run_person(const Ref* first, const Ref* last, const std::vector<PlannedLink>& links,
+                  std::vector<PendingAction>& actions, std::vector<engine::Record>& records,
+                  PartitionOutput& out) const {
+    bool tracing = false;
+    std::map<std::string, std::unique_ptr<engine::CustomerState>, std::less<>> states;
+    std::map<std::string, std::string, std::less<>> holder;  // id -> key of its state in `states`
+    const auto state_of = [&](std::string_view id) -> engine::CustomerState& {
+      const auto h = holder.find(id);
+      if (h != holder.end()) return *states.at(h->second);
+      holder.emplace(id, id);
+      return *states.emplace(id, engine::new_customer(std::string(id))).first->second;
+    };
+    for (const auto& link : links) {
+      for (const auto* id : {&link.a, &link.b}) {
+        if (options_.trace_customer && *options_.trace_customer == *id) tracing = true;
+      }
     }
+    for (const Ref* r = first; r != last; ++r) {
+      const std::string_view id = fields_of(r->bytes).customer;
+      if (options_.trace_customer && *options_.trace_customer == id) tracing = true;
+    }
+    // Profiles, id by id (sorted by id within the person's leading profile records).
+    const Ref* events = first;
+    while (events != last && fields_of(events->bytes).kind == Kind::Profile) ++events;
+    for (const Ref* r = first; r != events; ++r) {
+      const std::string_view id = fields_of(r->bytes).customer;
+      if (holder.count(id) == 0) seed(state_of(id), first, events, id);
+    }
+    records.clear();
+    const Take take{*this, actions, records, out, tracing};
+    auto next_link = links.begin();
+    const auto link_due = [&](const Ref* r) {
+      if (next_link == links.end() || next_link->at > horizon_) return false;
+      if (r == last) return true;
+      return std::tie(next_link->at, next_link->seq) <= std::tie(r->at, r->seq);
+    };
+    engine::Event ev;
+    bool has_properties = false;
+    for (const Ref* r = events;; ++r) {
+      for (; link_due(r); ++next_link) apply_link(*next_link, state_of, states, holder, take);
+      if (r == last || r->at > horizon_) break;
+      decode(*r, ev, has_properties);
+      take(engine_.on_event(state_of(ev.customer_id), ev, tracing));
+    }
+    bool first_state = true;
+    for (auto& [key, state] : states) {
+      ++out.customers;
+      if (state->known) take(engine_.advance(*state, horizon_, recurring_until_, tracing));
+      finish(*state, first_state ? records : std::vector<engine::Record>{}, out);
+      first_state = false;
+    }
+  }
+
+  template <typename StateOf, typename States, typename Holder>
+  void apply_link(const PlannedLink& link, StateOf& state_of, States& states, Holder& holder,
+                  const Take& take) const {
+    if (link.refused) {
+      if (take.tracing) {
+        take.out.trace.push_back(
+            {link.at,
+             "",
+             "merge of " + link.b + " and " + link.a + " (" + link.cause +
+                 ") refused: " + std::to_string(link.ids) + " ids would exceed the bound of " +
+                 std::to_string(options_.identity.max_ids) + " per customer",
+             {{"ids", {link.a, link.b}}, {"cause", link.cause}, {"refused", true}}});
+      }
+      return;
+    }
+    engine::CustomerState& a = state_of(link.a);
+    engine::CustomerState& b = state_of(link.b);
+    const bool a_survives = engine::survives(a, b);
+    engine::CustomerState& survivor = a_survives ? a : b;
+    engine::CustomerState& absorbed = a_survives ? b : a;
+    const std::string from_key = holder.at(absorbed.customer_id);
+    const std::string to_key = holder.at(survivor.customer_id);
+    take(engine_.merge(survivor, absorbed, link.at, link.cause, take.tracing));
+    for (auto& [id, key] : holder) {
+      if (key == from_key) key = to_key;
+    }
+    states.erase(from_key);
   }
 
   const engine::Engine& engine_;
   const SimulateOptions& options_;
   engine::Millis horizon_;
   engine::Millis recurring_until_;
+  const IdentityPlan& plan_;
+  std::vector<Spill>& inbound_;
 };
 
 // Merges the partitions' sorted actions into one stream ordered by (time, customer id).
@@ -564,21 +891,43 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
     const std::size_t spill_memory = options.memory_budget / (partitions * ranges);
     allow_open_files(partitions * (ranges + 1) + 64);
     std::vector<Reading> readings(ranges);
+    Reader reader(engine, options, partitions);
+    const auto read_events = [&] {
+      run_parallel(ranges, threads, [&](std::size_t i) {
+        read_lines(file.fd(), regular, cuts[i], cuts[i + 1],
+                   [&](std::string_view text, std::uint64_t offset) {
+                     reader.event_line(text, offset, readings[i]);
+                   });
+      });
+    };
+    // Explain runs one person: a first pass finds its ids (a stream, read once, runs the
+    // customer's own id).
+    std::unordered_set<std::string> only_ids;
+    if (options.only_customer) {
+      only_ids.insert(*options.only_customer);
+      if (regular) {
+        reader.links_only(true);
+        read_events();
+        const IdentityPlan plan = plan_identity(facts_of(gather_facts(readings)), options.identity);
+        if (const auto it = plan.person.find(*options.only_customer); it != plan.person.end()) {
+          for (const auto& [id, root] : plan.person) {
+            if (root == it->second) only_ids.insert(id);
+          }
+        }
+        reader.links_only(false);
+        readings = std::vector<Reading>(ranges);
+      }
+      reader.keep_only(&only_ids);
+    }
     for (auto& r : readings) {
       r.parts.reserve(partitions);
       for (std::size_t p = 0; p < partitions; ++p) r.parts.emplace_back(spill_memory);
     }
-    const Reader reader(engine, options, partitions);
 
     // Pass 1: read.
     if (!options.profiles.empty() && !read_profiles(reader, options, readings[0], result, err))
       return result;
-    run_parallel(ranges, threads, [&](std::size_t i) {
-      read_lines(file.fd(), regular, cuts[i], cuts[i + 1],
-                 [&](std::string_view text, std::uint64_t offset) {
-                   reader.event_line(text, offset, readings[i]);
-                 });
-    });
+    read_events();
     std::uint64_t lines_before = 0;
     std::optional<engine::Millis> last_event_at;
     for (auto& r : readings) {
@@ -602,7 +951,15 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
     const engine::Millis recurring_until =
         options.until ? *options.until
                       : last_event_at.value_or(std::numeric_limits<engine::Millis>::min());
-    const Runner runner(engine, options, horizon, recurring_until);
+    // Identity: persons from links, their records brought together.
+    const IdentityPlan plan = plan_identity(facts_of(gather_facts(readings)), options.identity);
+    result.merges = plan.merges;
+    result.merges_refused = plan.refused;
+    std::vector<Spill> inbound;
+    inbound.reserve(partitions);
+    for (std::size_t p = 0; p < partitions; ++p) inbound.emplace_back(spill_memory);
+    if (!plan.person.empty()) move_linked(plan, readings, inbound);
+    const Runner runner(engine, options, horizon, recurring_until, plan, inbound);
     std::vector<PartitionOutput> outputs;
     outputs.reserve(partitions);
     for (std::size_t p = 0; p < partitions; ++p)

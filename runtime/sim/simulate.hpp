@@ -7,6 +7,11 @@
 // Pass 2 runs the partitions on the threads, customer by customer, and the actions of all
 // partitions are merged in engine-time order. Memory depends on the partition size, not on the
 // input size; the output does not depend on the number of threads or partitions.
+//
+// Identity: pass 1 also gathers the links between ids (an event with a userId and an
+// anonymousId, an alias, an identity key); they are resolved in input order (time, then line)
+// into persons, the records of a person's ids are copied to the partition of its representative,
+// and pass 2 runs a person's ids together, merging their states at each link's time.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/identity.hpp"
 #include "runtime/sim/report.hpp"
 
 namespace journey::runtime {
@@ -27,6 +33,7 @@ namespace journey::runtime {
 struct SimulateOptions {
   std::string events;    // Segment NDJSON events (track, identify)
   std::string profiles;  // NDJSON starting profiles {"userId":..,"traits":{..}}; optional
+  engine::IdentityConfig identity;  // identity keys and the bound on ids per customer
   /// Fire timers up to here (default: until no one-off timer is left; recurring `entry every`
   /// ticks stop at the last event's time). Events after it are not processed.
   std::optional<engine::Millis> until;
@@ -45,11 +52,13 @@ struct SimulateOptions {
 
 /// What a simulation produced besides the actions.
 struct SimulationResult {
-  bool ok = false;            // false: input unreadable, or (strict) malformed; said on `err`
-  std::size_t events = 0;     // input lines read as events
-  std::size_t skipped = 0;    // malformed lines skipped
-  std::size_t customers = 0;  // customers run
-  FunnelReport report;        // when asked for
+  bool ok = false;                 // false: input unreadable, or (strict) malformed; said on `err`
+  std::size_t events = 0;          // input lines read as events
+  std::size_t skipped = 0;         // malformed lines skipped
+  std::size_t customers = 0;       // customers run (one per person: linked ids count once)
+  std::size_t merges = 0;          // customers merged into another (identity resolution)
+  std::size_t merges_refused = 0;  // links refused by the bound on ids per customer
+  FunnelReport report;             // when asked for
   std::vector<engine::Record> errors;    // engine errors: by customer id, then engine order
   std::vector<engine::TraceLine> trace;  // the traced customer's lines
   /// Runs still in their journey at the end, by (journey, version), then by the step they wait at.

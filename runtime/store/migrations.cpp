@@ -180,6 +180,15 @@ CREATE INDEX customers_part ON customers(part) WHERE part IS NOT NULL;
     R"sql(
 ALTER TABLE deployments ADD COLUMN naming INTEGER NOT NULL DEFAULT 1;
 )sql",
+    // 8: identity resolution (issue 13): each linked id (anonymousId, alias, identity key) with the
+    // customer whose row holds its state, and each identity key value with the id that gave it
+    // first.
+    R"sql(
+CREATE TABLE identities (id TEXT PRIMARY KEY, customer TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX identities_customer ON identities(customer);
+CREATE TABLE identity_claims (claim TEXT PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX identity_claims_id ON identity_claims(id);
+)sql",
 };
 
 }  // namespace

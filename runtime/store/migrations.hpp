@@ -4,7 +4,7 @@
 namespace journey::runtime {
 
 /// The newest schema version this build knows.
-inline constexpr int kSqliteSchemaVersion = 7;
+inline constexpr int kSqliteSchemaVersion = 8;
 
 /// The SQL that brings the schema from `version` to `version + 1`; nullptr past the newest.
 const char* sqlite_migration(int version);

@@ -401,6 +401,25 @@ BatchResult SqliteStore::apply(const Batch& batch) {
             .run();
       }
     }
+    if (!batch.absorbed.empty()) {
+      auto& delete_customer = prepare("DELETE FROM customers WHERE id = ?1");
+      for (const auto& id : batch.absorbed) {
+        delete_customer.bind_static(1, id).run();
+        delete_runs.bind_static(1, id).run();
+      }
+    }
+    if (!batch.identities.empty()) {
+      auto& link = prepare(
+          "INSERT INTO identities(id, customer) VALUES (?1, ?2) "
+          "ON CONFLICT(id) DO UPDATE SET customer = excluded.customer");
+      for (const auto& [id, customer] : batch.identities)
+        link.bind_static(1, id).bind_static(2, customer).run();
+    }
+    if (!batch.claims.empty()) {
+      auto& claim = prepare("INSERT OR IGNORE INTO identity_claims(claim, id) VALUES (?1, ?2)");
+      for (const auto& [text, id] : batch.claims)
+        claim.bind_static(1, text).bind_static(2, id).run();
+    }
     if (!batch.events.empty()) {
       auto& insert_event =
           prepare("INSERT INTO events(customer_id, message_id, at, json) VALUES (?1, ?2, ?3, ?4)");
@@ -759,6 +778,8 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id, engine::Mill
       if (st.step()) erasure.trace_lines = static_cast<std::size_t>(st.integer(0));
     }
     prepare("DELETE FROM traces WHERE customer_id = ?1").bind(1, customer_id).run();
+    prepare("DELETE FROM identities WHERE id = ?1 OR customer = ?1").bind(1, customer_id).run();
+    prepare("DELETE FROM identity_claims WHERE id = ?1").bind(1, customer_id).run();
     // Every action id of the customer, sent or not, is remembered (ids are hashes, not content),
     // so that no replay creates one of them again.
     prepare(
@@ -777,6 +798,19 @@ Erasure SqliteStore::erase_customer(const std::string& customer_id, engine::Mill
     transaction.commit();
   }
   return erasure;
+}
+
+IdentityRows SqliteStore::identities() {
+  std::lock_guard lock(mutex_);
+  IdentityRows rows;
+  for (const auto& [sql, out] :
+       {std::pair{"SELECT id, customer FROM identities ORDER BY id", &rows.links},
+        std::pair{"SELECT claim, id FROM identity_claims ORDER BY claim", &rows.claims}}) {
+    auto& st = prepare(sql);
+    ResetOnExit reset(st);
+    while (st.step()) out->emplace_back(st.text(0), st.text(1));
+  }
+  return rows;
 }
 
 void SqliteStore::drop_partition(int partition) {

@@ -57,6 +57,7 @@ class SqliteStore final : public Store {
   std::vector<CounterRow> counters() override;
   Erasure erase_customer(const std::string& customer_id, engine::Millis now,
                          const std::vector<std::string>& message_ids) override;
+  IdentityRows identities() override;
   std::vector<std::pair<std::string, engine::Millis>> erased_customers() override;
   bool erased_message(const std::string& customer_id, const std::string& message_id) override;
   std::size_t expire_erased(engine::Millis cutoff) override;

@@ -152,6 +152,12 @@ struct Batch {
   std::vector<std::pair<std::string, std::uint64_t>> kv_revisions;  // (customer, revision)
   std::vector<ActionMark> action_marks;
   std::vector<int> dropped_partitions;  // every row of these partitions' customers goes (first)
+  // Identity (engine/identity.hpp; a single node's): linked ids and the customer each one's state
+  // is stored under, customers merged into another (their state and runs rows go), and identity
+  // key values with the id that gave each first.
+  std::vector<std::pair<std::string, std::string>> identities;  // (id, customer)
+  std::vector<std::string> absorbed;
+  std::vector<std::pair<std::string, std::string>> claims;  // ("KEY=VALUE", id)
 };
 
 /// What a batch changed.
@@ -168,7 +174,14 @@ struct Erasure {
   std::size_t timers = 0;
   std::size_t unsent_actions = 0;
   std::size_t trace_lines = 0;
-  std::size_t message_ids = 0;  // message ids remembered (as keyed hashes) against replays
+  std::size_t message_ids = 0;   // message ids remembered (as keyed hashes) against replays
+  std::vector<std::string> ids;  // every id of the customer (linked ids erased with it), sorted
+};
+
+/// The identity directory as stored (see Batch): linked ids, and identity key values.
+struct IdentityRows {
+  std::vector<std::pair<std::string, std::string>> links;   // (id, customer)
+  std::vector<std::pair<std::string, std::string>> claims;  // ("KEY=VALUE", id)
 };
 
 /// A deployed set of journey files.
@@ -245,6 +258,8 @@ class Store {
   /// `message_ids` (the ids its state remembered) are kept as tombstones against replays.
   virtual Erasure erase_customer(const std::string& customer_id, engine::Millis now,
                                  const std::vector<std::string>& message_ids) = 0;
+  /// The identity directory: every linked id and identity key value.
+  virtual IdentityRows identities() = 0;
   /// Every tombstone: (keyed hash of the customer id, when it was erased).
   virtual std::vector<std::pair<std::string, engine::Millis>> erased_customers() = 0;
   /// Whether the message id was remembered when its customer was erased.

@@ -61,10 +61,10 @@ TEST_CASE("parse_event reads Segment shapes and names the bad field", "[event]")
       nlohmann::json::parse(R"({"type":"track","event":"e","userId":"c1","timestamp":5})"));
   REQUIRE(std::holds_alternative<je::EventError>(bad));
   CHECK(std::get<je::EventError>(bad).path == "$.timestamp");
-  const auto page = je::parse_event(
-      nlohmann::json::parse(R"({"type":"page","userId":"c1","timestamp":"2026-01-01T00:00:00Z"})"));
-  REQUIRE(std::holds_alternative<je::EventError>(page));
-  CHECK(std::get<je::EventError>(page).path == "$.type");
+  const auto screen = je::parse_event(nlohmann::json::parse(
+      R"({"type":"screen","userId":"c1","timestamp":"2026-01-01T00:00:00Z"})"));
+  REQUIRE(std::holds_alternative<je::EventError>(screen));
+  CHECK(std::get<je::EventError>(screen).path == "$.type");
 }
 
 TEST_CASE("expressions follow the runtime rules of spec section 5", "[expr]") {

@@ -112,7 +112,7 @@ TEST_CASE("api: ingest validation names the JSON path", "[api]") {
   CHECK(body(answered(batch(R"({"batch":{}})")))["path"] == "$.batch");
   CHECK(
       body(answered(batch(
-          R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"page","userId":"c"}]})")))
+          R"({"batch":[{"type":"track","event":"a","userId":"c"},{"type":"screen","userId":"c"}]})")))
           ["path"] == "$.batch[1].type");
   CHECK(
       body(answered(batch(

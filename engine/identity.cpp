@@ -1,0 +1,123 @@
+#include "engine/identity.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace journey::engine {
+namespace {
+
+// When a customer was first seen, for survives(): no input yet sorts last, a state stored before
+// first inputs were kept sorts first.
+Millis first_seen(const CustomerState& s) {
+  if (!s.known) return std::numeric_limits<Millis>::max();
+  return s.first_at.value_or(std::numeric_limits<Millis>::min());
+}
+
+}  // namespace
+
+bool survives(const CustomerState& a, const CustomerState& b) {
+  if (a.anonymous != b.anonymous) return !a.anonymous;
+  return first_seen(a) <= first_seen(b);
+}
+
+void merge_profile(nlohmann::json& survivor, const nlohmann::json& absorbed) {
+  if (!survivor.is_object() || !absorbed.is_object()) return;
+  for (const auto& [key, value] : absorbed.items()) {
+    const auto mine = survivor.find(key);
+    if (mine == survivor.end()) {
+      survivor[key] = value;
+    } else if (key == "consent" && mine->is_object() && value.is_object()) {
+      for (const auto& [channel, given] : value.items()) {
+        const auto kept = mine->find(channel);
+        if (kept == mine->end() || (given.is_boolean() && !given.get<bool>()))
+          (*mine)[channel] = given;
+      }
+    } else if (key == "tags" && mine->is_array() && value.is_array()) {
+      for (const auto& tag : value) {
+        if (std::find(mine->begin(), mine->end(), tag) == mine->end()) mine->push_back(tag);
+      }
+    } else if (mine->is_object() && value.is_object()) {
+      merge_profile(*mine, value);
+    }
+  }
+}
+
+void merge_purchases(std::optional<Purchases>& survivor, const std::optional<Purchases>& absorbed) {
+  if (!absorbed) return;
+  if (!survivor || survivor->model != absorbed->model) {
+    if (!survivor) survivor = absorbed;
+    return;
+  }
+  Purchases& p = *survivor;
+  const bool theirs_last = absorbed->last_day > p.last_day;
+  p.first_day = std::min(p.first_day, absorbed->first_day);
+  p.last_day = std::max(p.last_day, absorbed->last_day);
+  p.days += absorbed->days;
+  p.repeat_value += absorbed->repeat_value;
+  p.valued_days += absorbed->valued_days;
+  if (theirs_last) p.last_day_valued = absorbed->last_day_valued;
+}
+
+std::vector<std::string> key_claims(const IdentityConfig& config, const nlohmann::json& traits) {
+  std::vector<std::string> out;
+  if (!traits.is_object()) return out;
+  for (const auto& key : config.keys) {
+    const auto it = traits.find(key);
+    if (it == traits.end() || it->is_null()) continue;
+    out.push_back(key + "=" + it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  return out;
+}
+
+std::string IdentityGraph::find(const std::string& id) {
+  auto it = parent_.find(id);
+  if (it == parent_.end()) return id;
+  std::string root = id;
+  while (true) {
+    const auto up = parent_.find(root);
+    if (up->second == root) break;
+    root = up->second;
+  }
+  // Path compression: every id on the way points at the root.
+  for (std::string at = id; at != root;) {
+    auto& next = parent_[at];
+    at = std::exchange(next, root);
+  }
+  return root;
+}
+
+IdentityGraph::Result IdentityGraph::link(const std::string& a, const std::string& b) {
+  for (const auto* id : {&a, &b}) {
+    if (parent_.emplace(*id, *id).second) size_[*id] = 1;
+  }
+  std::string ra = find(a);
+  std::string rb = find(b);
+  if (ra == rb) return {Linked::Already, size_[ra]};
+  const std::size_t total = size_[ra] + size_[rb];
+  if (total > max_ids_) return {Linked::Refused, total};
+  // Union by size; on a tie the smaller id is the root, so the order of a and b does not matter.
+  if (size_[ra] < size_[rb] || (size_[ra] == size_[rb] && rb < ra)) std::swap(ra, rb);
+  parent_[rb] = ra;
+  size_[ra] = total;
+  size_.erase(rb);
+  return {Linked::Merged, total};
+}
+
+std::string IdentityGraph::claim(const std::string& claim, const std::string& id) {
+  return claims_.emplace(claim, id).first->second;
+}
+
+std::unordered_map<std::string, std::vector<std::string>> IdentityGraph::groups() {
+  std::unordered_map<std::string, std::vector<std::string>> out;
+  std::vector<std::string> ids;
+  ids.reserve(parent_.size());
+  for (const auto& [id, up] : parent_) ids.push_back(id);
+  for (const auto& id : ids) {
+    const std::string root = find(id);
+    if (size_[root] > 1) out[root].push_back(id);
+  }
+  for (auto& [root, members] : out) std::sort(members.begin(), members.end());
+  return out;
+}
+
+}  // namespace journey::engine
