@@ -21,8 +21,8 @@
 
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <set>
 #include <stdexcept>
 
