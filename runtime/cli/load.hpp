@@ -7,13 +7,11 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "engine/engine.hpp"
 #include "engine/identity.hpp"
 #include "engine/program.hpp"
-
-namespace CLI {
-class App;
-}
 
 namespace journey::cli {
 
