@@ -22,11 +22,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <set>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 #include "bench_support.hpp"
 #include "support/daemon_process.hpp"
@@ -141,7 +138,8 @@ std::vector<std::string> generate(const Options& options) {
   auto start = journey::engine::format_timestamp(wall_ms() / 60'000 * 60'000);
   start = start.substr(0, 19) + "Z";
   std::string command = options.generate_bin + " --customers " + std::to_string(options.customers) +
-                        " --seed 1 --start " + start;
+                        " --seed 1 --start " + start + " --anonymous " +
+                        std::to_string(options.anonymous);
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) die("cannot run " + command);
   std::vector<std::string> lines;
@@ -160,29 +158,6 @@ std::vector<std::string> generate(const Options& options) {
   }
   if (pclose(pipe) != 0 || lines.empty()) die("`" + command + "` failed");
   return lines;
-}
-
-/// P% of the customers (by their number) anonymous for the first half of their events: those
-/// carry `anon-ID` as anonymousId only, the middle one both ids (the login that merges them).
-void make_anonymous(std::vector<std::string>& lines, int percent) {
-  std::vector<nlohmann::json> events;
-  std::map<std::string, int> count;
-  for (const auto& line : lines) {
-    events.push_back(nlohmann::json::parse(line));
-    ++count[events.back().at("userId").get<std::string>()];
-  }
-  std::map<std::string, int> seen;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    auto& event = events[i];
-    const std::string id = event.at("userId").get<std::string>();
-    if (std::stoll(id.substr(1)) % 100 >= percent) continue;
-    const int n = ++seen[id];
-    const int half = (count[id] + 1) / 2;
-    if (n > half) continue;
-    event["anonymousId"] = "anon-" + id;
-    if (n < half) event.erase("userId");
-    lines[i] = event.dump();
-  }
 }
 
 /// Rows in a table of the daemon's database (opened after the daemon is gone).
@@ -500,7 +475,6 @@ int main(int argc, char** argv) try {
   std::vector<std::string> lines;
   if (options.phases.count("ingest") || options.phases.count("latency")) {
     lines = generate(options);
-    if (options.anonymous > 0) make_anonymous(lines, options.anonymous);
     std::cout << "data: " << grouped(options.customers) << " generated customers, "
               << grouped(static_cast<double>(lines.size())) << " events" << std::endl;
   }

@@ -113,6 +113,7 @@ struct Options {
   std::uint64_t seed = 1;
   int days = 30;
   Millis start = 0;
+  std::uint64_t anonymous = 0;  // percent of customers anonymous for their first half of events
 };
 
 /// splitmix64: a small, fast generator whose output is fixed by its seed on every platform.
@@ -343,9 +344,20 @@ class CustomerGenerator {
 
     std::stable_sort(events_.begin(), events_.end(),
                      [](const Pending& a, const Pending& b) { return a.at < b.at; });
+    // --anonymous: the first half of the customer's events carry an anonymousId instead of the
+    // userId, the one in the middle both (the login).
+    const bool anonymous_first = index % 100 < options_.anonymous;
+    const std::size_t half = (events_.size() + 1) / 2;
+    const std::string user = "\"userId\":\"" + customer_id_ + "\"";
+    const std::string visitor = "\"anonymousId\":\"anon-" + customer_id_ + "\"";
     std::uint32_t n = 0;
     for (const auto& event : events_) {
-      out += event.body.open_text();
+      std::string text = event.body.open_text();
+      if (anonymous_first && n + 1 <= half) {
+        const auto at = text.find(user);
+        text.replace(at, user.size(), n + 1 < half ? visitor : user + "," + visitor);
+      }
+      out += text;
       out += ",\"timestamp\":\"";
       out += journey::engine::format_timestamp(event.at);
       out += "\",\"messageId\":\"";
@@ -477,11 +489,14 @@ class CustomerGenerator {
 };
 
 constexpr std::string_view kUsage =
-    "usage: generate [--customers N] [--seed S] [--days D] [--start TIMESTAMP]\n"
+    "usage: generate [--customers N] [--seed S] [--days D] [--start TIMESTAMP] [--anonymous P]\n"
     "  --customers N   how many customers (default 1000)\n"
     "  --seed S        random seed; the same seed gives the same output (default 1)\n"
     "  --days D        length of the period in days (default 30)\n"
-    "  --start T       start of the period, ISO-8601 (default 2026-01-01T00:00:00Z)\n";
+    "  --start T       start of the period, ISO-8601 (default 2026-01-01T00:00:00Z)\n"
+    "  --anonymous P   P% of the customers (the first P of every 100) send the first half of\n"
+    "                  their events under an anonymousId (anon-ID), the one in the middle with\n"
+    "                  both ids (the login); default 0\n";
 
 std::optional<std::uint64_t> read_number(std::string_view text) {
   std::uint64_t value = 0;
@@ -506,7 +521,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
       return std::nullopt;
     }
     const std::string_view value = argv[++i];
-    if (flag == "--customers" || flag == "--seed" || flag == "--days") {
+    if (flag == "--customers" || flag == "--seed" || flag == "--days" || flag == "--anonymous") {
       const auto number = read_number(value);
       if (!number) {
         std::cerr << "generate: " << flag << ": not a whole number: `" << value << "`\n";
@@ -516,6 +531,11 @@ std::optional<Options> parse_options(int argc, char** argv) {
         std::cerr << "generate: --days: expected 1 to 3660, got " << *number << "\n";
         return std::nullopt;
       }
+      if (flag == "--anonymous" && *number > 100) {
+        std::cerr << "generate: --anonymous: expected a percent, 0 to 100, got " << *number << "\n";
+        return std::nullopt;
+      }
+      if (flag == "--anonymous") options.anonymous = *number;
       if (flag == "--customers") options.customers = *number;
       if (flag == "--seed") options.seed = *number;
       if (flag == "--days") options.days = static_cast<int>(*number);
