@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace journey::engine {
 namespace {
@@ -69,55 +70,30 @@ std::vector<std::string> key_claims(const IdentityConfig& config, const nlohmann
   return out;
 }
 
-std::string IdentityGraph::find(const std::string& id) {
-  auto it = parent_.find(id);
-  if (it == parent_.end()) return id;
-  std::string root = id;
-  while (true) {
-    const auto up = parent_.find(root);
-    if (up->second == root) break;
-    root = up->second;
-  }
-  // Path compression: every id on the way points at the root.
-  for (std::string at = id; at != root;) {
-    auto& next = parent_[at];
-    at = std::exchange(next, root);
-  }
+IdentityGraph::IdentityGraph(std::size_t ids, std::size_t max_ids)
+    : max_ids_(max_ids), parent_(ids), size_(ids, 1) {
+  for (std::size_t i = 0; i < ids; ++i) parent_[i] = static_cast<std::uint32_t>(i);
+}
+
+std::uint32_t IdentityGraph::find(std::uint32_t id) {
+  std::uint32_t root = id;
+  while (parent_[root] != root) root = parent_[root];
+  while (parent_[id] != root) id = std::exchange(parent_[id], root);  // path compression
   return root;
 }
 
-IdentityGraph::Result IdentityGraph::link(const std::string& a, const std::string& b) {
-  for (const auto* id : {&a, &b}) {
-    if (parent_.emplace(*id, *id).second) size_[*id] = 1;
-  }
-  std::string ra = find(a);
-  std::string rb = find(b);
+IdentityGraph::Result IdentityGraph::link(std::uint32_t a, std::uint32_t b) {
+  std::uint32_t ra = find(a);
+  std::uint32_t rb = find(b);
   if (ra == rb) return {Linked::Already, size_[ra]};
-  const std::size_t total = size_[ra] + size_[rb];
+  const std::size_t total = std::size_t{size_[ra]} + size_[rb];
   if (total > max_ids_) return {Linked::Refused, total};
-  // Union by size; on a tie the smaller id is the root, so the order of a and b does not matter.
+  // Union by size; on a tie the smaller number is the root, so the order of a and b does not
+  // matter.
   if (size_[ra] < size_[rb] || (size_[ra] == size_[rb] && rb < ra)) std::swap(ra, rb);
   parent_[rb] = ra;
-  size_[ra] = total;
-  size_.erase(rb);
+  size_[ra] = static_cast<std::uint32_t>(total);
   return {Linked::Merged, total};
-}
-
-std::string IdentityGraph::claim(const std::string& claim, const std::string& id) {
-  return claims_.emplace(claim, id).first->second;
-}
-
-std::unordered_map<std::string, std::vector<std::string>> IdentityGraph::groups() {
-  std::unordered_map<std::string, std::vector<std::string>> out;
-  std::vector<std::string> ids;
-  ids.reserve(parent_.size());
-  for (const auto& [id, up] : parent_) ids.push_back(id);
-  for (const auto& id : ids) {
-    const std::string root = find(id);
-    if (size_[root] > 1) out[root].push_back(id);
-  }
-  for (auto& [root, members] : out) std::sort(members.begin(), members.end());
-  return out;
 }
 
 }  // namespace journey::engine

@@ -5,9 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -41,12 +41,12 @@ void merge_purchases(std::optional<Purchases>& survivor, const std::optional<Pur
 /// traits give a non-null value, in the order of `keys`.
 std::vector<std::string> key_claims(const IdentityConfig& config, const nlohmann::json& traits);
 
-/// Which ids are one person: a union-find over ids, fed with links in input order, that refuses
-/// a link when the person would have more than `max_ids` ids. The same links in the same order
-/// give the same groups.
+/// Which ids are one person: a union-find over ids numbered 0..n-1, fed with links in input
+/// order, that refuses a link when the person would have more than `max_ids` ids. The same links
+/// in the same order give the same persons. 8 bytes an id.
 class IdentityGraph {
  public:
-  explicit IdentityGraph(std::size_t max_ids) : max_ids_(max_ids) {}
+  IdentityGraph(std::size_t ids, std::size_t max_ids);
 
   enum class Linked { Already, Merged, Refused };
   struct Result {
@@ -55,22 +55,15 @@ class IdentityGraph {
   };
 
   /// Links two ids.
-  Result link(const std::string& a, const std::string& b);
-
-  /// The id that first claimed `claim` (key_claims); `id` when it is the first.
-  std::string claim(const std::string& claim, const std::string& id);
+  Result link(std::uint32_t a, std::uint32_t b);
 
   /// The representative of `id`'s person (`id` itself when it was never linked).
-  std::string find(const std::string& id);
-
-  /// Every person of two or more ids: representative -> its ids (sorted).
-  std::unordered_map<std::string, std::vector<std::string>> groups();
+  std::uint32_t find(std::uint32_t id);
 
  private:
   std::size_t max_ids_;
-  std::unordered_map<std::string, std::string> parent_;  // ids with a link, towards their root
-  std::unordered_map<std::string, std::size_t> size_;    // roots: ids in the person
-  std::unordered_map<std::string, std::string> claims_;  // "KEY=VALUE" -> first id
+  std::vector<std::uint32_t> parent_;
+  std::vector<std::uint32_t> size_;  // of a representative's person
 };
 
 }  // namespace journey::engine

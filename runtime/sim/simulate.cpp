@@ -152,16 +152,26 @@ bool fact_before(const LinkFact& x, const LinkFact& y) {
   return std::tie(x.at, x.seq, x.sub) < std::tie(y.at, y.seq, y.sub);
 }
 
-// The links a reading found, each kept once: the first in input order (a repeat changes nothing).
-using LinkFacts = std::unordered_map<std::string, LinkFact>;
+// The links a reading found. A link its lines repeat (every event after a login may carry both
+// ids) is kept once, at its first place in input order: a repeat would change nothing.
+struct LinkFacts {
+  std::vector<LinkFact> facts;
+  std::unordered_map<std::uint64_t, std::uint32_t> index;  // hash of (a, b, kind) -> fact
 
-void add_fact(LinkFacts& facts, LinkFact fact) {
-  std::string key;
-  key.reserve(fact.a.size() + fact.b.size() + 2);
-  key.append(fact.a).append(1, '\0').append(fact.b).append(1, static_cast<char>(fact.kind));
-  const auto [it, fresh] = facts.try_emplace(std::move(key), fact);
-  if (!fresh && fact_before(fact, it->second)) it->second = std::move(fact);
-}
+  void add(LinkFact fact) {
+    const std::uint64_t key = engine::stable_hash(fact.b, engine::stable_hash(fact.a, 0)) ^
+                              static_cast<std::uint64_t>(fact.kind);
+    const auto [it, fresh] = index.try_emplace(key, static_cast<std::uint32_t>(facts.size()));
+    if (!fresh) {
+      LinkFact& kept = facts[it->second];
+      if (kept.a == fact.a && kept.b == fact.b && kept.kind == fact.kind) {
+        if (fact_before(fact, kept)) kept = std::move(fact);
+        return;
+      }
+    }
+    facts.push_back(std::move(fact));  // new, or a hash shared by another link: both are kept
+  }
+};
 
 // What one reading thread produced: its records by partition, and its malformed lines.
 struct Reading {
@@ -277,7 +287,7 @@ class Reader {
   void gather_links(const ScannedEvent& ev, std::uint64_t seq, Reading& out) const {
     const auto fact = [&](LinkFact::Kind kind, std::string_view a, std::string_view b,
                           std::uint32_t sub) {
-      add_fact(out.links, {ev.at, seq, sub, kind, std::string(a), std::string(b)});
+      out.links.add({ev.at, seq, sub, kind, std::string(a), std::string(b)});
     };
     if (ev.type == engine::Event::Type::Alias) {
       if (ev.previous_id != ev.customer_id)
@@ -415,87 +425,129 @@ void run_parallel(std::size_t n, unsigned threads, Work work) {
 
 // ---- Identity: from links to persons ---------------------------------------------------------
 
-// A link as resolved: taken (the two customers merge at its time) or refused by the bound.
+// A link as resolved: taken (the two customers merge at its time) or refused by the bound. Ids
+// are numbers into IdentityPlan::ids.
 struct PlannedLink {
   engine::Millis at = 0;
   std::uint64_t seq = 0;
   std::uint32_t sub = 0;
-  std::string a;  // the linking side (the userId, or the identify's customer)
-  std::string b;  // the id linked to it (an identity key: the id that claimed the value first)
-  std::string cause;
+  std::uint32_t person = 0;  // the representative of the person it is run with
+  std::uint32_t a = 0;       // the linking side (the userId, or the identify's customer)
+  std::uint32_t b = 0;       // the id linked to it (a key: the id that gave the value first)
+  std::uint32_t ids = 0;     // refused: the ids the person would have had
+  LinkFact::Kind kind = LinkFact::Kind::AnonymousId;
+  std::uint16_t key = 0;  // Key: which of the identity keys
   bool refused = false;
-  std::size_t ids = 0;  // refused: the ids the person would have had
 };
 
-// Which ids are one person, and the links each person's ids go through, in input order.
+// Which ids are one person, and the links each person's ids go through, in input order. Held
+// through pass 2 (about 40 bytes an id and 50 a link), so it keeps to numbers and sorted vectors.
 struct IdentityPlan {
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  // id -> representative (linked ids)
-  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> person;
-  std::unordered_map<std::string, std::vector<PlannedLink>> links;  // representative -> links
+  std::vector<std::string> ids;     // every id a link names, sorted
+  std::vector<std::uint32_t> root;  // id -> its person's representative
+  std::vector<bool> linked;         // id -> in a person of two or more ids, or in a refused link
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> by_hash;  // (customer_hash, id), linked
+  std::vector<PlannedLink> links;                                // by person, then input order
   std::size_t merges = 0;
   std::size_t refused = 0;
+
+  // The representative of a linked id's person, or null; `hash` is customer_hash(id).
+  const std::uint32_t* person_of(std::string_view id, std::uint64_t hash) const {
+    auto it = std::lower_bound(by_hash.begin(), by_hash.end(), std::make_pair(hash, 0U));
+    for (; it != by_hash.end() && it->first == hash; ++it) {
+      if (ids[it->second] == id) return &root[it->second];
+    }
+    return nullptr;
+  }
+  // A person's links, in input order.
+  std::pair<const PlannedLink*, const PlannedLink*> links_of(std::uint32_t person) const {
+    const auto [from, to] = std::equal_range(
+        links.begin(), links.end(), person,
+        [](const auto& x, const auto& y) { return person_key(x) < person_key(y); });
+    return {links.data() + (from - links.begin()), links.data() + (to - links.begin())};
+  }
+
+ private:
+  static std::uint32_t person_key(const PlannedLink& link) { return link.person; }
+  static std::uint32_t person_key(std::uint32_t person) { return person; }
 };
 
-std::string cause_of(const LinkFact& f) {
-  switch (f.kind) {
+std::string cause_of(const PlannedLink& link, const engine::IdentityConfig& config) {
+  switch (link.kind) {
     case LinkFact::Kind::AnonymousId: return "anonymousId";
     case LinkFact::Kind::Alias: return "alias";
-    case LinkFact::Kind::Key: return "key " + f.b.substr(0, f.b.find('='));
+    case LinkFact::Kind::Key: return "key " + config.keys.at(link.key);
   }
   return {};
 }
 
-IdentityPlan plan_identity(std::vector<LinkFact> facts, const engine::IdentityConfig& config) {
-  std::sort(facts.begin(), facts.end(), fact_before);
-  engine::IdentityGraph graph(config.max_ids);
-  std::vector<PlannedLink> planned;
-  for (const auto& f : facts) {
-    const std::string other = f.kind == LinkFact::Kind::Key ? graph.claim(f.b, f.a) : f.b;
-    if (other == f.a) continue;
-    const auto result = graph.link(f.a, other);
-    if (result.linked == engine::IdentityGraph::Linked::Already) continue;
-    const bool refused = result.linked == engine::IdentityGraph::Linked::Refused;
-    planned.push_back({f.at, f.seq, f.sub, f.a, other, cause_of(f), refused, result.ids});
+IdentityPlan plan_identity(std::vector<Reading>& readings, const engine::IdentityConfig& config) {
+  std::vector<LinkFact> facts;
+  for (auto& r : readings) {
+    for (auto& f : r.links.facts) facts.push_back(std::move(f));
+    r.links = {};
   }
   IdentityPlan plan;
-  for (auto& [root, ids] : graph.groups()) {
-    for (auto& id : ids) plan.person.emplace(std::move(id), root);
+  if (facts.empty()) return plan;
+  for (const auto& f : facts) {
+    plan.ids.push_back(f.a);
+    if (f.kind != LinkFact::Kind::Key) plan.ids.push_back(f.b);
   }
-  for (auto& link : planned) {
-    // A refused link is told to both sides; an id only in refused links is a person of one.
-    const std::string ra = graph.find(link.a);
-    plan.person.try_emplace(link.a, ra);
-    if (link.refused) {
-      const std::string rb = graph.find(link.b);
-      plan.person.try_emplace(link.b, rb);
-      plan.links[rb].push_back(link);
-      ++plan.refused;
-    } else {
-      ++plan.merges;
+  std::sort(plan.ids.begin(), plan.ids.end());
+  plan.ids.erase(std::unique(plan.ids.begin(), plan.ids.end()), plan.ids.end());
+  const auto number = [&plan](const std::string& id) {
+    return static_cast<std::uint32_t>(std::lower_bound(plan.ids.begin(), plan.ids.end(), id) -
+                                      plan.ids.begin());
+  };
+  std::sort(facts.begin(), facts.end(), fact_before);
+  engine::IdentityGraph graph(plan.ids.size(), config.max_ids);
+  std::unordered_map<std::string, std::uint32_t> claims;  // "KEY=VALUE" -> the first id
+  for (const auto& f : facts) {
+    const std::uint32_t a = number(f.a);
+    const std::uint32_t b =
+        f.kind == LinkFact::Kind::Key ? claims.emplace(f.b, a).first->second : number(f.b);
+    if (b == a) continue;
+    const auto result = graph.link(a, b);
+    if (result.linked == engine::IdentityGraph::Linked::Already) continue;
+    PlannedLink link{f.at, f.seq, f.sub, 0, a, b, static_cast<std::uint32_t>(result.ids), f.kind};
+    if (f.kind == LinkFact::Kind::Key) {
+      const auto name = f.b.substr(0, f.b.find('='));
+      link.key = static_cast<std::uint16_t>(
+          std::find(config.keys.begin(), config.keys.end(), name) - config.keys.begin());
     }
-    plan.links[ra].push_back(std::move(link));
+    link.refused = result.linked == engine::IdentityGraph::Linked::Refused;
+    ++(link.refused ? plan.refused : plan.merges);
+    plan.links.push_back(link);
   }
+  facts = {};
+  claims = {};
+  plan.root.resize(plan.ids.size());
+  plan.linked.assign(plan.ids.size(), false);
+  for (std::uint32_t i = 0; i < plan.ids.size(); ++i) plan.root[i] = graph.find(i);
+  // A refused link is told to both persons; an id only in refused links is a person of one.
+  const std::size_t taken = plan.links.size();
+  for (std::size_t i = 0; i < taken; ++i) {
+    PlannedLink& link = plan.links[i];
+    link.person = plan.root[link.a];
+    plan.linked[link.a] = plan.linked[link.b] = true;
+    if (link.refused) {
+      PlannedLink other = link;
+      other.person = plan.root[link.b];
+      plan.links.push_back(other);
+    }
+  }
+  for (std::uint32_t i = 0; i < plan.ids.size(); ++i) {
+    if (plan.linked[i]) plan.linked[plan.root[i]] = true;
+  }
+  for (std::uint32_t i = 0; i < plan.ids.size(); ++i) {
+    plan.linked[i] = plan.linked[i] || plan.linked[plan.root[i]];
+    if (plan.linked[i]) plan.by_hash.emplace_back(customer_hash(plan.ids[i]), i);
+  }
+  std::sort(plan.by_hash.begin(), plan.by_hash.end());
+  std::sort(plan.links.begin(), plan.links.end(), [](const PlannedLink& x, const PlannedLink& y) {
+    return std::tie(x.person, x.at, x.seq, x.sub) < std::tie(y.person, y.at, y.seq, y.sub);
+  });
   return plan;
-}
-
-LinkFacts gather_facts(std::vector<Reading>& readings) {
-  LinkFacts all = std::move(readings.front().links);
-  for (std::size_t i = 1; i < readings.size(); ++i) {
-    for (auto& [key, fact] : readings[i].links) add_fact(all, std::move(fact));
-    readings[i].links = {};
-  }
-  return all;
-}
-
-std::vector<LinkFact> facts_of(LinkFacts&& facts) {
-  std::vector<LinkFact> out;
-  out.reserve(facts.size());
-  for (auto& [key, fact] : facts) out.push_back(std::move(fact));
-  return out;
 }
 
 // Copies the records of linked ids that sit in another partition than their person's
@@ -503,21 +555,20 @@ std::vector<LinkFact> facts_of(LinkFacts&& facts) {
 void move_linked(const IdentityPlan& plan, std::vector<Reading>& readings,
                  std::vector<Spill>& inbound) {
   const std::size_t partitions = inbound.size();
-  std::unordered_map<std::string_view, std::size_t> movers;  // id -> home partition
   std::vector<bool> sources(partitions, false);
-  for (const auto& [id, root] : plan.person) {
-    const std::size_t home = customer_hash(root) % partitions;
-    const std::size_t own = customer_hash(id) % partitions;
-    if (home == own) continue;
-    movers.emplace(id, home);
-    sources[own] = true;
+  for (const auto& [hash, id] : plan.by_hash) {
+    if (customer_hash(plan.ids[plan.root[id]]) % partitions != hash % partitions)
+      sources[hash % partitions] = true;
   }
   for (std::size_t p = 0; p < partitions; ++p) {
     if (!sources[p]) continue;
     for (const auto& r : readings) {
       r.parts[p].read([&](std::string_view rec) {
-        const auto it = movers.find(fields_of(rec.data()).customer);
-        if (it != movers.end()) inbound[it->second].add(rec);
+        const std::string_view customer = fields_of(rec.data()).customer;
+        const std::uint32_t* person = plan.person_of(customer, customer_hash(customer));
+        if (person == nullptr) return;
+        const std::size_t home = customer_hash(plan.ids[*person]) % partitions;
+        if (home != p) inbound[home].add(rec);
       });
     }
   }
@@ -564,12 +615,11 @@ class Runner {
     std::vector<Ref> refs;
     Spill::for_each(arena, [&](std::string_view rec) {
       Ref ref = ref_of(rec);
-      if (!plan_.person.empty()) {
-        const auto it = plan_.person.find(fields_of(ref.bytes).customer);
-        if (it != plan_.person.end()) {
-          ref.hash = customer_hash(it->second);
+      if (!plan_.by_hash.empty()) {
+        if (const auto* person = plan_.person_of(fields_of(ref.bytes).customer, ref.hash)) {
+          ref.person = &plan_.ids[*person];
+          ref.hash = customer_hash(*ref.person);
           if (ref.hash % inbound_.size() != partition) return;  // run with its person elsewhere
-          ref.person = &it->second;
         }
       }
       refs.push_back(ref);
@@ -597,8 +647,8 @@ class Runner {
       const std::string_view customer = key(refs[i]);
       while (j < refs.size() && refs[j].hash == refs[i].hash && key(refs[j]) == customer) ++j;
       if (refs[i].person != nullptr) {
-        run_person(refs.data() + i, refs.data() + j, plan_.links.at(*refs[i].person), actions,
-                   records, out);
+        const auto person = static_cast<std::uint32_t>(refs[i].person - plan_.ids.data());
+        run_person(refs.data() + i, refs.data() + j, plan_.links_of(person), actions, records, out);
       } else {
         run_customer(refs.data() + i, refs.data() + j, actions, records, out);
       }
@@ -709,7 +759,8 @@ class Runner {
   // The ids of one person: each from its own fresh state until a link joins two of them at its
   // time (Engine::merge; the survivor by engine::survives), then as one. A refused link is said
   // in the trace.
-  void run_person(const Ref* first, const Ref* last, const std::vector<PlannedLink>& links,
+  void run_person(const Ref* first, const Ref* last,
+                  std::pair<const PlannedLink*, const PlannedLink*> links,
                   std::vector<PendingAction>& actions, std::vector<engine::Record>& records,
                   PartitionOutput& out) const {
     bool tracing = false;
@@ -721,9 +772,9 @@ class Runner {
       holder.emplace(id, id);
       return *states.emplace(id, engine::new_customer(std::string(id))).first->second;
     };
-    for (const auto& link : links) {
-      for (const auto* id : {&link.a, &link.b}) {
-        if (options_.trace_customer && *options_.trace_customer == *id) tracing = true;
+    for (const PlannedLink* link = links.first; link != links.second; ++link) {
+      for (const std::uint32_t id : {link->a, link->b}) {
+        if (options_.trace_customer && *options_.trace_customer == plan_.ids[id]) tracing = true;
       }
     }
     for (const Ref* r = first; r != last; ++r) {
@@ -739,9 +790,9 @@ class Runner {
     }
     records.clear();
     const Take take{*this, actions, records, out, tracing};
-    auto next_link = links.begin();
+    const PlannedLink* next_link = links.first;
     const auto link_due = [&](const Ref* r) {
-      if (next_link == links.end() || next_link->at > horizon_) return false;
+      if (next_link == links.second || next_link->at > horizon_) return false;
       if (r == last) return true;
       return std::tie(next_link->at, next_link->seq) <= std::tie(r->at, r->seq);
     };
@@ -765,26 +816,29 @@ class Runner {
   template <typename StateOf, typename States, typename Holder>
   void apply_link(const PlannedLink& link, StateOf& state_of, States& states, Holder& holder,
                   const Take& take) const {
+    const std::string& id_a = plan_.ids[link.a];
+    const std::string& id_b = plan_.ids[link.b];
+    const std::string cause = cause_of(link, options_.identity);
     if (link.refused) {
       if (take.tracing) {
-        take.out.trace.push_back(
-            {link.at,
-             "",
-             "merge of " + link.b + " and " + link.a + " (" + link.cause +
-                 ") refused: " + std::to_string(link.ids) + " ids would exceed the bound of " +
-                 std::to_string(options_.identity.max_ids) + " per customer",
-             {{"ids", {link.a, link.b}}, {"cause", link.cause}, {"refused", true}}});
+        take.out.trace.push_back({link.at,
+                                  "",
+                                  "merge of " + id_b + " and " + id_a + " (" + cause +
+                                      ") refused: " + std::to_string(link.ids) +
+                                      " ids would exceed the bound of " +
+                                      std::to_string(options_.identity.max_ids) + " per customer",
+                                  {{"ids", {id_a, id_b}}, {"cause", cause}, {"refused", true}}});
       }
       return;
     }
-    engine::CustomerState& a = state_of(link.a);
-    engine::CustomerState& b = state_of(link.b);
+    engine::CustomerState& a = state_of(id_a);
+    engine::CustomerState& b = state_of(id_b);
     const bool a_survives = engine::survives(a, b);
     engine::CustomerState& survivor = a_survives ? a : b;
     engine::CustomerState& absorbed = a_survives ? b : a;
     const std::string from_key = holder.at(absorbed.customer_id);
     const std::string to_key = holder.at(survivor.customer_id);
-    take(engine_.merge(survivor, absorbed, link.at, link.cause, take.tracing));
+    take(engine_.merge(survivor, absorbed, link.at, cause, take.tracing));
     for (auto& [id, key] : holder) {
       if (key == from_key) key = to_key;
     }
@@ -908,10 +962,11 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
       if (regular) {
         reader.links_only(true);
         read_events();
-        const IdentityPlan plan = plan_identity(facts_of(gather_facts(readings)), options.identity);
-        if (const auto it = plan.person.find(*options.only_customer); it != plan.person.end()) {
-          for (const auto& [id, root] : plan.person) {
-            if (root == it->second) only_ids.insert(id);
+        const IdentityPlan plan = plan_identity(readings, options.identity);
+        const std::string& asked = *options.only_customer;
+        if (const auto* person = plan.person_of(asked, customer_hash(asked))) {
+          for (std::uint32_t i = 0; i < plan.ids.size(); ++i) {
+            if (plan.linked[i] && plan.root[i] == *person) only_ids.insert(plan.ids[i]);
           }
         }
         reader.links_only(false);
@@ -952,13 +1007,15 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
         options.until ? *options.until
                       : last_event_at.value_or(std::numeric_limits<engine::Millis>::min());
     // Identity: persons from links, their records brought together.
-    const IdentityPlan plan = plan_identity(facts_of(gather_facts(readings)), options.identity);
+    const IdentityPlan plan = plan_identity(readings, options.identity);
     result.merges = plan.merges;
     result.merges_refused = plan.refused;
+    // The records moved to their person's partition get an eighth of the memory budget.
     std::vector<Spill> inbound;
     inbound.reserve(partitions);
-    for (std::size_t p = 0; p < partitions; ++p) inbound.emplace_back(spill_memory);
-    if (!plan.person.empty()) move_linked(plan, readings, inbound);
+    for (std::size_t p = 0; p < partitions; ++p)
+      inbound.emplace_back(options.memory_budget / 8 / partitions);
+    if (!plan.by_hash.empty()) move_linked(plan, readings, inbound);
     const Runner runner(engine, options, horizon, recurring_until, plan, inbound);
     std::vector<PartitionOutput> outputs;
     outputs.reserve(partitions);
