@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -62,7 +63,7 @@ struct Ref {
   engine::Millis at = 0;
   std::uint64_t seq = 0;
   const char* bytes = nullptr;
-  const std::string* person = nullptr;  // the representative of the customer's person, if linked
+  std::uint32_t person = UINT32_MAX;  // its person's representative, if linked (IdentityPlan)
 };
 
 // A record's fields, as views into its bytes.
@@ -441,35 +442,47 @@ struct PlannedLink {
 };
 
 // Which ids are one person, and the links each person's ids go through, in input order. Held
-// through pass 2 (about 40 bytes an id and 50 a link), so it keeps to numbers and sorted vectors.
+// through pass 2, so it keeps to numbers and sorted vectors: about 40 bytes an id and 40 a link.
 struct IdentityPlan {
-  std::vector<std::string> ids;     // every id a link names, sorted
-  std::vector<std::uint32_t> root;  // id -> its person's representative
-  std::vector<bool> linked;         // id -> in a person of two or more ids, or in a refused link
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> by_hash;  // (customer_hash, id), linked
-  std::vector<PlannedLink> links;                                // by person, then input order
+  static constexpr std::uint32_t kNone = UINT32_MAX;  // as Ref::person
+  // Every id a link names, by number, sorted by (customer_hash, id): the bytes of all in one
+  // string, id i in names[offsets[i], offsets[i + 1]).
+  std::string names;
+  std::vector<std::uint32_t> offsets{0};
+  std::vector<std::uint64_t> hashes;  // customer_hash of each id
+  std::vector<std::uint32_t> root;    // id -> its person's representative
+  std::vector<bool> linked;           // id -> in a person of two or more ids, or a refused link
+  std::size_t linked_ids = 0;
+  std::vector<PlannedLink> links;  // by person, then input order
   std::size_t merges = 0;
   std::size_t refused = 0;
 
-  // The representative of a linked id's person, or null; `hash` is customer_hash(id).
-  const std::uint32_t* person_of(std::string_view id, std::uint64_t hash) const {
-    auto it = std::lower_bound(by_hash.begin(), by_hash.end(), std::make_pair(hash, 0U));
-    for (; it != by_hash.end() && it->first == hash; ++it) {
-      if (ids[it->second] == id) return &root[it->second];
+  std::uint32_t size() const { return static_cast<std::uint32_t>(hashes.size()); }
+  std::string_view id(std::uint32_t i) const {
+    return std::string_view(names).substr(offsets[i], offsets[i + 1] - offsets[i]);
+  }
+  // The number of an id, or kNone; `hash` is customer_hash(id).
+  std::uint32_t number(std::string_view id, std::uint64_t hash) const {
+    auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);
+    for (; it != hashes.end() && *it == hash; ++it) {
+      const auto i = static_cast<std::uint32_t>(it - hashes.begin());
+      if (this->id(i) == id) return i;
     }
-    return nullptr;
+    return kNone;
+  }
+  // The representative of a linked id's person, or kNone.
+  std::uint32_t person_of(std::string_view id, std::uint64_t hash) const {
+    const std::uint32_t i = number(id, hash);
+    return i != kNone && linked[i] ? root[i] : kNone;
   }
   // A person's links, in input order.
   std::pair<const PlannedLink*, const PlannedLink*> links_of(std::uint32_t person) const {
-    const auto [from, to] = std::equal_range(
-        links.begin(), links.end(), person,
-        [](const auto& x, const auto& y) { return person_key(x) < person_key(y); });
+    const auto from = std::partition_point(
+        links.begin(), links.end(), [person](const PlannedLink& l) { return l.person < person; });
+    const auto to = std::partition_point(
+        from, links.end(), [person](const PlannedLink& l) { return l.person == person; });
     return {links.data() + (from - links.begin()), links.data() + (to - links.begin())};
   }
-
- private:
-  static std::uint32_t person_key(const PlannedLink& link) { return link.person; }
-  static std::uint32_t person_key(std::uint32_t person) { return person; }
 };
 
 std::string cause_of(const PlannedLink& link, const engine::IdentityConfig& config) {
@@ -489,18 +502,23 @@ IdentityPlan plan_identity(std::vector<Reading>& readings, const engine::Identit
   }
   IdentityPlan plan;
   if (facts.empty()) return plan;
-  for (const auto& f : facts) {
-    plan.ids.push_back(f.a);
-    if (f.kind != LinkFact::Kind::Key) plan.ids.push_back(f.b);
+  {
+    std::vector<std::pair<std::uint64_t, std::string_view>> all;  // into `facts`, not moved yet
+    for (const auto& f : facts) {
+      all.emplace_back(customer_hash(f.a), f.a);
+      if (f.kind != LinkFact::Kind::Key) all.emplace_back(customer_hash(f.b), f.b);
+    }
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    for (const auto& [hash, id] : all) {
+      plan.names.append(id);
+      plan.offsets.push_back(static_cast<std::uint32_t>(plan.names.size()));
+      plan.hashes.push_back(hash);
+    }
   }
-  std::sort(plan.ids.begin(), plan.ids.end());
-  plan.ids.erase(std::unique(plan.ids.begin(), plan.ids.end()), plan.ids.end());
-  const auto number = [&plan](const std::string& id) {
-    return static_cast<std::uint32_t>(std::lower_bound(plan.ids.begin(), plan.ids.end(), id) -
-                                      plan.ids.begin());
-  };
+  const auto number = [&plan](const std::string& id) { return plan.number(id, customer_hash(id)); };
   std::sort(facts.begin(), facts.end(), fact_before);
-  engine::IdentityGraph graph(plan.ids.size(), config.max_ids);
+  engine::IdentityGraph graph(plan.size(), config.max_ids);
   std::unordered_map<std::string, std::uint32_t> claims;  // "KEY=VALUE" -> the first id
   for (const auto& f : facts) {
     const std::uint32_t a = number(f.a);
@@ -521,9 +539,9 @@ IdentityPlan plan_identity(std::vector<Reading>& readings, const engine::Identit
   }
   facts = {};
   claims = {};
-  plan.root.resize(plan.ids.size());
-  plan.linked.assign(plan.ids.size(), false);
-  for (std::uint32_t i = 0; i < plan.ids.size(); ++i) plan.root[i] = graph.find(i);
+  plan.root.resize(plan.size());
+  plan.linked.assign(plan.size(), false);
+  for (std::uint32_t i = 0; i < plan.size(); ++i) plan.root[i] = graph.find(i);
   // A refused link is told to both persons; an id only in refused links is a person of one.
   const std::size_t taken = plan.links.size();
   for (std::size_t i = 0; i < taken; ++i) {
@@ -536,14 +554,13 @@ IdentityPlan plan_identity(std::vector<Reading>& readings, const engine::Identit
       plan.links.push_back(other);
     }
   }
-  for (std::uint32_t i = 0; i < plan.ids.size(); ++i) {
+  for (std::uint32_t i = 0; i < plan.size(); ++i) {
     if (plan.linked[i]) plan.linked[plan.root[i]] = true;
   }
-  for (std::uint32_t i = 0; i < plan.ids.size(); ++i) {
+  for (std::uint32_t i = 0; i < plan.size(); ++i) {
     plan.linked[i] = plan.linked[i] || plan.linked[plan.root[i]];
-    if (plan.linked[i]) plan.by_hash.emplace_back(customer_hash(plan.ids[i]), i);
+    plan.linked_ids += plan.linked[i] ? 1 : 0;
   }
-  std::sort(plan.by_hash.begin(), plan.by_hash.end());
   std::sort(plan.links.begin(), plan.links.end(), [](const PlannedLink& x, const PlannedLink& y) {
     return std::tie(x.person, x.at, x.seq, x.sub) < std::tie(y.person, y.at, y.seq, y.sub);
   });
@@ -556,18 +573,18 @@ void move_linked(const IdentityPlan& plan, std::vector<Reading>& readings,
                  std::vector<Spill>& inbound) {
   const std::size_t partitions = inbound.size();
   std::vector<bool> sources(partitions, false);
-  for (const auto& [hash, id] : plan.by_hash) {
-    if (customer_hash(plan.ids[plan.root[id]]) % partitions != hash % partitions)
-      sources[hash % partitions] = true;
+  for (std::uint32_t i = 0; i < plan.size(); ++i) {
+    if (plan.linked[i] && plan.hashes[plan.root[i]] % partitions != plan.hashes[i] % partitions)
+      sources[plan.hashes[i] % partitions] = true;
   }
   for (std::size_t p = 0; p < partitions; ++p) {
     if (!sources[p]) continue;
     for (const auto& r : readings) {
       r.parts[p].read([&](std::string_view rec) {
         const std::string_view customer = fields_of(rec.data()).customer;
-        const std::uint32_t* person = plan.person_of(customer, customer_hash(customer));
-        if (person == nullptr) return;
-        const std::size_t home = customer_hash(plan.ids[*person]) % partitions;
+        const std::uint32_t person = plan.person_of(customer, customer_hash(customer));
+        if (person == IdentityPlan::kNone) return;
+        const std::size_t home = plan.hashes[person] % partitions;
         if (home != p) inbound[home].add(rec);
       });
     }
@@ -615,17 +632,17 @@ class Runner {
     std::vector<Ref> refs;
     Spill::for_each(arena, [&](std::string_view rec) {
       Ref ref = ref_of(rec);
-      if (!plan_.by_hash.empty()) {
-        if (const auto* person = plan_.person_of(fields_of(ref.bytes).customer, ref.hash)) {
-          ref.person = &plan_.ids[*person];
-          ref.hash = customer_hash(*ref.person);
+      if (plan_.linked_ids > 0) {
+        ref.person = plan_.person_of(fields_of(ref.bytes).customer, ref.hash);
+        if (ref.person != IdentityPlan::kNone) {
+          ref.hash = plan_.hashes[ref.person];
           if (ref.hash % inbound_.size() != partition) return;  // run with its person elsewhere
         }
       }
       refs.push_back(ref);
     });
-    const auto key = [](const Ref& r) {
-      return r.person != nullptr ? std::string_view(*r.person) : fields_of(r.bytes).customer;
+    const auto key = [this](const Ref& r) {
+      return r.person != IdentityPlan::kNone ? plan_.id(r.person) : fields_of(r.bytes).customer;
     };
     // Customers (persons) in hash order (any fixed order will do: the output is sorted later),
     // each one's profiles first, then events by time, ties in input order.
@@ -646,8 +663,8 @@ class Runner {
       std::size_t j = i + 1;
       const std::string_view customer = key(refs[i]);
       while (j < refs.size() && refs[j].hash == refs[i].hash && key(refs[j]) == customer) ++j;
-      if (refs[i].person != nullptr) {
-        const auto person = static_cast<std::uint32_t>(refs[i].person - plan_.ids.data());
+      if (refs[i].person != IdentityPlan::kNone) {
+        const std::uint32_t person = refs[i].person;
         run_person(refs.data() + i, refs.data() + j, plan_.links_of(person), actions, records, out);
       } else {
         run_customer(refs.data() + i, refs.data() + j, actions, records, out);
@@ -774,7 +791,7 @@ class Runner {
     };
     for (const PlannedLink* link = links.first; link != links.second; ++link) {
       for (const std::uint32_t id : {link->a, link->b}) {
-        if (options_.trace_customer && *options_.trace_customer == plan_.ids[id]) tracing = true;
+        if (options_.trace_customer && *options_.trace_customer == plan_.id(id)) tracing = true;
       }
     }
     for (const Ref* r = first; r != last; ++r) {
@@ -816,8 +833,8 @@ class Runner {
   template <typename StateOf, typename States, typename Holder>
   void apply_link(const PlannedLink& link, StateOf& state_of, States& states, Holder& holder,
                   const Take& take) const {
-    const std::string& id_a = plan_.ids[link.a];
-    const std::string& id_b = plan_.ids[link.b];
+    const std::string id_a(plan_.id(link.a));
+    const std::string id_b(plan_.id(link.b));
     const std::string cause = cause_of(link, options_.identity);
     if (link.refused) {
       if (take.tracing) {
@@ -964,10 +981,9 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
         read_events();
         const IdentityPlan plan = plan_identity(readings, options.identity);
         const std::string& asked = *options.only_customer;
-        if (const auto* person = plan.person_of(asked, customer_hash(asked))) {
-          for (std::uint32_t i = 0; i < plan.ids.size(); ++i) {
-            if (plan.linked[i] && plan.root[i] == *person) only_ids.insert(plan.ids[i]);
-          }
+        const std::uint32_t person = plan.person_of(asked, customer_hash(asked));
+        for (std::uint32_t i = 0; person != IdentityPlan::kNone && i < plan.size(); ++i) {
+          if (plan.linked[i] && plan.root[i] == person) only_ids.insert(std::string(plan.id(i)));
         }
         reader.links_only(false);
         readings = std::vector<Reading>(ranges);
@@ -1010,12 +1026,12 @@ SimulationResult simulate(const engine::Engine& engine, const SimulateOptions& o
     const IdentityPlan plan = plan_identity(readings, options.identity);
     result.merges = plan.merges;
     result.merges_refused = plan.refused;
-    // The records moved to their person's partition get an eighth of the memory budget.
+    // The records moved to their person's partition get a sixteenth of the memory budget.
     std::vector<Spill> inbound;
     inbound.reserve(partitions);
     for (std::size_t p = 0; p < partitions; ++p)
-      inbound.emplace_back(options.memory_budget / 8 / partitions);
-    if (!plan.by_hash.empty()) move_linked(plan, readings, inbound);
+      inbound.emplace_back(options.memory_budget / 16 / partitions);
+    if (plan.linked_ids > 0) move_linked(plan, readings, inbound);
     const Runner runner(engine, options, horizon, recurring_until, plan, inbound);
     std::vector<PartitionOutput> outputs;
     outputs.reserve(partitions);
