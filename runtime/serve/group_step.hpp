@@ -34,10 +34,15 @@ struct InputResult {
 };
 
 /// A merge's hand-over between two shards (identity_directory.hpp): the absorbed customer's
-/// shard signals once every earlier write of the customer is durable, and sends it nothing more;
-/// the merging shard waits for that before it reads the customer from the store.
+/// shard, once it has handled every earlier input of the customer (and gets none after), hands
+/// over its newest state if it holds one (else the store has it); the merging shard waits for
+/// that. The absorbed customer's writes still in flight land first: the committer writes in the
+/// order batches come, and the merge's batch comes after them.
 class Handoff {
  public:
+  std::unique_ptr<engine::CustomerState> state;  // set before signal(), read after ready_or()
+  std::string snapshot;                          // what the store holds or will hold of it
+
   void signal() {
     std::function<void()> resume;
     {

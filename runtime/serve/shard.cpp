@@ -43,12 +43,15 @@ void Shard::flush() {
   auto limit = static_cast<std::size_t>(parts_.config.group_commit_max);
   while (!pending_.empty()) {
     if (pending_.front().kind == ShardInput::Kind::Detach) {
-      // The customer goes to a merge in another shard: once every earlier write of it is durable
-      // (no more come: the directory sends its inputs there now).
-      if (commits_in_flight_ > 0) return;  // finish() schedules the next flush
+      // The customer goes to a merge in another shard, with its newest state (no more inputs of
+      // it come: the directory sends them there now).
       ShardInput input = std::move(pending_.front());
       pending_.pop_front();
-      cache_.erase(input.customer_id);
+      if (auto held = cache_.find(input.customer_id); held != cache_.end()) {
+        input.handoff->state = std::move(held->second.state);
+        input.handoff->snapshot = std::move(held->second.snapshot);
+        cache_.erase(held);
+      }
       input.handoff->signal();
       --parts_.metrics.queue_depth;
       --outstanding_;
@@ -147,7 +150,10 @@ void Shard::erase(const ShardInput& input, InputResult& result) {
 
 void Shard::load(const std::vector<ShardInput>& inputs, GroupContext& context) {
   for (const auto& input : inputs) {
-    if (input.kind == ShardInput::Kind::Merge && cache_.count(input.absorbed) == 0) {
+    if (input.kind == ShardInput::Kind::Merge && input.handoff && input.handoff->state) {
+      cache_.emplace(input.absorbed, cached_customer(std::move(input.handoff->state),
+                                                     std::move(input.handoff->snapshot)));
+    } else if (input.kind == ShardInput::Kind::Merge && cache_.count(input.absorbed) == 0) {
       if (auto stored = store_->load_customer(input.absorbed)) {
         try {
           auto state = engine::deserialize(*stored);
