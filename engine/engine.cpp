@@ -1309,8 +1309,11 @@ nlohmann::json Engine::describe(const CustomerState& state) const {
     nlohmann::json r{{"journey", name},       {"version", run.version},
                      {"entry", run.entry_no}, {"entered_at", format_timestamp(run.entered_at)},
                      {"step", run.step},      {"state", kWaits[static_cast<int>(run.wait)]}};
-    if (const Journey* j = find_version(name, run.version))
+    if (const Journey* j = find_version(name, run.version)) {
       r["step_name"] = step_name(*j, run.step);
+      if (run.wait == RunState::Wait::Hold && !j->quiet_start && j->send_window)
+        r["state"] = "held by the send window";
+    }
     if (run.wait != RunState::Wait::None) r["next_wakeup"] = format_timestamp(run.wake_at);
     if (!run.variant.empty()) r["variant"] = run.variant;
     runs.push_back(std::move(r));

@@ -156,7 +156,8 @@ class Engine {
   /// Fires every timer of the customer due at or before `event.at`, then applies the event.
   Outcome on_event(CustomerState& state, const Event& event, bool trace = false) const;
 
-  /// Fires every timer of the customer due at or before `now`.
+  /// Fires every timer of the customer due at or before `now`, then sets the entry timers the
+  /// customer lacks (of journeys with computed entry instants deployed since its last input).
   Outcome on_time(CustomerState& state, Millis now, bool trace = false) const;
 
   /// As on_time, but recurring `entry every` ticks fire only up to `recurring_until` (simulate

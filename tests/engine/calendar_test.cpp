@@ -1,9 +1,10 @@
 // The calendar clauses (issue 20): the date arithmetic under them (anniversaries and 29 February,
 // DST gaps, offsets, weekday sets, send windows and holidays), and the engine's timers for
 // `entry every year on`, `entry on date`, `entry at`, `wait until EXPR` and `send window`.
+#include "engine/calendar.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "engine/calendar.hpp"
 #include "engine/engine.hpp"
 #include "engine/state.hpp"
 #include "engine/zone.hpp"
@@ -86,8 +87,8 @@ TEST_CASE("calendar: 29 February falls on 28 February in other years", "[calenda
 TEST_CASE("calendar: local times across DST changes", "[calendar]") {
   const auto* ny = zone("America/New_York");
   // 02:30 on 2026-03-08 does not exist in New York: the first instant after the gap.
-  CHECK(je::next_anniversary(ny, at("2026-01-01T00:00:00Z"), date::March / 8, 2 * 3600 + 1800,
-                             0) == at("2026-03-08T07:00:00Z"));
+  CHECK(je::next_anniversary(ny, at("2026-01-01T00:00:00Z"), date::March / 8, 2 * 3600 + 1800, 0) ==
+        at("2026-03-08T07:00:00Z"));
   // An offset moves the local date: 09:00 a week before, in EST, then the anniversary in EDT.
   const auto* paris = zone("Europe/Paris");
   CHECK(je::next_anniversary(paris, at("2026-01-01T00:00:00Z"), date::April / 2, 9 * 3600,
@@ -114,8 +115,7 @@ TEST_CASE("calendar: weekday sets and send windows", "[calendar]") {
   CHECK(open("2026-03-16T18:00:00Z", nullptr) == at("2026-03-17T09:00:00Z"));
   const std::set<std::int64_t> holidays{day_of("2026-03-20"), day_of("2026-03-23")};
   CHECK(open("2026-03-19T18:30:00Z", &holidays) == at("2026-03-24T09:00:00Z"));
-  CHECK_FALSE(je::window_opening(utc, at("2026-03-16T12:00:00Z"), 0, 9 * 3600, 18 * 3600,
-                                 nullptr));
+  CHECK_FALSE(je::window_opening(utc, at("2026-03-16T12:00:00Z"), 0, 9 * 3600, 18 * 3600, nullptr));
   CHECK(je::is_holiday(zone("Asia/Tokyo"), at("2026-03-19T16:00:00Z"), holidays));
   CHECK_FALSE(je::is_holiday(utc, at("2026-03-19T16:00:00Z"), holidays));
 }
@@ -127,16 +127,19 @@ TEST_CASE("calendar: a changed date attribute moves the entry timer", "[calendar
   send email "soon"
 })"));
   auto state = je::new_customer("c1");
-  engine.on_event(*state, identify("c1", at("2026-01-01T00:00:00Z"), {{"renewal_at", "2026-03-10"}}));
+  engine.on_event(*state,
+                  identify("c1", at("2026-01-01T00:00:00Z"), {{"renewal_at", "2026-03-10"}}));
   CHECK(engine.next_wakeup(*state, false) == at("2026-03-03T00:00:00Z"));
-  engine.on_event(*state, identify("c1", at("2026-02-01T00:00:00Z"), {{"renewal_at", "2026-06-10"}}));
+  engine.on_event(*state,
+                  identify("c1", at("2026-02-01T00:00:00Z"), {{"renewal_at", "2026-06-10"}}));
   CHECK(engine.next_wakeup(*state, false) == at("2026-06-03T00:00:00Z"));
   // No timer is left at the old instant: nothing happens then.
   CHECK(engine.on_time(*state, at("2026-03-04T00:00:00Z")).actions.empty());
   // Removed or past: no timer.
   engine.on_event(*state, identify("c1", at("2026-03-05T00:00:00Z"), {{"renewal_at", nullptr}}));
   CHECK_FALSE(engine.next_wakeup(*state, false));
-  engine.on_event(*state, identify("c1", at("2026-03-06T00:00:00Z"), {{"renewal_at", "2026-03-01"}}));
+  engine.on_event(*state,
+                  identify("c1", at("2026-03-06T00:00:00Z"), {{"renewal_at", "2026-03-01"}}));
   CHECK_FALSE(engine.next_wakeup(*state, false));
 }
 
@@ -148,8 +151,8 @@ TEST_CASE("calendar: a broadcast reaches customers known before it, once", "[cal
   send email "sale"
 })"));
   auto early = je::new_customer("early");
-  engine.on_event(*early, identify("early", at("2026-11-01T00:00:00Z"),
-                                   {{"timezone", "Asia/Tokyo"}}));
+  engine.on_event(*early,
+                  identify("early", at("2026-11-01T00:00:00Z"), {{"timezone", "Asia/Tokyo"}}));
   const auto out = engine.on_time(*early, at("2027-01-01T00:00:00Z"));
   REQUIRE(out.actions.size() == 1);
   CHECK(out.actions[0].at == at("2026-11-26T23:00:00Z"));
@@ -188,7 +191,8 @@ TEST_CASE("calendar: wait until a date goes on at once when it is past or absent
   send email "ends-soon"
 })"));
   auto later = je::new_customer("later");
-  engine.on_event(*later, identify("later", at("2026-03-01T00:00:00Z"), {{"ends_at", "2026-03-20"}}));
+  engine.on_event(*later,
+                  identify("later", at("2026-03-01T00:00:00Z"), {{"ends_at", "2026-03-20"}}));
   CHECK(engine.on_event(*later, track("later", "trial_started", at("2026-03-02T00:00:00Z")))
             .actions.empty());
   CHECK(engine.next_wakeup(*later) == at("2026-03-19T00:00:00Z"));

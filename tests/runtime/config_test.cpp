@@ -225,8 +225,9 @@ TEST_CASE("config: [model] file is read from the file's folder, and named in its
 TEST_CASE("config: [calendar] holidays are read from the file's folder, bad lines named",
           "[config]") {
   const journey::test::TempDir dir;
-  dir.write("cal/holidays.csv",
-            "date,name\n# public holidays\n2026-12-25,Christmas Day\n\n 2026-12-26 ,Boxing Day\r\n");
+  dir.write(
+      "cal/holidays.csv",
+      "date,name\n# public holidays\n2026-12-25,Christmas Day\n\n 2026-12-26 ,Boxing Day\r\n");
   const std::string base = dir.path.string();
   const Config config =
       parse_config("[calendar]\nholidays = \"cal/holidays.csv\"\n", "j.toml", base);
