@@ -14,6 +14,8 @@ namespace je = journey::engine;
 
 using journey::test::at;
 using journey::test::build;
+using journey::test::identify_event;
+using journey::test::track_event;
 
 namespace {
 
@@ -22,23 +24,6 @@ const date::time_zone* zone(const char* name) {
   const auto* z = zones.find(name);
   REQUIRE(z != nullptr);
   return z;
-}
-
-je::Event identify(const std::string& customer, je::Millis when, nlohmann::json traits) {
-  je::Event e;
-  e.type = je::Event::Type::Identify;
-  e.customer_id = customer;
-  e.at = when;
-  e.properties = std::move(traits);
-  return e;
-}
-
-je::Event track(const std::string& customer, const std::string& name, je::Millis when) {
-  je::Event e;
-  e.customer_id = customer;
-  e.name = name;
-  e.at = when;
-  return e;
 }
 
 je::EngineConfig consent_assumed() {
@@ -128,18 +113,19 @@ TEST_CASE("calendar: a changed date attribute moves the entry timer", "[calendar
 })"));
   auto state = je::new_customer("c1");
   engine.on_event(*state,
-                  identify("c1", at("2026-01-01T00:00:00Z"), {{"renewal_at", "2026-03-10"}}));
+                  identify_event("c1", at("2026-01-01T00:00:00Z"), {{"renewal_at", "2026-03-10"}}));
   CHECK(engine.next_wakeup(*state, false) == at("2026-03-03T00:00:00Z"));
   engine.on_event(*state,
-                  identify("c1", at("2026-02-01T00:00:00Z"), {{"renewal_at", "2026-06-10"}}));
+                  identify_event("c1", at("2026-02-01T00:00:00Z"), {{"renewal_at", "2026-06-10"}}));
   CHECK(engine.next_wakeup(*state, false) == at("2026-06-03T00:00:00Z"));
   // No timer is left at the old instant: nothing happens then.
   CHECK(engine.on_time(*state, at("2026-03-04T00:00:00Z")).actions.empty());
   // Removed or past: no timer.
-  engine.on_event(*state, identify("c1", at("2026-03-05T00:00:00Z"), {{"renewal_at", nullptr}}));
+  engine.on_event(*state,
+                  identify_event("c1", at("2026-03-05T00:00:00Z"), {{"renewal_at", nullptr}}));
   CHECK_FALSE(engine.next_wakeup(*state, false));
   engine.on_event(*state,
-                  identify("c1", at("2026-03-06T00:00:00Z"), {{"renewal_at", "2026-03-01"}}));
+                  identify_event("c1", at("2026-03-06T00:00:00Z"), {{"renewal_at", "2026-03-01"}}));
   CHECK_FALSE(engine.next_wakeup(*state, false));
 }
 
@@ -151,8 +137,8 @@ TEST_CASE("calendar: a broadcast reaches customers known before it, once", "[cal
   send email "sale"
 })"));
   auto early = je::new_customer("early");
-  engine.on_event(*early,
-                  identify("early", at("2026-11-01T00:00:00Z"), {{"timezone", "Asia/Tokyo"}}));
+  engine.on_event(
+      *early, identify_event("early", at("2026-11-01T00:00:00Z"), {{"timezone", "Asia/Tokyo"}}));
   const auto out = engine.on_time(*early, at("2027-01-01T00:00:00Z"));
   REQUIRE(out.actions.size() == 1);
   CHECK(out.actions[0].at == at("2026-11-26T23:00:00Z"));
@@ -162,7 +148,8 @@ TEST_CASE("calendar: a broadcast reaches customers known before it, once", "[cal
   CHECK(audience == 1);
   CHECK_FALSE(engine.next_wakeup(*early, true));  // one-off: no later occurrence
   auto late = je::new_customer("late");
-  engine.on_event(*late, identify("late", at("2026-11-28T00:00:00Z"), nlohmann::json::object()));
+  engine.on_event(*late,
+                  identify_event("late", at("2026-11-28T00:00:00Z"), nlohmann::json::object()));
   CHECK(engine.on_time(*late, at("2027-01-01T00:00:00Z")).actions.empty());
 }
 
@@ -176,10 +163,10 @@ TEST_CASE("calendar: an exit during a send-window hold cancels the send", "[cale
 })"));
   auto state = je::new_customer("c1");
   // Saturday: held to Monday 09:00.
-  CHECK(engine.on_event(*state, track("c1", "order_completed", at("2026-03-14T10:00:00Z")))
+  CHECK(engine.on_event(*state, track_event("c1", "order_completed", at("2026-03-14T10:00:00Z")))
             .actions.empty());
   CHECK(engine.next_wakeup(*state) == at("2026-03-16T09:00:00Z"));
-  engine.on_event(*state, track("c1", "refund", at("2026-03-15T10:00:00Z")));
+  engine.on_event(*state, track_event("c1", "refund", at("2026-03-15T10:00:00Z")));
   CHECK(engine.on_time(*state, at("2026-03-20T00:00:00Z")).actions.empty());
 }
 
@@ -192,16 +179,17 @@ TEST_CASE("calendar: wait until a date goes on at once when it is past or absent
 })"));
   auto later = je::new_customer("later");
   engine.on_event(*later,
-                  identify("later", at("2026-03-01T00:00:00Z"), {{"ends_at", "2026-03-20"}}));
-  CHECK(engine.on_event(*later, track("later", "trial_started", at("2026-03-02T00:00:00Z")))
+                  identify_event("later", at("2026-03-01T00:00:00Z"), {{"ends_at", "2026-03-20"}}));
+  CHECK(engine.on_event(*later, track_event("later", "trial_started", at("2026-03-02T00:00:00Z")))
             .actions.empty());
   CHECK(engine.next_wakeup(*later) == at("2026-03-19T00:00:00Z"));
   auto past = je::new_customer("past");
-  engine.on_event(*past, identify("past", at("2026-03-01T00:00:00Z"), {{"ends_at", "2026-02-01"}}));
-  CHECK(engine.on_event(*past, track("past", "trial_started", at("2026-03-02T00:00:00Z")))
+  engine.on_event(*past,
+                  identify_event("past", at("2026-03-01T00:00:00Z"), {{"ends_at", "2026-02-01"}}));
+  CHECK(engine.on_event(*past, track_event("past", "trial_started", at("2026-03-02T00:00:00Z")))
             .actions.size() == 1);
   auto none = je::new_customer("none");
-  CHECK(engine.on_event(*none, track("none", "trial_started", at("2026-03-02T00:00:00Z")))
+  CHECK(engine.on_event(*none, track_event("none", "trial_started", at("2026-03-02T00:00:00Z")))
             .actions.size() == 1);
 }
 
@@ -216,8 +204,9 @@ TEST_CASE("calendar: is_holiday reads the calendar in the customer's zone", "[ca
 })"));
   const auto template_of = [&](const char* customer, nlohmann::json traits, const char* when) {
     auto state = je::new_customer(customer);
-    engine.on_event(*state, identify(customer, at("2026-12-01T00:00:00Z"), std::move(traits)));
-    const auto out = engine.on_event(*state, track(customer, "visit", at(when)));
+    engine.on_event(*state,
+                    identify_event(customer, at("2026-12-01T00:00:00Z"), std::move(traits)));
+    const auto out = engine.on_event(*state, track_event(customer, "visit", at(when)));
     REQUIRE(out.actions.size() == 1);
     return out.actions[0].template_name;
   };
