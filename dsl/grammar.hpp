@@ -373,9 +373,9 @@ struct offset_value : seq<opt<one<'+', '-'>>, must<offset_duration>> {};
 struct offset_clause : seq<w_offset, sp, must<offset_value>> {};
 /// `2026-12-24T10:00` (seconds optional: `10:00:30`), a local date and time; the range is checked
 /// when building the AST.
-struct date_time : seq<rep<4, digit>, one<'-'>, rep<2, digit>, one<'-'>, rep<2, digit>, one<'T'>,
-                       rep<2, digit>, one<':'>, rep<2, digit>, opt<one<':'>, rep<2, digit>>,
-                       not_at<identifier_other>> {};
+struct date_time
+    : seq<rep<4, digit>, one<'-'>, rep<2, digit>, one<'-'>, rep<2, digit>, one<'T'>, rep<2, digit>,
+          one<':'>, rep<2, digit>, opt<one<':'>, rep<2, digit>>, not_at<identifier_other>> {};
 
 // ---------------------------------------------------------------------------------------------
 // Steps (spec section 4)
