@@ -405,12 +405,15 @@ class Call {
         for (const auto idx : ticks) {
           if (idx >= j.entries.size()) continue;
           auto& every_next = st_.history[j.name].every_next;
-          if (const auto next = next_tick(j.entries[idx])) {
+          const auto next = next_tick(j.entries[idx]);
+          if (next) {
             every_next[idx] = *next;
           } else {
             every_next.erase(idx);
           }
           consider_every(j, idx);
+          if (tracing_ && next && j.entries[idx].kind == dsl::EntryKind::Yearly)
+            trace(j.name, tick_text(j.entries[idx]) + ": next at " + format_timestamp(*next));
         }
       }
     }
