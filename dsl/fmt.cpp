@@ -417,7 +417,7 @@ class Printer {
       } else if (e.kind == EntryKind::When) {
         t += "when " + print_expr(e.condition);
       } else if (e.kind != EntryKind::Every) {
-        t += calendar_entry_text(e.kind, e.path, e.time_of_day, e.offset, e.at, e.local);
+        t += calendar_entry_text(e.kind, e.path, {e.time_of_day, e.offset, e.at, e.local});
         if (e.where) t += " when " + print_expr(*e.where);
       } else {
         static constexpr std::array<std::string_view, 7> kDays = {
@@ -823,13 +823,12 @@ std::string date_time_text(std::int64_t seconds) {
 }
 
 std::string calendar_entry_text(EntryKind kind, const std::vector<std::string>& path,
-                                std::int64_t time_of_day, std::int64_t offset, std::int64_t at,
-                                bool local) {
-  if (kind == EntryKind::At) return "at " + date_time_text(at) + (local ? " local" : "");
+                                const CalendarTime& when) {
+  if (kind == EntryKind::At) return "at " + date_time_text(when.at) + (when.local ? " local" : "");
   std::string out = kind == EntryKind::Yearly ? "every year on customer" : "on date customer";
   out += path_text(path);
-  if (time_of_day != 0) out += " at " + print_time_of_day(time_of_day);
-  if (offset != 0) out += " offset " + offset_text(offset);
+  if (when.time_of_day != 0) out += " at " + print_time_of_day(when.time_of_day);
+  if (when.offset != 0) out += " offset " + offset_text(when.offset);
   return out;
 }
 

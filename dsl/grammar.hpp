@@ -403,7 +403,11 @@ struct until_days : day_set {};
 struct until_day_time : seq<until_days, sp, must<until_time>> {};
 /// `wait until customer.renewal_at offset -7d`, `wait until EXPR`.
 struct until_value : seq<expr<sp>, opt<sp, offset_clause>> {};
-struct until_target : sor<until_day_time, until_time, until_value> {};
+/// `9:00`: a time of day with one digit for the hour (E001, not an expression).
+struct short_time_of_day : success {};
+struct until_target : sor<until_day_time, until_time,
+                          seq<at<digit, one<':'>, digit>, raise<short_time_of_day>>, until_value> {
+};
 struct wait_until : seq<k_until, sp, must<until_target>> {};
 struct wait_for : wait_duration {};
 struct wait_rest : sor<wait_up_to, wait_until, wait_for> {};

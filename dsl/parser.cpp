@@ -85,6 +85,7 @@ template <> inline constexpr ErrorText error_message<g::up_to_duration>       = 
 template <> inline constexpr ErrorText error_message<g::wait_body>            = {"E001", "expected `{` with `on EVENT { ... }` branches after `wait up to DURATION`"};
 template <> inline constexpr ErrorText error_message<g::until_time>           = {"E001", "expected a time of day such as `09:00` after `wait until`"};
 template <> inline constexpr ErrorText error_message<g::until_target>         = {"E001", "expected a time of day (`09:00`), weekdays and a time (`monday 09:00`) or a date (`customer.renewal_at`) after `wait until`"};
+template <> inline constexpr ErrorText error_message<g::short_time_of_day>    = {"E001", "a time of day has two digits for the hour: write `09:00`, not `9:00`"};
 template <> inline constexpr ErrorText error_message<g::day_range>            = {"E001", "expected a weekday such as `mon` or `monday` after `,`"};
 template <> inline constexpr ErrorText error_message<g::day_range_end>        = {"E001", "expected a weekday after `-`, as in `mon-fri`"};
 template <> inline constexpr ErrorText error_message<g::offset_value>         = {"E001", "expected a duration such as `-7d` or `2h` after `offset`"};
@@ -827,7 +828,8 @@ class TreeReader {
       return 0;
     }
     const auto days = std::chrono::sys_days{ymd}.time_since_epoch().count();
-    return std::int64_t{days} * 86400 + hours * 3600 + minutes * 60 + seconds;
+    return std::int64_t{days} * 86400 + std::int64_t{hours} * 3600 + std::int64_t{minutes} * 60 +
+           seconds;
   }
 
   static double read_number(std::string_view t) {

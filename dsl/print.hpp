@@ -36,11 +36,18 @@ std::string offset_text(std::int64_t seconds);
 /// seconds only when set ("2026-12-24T10:00:30").
 std::string date_time_text(std::int64_t seconds);
 
+/// When a calendar entry fires, as written (Entry's fields of the same names).
+struct CalendarTime {
+  std::int64_t time_of_day = 0;  // Yearly, OnDate: seconds since local midnight
+  std::int64_t offset = 0;       // Yearly, OnDate: seconds
+  std::int64_t at = 0;           // At: local date and time, seconds since 1970-01-01T00:00
+  bool local = false;            // At
+};
+
 /// A calendar entry clause after `entry`, without its `when`: "every year on customer.birthday
 /// at 09:00 offset -7d", "on date customer.renewal_at", "at 2026-12-24T10:00 local".
 std::string calendar_entry_text(EntryKind kind, const std::vector<std::string>& path,
-                                std::int64_t time_of_day, std::int64_t offset, std::int64_t at,
-                                bool local);
+                                const CalendarTime& when);
 
 /// A send window clause: "send window mon-fri 09:00-18:00 except holidays".
 std::string send_window_text(int weekdays, std::int64_t start, std::int64_t end,

@@ -62,21 +62,21 @@ Millis next_anniversary(const date::time_zone* zone, Millis now, date::month_day
   return now + 366LL * 86400 * 1000;  // unreachable: some year of the window is after now
 }
 
-Millis next_time_on_days(const date::time_zone* zone, Millis now, std::int64_t time_of_day,
-                         int weekdays, bool inclusive) {
+Millis next_time_on_days(const date::time_zone* zone, Millis now, DaysTime when, bool inclusive) {
   const date::local_days today = local_date(zone, now);
   for (int k = -1; k <= 9; ++k) {
     const date::local_days day = today + date::days{k};
-    if (!on_days(day, weekdays)) continue;
-    const Millis at = resolve_local(zone, day + std::chrono::seconds{time_of_day});
+    if (!on_days(day, when.weekdays)) continue;
+    const Millis at = resolve_local(zone, day + std::chrono::seconds{when.time_of_day});
     if (inclusive ? at >= now : at > now) return at;
   }
   return now + 7LL * 86400 * 1000;  // unreachable for a non-empty weekday set
 }
 
-std::optional<Millis> window_opening(const date::time_zone* zone, Millis now, int weekdays,
-                                     std::int64_t start, std::int64_t end,
+std::optional<Millis> window_opening(const date::time_zone* zone, Millis now,
+                                     const DaysWindow& window,
                                      const std::set<std::int64_t>* holidays) {
+  const auto [weekdays, start, end] = window;
   if ((weekdays & 0x7F) == 0) return std::nullopt;
   const date::local_days today = local_date(zone, now);
   for (int k = 0; k <= 400; ++k) {

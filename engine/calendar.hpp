@@ -37,16 +37,28 @@ Millis local_instant(const date::time_zone* zone, date::local_days day, std::int
 Millis next_anniversary(const date::time_zone* zone, Millis now, date::month_day day,
                         std::int64_t time_of_day, std::int64_t offset_ms);
 
-/// The next instant at or after (inclusive) or strictly after `now` at the local time of day on a
-/// weekday in `weekdays` (bit d for weekday d, 0 sunday; 0 means every day).
-Millis next_time_on_days(const date::time_zone* zone, Millis now, std::int64_t time_of_day,
-                         int weekdays, bool inclusive);
+/// A local time of day on a set of weekdays.
+struct DaysTime {
+  std::int64_t time_of_day = 0;  // seconds since local midnight
+  int weekdays = 0;              // bit d for weekday d (0 sunday .. 6 saturday); 0 = every day
+};
 
-/// When a send due at `now` may go out under a send window [start, end) on `weekdays`, skipping
-/// the local dates in `holidays` when given: `now` itself when the window is open, else its next
-/// opening; nullopt when it never opens (no weekday in the set, or a year of holidays).
-std::optional<Millis> window_opening(const date::time_zone* zone, Millis now, int weekdays,
-                                     std::int64_t start, std::int64_t end,
+/// The next instant at or after (inclusive) or strictly after `now` at the local time of day on
+/// one of the weekdays.
+Millis next_time_on_days(const date::time_zone* zone, Millis now, DaysTime when, bool inclusive);
+
+/// A local window [start, end) on a set of weekdays, as `send window` gives it.
+struct DaysWindow {
+  int weekdays = 0x7F;     // bit d for weekday d (0 sunday .. 6 saturday)
+  std::int64_t start = 0;  // seconds since local midnight
+  std::int64_t end = 0;
+};
+
+/// When a send due at `now` may go out under the window, skipping the local dates in `holidays`
+/// when given: `now` itself when the window is open, else its next opening; nullopt when it
+/// never opens (no weekday in the set, or a year of holidays).
+std::optional<Millis> window_opening(const date::time_zone* zone, Millis now,
+                                     const DaysWindow& window,
                                      const std::set<std::int64_t>* holidays);
 
 /// Whether the local date of `at` in `zone` is in `holidays`.

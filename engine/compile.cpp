@@ -648,8 +648,9 @@ std::string entry_text(const EntryRule& rule, bool with_where) {
     case dsl::EntryKind::Yearly:
     case dsl::EntryKind::OnDate:
     case dsl::EntryKind::At:
-      return dsl::calendar_entry_text(rule.kind, rule.path, rule.time_of_day, rule.offset_ms / 1000,
-                                      rule.at, rule.local) +
+      return dsl::calendar_entry_text(
+                 rule.kind, rule.path,
+                 {rule.time_of_day, rule.offset_ms / 1000, rule.at, rule.local}) +
              (rule.where ? " when " + expr_text(*rule.where) : "");
   }
   return "";

@@ -458,8 +458,9 @@ class Call {
     if (rule.kind == dsl::EntryKind::Every)
       return "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " +
              tod_text(rule.time_of_day);
-    return "entry " + dsl::calendar_entry_text(rule.kind, rule.path, rule.time_of_day,
-                                               rule.offset_ms / 1000, rule.at, rule.local);
+    return "entry " +
+           dsl::calendar_entry_text(rule.kind, rule.path,
+                                    {rule.time_of_day, rule.offset_ms / 1000, rule.at, rule.local});
   }
 
   // The date a calendar clause reads from the profile, or nullopt when absent or not a date.
@@ -813,7 +814,7 @@ class Call {
       }
       if (j.send_window) {
         const SendWindowRule& w = *j.send_window;
-        const auto open = window_opening(zone(), until, w.weekdays, w.start, w.end,
+        const auto open = window_opening(zone(), until, {w.weekdays, w.start, w.end},
                                          w.except_holidays ? &cfg_.holidays : nullptr);
         if (!open) {
           error(j.name, run.version,
@@ -847,8 +848,9 @@ class Call {
 
   Next run_op(const WaitUntilOp& wait, const At& at) {
     const Millis when =
-        wait.weekdays == 0 ? next_local_time(zone(), now_, {wait.time_of_day, -1}, true)
-                           : next_time_on_days(zone(), now_, wait.time_of_day, wait.weekdays, true);
+        wait.weekdays == 0
+            ? next_local_time(zone(), now_, {wait.time_of_day, -1}, true)
+            : next_time_on_days(zone(), now_, {wait.time_of_day, wait.weekdays}, true);
     if (when == now_) {
       if (tracing_) trace(at.jname, name_of(at.j, at.op) + ": it is that time now");
       return at.pc + 1;

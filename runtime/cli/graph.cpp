@@ -28,9 +28,9 @@ std::string state_label(const engine::Journey& j, const engine::State& s) {
   const engine::Step& step = j.steps[j.ops[s.op].step];
   // An unlabelled step's name is its summary and where it is: one line each.
   const std::string where = step.name.substr(std::min(step.name.size(), step.summary.size() + 1));
-  const std::string label = !step.label.empty() ? step.label + "\\n" + step.summary
-                            : where.empty()     ? step.summary
-                                                : step.summary + "\\n" + where;
+  std::string label = !step.label.empty() ? step.label + "\\n" + step.summary
+                      : where.empty()     ? step.summary
+                                          : step.summary + "\\n" + where;
   if (s.kind != engine::StateKind::QuietHold) return label;
   return (j.quiet_start ? "quiet hours hold\\n" : "send window hold\\n") + label;
 }

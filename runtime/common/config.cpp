@@ -504,8 +504,10 @@ std::set<std::int64_t> load_holidays(const std::string& path) {
     if (number == 1 && trimmed == "date") continue;
     const auto value = engine::parse_date_value(trimmed);
     if (!value || value->instant) {
-      throw ConfigError(path + ":" + std::to_string(number) +
-                        ": expected a date YYYY-MM-DD, got \"" + trimmed + "\"");
+      std::string message = path;
+      message += ":" + std::to_string(number) + ": expected a date YYYY-MM-DD, got \"";
+      message += trimmed + "\"";
+      throw ConfigError(message);
     }
     days.insert(date::sys_days{value->day}.time_since_epoch().count());
   }

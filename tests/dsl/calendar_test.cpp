@@ -131,4 +131,8 @@ TEST_CASE("calendar syntax: bad dates, days and windows are reported", "[calenda
         std::vector<std::string>{"E001"});
   CHECK(codes("journey j {\n  entry every year on customer.d offset\n}\n") ==
         std::vector<std::string>{"E001"});
+  const auto short_time =
+      parse(SourceFile("t.journey", "journey j {\n  entry on a\n  wait until 9:00\n}\n"));
+  REQUIRE(short_time.diagnostics.size() == 1);
+  CHECK(short_time.diagnostics[0].message.find("write `09:00`") != std::string::npos);
 }

@@ -86,21 +86,22 @@ TEST_CASE("calendar: weekday sets and send windows", "[calendar]") {
   const auto* utc = zone("UTC");
   constexpr int kWeekdays = 0x3E;
   // 2026-03-14 is a Saturday: the next weekday 09:00 is Monday's.
-  CHECK(je::next_time_on_days(utc, at("2026-03-14T10:00:00Z"), 9 * 3600, kWeekdays, true) ==
+  CHECK(je::next_time_on_days(utc, at("2026-03-14T10:00:00Z"), {9 * 3600, kWeekdays}, true) ==
         at("2026-03-16T09:00:00Z"));
   // Inclusive: at that time now.
-  CHECK(je::next_time_on_days(utc, at("2026-03-16T09:00:00Z"), 9 * 3600, kWeekdays, true) ==
+  CHECK(je::next_time_on_days(utc, at("2026-03-16T09:00:00Z"), {9 * 3600, kWeekdays}, true) ==
         at("2026-03-16T09:00:00Z"));
   // Open now; before the opening; after the close; over a holiday and a weekend.
   const auto open = [&](const char* now, const std::set<std::int64_t>* holidays) {
-    return je::window_opening(utc, at(now), kWeekdays, 9 * 3600, 18 * 3600, holidays);
+    return je::window_opening(utc, at(now), {kWeekdays, 9 * 3600, 18 * 3600}, holidays);
   };
   CHECK(open("2026-03-16T12:00:00Z", nullptr) == at("2026-03-16T12:00:00Z"));
   CHECK(open("2026-03-16T07:00:00Z", nullptr) == at("2026-03-16T09:00:00Z"));
   CHECK(open("2026-03-16T18:00:00Z", nullptr) == at("2026-03-17T09:00:00Z"));
   const std::set<std::int64_t> holidays{day_of("2026-03-20"), day_of("2026-03-23")};
   CHECK(open("2026-03-19T18:30:00Z", &holidays) == at("2026-03-24T09:00:00Z"));
-  CHECK_FALSE(je::window_opening(utc, at("2026-03-16T12:00:00Z"), 0, 9 * 3600, 18 * 3600, nullptr));
+  CHECK_FALSE(
+      je::window_opening(utc, at("2026-03-16T12:00:00Z"), {0, 9 * 3600, 18 * 3600}, nullptr));
   CHECK(je::is_holiday(zone("Asia/Tokyo"), at("2026-03-19T16:00:00Z"), holidays));
   CHECK_FALSE(je::is_holiday(utc, at("2026-03-19T16:00:00Z"), holidays));
 }
