@@ -48,6 +48,7 @@ enum class ExprKind : std::uint8_t {
   PAlive,          // `p_alive()`: the purchase model's probability that the customer is active
   ExpectedOrders,  // `expected_orders(D)`: seconds = D
   PredictedValue,  // `predicted_value(D)`: seconds = D
+  IsHoliday,       // `is_holiday(EXPR)`: operands[0] = a timestamp (a date in the customer's zone)
 };
 
 /// What a node of a kind reads besides its operands and `where`.
@@ -61,6 +62,7 @@ enum class ExprReads : std::uint8_t {
   Timeline,   // the timeline of the event named in `text` (aggregates, `since(EVENT)`, `last`)
   Presence,   // whether its operand has a value (`has`)
   Purchases,  // the customer's purchases under the purchase model, and the clock (`p_alive()`)
+  Calendar,   // the holiday calendar and the customer's zone, at its operand (`is_holiday`)
 };
 
 /// The one list of what each kind reads: the walks over expressions (evaluation traces, the
@@ -83,6 +85,7 @@ constexpr ExprReads reads_of(ExprKind kind) {
     case ExprKind::Trigger: return ExprReads::Trigger;
     case ExprKind::Now:
     case ExprKind::SinceValue: return ExprReads::Clock;
+    case ExprKind::IsHoliday: return ExprReads::Calendar;
     case ExprKind::IsSegment: return ExprReads::Segment;
     case ExprKind::Count:
     case ExprKind::Sum:
@@ -165,18 +168,19 @@ struct SplitArm {
 };
 
 enum class StepKind : std::uint8_t {
-  Send,       // channel, template_name, with
-  Wait,       // seconds
-  WaitUntil,  // seconds = time of day (seconds since midnight)
-  WaitUpTo,   // seconds, branches, timeout (has_timeout)
-  If,         // arms, else_body (has_else)
-  Split,      // variants
-  Set,        // path (after `customer.`), value
-  Tag,        // text
-  Untag,      // text
-  Emit,       // event, with
-  Goto,       // text = label (text_span)
-  Exit,       // text = reason (has_reason)
+  Send,           // channel, template_name, with
+  Wait,           // seconds
+  WaitUntil,      // seconds = time of day (seconds since midnight), weekdays (0 = any day)
+  WaitUntilDate,  // value = a timestamp or date expression, offset
+  WaitUpTo,       // seconds, branches, timeout (has_timeout)
+  If,             // arms, else_body (has_else)
+  Split,          // variants
+  Set,            // path (after `customer.`), value
+  Tag,            // text
+  Untag,          // text
+  Emit,           // event, with
+  Goto,           // text = label (text_span)
+  Exit,           // text = reason (has_reason)
 };
 
 /// One step. Which fields a kind uses is written beside StepKind.
@@ -203,19 +207,34 @@ struct Step {
   std::string text;
   Span text_span;
   bool has_reason = false;
+  int weekdays = 0;         // WaitUntil: bit d for weekday d (0 sunday .. 6 saturday); 0 = any
+  std::int64_t offset = 0;  // WaitUntilDate: seconds added to the date (may be negative)
   friend bool operator==(const Step&, const Step&) = default;
 };
 
-enum class EntryKind : std::uint8_t { On, When, Every };
+/// Kinds of `entry` clause: the spec's three and the calendar ones.
+enum class EntryKind : std::uint8_t {
+  On,      // `entry on EVENT [where EXPR]`
+  When,    // `entry when EXPR`
+  Every,   // `entry every day|WEEKDAY at HH:MM [when EXPR]`
+  Yearly,  // `entry every year on customer.PATH [at HH:MM] [offset D] [when EXPR]`
+  OnDate,  // `entry on date customer.PATH [at HH:MM] [offset D] [when EXPR]`
+  At,      // `entry at YYYY-MM-DDTHH:MM [local] [when EXPR]`: a one-off broadcast
+};
 
 /// An `entry` clause.
 struct Entry {
   EntryKind kind = EntryKind::On;
-  EventRef event;                // On
-  std::optional<Expr> where;     // On: `where`; Every: `when`
-  Expr condition;                // When
-  int weekday = -1;              // Every: -1 = every day, 0 = sunday ... 6 = saturday
-  std::int64_t time_of_day = 0;  // Every: seconds since midnight
+  EventRef event;                 // On
+  std::optional<Expr> where;      // On: `where`; Every, Yearly, OnDate, At: `when`
+  Expr condition;                 // When
+  int weekday = -1;               // Every: -1 = every day, 0 = sunday ... 6 = saturday
+  std::int64_t time_of_day = 0;   // Every, Yearly, OnDate: seconds since midnight
+  std::vector<std::string> path;  // Yearly, OnDate: the date attribute after `customer.`
+  Span path_span;
+  std::int64_t offset = 0;  // Yearly, OnDate: seconds added to the date (may be negative)
+  std::int64_t at = 0;      // At: the date and time as written, in seconds since 1970-01-01T00:00
+  bool local = false;       // At: in each customer's zone (else the engine's default zone)
   Span span;
   friend bool operator==(const Entry&, const Entry&) = default;
 };
@@ -260,6 +279,16 @@ struct QuietHours {
   friend bool operator==(const QuietHours&, const QuietHours&) = default;
 };
 
+/// `send window DAYS HH:MM-HH:MM [except holidays]`: when sends may go out, local time.
+struct SendWindow {
+  int weekdays = 0x7F;     // bit d for weekday d (0 sunday .. 6 saturday)
+  std::int64_t start = 0;  // seconds since local midnight; the window is [start, end)
+  std::int64_t end = 0;
+  bool except_holidays = false;
+  Span span;
+  friend bool operator==(const SendWindow&, const SendWindow&) = default;
+};
+
 /// `cap N per DURATION`.
 struct Cap {
   std::int64_t count = 0;
@@ -278,7 +307,7 @@ struct UpdateClause {
 /// A header clause that may appear at most once (`title`, `reentry`, `quiet hours`, `cap`, `on
 /// update`), as written; the parser records every one so that a repeat can be reported (E117).
 struct OnceClause {
-  std::string keyword;  // "title", "reentry", "quiet hours", "cap" or "on update"
+  std::string keyword;  // "title", "reentry", "quiet hours", "send window", "cap", "on update"
   Span span;
   friend bool operator==(const OnceClause&, const OnceClause&) = default;
 };
@@ -294,6 +323,7 @@ struct Journey {
   std::vector<ExitRule> exits;
   std::vector<Goal> goals;
   std::optional<QuietHours> quiet_hours;
+  std::optional<SendWindow> send_window;
   std::optional<Cap> cap;
   std::optional<UpdateClause> on_update;  // absent means `on update keep`
   std::vector<OnceClause> once_clauses;   // every once-only header clause, in source order

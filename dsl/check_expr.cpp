@@ -304,6 +304,18 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
       check_prediction(ctx, file, e);
       result.type = Type::Number;
       break;
+    case ExprKind::IsHoliday: {
+      const Typed operand = check_expr(ctx, file, arg(e, 0), scope);
+      if (operand.type != Type::Unknown && operand.type != Type::Timestamp &&
+          operand.type != Type::String) {
+        TypeRule rule;
+        rule.error = "`is_holiday` needs a timestamp, such as `now`, found " +
+                     std::string(describe(operand.type));
+        report_type(ctx, file, e.span, rule, {&operand});
+      }
+      result.type = Type::Bool;
+      break;
+    }
   }
   return result;
 }

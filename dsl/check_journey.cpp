@@ -1,5 +1,6 @@
 // Journey checks: entry (E100), header clauses (E110, E117, E118), labels and gotos (E101,
-// E102, E107, W101), steps (E106, E109, E110, E113) and the event scope of each expression.
+// E102, E107, W101), steps (E106, E109, E110, E113), calendar dates and offsets (E120, W102)
+// and the event scope of each expression.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "dsl/check_context.hpp"
+#include "dsl/print.hpp"
 #include "dsl/suggest.hpp"
 
 namespace journey::dsl::checks {
@@ -45,7 +47,32 @@ void for_each_step(const Block& block, const std::function<void(const Step&)>& v
 
 bool is_wait(const Step& step) {
   return step.kind == StepKind::Wait || step.kind == StepKind::WaitUntil ||
-         step.kind == StepKind::WaitUpTo;
+         step.kind == StepKind::WaitUntilDate || step.kind == StepKind::WaitUpTo;
+}
+
+/// E120 when the tracking plan says the customer attribute of a calendar clause is not a date.
+void check_date_attribute(Context& ctx, const FileRef& file, const std::vector<std::string>& path,
+                          Span span, const std::string& clause) {
+  if (!ctx.options.plan) return;
+  std::string joined;
+  for (const auto& part : path) joined += (joined.empty() ? "" : ".") + part;
+  const auto it = ctx.options.plan->customer.find(joined);
+  if (it == ctx.options.plan->customer.end()) return;
+  const std::string& type = it->second;
+  if (type == "date" || type == "timestamp" || type == "string") return;
+  ctx.report("E120", file.path(), span,
+             "`customer." + joined + "` is " + type + " in the tracking plan, not a date: `" +
+                 clause + "` needs a date (\"YYYY-MM-DD\") or a timestamp")
+      .help = "use an attribute that holds a date, or correct its type in the tracking plan";
+}
+
+/// W102 for an offset longer than a year: a date that far from its attribute is likely a mistake.
+void check_offset(Context& ctx, const FileRef& file, std::int64_t offset, Span span) {
+  constexpr std::int64_t kYear = 366LL * 86400;
+  if (offset <= kYear && offset >= -kYear) return;
+  ctx.report("W102", file.path(), span, "offset " + offset_text(offset) + " is longer than a year",
+             Severity::Warning)
+      .help = "an offset moves the date by at most a year; check the unit (`7d`, not `700d`)";
 }
 
 /// The steps of a journey as a graph, to find loops that never wait (E107).
@@ -232,6 +259,19 @@ class StepWalker {
         }
         break;
       case StepKind::WaitUntil: break;
+      case StepKind::WaitUntilDate: {
+        const Typed value = check_expr(ctx_, file_, step.value, scope);
+        if (value.type != Type::Unknown && value.type != Type::Timestamp &&
+            value.type != Type::String) {
+          ctx_.report("E108", file_.path(), step.value.span,
+                      "`wait until` needs a date or a timestamp, found " +
+                          std::string(describe(value.type)));
+        }
+        if (step.value.kind == ExprKind::Customer)
+          check_date_attribute(ctx_, file_, step.value.path, step.value.span, "wait until");
+        check_offset(ctx_, file_, step.offset, step.span);
+        break;
+      }
       case StepKind::WaitUpTo: {
         if (step.seconds <= 0) {
           ctx_.report("E110", file_.path(), keyword_span(file_, step),
@@ -359,6 +399,11 @@ void check_journey(Context& ctx, const FileRef& file, const Journey& j) {
     ctx.report("E110", file.path(), j.quiet_hours->span,
                "quiet hours start and end at the same time");
   }
+  if (j.send_window && j.send_window->start >= j.send_window->end) {
+    ctx.report("E110", file.path(), j.send_window->span,
+               "the send window closes before it opens: it must start and end on the same day")
+        .help = "write the opening time first, as in `send window mon-fri 09:00-18:00`";
+  }
 
   // Which event `event.` and `trigger.` mean.
   std::optional<std::string> entry_event;
@@ -405,6 +450,19 @@ void check_journey(Context& ctx, const FileRef& file, const Journey& j) {
       case EntryKind::Every:
         if (e.where)
           check_condition(ctx, file, *e.where, without_event("`entry every` has no event"));
+        break;
+      case EntryKind::Yearly:
+      case EntryKind::OnDate: {
+        const std::string clause =
+            e.kind == EntryKind::Yearly ? "entry every year on" : "entry on date";
+        check_date_attribute(ctx, file, e.path, e.path_span, clause);
+        check_offset(ctx, file, e.offset, e.span);
+        if (e.where)
+          check_condition(ctx, file, *e.where, without_event("`" + clause + "` has no event"));
+        break;
+      }
+      case EntryKind::At:
+        if (e.where) check_condition(ctx, file, *e.where, without_event("`entry at` has no event"));
         break;
     }
   }

@@ -298,6 +298,19 @@ Example:
 Fix: fit the model once, `journey model fit --events history.ndjson --value amount
 --out model.json`, then `journey lint winback.journey --model model.json`. For
 `predicted_value`, fit with `--value PROPERTY` (the order's amount).)"},
+      {"E120", "calendar attribute is not a date",
+       R"(A calendar clause (`entry every year on customer.PATH`, `entry on date customer.PATH`,
+`wait until customer.PATH`) reads a date from a customer attribute, and the tracking plan
+(`--plan FILE`, its `customer` table) says that attribute holds something else: a number,
+a boolean, an object or an array. A date is written "YYYY-MM-DD" or as an ISO-8601
+timestamp; the plan types "date", "timestamp" and "string" are accepted.
+
+Example:
+  # plan.json: {"events": {}, "customer": {"loyalty_points": "number"}}
+  entry every year on customer.loyalty_points at 09:00
+
+Fix: use the attribute that holds the date (`customer.birthday`), or correct its type in
+the tracking plan.)"},
       {"W101", "unreachable step",
        R"(A step follows an `exit` or a `goto` in the same block, so it can never run (unless
 it carries a label that some `goto` jumps to). This is a warning; `--strict` makes it fail
@@ -309,6 +322,16 @@ Example:
   send email "never sent"
 
 Fix: remove the step, move it before the `exit`, or label it and jump to it.)"},
+      {"W102", "calendar offset longer than a year",
+       R"(An `offset` moves the date of a calendar clause (`entry every year on`, `entry on
+date`, `wait until customer.PATH`) by more than a year. For a yearly entry that can never
+mean what it says, and elsewhere it is most often a wrong unit. This is a warning; `--strict`
+makes it fail the lint.
+
+Example:
+  entry on date customer.renewal_at offset -700d
+
+Fix: check the number and the unit (`-7d`, `-70d`); for "a year before", write `-365d`.)"},
   };
   return codes;
 }

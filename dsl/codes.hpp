@@ -30,7 +30,9 @@
 //   E117 header clause repeated
 //   E118 duplicate name in a journey (goal, split variant)
 //   E119 a predictive function (p_alive, expected_orders, predicted_value) without a model
+//   E120 a calendar clause's attribute is not a date (a tracking plan is given)
 //   W101 unreachable step
+//   W102 a calendar offset longer than a year
 // Input
 //   E000 a file or folder that cannot be read
 #pragma once

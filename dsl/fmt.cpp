@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <string_view>
 
@@ -176,6 +179,7 @@ std::string print_expr(const Expr& e) {
     case ExprKind::PAlive: return "p_alive()";
     case ExprKind::ExpectedOrders: return "expected_orders(" + print_duration(e.seconds) + ")";
     case ExprKind::PredictedValue: return "predicted_value(" + print_duration(e.seconds) + ")";
+    case ExprKind::IsHoliday: return "is_holiday(" + print_expr(e.operands.at(0)) + ")";
   }
   return "none";
 }
@@ -412,6 +416,9 @@ class Printer {
         if (e.where) t += " where " + print_expr(*e.where);
       } else if (e.kind == EntryKind::When) {
         t += "when " + print_expr(e.condition);
+      } else if (e.kind != EntryKind::Every) {
+        t += calendar_entry_text(e.kind, e.path, {e.time_of_day, e.offset, e.at, e.local});
+        if (e.where) t += " when " + print_expr(*e.where);
       } else {
         static constexpr std::array<std::string_view, 7> kDays = {
             "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
@@ -446,6 +453,10 @@ class Printer {
       clauses.push_back({j.quiet_hours->span, "quiet hours " +
                                                   print_time_of_day(j.quiet_hours->start) + "-" +
                                                   print_time_of_day(j.quiet_hours->end)});
+    }
+    if (j.send_window) {
+      const SendWindow& w = *j.send_window;
+      clauses.push_back({w.span, send_window_text(w.weekdays, w.start, w.end, w.except_holidays)});
     }
     if (j.cap)
       clauses.push_back({j.cap->span, "cap " + std::to_string(j.cap->count) + " per " +
@@ -539,7 +550,12 @@ class Printer {
         end_line(s.span.end);
         return;
       case StepKind::WaitUntil:
-        write_line(label + "wait until " + print_time_of_day(s.seconds));
+        write_line(label + "wait until " + until_time_text(s.weekdays, s.seconds));
+        end_line(s.span.end);
+        return;
+      case StepKind::WaitUntilDate:
+        write_line(label + "wait until " + print_expr(s.value) +
+                   (s.offset != 0 ? " offset " + offset_text(s.offset) : ""));
         end_line(s.span.end);
         return;
       case StepKind::WaitUpTo: {
@@ -702,7 +718,7 @@ Module without_spans(Module m) {
   for (auto& j : m.journeys) {
     j.span = j.name_span = {};
     for (auto& e : j.entries) {
-      e.span = {};
+      e.span = e.path_span = {};
       clear(e.event);
       clear(e.where);
       clear(e.condition);
@@ -720,6 +736,7 @@ Module without_spans(Module m) {
       clear(g.where);
     }
     if (j.quiet_hours) j.quiet_hours->span = {};
+    if (j.send_window) j.send_window->span = {};
     if (j.cap) j.cap->span = {};
     if (j.on_update) j.on_update->span = {};
     // Clause order is canonicalised by the formatter; compare the set of keywords.
@@ -748,6 +765,79 @@ std::string expr_text(const Expr& expr) {
 std::string duration_text(std::int64_t seconds) {
   return print_duration(seconds);
 }
+std::string days_text(int weekdays) {
+  static constexpr std::array<std::string_view, 7> kLong = {
+      "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+  static constexpr std::array<std::string_view, 7> kShort = {"sun", "mon", "tue", "wed",
+                                                             "thu", "fri", "sat"};
+  weekdays &= 0x7F;
+  if (weekdays == 0x7F) return "daily";
+  if (weekdays == 0x3E) return "weekdays";
+  if (weekdays == 0x41) return "weekends";
+  const auto has = [weekdays](int d) { return (weekdays >> d & 1) != 0; };
+  if (std::popcount(static_cast<unsigned>(weekdays)) == 1) {
+    for (int d = 0; d < 7; ++d) {
+      if (has(d)) return std::string(kLong[static_cast<std::size_t>(d)]);
+    }
+  }
+  // Runs of consecutive days, monday first, as ranges.
+  std::string out;
+  for (int k = 0; k < 7;) {
+    const int d = (k + 1) % 7;
+    if (!has(d)) {
+      ++k;
+      continue;
+    }
+    int run = k;
+    while (run + 1 < 7 && has((run + 2) % 7)) ++run;
+    out += (out.empty() ? "" : ",") + std::string(kShort[static_cast<std::size_t>(d)]);
+    if (run > k) out += "-" + std::string(kShort[static_cast<std::size_t>((run + 1) % 7)]);
+    k = run + 1;
+  }
+  return out;
+}
+
+std::string until_time_text(int weekdays, std::int64_t time_of_day) {
+  return (weekdays == 0 ? "" : days_text(weekdays) + " ") + print_time_of_day(time_of_day);
+}
+
+std::string offset_text(std::int64_t seconds) {
+  return (seconds < 0 ? "-" : "+") + print_duration(seconds < 0 ? -seconds : seconds);
+}
+
+std::string date_time_text(std::int64_t seconds) {
+  const std::int64_t days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400;
+  const std::chrono::year_month_day ymd{
+      std::chrono::sys_days{std::chrono::days{static_cast<int>(days)}}};
+  const std::int64_t rest = seconds - days * 86400;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%s", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                print_time_of_day(rest).c_str());
+  std::string out = buf;
+  if (rest % 60 != 0) {
+    std::snprintf(buf, sizeof buf, ":%02d", static_cast<int>(rest % 60));
+    out += buf;
+  }
+  return out;
+}
+
+std::string calendar_entry_text(EntryKind kind, const std::vector<std::string>& path,
+                                const CalendarTime& when) {
+  if (kind == EntryKind::At) return "at " + date_time_text(when.at) + (when.local ? " local" : "");
+  std::string out = kind == EntryKind::Yearly ? "every year on customer" : "on date customer";
+  out += path_text(path);
+  if (when.time_of_day != 0) out += " at " + print_time_of_day(when.time_of_day);
+  if (when.offset != 0) out += " offset " + offset_text(when.offset);
+  return out;
+}
+
+std::string send_window_text(int weekdays, std::int64_t start, std::int64_t end,
+                             bool except_holidays) {
+  return "send window " + days_text(weekdays) + " " + print_time_of_day(start) + "-" +
+         print_time_of_day(end) + (except_holidays ? " except holidays" : "");
+}
+
 std::string time_of_day_text(std::int64_t seconds) {
   return print_time_of_day(seconds);
 }

@@ -106,6 +106,14 @@ struct w_day : TAO_PEGTL_KEYWORD("day") {};
 struct w_update : TAO_PEGTL_KEYWORD("update") {};
 struct w_migrate : TAO_PEGTL_KEYWORD("migrate") {};
 struct w_keep : TAO_PEGTL_KEYWORD("keep") {};
+struct w_year : TAO_PEGTL_KEYWORD("year") {};
+struct w_date : TAO_PEGTL_KEYWORD("date") {};
+struct w_offset : TAO_PEGTL_KEYWORD("offset") {};
+struct w_local : TAO_PEGTL_KEYWORD("local") {};
+struct w_window : TAO_PEGTL_KEYWORD("window") {};
+struct w_except : TAO_PEGTL_KEYWORD("except") {};
+struct w_holidays : TAO_PEGTL_KEYWORD("holidays") {};
+struct w_is_holiday : TAO_PEGTL_KEYWORD("is_holiday") {};
 struct w_weekday
     : sor<TAO_PEGTL_KEYWORD("sunday"), TAO_PEGTL_KEYWORD("monday"), TAO_PEGTL_KEYWORD("tuesday"),
           TAO_PEGTL_KEYWORD("wednesday"), TAO_PEGTL_KEYWORD("thursday"),
@@ -165,6 +173,7 @@ struct within_duration : duration_in {};
 struct reentry_duration : duration_in {};
 struct cap_duration : duration_in {};
 struct horizon_duration : duration_in {};
+struct offset_duration : duration_in {};
 
 // ---------------------------------------------------------------------------------------------
 // Expressions (spec section 5), loosest first
@@ -215,6 +224,9 @@ struct horizon_name : sor<w_expected_orders, w_predicted_value> {};
 struct horizon_call
     : seq<horizon_name, sp, open_paren, ws, must<horizon_duration>, ws, must<close_paren>> {};
 
+/// `is_holiday(EXPR)`: whether a timestamp falls on a holiday of the calendar.
+struct is_holiday_call
+    : seq<w_is_holiday, sp, open_paren, ws, must<expr<ws>>, ws, must<close_paren>> {};
 struct paren_expr : seq<open_paren, ws, must<expr<ws>>, ws, must<close_paren>> {};
 struct list_item : seq<expr<ws>> {};
 struct list_lit : seq<one<'['>, ws,
@@ -229,8 +241,8 @@ struct primary_expected : success {};
 
 struct primary : sor<paren_expr, list_lit, customer_path, event_path, trigger_path, lit_now,
                      lit_true, lit_false, lit_none, count_call, aggregate_call, since_call,
-                     last_call, has_call, p_alive_call, horizon_call, duration, number, string_lit,
-                     seq<at<bad_literal>, raise<invalid_literal>>> {};
+                     last_call, has_call, p_alive_call, horizon_call, is_holiday_call, duration,
+                     number, string_lit, seq<at<bad_literal>, raise<invalid_literal>>> {};
 
 template <typename S>
 struct unary;
@@ -340,6 +352,32 @@ struct skip_declaration {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Calendar pieces: weekday sets, offsets, date-times
+
+/// A weekday, in full or in three letters.
+struct day_word : sor<w_weekday, TAO_PEGTL_KEYWORD("sun"), TAO_PEGTL_KEYWORD("mon"),
+                      TAO_PEGTL_KEYWORD("tue"), TAO_PEGTL_KEYWORD("wed"), TAO_PEGTL_KEYWORD("thu"),
+                      TAO_PEGTL_KEYWORD("fri"), TAO_PEGTL_KEYWORD("sat")> {};
+struct day_range_end : day_word {};
+/// `mon`, `monday` or a range `mon-fri`.
+struct day_range : seq<day_word, opt<one<'-'>, must<day_range_end>>> {};
+/// A named group of weekdays.
+struct day_group
+    : sor<TAO_PEGTL_KEYWORD("weekdays"), TAO_PEGTL_KEYWORD("weekday"),
+          TAO_PEGTL_KEYWORD("weekends"), TAO_PEGTL_KEYWORD("weekend"), TAO_PEGTL_KEYWORD("daily")> {
+};
+/// A set of weekdays: `weekdays`, `weekend`, `daily`, `monday`, `mon-fri`, `mon,wed,fri`.
+struct day_set : sor<day_group, seq<day_range, star<one<','>, must<day_range>>>> {};
+/// `+7d`, `-7d`, `7d`.
+struct offset_value : seq<opt<one<'+', '-'>>, must<offset_duration>> {};
+struct offset_clause : seq<w_offset, sp, must<offset_value>> {};
+/// `2026-12-24T10:00` (seconds optional: `10:00:30`), a local date and time; the range is checked
+/// when building the AST.
+struct date_time
+    : seq<rep<4, digit>, one<'-'>, rep<2, digit>, one<'-'>, rep<2, digit>, one<'T'>, rep<2, digit>,
+          one<':'>, rep<2, digit>, opt<one<':'>, rep<2, digit>>, not_at<identifier_other>> {};
+
+// ---------------------------------------------------------------------------------------------
 // Steps (spec section 4)
 
 struct block;
@@ -360,7 +398,17 @@ struct wait_body : seq<one<'{'>, seps,
                        must<close_wait>> {};
 struct wait_up_to : seq<k_up, sp, must<k_to>, sp, must<up_to_duration>, sp, must<wait_body>> {};
 struct until_time : time_of_day {};
-struct wait_until : seq<k_until, sp, must<until_time>> {};
+struct until_days : day_set {};
+/// `wait until monday 09:00`, `wait until weekday 09:00`.
+struct until_day_time : seq<until_days, sp, must<until_time>> {};
+/// `wait until customer.renewal_at offset -7d`, `wait until EXPR`.
+struct until_value : seq<expr<sp>, opt<sp, offset_clause>> {};
+/// `9:00`: a time of day with one digit for the hour (E001, not an expression).
+struct short_time_of_day : success {};
+struct until_target : sor<until_day_time, until_time,
+                          seq<at<digit, one<':'>, digit>, raise<short_time_of_day>>, until_value> {
+};
+struct wait_until : seq<k_until, sp, must<until_target>> {};
 struct wait_for : wait_duration {};
 struct wait_rest : sor<wait_up_to, wait_until, wait_for> {};
 struct wait_step : seq<k_wait, sp, must<wait_rest>> {};
@@ -402,8 +450,10 @@ struct keyword_label : seq<keyword, sp, one<':'>> {};
 struct step : seq<opt<label, sp>, step_body> {};
 
 /// The start of a header clause, to report one that comes after a step (E007).
-struct header_start : sor<k_title, k_entry, k_reentry, seq<k_exit, sp, sor<k_on, k_when>>, k_goal,
-                          seq<k_quiet, sp, k_hours>, k_cap, seq<k_on, sp, w_update>> {};
+struct header_start
+    : sor<k_title, k_entry, k_reentry, seq<k_exit, sp, sor<k_on, k_when>>, k_goal,
+          seq<k_quiet, sp, k_hours>, seq<k_send, sp, w_window, sp, not_at<one<'"'>>>, k_cap,
+          seq<k_on, sp, w_update>> {};
 struct late_header : success {};
 struct statement : sor<seq<at<header_start>, raise<late_header>>,
                        seq<at<keyword_label>, raise<keyword_as_name>>, step> {};
@@ -429,7 +479,25 @@ struct every_at : k_at {};
 struct every_time : time_of_day {};
 struct entry_every : seq<k_every, sp, must<every_day>, sp, must<every_at>, sp, must<every_time>,
                          opt<sp, every_when>> {};
-struct entry_rest : sor<entry_on, entry_when, entry_every> {};
+struct date_attribute : seq<customer_path> {};
+struct date_time_of_day : time_of_day {};
+struct date_at : seq<k_at, sp, must<date_time_of_day>> {};
+/// `[at HH:MM] [offset D] [when EXPR]` after a date attribute.
+struct date_options : seq<opt<sp, date_at>, opt<sp, offset_clause>, opt<sp, every_when>> {};
+struct year_on : k_on {};
+/// `entry every year on customer.PATH ...`.
+struct entry_yearly
+    : seq<k_every, sp, w_year, sp, must<year_on>, sp, must<date_attribute>, date_options> {};
+/// `entry on date customer.PATH ...` (an event named `date` is still `entry on date`).
+struct entry_on_date
+    : seq<k_on, sp, w_date, sp, at<k_customer>, must<date_attribute>, date_options> {};
+struct broadcast_time : date_time {};
+struct broadcast_local : w_local {};
+/// `entry at 2026-12-24T10:00 [local] [when EXPR]`.
+struct entry_at
+    : seq<k_at, sp, must<broadcast_time>, opt<sp, broadcast_local>, opt<sp, every_when>> {};
+struct entry_rest : sor<entry_on_date, entry_on, entry_when, entry_yearly, entry_every, entry_at> {
+};
 struct entry_clause : seq<k_entry, sp, must<entry_rest>> {};
 
 struct reentry_never : k_never {};
@@ -453,6 +521,16 @@ struct quiet_end : time_of_day {};
 struct quiet_clause : seq<k_quiet, sp, must<k_hours>, sp, must<quiet_start>, sp, must<quiet_dash>,
                           sp, must<quiet_end>> {};
 
+struct window_days : day_set {};
+struct window_start : time_of_day {};
+struct window_dash : one<'-'> {};
+struct window_end : time_of_day {};
+struct except_what : w_holidays {};
+struct window_except : seq<w_except, sp, must<except_what>> {};
+/// `send window DAYS HH:MM-HH:MM [except holidays]`.
+struct send_window_clause
+    : seq<k_send, sp, w_window, sp, must<window_days>, sp, must<window_start>, sp,
+          must<window_dash>, sp, must<window_end>, opt<sp, window_except>> {};
 struct cap_count : integer {};
 struct cap_clause : seq<k_cap, sp, must<cap_count>, sp, must<k_per>, sp, must<cap_duration>> {};
 
@@ -462,7 +540,7 @@ struct update_policy : sor<update_migrate, update_keep> {};
 struct update_clause : seq<k_on, sp, w_update, sp, must<update_policy>> {};
 
 struct header_clause : sor<title_clause, entry_clause, reentry_clause, exit_clause, goal_clause,
-                           quiet_clause, cap_clause, update_clause> {};
+                           quiet_clause, send_window_clause, cap_clause, update_clause> {};
 struct header_line : seq<must<header_clause>, sp, must<stmt_end>> {};
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -83,6 +84,21 @@ template <> inline constexpr ErrorText error_message<g::k_to>                 = 
 template <> inline constexpr ErrorText error_message<g::up_to_duration>       = {"E001", "expected a duration such as `3d` after `wait up to`"};
 template <> inline constexpr ErrorText error_message<g::wait_body>            = {"E001", "expected `{` with `on EVENT { ... }` branches after `wait up to DURATION`"};
 template <> inline constexpr ErrorText error_message<g::until_time>           = {"E001", "expected a time of day such as `09:00` after `wait until`"};
+template <> inline constexpr ErrorText error_message<g::until_target>         = {"E001", "expected a time of day (`09:00`), weekdays and a time (`monday 09:00`) or a date (`customer.renewal_at`) after `wait until`"};
+template <> inline constexpr ErrorText error_message<g::short_time_of_day>    = {"E001", "a time of day has two digits for the hour: write `09:00`, not `9:00`"};
+template <> inline constexpr ErrorText error_message<g::day_range>            = {"E001", "expected a weekday such as `mon` or `monday` after `,`"};
+template <> inline constexpr ErrorText error_message<g::day_range_end>        = {"E001", "expected a weekday after `-`, as in `mon-fri`"};
+template <> inline constexpr ErrorText error_message<g::offset_value>         = {"E001", "expected a duration such as `-7d` or `2h` after `offset`"};
+template <> inline constexpr ErrorText error_message<g::offset_duration>      = {"E001", "expected a duration such as `7d` after the sign"};
+template <> inline constexpr ErrorText error_message<g::year_on>              = {"E001", "expected `on customer.PATH` after `every year`"};
+template <> inline constexpr ErrorText error_message<g::date_attribute>       = {"E001", "expected a date attribute `customer.PATH`, as in `customer.birthday`"};
+template <> inline constexpr ErrorText error_message<g::date_time_of_day>     = {"E001", "expected a time of day such as `09:00` after `at`"};
+template <> inline constexpr ErrorText error_message<g::broadcast_time>       = {"E001", "expected a date and time such as `2026-12-24T10:00` after `entry at`"};
+template <> inline constexpr ErrorText error_message<g::window_days>          = {"E001", "expected weekdays such as `mon-fri`, `weekdays` or `daily` after `send window`"};
+template <> inline constexpr ErrorText error_message<g::window_start>         = {"E001", "expected a time of day such as `09:00` after the weekdays"};
+template <> inline constexpr ErrorText error_message<g::window_dash>          = {"E001", "expected `-` between the two times, as in `send window mon-fri 09:00-18:00`"};
+template <> inline constexpr ErrorText error_message<g::window_end>           = {"E001", "expected a time of day such as `18:00` after `-`"};
+template <> inline constexpr ErrorText error_message<g::except_what>          = {"E001", "expected `holidays` after `except`"};
 template <> inline constexpr ErrorText error_message<g::wait_rest>            = {"E001", "expected a duration such as `3d`, `until HH:MM` or `up to DURATION { ... }` after `wait`"};
 template <> inline constexpr ErrorText error_message<g::if_condition>         = {"E001", "expected a condition after `if`"};
 template <> inline constexpr ErrorText error_message<g::if_block>             = {"E001", "expected a block `{ ... }` after the condition"};
@@ -99,10 +115,10 @@ template <> inline constexpr ErrorText error_message<g::label_ref>            = 
 template <> inline constexpr ErrorText error_message<g::statement>            = {"E001", "expected a step (send, wait, if, split, set, tag, untag, emit, goto, exit)"};
 template <> inline constexpr ErrorText error_message<g::close_block>          = {"E001", "expected `}` to close the block"};
 template <> inline constexpr ErrorText error_message<g::title_text>           = {"E001", "expected a string after `title`"};
-template <> inline constexpr ErrorText error_message<g::every_day>            = {"E001", "expected `day` or a weekday (`monday` ... `sunday`) after `every`"};
+template <> inline constexpr ErrorText error_message<g::every_day>            = {"E001", "expected `day`, a weekday (`monday` ... `sunday`) or `year on customer.PATH` after `every`"};
 template <> inline constexpr ErrorText error_message<g::every_at>             = {"E001", "expected `at HH:MM`"};
 template <> inline constexpr ErrorText error_message<g::every_time>           = {"E001", "expected a time of day such as `09:00` after `at`"};
-template <> inline constexpr ErrorText error_message<g::entry_rest>           = {"E001", "expected `on EVENT`, `when EXPR` or `every day at HH:MM` after `entry`"};
+template <> inline constexpr ErrorText error_message<g::entry_rest>           = {"E001", "expected `on EVENT`, `when EXPR`, `every day at HH:MM`, `every year on customer.PATH`, `on date customer.PATH` or `at YYYY-MM-DDTHH:MM` after `entry`"};
 template <> inline constexpr ErrorText error_message<g::reentry_duration>     = {"E001", "expected a duration such as `60d` after `reentry after`"};
 template <> inline constexpr ErrorText error_message<g::reentry_rest>         = {"E001", "expected `never`, `always` or `after DURATION` after `reentry`"};
 template <> inline constexpr ErrorText error_message<g::goal_name>            = {"E001", "expected a goal name after `goal`"};
@@ -141,21 +157,38 @@ std::vector<std::string> suggestion_words() {
   } else if constexpr (std::is_same_v<Rule, g::wait_rest>) {
     return {"up", "until"};
   } else if constexpr (std::is_same_v<Rule, g::entry_rest>) {
-    return {"on", "when", "every"};
+    return {"on", "when", "every", "at"};
   } else if constexpr (std::is_same_v<Rule, g::reentry_rest>) {
     return {"never", "always", "after"};
   } else if constexpr (std::is_same_v<Rule, g::every_day>) {
-    return {"day", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"};
+    return {"day",       "year",     "sunday", "monday",  "tuesday",
+            "wednesday", "thursday", "friday", "saturday"};
   } else if constexpr (std::is_same_v<Rule, g::expr<g::sp>> ||
                        std::is_same_v<Rule, g::expr<g::ws>> ||
                        std::is_same_v<Rule, g::if_condition> ||
                        std::is_same_v<Rule, g::set_value> ||
                        std::is_same_v<Rule, g::segment_condition> ||
                        std::is_same_v<Rule, g::field_value> || std::is_same_v<Rule, g::since_arg>) {
-    return {"customer",       "event", "trigger", "now", "true",    "false",
-            "none",           "count", "sum",     "avg", "min",     "max",
-            "since",          "last",  "has",     "not", "p_alive", "expected_orders",
-            "predicted_value"};
+    return {"customer",
+            "event",
+            "trigger",
+            "now",
+            "true",
+            "false",
+            "none",
+            "count",
+            "sum",
+            "avg",
+            "min",
+            "max",
+            "since",
+            "last",
+            "has",
+            "not",
+            "p_alive",
+            "expected_orders",
+            "predicted_value",
+            "is_holiday"};
   } else {
     return {};
   }
@@ -219,7 +252,7 @@ inline constexpr bool kIsNestingExpr =
     std::is_same_v<Rule, g::negation<g::sp>> || std::is_same_v<Rule, g::negation<g::ws>> ||
     std::is_same_v<Rule, g::negate<g::sp>> || std::is_same_v<Rule, g::negate<g::ws>> ||
     std::is_same_v<Rule, g::count_call> || std::is_same_v<Rule, g::aggregate_call> ||
-    std::is_same_v<Rule, g::since_call>;
+    std::is_same_v<Rule, g::since_call> || std::is_same_v<Rule, g::is_holiday_call>;
 
 // ---------------------------------------------------------------------------------------------
 // The probe of expected_at(): what the grammar tries at one place
@@ -568,7 +601,10 @@ using Selector = pegtl::parse_tree::selector<
         g::every_day, g::every_time, g::every_when, g::reentry_clause, g::reentry_never,
         g::reentry_always, g::reentry_after, g::exit_clause, g::exit_on, g::exit_when,
         g::goal_clause, g::goal_name, g::quiet_clause, g::quiet_start, g::quiet_end, g::cap_clause,
-        g::cap_count, g::update_clause, g::update_migrate,
+        g::cap_count, g::update_clause, g::update_migrate, g::entry_yearly, g::entry_on_date,
+        g::entry_at, g::date_attribute, g::date_time_of_day, g::offset_value, g::broadcast_time,
+        g::broadcast_local, g::send_window_clause, g::window_days, g::window_start, g::window_end,
+        g::window_except, g::until_days, g::until_value,
         // steps
         g::step, g::label_name, g::send_step, g::channel, g::template_name, g::object, g::field,
         g::field_key, g::field_value, g::wait_for, g::wait_until, g::until_time, g::wait_up_to,
@@ -586,8 +622,8 @@ using Selector = pegtl::parse_tree::selector<
         g::path_segment, g::lit_now, g::lit_true, g::lit_false, g::lit_none, g::count_call,
         g::aggregate_call, g::agg_name, g::event_property, g::agg_where, g::agg_within,
         g::where_clause<g::sp>, g::since_call, g::since_event, g::since_value, g::last_call,
-        g::has_call, g::p_alive_call, g::horizon_call, g::horizon_name, g::duration, g::number,
-        g::string_lit, g::event_name, g::plain_event_name>>;
+        g::has_call, g::is_holiday_call, g::p_alive_call, g::horizon_call, g::horizon_name,
+        g::duration, g::number, g::string_lit, g::event_name, g::plain_event_name>>;
 
 using Node = pegtl::parse_tree::node;
 
@@ -732,6 +768,70 @@ class TreeReader {
     return hours * 3600 + minutes * 60;
   }
 
+  /// The weekdays of a day set (`mon-fri`, `weekdays`, `sat,sun`), one bit per weekday (bit 0
+  /// sunday). A range may wrap around the week end (`fri-mon`).
+  static int read_days(const Node& n) {
+    const std::string_view t = text_of(n);
+    if (t == "weekdays" || t == "weekday") return 0x3E;
+    if (t == "weekends" || t == "weekend") return 0x41;
+    if (t == "daily") return 0x7F;
+    const auto day = [](std::string_view word) {
+      static constexpr std::string_view kShort[] = {"sun", "mon", "tue", "wed",
+                                                    "thu", "fri", "sat"};
+      for (int i = 0; i < 7; ++i) {
+        if (word.substr(0, 3) == kShort[i]) return i;
+      }
+      return 0;
+    };
+    int mask = 0;
+    std::size_t pos = 0;
+    while (pos <= t.size()) {
+      const std::size_t comma = std::min(t.find(',', pos), t.size());
+      const std::string_view item = t.substr(pos, comma - pos);
+      const std::size_t dash = item.find('-');
+      const int first = day(item.substr(0, dash));
+      const int last = dash == std::string_view::npos ? first : day(item.substr(dash + 1));
+      for (int d = first;; d = (d + 1) % 7) {
+        mask |= 1 << d;
+        if (d == last) break;
+      }
+      pos = comma + 1;
+    }
+    return mask;
+  }
+
+  /// Seconds of an `offset` value: `-7d`, `+2h`, `30m`.
+  std::int64_t read_offset(const Node& n) {
+    const std::int64_t seconds = read_duration(*find<g::duration>(n));
+    return text_of(n).front() == '-' ? -seconds : seconds;
+  }
+
+  /// Seconds since 1970-01-01T00:00 of a `YYYY-MM-DDTHH:MM` node; an impossible date is E005.
+  std::int64_t read_date_time(const Node& n) {
+    const std::string_view t = text_of(n);
+    const auto number = [&t](std::size_t pos, std::size_t len) {
+      int v = 0;
+      std::from_chars(t.data() + pos, t.data() + pos + len, v);
+      return v;
+    };
+    const std::chrono::year_month_day ymd{std::chrono::year{number(0, 4)},
+                                          std::chrono::month{static_cast<unsigned>(number(5, 2))},
+                                          std::chrono::day{static_cast<unsigned>(number(8, 2))}};
+    const int hours = number(11, 2);
+    const int minutes = number(14, 2);
+    const int seconds = t.size() > 16 ? number(17, 2) : 0;
+    if (!ymd.ok() || hours > 23 || minutes > 59 || seconds > 59) {
+      error("E005", span_of(n),
+            "invalid date and time `" + std::string(t) +
+                "`: write it as `YYYY-MM-DDTHH:MM`, such "
+                "as `2026-12-24T10:00`");
+      return 0;
+    }
+    const auto days = std::chrono::sys_days{ymd}.time_since_epoch().count();
+    return std::int64_t{days} * 86400 + std::int64_t{hours} * 3600 + std::int64_t{minutes} * 60 +
+           seconds;
+  }
+
   static double read_number(std::string_view t) {
     double value = 0;
     std::from_chars(t.data(), t.data() + t.size(), value);
@@ -792,12 +892,13 @@ class TreeReader {
       }
       if (k.is_type<g::title_clause>() || k.is_type<g::reentry_clause>() ||
           k.is_type<g::quiet_clause>() || k.is_type<g::cap_clause>() ||
-          k.is_type<g::update_clause>()) {
-        const char* keyword = k.is_type<g::title_clause>()     ? "title"
-                              : k.is_type<g::reentry_clause>() ? "reentry"
-                              : k.is_type<g::quiet_clause>()   ? "quiet hours"
-                              : k.is_type<g::cap_clause>()     ? "cap"
-                                                               : "on update";
+          k.is_type<g::update_clause>() || k.is_type<g::send_window_clause>()) {
+        const char* keyword = k.is_type<g::title_clause>()         ? "title"
+                              : k.is_type<g::reentry_clause>()     ? "reentry"
+                              : k.is_type<g::quiet_clause>()       ? "quiet hours"
+                              : k.is_type<g::send_window_clause>() ? "send window"
+                              : k.is_type<g::cap_clause>()         ? "cap"
+                                                                   : "on update";
         j.once_clauses.push_back(OnceClause{keyword, span_of(k)});
       }
       if (k.is_type<g::title_clause>()) {
@@ -825,6 +926,14 @@ class TreeReader {
         q.start = read_time_of_day(*find<g::quiet_start>(k));
         q.end = read_time_of_day(*find<g::quiet_end>(k));
         j.quiet_hours = q;
+      } else if (k.is_type<g::send_window_clause>()) {
+        SendWindow w;
+        w.span = span_of(k);
+        w.weekdays = read_days(*find<g::window_days>(k));
+        w.start = read_time_of_day(*find<g::window_start>(k));
+        w.end = read_time_of_day(*find<g::window_end>(k));
+        w.except_holidays = find<g::window_except>(k) != nullptr;
+        j.send_window = w;
       } else if (k.is_type<g::cap_clause>()) {
         Cap cap;
         cap.span = span_of(k);
@@ -853,6 +962,19 @@ class TreeReader {
     } else if (what.is_type<g::entry_when>()) {
       e.kind = EntryKind::When;
       e.condition = read_expr(*what.children.at(0));
+    } else if (what.is_type<g::entry_yearly>() || what.is_type<g::entry_on_date>()) {
+      e.kind = what.is_type<g::entry_yearly>() ? EntryKind::Yearly : EntryKind::OnDate;
+      const Node& attribute = *find<g::date_attribute>(what);
+      e.path = read_path(*attribute.children.at(0));
+      e.path_span = span_of(attribute);
+      if (const Node* t = find<g::date_time_of_day>(what)) e.time_of_day = read_time_of_day(*t);
+      if (const Node* o = find<g::offset_value>(what)) e.offset = read_offset(*o);
+      if (const Node* w = find<g::every_when>(what)) e.where = read_expr(*w->children.at(0));
+    } else if (what.is_type<g::entry_at>()) {
+      e.kind = EntryKind::At;
+      e.at = read_date_time(*find<g::broadcast_time>(what));
+      e.local = find<g::broadcast_local>(what) != nullptr;
+      if (const Node* w = find<g::every_when>(what)) e.where = read_expr(*w->children.at(0));
     } else {
       e.kind = EntryKind::Every;
       const std::string_view day = text_of(*find<g::every_day>(what));
@@ -947,8 +1069,15 @@ class TreeReader {
       s.kind = StepKind::Wait;
       s.seconds = read_duration(*b.children.at(0));
     } else if (b.is_type<g::wait_until>()) {
-      s.kind = StepKind::WaitUntil;
-      s.seconds = read_time_of_day(*b.children.at(0));
+      if (const Node* v = find<g::until_value>(b)) {
+        s.kind = StepKind::WaitUntilDate;
+        s.value = read_expr(*v->children.at(0));
+        if (const Node* o = find<g::offset_value>(*v)) s.offset = read_offset(*o);
+      } else {
+        s.kind = StepKind::WaitUntil;
+        s.seconds = read_time_of_day(*find<g::until_time>(b));
+        if (const Node* d = find<g::until_days>(b)) s.weekdays = read_days(*d);
+      }
     } else if (b.is_type<g::wait_up_to>()) {
       s.kind = StepKind::WaitUpTo;
       for (const auto& c : b.children) {
@@ -1207,6 +1336,11 @@ class TreeReader {
     }
     if (n.is_type<g::p_alive_call>()) {
       e.kind = ExprKind::PAlive;
+      return e;
+    }
+    if (n.is_type<g::is_holiday_call>()) {
+      e.kind = ExprKind::IsHoliday;
+      e.operands.push_back(read_expr(*n.children.at(0)));
       return e;
     }
     if (n.is_type<g::horizon_call>()) {

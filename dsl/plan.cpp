@@ -17,6 +17,14 @@ bool valid_type(const std::string& t) {
          t == "array";
 }
 
+/// A type as a plan writes it: "number" or {"type": "number"}; empty when it is neither.
+std::string type_name(const nlohmann::json& type) {
+  if (type.is_string()) return type.get<std::string>();
+  if (type.is_object() && type.contains("type") && type["type"].is_string())
+    return type["type"].get<std::string>();
+  return {};
+}
+
 /// Both formats are read through JSON: TOML tables map onto JSON objects one to one.
 PlanLoad from_json(const std::string& path, const nlohmann::json& doc) {
   PlanLoad out;
@@ -46,20 +54,30 @@ PlanLoad from_json(const std::string& path, const nlohmann::json& doc) {
       }
       for (const auto& [prop, type] : value.items()) {
         const std::string at = std::string(where).append(".properties.").append(prop);
-        std::string t;
-        if (type.is_string()) {
-          t = type.get<std::string>();
-        } else if (type.is_object() && type.contains("type") && type["type"].is_string()) {
-          t = type["type"].get<std::string>();
-        } else {
+        const std::string t = type_name(type);
+        if (t.empty())
           return fail(at, "expected a type name such as \"number\", or {\"type\": \"number\"}");
-        }
         if (!valid_type(t)) {
           return fail(at, "unknown type \"" + t +
                               "\" (expected string, number, integer, boolean, object or array)");
         }
         props.push_back({prop, t});
       }
+    }
+  }
+  if (const auto customer = doc.find("customer"); customer != doc.end()) {
+    if (!customer->is_object()) return fail("customer", "expected an object of attributes");
+    for (const auto& [attribute, type] : customer->items()) {
+      const std::string at = "customer." + attribute;
+      const std::string t = type_name(type);
+      if (t.empty())
+        return fail(at, "expected a type name such as \"date\", or {\"type\": \"date\"}");
+      if (!valid_type(t) && t != "date" && t != "timestamp") {
+        return fail(at, "unknown type \"" + t +
+                            "\" (expected string, number, integer, boolean, object, array, date "
+                            "or timestamp)");
+      }
+      plan.customer[attribute] = t;
     }
   }
   out.plan = std::move(plan);

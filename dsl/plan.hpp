@@ -7,7 +7,9 @@
 //   sku = "string"
 //
 // A property's type is one of "string", "number" (or "integer"), "boolean", "object", "array";
-// it may also be written as {"type": "number"}. An event may have no properties.
+// it may also be written as {"type": "number"}. An event may have no properties. An optional
+// `customer` table gives customer attributes' types, by path: {"customer": {"birthday": "date"}},
+// where "date" and "timestamp" are also types; the calendar clauses check them (E120).
 #pragma once
 
 #include <optional>

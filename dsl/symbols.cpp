@@ -24,6 +24,8 @@ class Collector {
       if (e.kind == EntryKind::On) event(e.event);
       if (e.where) expr(*e.where);
       if (e.kind == EntryKind::When) expr(e.condition);
+      if (e.kind == EntryKind::Yearly || e.kind == EntryKind::OnDate)
+        add(SymbolKind::Attribute, joined(e.path), e.path_span, false);
     }
     for (const auto& x : j.exits) {
       if (x.kind == ExitKind::On) event(x.event);
@@ -97,6 +99,7 @@ class Collector {
         fields(s.with);
         break;
       case StepKind::Goto: add(SymbolKind::Label, s.text, s.text_span, false); break;
+      case StepKind::WaitUntilDate: expr(s.value); break;
       case StepKind::Wait:
       case StepKind::WaitUntil:
       case StepKind::Tag:

@@ -23,6 +23,9 @@ struct PlanProperty {
 /// A tracking plan: the events a business sends and their properties (`--plan FILE`).
 struct TrackingPlan {
   std::map<std::string, std::vector<PlanProperty>> events;
+  /// Customer attributes by path after `customer.` (dot-joined) -> type: "string", "number",
+  /// "boolean", "object", "array", "date" or "timestamp".
+  std::map<std::string, std::string> customer;
 };
 
 /// What the checks know of the purchase model that `p_alive()`, `expected_orders(D)` and

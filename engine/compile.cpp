@@ -38,6 +38,7 @@ struct Reads {
       case dsl::ExprReads::Trigger:
       case dsl::ExprReads::Clock:
       case dsl::ExprReads::Presence:
+      case dsl::ExprReads::Calendar:
       case dsl::ExprReads::Purchases: break;  // the state's count (Purchases), not a timeline
     }
     for (const auto& o : e.operands) walk(o, aggregate_event);
@@ -52,6 +53,7 @@ void each_expression(Op& op, const F& f) {
     for (auto& w : with) f(w.value);
   };
   std::visit(Cases{[&](SendOp& p) { fields(p.with); }, [](WaitOp&) {}, [](WaitUntilOp&) {},
+                   [&](WaitUntilDateOp& p) { f(p.value); },
                    [&](WaitUpToOp& p) {
                      for (auto& a : p.arms) {
                        if (a.where) f(*a.where);
@@ -90,7 +92,8 @@ bool reads_beyond_event(const dsl::Expr& e) {
     case dsl::ExprReads::Clock:
     case dsl::ExprReads::Segment:
     case dsl::ExprReads::Timeline:
-    case dsl::ExprReads::Purchases: return true;
+    case dsl::ExprReads::Purchases:
+    case dsl::ExprReads::Calendar: return true;
     case dsl::ExprReads::Nothing:
     case dsl::ExprReads::Event:
     case dsl::ExprReads::Presence: break;
@@ -158,7 +161,11 @@ std::string summary_of(const dsl::Step& s) {
   switch (s.kind) {
     case dsl::StepKind::Send: return "send " + s.channel + " " + dsl::string_text(s.template_name);
     case dsl::StepKind::Wait: return "wait " + duration_text(s.seconds);
-    case dsl::StepKind::WaitUntil: return "wait until " + time_of_day_text(s.seconds);
+    case dsl::StepKind::WaitUntil:
+      return "wait until " + dsl::until_time_text(s.weekdays, s.seconds);
+    case dsl::StepKind::WaitUntilDate:
+      return "wait until " + shortened(expr_text(s.value)) +
+             (s.offset != 0 ? " offset " + dsl::offset_text(s.offset) : "");
     case dsl::StepKind::WaitUpTo: return "wait up to " + duration_text(s.seconds);
     case dsl::StepKind::If: return "if " + shortened(expr_text(s.arms.front().condition));
     case dsl::StepKind::Split: {
@@ -206,6 +213,9 @@ std::string signature_of(const dsl::Step& s) {
       return out + " }";
     }
     case dsl::StepKind::Set: return summary_of(s) + " = " + expr_text(s.value);
+    case dsl::StepKind::WaitUntilDate:
+      return "wait until " + expr_text(s.value) +
+             (s.offset != 0 ? " offset " + dsl::offset_text(s.offset) : "");
     case dsl::StepKind::Emit: return summary_of(s) + fields_text(s.with);
     case dsl::StepKind::Wait:
     case dsl::StepKind::WaitUntil:
@@ -353,7 +363,11 @@ class JourneyBuilder {
         push(std::move(head));
         break;
       case dsl::StepKind::WaitUntil:
-        head.payload = WaitUntilOp{s.seconds};
+        head.payload = WaitUntilOp{s.seconds, s.weekdays};
+        push(std::move(head));
+        break;
+      case dsl::StepKind::WaitUntilDate:
+        head.payload = WaitUntilDateOp{s.value, s.offset * 1000};
         push(std::move(head));
         break;
       case dsl::StepKind::WaitUpTo: {
@@ -469,9 +483,10 @@ class MachineBuilder {
       const auto none = [](const auto&) {};
       std::visit(Cases{[&](const WaitOp&) { wait_state(StateKind::Wait); },
                        [&](const WaitUntilOp&) { wait_state(StateKind::WaitUntil); },
+                       [&](const WaitUntilDateOp&) { wait_state(StateKind::WaitUntil); },
                        [&](const WaitUpToOp&) { wait_state(StateKind::WaitUpTo); },
                        [&](const SendOp&) {
-                         if (!j_.quiet_start) return;
+                         if (!j_.quiet_start && !j_.send_window) return;
                          hold_of_op_[i] = j_.states.size();
                          j_.states.push_back({"hold:" + op.step_id, StateKind::QuietHold, i});
                        },
@@ -541,11 +556,21 @@ class MachineBuilder {
                     finish(std::move(held), hold_of_op_[pc], {});
                     t.guards.push_back({Guard::Kind::QuietHours, window, true});
                   }
+                  if (j_.send_window) {
+                    const SendWindowRule& w = *j_.send_window;
+                    const std::string window =
+                        dsl::send_window_text(w.weekdays, w.start, w.end, w.except_holidays);
+                    Transition held = t;
+                    held.guards.push_back({Guard::Kind::SendWindow, window, true});
+                    finish(std::move(held), hold_of_op_[pc], {});
+                    t.guards.push_back({Guard::Kind::SendWindow, window, false});
+                  }
                   t.actions.push_back(pc);
                   return pc + 1;
                 },
                 [&](const WaitOp&) { return wait(t, pc); },
                 [&](const WaitUntilOp&) { return wait(t, pc); },
+                [&](const WaitUntilDateOp&) { return wait(t, pc); },
                 [&](const WaitUpToOp&) { return wait(t, pc); },
                 [&](const BranchOp& op) -> std::optional<std::size_t> {
                   Transition yes = t;
@@ -620,6 +645,13 @@ std::string entry_text(const EntryRule& rule, bool with_where) {
       return std::string("every ") + (rule.weekday < 0 ? "day" : kWeekdays[rule.weekday]) + " at " +
              time_of_day_text(rule.time_of_day) +
              (rule.where ? " when " + expr_text(*rule.where) : "");
+    case dsl::EntryKind::Yearly:
+    case dsl::EntryKind::OnDate:
+    case dsl::EntryKind::At:
+      return dsl::calendar_entry_text(
+                 rule.kind, rule.path,
+                 {rule.time_of_day, rule.offset_ms / 1000, rule.at, rule.local}) +
+             (rule.where ? " when " + expr_text(*rule.where) : "");
   }
   return "";
 }
@@ -641,11 +673,21 @@ nlohmann::json ir_json(const Journey& j) {
   json entries = json::array();
   for (const auto& e : j.entries) {
     json x;
-    x["kind"] = e.kind == dsl::EntryKind::On     ? "on"
-                : e.kind == dsl::EntryKind::When ? "when"
-                                                 : "every";
+    static constexpr const char* kEntryKinds[] = {"on", "when", "every", "yearly", "on_date", "at"};
+    x["kind"] = kEntryKinds[static_cast<int>(e.kind)];
     if (e.kind == dsl::EntryKind::On) x["event"] = e.event;
-    if (e.where) x[e.kind == dsl::EntryKind::Every ? "when" : "where"] = expr_text(*e.where);
+    if (e.where) x[e.kind == dsl::EntryKind::On ? "where" : "when"] = expr_text(*e.where);
+    if (e.kind == dsl::EntryKind::Yearly || e.kind == dsl::EntryKind::OnDate) {
+      std::string path = "customer";
+      for (const auto& part : e.path) path += "." + part;
+      x["attribute"] = path;
+      x["at"] = time_of_day_text(e.time_of_day);
+      x["offset"] = e.offset_ms / 1000;
+    }
+    if (e.kind == dsl::EntryKind::At) {
+      x["at"] = dsl::date_time_text(e.at);
+      x["local"] = e.local;
+    }
     if (e.condition) x["condition"] = expr_text(*e.condition);
     if (e.kind == dsl::EntryKind::Every) {
       x["weekday"] = e.weekday;
@@ -677,6 +719,10 @@ nlohmann::json ir_json(const Journey& j) {
   out["goals"] = std::move(goals);
   if (j.quiet_start)
     out["quiet_hours"] = time_of_day_text(*j.quiet_start) + "-" + time_of_day_text(*j.quiet_end);
+  if (j.send_window) {
+    const SendWindowRule& w = *j.send_window;
+    out["send_window"] = dsl::send_window_text(w.weekdays, w.start, w.end, w.except_holidays);
+  }
   if (j.cap_count)
     out["cap"] = {{"count", *j.cap_count}, {"per", duration_text(j.cap_per_ms / 1000)}};
   out["on_update"] = j.on_update == UpdatePolicy::Migrate ? "migrate" : "keep";
@@ -695,7 +741,14 @@ nlohmann::json ir_json(const Journey& j) {
                 if (!p.variant.empty()) x["variant"] = p.variant;
               },
               [&](const WaitOp& p) { x["duration"] = duration_text(p.millis / 1000); },
-              [&](const WaitUntilOp& p) { x["at"] = time_of_day_text(p.time_of_day); },
+              [&](const WaitUntilOp& p) {
+                x["at"] = time_of_day_text(p.time_of_day);
+                if (p.weekdays != 0) x["days"] = dsl::days_text(p.weekdays);
+              },
+              [&](const WaitUntilDateOp& p) {
+                x["date"] = expr_text(p.value);
+                x["offset"] = p.offset_ms / 1000;
+              },
               [&](const WaitUpToOp& p) {
                 x["duration"] = duration_text(p.millis / 1000);
                 json arms = json::array();
@@ -750,7 +803,8 @@ nlohmann::json ir_json(const Journey& j) {
     if (t.where) x["where"] = expr_text(*t.where);
     json guards = json::array();
     for (const auto& g : t.guards) {
-      static constexpr const char* kGuards[] = {"condition", "variant", "quiet_hours"};
+      static constexpr const char* kGuards[] = {"condition", "variant", "quiet_hours",
+                                                "send_window"};
       guards.push_back(
           {{"kind", kGuards[static_cast<int>(g.kind)]}, {"text", g.text}, {"negated", g.negated}});
     }
@@ -833,6 +887,10 @@ CompileResult compile(const dsl::Workspace& workspace, StepNaming naming) {
         if (e.kind == dsl::EntryKind::When) r.condition = e.condition;
         r.weekday = e.weekday;
         r.time_of_day = e.time_of_day;
+        r.path = e.path;
+        r.offset_ms = e.offset * 1000;
+        r.at = e.at;
+        r.local = e.local;
         j.entries.push_back(std::move(r));
       }
       if (dj.reentry) {
@@ -852,6 +910,10 @@ CompileResult compile(const dsl::Workspace& workspace, StepNaming naming) {
       if (dj.quiet_hours) {
         j.quiet_start = dj.quiet_hours->start;
         j.quiet_end = dj.quiet_hours->end;
+      }
+      if (dj.send_window) {
+        const dsl::SendWindow& w = *dj.send_window;
+        j.send_window = SendWindowRule{w.weekdays, w.start, w.end, w.except_holidays};
       }
       if (dj.cap) {
         j.cap_count = dj.cap->count;
@@ -880,6 +942,11 @@ CompileResult compile(const dsl::Workspace& workspace, StepNaming naming) {
       };
       for (const auto& e : j.entries) {
         if (e.kind == dsl::EntryKind::On) j.events_read.insert(e.event);
+        if (!e.path.empty()) {
+          std::string joined;
+          for (const auto& part : e.path) joined += (joined.empty() ? "" : ".") + part;
+          j.properties_read.insert(joined);
+        }
         walk(e.where);
         walk(e.condition);
       }

@@ -35,6 +35,7 @@ void count_record(const Record& r,
       break;
     case Record::Kind::Variant: add("variants", r.variant); break;
     case Record::Kind::Error: add("errors", ""); break;
+    case Record::Kind::Audience: add("audience", ""); break;
     case Record::Kind::Migrated: break;  // two versions: counted by the callers, on both sides
   }
 }
@@ -61,6 +62,8 @@ void JourneyCounts::add(const std::string& metric, const std::string& key, std::
   std::pair<std::string, std::string> pair;
   if (metric == "entered") {
     entered += value;
+  } else if (metric == "audience") {
+    audience += value;
   } else if (metric == "errors") {
     errors += value;
   } else if (metric == "sends") {

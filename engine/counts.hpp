@@ -22,8 +22,8 @@ namespace journey::engine {
 ///   entered ""; exited REASON; exits_at [STEP,REASON] (the step left from); visits STEP;
 ///   moves [FROM,TO] (FROM "" as the run enters); sends ""; sent_at STEP; suppressed REASON;
 ///   suppressed_at [STEP,REASON]; goals GOAL; goals_by_variant [GOAL,VARIANT]; variants VARIANT
-///   (runs a split put there); errors "". A Migrated record adds to none: its callers count
-///   migrated_out "" for the version the run left and migrated_in "" for the one it joined.
+///   (runs a split put there); errors ""; audience "". A Migrated record adds to none: its callers
+///   count migrated_out "" for the version the run left and migrated_in "" for the one it joined.
 /// A pair key is a JSON array of two strings.
 void count_record(const Record& record,
                   const std::function<void(const char* metric, std::string key)>& add);
@@ -43,6 +43,7 @@ struct StepCounts {
 /// One journey version's counts, read back from its counters and its active runs.
 struct JourneyCounts {
   std::int64_t entered = 0;
+  std::int64_t audience = 0;  // customers a broadcast (`entry at`) reached, entered or not
   std::int64_t errors = 0;
   std::int64_t sends = 0;
   std::int64_t active = 0;                                               // runs in the journey now

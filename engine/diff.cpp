@@ -267,6 +267,9 @@ std::vector<std::string> header_lines(const Journey& j) {
         t += std::string("every ") + (e.weekday < 0 ? "day" : kWeekdays[e.weekday]) + " at " +
              time_of_day_text(e.time_of_day) + (e.where ? " when " + expr_text(*e.where) : "");
         break;
+      case dsl::EntryKind::Yearly:
+      case dsl::EntryKind::OnDate:
+      case dsl::EntryKind::At: t += entry_text(e, true); break;
     }
     out.push_back(std::move(t));
   }
@@ -287,6 +290,10 @@ std::vector<std::string> header_lines(const Journey& j) {
   if (j.quiet_start)
     out.push_back("quiet hours " + time_of_day_text(*j.quiet_start) + "-" +
                   time_of_day_text(*j.quiet_end));
+  if (j.send_window) {
+    const SendWindowRule& w = *j.send_window;
+    out.push_back(dsl::send_window_text(w.weekdays, w.start, w.end, w.except_holidays));
+  }
   if (j.cap_count)
     out.push_back("cap " + std::to_string(*j.cap_count) + " per " +
                   duration_text(j.cap_per_ms / 1000));

@@ -8,6 +8,7 @@
 #include <set>
 #include <variant>
 
+#include "engine/calendar.hpp"
 #include "engine/diff.hpp"
 #include "engine/hash.hpp"
 #include "engine/identity.hpp"
@@ -104,6 +105,15 @@ std::string tod_text(std::int64_t seconds) {
   std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(seconds / 3600),
                 static_cast<int>(seconds / 60 % 60));
   return buf;
+}
+
+// Whether an entry clause's tick is a one-off (`entry on date`, `entry at`), which simulate fires
+// past the last event, rather than a recurring one (`entry every`).
+bool one_off_tick(const Library& lib, const std::string& journey, std::size_t idx) {
+  const Journey* j = lib.live ? lib.live->find_journey(journey) : nullptr;
+  if (j == nullptr || idx >= j->entries.size()) return false;
+  const auto kind = j->entries[idx].kind;
+  return kind == dsl::EntryKind::OnDate || kind == dsl::EntryKind::At;
 }
 
 std::string terms_text(const std::vector<std::pair<std::string, std::string>>& terms) {
@@ -230,6 +240,16 @@ class Call {
       }
       fire(*t, recurring_until);
     }
+  }
+
+  // Sets the entry timers a known customer lacks (a journey with `entry every` or a calendar entry
+  // deployed since the customer's last input), from `now` on: a tick already past is not made up.
+  void schedule_from(Millis now) {
+    if (!st_.known) return;
+    const Millis saved = now_;
+    now_ = std::max(now, st_.clock);
+    schedule_every(false);
+    now_ = saved;
   }
 
   void apply(const Event& ev) {
@@ -382,7 +402,10 @@ class Call {
 
   // An evaluator at the call's instant that keeps its aggregate folds in the customer's state.
   Evaluator evaluator(const Program& program) {
-    return Evaluator(program, st_, now_, &st_.aggregates, cfg_.model ? &*cfg_.model : nullptr);
+    const HolidayCalendar calendar =
+        cfg_.holidays.empty() ? HolidayCalendar{} : HolidayCalendar{&cfg_.holidays, zone(false)};
+    return Evaluator(program, st_, now_, &st_.aggregates, cfg_.model ? &*cfg_.model : nullptr,
+                     calendar);
   }
 
   const Journey* journey_of(const RunState& run) const {
@@ -392,12 +415,14 @@ class Call {
     return lib_.find(run.journey, run.version).first;
   }
 
-  const date::time_zone* zone() {
+  // The customer's zone; an unknown one is traced when `report`.
+  const date::time_zone* zone(bool report = true) {
     const auto* tz = st_.profile.is_object() ? json_at(st_.profile, {"timezone"}) : nullptr;
     if (tz != nullptr && tz->is_string()) {
       const auto& name = tz->get_ref<const std::string&>();
       if (const auto* z = zones_.find(name)) return z;
-      if (tracing_) trace("", "unknown time zone \"" + name + "\": using " + cfg_.default_zone);
+      if (tracing_ && report)
+        trace("", "unknown time zone \"" + name + "\": using " + cfg_.default_zone);
     }
     if (const auto* z = zones_.find(cfg_.default_zone)) return z;
     return zones_.find("UTC");
@@ -444,7 +469,7 @@ class Call {
     for (const auto& [name, h] : st_.history) {
       if (h.check_at) take(*h.check_at);
       for (const auto& [idx, t] : h.every_next) {
-        if (t <= recurring_until) take(t);
+        if (t <= recurring_until || one_off_tick(lib_, name, idx)) take(t);
       }
     }
     return best;
@@ -465,13 +490,21 @@ class Call {
         if (h == st_.history.end()) continue;
         std::vector<std::size_t> ticks;
         for (const auto& [idx, next] : h->second.every_next) {
-          if (next <= t && next <= recurring_until) ticks.push_back(idx);
+          if (next <= t && (next <= recurring_until || one_off_tick(lib_, j.name, idx)))
+            ticks.push_back(idx);
         }
         for (const auto idx : ticks) {
-          const auto& rule = j.entries.at(idx);
-          st_.history[j.name].every_next[idx] =
-              next_local_time(zone(), now_, {rule.time_of_day, rule.weekday}, false);
+          if (idx >= j.entries.size()) continue;
+          auto& every_next = st_.history[j.name].every_next;
+          const auto next = next_tick(j.entries[idx]);
+          if (next) {
+            every_next[idx] = *next;
+          } else {
+            every_next.erase(idx);
+          }
           consider_every(j, idx);
+          if (tracing_ && next && j.entries[idx].kind == dsl::EntryKind::Yearly)
+            trace(j.name, tick_text(j.entries[idx]) + ": next at " + format_timestamp(*next));
         }
       }
     }
@@ -482,27 +515,88 @@ class Call {
     drain();
   }
 
+  // Sets the timers of the entry clauses that fire at computed instants: `entry every` (unless
+  // already set, or `force`), and the calendar clauses, whose instants follow the profile (a
+  // changed date attribute moves its timer; one already past has none).
   void schedule_every(bool force) {
     if (!lib_.live || !st_.known) return;
     for (const auto& j : lib_.live->journeys) {
       for (std::size_t i = 0; i < j.entries.size(); ++i) {
         const auto& rule = j.entries[i];
-        if (rule.kind != dsl::EntryKind::Every) continue;
+        if (rule.kind == dsl::EntryKind::On || rule.kind == dsl::EntryKind::When) continue;
+        const bool calendar = rule.kind != dsl::EntryKind::Every;
         auto& h = st_.history[j.name];
-        if (!force && h.every_next.count(i)) continue;
-        const Millis next = next_local_time(zone(), now_, {rule.time_of_day, rule.weekday}, false);
-        h.every_next[i] = next;
-        if (tracing_)
-          trace(j.name, "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " +
-                            tod_text(rule.time_of_day) + ": next at " + format_timestamp(next));
+        const auto found = h.every_next.find(i);
+        if (!force && !calendar && found != h.every_next.end()) continue;
+        const bool had = found != h.every_next.end();
+        const Millis before = had ? found->second : 0;
+        const auto next = next_tick(rule);
+        if (next) {
+          h.every_next[i] = *next;
+        } else {
+          h.every_next.erase(i);
+        }
+        const bool same = next ? had && *next == before : !had;
+        if (!tracing_ || (calendar && same)) continue;
+        trace(j.name, tick_text(rule) + (next ? ": next at " + format_timestamp(*next)
+                                              : std::string(": no date ahead")));
       }
     }
   }
 
+  // How traces and records name an entry clause that fires at computed instants.
+  std::string tick_text(const EntryRule& rule) const {
+    if (rule.kind == dsl::EntryKind::Every)
+      return "entry every " + std::string(rule.weekday < 0 ? "day" : "week") + " at " +
+             tod_text(rule.time_of_day);
+    return "entry " +
+           dsl::calendar_entry_text(rule.kind, rule.path,
+                                    {rule.time_of_day, rule.offset_ms / 1000, rule.at, rule.local});
+  }
+
+  // The date a calendar clause reads from the profile, or nullopt when absent or not a date.
+  std::optional<DateValue> profile_date(const std::vector<std::string>& path) const {
+    const auto* value = st_.profile.is_object() ? json_at(st_.profile, path) : nullptr;
+    if (value == nullptr || !value->is_string()) return std::nullopt;
+    return parse_date_value(value->get_ref<const std::string&>());
+  }
+
+  // The next instant strictly after now at which an entry clause fires, or nullopt if none.
+  std::optional<Millis> next_tick(const EntryRule& rule) {
+    switch (rule.kind) {
+      case dsl::EntryKind::On:
+      case dsl::EntryKind::When: return std::nullopt;
+      case dsl::EntryKind::Every:
+        return next_local_time(zone(), now_, {rule.time_of_day, rule.weekday}, false);
+      case dsl::EntryKind::Yearly: {
+        const auto date = profile_date(rule.path);
+        if (!date) return std::nullopt;
+        return next_anniversary(zone(), now_, date->day.month() / date->day.day(), rule.time_of_day,
+                                rule.offset_ms);
+      }
+      case dsl::EntryKind::OnDate: {
+        const auto date = profile_date(rule.path);
+        if (!date) return std::nullopt;
+        const Millis at = date->instant ? *date->instant + rule.offset_ms
+                                        : local_instant(zone(), date::local_days{date->day},
+                                                        rule.time_of_day, rule.offset_ms);
+        return at > now_ ? std::optional<Millis>(at) : std::nullopt;
+      }
+      case dsl::EntryKind::At: {
+        const date::time_zone* in = rule.local ? zone() : zones_.find(cfg_.default_zone);
+        if (in == nullptr) in = zones_.find("UTC");
+        if (in == nullptr) return std::nullopt;
+        const Millis at = resolve_local(in, date::local_seconds{std::chrono::seconds{rule.at}});
+        return at > now_ ? std::optional<Millis>(at) : std::nullopt;
+      }
+    }
+    return std::nullopt;
+  }
+
   void consider_every(const Journey& j, std::size_t idx) {
     const auto& rule = j.entries[idx];
-    const std::string how = "entry every " + std::string(rule.weekday < 0 ? "day" : "week") +
-                            " at " + tod_text(rule.time_of_day);
+    const std::string how = tick_text(rule);
+    const bool broadcast = rule.kind == dsl::EntryKind::At;
     if (rule.where) {
       const Evaluator ev = evaluator(*lib_.live);
       const bool holds = ev.eval(*rule.where, Scope{}).truthy();
@@ -514,10 +608,12 @@ class Call {
                             terms_text(terms));
         return;
       }
+      if (broadcast) record(Record::Kind::Audience, j.name, j.version);
       try_enter(j, nlohmann::json::object(),
                 how + " (when " + expr_text(*rule.where) + " holds" + terms_text(terms) + ")");
       return;
     }
+    if (broadcast) record(Record::Kind::Audience, j.name, j.version);
     try_enter(j, nlohmann::json::object(), how);
   }
 
@@ -731,7 +827,10 @@ class Call {
         continue_run(jname, std::get<WaitUpToOp>(op.payload).timeout_target);
         break;
       case RunState::Wait::Hold:
-        if (tracing_) trace(jname, "quiet hours over: sending the held " + name_of(*j, op));
+        if (hold(*j, run, op)) break;  // opened into another hold (quiet hours, a closed day)
+        if (tracing_)
+          trace(jname, std::string(j->send_window ? "send window open" : "quiet hours over") +
+                           ": sending the held " + name_of(*j, op));
         send(*j, run, op, std::get<SendOp>(op.payload));
         continue_run(jname, run.pc + 1);
         break;
@@ -786,19 +885,47 @@ class Call {
   }
 
   Next run_op(const SendOp& send_op, const At& at) {
-    const Journey& j = at.j;
-    if (j.quiet_start && in_window(zone(), now_, *j.quiet_start, *j.quiet_end)) {
-      at.run.pc = at.pc;
-      at.run.wait = RunState::Wait::Hold;
-      at.run.wake_at = next_local_time(zone(), now_, {*j.quiet_end, -1}, false);
-      if (tracing_)
-        trace(at.jname, name_of(j, at.op) + " held by quiet hours " + tod_text(*j.quiet_start) +
-                            "-" + tod_text(*j.quiet_end) + " until " +
-                            format_timestamp(at.run.wake_at));
-      return std::nullopt;
-    }
-    send(j, at.run, at.op, send_op);
+    if (hold(at.j, at.run, at.op)) return std::nullopt;
+    send(at.j, at.run, at.op, send_op);
     return at.pc + 1;
+  }
+
+  // Holds a send due now while quiet hours or a closed send window forbid it: the run waits
+  // until the first instant both allow. False when it may go out now.
+  bool hold(const Journey& j, RunState& run, const Op& op) {
+    if (!j.quiet_start && !j.send_window) return false;
+    Millis until = now_;
+    std::string why;
+    for (int pass = 0; pass < 8; ++pass) {
+      const Millis before = until;
+      if (j.quiet_start && in_window(zone(), until, *j.quiet_start, *j.quiet_end)) {
+        until = next_local_time(zone(), until, {*j.quiet_end, -1}, false);
+        if (why.empty())
+          why = "quiet hours " + tod_text(*j.quiet_start) + "-" + tod_text(*j.quiet_end);
+      }
+      if (j.send_window) {
+        const SendWindowRule& w = *j.send_window;
+        const auto open = window_opening(zone(), until, {w.weekdays, w.start, w.end},
+                                         w.except_holidays ? &cfg_.holidays : nullptr);
+        if (!open) {
+          error(j.name, run.version,
+                "the send window never opens in the coming year: " + name_of(j, op) +
+                    " goes out now");
+          return false;
+        }
+        if (*open != until && why.empty())
+          why = dsl::send_window_text(w.weekdays, w.start, w.end, w.except_holidays);
+        until = *open;
+      }
+      if (until == before) break;
+    }
+    if (until == now_) return false;
+    run.pc = static_cast<std::size_t>(&op - j.ops.data());
+    run.wait = RunState::Wait::Hold;
+    run.wake_at = until;
+    if (tracing_)
+      trace(j.name, name_of(j, op) + " held by " + why + " until " + format_timestamp(until));
+    return true;
   }
 
   Next run_op(const WaitOp& wait, const At& at) {
@@ -811,7 +938,10 @@ class Call {
   }
 
   Next run_op(const WaitUntilOp& wait, const At& at) {
-    const Millis when = next_local_time(zone(), now_, {wait.time_of_day, -1}, true);
+    const Millis when =
+        wait.weekdays == 0
+            ? next_local_time(zone(), now_, {wait.time_of_day, -1}, true)
+            : next_time_on_days(zone(), now_, {wait.time_of_day, wait.weekdays}, true);
     if (when == now_) {
       if (tracing_) trace(at.jname, name_of(at.j, at.op) + ": it is that time now");
       return at.pc + 1;
@@ -820,6 +950,35 @@ class Call {
     at.run.wait = RunState::Wait::Timer;
     at.run.wake_at = when;
     if (tracing_) trace(at.jname, name_of(at.j, at.op) + ": wakes at " + format_timestamp(when));
+    return std::nullopt;
+  }
+
+  // `wait until EXPR [offset D]`: a timestamp is that instant; a date ("YYYY-MM-DD") is its
+  // midnight in the customer's zone. A date already past, or none, goes on at once.
+  Next run_op(const WaitUntilDateOp& wait, const At& at) {
+    const Value v = evaluator(at.p).eval(wait.value, at.scope);
+    std::optional<Millis> when;
+    if (v.type == Value::Type::Timestamp) {
+      when = v.millis + wait.offset_ms;
+    } else if (v.type == Value::Type::String) {
+      if (const auto date = parse_date_value(v.text)) {
+        when = date->instant
+                   ? *date->instant + wait.offset_ms
+                   : local_instant(zone(), date::local_days{date->day}, 0, wait.offset_ms);
+      }
+    }
+    if (!when || *when <= now_) {
+      if (tracing_)
+        trace(at.jname, name_of(at.j, at.op) + ": " +
+                            (when ? "the date " + format_timestamp(*when) + " is past"
+                                  : "no date (" + value_text(v) + ")") +
+                            ": going on at once");
+      return at.pc + 1;
+    }
+    at.run.pc = at.pc;
+    at.run.wait = RunState::Wait::Timer;
+    at.run.wake_at = *when;
+    if (tracing_) trace(at.jname, name_of(at.j, at.op) + ": wakes at " + format_timestamp(*when));
     return std::nullopt;
   }
 
@@ -1075,6 +1234,7 @@ class Call {
       }
       if (!changed) break;
     }
+    schedule_every(false);
     schedule_checks();
   }
 
@@ -1196,7 +1356,12 @@ Outcome Engine::on_event(CustomerState& state, const Event& event, bool trace) c
 }
 
 Outcome Engine::on_time(CustomerState& state, Millis now, bool trace) const {
-  return advance(state, now, now, trace);
+  Outcome out;
+  Call call(versions_->library, config_, *zones_, state, trace, out);
+  call.migrate();
+  call.advance(now, now);
+  call.schedule_from(now);
+  return out;
 }
 
 Outcome Engine::advance(CustomerState& state, Millis now, Millis recurring_until,
@@ -1237,8 +1402,8 @@ std::optional<Millis> Engine::next_wakeup(const CustomerState& state,
   }
   for (const auto& [name, h] : state.history) {
     if (h.check_at) take(*h.check_at);
-    if (include_recurring) {
-      for (const auto& [idx, t] : h.every_next) take(t);
+    for (const auto& [idx, t] : h.every_next) {
+      if (include_recurring || one_off_tick(versions_->library, name, idx)) take(t);
     }
   }
   return best;
@@ -1258,8 +1423,11 @@ nlohmann::json Engine::describe(const CustomerState& state) const {
     nlohmann::json r{{"journey", name},       {"version", run.version},
                      {"entry", run.entry_no}, {"entered_at", format_timestamp(run.entered_at)},
                      {"step", run.step},      {"state", kWaits[static_cast<int>(run.wait)]}};
-    if (const Journey* j = find_version(name, run.version))
+    if (const Journey* j = find_version(name, run.version)) {
       r["step_name"] = step_name(*j, run.step);
+      if (run.wait == RunState::Wait::Hold && !j->quiet_start && j->send_window)
+        r["state"] = "held by the send window";
+    }
     if (run.wait != RunState::Wait::None) r["next_wakeup"] = format_timestamp(run.wake_at);
     if (!run.variant.empty()) r["variant"] = run.variant;
     runs.push_back(std::move(r));

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,9 @@ struct EngineConfig {
   int step_budget = 10000;                         // steps one run may take without a wait
   int emit_depth = 16;                             // how deep emit chains may go
   std::optional<PurchaseModel> model;  // read by p_alive(), expected_orders(), predicted_value()
+  /// The holiday calendar (`[calendar] holidays`, `simulate --calendar`): local dates, in days
+  /// since 1970-01-01, that `send window ... except holidays` skips and `is_holiday` names.
+  std::set<std::int64_t> holidays;
 };
 
 /// Something the reports count: entries, exits, steps, goals, sends, errors, split variants
@@ -81,12 +85,14 @@ struct Record {
     Suppressed,
     Error,
     Variant,
-    Migrated
+    Migrated,
+    Audience
   };
   Kind kind = Kind::Entered;
   std::string customer_id;
   std::string journey;
   std::string version;
+  // Audience: a broadcast (`entry at`) reached the customer (its `when` held), entered or not.
   std::string step;     // Exited: the step it left from; Step, Send, Suppressed; Variant: the split
   std::string variant;  // split variant the run is in, if any (Variant: the one it was put in)
   std::string detail;   // Exited: reason; Goal: goal name; Suppressed: reason; Error: message;
@@ -150,7 +156,8 @@ class Engine {
   /// Fires every timer of the customer due at or before `event.at`, then applies the event.
   Outcome on_event(CustomerState& state, const Event& event, bool trace = false) const;
 
-  /// Fires every timer of the customer due at or before `now`.
+  /// Fires every timer of the customer due at or before `now`, then sets the entry timers the
+  /// customer lacks (of journeys with computed entry instants deployed since its last input).
   Outcome on_time(CustomerState& state, Millis now, bool trace = false) const;
 
   /// As on_time, but recurring `entry every` ticks fire only up to `recurring_until` (simulate

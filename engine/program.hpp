@@ -87,10 +87,18 @@ struct WaitOp {
   std::int64_t millis = 0;
 };
 
-/// `wait until HH:MM`.
+/// `wait until [DAYS] HH:MM`.
 struct WaitUntilOp {
   static constexpr const char* kName = "wait_until";
   std::int64_t time_of_day = 0;  // seconds since local midnight
+  int weekdays = 0;              // bit d for weekday d (0 sunday .. 6 saturday); 0 = any day
+};
+
+/// `wait until EXPR [offset D]`: until a date or timestamp the expression gives.
+struct WaitUntilDateOp {
+  static constexpr const char* kName = "wait_until_date";
+  dsl::Expr value;
+  std::int64_t offset_ms = 0;
 };
 
 /// `wait up to DURATION { on EVENT ... } [timeout { ... }]`.
@@ -158,8 +166,8 @@ struct EndOp {
 };
 
 /// What an op does: std::visit over it handles every kind or does not compile.
-using OpPayload = std::variant<SendOp, WaitOp, WaitUntilOp, WaitUpToOp, BranchOp, JumpOp, SplitOp,
-                               SetOp, TagOp, UntagOp, EmitOp, ExitOp, EndOp>;
+using OpPayload = std::variant<SendOp, WaitOp, WaitUntilOp, WaitUntilDateOp, WaitUpToOp, BranchOp,
+                               JumpOp, SplitOp, SetOp, TagOp, UntagOp, EmitOp, ExitOp, EndOp>;
 
 /// One compiled operation.
 struct Op {
@@ -183,9 +191,9 @@ Cases(F...) -> Cases<F...>;
 enum class StateKind : std::uint8_t {
   Start,      // before entry
   Wait,       // `wait DURATION`
-  WaitUntil,  // `wait until HH:MM`
+  WaitUntil,  // `wait until [DAYS] HH:MM`, `wait until EXPR`
   WaitUpTo,   // `wait up to DURATION { ... }`
-  QuietHold,  // a send held by quiet hours (one per send when the journey has quiet hours)
+  QuietHold,  // a send held by quiet hours or the send window (one per send when it has either)
   End,        // the run has left the journey
 };
 
@@ -206,7 +214,12 @@ enum class TriggerKind : std::uint8_t {
 
 /// A condition that must hold along a transition.
 struct Guard {
-  enum class Kind : std::uint8_t { Condition, Variant, QuietHours } kind = Kind::Condition;
+  enum class Kind : std::uint8_t {
+    Condition,
+    Variant,
+    QuietHours,
+    SendWindow
+  } kind = Kind::Condition;
   std::string text;      // the condition as source text, the variant name, or the window
   bool negated = false;  // the path taken when the condition does not hold
 };
@@ -228,10 +241,22 @@ struct Transition {
 struct EntryRule {
   dsl::EntryKind kind = dsl::EntryKind::On;
   std::string event;                   // On
-  std::optional<dsl::Expr> where;      // On: `where`; Every: `when`
+  std::optional<dsl::Expr> where;      // On: `where`; Every, Yearly, OnDate, At: `when`
   std::optional<dsl::Expr> condition;  // When
   int weekday = -1;                    // Every: -1 every day, 0 sunday .. 6 saturday
-  std::int64_t time_of_day = 0;        // Every: seconds since local midnight
+  std::int64_t time_of_day = 0;        // Every, Yearly, OnDate: seconds since local midnight
+  std::vector<std::string> path;       // Yearly, OnDate: the date attribute after `customer.`
+  std::int64_t offset_ms = 0;          // Yearly, OnDate: added to the date (may be negative)
+  std::int64_t at = 0;                 // At: local date and time, seconds since 1970-01-01T00:00
+  bool local = false;                  // At: in each customer's zone, else the default zone
+};
+
+/// `send window DAYS HH:MM-HH:MM [except holidays]`, compiled.
+struct SendWindowRule {
+  int weekdays = 0x7F;     // bit d for weekday d (0 sunday .. 6 saturday)
+  std::int64_t start = 0;  // seconds since local midnight; the window is [start, end)
+  std::int64_t end = 0;
+  bool except_holidays = false;
 };
 
 /// An `exit` clause, compiled.
@@ -265,6 +290,7 @@ struct Journey {
   std::vector<GoalRule> goals;
   std::optional<std::int64_t> quiet_start;  // seconds since local midnight
   std::optional<std::int64_t> quiet_end;
+  std::optional<SendWindowRule> send_window;
   std::optional<std::int64_t> cap_count;
   std::int64_t cap_per_ms = 0;
   UpdatePolicy on_update = UpdatePolicy::Keep;

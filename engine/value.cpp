@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "engine/calendar.hpp"
+
 namespace journey::engine {
 namespace {
 
@@ -367,6 +369,19 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
           predict(*model_, state_.purchases, prediction_of(e.kind), e.seconds * 1000, now_);
       return v ? Value::of_number(*v) : Value::none();
     }
+    case K::IsHoliday: {
+      if (calendar_.holidays == nullptr || calendar_.zone == nullptr) return Value::of_bool(false);
+      const Value v = eval_at(e.operands.at(0), scope, depth);
+      if (v.type == Value::Type::Timestamp)
+        return Value::of_bool(is_holiday(calendar_.zone, v.millis, *calendar_.holidays));
+      if (v.type != Value::Type::String) return Value::none();
+      const auto date = parse_date_value(v.text);
+      if (!date) return Value::none();
+      if (date->instant)
+        return Value::of_bool(is_holiday(calendar_.zone, *date->instant, *calendar_.holidays));
+      return Value::of_bool(
+          calendar_.holidays->count(date::sys_days{date->day}.time_since_epoch().count()) > 0);
+    }
   }
   return Value::none();
 }
@@ -499,6 +514,13 @@ void Evaluator::next_change_at(const dsl::Expr& e, const Scope& scope, int depth
         }
       }
       return;
+    case K::IsHoliday:
+      // `is_holiday(now)` can change at the customer's next local midnight.
+      if (calendar_.zone != nullptr) {
+        const auto tomorrow = date::local_days{date::days{local_day(calendar_.zone, now_) + 1}};
+        consider(best, local_instant(calendar_.zone, tomorrow, 0, 0), now_);
+      }
+      break;
     case K::IsSegment:
       if (depth < kMaxSegmentDepth) {
         const auto it = program_.segments.find(e.text);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,7 +16,17 @@
 #include "engine/state.hpp"
 #include "engine/time.hpp"
 
+namespace date {
+class time_zone;
+}  // namespace date
+
 namespace journey::engine {
+
+/// What `is_holiday` reads: the holiday dates (days since 1970-01-01) and the customer's zone.
+struct HolidayCalendar {
+  const std::set<std::int64_t>* holidays = nullptr;
+  const date::time_zone* zone = nullptr;
+};
 
 /// A runtime value of the journey language.
 // NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json's noexcept move asserts its invariant
@@ -59,12 +70,19 @@ struct Scope {
 /// Evaluates expressions for one customer at one instant. Reads the state; writes only the
 /// aggregate folds it is handed (the step function hands it the state's own, so it owns the
 /// writes); without them every aggregate scans its timeline. The predictive functions read the
-/// purchase model it is handed; without one they are `none`.
+/// purchase model it is handed; without one they are `none`. `is_holiday` reads the calendar it
+/// is handed; without one it is `false`.
 class Evaluator {
  public:
   Evaluator(const Program& program, const CustomerState& state, Millis now,
-            AggregateCaches* aggregates = nullptr, const PurchaseModel* model = nullptr)
-      : program_(program), state_(state), now_(now), aggregates_(aggregates), model_(model) {}
+            AggregateCaches* aggregates = nullptr, const PurchaseModel* model = nullptr,
+            HolidayCalendar calendar = {})
+      : program_(program),
+        state_(state),
+        now_(now),
+        aggregates_(aggregates),
+        model_(model),
+        calendar_(calendar) {}
 
   Value eval(const dsl::Expr& e, const Scope& scope) const;
 
@@ -89,6 +107,7 @@ class Evaluator {
   Millis now_;
   AggregateCaches* aggregates_;  // kept folds to extend, or nullptr
   const PurchaseModel* model_;   // what the predictive functions read, or nullptr
+  HolidayCalendar calendar_;     // what `is_holiday` reads
 };
 
 /// The value at a property path in a JSON object, or nullptr.

@@ -34,62 +34,68 @@ StepNode node_of(const Journey& j, const Op& op) {
   node.step = op.step_id;
   const auto& step = j.steps[op.step];
   node.name = step.label.empty() ? step.name : step.label;
-  std::visit(engine::Cases{[&](const engine::SendOp& p) {
-                             node.kind = K::Send;
-                             node.does = "Send " + p.channel + " " + quoted(p.template_name);
-                           },
-                           [&](const engine::WaitOp& p) {
-                             node.kind = K::Wait;
-                             node.does = "Wait " + engine::duration_text(p.millis / 1000);
-                           },
-                           [&](const engine::WaitUntilOp& p) {
-                             node.kind = K::Wait;
-                             node.does = "Wait until " + engine::time_of_day_text(p.time_of_day);
-                           },
-                           [&](const engine::WaitUpToOp& p) {
-                             node.kind = K::Wait;
-                             std::string events;
-                             for (const auto& arm : p.arms) {
-                               if (events.find(arm.event) == std::string::npos)
-                                 events += (events.empty() ? "" : " or ") + arm.event;
-                             }
-                             node.does = "Wait up to " + engine::duration_text(p.millis / 1000) +
-                                         (events.empty() ? "" : " for " + events);
-                           },
-                           [&](const engine::BranchOp& p) {
-                             node.kind = K::Check;
-                             node.does = "If " + engine::expr_text(p.condition);
-                           },
-                           [&](const engine::JumpOp&) {
-                             node.kind = K::Goto;
-                             node.does = "Go back";
-                           },
-                           [&](const engine::SplitOp& p) {
-                             node.kind = K::Split;
-                             node.does = "Split " + std::to_string(p.variants.size()) + " ways";
-                           },
-                           [&](const engine::SetOp& p) {
-                             node.kind = K::Change;
-                             node.does =
-                                 "Set " + path_text(p.path) + " = " + engine::expr_text(p.value);
-                           },
-                           [&](const engine::TagOp& p) {
-                             node.kind = K::Change;
-                             node.does = "Tag " + quoted(p.tag);
-                           },
-                           [&](const engine::UntagOp& p) {
-                             node.kind = K::Change;
-                             node.does = "Remove tag " + quoted(p.tag);
-                           },
-                           [&](const engine::EmitOp& p) {
-                             node.kind = K::Change;
-                             node.does = "Emit " + p.event;
-                           },
-                           [&](const engine::ExitOp& p) {
-                             node.kind = K::Exit;
-                             node.does = p.reason.empty() ? "Exit" : "Exit: " + p.reason;
-                           },
-                           [&](const engine::EndOp&) { node.kind = K::End; }},
+  std::visit(engine::Cases{
+                 [&](const engine::SendOp& p) {
+                   node.kind = K::Send;
+                   node.does = "Send " + p.channel + " " + quoted(p.template_name);
+                 },
+                 [&](const engine::WaitOp& p) {
+                   node.kind = K::Wait;
+                   node.does = "Wait " + engine::duration_text(p.millis / 1000);
+                 },
+                 [&](const engine::WaitUntilOp& p) {
+                   node.kind = K::Wait;
+                   node.does = "Wait until " + dsl::until_time_text(p.weekdays, p.time_of_day);
+                 },
+                 [&](const engine::WaitUntilDateOp& p) {
+                   node.kind = K::Wait;
+                   node.does =
+                       "Wait until " + engine::expr_text(p.value) +
+                       (p.offset_ms != 0 ? " offset " + dsl::offset_text(p.offset_ms / 1000) : "");
+                 },
+                 [&](const engine::WaitUpToOp& p) {
+                   node.kind = K::Wait;
+                   std::string events;
+                   for (const auto& arm : p.arms) {
+                     if (events.find(arm.event) == std::string::npos)
+                       events += (events.empty() ? "" : " or ") + arm.event;
+                   }
+                   node.does = "Wait up to " + engine::duration_text(p.millis / 1000) +
+                               (events.empty() ? "" : " for " + events);
+                 },
+                 [&](const engine::BranchOp& p) {
+                   node.kind = K::Check;
+                   node.does = "If " + engine::expr_text(p.condition);
+                 },
+                 [&](const engine::JumpOp&) {
+                   node.kind = K::Goto;
+                   node.does = "Go back";
+                 },
+                 [&](const engine::SplitOp& p) {
+                   node.kind = K::Split;
+                   node.does = "Split " + std::to_string(p.variants.size()) + " ways";
+                 },
+                 [&](const engine::SetOp& p) {
+                   node.kind = K::Change;
+                   node.does = "Set " + path_text(p.path) + " = " + engine::expr_text(p.value);
+                 },
+                 [&](const engine::TagOp& p) {
+                   node.kind = K::Change;
+                   node.does = "Tag " + quoted(p.tag);
+                 },
+                 [&](const engine::UntagOp& p) {
+                   node.kind = K::Change;
+                   node.does = "Remove tag " + quoted(p.tag);
+                 },
+                 [&](const engine::EmitOp& p) {
+                   node.kind = K::Change;
+                   node.does = "Emit " + p.event;
+                 },
+                 [&](const engine::ExitOp& p) {
+                   node.kind = K::Exit;
+                   node.does = p.reason.empty() ? "Exit" : "Exit: " + p.reason;
+                 },
+                 [&](const engine::EndOp&) { node.kind = K::End; }},
              op.payload);
   return node;
 }

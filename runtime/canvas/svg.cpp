@@ -91,7 +91,7 @@ std::string reasons_text(const std::map<std::string, std::int64_t>& reasons, con
 
 /// The count lines of a step: which lines a kind has never depends on the numbers.
 std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts,
-                       bool quiet_hours) {
+                       const char* held) {
   const engine::StepCounts none;
   const auto it = counts.steps.find(node.step);
   const engine::StepCounts& step = it == counts.steps.end() ? none : it->second;
@@ -105,9 +105,8 @@ std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts
       return count_row(count_text(counts.exited()) + " left", kCountWidth) +
              count_row(reasons_text(counts.exits, "no one yet"), kCountWidth);
     case K::Send:
-      return count_row(visits + (quiet_hours ? " \u00b7 " + count_text(step.waiting) +
-                                                   " held for quiet hours"
-                                             : std::string()),
+      return count_row(visits + (held != nullptr ? " \u00b7 " + count_text(step.waiting) + held
+                                                 : std::string()),
                        kCountWidth) +
              count_row(count_text(step.sent) + " sent \u00b7 " +
                            count_text(step.suppressed_total()) + " suppressed",
@@ -120,7 +119,7 @@ std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts
 }
 
 std::string node_dot(const StepNode& node, std::size_t index, const CanvasOptions& options,
-                     bool quiet_hours) {
+                     const char* held) {
   const auto [fill, border] = colours(node.kind);
   std::string label =
       "<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"3\" STYLE=\"ROUNDED\""
@@ -134,7 +133,7 @@ std::string node_dot(const StepNode& node, std::size_t index, const CanvasOption
     label += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"12\">" + html_escape(node.does) +
              "</FONT></TD></TR>";
   }
-  if (options.counts != nullptr) label += count_rows(node, *options.counts, quiet_hours);
+  if (options.counts != nullptr) label += count_rows(node, *options.counts, held);
   label += "</TABLE>";
   return "  n" + std::to_string(index) + " [id=\"" +
          dot_string(options.id_prefix + step_anchor(node.step)) + "\", class=\"" +
@@ -225,7 +224,11 @@ std::string canvas_dot(const engine::Journey& journey, const CanvasOptions& opti
     } else {
       index_of.emplace(node.step, i);
     }
-    out += node_dot(node, i, options, journey.quiet_start.has_value());
+    // What holds a send, in its count line: quiet hours, the send window, or nothing.
+    const char* held = journey.quiet_start   ? " held for quiet hours"
+                       : journey.send_window ? " held for the send window"
+                                             : nullptr;
+    out += node_dot(node, i, options, held);
   }
   for (std::size_t i = 0; i < graph.edges.size(); ++i) {
     const auto& edge = graph.edges[i];

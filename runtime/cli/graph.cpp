@@ -28,10 +28,11 @@ std::string state_label(const engine::Journey& j, const engine::State& s) {
   const engine::Step& step = j.steps[j.ops[s.op].step];
   // An unlabelled step's name is its summary and where it is: one line each.
   const std::string where = step.name.substr(std::min(step.name.size(), step.summary.size() + 1));
-  const std::string label = !step.label.empty() ? step.label + "\\n" + step.summary
-                            : where.empty()     ? step.summary
-                                                : step.summary + "\\n" + where;
-  return s.kind == engine::StateKind::QuietHold ? "quiet hours hold\\n" + label : label;
+  std::string label = !step.label.empty() ? step.label + "\\n" + step.summary
+                      : where.empty()     ? step.summary
+                                          : step.summary + "\\n" + where;
+  if (s.kind != engine::StateKind::QuietHold) return label;
+  return (j.quiet_start ? "quiet hours hold\\n" : "send window hold\\n") + label;
 }
 
 std::string trigger_label(const engine::Journey& j, const engine::Transition& t) {
@@ -45,10 +46,14 @@ std::string trigger_label(const engine::Journey& j, const engine::Transition& t)
     }
     case engine::TriggerKind::Timer: {
       const engine::Op& op = j.ops[from.op];
-      if (from.kind == engine::StateKind::QuietHold) return "quiet hours over";
-      if (from.kind == engine::StateKind::WaitUntil) {
-        return "at " +
-               engine::time_of_day_text(std::get<engine::WaitUntilOp>(op.payload).time_of_day);
+      if (from.kind == engine::StateKind::QuietHold)
+        return j.quiet_start ? "quiet hours over" : "send window open";
+      if (const auto* until = std::get_if<engine::WaitUntilOp>(&op.payload)) {
+        return "at " + dsl::until_time_text(until->weekdays, until->time_of_day);
+      }
+      if (const auto* date = std::get_if<engine::WaitUntilDateOp>(&op.payload)) {
+        return "at " + engine::expr_text(date->value) +
+               (date->offset_ms != 0 ? " " + dsl::offset_text(date->offset_ms / 1000) : "");
       }
       return "after " + engine::duration_text(std::get<engine::WaitOp>(op.payload).millis / 1000);
     }
@@ -88,6 +93,7 @@ std::string guard_label(const engine::Guard& g) {
     case engine::Guard::Kind::Variant: return "variant " + g.text;
     case engine::Guard::Kind::QuietHours:
       return (g.negated ? "outside quiet " : "in quiet ") + g.text;
+    case engine::Guard::Kind::SendWindow: return (g.negated ? "outside " : "inside ") + g.text;
   }
   return g.text;
 }

@@ -36,6 +36,7 @@ struct SimulateArgs {
   std::vector<std::string> caps;
   std::string model;
   engine::IdentityConfig identity;
+  std::string calendar;
 };
 
 // `CHANNEL=N/DURATION` (channel `*` for all channels) into the config's engine-wide caps.
@@ -84,6 +85,14 @@ int simulate(const SimulateArgs& args) {
   auto model = load_model_flag(args.model, "simulate");
   if (model.exit_code != kExitOk) return model.exit_code;
   config.model = std::move(model.model);
+  if (!args.calendar.empty()) {
+    try {
+      config.holidays = runtime::load_holidays(args.calendar);
+    } catch (const runtime::ConfigError& e) {
+      std::cerr << "journey simulate: --calendar: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
   const Loaded compiled = load_program(args.paths, engine::model_facts(config.model));
   if (!compiled.program) return compiled.exit_code;
   engine::Engine engine(config);
@@ -195,6 +204,9 @@ void add_simulate(CLI::App& app, Run& run) {
   sub->add_option("--model", args->model,
                   "Purchase model (journey model fit --out) for p_alive(), expected_orders(), "
                   "predicted_value()");
+  sub->add_option("--calendar", args->calendar,
+                  "Holiday calendar (one date YYYY-MM-DD a line) for `send window ... except "
+                  "holidays` and is_holiday()");
   sub->add_option("--threads", args->threads,
                   "Threads to read and run on (default: one per core; same output)")
       ->check(CLI::Range(1U, 64U));

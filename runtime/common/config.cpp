@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "engine/calendar.hpp"
 #include "runtime/common/json_guard.hpp"
 
 namespace journey::runtime {
@@ -378,6 +379,19 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     reader.refuse_unknown();
   }
 
+  if (const auto* calendar = top.table("calendar")) {
+    TableReader reader(*calendar, origin, "calendar");
+    if (auto v = reader.string("holidays")) {
+      config.calendar_file = resolve(base_dir, *v);
+      try {
+        config.engine.holidays = load_holidays(config.calendar_file);
+      } catch (const ConfigError& e) {
+        fail(origin, *calendar->get("holidays"), "calendar.holidays", e.what());
+      }
+    }
+    reader.refuse_unknown();
+  }
+
   if (const auto* limits = top.table("limits")) {
     TableReader reader(*limits, origin, "limits");
     if (auto v = reader.integer("body_bytes", 256, 1LL << 30))
@@ -491,6 +505,30 @@ engine::PurchaseModel load_model(const std::string& path) {
   auto read = engine::read_model(json);
   if (!read.model) throw ConfigError(path + ": " + read.problem);
   return std::move(*read.model);
+}
+
+std::set<std::int64_t> load_holidays(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the calendar file");
+  std::set<std::int64_t> days;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string date = line.substr(0, line.find(','));
+    const auto first = date.find_first_not_of(" \t");
+    if (first == std::string::npos || date[first] == '#') continue;
+    const std::string trimmed = date.substr(first, date.find_last_not_of(" \t") - first + 1);
+    if (number == 1 && trimmed == "date") continue;
+    const auto value = engine::parse_date_value(trimmed);
+    if (!value || value->instant) {
+      std::string message = path;
+      message += ":" + std::to_string(number) + ": expected a date YYYY-MM-DD, got \"";
+      message += trimmed + "\"";
+      throw ConfigError(message);
+    }
+    days.insert(date::sys_days{value->day}.time_since_epoch().count());
+  }
+  return days;
 }
 
 void validate_for_serving(const Config& config) {

@@ -91,6 +91,7 @@ struct Config {
   std::vector<Token> tokens;                      // empty: no auth, loopback only
   engine::EngineConfig engine;  // with the purchase model of [model] file, read from the file
   std::string model_file;       // [model] file, resolved; empty without a model
+  std::string calendar_file;    // [calendar] holidays, resolved; empty without a calendar
   int shards = 4;
   int threads = 2;                         // I/O threads running the Asio context
   std::int64_t timer_window_ms = 60'000;   // wake-ups this far ahead are held in memory
@@ -135,6 +136,11 @@ void apply_overrides(Config& config, const ConfigOverrides& overrides);
 /// Reads a model file of `journey model fit --out`. Throws ConfigError naming the file and, for
 /// a bad value, its JSON path ("model.json: $.bg_nbd.r: expected a positive number").
 engine::PurchaseModel load_model(const std::string& path);
+
+/// Reads a holiday calendar: one date `YYYY-MM-DD` a line, optionally followed by `,` and a
+/// name; blank lines, `#` comments and a first line `date,...` are skipped. Returns the dates in
+/// days since 1970-01-01. Throws ConfigError naming the file and line of a bad date.
+std::set<std::int64_t> load_holidays(const std::string& path);
 
 /// Parses `file:PATH` or `webhook:URL`; nothing when malformed.
 std::optional<SinkSpec> parse_sink(std::string_view text);

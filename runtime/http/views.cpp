@@ -120,6 +120,7 @@ json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>&
                     {"goals_by_variant", converted},
                     {"migrated_in", c.migrated_in},
                     {"migrated_out", c.migrated_out}};
+    if (c.audience > 0) version["audience"] = c.audience;  // reached by a broadcast (`entry at`)
     auto& entry = by_name[key.first];
     if (entry.is_null())
       entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};

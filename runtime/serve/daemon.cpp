@@ -1,5 +1,6 @@
 #include "runtime/serve/daemon.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <map>
@@ -666,10 +667,31 @@ void Daemon::Impl::after_deploy() {
     log(LogLevel::Warn, "runs to migrate could not be read; they move at their next input",
         {{"error", e.what()}});
   }
+  // Entries that fire at computed instants (`entry every`, `entry every year on`, `entry on date`,
+  // `entry at`) reach a customer once the engine has set that customer's timers, at an input or
+  // a wake-up: step every stored customer once, so that those idle since are reached too.
+  bool timed = false;
+  for (const auto& info : deployments->live().second) {
+    if (const engine::Journey* j = engine->find_version(info.name, info.version)) {
+      timed = timed || std::any_of(j->entries.begin(), j->entries.end(), [](const auto& e) {
+                return e.kind != dsl::EntryKind::On && e.kind != dsl::EntryKind::When;
+              });
+    }
+  }
+  if (timed) {
+    try {
+      for (auto& id : api_store->customer_ids()) customers->push_back(std::move(id));
+    } catch (const StoreError& e) {
+      log(LogLevel::Warn,
+          "customers could not be read; their entry timers are set at their next input",
+          {{"error", e.what()}});
+    }
+  }
   std::sort(customers->begin(), customers->end());
   customers->erase(std::unique(customers->begin(), customers->end()), customers->end());
   if (!customers->empty()) {
-    log(LogLevel::Info, "migrating runs to the new versions", {{"customers", customers->size()}});
+    log(LogLevel::Info, "stepping customers for the new versions (runs to migrate, entry timers)",
+        {{"customers", customers->size()}});
     migrate_next(customers, 0);
   } else {
     collect_versions();

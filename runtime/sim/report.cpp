@@ -106,6 +106,10 @@ std::string FunnelReport::render(const engine::Program& program) const {
     first = false;
     out << "journey " << j.name << " (version " << j.version << ")\n";
     Table head;
+    // A broadcast's audience: the customers known at its instant for whom its `when` held.
+    if (std::any_of(j.entries.begin(), j.entries.end(),
+                    [](const engine::EntryRule& e) { return e.kind == dsl::EntryKind::At; }))
+      head.row({"audience", std::to_string(f.audience)});
     head.row({"entered", std::to_string(f.entered)});
     head.row({"exited", std::to_string(exited)});
     for (const auto& [reason, n] : f.exits) head.row({"  " + reason, std::to_string(n)});

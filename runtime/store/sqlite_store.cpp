@@ -1014,6 +1014,15 @@ std::vector<std::string> SqliteStore::customers_in(const std::string& journey,
   return out;
 }
 
+std::vector<std::string> SqliteStore::customer_ids() {
+  std::lock_guard lock(mutex_);
+  auto& st = prepare("SELECT id FROM customers ORDER BY 1");
+  ResetOnExit reset(st);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.text(0));
+  return out;
+}
+
 SqliteStorage::SqliteStorage(std::string path, std::size_t cache_mb, bool durable)
     : path_(std::move(path)), cache_mb_(cache_mb), durable_(durable) {
   SqliteStore migrated(path_);

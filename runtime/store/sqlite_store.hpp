@@ -67,6 +67,7 @@ class SqliteStore final : public Store {
   std::vector<Deployment> deployments() override;
   void delete_deployment(const std::string& id) override;
   std::set<std::pair<std::string, std::string>> versions_in_use() override;
+  std::vector<std::string> customer_ids() override;
   std::vector<std::string> customers_in(const std::string& journey,
                                         const std::string& version) override;
   std::optional<StoredCustomer> stored_customer(const std::string& customer_id) override;

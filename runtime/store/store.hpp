@@ -282,6 +282,8 @@ class Store {
   /// The customers with an active run of this journey version, by id.
   virtual std::vector<std::string> customers_in(const std::string& journey,
                                                 const std::string& version) = 0;
+  /// Every stored customer, by id.
+  virtual std::vector<std::string> customer_ids() = 0;
 
   /// A cluster node's reads and writes of its copy.
   /// The customer as stored, with its runs and the cluster bookkeeping; nothing when absent.

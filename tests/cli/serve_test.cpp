@@ -617,3 +617,73 @@ TEST_CASE("serve: configuration errors name the key and line, a full queue gets 
           200);
   }
 }
+
+TEST_CASE("serve: a broadcast and a date-attribute entry fire at their instants", "[serve]") {
+  TempDir dir;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  // `entry at` takes a local date and time (the engine's default zone is UTC): whole seconds,
+  // written without the `Z`.
+  const auto at = journey::engine::format_timestamp((now / 1000 + 4) * 1000);
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n");
+  dir.write(
+      "journeys/calendar.journey",
+      "journey sale {\n  entry at " + at.substr(0, 19) +
+          " when customer.vip == true\n  send email \"sale\"\n}\n\n"
+          "journey renewal {\n  entry on date customer.renew_at\n  send email \"renew\"\n}\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  const auto renew_at = journey::engine::format_timestamp(now + 3000);
+  for (const auto& [id, vip] :
+       std::vector<std::pair<std::string, bool>>{{"ana", true}, {"bob", true}, {"cyd", false}}) {
+    const json identify = {{"userId", id}, {"traits", {{"vip", vip}, {"renew_at", renew_at}}}};
+    REQUIRE(call("POST", daemon.url("/v1/identify"), identify.dump()).status == 200);
+  }
+  REQUIRE(eventually([&] { return actions_in(dir).size() >= 5; }, 30));
+  std::map<std::string, int> sends;
+  for (const auto& action : actions_in(dir))
+    sends[action["template"].get<std::string>() + " " + action["customer_id"].get<std::string>()]++;
+  CHECK(
+      sends ==
+      std::map<std::string, int>{
+          {"renew ana", 1}, {"renew bob", 1}, {"renew cyd", 1}, {"sale ana", 1}, {"sale bob", 1}});
+  // GET /v1/journeys shows the broadcast's audience: the two VIPs known at its instant.
+  const auto audience = [&] {
+    const json listed = body_of(call("GET", daemon.url("/v1/journeys")));
+    for (const auto& j : listed["journeys"]) {
+      if (j["name"] == "sale") return j["versions"][0].value("audience", 0);
+    }
+    return 0;
+  };
+  REQUIRE(eventually([&] { return audience() == 2; }));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait() == 0);
+}
+
+TEST_CASE("serve: a broadcast deployed by a reload reaches customers idle since", "[serve]") {
+  TempDir dir;
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n");
+  dir.write("journeys/plain.journey",
+            "journey plain {\n  entry on signup\n  send email \"hi\"\n}\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  REQUIRE(call("POST", daemon.url("/v1/identify"), R"({"userId":"idle","traits":{"vip":true}})")
+              .status == 200);
+  REQUIRE(eventually([&] { return settled(daemon); }));
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto at = journey::engine::format_timestamp((now / 1000 + 4) * 1000);
+  dir.write("journeys/sale.journey",
+            "journey sale {\n  entry at " + at.substr(0, 19) + "\n  send email \"sale\"\n}\n");
+  REQUIRE(call("POST", daemon.url("/v1/journeys/reload")).status == 200);
+  // No further input for `idle`: the reload itself sets the broadcast's timer.
+  REQUIRE(eventually([&] { return actions_in(dir).size() >= 1; }, 30));
+  const auto actions = actions_in(dir);
+  REQUIRE(actions.size() == 1);
+  CHECK(actions[0]["customer_id"] == "idle");
+  CHECK(actions[0]["template"] == "sale");
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait() == 0);
+}

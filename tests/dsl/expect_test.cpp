@@ -58,13 +58,17 @@ TEST_CASE("expect: the word being typed is set aside") {
 }
 
 TEST_CASE("expect: the words after a keyword") {
-  CHECK(at_bar("journey j {\n  entry |").words == std::vector<std::string>{"every", "on", "when"});
+  CHECK(at_bar("journey j {\n  entry |").words ==
+        std::vector<std::string>{"at", "every", "on", "when"});
   CHECK(at_bar("journey j {\n  reentry |").words ==
         std::vector<std::string>{"after", "always", "never"});
   CHECK(at_bar("journey j {\n  entry on a\n  wait |").words ==
         std::vector<std::string>{"until", "up"});
   CHECK(has(at_bar("journey j {\n  entry every |").words, "monday"));
   CHECK(has(at_bar("journey j {\n  entry every |").words, "day"));
+  CHECK(has(at_bar("journey j {\n  entry every |").words, "year"));
+  CHECK(has(at_bar("journey j {\n  entry on a\n  wait until |").words, "weekdays"));
+  CHECK(has(at_bar("journey j {\n  entry on a\n  wait until |").words, "monday"));
   CHECK(has(at_bar("journey j {\n  entry on a\n  send email \"x\" |").words, "with"));
   CHECK(has(at_bar("journey j {\n  entry on a |").words, "where"));
 }

@@ -29,7 +29,10 @@ TEST_CASE("reference: every word of the language has help") {
 
 TEST_CASE("reference: help is the construct's opening text and first example") {
   const std::string send = word_help("send");
-  CHECK(send.rfind("**`send CHANNEL STRING [with OBJECT]`**\n\nEmits an action", 0) == 0);
+  // Two constructs start with `send`: the step and the `send window` header clause.
+  CHECK(send.find("**`send CHANNEL STRING [with OBJECT]`**\n\nEmits an action") !=
+        std::string::npos);
+  CHECK(send.find("**`send window DAYS HH:MM-HH:MM [except holidays]`**") != std::string::npos);
   CHECK(send.find("```journey\nreminder_1: send email") != std::string::npos);
   // Three constructs start with `wait`.
   const std::string wait = word_help("wait");
@@ -41,4 +44,8 @@ TEST_CASE("reference: help is the construct's opening text and first example") {
   CHECK(count.find("`count(EVENT [where EXPR] [within DURATION])`") != std::string::npos);
   CHECK(count.find("how many such events") != std::string::npos);
   CHECK(word_help("monday").find("entry every WEEKDAY") != std::string::npos);
+  // The calendar clauses and function.
+  CHECK(word_help("year").find("entry every year on customer.PATH") != std::string::npos);
+  CHECK(word_help("offset").find("entry on date customer.PATH") != std::string::npos);
+  CHECK(word_help("is_holiday").find("holiday calendar") != std::string::npos);
 }

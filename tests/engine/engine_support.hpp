@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <catch2/catch.hpp>
 
@@ -25,6 +26,26 @@ inline std::shared_ptr<const engine::Program> build(const std::string& text, boo
   auto result = engine::compile(ws);
   REQUIRE(result.program);
   return result.program;
+}
+
+/// A track event of a customer at a time, with properties.
+inline engine::Event track_event(const std::string& customer, const std::string& name,
+                                 engine::Millis when,
+                                 nlohmann::json properties = nlohmann::json::object()) {
+  engine::Event e;
+  e.customer_id = customer;
+  e.name = name;
+  e.at = when;
+  e.properties = std::move(properties);
+  return e;
+}
+
+/// An identify event of a customer at a time, with traits.
+inline engine::Event identify_event(const std::string& customer, engine::Millis when,
+                                    nlohmann::json traits) {
+  engine::Event e = track_event(customer, "", when, std::move(traits));
+  e.type = engine::Event::Type::Identify;
+  return e;
 }
 
 /// A timestamp from ISO-8601 text; the test fails when it does not parse.

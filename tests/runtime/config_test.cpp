@@ -221,3 +221,32 @@ TEST_CASE("config: [model] file is read from the file's folder, and named in its
                        ": not JSON: parse error at line 2, column 3: ",
                    0) == 0);
 }
+
+TEST_CASE("config: [calendar] holidays are read from the file's folder, bad lines named",
+          "[config]") {
+  const journey::test::TempDir dir;
+  dir.write(
+      "cal/holidays.csv",
+      "date,name\n# public holidays\n2026-12-25,Christmas Day\n\n 2026-12-26 ,Boxing Day\r\n");
+  const std::string base = dir.path.string();
+  const Config config =
+      parse_config("[calendar]\nholidays = \"cal/holidays.csv\"\n", "j.toml", base);
+  CHECK(config.calendar_file == (dir.path / "cal/holidays.csv").string());
+  // Days since 1970-01-01 of 2026-12-25 and 2026-12-26.
+  CHECK(config.engine.holidays == std::set<std::int64_t>{20812, 20813});
+  CHECK(load_config(std::nullopt, {}).engine.holidays.empty());
+
+  dir.write("bad.csv", "2026-12-25\n2026-13-01,Nope\n");
+  try {
+    parse_config("[calendar]\nholidays = \"bad.csv\"\n", "j.toml", base);
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("calendar.holidays") != std::string::npos);
+    CHECK(what.find("bad.csv:2: expected a date YYYY-MM-DD, got \"2026-13-01\"") !=
+          std::string::npos);
+  }
+  CHECK_THROWS_AS(parse_config("[calendar]\nholidays = \"missing.csv\"\n", "j.toml", base),
+                  ConfigError);
+  CHECK_THROWS_AS(parse_config("[calendar]\nholiday = \"x.csv\"\n", "j.toml", base), ConfigError);
+}

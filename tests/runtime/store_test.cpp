@@ -313,6 +313,7 @@ TEST_CASE("store: the versions and customers of active runs", "[store]") {
         std::set<std::pair<std::string, std::string>>{{"w", "v1"}, {"w", "v2"}, {"x", "v9"}});
   CHECK(store.customers_in("w", "v1") == std::vector<std::string>{"c1", "c2"});
   CHECK(store.customers_in("w", "v0").empty());
+  CHECK(store.customer_ids() == std::vector<std::string>{"c1", "c2", "c3"});
 }
 
 TEST_CASE("store: outbox queries by channel", "[store]") {
