@@ -28,7 +28,6 @@ std::vector<std::string> IdentityDirectory::ids_of(const std::string& customer) 
 
 IdentityDirectory::Resolution IdentityDirectory::resolve(const engine::Event& event) {
   Resolution out;
-  out.customer = customer_of(event.customer_id);
   const std::string& linked = event.linked_id();
   if (!linked.empty())
     link(event.customer_id, linked,
@@ -52,9 +51,8 @@ void IdentityDirectory::link(const std::string& id, const std::string& other,
   const std::string customer = customer_of(id);
   const std::string absorbed = customer_of(other);
   if (customer == absorbed) return;
-  std::vector<std::string> mine = ids_of(customer);
   std::vector<std::string> theirs = ids_of(absorbed);
-  const std::size_t total = mine.size() + theirs.size();
+  const std::size_t total = ids_of(customer).size() + theirs.size();
   if (total > config_.max_ids) {
     out.refused.push_back(
         "merge of " + other + " and " + id + " (" + cause + ") refused: " + std::to_string(total) +
