@@ -52,7 +52,8 @@ void IdentityDirectory::link(const std::string& id, const std::string& other,
   const std::string absorbed = customer_of(other);
   if (customer == absorbed) return;
   std::vector<std::string> theirs = ids_of(absorbed);
-  const std::size_t total = ids_of(customer).size() + theirs.size();
+  const auto mine = ids_.find(customer);
+  const std::size_t total = (mine == ids_.end() ? 1 : mine->second.size()) + theirs.size();
   if (total > config_.max_ids) {
     out.refused.push_back(
         "merge of " + other + " and " + id + " (" + cause + ") refused: " + std::to_string(total) +

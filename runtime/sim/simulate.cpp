@@ -188,7 +188,10 @@ struct Reading {
 class Reader {
  public:
   Reader(const engine::Engine& engine, const SimulateOptions& options, std::size_t partitions)
-      : engine_(engine), options_(options), partitions_(partitions) {}
+      : engine_(engine), options_(options), partitions_(partitions) {
+    link_fields_ = {"\"anonymousId\"", "\"previousId\""};
+    for (const auto& key : options.identity.keys) link_fields_.push_back("\"" + key + "\"");
+  }
 
   // One event line: checked, then written to its customer's partition. `seq` orders lines.
   void event_line(std::string_view text, std::uint64_t seq, Reading& out) const {
@@ -275,13 +278,9 @@ class Reader {
  private:
   // Whether a line may state a link: the others are not read in a links-only pass.
   bool may_link(std::string_view text) const {
-    if (text.find("\"anonymousId\"") != std::string_view::npos ||
-        text.find("\"previousId\"") != std::string_view::npos)
-      return true;
-    return std::any_of(options_.identity.keys.begin(), options_.identity.keys.end(),
-                       [text](const std::string& key) {
-                         return text.find("\"" + key + "\"") != std::string_view::npos;
-                       });
+    return std::any_of(link_fields_.begin(), link_fields_.end(), [text](const std::string& field) {
+      return text.find(field) != std::string_view::npos;
+    });
   }
 
   // The links a line states (identity.hpp).
@@ -311,6 +310,7 @@ class Reader {
   std::size_t partitions_;
   const std::unordered_set<std::string>* only_ids_ = nullptr;
   bool links_only_ = false;
+  std::vector<std::string> link_fields_;  // "anonymousId", "previousId", the identity keys, quoted
 };
 
 // Reads [begin, end) of a file (or the whole stream when !positional) in blocks and calls

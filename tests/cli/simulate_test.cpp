@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli_support.hpp"
 
@@ -216,4 +217,44 @@ TEST_CASE("graph --format svg draws one journey's canvas", "[graph]") {
   const auto mermaid = run_journey(dir, "graph j.journey --journey wake_up --format mermaid");
   CHECK(mermaid.out.find("#58;") == std::string::npos);
   CHECK(mermaid.out.find("#quot;") == std::string::npos);
+}
+
+TEST_CASE("a history with anonymous sessions gives one welcome series per person, as without",
+          "[simulate][identity]") {
+  // examples/generate --anonymous 30: 30% of the customers send the first half of their events
+  // as anon-ID and log in at the middle one. Their welcome series are the same sends at the same
+  // times as with their userId all along; the sends before the login go to the anonymous id.
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
+  fs::copy_file(fs::path(JOURNEY_SOURCE_DIR) / "bench" / "welcome.journey", dir / "w.journey");
+  for (const char* percent : {"0", "30"}) {
+    const std::string command =
+        std::string("'") + JOURNEY_GENERATE + "' --customers 300 --seed 5 --anonymous " + percent +
+        " > '" + (dir / (std::string("events-") + percent + ".ndjson")).string() + "'";
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  const auto known = run_journey(dir, "simulate w.journey --events events-0.ndjson");
+  const auto anonymous =
+      run_journey(dir, "simulate w.journey --events events-30.ndjson --report --actions a.ndjson");
+  REQUIRE(known.code == 0);
+  REQUIRE(anonymous.code == 0);
+  CHECK_THAT(anonymous.out, Catch::Contains("identity: 90 merged into another id, 0 refused"));
+  // Each action as (person, template, time): the anonymous id stands for its person.
+  const auto sends = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      auto action = nlohmann::json::parse(line);
+      std::string person = action["customer_id"];
+      if (person.rfind("anon-", 0) == 0) person = person.substr(5);
+      out.push_back(person + " " + action["template"].get<std::string>() + " " +
+                    action["at"].get<std::string>());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::string actions = slurp(dir / "a.ndjson");
+  CHECK(actions.find("\"customer_id\":\"anon-") != std::string::npos);
+  CHECK(sends(actions) == sends(known.out));
+  CHECK_FALSE(sends(known.out).empty());
 }

@@ -23,6 +23,8 @@ using journey::engine::EventError;
 using journey::engine::IdentityGraph;
 using journey::test::at;
 using journey::test::build;
+using journey::test::identify_event;
+using journey::test::track_event;
 using nlohmann::json;
 
 namespace {
@@ -35,22 +37,10 @@ Event parsed(const json& j) {
   return std::get<Event>(result);
 }
 
-Event track(const std::string& customer, const std::string& name, const char* time,
-            bool anonymous = false) {
-  Event ev;
-  ev.customer_id = customer;
-  ev.anonymous = anonymous;
-  if (anonymous) ev.anonymous_id = customer;
-  ev.name = name;
-  ev.at = at(time);
-  return ev;
-}
-
-Event identify(const std::string& customer, const json& traits, const char* time,
-               bool anonymous = false) {
-  Event ev = track(customer, "", time, anonymous);
-  ev.type = Event::Type::Identify;
-  ev.properties = traits;
+// An event of the anonymous visitor `id` (no userId).
+Event anonymous(Event ev) {
+  ev.anonymous = true;
+  ev.anonymous_id = ev.customer_id;
   return ev;
 }
 
@@ -196,14 +186,20 @@ journey cart {
   auto user = journey::engine::new_customer("u1");
   auto visitor = journey::engine::new_customer("a1");
   const json consent = {{"consent", {{"email", true}}}};
-  take(engine.on_event(*user, identify("u1", consent, "2026-03-02T08:00:00Z"), false), all);
-  take(engine.on_event(*user, track("u1", "signed_up", "2026-03-02T09:00:00Z"), false), all);
-  take(engine.on_event(*visitor, identify("a1", consent, "2026-03-01T08:00:00Z", true), false),
+  take(engine.on_event(*user, identify_event("u1", at("2026-03-02T08:00:00Z"), consent), false),
        all);
-  take(engine.on_event(*visitor, track("a1", "signed_up", "2026-03-01T09:00:00Z", true), false),
+  take(engine.on_event(*user, track_event("u1", "signed_up", at("2026-03-02T09:00:00Z")), false),
        all);
-  take(engine.on_event(*visitor, track("a1", "add_to_cart", "2026-03-01T20:00:00Z", true), false),
+  take(engine.on_event(*visitor,
+                       anonymous(identify_event("a1", at("2026-03-01T08:00:00Z"), consent)), false),
        all);
+  take(engine.on_event(
+           *visitor, anonymous(track_event("a1", "signed_up", at("2026-03-01T09:00:00Z"))), false),
+       all);
+  take(
+      engine.on_event(
+          *visitor, anonymous(track_event("a1", "add_to_cart", at("2026-03-01T20:00:00Z"))), false),
+      all);
   CHECK(all.size() == 2);  // w1 to u1, w1 to a1
   REQUIRE(journey::engine::survives(*user, *visitor));
   auto out = engine.merge(*user, *visitor, at("2026-03-02T09:45:00Z"), "anonymousId", true);
@@ -247,8 +243,8 @@ journey tour {
 )"));
   auto a = journey::engine::new_customer("u-new");
   auto b = journey::engine::new_customer("u-old");
-  engine.on_event(*a, track("u-new", "app_opened", "2026-03-02T10:00:00Z"));
-  engine.on_event(*b, track("u-old", "app_opened", "2026-03-01T10:00:00Z"));
+  engine.on_event(*a, track_event("u-new", "app_opened", at("2026-03-02T10:00:00Z")));
+  engine.on_event(*b, track_event("u-old", "app_opened", at("2026-03-01T10:00:00Z")));
   REQUIRE(journey::engine::survives(*b, *a));
   const auto out = engine.merge(*b, *a, at("2026-03-02T12:00:00Z"), "alias");
   REQUIRE(b->runs.count("tour") == 1);

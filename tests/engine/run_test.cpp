@@ -16,18 +16,9 @@ namespace jd = journey::dsl;
 
 using journey::test::at;
 using journey::test::build;
+using journey::test::track_event;
 
 namespace {
-
-je::Event track(const std::string& customer, const std::string& name, je::Millis when,
-                nlohmann::json props = nlohmann::json::object()) {
-  je::Event e;
-  e.customer_id = customer;
-  e.name = name;
-  e.at = when;
-  e.properties = std::move(props);
-  return e;
-}
 
 std::vector<std::string> lines(const std::vector<je::Action>& actions) {
   std::vector<std::string> out;
@@ -83,7 +74,7 @@ std::vector<je::Event> history(std::mt19937& rng, const std::string& customer) {
   for (int i = 0; i < 12; ++i) {
     t += static_cast<je::Millis>(rng() % (4 * 86400)) * 1000;
     const char* name = names[rng() % 5];
-    out.push_back(track(customer, name, t, {{"amount", static_cast<int>(rng() % 30)}}));
+    out.push_back(track_event(customer, name, t, {{"amount", static_cast<int>(rng() % 30)}}));
   }
   return out;
 }
@@ -155,15 +146,15 @@ TEST_CASE("engine-wide caps count sends across journeys per channel", "[caps]") 
       "journey a {\n  entry on x\n  reentry always\n  send email \"a\"\n}\n"
       "journey b {\n  entry on x\n  reentry always\n  send email \"b\"\n  send sms \"s\"\n}\n"));
   auto state = je::new_customer("c1");
-  const auto o1 = engine.on_event(*state, track("c1", "x", at("2026-01-01T00:00:00Z")));
+  const auto o1 = engine.on_event(*state, track_event("c1", "x", at("2026-01-01T00:00:00Z")));
   REQUIRE(o1.actions.size() == 3);
   CHECK(o1.actions[0].sent);
   CHECK(o1.actions[1].sent);
   CHECK(o1.actions[2].sent);  // sms is not capped
-  const auto o2 = engine.on_event(*state, track("c1", "x", at("2026-01-01T12:00:00Z")));
+  const auto o2 = engine.on_event(*state, track_event("c1", "x", at("2026-01-01T12:00:00Z")));
   CHECK(o2.actions[0].reason == "cap");
   CHECK(o2.actions[1].reason == "cap");
-  const auto o3 = engine.on_event(*state, track("c1", "x", at("2026-01-02T00:00:00Z")));
+  const auto o3 = engine.on_event(*state, track_event("c1", "x", at("2026-01-02T00:00:00Z")));
   CHECK(o3.actions[0].sent);  // the sends exactly one day ago no longer count
   CHECK(o3.actions[1].sent);
 }
@@ -175,7 +166,7 @@ TEST_CASE("a run past the step budget ends with an error record", "[budget]") {
   // A loop with no wait is a lint error; compile without the checks to reach the engine's guard.
   engine.deploy(build("journey loop {\n  entry on x\n  top: tag \"a\"\n  goto top\n}\n", false));
   auto state = je::new_customer("c1");
-  const auto out = engine.on_event(*state, track("c1", "x", at("2026-01-01T00:00:00Z")));
+  const auto out = engine.on_event(*state, track_event("c1", "x", at("2026-01-01T00:00:00Z")));
   const auto error = std::find_if(out.records.begin(), out.records.end(), [](const je::Record& r) {
     return r.kind == je::Record::Kind::Error;
   });
@@ -193,7 +184,7 @@ TEST_CASE("runs keep the version they entered with", "[versions]") {
   const auto v2 = build("journey w {\n  entry on x\n  wait 1d\n  send email \"new\"\n}\n");
   e2.deploy(v1);
   auto state = je::new_customer("c1");
-  e2.on_event(*state, track("c1", "x", at("2026-01-01T00:00:00Z")));
+  e2.on_event(*state, track_event("c1", "x", at("2026-01-01T00:00:00Z")));
   e2.deploy(v2);
   const auto out = e2.on_time(*state, at("2026-01-02T00:00:00Z"));
   REQUIRE(out.actions.size() == 1);
@@ -204,7 +195,7 @@ TEST_CASE("runs keep the version they entered with", "[versions]") {
   e3.retain(v1);
   auto again = je::new_customer("c2");
   e2.deploy(v1);
-  e2.on_event(*again, track("c2", "x", at("2026-01-01T00:00:00Z")));
+  e2.on_event(*again, track_event("c2", "x", at("2026-01-01T00:00:00Z")));
   const auto resumed = e3.on_time(*again, at("2026-01-02T00:00:00Z"));
   REQUIRE(resumed.actions.size() == 1);
   CHECK(resumed.actions[0].template_name == "old");
@@ -225,7 +216,7 @@ TEST_CASE("identify merges traits, set, tag and untag edit the profile", "[profi
   id.properties = {{"plan", "paid"}, {"name", nullptr}};
   id.at += 1000;
   engine.on_event(*state, id);
-  engine.on_event(*state, track("c1", "x", id.at + 1000));
+  engine.on_event(*state, track_event("c1", "x", id.at + 1000));
   CHECK(state->profile == nlohmann::json::parse(R"({"plan":"paid","a":{"b":5},"tags":["t2"]})"));
   const auto described = engine.describe(*state);
   CHECK(described["tags"] == nlohmann::json::parse(R"(["t2"])"));
@@ -235,7 +226,7 @@ TEST_CASE("describe lists active runs with their next wake-up", "[describe]") {
   je::Engine engine{je::EngineConfig{}};
   engine.deploy(build("journey w {\n  entry on x\n  wait 2h\n  send email \"a\"\n}\n"));
   auto state = je::new_customer("c1");
-  engine.on_event(*state, track("c1", "x", at("2026-01-01T00:00:00Z")));
+  engine.on_event(*state, track_event("c1", "x", at("2026-01-01T00:00:00Z")));
   const auto d = engine.describe(*state);
   REQUIRE(d["runs"].size() == 1);
   CHECK(d["runs"][0]["journey"] == "w");
@@ -247,7 +238,7 @@ TEST_CASE("a repeated messageId is a duplicate and changes nothing", "[dedupe]")
   je::Engine engine{je::EngineConfig{}};
   engine.deploy(build("journey w {\n  entry on x\n  reentry always\n  send email \"a\"\n}\n"));
   auto state = je::new_customer("c1");
-  auto e = track("c1", "x", at("2026-01-01T00:00:00Z"));
+  auto e = track_event("c1", "x", at("2026-01-01T00:00:00Z"));
   e.message_id = "m1";
   CHECK_FALSE(engine.on_event(*state, e).duplicate);
   e.at += 1000;
