@@ -49,6 +49,7 @@ enum class ExprKind : std::uint8_t {
   ExpectedOrders,  // `expected_orders(D)`: seconds = D
   PredictedValue,  // `predicted_value(D)`: seconds = D
   IsHoliday,       // `is_holiday(EXPR)`: operands[0] = a timestamp (a date in the customer's zone)
+  InHoldout,       // `in_holdout()`: whether the customer is in the program's global holdout
 };
 
 /// What a node of a kind reads besides its operands and `where`.
@@ -63,6 +64,7 @@ enum class ExprReads : std::uint8_t {
   Presence,   // whether its operand has a value (`has`)
   Purchases,  // the customer's purchases under the purchase model, and the clock (`p_alive()`)
   Calendar,   // the holiday calendar and the customer's zone, at its operand (`is_holiday`)
+  Program,    // the program's settings and the customer's id (`in_holdout`)
 };
 
 /// The one list of what each kind reads: the walks over expressions (evaluation traces, the
@@ -86,6 +88,7 @@ constexpr ExprReads reads_of(ExprKind kind) {
     case ExprKind::Now:
     case ExprKind::SinceValue: return ExprReads::Clock;
     case ExprKind::IsHoliday: return ExprReads::Calendar;
+    case ExprKind::InHoldout: return ExprReads::Program;
     case ExprKind::IsSegment: return ExprReads::Segment;
     case ExprKind::Count:
     case ExprKind::Sum:
@@ -168,7 +171,7 @@ struct SplitArm {
 };
 
 enum class StepKind : std::uint8_t {
-  Send,           // channel, template_name, with
+  Send,           // channel, template_name, with, topic, transactional
   Wait,           // seconds
   WaitUntil,      // seconds = time of day (seconds since midnight), weekdays (0 = any day)
   WaitUntilDate,  // value = a timestamp or date expression, offset
@@ -209,6 +212,9 @@ struct Step {
   bool has_reason = false;
   int weekdays = 0;         // WaitUntil: bit d for weekday d (0 sunday .. 6 saturday); 0 = any
   std::int64_t offset = 0;  // WaitUntilDate: seconds added to the date (may be negative)
+  std::string topic;        // Send: `topic NAME`, empty when none
+  Span topic_span;
+  bool transactional = false;  // Send: `transactional`
   friend bool operator==(const Step&, const Step&) = default;
 };
 
@@ -304,10 +310,18 @@ struct UpdateClause {
   friend bool operator==(const UpdateClause&, const UpdateClause&) = default;
 };
 
+/// `priority N`: which journey wins when `[program] max_active` limits a customer's active runs.
+struct Priority {
+  std::int64_t value = 0;
+  Span span;
+  friend bool operator==(const Priority&, const Priority&) = default;
+};
+
 /// A header clause that may appear at most once (`title`, `reentry`, `quiet hours`, `cap`, `on
 /// update`), as written; the parser records every one so that a repeat can be reported (E117).
 struct OnceClause {
-  std::string keyword;  // "title", "reentry", "quiet hours", "send window", "cap", "on update"
+  std::string keyword;  // "title", "reentry", "quiet hours", "send window", "cap", "on update",
+                        // "priority", "transactional"
   Span span;
   friend bool operator==(const OnceClause&, const OnceClause&) = default;
 };
@@ -326,6 +340,8 @@ struct Journey {
   std::optional<SendWindow> send_window;
   std::optional<Cap> cap;
   std::optional<UpdateClause> on_update;  // absent means `on update keep`
+  std::optional<Priority> priority;       // absent means `priority 0`
+  std::optional<Span> transactional;      // `transactional`: every send is transactional
   std::vector<OnceClause> once_clauses;   // every once-only header clause, in source order
   Block steps;
   friend bool operator==(const Journey&, const Journey&) = default;

@@ -298,6 +298,7 @@ Typed check_expr(Context& ctx, const FileRef& file, const Expr& e, const Scope& 
       for (const auto& operand : e.operands) check_expr(ctx, file, operand, scope);
       result.type = Type::Bool;
       break;
+    case ExprKind::InHoldout: result.type = Type::Bool; break;
     case ExprKind::PAlive:
     case ExprKind::ExpectedOrders:
     case ExprKind::PredictedValue:

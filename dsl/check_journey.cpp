@@ -1,6 +1,6 @@
 // Journey checks: entry (E100), header clauses (E110, E117, E118), labels and gotos (E101,
-// E102, E107, W101), steps (E106, E109, E110, E113), calendar dates and offsets (E120, W102)
-// and the event scope of each expression.
+// E102, E107, W101), steps (E106, E109, E110, E113), calendar dates and offsets (E120, W102),
+// transactional sends and journeys (E121, W103) and the event scope of each expression.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -489,6 +489,32 @@ void check_journey(Context& ctx, const FileRef& file, const Journey& j) {
                  "goal `" + g.name + "` has `within 0s`: it can never be reached");
     }
   }
+
+  // Transactional sends (E121) and transactional journeys that experiment (W103).
+  if (j.transactional) {
+    const std::string why =
+        " in transactional journey `" + j.name +
+        "`: transactional messages go to everyone who needs them, so there is nothing to test";
+    for (const auto& g : j.goals)
+      ctx.report("W103", file.path(), g.span, "goal `" + g.name + "`" + why, Severity::Warning);
+  }
+  for_each_step(j.steps, [&](const Step& step) {
+    if (step.kind == StepKind::Split && j.transactional) {
+      ctx.report("W103", file.path(), step.span,
+                 "split in transactional journey `" + j.name +
+                     "`: a holdout or variant would withhold a message the customer needs",
+                 Severity::Warning);
+    }
+    if (step.kind == StepKind::Send && !step.topic.empty() &&
+        (step.transactional || j.transactional)) {
+      ctx.report("E121", file.path(), step.topic_span,
+                 "a transactional send has no subscription topic: it skips topic checks")
+          .help = step.transactional ? "remove `topic " + step.topic +
+                                           "`, or `transactional` if this is a marketing message"
+                                     : "remove `topic " + step.topic +
+                                           "`, or move the send to a marketing journey";
+    }
+  });
 
   // Labels (E102) and goto targets.
   std::vector<std::string> labels;

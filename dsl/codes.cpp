@@ -311,6 +311,17 @@ Example:
 
 Fix: use the attribute that holds the date (`customer.birthday`), or correct its type in
 the tracking plan.)"},
+      {"E121", "transactional send with a topic",
+       R"(A send marked `transactional` (or any send of a journey whose header says
+`transactional`) also names a subscription `topic`. Transactional sends (order
+confirmations, password resets) skip topic checks, caps, quiet hours and the global holdout,
+so the topic would never be checked: the send is either a marketing message or it is not.
+
+Example:
+  send email "order-confirmation" topic newsletter transactional
+
+Fix: remove `topic NAME` from a transactional send, or remove `transactional` when the
+message is marketing that customers can unsubscribe from.)"},
       {"W101", "unreachable step",
        R"(A step follows an `exit` or a `goto` in the same block, so it can never run (unless
 it carries a label that some `goto` jumps to). This is a warning; `--strict` makes it fail
@@ -332,6 +343,22 @@ Example:
   entry on date customer.renewal_at offset -700d
 
 Fix: check the number and the unit (`-7d`, `-70d`); for "a year before", write `-365d`.)"},
+      {"W103", "experiment in a transactional journey",
+       R"(A journey marked `transactional` has a `split` or a `goal`. Transactional messages
+(receipts, password resets, shipping notices) go to every customer who needs them; a split
+would withhold or vary one, and a goal measures a conversion that a receipt is not there to
+drive. This is a warning; `--strict` makes it fail the lint.
+
+Example:
+  journey order_confirmation {
+    transactional
+    entry on order_completed
+    goal review: review_posted within 14d
+    send email "order-confirmation"
+  }
+
+Fix: remove the split or the goal, or move the experiment to a marketing journey (for
+example a review request after the confirmation).)"},
   };
   return codes;
 }

@@ -180,6 +180,7 @@ std::string print_expr(const Expr& e) {
     case ExprKind::ExpectedOrders: return "expected_orders(" + print_duration(e.seconds) + ")";
     case ExprKind::PredictedValue: return "predicted_value(" + print_duration(e.seconds) + ")";
     case ExprKind::IsHoliday: return "is_holiday(" + print_expr(e.operands.at(0)) + ")";
+    case ExprKind::InHoldout: return "in_holdout()";
   }
   return "none";
 }
@@ -464,6 +465,9 @@ class Printer {
     if (j.on_update)
       clauses.push_back(
           {j.on_update->span, j.on_update->migrate ? "on update migrate" : "on update keep"});
+    if (j.priority)
+      clauses.push_back({j.priority->span, "priority " + std::to_string(j.priority->value)});
+    if (j.transactional) clauses.push_back({*j.transactional, "transactional"});
 
     // The comments before each clause in source order belong to it.
     std::vector<std::size_t> by_source(clauses.size());
@@ -540,6 +544,8 @@ class Printer {
     switch (s.kind) {
       case StepKind::Send: {
         std::string t = label + "send " + s.channel + " " + string_text(s.template_name);
+        if (!s.topic.empty()) t += " topic " + s.topic;
+        if (s.transactional) t += " transactional";
         if (!s.with.empty()) t += " with " + object_text(s.with);
         write_line(t);
         end_line(s.span.end);
@@ -683,7 +689,7 @@ void clear(std::vector<Field>& fields) {
 }
 
 void clear(Step& s) {
-  s.span = s.label_span = s.channel_span = s.text_span = {};
+  s.span = s.label_span = s.channel_span = s.text_span = s.topic_span = {};
   clear(s.with);
   for (auto& b : s.branches) {
     b.span = {};
@@ -739,6 +745,8 @@ Module without_spans(Module m) {
     if (j.send_window) j.send_window->span = {};
     if (j.cap) j.cap->span = {};
     if (j.on_update) j.on_update->span = {};
+    if (j.priority) j.priority->span = {};
+    if (j.transactional) j.transactional = Span{};
     // Clause order is canonicalised by the formatter; compare the set of keywords.
     std::vector<std::string> keywords;
     for (auto& oc : j.once_clauses) keywords.push_back(oc.keyword);

@@ -114,6 +114,10 @@ struct w_window : TAO_PEGTL_KEYWORD("window") {};
 struct w_except : TAO_PEGTL_KEYWORD("except") {};
 struct w_holidays : TAO_PEGTL_KEYWORD("holidays") {};
 struct w_is_holiday : TAO_PEGTL_KEYWORD("is_holiday") {};
+struct w_in_holdout : TAO_PEGTL_KEYWORD("in_holdout") {};
+struct w_topic : TAO_PEGTL_KEYWORD("topic") {};
+struct w_transactional : TAO_PEGTL_KEYWORD("transactional") {};
+struct w_priority : TAO_PEGTL_KEYWORD("priority") {};
 struct w_weekday
     : sor<TAO_PEGTL_KEYWORD("sunday"), TAO_PEGTL_KEYWORD("monday"), TAO_PEGTL_KEYWORD("tuesday"),
           TAO_PEGTL_KEYWORD("wednesday"), TAO_PEGTL_KEYWORD("thursday"),
@@ -227,6 +231,8 @@ struct horizon_call
 /// `is_holiday(EXPR)`: whether a timestamp falls on a holiday of the calendar.
 struct is_holiday_call
     : seq<w_is_holiday, sp, open_paren, ws, must<expr<ws>>, ws, must<close_paren>> {};
+/// `in_holdout()`: whether the customer is in the program's global holdout.
+struct in_holdout_call : seq<w_in_holdout, sp, open_paren, ws, must<close_paren>> {};
 struct paren_expr : seq<open_paren, ws, must<expr<ws>>, ws, must<close_paren>> {};
 struct list_item : seq<expr<ws>> {};
 struct list_lit : seq<one<'['>, ws,
@@ -239,10 +245,11 @@ struct invalid_literal : success {};
 /// A word that does not start any expression (reported with a suggestion).
 struct primary_expected : success {};
 
-struct primary : sor<paren_expr, list_lit, customer_path, event_path, trigger_path, lit_now,
-                     lit_true, lit_false, lit_none, count_call, aggregate_call, since_call,
-                     last_call, has_call, p_alive_call, horizon_call, is_holiday_call, duration,
-                     number, string_lit, seq<at<bad_literal>, raise<invalid_literal>>> {};
+struct primary
+    : sor<paren_expr, list_lit, customer_path, event_path, trigger_path, lit_now, lit_true,
+          lit_false, lit_none, count_call, aggregate_call, since_call, last_call, has_call,
+          p_alive_call, horizon_call, is_holiday_call, in_holdout_call, duration, number,
+          string_lit, seq<at<bad_literal>, raise<invalid_literal>>> {};
 
 template <typename S>
 struct unary;
@@ -383,7 +390,16 @@ struct date_time
 struct block;
 
 struct template_name : string_lit {};
-struct send_step : seq<k_send, sp, must<channel>, sp, must<template_name>, opt<sp, with_object>> {};
+struct topic_name : name {};
+/// `topic NAME`: the subscription topic the send needs.
+struct send_topic : seq<w_topic, sp, must<topic_name>> {};
+/// `transactional`: the send skips the marketing rules (caps, quiet hours, topics, holdout).
+struct send_transactional : seq<w_transactional> {};
+struct send_option : sor<send_topic, send_transactional> {};
+/// `send CHANNEL "TEMPLATE" [topic NAME] [transactional] [with {...}]`, the options before or
+/// after `with`.
+struct send_step : seq<k_send, sp, must<channel>, sp, must<template_name>, star<sp, send_option>,
+                       opt<sp, with_object>, star<sp, send_option>> {};
 
 struct wait_branch_block : seq<block> {};
 struct on_branch
@@ -453,7 +469,8 @@ struct step : seq<opt<label, sp>, step_body> {};
 struct header_start
     : sor<k_title, k_entry, k_reentry, seq<k_exit, sp, sor<k_on, k_when>>, k_goal,
           seq<k_quiet, sp, k_hours>, seq<k_send, sp, w_window, sp, not_at<one<'"'>>>, k_cap,
-          seq<k_on, sp, w_update>> {};
+          seq<k_on, sp, w_update>, seq<w_priority, sp, at<sor<digit, one<'-'>>>>,
+          seq<w_transactional, sp, not_at<one<':'>>>> {};
 struct late_header : success {};
 struct statement : sor<seq<at<header_start>, raise<late_header>>,
                        seq<at<keyword_label>, raise<keyword_as_name>>, step> {};
@@ -539,8 +556,15 @@ struct update_keep : w_keep {};
 struct update_policy : sor<update_migrate, update_keep> {};
 struct update_clause : seq<k_on, sp, w_update, sp, must<update_policy>> {};
 
-struct header_clause : sor<title_clause, entry_clause, reentry_clause, exit_clause, goal_clause,
-                           quiet_clause, send_window_clause, cap_clause, update_clause> {};
+struct priority_value : seq<opt<one<'-'>>, integer> {};
+/// `priority N`.
+struct priority_clause : seq<w_priority, sp, must<priority_value>> {};
+/// `transactional`: a journey of transactional sends only.
+struct transactional_clause : seq<w_transactional> {};
+
+struct header_clause
+    : sor<title_clause, entry_clause, reentry_clause, exit_clause, goal_clause, quiet_clause,
+          send_window_clause, cap_clause, update_clause, priority_clause, transactional_clause> {};
 struct header_line : seq<must<header_clause>, sp, must<stmt_end>> {};
 
 // ---------------------------------------------------------------------------------------------

@@ -132,6 +132,8 @@ template <> inline constexpr ErrorText error_message<g::cap_count>            = 
 template <> inline constexpr ErrorText error_message<g::k_per>                = {"E001", "expected `per` after the cap count"};
 template <> inline constexpr ErrorText error_message<g::cap_duration>         = {"E001", "expected a duration such as `7d` after `per`"};
 template <> inline constexpr ErrorText error_message<g::update_policy>        = {"E001", "expected `migrate` or `keep` after `on update`"};
+template <> inline constexpr ErrorText error_message<g::priority_value>       = {"E001", "expected a whole number after `priority`, as in `priority 10`"};
+template <> inline constexpr ErrorText error_message<g::topic_name>           = {"E001", "expected a topic name after `topic`, as in `topic newsletter`"};
 template <> inline constexpr ErrorText error_message<g::horizon_duration>     = {"E001", "expected a duration such as `30d` inside `expected_orders(...)` or `predicted_value(...)`"};
 template <> inline constexpr ErrorText error_message<g::header_clause>        = {"E001", "expected a header clause"};
 template <> inline constexpr ErrorText error_message<g::journey_name>         = {"E001", "expected a journey name after `journey`"};
@@ -188,7 +190,8 @@ std::vector<std::string> suggestion_words() {
             "p_alive",
             "expected_orders",
             "predicted_value",
-            "is_holiday"};
+            "is_holiday",
+            "in_holdout"};
   } else {
     return {};
   }
@@ -197,6 +200,8 @@ std::vector<std::string> suggestion_words() {
 /// Deepest nesting of blocks and of expressions before E004.
 constexpr int kMaxBlockDepth = 64;
 constexpr int kMaxExprDepth = 256;
+/// The largest `priority` either way.
+constexpr std::int64_t kMaxPriority = 1000;
 
 class Probe;
 
@@ -604,14 +609,16 @@ using Selector = pegtl::parse_tree::selector<
         g::cap_count, g::update_clause, g::update_migrate, g::entry_yearly, g::entry_on_date,
         g::entry_at, g::date_attribute, g::date_time_of_day, g::offset_value, g::broadcast_time,
         g::broadcast_local, g::send_window_clause, g::window_days, g::window_start, g::window_end,
-        g::window_except, g::until_days, g::until_value,
+        g::window_except, g::until_days, g::until_value, g::priority_clause, g::priority_value,
+        g::transactional_clause,
         // steps
-        g::step, g::label_name, g::send_step, g::channel, g::template_name, g::object, g::field,
-        g::field_key, g::field_value, g::wait_for, g::wait_until, g::until_time, g::wait_up_to,
-        g::on_branch, g::timeout_branch, g::if_step, g::if_condition, g::else_if_arm, g::else_arm,
-        g::if_block, g::wait_branch_block, g::split_block, g::split_step, g::split_arm, g::percent,
-        g::variant_name, g::set_step, g::set_target, g::set_value, g::tag_step, g::untag_step,
-        g::tag_name, g::emit_step, g::goto_step, g::label_ref, g::exit_step, g::exit_reason,
+        g::step, g::label_name, g::send_step, g::channel, g::template_name, g::send_topic,
+        g::topic_name, g::send_transactional, g::object, g::field, g::field_key, g::field_value,
+        g::wait_for, g::wait_until, g::until_time, g::wait_up_to, g::on_branch, g::timeout_branch,
+        g::if_step, g::if_condition, g::else_if_arm, g::else_arm, g::if_block, g::wait_branch_block,
+        g::split_block, g::split_step, g::split_arm, g::percent, g::variant_name, g::set_step,
+        g::set_target, g::set_value, g::tag_step, g::untag_step, g::tag_name, g::emit_step,
+        g::goto_step, g::label_ref, g::exit_step, g::exit_reason,
         // expressions
         g::expr<g::sp>, g::expr<g::ws>, g::and_expr<g::sp>, g::and_expr<g::ws>, g::not_expr<g::sp>,
         g::not_expr<g::ws>, g::negation<g::sp>, g::negation<g::ws>, g::comparison<g::sp>,
@@ -622,8 +629,9 @@ using Selector = pegtl::parse_tree::selector<
         g::path_segment, g::lit_now, g::lit_true, g::lit_false, g::lit_none, g::count_call,
         g::aggregate_call, g::agg_name, g::event_property, g::agg_where, g::agg_within,
         g::where_clause<g::sp>, g::since_call, g::since_event, g::since_value, g::last_call,
-        g::has_call, g::is_holiday_call, g::p_alive_call, g::horizon_call, g::horizon_name,
-        g::duration, g::number, g::string_lit, g::event_name, g::plain_event_name>>;
+        g::has_call, g::is_holiday_call, g::in_holdout_call, g::p_alive_call, g::horizon_call,
+        g::horizon_name, g::duration, g::number, g::string_lit, g::event_name,
+        g::plain_event_name>>;
 
 using Node = pegtl::parse_tree::node;
 
@@ -892,13 +900,16 @@ class TreeReader {
       }
       if (k.is_type<g::title_clause>() || k.is_type<g::reentry_clause>() ||
           k.is_type<g::quiet_clause>() || k.is_type<g::cap_clause>() ||
-          k.is_type<g::update_clause>() || k.is_type<g::send_window_clause>()) {
-        const char* keyword = k.is_type<g::title_clause>()         ? "title"
-                              : k.is_type<g::reentry_clause>()     ? "reentry"
-                              : k.is_type<g::quiet_clause>()       ? "quiet hours"
-                              : k.is_type<g::send_window_clause>() ? "send window"
-                              : k.is_type<g::cap_clause>()         ? "cap"
-                                                                   : "on update";
+          k.is_type<g::update_clause>() || k.is_type<g::send_window_clause>() ||
+          k.is_type<g::priority_clause>() || k.is_type<g::transactional_clause>()) {
+        const char* keyword = k.is_type<g::title_clause>()           ? "title"
+                              : k.is_type<g::reentry_clause>()       ? "reentry"
+                              : k.is_type<g::quiet_clause>()         ? "quiet hours"
+                              : k.is_type<g::send_window_clause>()   ? "send window"
+                              : k.is_type<g::cap_clause>()           ? "cap"
+                              : k.is_type<g::priority_clause>()      ? "priority"
+                              : k.is_type<g::transactional_clause>() ? "transactional"
+                                                                     : "on update";
         j.once_clauses.push_back(OnceClause{keyword, span_of(k)});
       }
       if (k.is_type<g::title_clause>()) {
@@ -943,6 +954,19 @@ class TreeReader {
         j.cap = cap;
       } else if (k.is_type<g::update_clause>()) {
         j.on_update = UpdateClause{find<g::update_migrate>(k) != nullptr, span_of(k)};
+      } else if (k.is_type<g::priority_clause>()) {
+        const Node& value = *find<g::priority_value>(k);
+        const std::string_view text = text_of(value);
+        const bool negative = text.front() == '-';
+        const std::int64_t n = read_integer(text.substr(negative ? 1 : 0), span_of(value));
+        if (n > kMaxPriority)
+          error("E005", span_of(value),
+                "priority `" + std::string(text) +
+                    "` is out of range: write a whole number from -" +
+                    std::to_string(kMaxPriority) + " to " + std::to_string(kMaxPriority));
+        j.priority = Priority{negative ? -n : n, span_of(k)};
+      } else if (k.is_type<g::transactional_clause>()) {
+        j.transactional = span_of(k);
       } else if (k.is_type<g::step>()) {
         j.steps.push_back(read_step(k));
       }
@@ -1065,6 +1089,23 @@ class TreeReader {
       s.template_name = unescape(text_of(tpl));
       s.text_span = span_of(tpl);
       if (const Node* o = find<g::object>(b)) s.with = read_object(*o);
+      for (const auto& c : b.children) {
+        const bool topic = c->is_type<g::send_topic>();
+        if (!topic && !c->is_type<g::send_transactional>()) continue;
+        if (topic ? !s.topic.empty() : s.transactional) {
+          error("E117", span_of(*c),
+                std::string("`") + (topic ? "topic" : "transactional") +
+                    "` is given twice in this send");
+          continue;
+        }
+        if (topic) {
+          const Node& name = *find<g::topic_name>(*c);
+          s.topic = name.string();
+          s.topic_span = span_of(name);
+        } else {
+          s.transactional = true;
+        }
+      }
     } else if (b.is_type<g::wait_for>()) {
       s.kind = StepKind::Wait;
       s.seconds = read_duration(*b.children.at(0));
@@ -1336,6 +1377,10 @@ class TreeReader {
     }
     if (n.is_type<g::p_alive_call>()) {
       e.kind = ExprKind::PAlive;
+      return e;
+    }
+    if (n.is_type<g::in_holdout_call>()) {
+      e.kind = ExprKind::InHoldout;
       return e;
     }
     if (n.is_type<g::is_holiday_call>()) {

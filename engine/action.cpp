@@ -60,6 +60,8 @@ std::string to_json_line(const Action& action) {
   append_field(out, "status", action.sent ? "sent" : "suppressed");
   if (!action.sent) append_field(out, "reason", action.reason);
   if (!action.variant.empty()) append_field(out, "variant", action.variant);
+  if (!action.topic.empty()) append_field(out, "topic", action.topic);
+  if (action.transactional) out += ",\"transactional\":true";
   out += '}';
   return out;
 }

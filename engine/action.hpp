@@ -23,11 +23,13 @@ struct Action {
   bool sent = true;     // false: suppressed
   std::string reason;   // when suppressed: "consent", "cap", ...
   std::string variant;  // split variant when the send is inside a split branch
+  std::string topic;    // the subscription topic (`send ... topic NAME`), for unsubscribe links
+  bool transactional = false;  // `send ... transactional` or a send of a transactional journey
 };
 
 /// One NDJSON line (no newline), keys in the order of spec section 7:
 /// action_id, customer_id, journey, step, channel, template, params, at, status[, reason][,
-/// variant].
+/// variant]; then, beyond the spec, [topic][, transactional] when set.
 std::string to_json_line(const Action& action);
 
 /// Appends `text` as a JSON string, byte for byte as nlohmann's dump (no ASCII escaping, invalid

@@ -39,6 +39,7 @@ struct Reads {
       case dsl::ExprReads::Clock:
       case dsl::ExprReads::Presence:
       case dsl::ExprReads::Calendar:
+      case dsl::ExprReads::Program:
       case dsl::ExprReads::Purchases: break;  // the state's count (Purchases), not a timeline
     }
     for (const auto& o : e.operands) walk(o, aggregate_event);
@@ -93,7 +94,8 @@ bool reads_beyond_event(const dsl::Expr& e) {
     case dsl::ExprReads::Segment:
     case dsl::ExprReads::Timeline:
     case dsl::ExprReads::Purchases:
-    case dsl::ExprReads::Calendar: return true;
+    case dsl::ExprReads::Calendar:
+    case dsl::ExprReads::Program: return true;
     case dsl::ExprReads::Nothing:
     case dsl::ExprReads::Event:
     case dsl::ExprReads::Presence: break;
@@ -159,7 +161,10 @@ std::string shortened(std::string text) {
 // and conditions of later arms.
 std::string summary_of(const dsl::Step& s) {
   switch (s.kind) {
-    case dsl::StepKind::Send: return "send " + s.channel + " " + dsl::string_text(s.template_name);
+    case dsl::StepKind::Send:
+      return "send " + s.channel + " " + dsl::string_text(s.template_name) +
+             (s.topic.empty() ? "" : " topic " + s.topic) +
+             (s.transactional ? " transactional" : "");
     case dsl::StepKind::Wait: return "wait " + duration_text(s.seconds);
     case dsl::StepKind::WaitUntil:
       return "wait until " + dsl::until_time_text(s.weekdays, s.seconds);
@@ -355,7 +360,8 @@ class JourneyBuilder {
     if (!s.label.empty()) j_.labels[s.label] = j_.ops.size();
     switch (s.kind) {
       case dsl::StepKind::Send:
-        head.payload = SendOp{s.channel, s.template_name, s.with, variant_};
+        head.payload = SendOp{s.channel, s.template_name, s.with,
+                              variant_,  s.topic,         s.transactional || j_.transactional};
         push(std::move(head));
         break;
       case dsl::StepKind::Wait:
@@ -726,6 +732,9 @@ nlohmann::json ir_json(const Journey& j) {
   if (j.cap_count)
     out["cap"] = {{"count", *j.cap_count}, {"per", duration_text(j.cap_per_ms / 1000)}};
   out["on_update"] = j.on_update == UpdatePolicy::Migrate ? "migrate" : "keep";
+  // Beyond the first IR: only when set, so that versions of journeys without them stay put.
+  if (j.priority != 0) out["priority"] = j.priority;
+  if (j.transactional) out["transactional"] = true;
   json steps = json::array();
   for (const auto& s : j.steps) steps.push_back({{"id", s.id}, {"name", s.name}});
   out["steps"] = std::move(steps);
@@ -739,6 +748,8 @@ nlohmann::json ir_json(const Journey& j) {
                 x["template"] = p.template_name;
                 x["with"] = fields_json(p.with);
                 if (!p.variant.empty()) x["variant"] = p.variant;
+                if (!p.topic.empty()) x["topic"] = p.topic;
+                if (p.transactional) x["transactional"] = true;
               },
               [&](const WaitOp& p) { x["duration"] = duration_text(p.millis / 1000); },
               [&](const WaitUntilOp& p) {
@@ -920,6 +931,8 @@ CompileResult compile(const dsl::Workspace& workspace, StepNaming naming) {
         j.cap_per_ms = dj.cap->per * 1000;
       }
       j.naming = naming;
+      if (dj.priority) j.priority = dj.priority->value;
+      j.transactional = dj.transactional.has_value();
       if (dj.on_update)
         j.on_update = dj.on_update->migrate ? UpdatePolicy::Migrate : UpdatePolicy::Keep;
       JourneyBuilder(*file.source, j, naming).build(dj.steps);

@@ -12,7 +12,10 @@ std::string pair_key(std::string_view first, std::string_view second) {
 void count_record(const Record& r,
                   const std::function<void(const char* metric, std::string key)>& add) {
   switch (r.kind) {
-    case Record::Kind::Entered: add("entered", ""); break;
+    case Record::Kind::Entered:
+      add("entered", "");
+      if (r.holdout) add("holdout_entered", "");
+      break;
     case Record::Kind::Exited:
       add("exited", r.detail);
       add("exits_at", pair_key(r.step, r.detail));
@@ -32,7 +35,10 @@ void count_record(const Record& r,
     case Record::Kind::Goal:
       add("goals", r.detail);
       add("goals_by_variant", pair_key(r.detail, r.variant));
+      if (r.holdout) add("holdout_goals", r.detail);
+      if (!r.attributed.empty()) add("goals_by_send", pair_key(r.detail, r.attributed));
       break;
+    case Record::Kind::Refused: add("refused", r.detail); break;
     case Record::Kind::Variant: add("variants", r.variant); break;
     case Record::Kind::Error: add("errors", ""); break;
     case Record::Kind::Audience: add("audience", ""); break;
@@ -84,6 +90,12 @@ void JourneyCounts::add(const std::string& metric, const std::string& key, std::
     migrated_in += value;
   } else if (metric == "migrated_out") {
     migrated_out += value;
+  } else if (metric == "refused") {
+    refused[key] += value;
+  } else if (metric == "holdout_entered") {
+    holdout_entered += value;
+  } else if (metric == "holdout_goals") {
+    holdout_goals[key] += value;
   } else if (!read_pair(key, pair)) {
     return;
   } else if (metric == "moves") {
@@ -94,6 +106,8 @@ void JourneyCounts::add(const std::string& metric, const std::string& key, std::
     steps[pair.first].suppressed[pair.second] += value;
   } else if (metric == "goals_by_variant") {
     converted[pair] += value;
+  } else if (metric == "goals_by_send") {
+    steps[pair.second].goals[pair.first] += value;
   }
 }
 
@@ -119,6 +133,36 @@ std::map<std::string, std::int64_t> JourneyCounts::runs_per_variant() const {
   return out;
 }
 
+namespace {
+
+// The lift of a rate over a base rate: (rate - base) / base, or undefined without a base.
+void set_lift(std::int64_t base_converted, std::int64_t base_runs, std::int64_t converted,
+              std::int64_t runs, std::optional<double>& lift, bool& undefined) {
+  if (base_runs <= 0 || runs <= 0) return;
+  const double base = static_cast<double>(base_converted) / static_cast<double>(base_runs);
+  const double rate = static_cast<double>(converted) / static_cast<double>(runs);
+  if (base > 0) {
+    lift = (rate - base) / base;
+  } else {
+    undefined = true;
+  }
+}
+
+}  // namespace
+
+HoldoutRow holdout_row(const JourneyCounts& counts, const std::string& goal) {
+  HoldoutRow row;
+  const auto all = counts.goals.find(goal);
+  const auto held = counts.holdout_goals.find(goal);
+  row.holdout_runs = counts.holdout_entered;
+  row.holdout_converted = held == counts.holdout_goals.end() ? 0 : held->second;
+  row.treated_runs = counts.entered - counts.holdout_entered;
+  row.treated_converted = (all == counts.goals.end() ? 0 : all->second) - row.holdout_converted;
+  set_lift(row.holdout_converted, row.holdout_runs, row.treated_converted, row.treated_runs,
+           row.lift, row.lift_undefined);
+  return row;
+}
+
 std::vector<GoalRow> goal_rows(const JourneyCounts& counts, const std::string& goal) {
   const auto runs = counts.runs_per_variant();
   const auto converted = [&](const std::string& variant) {
@@ -129,16 +173,9 @@ std::vector<GoalRow> goal_rows(const JourneyCounts& counts, const std::string& g
   std::vector<GoalRow> out;
   for (const auto& [variant, n] : runs) {
     GoalRow row{variant, n, converted(variant), std::nullopt, false};
-    if (control != runs.end() && variant != "control" && control->second > 0 && n > 0) {
-      const double base =
-          static_cast<double>(converted("control")) / static_cast<double>(control->second);
-      const double rate = static_cast<double>(row.converted) / static_cast<double>(n);
-      if (base > 0) {
-        row.lift = (rate - base) / base;
-      } else {
-        row.lift_undefined = true;
-      }
-    }
+    if (control != runs.end() && variant != "control")
+      set_lift(converted("control"), control->second, row.converted, n, row.lift,
+               row.lift_undefined);
     out.push_back(std::move(row));
   }
   return out;

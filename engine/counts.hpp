@@ -21,8 +21,11 @@ namespace journey::engine {
 /// adds 1 to. Metrics and keys:
 ///   entered ""; exited REASON; exits_at [STEP,REASON] (the step left from); visits STEP;
 ///   moves [FROM,TO] (FROM "" as the run enters); sends ""; sent_at STEP; suppressed REASON;
-///   suppressed_at [STEP,REASON]; goals GOAL; goals_by_variant [GOAL,VARIANT]; variants VARIANT
-///   (runs a split put there); errors ""; audience "". A Migrated record adds to none: its callers
+///   suppressed_at [STEP,REASON]; goals GOAL; goals_by_variant [GOAL,VARIANT]; goals_by_send
+///   [GOAL,STEP] (the entry's last delivered send before the conversion); variants VARIANT (runs a
+///   split put there); errors ""; audience ""; refused REASON (entries arbitration turned away);
+///   holdout_entered "" and holdout_goals GOAL (the same, for customers in the global holdout).
+///   A Migrated record adds to none: its callers
 ///   count migrated_out "" for the version the run left and migrated_in "" for the one it joined.
 /// A pair key is a JSON array of two strings.
 void count_record(const Record& record,
@@ -37,6 +40,7 @@ struct StepCounts {
   std::int64_t visits = 0;
   std::int64_t sent = 0;
   std::map<std::string, std::int64_t> suppressed;  // reason -> sends suppressed
+  std::map<std::string, std::int64_t> goals;  // goal -> conversions whose last send was this one
   std::int64_t suppressed_total() const;
 };
 
@@ -57,6 +61,9 @@ struct JourneyCounts {
   std::map<std::pair<std::string, std::string>, std::int64_t> converted;  // (goal, variant)
   std::int64_t migrated_in = 0;   // runs moved here from an older version (`on update migrate`)
   std::int64_t migrated_out = 0;  // runs moved from here to a newer version
+  std::map<std::string, std::int64_t> refused;        // reason -> entries turned away
+  std::int64_t holdout_entered = 0;                   // entries of customers in the holdout
+  std::map<std::string, std::int64_t> holdout_goals;  // goal -> their conversions
 
   /// Adds a counter as stored (an unknown metric or a malformed key is ignored).
   void add(const std::string& metric, const std::string& key, std::int64_t value);
@@ -76,6 +83,20 @@ struct GoalRow {
   std::optional<double> lift;   // (rate - control rate) / control rate, when both are known
   bool lift_undefined = false;  // a control exists but converted no one: no lift can be said
 };
+
+/// A goal's program-level line: the runs of customers outside the global holdout (treated: they
+/// get the program's marketing sends) against those inside it, and the lift of the treated
+/// conversion rate over the holdout's.
+struct HoldoutRow {
+  std::int64_t treated_runs = 0;
+  std::int64_t treated_converted = 0;
+  std::int64_t holdout_runs = 0;
+  std::int64_t holdout_converted = 0;
+  std::optional<double> lift;   // (treated rate - holdout rate) / holdout rate, when both known
+  bool lift_undefined = false;  // the holdout converted no one: no lift can be said
+};
+
+HoldoutRow holdout_row(const JourneyCounts& counts, const std::string& goal);
 
 /// The goal's line for each variant with runs (by variant name).
 std::vector<GoalRow> goal_rows(const JourneyCounts& counts, const std::string& goal);

@@ -298,6 +298,8 @@ std::vector<std::string> header_lines(const Journey& j) {
     out.push_back("cap " + std::to_string(*j.cap_count) + " per " +
                   duration_text(j.cap_per_ms / 1000));
   if (j.on_update == UpdatePolicy::Migrate) out.emplace_back("on update migrate");
+  if (j.priority != 0) out.push_back("priority " + std::to_string(j.priority));
+  if (j.transactional) out.emplace_back("transactional");
   for (const auto& [name, condition] : j.segments) {
     std::string line = "segment " + name;
     line += " = ";

@@ -14,6 +14,7 @@
 #include "engine/identity.hpp"
 #include "engine/ids.hpp"
 #include "engine/program.hpp"
+#include "engine/rules.hpp"
 #include "engine/state.hpp"
 #include "engine/value.hpp"
 #include "engine/zone.hpp"
@@ -39,6 +40,8 @@ struct Library {
   std::map<std::string, std::set<std::string>> timeline;  // union of what all programs read
   std::set<std::string, std::less<>> events_read;         // events any journey mentions
   std::vector<std::string> live_names;                    // the live journeys' names, sorted
+  std::vector<std::string> live_order;  // the same, highest `priority` first, then by name
+  bool priorities = false;              // whether any journey has a priority
   std::int64_t longest_cap_ms = 0;
   // (journey, older version) -> where its runs go, for live journeys that say `on update migrate`
   std::map<std::pair<std::string, std::string>, Migration> migrations;
@@ -54,12 +57,15 @@ struct Library {
     timeline.clear();
     events_read.clear();
     live_names.clear();
+    live_order.clear();
+    priorities = false;
     migrations.clear();
     longest_cap_ms = 0;
     for (const auto& p : programs) {
       for (const auto& j : p->journeys) {
         versions.emplace(std::make_pair(j.name, j.version), std::make_pair(p.get(), &j));
         longest_cap_ms = std::max(longest_cap_ms, j.cap_per_ms);
+        priorities = priorities || j.priority != 0;
         events_read.insert(j.events_read.begin(), j.events_read.end());
       }
       for (const auto& [event, props] : p->timeline_events) {
@@ -71,6 +77,12 @@ struct Library {
     for (const auto& j : live->journeys) live_names.push_back(j.name);
     std::sort(live_names.begin(), live_names.end());
     live_names.erase(std::unique(live_names.begin(), live_names.end()), live_names.end());
+    live_order = live_names;
+    if (priorities) {
+      std::stable_sort(live_order.begin(), live_order.end(), [this](const auto& a, const auto& b) {
+        return live->find_journey(a)->priority > live->find_journey(b)->priority;
+      });
+    }
     for (const auto& [key, found] : versions) {
       const Journey* to = live->find_journey(key.first);
       if (to == nullptr || to->on_update != UpdatePolicy::Migrate || to->version == key.second)
@@ -179,7 +191,8 @@ class Call {
         st_(st),
         tracing_(tracing),
         out_(out),
-        now_(st.clock) {}
+        now_(st.clock),
+        holdout_(in_holdout(cfg.program, st.customer_id)) {}
 
   // Moves runs of older versions to the live one where the journey says `on update migrate` and
   // the step they wait at is unchanged there; the others keep their version.
@@ -266,6 +279,9 @@ class Call {
     if (ev.type == Event::Type::Identify) {
       if (tracing_) trace("", "identify " + dump(ev.properties), ev.properties);
       for (const auto& [key, value] : ev.properties.items()) {
+        if (is_consent_group(key))
+          note(note_consents(st_, {key}, value, now_,
+                             "identify" + (ev.message_id.empty() ? "" : " " + ev.message_id)));
         if (value.is_null()) {
           st_.profile.erase(key);
         } else {
@@ -308,6 +324,14 @@ class Call {
                      [](const SentRecord& a, const SentRecord& b) { return a.at < b.at; });
     for (auto& [jname, theirs] : other.history) absorb_journey(jname, theirs, other.runs);
     merge_purchases(st_.purchases, other.purchases);
+    st_.consents.insert(st_.consents.end(), other.consents.begin(), other.consents.end());
+    std::stable_sort(
+        st_.consents.begin(), st_.consents.end(),
+        [](const ConsentRecord& a, const ConsentRecord& b) { return a.recorded < b.recorded; });
+    for (const char* group : {"consent", "subscriptions"}) {  // what the merged profile says now
+      if (const auto* merged = json_at(st_.profile, {group}))
+        note(note_consents(st_, {group}, *merged, now_, "merge of " + other.customer_id));
+    }
     st_.aggregates.clear();
     st_.linked_ids.push_back(other.customer_id);
     st_.linked_ids.insert(st_.linked_ids.end(), other.linked_ids.begin(), other.linked_ids.end());
@@ -383,6 +407,12 @@ class Call {
     out_.trace.push_back({now_, journey, std::move(message), std::move(detail)});
   }
 
+  // Traces consent records just kept.
+  void note(const std::vector<ConsentRecord>& added, const std::string& journey = {}) {
+    if (!tracing_) return;
+    for (const auto& r : added) trace(journey, "consent kept: " + consent_text(r), consent_json(r));
+  }
+
   /// Adds a record of this customer at now, of one run of a journey; the caller fills in the
   /// step, variant and detail by name (five strings in a row are easily passed in the wrong order).
   Record& record(Record::Kind kind, const std::string& journey, const std::string& version) {
@@ -392,6 +422,7 @@ class Call {
     added.journey = journey;
     added.version = version;
     added.at = now_;
+    added.holdout = holdout_;
     return added;
   }
 
@@ -405,7 +436,7 @@ class Call {
     const HolidayCalendar calendar =
         cfg_.holidays.empty() ? HolidayCalendar{} : HolidayCalendar{&cfg_.holidays, zone(false)};
     return Evaluator(program, st_, now_, &st_.aggregates, cfg_.model ? &*cfg_.model : nullptr,
-                     calendar);
+                     calendar, holdout_);
   }
 
   const Journey* journey_of(const RunState& run) const {
@@ -428,8 +459,8 @@ class Call {
     return zones_.find("UTC");
   }
 
-  // The names of journeys that can react now, in name order: the live ones and those with
-  // active runs. Usually just the live ones, which are not copied.
+  // The names of journeys that can react now, highest `priority` first, then in name order: the
+  // live ones and those with active runs. Usually just the live ones, which are not copied.
   class Names {
    public:
     explicit Names(const std::vector<std::string>* live) : live_(live) {}
@@ -452,10 +483,23 @@ class Call {
     const bool extra = std::any_of(st_.runs.begin(), st_.runs.end(), [&live](const auto& run) {
       return !std::binary_search(live.begin(), live.end(), run.first);
     });
-    if (!extra) return Names(&live);
+    if (!extra) return Names(&lib_.live_order);
     std::set<std::string> names(live.begin(), live.end());
     for (const auto& [name, run] : st_.runs) names.insert(name);
-    return Names(std::vector<std::string>(names.begin(), names.end()));
+    std::vector<std::string> all(names.begin(), names.end());
+    if (lib_.priorities) {
+      const auto priority = [this](const std::string& name) -> std::int64_t {
+        if (const Journey* j = lib_.live ? lib_.live->find_journey(name) : nullptr)
+          return j->priority;
+        const auto run = st_.runs.find(name);
+        const Journey* j = run != st_.runs.end() ? journey_of(run->second) : nullptr;
+        return j != nullptr ? j->priority : 0;
+      };
+      std::stable_sort(all.begin(), all.end(), [&priority](const auto& a, const auto& b) {
+        return priority(a) > priority(b);
+      });
+    }
+    return Names(std::move(all));
   }
 
   std::optional<Millis> due(Millis now, Millis recurring_until) const {
@@ -722,10 +766,15 @@ class Call {
         added.step = step;
         added.variant = variant;
         added.detail = g.name;
+        added.attributed = hist.last_send;
       }
       if (tracing_)
-        trace(jname, "goal " + g.name + " reached (at " + step_name(*j, step) +
-                         (variant.empty() ? "" : ", variant " + variant) + ")");
+        trace(jname,
+              "goal " + g.name + " reached (at " + step_name(*j, step) +
+                  (variant.empty() ? "" : ", variant " + variant) +
+                  (hist.last_send.empty() ? "; no send before it"
+                                          : "; last send: " + step_name(*j, hist.last_send)) +
+                  ")");
     }
   }
 
@@ -767,6 +816,7 @@ class Call {
         return false;
       }
     }
+    if (!arbitrate(j, how)) return false;
     RunState run;
     run.journey = j.name;
     run.version = j.version;
@@ -781,12 +831,62 @@ class Call {
     hist.step.clear();
     hist.trigger = trigger;
     hist.goals_reached.clear();
+    hist.last_send.clear();
     st_.runs[j.name] = std::move(run);
     record(Record::Kind::Entered, j.name, j.version).detail = how;
     if (tracing_)
       trace(j.name, how + ": entered (entry " + std::to_string(hist.entries) + ", version " +
                         j.version + ")");
     continue_run(j.name, 0);
+    return true;
+  }
+
+  // `[program] max_active`: an entry into a marketing journey that would pass the limit pre-empts
+  // enough active marketing runs of lower priority (the lowest first; among equals the one that
+  // entered last, then by name), or is refused when there are not enough of them: a tie keeps
+  // the runs already going. Transactional journeys neither count nor wait.
+  bool arbitrate(const Journey& j, const std::string& how) {
+    const int limit = cfg_.program.max_active;
+    if (limit <= 0 || j.transactional) return true;
+    struct Active {
+      std::int64_t priority;
+      Millis entered;
+      std::string name;
+    };
+    std::vector<Active> active;
+    for (const auto& [name, run] : st_.runs) {
+      const Journey* rj = journey_of(run);
+      if (rj != nullptr && !rj->transactional)
+        active.push_back({rj->priority, run.entered_at, name});
+    }
+    if (active.size() < static_cast<std::size_t>(limit)) return true;
+    std::sort(active.begin(), active.end(), [](const Active& a, const Active& b) {
+      if (a.priority != b.priority) return a.priority < b.priority;
+      if (a.entered != b.entered) return a.entered > b.entered;
+      return a.name < b.name;
+    });
+    const std::size_t need = active.size() - static_cast<std::size_t>(limit) + 1;
+    if (active[need - 1].priority >= j.priority) {
+      record(Record::Kind::Refused, j.name, j.version).detail = "arbitration";
+      if (tracing_) {
+        std::string busy;
+        for (const auto& a : active)
+          busy += (busy.empty() ? "" : ", ") + a.name + " (priority " + std::to_string(a.priority) +
+                  ")";
+        trace(j.name, how + ": not taken: max_active " + std::to_string(limit) +
+                          " reached and no active run has a priority below " +
+                          std::to_string(j.priority) + ": " + busy);
+      }
+      return false;
+    }
+    for (std::size_t i = 0; i < need; ++i) {
+      if (tracing_)
+        trace(active[i].name, "pre-empted by " + j.name + " (priority " +
+                                  std::to_string(j.priority) + " over " +
+                                  std::to_string(active[i].priority) + ", max_active " +
+                                  std::to_string(limit) + ")");
+      end_run(active[i].name, "preempted");
+    }
     return true;
   }
 
@@ -885,7 +985,7 @@ class Call {
   }
 
   Next run_op(const SendOp& send_op, const At& at) {
-    if (hold(at.j, at.run, at.op)) return std::nullopt;
+    if (!send_op.transactional && hold(at.j, at.run, at.op)) return std::nullopt;
     send(at.j, at.run, at.op, send_op);
     return at.pc + 1;
   }
@@ -1030,6 +1130,8 @@ class Call {
     if (set.path.size() == 1 && set.path[0] == "id") {
       error(at.jname, at.run.version, "customer.id cannot be set");
     } else {
+      if (is_consent_group(set.path.front()))
+        note(note_consents(st_, set.path, j_value, now_, "journey " + at.jname), at.jname);
       set_path(st_.profile, set.path, std::move(j_value));
     }
     return at.pc + 1;
@@ -1117,50 +1219,100 @@ class Call {
     const Evaluator ev = evaluator(*program_of(run));
     const Scope scope{&run.event, &run.trigger};
     for (const auto& f : send_op.with) a.params[f.key] = to_json(ev.eval(f.value, scope));
-    const auto* consent = json_at(st_.profile, {"consent", send_op.channel});
-    const bool consented = cfg_.consent_assumed
-                               ? !(consent && consent->is_boolean() && !consent->get<bool>())
-                               : (consent && consent->is_boolean() && consent->get<bool>());
+    a.topic = send_op.topic;
+    a.transactional = send_op.transactional;
+    // The checks in order; a transactional send skips all but consent.
     std::string why;
-    if (!consented) {
+    if (!send_op.transactional && holdout_) {
+      a.reason = "holdout";
+      why = "the customer is in the global holdout of " + share_text(cfg_.program.holdout_bp) +
+            " of customers";
+    } else if (!consented(send_op.channel, why)) {
       a.reason = "consent";
-      why = "customer.consent." + send_op.channel + " = " + (consent ? dump(*consent) : "none") +
-            (cfg_.consent_assumed ? " (consent assumed)" : " (consent required)");
-    } else if (j.cap_count && sends_in_window(j.cap_per_ms, &j.name, nullptr) >= *j.cap_count) {
+    } else if (!send_op.transactional && !send_op.topic.empty() &&
+               !subscribed(send_op.topic, why)) {
+      a.reason = "unsubscribed";
+    } else if (!send_op.transactional && capped(j, send_op.channel, why)) {
       a.reason = "cap";
-      why = "journey cap " + std::to_string(*j.cap_count) + " per " +
-            duration_text(j.cap_per_ms / 1000) + " reached";
-    } else {
-      for (const std::string& key : {send_op.channel, std::string("*")}) {
-        const auto cap = cfg_.channel_caps.find(key);
-        if (cap == cfg_.channel_caps.end()) continue;
-        if (sends_in_window(cap->second.per_ms, nullptr, key == "*" ? nullptr : &send_op.channel) >=
-            cap->second.count) {
-          a.reason = "cap";
-          why = "engine-wide cap on " + (key == "*" ? std::string("all channels") : key) + " (" +
-                std::to_string(cap->second.count) + " per " +
-                duration_text(cap->second.per_ms / 1000) + ") reached";
-          break;
-        }
-      }
     }
     a.sent = a.reason.empty();
     if (a.sent) {
-      st_.sent.push_back({now_, j.name, send_op.channel});
-      prune_sent();
+      if (!send_op.transactional) {  // transactional sends count against no cap
+        st_.sent.push_back({now_, j.name, send_op.channel});
+        prune_sent();
+      }
+      st_.history[j.name].last_send = op.step_id;
     }
     auto& sent =
         record(a.sent ? Record::Kind::Send : Record::Kind::Suppressed, j.name, run.version);
     sent.step = op.step_id;
     sent.variant = run.variant;
     sent.detail = a.reason;
-    if (tracing_)
+    if (tracing_) {
+      // The consent records the decision rests on: those a send relied on, or the one that
+      // withdrew what it needed.
+      std::vector<const ConsentRecord*> proof;
+      const auto add = [&](const std::string& key) {
+        if (const auto* r = latest_consent(st_, key)) proof.push_back(r);
+      };
+      if (a.sent || a.reason == "consent") add("consent." + send_op.channel);
+      if ((a.sent && !a.topic.empty()) || a.reason == "unsubscribed")
+        add("subscriptions." + send_op.topic);
+      nlohmann::json detail{{"action_id", a.action_id}};
+      std::string what = a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")";
+      if (send_op.transactional) what += " (transactional)";
+      for (const auto* r : proof) {
+        detail["consent"].push_back(consent_json(*r));
+        what += (a.sent ? ", relying on " : ", as recorded: ") + consent_text(*r);
+      }
       trace(j.name,
-            name_of(j, op) + ": " +
-                (a.sent ? "sent" : "suppressed (" + a.reason + ": " + why + ")") +
-                (a.variant.empty() ? "" : ", variant " + a.variant),
-            {{"action_id", a.action_id}});
+            name_of(j, op) + ": " + what + (a.variant.empty() ? "" : ", variant " + a.variant),
+            std::move(detail));
+    }
     out_.actions.push_back(std::move(a));
+  }
+
+  // Channel consent by the policy: `required` needs a grant, `assumed` only refuses a withdrawal.
+  bool consented(const std::string& channel, std::string& why) const {
+    const auto* consent = json_at(st_.profile, {"consent", channel});
+    const auto given = granted(consent);
+    if (cfg_.consent_assumed ? given.value_or(true) : given.value_or(false)) return true;
+    why = "customer.consent." + channel + " = " + (consent ? dump(*consent) : "none") +
+          (cfg_.consent_assumed ? " (consent assumed)" : " (consent required)");
+    return false;
+  }
+
+  // A subscription topic: what customer.subscriptions.TOPIC says, else the topic's default.
+  bool subscribed(const std::string& topic, std::string& why) const {
+    const auto* sub = json_at(st_.profile, {"subscriptions", topic});
+    const auto found = cfg_.program.topics.find(topic);
+    const bool opt_out =
+        found != cfg_.program.topics.end() && found->second == TopicDefault::OptOut;
+    if (granted(sub).value_or(opt_out)) return true;
+    why = "customer.subscriptions." + topic + " = " + (sub ? dump(*sub) : "none") + " (topic " +
+          topic + " is " + (opt_out ? "opt-out" : "opt-in") + ")";
+    return false;
+  }
+
+  // The journey's cap, then the engine-wide caps of the channel and of all channels.
+  bool capped(const Journey& j, const std::string& channel, std::string& why) const {
+    if (j.cap_count && sends_in_window(j.cap_per_ms, &j.name, nullptr) >= *j.cap_count) {
+      why = "journey cap " + std::to_string(*j.cap_count) + " per " +
+            duration_text(j.cap_per_ms / 1000) + " reached";
+      return true;
+    }
+    for (const std::string& key : {channel, std::string("*")}) {
+      const auto cap = cfg_.channel_caps.find(key);
+      if (cap == cfg_.channel_caps.end()) continue;
+      if (sends_in_window(cap->second.per_ms, nullptr, key == "*" ? nullptr : &channel) >=
+          cap->second.count) {
+        why = "engine-wide cap on " + (key == "*" ? std::string("all channels") : key) + " (" +
+              std::to_string(cap->second.count) + " per " +
+              duration_text(cap->second.per_ms / 1000) + ") reached";
+        return true;
+      }
+    }
+    return false;
   }
 
   void prune_sent() {
@@ -1300,6 +1452,7 @@ class Call {
   bool tracing_;
   Outcome& out_;
   Millis now_;
+  bool holdout_;  // the customer is in the global holdout
   int depth_ = 0;
   std::deque<Emitted> emits_;
 };
@@ -1454,6 +1607,13 @@ nlohmann::json Engine::describe(const CustomerState& state) const {
     }
     out["merges"] = std::move(merges);
   }
+  if (!state.consents.empty()) {  // proof of consent: when and where each was given or withdrawn
+    nlohmann::json consents = nlohmann::json::array();
+    for (const auto& c : state.consents) consents.push_back(consent_json(c));
+    out["consents"] = std::move(consents);
+  }
+  if (config_.program.holdout_bp > 0)
+    out["in_holdout"] = in_holdout(config_.program, state.customer_id);
   const auto next = next_wakeup(state, true);
   out["next_wakeup"] = next ? nlohmann::json(format_timestamp(*next)) : nlohmann::json(nullptr);
   return out;
@@ -1469,6 +1629,7 @@ std::unique_ptr<CustomerState> new_customer(const std::string& customer_id) {
 void seed_profile(CustomerState& state, const nlohmann::json& traits) {
   if (!traits.is_object()) return;
   for (const auto& [key, value] : traits.items()) {
+    if (is_consent_group(key)) note_consents(state, {key}, value, 0, "profile");
     if (value.is_null()) {
       state.profile.erase(key);
     } else {

@@ -60,6 +60,34 @@ struct ChannelCap {
   std::int64_t per_ms = 0;
 };
 
+/// Whether a customer who has said nothing about a subscription topic is subscribed.
+enum class TopicDefault : std::uint8_t {
+  OptIn,   // not subscribed until customer.subscriptions.TOPIC is true (unconfigured topics)
+  OptOut,  // subscribed until customer.subscriptions.TOPIC is false
+};
+
+/// Program-wide rules over every journey: `[program]` and `[topics]` in journey.toml, or
+/// simulate's `--holdout`, `--max-active` and `--topic` (docs/language.md, Program controls).
+struct ProgramRules {
+  std::int64_t holdout_bp = 0;   // the global holdout in basis points of customers (500 = 5%)
+  std::string salt = "journey";  // mixed into the holdout hash; a new salt draws a new holdout
+  int max_active = 0;            // active marketing runs a customer may have at once; 0: no limit
+  std::map<std::string, TopicDefault> topics;  // configured topics; others are opt-in
+};
+
+/// Whether the customer is in the global holdout: a stable hash of the salt and the id, so the
+/// same customers are held out in every journey, on every machine and replay.
+bool in_holdout(const ProgramRules& rules, std::string_view customer_id);
+
+/// A share written "5%" or "12.5%" (0 to 100, at most two decimals) in basis points, or nothing.
+std::optional<std::int64_t> parse_share(std::string_view text);
+
+/// Basis points as a share: 500 -> "5%", 1250 -> "12.5%".
+std::string share_text(std::int64_t basis_points);
+
+/// "opt-in" or "opt-out", or nothing.
+std::optional<TopicDefault> parse_topic_default(std::string_view text);
+
 /// Engine-wide settings (from journey.toml or simulate flags).
 struct EngineConfig {
   std::string default_zone = "UTC";  // IANA zone for customers without customer.timezone
@@ -71,6 +99,7 @@ struct EngineConfig {
   /// The holiday calendar (`[calendar] holidays`, `simulate --calendar`): local dates, in days
   /// since 1970-01-01, that `send window ... except holidays` skips and `is_holiday` names.
   std::set<std::int64_t> holidays;
+  ProgramRules program;  // global holdout, arbitration, subscription topics
 };
 
 /// Something the reports count: entries, exits, steps, goals, sends, errors, split variants
@@ -86,7 +115,8 @@ struct Record {
     Error,
     Variant,
     Migrated,
-    Audience
+    Audience,
+    Refused,  // an entry that arbitration (`[program] max_active`) turned away
   };
   Kind kind = Kind::Entered;
   std::string customer_id;
@@ -97,7 +127,9 @@ struct Record {
   std::string variant;  // split variant the run is in, if any (Variant: the one it was put in)
   std::string detail;   // Exited: reason; Goal: goal name; Suppressed: reason; Error: message;
                         // Step: the step the run came from ("" as it enters); Migrated: the
-                        // version the run left (`version` is the one it joined)
+                        // version the run left (`version` is the one it joined); Refused: why
+  std::string attributed;  // Goal: the step of the last send delivered in the entry before it
+  bool holdout = false;    // the customer is in the global holdout
   Millis at = 0;
 };
 

@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "engine/rules.hpp"
+
 namespace journey::engine {
 namespace {
 
@@ -27,11 +29,10 @@ void merge_profile(nlohmann::json& survivor, const nlohmann::json& absorbed) {
     const auto mine = survivor.find(key);
     if (mine == survivor.end()) {
       survivor[key] = value;
-    } else if (key == "consent" && mine->is_object() && value.is_object()) {
-      for (const auto& [channel, given] : value.items()) {
-        const auto kept = mine->find(channel);
-        if (kept == mine->end() || (given.is_boolean() && !given.get<bool>()))
-          (*mine)[channel] = given;
+    } else if (is_consent_group(key) && mine->is_object() && value.is_object()) {
+      for (const auto& [name, given] : value.items()) {
+        const auto kept = mine->find(name);
+        if (kept == mine->end() || granted(&given) == false) (*mine)[name] = given;
       }
     } else if (key == "tags" && mine->is_array() && value.is_array()) {
       for (const auto& tag : value) {

@@ -29,8 +29,9 @@ struct IdentityConfig {
 bool survives(const CustomerState& a, const CustomerState& b);
 
 /// Joins an absorbed customer's profile into the survivor's: traits the survivor lacks are
-/// taken, objects merge key by key and the survivor wins conflicts, except `consent`, where a
-/// `false` on either side wins, and `tags`, which become the union.
+/// taken, objects merge key by key and the survivor wins conflicts, except `consent` and
+/// `subscriptions`, where a withdrawal (`false`, or `{granted: false}`) on either side wins, and
+/// `tags`, which become the union.
 void merge_profile(nlohmann::json& survivor, const nlohmann::json& absorbed);
 
 /// Joins purchase counts for the purchase model: first and last days span both, days and values

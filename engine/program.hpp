@@ -72,13 +72,15 @@ enum class UpdatePolicy : std::uint8_t {
 // What one compiled operation does, one payload per kind. Steps of the language become one or
 // more ops. Each payload names its kind as the IR prints it.
 
-/// `send CHANNEL "TEMPLATE" [with {...}]`.
+/// `send CHANNEL "TEMPLATE" [topic NAME] [transactional] [with {...}]`.
 struct SendOp {
   static constexpr const char* kName = "send";
   std::string channel;
   std::string template_name;
   std::vector<dsl::Field> with;
   std::string variant;  // the split variant whose branch lexically holds the send, else empty
+  std::string topic;    // the subscription topic it needs, else empty
+  bool transactional = false;  // it says so, or its journey does
 };
 
 /// `wait DURATION`.
@@ -294,6 +296,8 @@ struct Journey {
   std::optional<std::int64_t> cap_count;
   std::int64_t cap_per_ms = 0;
   UpdatePolicy on_update = UpdatePolicy::Keep;
+  std::int64_t priority = 0;   // `priority N`: who wins under `[program] max_active`
+  bool transactional = false;  // `transactional`: not marketing (no holdout, no arbitration)
   StepNaming naming = StepNaming::Tree;
   std::vector<Op> ops;                        // op 0 is the first step; the last op is End
   std::vector<Step> steps;                    // every source step, in source order

@@ -33,8 +33,16 @@
 //   list<merge>:merges
 //   merge     = zz:at text:absorbed text:into text:cause
 //
+// Format 5 (written when the state keeps consent records or a journey's last delivered send):
+// format 2 with 0x05 in front and, at the end, the identity part of format 4 (even when empty),
+// then:
+//   list<consent>:consents map<text, text>:last_sends
+//   consent   = text:key text:state text:at text:source zz:recorded
+// last_sends maps a journey to JourneyHistory::last_send, for the histories that have one.
+//
 // Format 1 (read only, written by earlier builds): the state as a JSON object encoded as CBOR.
 // Its first byte is a CBOR map header (0xA0..0xBB), never 0x02.
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <iterator>
@@ -55,6 +63,7 @@ using nlohmann::json;
 constexpr std::uint8_t kFormat = 0x02;
 constexpr std::uint8_t kFormatPurchases = 0x03;
 constexpr std::uint8_t kFormatIdentity = 0x04;
+constexpr std::uint8_t kFormatProgram = 0x05;
 // Deeper JSON is refused on both sides, so that reading cannot exhaust the stack and whatever
 // is written can be read back. Events from the API are limited to 64 levels.
 constexpr int kMaxDepth = 256;
@@ -477,11 +486,56 @@ std::unique_ptr<CustomerState> read_cbor_state(const std::string& bytes) {
 
 }  // namespace
 
+namespace {
+
+void write_identity(Writer& out, const CustomerState& state) {
+  out.flag(state.purchases.has_value());
+  if (state.purchases) write_purchases(out, *state.purchases);
+  out.flag(state.anonymous);
+  out.flag(state.first_at.has_value());
+  if (state.first_at) out.zigzag(*state.first_at);
+  out.varint(state.linked_ids.size());
+  for (const auto& id : state.linked_ids) out.text(id);
+  out.varint(state.merges.size());
+  for (const auto& m : state.merges) {
+    out.zigzag(m.at);
+    out.text(m.absorbed);
+    out.text(m.into);
+    out.text(m.cause);
+  }
+}
+
+void read_identity(Reader& in, CustomerState& state) {
+  if (in.flag()) state.purchases = read_purchases(in);
+  state.anonymous = in.flag();
+  if (in.flag()) state.first_at = in.zigzag();
+  for (auto n = in.varint(); n > 0; --n) state.linked_ids.push_back(in.text());
+  for (auto n = in.varint(); n > 0; --n) {
+    MergeNote m;
+    m.at = in.zigzag();
+    m.absorbed = in.text();
+    m.into = in.text();
+    m.cause = in.text();
+    state.merges.push_back(std::move(m));
+  }
+}
+
+bool has_last_send(const CustomerState& state) {
+  return std::any_of(state.history.begin(), state.history.end(),
+                     [](const auto& h) { return !h.second.last_send.empty(); });
+}
+
+}  // namespace
+
 std::string serialize(const CustomerState& state) {
   Writer out;
+  const bool program = !state.consents.empty() || has_last_send(state);
   const bool identity =
       state.anonymous || state.first_at || !state.linked_ids.empty() || !state.merges.empty();
-  out.byte(identity ? kFormatIdentity : state.purchases ? kFormatPurchases : kFormat);
+  out.byte(program           ? kFormatProgram
+           : identity        ? kFormatIdentity
+           : state.purchases ? kFormatPurchases
+                             : kFormat);
   out.text(state.customer_id);
   out.flag(state.known);
   out.value(state.profile);
@@ -512,50 +566,63 @@ std::string serialize(const CustomerState& state) {
     out.text(sent.journey);
     out.text(sent.channel);
   }
-  if (identity) {
-    out.flag(state.purchases.has_value());
-    if (state.purchases) write_purchases(out, *state.purchases);
-    out.flag(state.anonymous);
-    out.flag(state.first_at.has_value());
-    if (state.first_at) out.zigzag(*state.first_at);
-    out.varint(state.linked_ids.size());
-    for (const auto& id : state.linked_ids) out.text(id);
-    out.varint(state.merges.size());
-    for (const auto& m : state.merges) {
-      out.zigzag(m.at);
-      out.text(m.absorbed);
-      out.text(m.into);
-      out.text(m.cause);
-    }
+  if (program || identity) {
+    write_identity(out, state);
   } else if (state.purchases) {
     write_purchases(out, *state.purchases);
+  }
+  if (program) {
+    out.varint(state.consents.size());
+    for (const auto& c : state.consents) {
+      out.text(c.key);
+      out.text(c.state);
+      out.text(c.at);
+      out.text(c.source);
+      out.zigzag(c.recorded);
+    }
+    out.varint(static_cast<std::uint64_t>(
+        std::count_if(state.history.begin(), state.history.end(),
+                      [](const auto& h) { return !h.second.last_send.empty(); })));
+    for (const auto& [journey, history] : state.history) {
+      if (history.last_send.empty()) continue;
+      out.text(journey);
+      out.text(history.last_send);
+    }
   }
   return out.take();
 }
 
 std::unique_ptr<CustomerState> deserialize(const std::string& bytes) {
   const auto format = bytes.empty() ? 0 : static_cast<std::uint8_t>(bytes.front());
-  if (format != kFormat && format != kFormatPurchases && format != kFormatIdentity) {
-    return read_cbor_state(bytes);  // format 1
-  }
+  if (format < kFormat || format > kFormatProgram) return read_cbor_state(bytes);  // format 1
   Reader in(std::string_view(bytes).substr(1));
   auto state = read_state(in);
   if (format == kFormatPurchases) state->purchases = read_purchases(in);
-  if (format == kFormatIdentity) {
-    if (in.flag()) state->purchases = read_purchases(in);
-    state->anonymous = in.flag();
-    if (in.flag()) state->first_at = in.zigzag();
-    for (auto n = in.varint(); n > 0; --n) state->linked_ids.push_back(in.text());
+  if (format == kFormatIdentity || format == kFormatProgram) read_identity(in, *state);
+  if (format == kFormatIdentity && !state->anonymous && !state->first_at &&
+      state->linked_ids.empty() && state->merges.empty())
+    fail("an empty identity part");
+  if (format == kFormatProgram) {
     for (auto n = in.varint(); n > 0; --n) {
-      MergeNote m;
-      m.at = in.zigzag();
-      m.absorbed = in.text();
-      m.into = in.text();
-      m.cause = in.text();
-      state->merges.push_back(std::move(m));
+      ConsentRecord c;
+      c.key = in.text();
+      c.state = in.text();
+      c.at = in.text();
+      c.source = in.text();
+      c.recorded = in.zigzag();
+      state->consents.push_back(std::move(c));
     }
-    if (!state->anonymous && !state->first_at && state->linked_ids.empty() && state->merges.empty())
-      fail("an empty identity part");
+    std::string previous;
+    for (auto n = in.varint(); n > 0; --n) {
+      std::string journey = in.text();
+      if (!previous.empty() && journey <= previous) fail("keys out of order");
+      const auto h = state->history.find(journey);
+      if (h == state->history.end()) fail("a last send of a journey without history");
+      h->second.last_send = in.text();
+      if (h->second.last_send.empty()) fail("an empty last send");
+      previous = std::move(journey);
+    }
+    if (state->consents.empty() && !has_last_send(*state)) fail("an empty program part");
   }
   if (!in.done()) fail("bytes after the end");
   return state;

@@ -58,6 +58,7 @@ struct JourneyHistory {
   std::vector<std::int8_t> when_values;      // per entry clause: -1 never evaluated, 0, 1
   std::optional<Millis> check_at;            // next instant a time-dependent condition may change
   std::map<std::size_t, Millis> every_next;  // entry clause index -> next `entry every` tick
+  std::string last_send;  // the step of the latest entry's last delivered send (goal attribution)
 };
 
 /// A delivered send, kept for caps.
@@ -101,6 +102,19 @@ struct MergeNote {
   friend bool operator==(const MergeNote&, const MergeNote&) = default;
 };
 
+/// A consent or subscription given or withdrawn: the proof a send relies on. Kept from the
+/// traits `consent.CHANNEL` and `subscriptions.TOPIC`, a boolean or {granted, at, source}.
+struct ConsentRecord {
+  std::string key;      // "consent.email", "subscriptions.newsletter"
+  std::string state;    // "granted", "withdrawn", or "cleared" (the trait was removed)
+  std::string at;       // when the customer gave or withdrew it: the trait's `at` as given, else
+                        // the time the change arrived (ISO-8601)
+  std::string source;   // where: the trait's `source`, else how it arrived ("identify",
+                        // "profile", "journey NAME")
+  Millis recorded = 0;  // when the engine learnt it (0: a starting profile)
+  friend bool operator==(const ConsentRecord&, const ConsentRecord&) = default;
+};
+
 /// The kept folds of one customer, by aggregate key (Program::aggregate_keys: the canonical text).
 using AggregateCaches = std::map<std::string, AggregateCache>;
 
@@ -123,6 +137,7 @@ struct CustomerState {
   std::optional<Millis> first_at;  // the first input (absent in states stored before it was kept)
   std::vector<std::string> linked_ids;  // the other ids of this person, in the order linked
   std::vector<MergeNote> merges;        // how they were linked, oldest first
+  std::vector<ConsentRecord> consents;  // consent changes, oldest first (at most 16 per key)
 };
 
 /// Sets the starting profile (traits) of a customer, before any input. Not an input: the

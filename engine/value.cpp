@@ -369,6 +369,7 @@ Value Evaluator::eval_at(const dsl::Expr& e, const Scope& scope, int depth) cons
           predict(*model_, state_.purchases, prediction_of(e.kind), e.seconds * 1000, now_);
       return v ? Value::of_number(*v) : Value::none();
     }
+    case K::InHoldout: return Value::of_bool(in_holdout_);
     case K::IsHoliday: {
       if (calendar_.holidays == nullptr || calendar_.zone == nullptr) return Value::of_bool(false);
       const Value v = eval_at(e.operands.at(0), scope, depth);

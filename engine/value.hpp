@@ -71,18 +71,19 @@ struct Scope {
 /// aggregate folds it is handed (the step function hands it the state's own, so it owns the
 /// writes); without them every aggregate scans its timeline. The predictive functions read the
 /// purchase model it is handed; without one they are `none`. `is_holiday` reads the calendar it
-/// is handed; without one it is `false`.
+/// is handed; without one it is `false`. `in_holdout()` is what the caller says.
 class Evaluator {
  public:
   Evaluator(const Program& program, const CustomerState& state, Millis now,
             AggregateCaches* aggregates = nullptr, const PurchaseModel* model = nullptr,
-            HolidayCalendar calendar = {})
+            HolidayCalendar calendar = {}, bool in_holdout = false)
       : program_(program),
         state_(state),
         now_(now),
         aggregates_(aggregates),
         model_(model),
-        calendar_(calendar) {}
+        calendar_(calendar),
+        in_holdout_(in_holdout) {}
 
   Value eval(const dsl::Expr& e, const Scope& scope) const;
 
@@ -108,6 +109,7 @@ class Evaluator {
   AggregateCaches* aggregates_;  // kept folds to extend, or nullptr
   const PurchaseModel* model_;   // what the predictive functions read, or nullptr
   HolidayCalendar calendar_;     // what `is_holiday` reads
+  bool in_holdout_;              // what `in_holdout()` answers
 };
 
 /// The value at a property path in a JSON object, or nullptr.

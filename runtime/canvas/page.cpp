@@ -121,6 +121,35 @@ std::string page(const PageOptions& options, const std::string& body) {
   return out + "</body>\n</html>\n";
 }
 
+// A goal's program-level lift: customers outside the global holdout against those in it.
+std::string holdout_table(const engine::JourneyCounts& counts, const std::string& goal) {
+  const engine::HoldoutRow row = engine::holdout_row(counts, goal);
+  const auto rate = [](std::int64_t converted, std::int64_t runs) {
+    if (runs <= 0) return std::string("-");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f%%",
+                  100.0 * static_cast<double>(converted) / static_cast<double>(runs));
+    return std::string(buf);
+  };
+  std::string lift = row.lift_undefined ? "n/a" : "-";
+  if (row.lift) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * *row.lift);
+    lift = buf;
+  }
+  return "<table class=\"holdout\"><caption>Global holdout: program lift on " + html_escape(goal) +
+         "</caption><tr><th></th><th>runs</th><th>converted</th><th>rate</th></tr><tr><td>treated"
+         "</td><td>" +
+         std::to_string(row.treated_runs) + "</td><td>" + std::to_string(row.treated_converted) +
+         "</td><td>" + rate(row.treated_converted, row.treated_runs) +
+         "</td></tr><tr><td>holdout</td><td>" + std::to_string(row.holdout_runs) + "</td><td>" +
+         std::to_string(row.holdout_converted) + "</td><td>" +
+         rate(row.holdout_converted, row.holdout_runs) +
+         "</td></tr><tr><td>lift</td><td colspan="
+         "\"3\">" +
+         lift + "</td></tr></table>";
+}
+
 std::string goal_chart(const engine::JourneyCounts& counts, const std::string& goal) {
   const auto rows = engine::goal_rows(counts, goal);
   double top = 0;
@@ -186,7 +215,11 @@ std::string journey_panel(const engine::Journey& journey, const engine::JourneyC
   for (const auto& goal : goals) {
     out += "<h3>Goal " + html_escape(goal) + ": conversions per variant</h3><div class=\"chart\">" +
            goal_chart(counts, goal) + "</div>";
+    if (counts.holdout_entered > 0) out += holdout_table(counts, goal);
   }
+  for (const auto& [reason, n] : counts.refused)
+    out += "<p class=\"muted\">" + std::to_string(n) + " entries refused (" + html_escape(reason) +
+           ")</p>";
   return out + "</section>";
 }
 

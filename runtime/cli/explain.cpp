@@ -26,6 +26,7 @@ struct ExplainArgs {
   std::string consent = "required";
   std::string model;
   engine::IdentityConfig identity;
+  ProgramFlags program;
 };
 
 int explain(const ExplainArgs& args) {
@@ -50,6 +51,7 @@ int explain(const ExplainArgs& args) {
   config.default_zone = args.default_zone;
   config.consent_assumed = args.consent == "assumed";
   config.model = std::move(model.model);
+  if (!read_program_flags(args.program, config.program, "explain")) return kExitUsage;
   engine::Engine engine(config);
   engine.deploy(compiled.program);
   // Only the customer's own lines are run; other customers cannot affect them.
@@ -96,6 +98,7 @@ void add_explain(CLI::App& app, Run& run) {
                   "Purchase model (journey model fit --out) for p_alive(), expected_orders(), "
                   "predicted_value()");
   add_identity_flags(*sub, args->identity);
+  add_program_flags(*sub, args->program);
   sub->callback([&run, args] { run = [args] { return explain(*args); }; });
 }
 

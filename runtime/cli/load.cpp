@@ -71,4 +71,48 @@ void add_identity_flags(CLI::App& sub, engine::IdentityConfig& identity) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}));
 }
 
+void add_program_flags(CLI::App& sub, ProgramFlags& flags) {
+  sub.add_option("--holdout", flags.holdout,
+                 "Global holdout: this share of customers (e.g. 5%) gets no marketing sends, so "
+                 "the report can show the program's lift on every goal");
+  sub.add_option("--holdout-salt", flags.salt,
+                 "Mixed into the holdout hash (default \"journey\"); a new salt draws a new "
+                 "holdout");
+  sub.add_option("--max-active", flags.max_active,
+                 "Active marketing runs a customer may have at once; a higher `priority` entry "
+                 "pre-empts, others are refused (default: no limit)")
+      ->check(CLI::Range(0, 1000));
+  sub.add_option("--topic", flags.topics,
+                 "Subscription topic NAME=opt-in|opt-out (unlisted topics are opt-in); may "
+                 "repeat");
+}
+
+bool read_program_flags(const ProgramFlags& flags, engine::ProgramRules& rules,
+                        const std::string& command) {
+  if (!flags.holdout.empty()) {
+    const auto share = engine::parse_share(flags.holdout);
+    if (!share) {
+      std::cerr << "journey " << command << ": --holdout: expected a share from 0% to 100% such "
+                << "as 5% or 2.5%, got \"" << flags.holdout << "\"\n";
+      return false;
+    }
+    rules.holdout_bp = *share;
+  }
+  if (!flags.salt.empty()) rules.salt = flags.salt;
+  rules.max_active = flags.max_active;
+  for (const auto& spec : flags.topics) {
+    const auto eq = spec.find('=');
+    const auto policy = eq == std::string::npos
+                            ? std::nullopt
+                            : engine::parse_topic_default(std::string_view(spec).substr(eq + 1));
+    if (eq == 0 || !policy) {
+      std::cerr << "journey " << command << ": --topic: expected NAME=opt-in or NAME=opt-out, "
+                << "got \"" << spec << "\"\n";
+      return false;
+    }
+    rules.topics[spec.substr(0, eq)] = *policy;
+  }
+  return true;
+}
+
 }  // namespace journey::cli

@@ -54,4 +54,19 @@ std::vector<const engine::Journey*> select_journeys(const engine::Program& progr
 /// `--identity-keys KEY,...` and `--max-ids N`, into `identity`.
 void add_identity_flags(CLI::App& sub, engine::IdentityConfig& identity);
 
+/// The program flags of the commands that run customers (simulate, explain), as given.
+struct ProgramFlags {
+  std::string holdout;  // "5%"
+  std::string salt;
+  int max_active = 0;
+  std::vector<std::string> topics;  // NAME=opt-in|opt-out
+};
+
+/// `--holdout SHARE`, `--holdout-salt TEXT`, `--max-active N` and `--topic NAME=opt-in|opt-out`.
+void add_program_flags(CLI::App& sub, ProgramFlags& flags);
+
+/// The flags into `rules`; false after printing `journey COMMAND: --FLAG: ...` for a bad value.
+bool read_program_flags(const ProgramFlags& flags, engine::ProgramRules& rules,
+                        const std::string& command);
+
 }  // namespace journey::cli

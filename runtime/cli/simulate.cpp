@@ -36,6 +36,7 @@ struct SimulateArgs {
   std::vector<std::string> caps;
   std::string model;
   engine::IdentityConfig identity;
+  ProgramFlags program;
   std::string calendar;
 };
 
@@ -82,6 +83,7 @@ int simulate(const SimulateArgs& args) {
       return kExitUsage;
     }
   }
+  if (!read_program_flags(args.program, config.program, "simulate")) return kExitUsage;
   auto model = load_model_flag(args.model, "simulate");
   if (model.exit_code != kExitOk) return model.exit_code;
   config.model = std::move(model.model);
@@ -211,6 +213,7 @@ void add_simulate(CLI::App& app, Run& run) {
                   "Threads to read and run on (default: one per core; same output)")
       ->check(CLI::Range(1U, 64U));
   add_identity_flags(*sub, args->identity);
+  add_program_flags(*sub, args->program);
   sub->callback([&run, args] { run = [args] { return simulate(*args); }; });
 }
 

@@ -379,6 +379,34 @@ Config parse_config(std::string_view toml_text, const std::string& origin,
     reader.refuse_unknown();
   }
 
+  if (const auto* program = top.table("program")) {
+    TableReader reader(*program, origin, "program");
+    if (auto v = reader.string("holdout")) {
+      const auto share = engine::parse_share(*v);
+      if (!share)
+        fail(origin, *program->get("holdout"), "program.holdout",
+             "expected a share from 0% to 100% such as \"5%\" or \"2.5%\"");
+      config.engine.program.holdout_bp = *share;
+    }
+    if (auto v = reader.string("salt")) {
+      if (v->empty()) fail(origin, *program->get("salt"), "program.salt", "must not be empty");
+      config.engine.program.salt = *v;
+    }
+    if (auto v = reader.integer("max_active", 0, 1000))
+      config.engine.program.max_active = static_cast<int>(*v);
+    reader.refuse_unknown();
+  }
+
+  if (const auto* topics = top.table("topics")) {
+    for (const auto& [name, node] : *topics) {
+      const std::string key = "topics." + std::string(name.str());
+      const auto* text = node.as_string();
+      const auto policy = text != nullptr ? engine::parse_topic_default(text->get()) : std::nullopt;
+      if (!policy) fail(origin, node, key, "expected \"opt-in\" or \"opt-out\"");
+      config.engine.program.topics[std::string(name.str())] = *policy;
+    }
+  }
+
   if (const auto* calendar = top.table("calendar")) {
     TableReader reader(*calendar, origin, "calendar");
     if (auto v = reader.string("holidays")) {

@@ -101,6 +101,11 @@ json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>&
       converted.push_back(
           {{"goal", goal_variant.first}, {"variant", goal_variant.second}, {"runs", n}});
     }
+    json by_send = json::array();  // each conversion credited to the last send before it
+    for (const auto& [step, n] : c.steps) {
+      for (const auto& [goal, runs] : n.goals)
+        by_send.push_back({{"goal", goal}, {"step", step}, {"runs", runs}});
+    }
     json version = {{"version", key.second},
                     {"live", live_keys.count(key) != 0},
                     {"active_runs", c.active},
@@ -118,9 +123,23 @@ json journeys_view(VersionCounts counts, const std::vector<engine::JourneyInfo>&
                     {"exits_at", pairs_json(c.exits_at, "step", "reason")},
                     {"variants", c.variants},
                     {"goals_by_variant", converted},
+                    {"goals_by_send", by_send},
+                    {"refused", c.refused},
                     {"migrated_in", c.migrated_in},
                     {"migrated_out", c.migrated_out}};
     if (c.audience > 0) version["audience"] = c.audience;  // reached by a broadcast (`entry at`)
+    if (c.holdout_entered > 0) {  // the global holdout: runs and conversions of held-out customers
+      json lift = json::object();
+      for (const auto& [goal, n] : c.goals) {
+        const engine::HoldoutRow row = engine::holdout_row(c, goal);
+        lift[goal] = {{"treated_runs", row.treated_runs},
+                      {"treated_converted", row.treated_converted},
+                      {"holdout_runs", row.holdout_runs},
+                      {"holdout_converted", row.holdout_converted},
+                      {"lift", row.lift ? json(*row.lift) : json(nullptr)}};
+      }
+      version["holdout"] = {{"entered", c.holdout_entered}, {"goals", lift}};
+    }
     auto& entry = by_name[key.first];
     if (entry.is_null())
       entry = {{"name", key.first}, {"live_version", nullptr}, {"versions", json::array()}};

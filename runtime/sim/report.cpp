@@ -111,6 +111,8 @@ std::string FunnelReport::render(const engine::Program& program) const {
                     [](const engine::EntryRule& e) { return e.kind == dsl::EntryKind::At; }))
       head.row({"audience", std::to_string(f.audience)});
     head.row({"entered", std::to_string(f.entered)});
+    for (const auto& [reason, n] : f.refused)
+      head.row({"refused (" + reason + ")", std::to_string(n)});
     head.row({"exited", std::to_string(exited)});
     for (const auto& [reason, n] : f.exits) head.row({"  " + reason, std::to_string(n)});
     head.row({"still in journey", std::to_string(f.entered - std::min(f.entered, exited))});
@@ -161,6 +163,46 @@ std::string FunnelReport::render(const engine::Program& program) const {
       }
     }
     out << "\n" << goals.render("  ");
+    // Program-level lift: customers outside the global holdout against those in it.
+    if (f.holdout_entered > 0) {
+      Table held({0, 1});
+      held.row({"goal", "global holdout", "runs", "converted", "rate", "lift"});
+      for (const auto& g : goal_names) {
+        const engine::HoldoutRow row = holdout_row(f, g);
+        held.row({g, "treated", std::to_string(row.treated_runs),
+                  std::to_string(row.treated_converted),
+                  percent(static_cast<double>(row.treated_converted),
+                          static_cast<double>(row.treated_runs)),
+                  row.lift             ? lift_text(*row.lift)
+                  : row.lift_undefined ? "n/a"
+                                       : "-"});
+        held.row({g, "holdout", std::to_string(row.holdout_runs),
+                  std::to_string(row.holdout_converted),
+                  percent(static_cast<double>(row.holdout_converted),
+                          static_cast<double>(row.holdout_runs)),
+                  ""});
+      }
+      out << "\n" << held.render("  ");
+    }
+    // Each conversion credited to the last send delivered before it in the entry.
+    Table credit({0, 1});
+    credit.row({"goal", "last send before it", "converted"});
+    bool credited = false;
+    for (const auto& g : goal_names) {
+      const auto total = f.goals.find(g);
+      std::int64_t left = total == f.goals.end() ? 0 : total->second;
+      for (const auto& step : j.steps) {
+        const auto at = f.steps.find(step.id);
+        if (at == f.steps.end()) continue;
+        const auto n = at->second.goals.find(g);
+        if (n == at->second.goals.end()) continue;
+        credit.row({g, step.name, std::to_string(n->second)});
+        left -= n->second;
+        credited = true;
+      }
+      if (left > 0) credit.row({g, "(no send)", std::to_string(left)});
+    }
+    if (credited) out << "\n" << credit.render("  ");
   }
   return out.str();
 }

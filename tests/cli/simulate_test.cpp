@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -257,4 +259,92 @@ TEST_CASE("a history with anonymous sessions gives one welcome series per person
   CHECK(actions.find("\"customer_id\":\"anon-") != std::string::npos);
   CHECK(sends(actions) == sends(known.out));
   CHECK_FALSE(sends(known.out).empty());
+}
+
+TEST_CASE("the global holdout holds out the same customers in every journey and file order",
+          "[simulate][program]") {
+  const TempDir tmp;
+  const fs::path& dir = tmp.path;
+  write_file(dir / "j.journey", R"(
+journey welcome {
+  entry on signup
+  goal first_order: order_completed within 30d
+  send email "welcome-1"
+}
+journey buyers {
+  entry on order_completed
+  reentry always
+  send email "thanks"
+}
+journey receipts {
+  entry on order_completed
+  reentry always
+  transactional
+  send email "receipt"
+}
+)");
+  std::string lines;
+  for (int c = 0; c < 200; ++c) {
+    const std::string id = "u" + std::to_string(c);
+    lines += R"({"type":"identify","userId":")" + id +
+             R"(","timestamp":"2026-01-01T00:00:00Z","traits":{"consent":{"email":true}}})"
+             "\n";
+    lines += R"({"type":"track","event":"signup","userId":")" + id +
+             R"(","timestamp":"2026-01-02T00:00:00Z"})"
+             "\n";
+    if (c % 3 == 0)
+      lines += R"({"type":"track","event":"order_completed","userId":")" + id +
+               R"(","timestamp":"2026-01-05T00:00:00Z"})"
+               "\n";
+  }
+  write_file(dir / "a.ndjson", lines);
+  // The same lines, customers in reverse order.
+  std::vector<std::string> split;
+  std::istringstream in(lines);
+  for (std::string l; std::getline(in, l);) split.push_back(l);
+  std::string reversed;
+  for (auto it = split.rbegin(); it != split.rend(); ++it) reversed += *it + "\n";
+  write_file(dir / "b.ndjson", reversed);
+
+  // journey -> customers whose send it held out; and the customers of transactional sends.
+  const auto held = [&dir](const std::string& events, const std::string& flags) {
+    const auto r = run_journey(dir, "simulate j.journey --events " + events + " " + flags);
+    REQUIRE(r.code == 0);
+    std::map<std::string, std::set<std::string>> out;
+    std::istringstream actions(r.out);
+    for (std::string l; std::getline(actions, l);) {
+      const auto a = nlohmann::json::parse(l);
+      if (a.value("reason", "") == "holdout") out[a["journey"]].insert(a["customer_id"]);
+      if (a.value("transactional", false)) CHECK(a["status"] == "sent");
+    }
+    return out;
+  };
+  const auto five = held("a.ndjson", "--holdout 5%");
+  REQUIRE(five.count("welcome") == 1);
+  CHECK(five.count("receipts") == 0);
+  const auto& welcome = five.at("welcome");
+  CHECK(welcome.size() > 2);  // 5% of 200
+  CHECK(welcome.size() < 25);
+  // A customer held out of one journey is held out of the other.
+  for (const auto& id : five.at("buyers")) CHECK(welcome.count(id) == 1);
+  for (const auto& id : welcome) {
+    if (std::stoi(id.substr(1)) % 3 == 0) CHECK(five.at("buyers").count(id) == 1);
+  }
+  CHECK(held("b.ndjson", "--holdout 5% --threads 2") == five);  // whatever the file order
+  // A larger share keeps the smaller one; another salt draws another holdout.
+  const auto twenty = held("a.ndjson", "--holdout 20%");
+  for (const auto& id : welcome) CHECK(twenty.at("welcome").count(id) == 1);
+  CHECK(held("a.ndjson", "--holdout 5% --holdout-salt other") != five);
+  // The report reads the program lift per goal.
+  const auto report =
+      run_journey(dir, "simulate j.journey --events a.ndjson --holdout 5% --report");
+  CHECK(report.out.find("first_order  treated") != std::string::npos);
+  CHECK(report.out.find("first_order  holdout") != std::string::npos);
+  // Bad flags are usage errors naming the flag.
+  const auto bad = run_journey(dir, "simulate j.journey --events a.ndjson --holdout 5");
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--holdout: expected a share") != std::string::npos);
+  const auto topic = run_journey(dir, "simulate j.journey --events a.ndjson --topic news=maybe");
+  CHECK(topic.code == 2);
+  CHECK(topic.err.find("--topic: expected NAME=opt-in or NAME=opt-out") != std::string::npos);
 }

@@ -250,3 +250,38 @@ TEST_CASE("config: [calendar] holidays are read from the file's folder, bad line
                   ConfigError);
   CHECK_THROWS_AS(parse_config("[calendar]\nholiday = \"x.csv\"\n", "j.toml", base), ConfigError);
 }
+
+TEST_CASE("config: [program] and [topics] set the program controls, bad values named",
+          "[config][program]") {
+  const Config config = parse_config(R"(
+[program]
+holdout = "2.5%"
+salt = "spring"
+max_active = 2
+[topics]
+newsletter = "opt-out"
+promotions = "opt-in"
+)",
+                                     "j.toml", ".");
+  CHECK(config.engine.program.holdout_bp == 250);
+  CHECK(config.engine.program.salt == "spring");
+  CHECK(config.engine.program.max_active == 2);
+  CHECK(config.engine.program.topics.at("newsletter") == journey::engine::TopicDefault::OptOut);
+  CHECK(config.engine.program.topics.at("promotions") == journey::engine::TopicDefault::OptIn);
+  const Config none = parse_config("", "j.toml", ".");
+  CHECK(none.engine.program.holdout_bp == 0);
+  CHECK(none.engine.program.salt == "journey");
+  CHECK(none.engine.program.max_active == 0);
+  CHECK_THROWS_WITH(parse_config("[program]\nholdout = \"5\"\n", "j.toml", "."),
+                    Catch::Contains("j.toml:2: `program.holdout`: expected a share"));
+  CHECK_THROWS_WITH(parse_config("[program]\nholdout = \"150%\"\n", "j.toml", "."),
+                    Catch::Contains("program.holdout"));
+  CHECK_THROWS_WITH(parse_config("[program]\nmax_active = -1\n", "j.toml", "."),
+                    Catch::Contains("program.max_active"));
+  CHECK_THROWS_WITH(parse_config("[program]\nholdouts = \"5%\"\n", "j.toml", "."),
+                    Catch::Contains("unknown key"));
+  CHECK_THROWS_WITH(parse_config("[topics]\nnews = \"optout\"\n", "j.toml", "."),
+                    Catch::Contains("j.toml:2: `topics.news`: expected \"opt-in\" or \"opt-out\""));
+  CHECK_THROWS_WITH(parse_config("[topics]\nnews = true\n", "j.toml", "."),
+                    Catch::Contains("topics.news"));
+}
