@@ -138,6 +138,8 @@ class Builder {
                         [&](const auto&) { way(from, h + 1, ""); }},
           op.payload);
     }
+    exit_clauses();
+    for (const auto& goal : j_.goals) graph_.goals.push_back({goal.name, goal_text(goal)});
     return std::move(graph_);
   }
 
@@ -147,6 +149,30 @@ class Builder {
     text.erase(text.find_last_not_of('0') + 1);
     if (!text.empty() && text.back() == '.') text.pop_back();
     return text + "%";
+  }
+
+  // The header's exit clauses take a run out wherever it waits: one way to the end from each
+  // such step, in script order.
+  void exit_clauses() {
+    if (j_.exits.empty()) return;
+    for (const auto& exit : j_.exits) {
+      graph_.exit_clauses.push_back(exit_clause_text(exit));
+      const auto reason = exit_clause_reason(exit);
+      if (std::find(graph_.exit_reasons.begin(), graph_.exit_reasons.end(), reason) ==
+          graph_.exit_reasons.end()) {
+        graph_.exit_reasons.push_back(reason);
+      }
+    }
+    std::set<std::string> waiting;
+    for (const auto& state : j_.states) {
+      if (run_waits_in(state)) waiting.insert(j_.ops[state.op].step_id);
+    }
+    for (const auto& node : graph_.nodes) {
+      if (node.kind != StepNode::Kind::Entry && node.kind != StepNode::Kind::End &&
+          waiting.count(node.step) != 0) {
+        graph_.edges.push_back({node.step, "end", "", {}, true});
+      }
+    }
   }
 
   // An `if` and its `else if` arms: each arm's condition, then what runs when none holds.
@@ -214,6 +240,33 @@ class Builder {
 };
 
 }  // namespace
+
+std::string exit_clause_text(const engine::ExitCriterion& exit) {
+  if (exit.kind == dsl::ExitKind::When) return "exit when " + engine::expr_text(*exit.condition);
+  return "exit on " + exit.event + (exit.where ? " where " + engine::expr_text(*exit.where) : "");
+}
+
+std::string exit_clause_reason(const engine::ExitCriterion& exit) {
+  // As engine/engine.cpp records it (end_run): the event without its `where`, or `exit when`.
+  return exit.kind == dsl::ExitKind::When ? "exit when" : "exit on " + exit.event;
+}
+
+std::string goal_text(const engine::GoalRule& goal) {
+  return goal.event + (goal.where ? " where " + engine::expr_text(*goal.where) : "") + " within " +
+         engine::duration_text(goal.within_ms / 1000);
+}
+
+bool run_waits_in(const engine::State& state) {
+  switch (state.kind) {
+    case engine::StateKind::Wait:
+    case engine::StateKind::WaitUntil:
+    case engine::StateKind::WaitUpTo:
+    case engine::StateKind::QuietHold: return true;
+    case engine::StateKind::Start:
+    case engine::StateKind::End: return false;
+  }
+  return false;
+}
 
 std::string step_anchor(const std::string& step) {
   return "step-" + hex_escape(step, '.', "-_");

@@ -140,31 +140,105 @@ std::string node_dot(const StepNode& node, std::size_t index, const CanvasOption
          class_of(node.kind) + "\", label=<" + label + ">];\n";
 }
 
-std::int64_t edge_count(const StepEdge& edge, const engine::JourneyCounts& counts) {
+std::int64_t edge_count(const StepEdge& edge, const StepGraph& graph,
+                        const engine::JourneyCounts& counts) {
+  if (edge.exit_clause) {
+    std::int64_t n = 0;
+    for (const auto& reason : graph.exit_reasons) {
+      const auto it = counts.exits_at.find({edge.from, reason});
+      if (it != counts.exits_at.end()) n += it->second;
+    }
+    return n;
+  }
   const auto& table = edge.exit_reason.empty() ? counts.moves : counts.exits_at;
   const auto it = table.find({edge.from, edge.exit_reason.empty() ? edge.to : edge.exit_reason});
   return it == table.end() ? 0 : it->second;
 }
 
-std::string edge_dot(const StepEdge& edge, std::size_t from, std::size_t to, std::size_t index,
-                     const CanvasOptions& options) {
+/// The cell of an edge's count: of a fixed size, so that the number never moves the layout.
+std::string edge_count_row(std::int64_t n) {
+  return "<TR><TD FIXEDSIZE=\"TRUE\" WIDTH=\"" + std::to_string(kEdgeCountWidth) +
+         "\" HEIGHT=\"13\"><FONT POINT-SIZE=\"9\" COLOR=\"#0d47a1\"><B>" +
+         html_escape(count_text(n)) + "</B></FONT></TD></TR>";
+}
+
+/// How the ways out by the header's exit clauses are drawn: dashed, in the colour of leaving.
+constexpr const char* kExitClauseStyle = "style=\"dashed\", color=\"#c62828\"";
+
+std::string edge_dot(const StepEdge& edge, const StepGraph& graph, const std::string& from,
+                     const std::string& to, std::size_t index, const CanvasOptions& options) {
   std::string label;
   for (const auto& line : edge.labels) {
     label += "<TR><TD><FONT POINT-SIZE=\"9\">" + html_escape(line) + "</FONT></TD></TR>";
   }
-  if (options.counts != nullptr) {
-    label += "<TR><TD FIXEDSIZE=\"TRUE\" WIDTH=\"" + std::to_string(kEdgeCountWidth) +
-             "\" HEIGHT=\"13\"><FONT POINT-SIZE=\"9\" COLOR=\"#0d47a1\"><B>" +
-             html_escape(count_text(edge_count(edge, *options.counts))) + "</B></FONT></TD></TR>";
-  }
-  std::string out = "  n" + std::to_string(from) + " -> n" + std::to_string(to) + " [id=\"" +
+  if (options.counts != nullptr) label += edge_count_row(edge_count(edge, graph, *options.counts));
+  std::string out = "  " + from + " -> " + to + " [id=\"" +
                     dot_string(options.id_prefix + "way-" + std::to_string(index)) +
-                    "\", class=\"way\"";
+                    "\", class=\"" +
+                    (edge.exit_clause ? "way exit-clause\", " + std::string(kExitClauseStyle)
+                                      : std::string("way\""));
   if (!label.empty()) {
     out += ", label=<<TABLE BORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\" BGCOLOR=\"#ffffff\">" +
            label + "</TABLE>>";
   }
   return out + "];\n";
+}
+
+/// The box of the header's exit clauses, which the ways from the steps where a run waits lead
+/// to, and from it the way to the end: with counts, the runs that left by the clauses.
+std::string exit_clauses_dot(const StepGraph& graph, const std::string& end,
+                             const CanvasOptions& options) {
+  std::string label =
+      "<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"3\" "
+      "STYLE=\"ROUNDED\" BGCOLOR=\"#ffebee\" COLOR=\"#c62828\">"
+      "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\" COLOR=\"#555555\">At any wait</FONT></TD>"
+      "</TR>";
+  for (const auto& clause : graph.exit_clauses) {
+    label += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"12\">" + html_escape(clause) +
+             "</FONT></TD></TR>";
+  }
+  std::string way;
+  if (options.counts != nullptr) {
+    std::int64_t left = 0;
+    for (const auto& reason : graph.exit_reasons) {
+      const auto it = options.counts->exits.find(reason);
+      if (it != options.counts->exits.end()) left += it->second;
+    }
+    label += count_row(count_text(left) + " left this way", kCountWidth);
+    way =
+        ", label=<<TABLE BORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"1\" "
+        "BGCOLOR=\"#ffffff\">" +
+        edge_count_row(left) + "</TABLE>>";
+  }
+  label += "</TABLE>";
+  return "  x [id=\"" + dot_string(options.id_prefix + "exit-clauses") +
+         "\", class=\"exit-clauses\", label=<" + label + ">];\n  x -> " + end + " [id=\"" +
+         dot_string(options.id_prefix + "exit-clauses-way") + "\", class=\"way exit-clause\", " +
+         kExitClauseStyle + way + "];\n";
+}
+
+/// A goal's box: its name, what converts, and with counts the conversions so far.
+std::string goal_dot(const GoalNode& goal, std::size_t index, const CanvasOptions& options) {
+  std::string label =
+      "<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"3\" STYLE=\"DASHED\""
+      " BGCOLOR=\"#f1f8e9\" COLOR=\"#558b2f\">"
+      "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"9\" COLOR=\"#555555\">Goal " +
+      html_escape(goal.name) + "</FONT></TD></TR><TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"12\">" +
+      html_escape(goal.does) + "</FONT></TD></TR>";
+  if (options.counts != nullptr) {
+    const auto it = options.counts->goals.find(goal.name);
+    const std::int64_t converted = it == options.counts->goals.end() ? 0 : it->second;
+    const std::int64_t entered = options.counts->entered;
+    label +=
+        count_row(count_text(converted) + " converted" +
+                      (entered > 0 ? " \u00b7 " + percent_text(converted, entered) + " of entered"
+                                   : std::string()),
+                  kCountWidth);
+  }
+  label += "</TABLE>";
+  return "  g" + std::to_string(index) + " [id=\"" +
+         dot_string(options.id_prefix + "goal-" + hex_escape(goal.name, '.', "-_")) +
+         "\", class=\"goal\", label=<" + label + ">];\n";
 }
 
 /// One Graphviz context for the process, used under a lock: the library keeps global state.
@@ -230,10 +304,25 @@ std::string canvas_dot(const engine::Journey& journey, const CanvasOptions& opti
                                              : nullptr;
     out += node_dot(node, i, options, held);
   }
+  const auto node_id = [](std::size_t i) { return "n" + std::to_string(i); };
+  bool exit_clauses = false;
   for (std::size_t i = 0; i < graph.edges.size(); ++i) {
     const auto& edge = graph.edges[i];
-    const auto to = edge.exit_reason.empty() ? index_of.at(edge.to) : end;
-    out += edge_dot(edge, index_of.at(edge.from), to, i, options);
+    // The ways out by the exit clauses lead to their box (x), which leads to the end.
+    const auto to = edge.exit_clause           ? std::string("x")
+                    : edge.exit_reason.empty() ? node_id(index_of.at(edge.to))
+                                               : node_id(end);
+    exit_clauses |= edge.exit_clause;
+    out += edge_dot(edge, graph, node_id(index_of.at(edge.from)), to, i, options);
+  }
+  if (exit_clauses) out += exit_clauses_dot(graph, node_id(end), options);
+  // The goals, each from the entry by a dotted arrow: a goal is measured from entry and does
+  // not move a run.
+  for (std::size_t i = 0; i < graph.goals.size(); ++i) {
+    out += goal_dot(graph.goals[i], i, options);
+    out += "  n" + std::to_string(index_of.at("")) + " -> g" + std::to_string(i) + " [id=\"" +
+           dot_string(options.id_prefix + "goal-way-" + std::to_string(i)) +
+           "\", class=\"goal-way\", style=\"dotted\", color=\"#558b2f\", arrowhead=\"empty\"];\n";
   }
   return out + "}\n";
 }

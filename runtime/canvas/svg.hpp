@@ -30,8 +30,10 @@ struct CanvasOptions {
 std::string canvas_dot(const engine::Journey& journey, const CanvasOptions& options);
 
 /// The canvas as an SVG document (`<svg ...>...</svg>`, no XML prolog or Graphviz comment). Each
-/// step is a group `id="<prefix>step-<anchor>"` (step_anchor()) with class `step`. Safe to call
-/// from several threads (Graphviz itself is not: calls are serialised). Throws CanvasError.
+/// step is a group `id="<prefix>step-<anchor>"` (step_anchor()) with class `step`; the box of the
+/// header's exit clauses (`<prefix>exit-clauses`, class `exit-clauses`) and each goal's box
+/// (`<prefix>goal-<name>`, class `goal`) are not steps. Safe to call from several threads
+/// (Graphviz itself is not: calls are serialised). Throws CanvasError.
 std::string canvas_svg(const engine::Journey& journey, const CanvasOptions& options);
 
 }  // namespace journey::canvas

@@ -1,13 +1,16 @@
 // `journey graph PATH... [--journey NAME] --format dot|mermaid|svg`: draw the compiled journeys.
 // dot and mermaid draw the state machine: the wait points (named by label, or by what the step
 // does and where) plus start and end; edges carry the event, timeout or timer, the guards along
-// the way, and the sends and other actions in order. svg draws the console's canvas
-// (runtime/canvas): one box per step.
+// the way, and the sends and other actions in order. The header's exit clauses leave from every
+// wait point (dashed), and each goal is a node reached from start (dotted): it is measured from
+// entry and does not move a run. svg draws the console's canvas (runtime/canvas): one box per
+// step.
 #include <iostream>
 #include <memory>
 #include <sstream>
 
 #include "engine/program.hpp"
+#include "runtime/canvas/steps.hpp"
 #include "runtime/canvas/svg.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/cli/load.hpp"
@@ -123,6 +126,14 @@ std::string escape(const std::string& text, bool keep_newline_escapes) {
   return out;
 }
 
+/// A goal's node: its name, then what converts.
+std::string goal_label(const engine::GoalRule& goal) {
+  return "goal " + goal.name + "\\n" + canvas::goal_text(goal);
+}
+
+/// The label of the edges from start to the goals.
+constexpr const char* kGoalEdge = "measured from entry";
+
 void draw_dot(std::ostream& out, const engine::Journey& j) {
   out << "digraph \"" << escape(j.name, false) << "\" {\n"
       << "  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
@@ -138,6 +149,19 @@ void draw_dot(std::ostream& out, const engine::Journey& j) {
     std::string label;
     for (const auto& line : edge_lines(j, t)) label += escape(line, false) + "\\l";
     out << "  s" << t.from << " -> s" << t.to << " [label=\"" << label << "\"];\n";
+  }
+  // The header's exit clauses, from every state a run waits in; the goals, from start.
+  for (std::size_t i = 0; i < j.states.size(); ++i) {
+    if (!canvas::run_waits_in(j.states[i])) continue;
+    for (const auto& exit : j.exits) {
+      out << "  s" << i << " -> s1 [label=\"" << escape(canvas::exit_clause_text(exit), false)
+          << "\\l\", style=dashed];\n";
+    }
+  }
+  for (std::size_t g = 0; g < j.goals.size(); ++g) {
+    out << "  g" << g << " [label=\"" << escape(goal_label(j.goals[g]), true)
+        << "\", shape=note, style=dashed];\n"
+        << "  s0 -> g" << g << " [label=\"" << kGoalEdge << "\\l\", style=dotted];\n";
   }
   out << "}\n";
 }
@@ -188,6 +212,25 @@ void draw_mermaid(std::ostream& out, const engine::Journey& j) {
       label += (label.empty() ? "" : " / ") + mermaid_text(line, false);
     out << "  " << id(t.from) << " --> " << id(t.to) << " : " << label << "\n";
   }
+  // Mermaid's state diagrams have no dashed arrows: the exit clauses say what they are, and the
+  // goals are states of their own class, drawn dashed.
+  for (std::size_t i = 0; i < j.states.size(); ++i) {
+    if (!canvas::run_waits_in(j.states[i])) continue;
+    for (const auto& exit : j.exits) {
+      out << "  s" << i << " --> [*] : " << mermaid_text(canvas::exit_clause_text(exit), false)
+          << "\n";
+    }
+  }
+  if (j.goals.empty()) return;
+  std::string goals;
+  for (std::size_t g = 0; g < j.goals.size(); ++g) {
+    const auto& goal = j.goals[g];
+    out << "  state \"" << mermaid_text("goal " + goal.name + ": " + canvas::goal_text(goal), true)
+        << "\" as g" << g << "\n"
+        << "  [*] --> g" << g << " : " << kGoalEdge << "\n";
+    goals += (goals.empty() ? "g" : ",g") + std::to_string(g);
+  }
+  out << "  classDef goal stroke-dasharray:5 5\n  class " << goals << " goal\n";
 }
 
 int graph(const GraphArgs& args) {

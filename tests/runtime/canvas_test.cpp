@@ -1,5 +1,6 @@
 // The canvas: a compiled journey's steps and ways, the counters the engine's records add up to,
 // the SVG Graphviz draws of them, and the goal chart.
+#include <algorithm>
 #include <regex>
 
 #include <catch2/catch.hpp>
@@ -131,6 +132,85 @@ TEST_CASE("canvas: a journey's steps and the ways between them", "[canvas]") {
   const auto* last = edge(g, "bye", "end");
   REQUIRE(last);
   CHECK(last->exit_reason == "end");
+  CHECK_FALSE(last->exit_clause);
+  // The header's `exit on unsubscribe` leaves from the one step a run waits at (no quiet hours:
+  // no send is ever held), after the ways of the steps.
+  std::vector<const canvas::StepEdge*> clauses;
+  for (const auto& e : g.edges) {
+    if (e.exit_clause) clauses.push_back(&e);
+  }
+  REQUIRE(clauses.size() == 1);
+  CHECK(clauses[0] == &g.edges.back());
+  CHECK(clauses[0]->from == g.nodes[2].step);
+  CHECK(clauses[0]->to == "end");
+  CHECK(clauses[0]->exit_reason.empty());
+  CHECK(g.exit_clauses == std::vector<std::string>{"exit on unsubscribe"});
+  CHECK(g.exit_reasons == std::vector<std::string>{"exit on unsubscribe"});
+  // The goal, beside the steps.
+  REQUIRE(g.goals.size() == 1);
+  CHECK(g.goals[0].name == "upgraded");
+  CHECK(g.goals[0].does == "upgrade within 7d");
+}
+
+TEST_CASE("canvas: the exit clauses leave from every wait and every send quiet hours can hold",
+          "[canvas]") {
+  const auto program = test::build(R"(journey held {
+  entry on signup
+  exit on unsubscribe where event.channel == "email"
+  exit on unsubscribe where event.channel == "sms"
+  exit when customer.plan == "pro"
+  quiet hours 21:00-09:00
+  hello: send email "hello"
+  nap: wait 1d
+  tag "rested"
+  bye: send email "bye"
+}
+)");
+  const auto g = canvas::step_graph(program->journeys.at(0));
+  std::vector<std::string> from;
+  for (const auto& e : g.edges) {
+    if (e.exit_clause) from.push_back(e.from);
+  }
+  // Not from the tag: a run never waits there.
+  CHECK(from == std::vector<std::string>{"hello", "nap", "bye"});
+  CHECK(g.exit_clauses ==
+        std::vector<std::string>{"exit on unsubscribe where event.channel == \"email\"",
+                                 "exit on unsubscribe where event.channel == \"sms\"",
+                                 "exit when customer.plan == \"pro\""});
+  // The two `exit on unsubscribe` share the reason the engine records.
+  CHECK(g.exit_reasons == std::vector<std::string>{"exit on unsubscribe", "exit when"});
+  CHECK(g.goals.empty());
+}
+
+TEST_CASE("canvas: the reasons the engine records for the exit clauses are the canvas's",
+          "[canvas]") {
+  engine::EngineConfig config;
+  config.consent_assumed = true;
+  engine::Engine engine(config);
+  const auto program = test::build(R"(journey trial {
+  entry on signup
+  exit on unsubscribe where event.channel == "email"
+  exit when customer.plan == "pro"
+  nap: wait 3d
+  send email "bye"
+}
+)");
+  engine.deploy(program);
+  const auto g = canvas::step_graph(program->journeys.at(0));
+  const auto counts =
+      run(engine,
+          {{event("a", "signup", "2026-01-01T10:00:00Z"),
+            event("a", "unsubscribe", "2026-01-02T10:00:00Z", {{"channel", "email"}})},
+           {event("b", "signup", "2026-01-01T10:00:00Z"),
+            test::identify_event("b", test::at("2026-01-02T10:00:00Z"), {{"plan", "pro"}})}},
+          test::at("2026-01-10T00:00:00Z"));
+  CHECK(counts.exits_at == std::map<std::pair<std::string, std::string>, std::int64_t>{
+                               {{"nap", "exit on unsubscribe"}, 1}, {{"nap", "exit when"}, 1}});
+  CHECK(g.exit_reasons == std::vector<std::string>{"exit on unsubscribe", "exit when"});
+  canvas::CanvasOptions with_counts;
+  with_counts.counts = &counts;
+  CHECK(canvas::canvas_svg(program->journeys.at(0), with_counts).find("2 left this way") !=
+        std::string::npos);
 }
 
 TEST_CASE("canvas: every move the engine counts lands on an edge of the canvas", "[canvas]") {
@@ -163,13 +243,25 @@ TEST_CASE("canvas: every move the engine counts lands on an edge of the canvas",
   std::int64_t visits = 0;
   for (const auto& [step, c] : counts.steps) visits += c.visits;
   CHECK(drawn == visits);
+  CHECK(counts.exits_at.count({g.nodes[2].step, "exit on unsubscribe"}) == 1);
   for (const auto& [at, n] : counts.exits_at) {
-    if (at.second == "exit on unsubscribe") continue;  // an exit rule leaves from any step
     bool found = false;
-    for (const auto& e : g.edges) found |= e.from == at.first && e.exit_reason == at.second;
+    for (const auto& e : g.edges) {
+      // An exit clause's reason, from a step where a run waits: on that step's way out by the
+      // exit clauses.
+      const bool clause =
+          e.exit_clause && std::count(g.exit_reasons.begin(), g.exit_reasons.end(), at.second) == 1;
+      found |= e.from == at.first && (e.exit_reason == at.second || clause);
+    }
     INFO(at.first << " left: " << at.second);
     CHECK(found);
   }
+  // On the canvas: the runs that left by the exit clause, and the goal's conversions.
+  canvas::CanvasOptions with_counts;
+  with_counts.counts = &counts;
+  const auto svg = canvas::canvas_svg(j, with_counts);
+  CHECK(svg.find("10 left this way") != std::string::npos);
+  CHECK(svg.find("10 converted \u00b7 25.0% of entered") != std::string::npos);
   // The split put each run in one variant.
   CHECK(counts.variants.at("control") + counts.variants.at("discount") == 20);
   const auto rows = engine::goal_rows(counts, "upgraded");
@@ -186,6 +278,11 @@ TEST_CASE("canvas: the SVG is the same for the same journey, and counts do not m
   CHECK(plain.find("Generated by") == std::string::npos);
   CHECK(plain.find("id=\"step&#45;hello\"") != std::string::npos);
   CHECK(plain.find("waiting now") == std::string::npos);
+  CHECK(plain.find("id=\"goal&#45;upgraded\" class=\"node goal\"") != std::string::npos);
+  CHECK(plain.find("id=\"exit&#45;clauses\" class=\"node exit&#45;clauses\"") != std::string::npos);
+  CHECK(plain.find("class=\"edge way exit&#45;clause\"") != std::string::npos);
+  CHECK(plain.find("exit on unsubscribe") != std::string::npos);
+  CHECK(plain.find("converted") == std::string::npos);
 
   engine::JourneyCounts few;
   few.entered = 3;
@@ -206,6 +303,8 @@ TEST_CASE("canvas: the SVG is the same for the same journey, and counts do not m
   CHECK(b.find("123,456,789 entered") != std::string::npos);
   CHECK(b.find("98,765,432 waiting now") != std::string::npos);
   CHECK(b.find("consent 4,321") != std::string::npos);
+  CHECK(a.find("0 converted \u00b7 0.0% of entered") != std::string::npos);
+  CHECK(a.find("0 left this way") != std::string::npos);
   CHECK(geometry(a) != geometry(plain));
   // Only the numbers differ: the boxes, arrows and text positions stay.
   auto positions = [](const std::vector<std::string>& all) {
