@@ -150,12 +150,13 @@ template <> inline constexpr ErrorText error_message<g::declaration>          = 
 template <typename Rule>
 std::vector<std::string> suggestion_words() {
   if constexpr (std::is_same_v<Rule, g::statement>) {
-    return {"send", "wait", "if",    "split", "set",     "tag",  "untag", "emit",
-            "goto", "exit", "title", "entry", "reentry", "goal", "quiet", "cap"};
+    return {"send",    "wait", "if",    "split", "set",      "tag",
+            "untag",   "emit", "goto",  "exit",  "title",    "entry",
+            "reentry", "goal", "quiet", "cap",   "priority", "transactional"};
   } else if constexpr (std::is_same_v<Rule, g::declaration>) {
     return {"journey", "segment"};
   } else if constexpr (std::is_same_v<Rule, g::stmt_end>) {
-    return {"with", "where", "within", "and", "or", "not", "in", "is"};
+    return {"with", "where", "within", "and", "or", "not", "in", "is", "topic", "transactional"};
   } else if constexpr (std::is_same_v<Rule, g::wait_rest>) {
     return {"up", "until"};
   } else if constexpr (std::is_same_v<Rule, g::entry_rest>) {

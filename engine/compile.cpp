@@ -639,6 +639,10 @@ nlohmann::json fields_json(const std::vector<dsl::Field>& with) {
 
 }  // namespace
 
+std::string exit_reason(const ExitCriterion& exit) {
+  return exit.kind == dsl::ExitKind::When ? "exit when" : "exit on " + exit.event;
+}
+
 std::string entry_text(const EntryRule& rule, bool with_where) {
   static constexpr const char* kWeekdays[] = {"sunday",   "monday", "tuesday", "wednesday",
                                               "thursday", "friday", "saturday"};

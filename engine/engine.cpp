@@ -697,7 +697,7 @@ class Call {
           const Scope scope{&props, &run.trigger};
           if (x.where && !evaluator(*p).eval(*x.where, scope).truthy()) continue;
           if (tracing_) trace(jname, "exit on " + name + ": the run leaves");
-          end_run(jname, "exit on " + name);
+          end_run(jname, exit_reason(x));
           exited = true;
           break;
         }
@@ -1350,7 +1350,7 @@ class Call {
                 if (tracing_)
                   trace(jname, "exit when " + expr_text(*x.condition) + " became true" +
                                    terms_text(terms));
-                end_run(jname, "exit when");
+                end_run(jname, exit_reason(x));
                 changed = true;
                 break;
               }

@@ -347,6 +347,10 @@ using dsl::time_of_day_text;
 /// EXPR`; an `on` rule's `where EXPR` only with `with_where`.
 std::string entry_text(const EntryRule& rule, bool with_where);
 
+/// The reason a run that leaves by this header exit clause records (the key of its exit counts):
+/// `exit on EVENT` (without its `where`), or `exit when`.
+std::string exit_reason(const ExitCriterion& exit);
+
 /// The name of an op's kind, as printed in the IR ("send", "wait_up_to", ...).
 const char* op_kind_name(const Op& op);
 

@@ -37,7 +37,9 @@ StepNode node_of(const Journey& j, const Op& op) {
   std::visit(engine::Cases{
                  [&](const engine::SendOp& p) {
                    node.kind = K::Send;
-                   node.does = "Send " + p.channel + " " + quoted(p.template_name);
+                   node.does = "Send " + p.channel + " " + quoted(p.template_name) +
+                               (p.topic.empty() ? "" : " (topic " + p.topic + ")") +
+                               (p.transactional ? " (transactional)" : "");
                  },
                  [&](const engine::WaitOp& p) {
                    node.kind = K::Wait;
@@ -157,7 +159,7 @@ class Builder {
     if (j_.exits.empty()) return;
     for (const auto& exit : j_.exits) {
       graph_.exit_clauses.push_back(exit_clause_text(exit));
-      const auto reason = exit_clause_reason(exit);
+      const auto reason = engine::exit_reason(exit);
       if (std::find(graph_.exit_reasons.begin(), graph_.exit_reasons.end(), reason) ==
           graph_.exit_reasons.end()) {
         graph_.exit_reasons.push_back(reason);
@@ -244,11 +246,6 @@ class Builder {
 std::string exit_clause_text(const engine::ExitCriterion& exit) {
   if (exit.kind == dsl::ExitKind::When) return "exit when " + engine::expr_text(*exit.condition);
   return "exit on " + exit.event + (exit.where ? " where " + engine::expr_text(*exit.where) : "");
-}
-
-std::string exit_clause_reason(const engine::ExitCriterion& exit) {
-  // As engine/engine.cpp records it (end_run): the event without its `where`, or `exit when`.
-  return exit.kind == dsl::ExitKind::When ? "exit when" : "exit on " + exit.event;
 }
 
 std::string goal_text(const engine::GoalRule& goal) {

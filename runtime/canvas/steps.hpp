@@ -58,10 +58,6 @@ struct StepGraph {
 /// A header exit clause as the script writes it: `exit on EVENT [where EXPR]`, `exit when EXPR`.
 std::string exit_clause_text(const engine::ExitCriterion& exit);
 
-/// The reason the engine records when a run leaves by this exit clause (`exit on EVENT`, `exit
-/// when`): the key of its counts (JourneyCounts::exits, exits_at).
-std::string exit_clause_reason(const engine::ExitCriterion& exit);
-
 /// What converts a goal: `EVENT [where EXPR] within DURATION`.
 std::string goal_text(const engine::GoalRule& goal);
 

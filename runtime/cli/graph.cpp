@@ -73,7 +73,9 @@ std::string action_label(const engine::Op& op) {
   using R = std::string;
   return std::visit(
       engine::Cases{[](const engine::SendOp& p) -> R {
-                      return "send " + p.channel + " \"" + p.template_name + "\"";
+                      return "send " + p.channel + " \"" + p.template_name + "\"" +
+                             (p.topic.empty() ? "" : " topic " + p.topic) +
+                             (p.transactional ? " transactional" : "");
                     },
                     [](const engine::ExitOp& p) -> R {
                       return p.reason.empty() ? "exit" : "exit \"" + p.reason + "\"";

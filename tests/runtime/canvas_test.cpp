@@ -359,3 +359,25 @@ TEST_CASE("canvas: the goal chart shows each variant's rate, runs and lift", "[c
   CHECK(html.find("<script") == std::string::npos);
   CHECK(canvas::page({"T", "", true}, "").find("<script>") != std::string::npos);
 }
+
+TEST_CASE("canvas: a journey's panel shows the global holdout's lift and refused entries",
+          "[canvas][program]") {
+  engine::JourneyCounts counts;
+  counts.add("entered", "", 100);
+  counts.add("holdout_entered", "", 10);
+  counts.add("goals", "upgraded", 28);
+  counts.add("holdout_goals", "upgraded", 1);
+  counts.add("refused", "arbitration", 3);
+  const auto program = test::build(kJourney);
+  const auto panel = canvas::journey_panel(program->journeys.at(0), counts, {"<h2>t</h2>", "p-"});
+  CHECK(panel.find("Global holdout: program lift on upgraded") != std::string::npos);
+  CHECK(panel.find("<td>treated</td><td>90</td><td>27</td><td>30.0%</td>") != std::string::npos);
+  CHECK(panel.find("<td>holdout</td><td>10</td><td>1</td><td>10.0%</td>") != std::string::npos);
+  CHECK(panel.find("+200.0%") != std::string::npos);
+  CHECK(panel.find("3 entries refused (arbitration)") != std::string::npos);
+  // Without held-out customers, no holdout table.
+  engine::JourneyCounts plain;
+  plain.add("entered", "", 5);
+  CHECK(canvas::journey_panel(program->journeys.at(0), plain, {"<h2>t</h2>", "p-"})
+            .find("Global holdout") == std::string::npos);
+}
