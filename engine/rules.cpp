@@ -17,6 +17,14 @@ const std::string* text_field(const nlohmann::json& value, const char* name) {
   return it != value.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
 }
 
+// "consent.email", "subscriptions.newsletter".
+std::string key_of(const std::string& group, const std::string& name) {
+  std::string key = group;
+  key += '.';
+  key += name;
+  return key;
+}
+
 void note_one(CustomerState& state, const std::string& key, const nlohmann::json* value,
               Millis recorded, const std::string& how, std::vector<ConsentRecord>& added) {
   const auto g = granted(value);
@@ -65,7 +73,7 @@ std::vector<ConsentRecord> note_consents(CustomerState& state, const std::vector
   if (path.empty() || path.size() > 2 || !is_consent_group(path[0])) return added;
   const std::string& group = path[0];
   if (path.size() == 2) {
-    note_one(state, group + "." + path[1], value.is_null() ? nullptr : &value, recorded, how,
+    note_one(state, key_of(group, path[1]), value.is_null() ? nullptr : &value, recorded, how,
              added);
     return added;
   }
@@ -74,12 +82,13 @@ std::vector<ConsentRecord> note_consents(CustomerState& state, const std::vector
   if (state.profile.is_object() && before != state.profile.end() && before->is_object()) {
     for (const auto& [name, old] : before->items()) {
       if (!value.is_object() || !value.contains(name))
-        note_one(state, group + "." + name, nullptr, recorded, how, added);
+        note_one(state, key_of(group, name), nullptr, recorded, how, added);
     }
   }
   if (value.is_object()) {
     for (const auto& [name, given] : value.items())
-      note_one(state, group + "." + name, given.is_null() ? nullptr : &given, recorded, how, added);
+      note_one(state, key_of(group, name), given.is_null() ? nullptr : &given, recorded, how,
+               added);
   }
   return added;
 }
