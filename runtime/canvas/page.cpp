@@ -94,13 +94,31 @@ std::string number(double value) {
   return buf;
 }
 
+// A lift as "+12.5%".
+std::string signed_percent(double lift) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * lift);
+  return buf;
+}
+
 std::string lift_words(const engine::GoalRow& row) {
-  if (row.lift) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%+.1f%% vs control", 100.0 * *row.lift);
-    return buf;
-  }
+  if (row.lift) return signed_percent(*row.lift) + " vs control";
   return row.lift_undefined ? "control converted no one" : "";
+}
+
+// A goal's program-level lift: customers outside the global holdout against those in it.
+std::string holdout_table(const engine::JourneyCounts& counts, const std::string& goal) {
+  const engine::HoldoutRow row = engine::holdout_row(counts, goal);
+  const auto line = [](const char* group, std::int64_t runs, std::int64_t converted) {
+    return "<tr><td>" + std::string(group) + "</td><td>" + count_text(runs) + "</td><td>" +
+           count_text(converted) + "</td><td>" + percent_text(converted, runs) + "</td></tr>";
+  };
+  const std::string lift = row.lift ? signed_percent(*row.lift) : row.lift_undefined ? "n/a" : "-";
+  return "<table class=\"holdout\"><caption>Global holdout: program lift on " + html_escape(goal) +
+         "</caption><tr><th></th><th>runs</th><th>converted</th><th>rate</th></tr>" +
+         line("treated", row.treated_runs, row.treated_converted) +
+         line("holdout", row.holdout_runs, row.holdout_converted) +
+         "<tr><td>lift</td><td colspan=\"3\">" + lift + "</td></tr></table>";
 }
 
 std::string stat(const std::string& label, std::int64_t n) {
@@ -119,35 +137,6 @@ std::string page(const PageOptions& options, const std::string& body) {
       "</header>\n<main>\n" + body + "\n</main>\n";
   if (options.live) out += std::string("<script>") + kScript + "</script>\n";
   return out + "</body>\n</html>\n";
-}
-
-// A goal's program-level lift: customers outside the global holdout against those in it.
-std::string holdout_table(const engine::JourneyCounts& counts, const std::string& goal) {
-  const engine::HoldoutRow row = engine::holdout_row(counts, goal);
-  const auto rate = [](std::int64_t converted, std::int64_t runs) {
-    if (runs <= 0) return std::string("-");
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f%%",
-                  100.0 * static_cast<double>(converted) / static_cast<double>(runs));
-    return std::string(buf);
-  };
-  std::string lift = row.lift_undefined ? "n/a" : "-";
-  if (row.lift) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * *row.lift);
-    lift = buf;
-  }
-  return "<table class=\"holdout\"><caption>Global holdout: program lift on " + html_escape(goal) +
-         "</caption><tr><th></th><th>runs</th><th>converted</th><th>rate</th></tr><tr><td>treated"
-         "</td><td>" +
-         std::to_string(row.treated_runs) + "</td><td>" + std::to_string(row.treated_converted) +
-         "</td><td>" + rate(row.treated_converted, row.treated_runs) +
-         "</td></tr><tr><td>holdout</td><td>" + std::to_string(row.holdout_runs) + "</td><td>" +
-         std::to_string(row.holdout_converted) + "</td><td>" +
-         rate(row.holdout_converted, row.holdout_runs) +
-         "</td></tr><tr><td>lift</td><td colspan="
-         "\"3\">" +
-         lift + "</td></tr></table>";
 }
 
 std::string goal_chart(const engine::JourneyCounts& counts, const std::string& goal) {
