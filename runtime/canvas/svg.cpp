@@ -89,9 +89,10 @@ std::string reasons_text(const std::map<std::string, std::int64_t>& reasons, con
   return out.empty() ? none : out;
 }
 
-/// The count lines of a step: which lines a kind has never depends on the numbers.
-std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts,
-                       const char* held) {
+/// The count lines of a step: which lines a kind has never depends on the numbers. A send of a
+/// journey with goals also shows the conversions credited to it (it was the last send before).
+std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts, const char* held,
+                       bool goals) {
   const engine::StepCounts none;
   const auto it = counts.steps.find(node.step);
   const engine::StepCounts& step = it == counts.steps.end() ? none : it->second;
@@ -111,7 +112,12 @@ std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts
              count_row(count_text(step.sent) + " sent \u00b7 " +
                            count_text(step.suppressed_total()) + " suppressed",
                        kCountWidth) +
-             count_row(reasons_text(step.suppressed, "nothing suppressed"), kCountWidth);
+             count_row(reasons_text(step.suppressed, "nothing suppressed"), kCountWidth) +
+             (goals ? count_row(step.goals.empty()
+                                    ? std::string("no goal after it")
+                                    : "goals after it: " + reasons_text(step.goals, ""),
+                                kCountWidth)
+                    : std::string());
     case K::Wait:
       return count_row(count_text(step.waiting) + " waiting now \u00b7 " + visits, kCountWidth);
     default: return count_row(visits, kCountWidth);
@@ -119,7 +125,7 @@ std::string count_rows(const StepNode& node, const engine::JourneyCounts& counts
 }
 
 std::string node_dot(const StepNode& node, std::size_t index, const CanvasOptions& options,
-                     const char* held) {
+                     const char* held, bool goals) {
   const auto [fill, border] = colours(node.kind);
   std::string label =
       "<TABLE BORDER=\"1\" CELLBORDER=\"0\" CELLSPACING=\"0\" CELLPADDING=\"3\" STYLE=\"ROUNDED\""
@@ -133,7 +139,7 @@ std::string node_dot(const StepNode& node, std::size_t index, const CanvasOption
     label += "<TR><TD ALIGN=\"LEFT\"><FONT POINT-SIZE=\"12\">" + html_escape(node.does) +
              "</FONT></TD></TR>";
   }
-  if (options.counts != nullptr) label += count_rows(node, *options.counts, held);
+  if (options.counts != nullptr) label += count_rows(node, *options.counts, held, goals);
   label += "</TABLE>";
   return "  n" + std::to_string(index) + " [id=\"" +
          dot_string(options.id_prefix + step_anchor(node.step)) + "\", class=\"" +
@@ -302,7 +308,7 @@ std::string canvas_dot(const engine::Journey& journey, const CanvasOptions& opti
     const char* held = journey.quiet_start   ? " held for quiet hours"
                        : journey.send_window ? " held for the send window"
                                              : nullptr;
-    out += node_dot(node, i, options, held);
+    out += node_dot(node, i, options, held, !journey.goals.empty());
   }
   const auto node_id = [](std::size_t i) { return "n" + std::to_string(i); };
   bool exit_clauses = false;

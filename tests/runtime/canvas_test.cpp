@@ -360,14 +360,16 @@ TEST_CASE("canvas: the goal chart shows each variant's rate, runs and lift", "[c
   CHECK(canvas::page({"T", "", true}, "").find("<script>") != std::string::npos);
 }
 
-TEST_CASE("canvas: a journey's panel shows the global holdout's lift and refused entries",
-          "[canvas][program]") {
+TEST_CASE(
+    "canvas: a journey's panel shows the global holdout's lift, refused entries and goals by send",
+    "[canvas][program]") {
   engine::JourneyCounts counts;
   counts.add("entered", "", 100);
   counts.add("holdout_entered", "", 10);
   counts.add("goals", "upgraded", 28);
   counts.add("holdout_goals", "upgraded", 1);
   counts.add("refused", "arbitration", 3);
+  counts.add("goals_by_send", engine::pair_key("upgraded", "hello"), 4);
   const auto program = test::build(kJourney);
   const auto panel = canvas::journey_panel(program->journeys.at(0), counts, {"<h2>t</h2>", "p-"});
   CHECK(panel.find("Global holdout: program lift on upgraded") != std::string::npos);
@@ -375,6 +377,9 @@ TEST_CASE("canvas: a journey's panel shows the global holdout's lift and refused
   CHECK(panel.find("<td>holdout</td><td>10</td><td>1</td><td>10.0%</td>") != std::string::npos);
   CHECK(panel.find("+200.0%") != std::string::npos);
   CHECK(panel.find("3 entries refused (arbitration)") != std::string::npos);
+  // Each send's box says which conversions it was the last send before.
+  CHECK(panel.find("goals after it: upgraded 4") != std::string::npos);
+  CHECK(panel.find("no goal after it") != std::string::npos);  // the other sends
   // Without held-out customers, no holdout table.
   engine::JourneyCounts plain;
   plain.add("entered", "", 5);
