@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 namespace journey::runtime {
 
@@ -162,29 +163,56 @@ std::vector<std::string> KeyValue::keys() {
 }
 
 std::vector<KeyedEntry> KeyValue::entries(const std::string& pattern) {
-  kvWatchOptions options;
-  kvWatchOptions_Init(&options);
-  options.IgnoreDeletes = true;
-  kvWatcher* watcher = nullptr;
-  check(kvStore_Watch(&watcher, kv_, pattern.c_str(), &options), "kv watch");
-  std::vector<KeyedEntry> out;
-  // The watcher delivers the latest value of every key, then one null entry: caught up.
-  for (;;) {
-    kvEntry* entry = nullptr;
-    natsStatus status = kvWatcher_Next(&entry, watcher, 30'000);
-    if (status != NATS_OK) {
-      kvWatcher_Destroy(watcher);
-      check(status, "kv watch next");
+  // A watcher's ordered consumer may sit on a replica that lags the leader under load, and then
+  // says it has caught up before it has the latest writes. So the read is checked against the
+  // leader's newest message of the pattern (deletes included) and made again until it has it.
+  std::uint64_t newest = 0;
+  {
+    natsMsg* last = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus status =
+        js_GetLastMsg(&last, js_, stream().c_str(), subject(pattern).c_str(), nullptr, &code);
+    if (status == NATS_OK) {
+      newest = natsMsg_GetSequence(last);
+      natsMsg_Destroy(last);
+    } else if (status != NATS_NOT_FOUND) {  // not found: the pattern has no message yet
+      check(status, "kv newest message", code);
     }
-    if (entry == nullptr) break;
-    out.push_back({kvEntry_Key(entry),
-                   std::string(static_cast<const char*>(kvEntry_Value(entry)),
-                               static_cast<std::size_t>(kvEntry_ValueLen(entry))),
-                   kvEntry_Revision(entry)});
-    kvEntry_Destroy(entry);
   }
-  kvWatcher_Destroy(watcher);
-  return out;
+  constexpr int kAttempts = 300;  // 100 ms apart: 30 s for a replica to catch up
+  for (int attempt = 1;; ++attempt) {
+    kvWatchOptions options;
+    kvWatchOptions_Init(&options);
+    kvWatcher* watcher = nullptr;
+    check(kvStore_Watch(&watcher, kv_, pattern.c_str(), &options), "kv watch");
+    std::vector<KeyedEntry> out;
+    std::uint64_t seen = 0;
+    // The watcher delivers the latest value (or delete) of every key, then one null entry.
+    for (;;) {
+      kvEntry* entry = nullptr;
+      natsStatus status = kvWatcher_Next(&entry, watcher, 30'000);
+      if (status != NATS_OK) {
+        kvWatcher_Destroy(watcher);
+        check(status, "kv watch next");
+      }
+      if (entry == nullptr) break;
+      seen = std::max(seen, kvEntry_Revision(entry));
+      const auto op = kvEntry_Operation(entry);
+      if (op != kvOp_Delete && op != kvOp_Purge) {
+        out.push_back({kvEntry_Key(entry),
+                       std::string(static_cast<const char*>(kvEntry_Value(entry)),
+                                   static_cast<std::size_t>(kvEntry_ValueLen(entry))),
+                       kvEntry_Revision(entry)});
+      }
+      kvEntry_Destroy(entry);
+    }
+    kvWatcher_Destroy(watcher);
+    if (seen >= newest) return out;
+    if (attempt == kAttempts)
+      throw NatsError("nats: kv entries: a replica stayed behind the leader of " + stream(), 0,
+                      true, false);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 std::shared_ptr<void> KeyValue::watch(
@@ -381,7 +409,8 @@ void Nats::ensure_stream(const StreamSpec& spec) {
 
 std::unique_ptr<KeyValue> Nats::bucket(const BucketSpec& spec) {
   kvStore* kv = nullptr;
-  if (js_KeyValue(&kv, js_, spec.name.c_str()) == NATS_OK) return std::make_unique<KeyValue>(kv);
+  if (js_KeyValue(&kv, js_, spec.name.c_str()) == NATS_OK)
+    return std::make_unique<KeyValue>(kv, js_);
   kvConfig config;
   kvConfig_Init(&config);
   config.Bucket = spec.name.c_str();
@@ -391,7 +420,7 @@ std::unique_ptr<KeyValue> Nats::bucket(const BucketSpec& spec) {
   natsStatus status = js_CreateKeyValue(&kv, js_, &config);
   if (status != NATS_OK) status = js_KeyValue(&kv, js_, spec.name.c_str());  // created meanwhile?
   check(status, "key-value bucket");
-  return std::make_unique<KeyValue>(kv);
+  return std::make_unique<KeyValue>(kv, js_);
 }
 
 Published Nats::publish(const std::string& subject, const std::string& data,

@@ -131,7 +131,8 @@ class Message {
 /// A key-value bucket.
 class KeyValue {
  public:
-  explicit KeyValue(kvStore* kv) : kv_(kv) {}
+  /// `js` is the context the bucket was opened with (entries() asks the stream's leader with it).
+  KeyValue(kvStore* kv, jsCtx* js) : kv_(kv), js_(js) {}
   ~KeyValue();
   KeyValue(const KeyValue&) = delete;
   KeyValue& operator=(const KeyValue&) = delete;
@@ -151,7 +152,8 @@ class KeyValue {
   void purge(const std::string& key);
   /// Every live key.
   std::vector<std::string> keys();
-  /// Every live entry whose key matches `pattern` (`*` one token, `>` the rest: "3.>").
+  /// Every live entry whose key matches `pattern` (`*` one token, `>` the rest: "3.>"), as of
+  /// the stream leader's newest message of the pattern at the call (read your writes).
   std::vector<KeyedEntry> entries(const std::string& pattern);
   /// Calls `changed` on a thread of its own with every later put, delete or purge of a key that
   /// matches `pattern` (value empty for deletes), until the returned handle goes.
@@ -165,6 +167,7 @@ class KeyValue {
 
  private:
   kvStore* kv_;
+  jsCtx* js_;
 };
 
 /// A subscription; unsubscribed when it goes (an ephemeral consumer goes with it, a durable one
