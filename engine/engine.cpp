@@ -1221,14 +1221,15 @@ class Call {
     for (const auto& f : send_op.with) a.params[f.key] = to_json(ev.eval(f.value, scope));
     a.topic = send_op.topic;
     a.transactional = send_op.transactional;
-    // The checks in order; a transactional send skips all but consent.
+    // The checks in order (consent first, as spec 7.5 reports it first); a transactional send
+    // skips all but consent.
     std::string why;
-    if (!send_op.transactional && holdout_) {
+    if (!consented(send_op.channel, why)) {
+      a.reason = "consent";
+    } else if (!send_op.transactional && holdout_) {
       a.reason = "holdout";
       why = "the customer is in the global holdout of " + share_text(cfg_.program.holdout_bp) +
             " of customers";
-    } else if (!consented(send_op.channel, why)) {
-      a.reason = "consent";
     } else if (!send_op.transactional && !send_op.topic.empty() &&
                !subscribed(send_op.topic, why)) {
       a.reason = "unsubscribed";
