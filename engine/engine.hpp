@@ -75,19 +75,6 @@ struct ProgramRules {
   std::map<std::string, TopicDefault> topics;  // configured topics; others are opt-in
 };
 
-/// Whether the customer is in the global holdout: a stable hash of the salt and the id, so the
-/// same customers are held out in every journey, on every machine and replay.
-bool in_holdout(const ProgramRules& rules, std::string_view customer_id);
-
-/// A share written "5%" or "12.5%" (0 to 100, at most two decimals) in basis points, or nothing.
-std::optional<std::int64_t> parse_share(std::string_view text);
-
-/// Basis points as a share: 500 -> "5%", 1250 -> "12.5%".
-std::string share_text(std::int64_t basis_points);
-
-/// "opt-in" or "opt-out", or nothing.
-std::optional<TopicDefault> parse_topic_default(std::string_view text);
-
 /// Engine-wide settings (from journey.toml or simulate flags).
 struct EngineConfig {
   std::string default_zone = "UTC";  // IANA zone for customers without customer.timezone

@@ -1,7 +1,9 @@
-// Program-level rules over every journey: consent and its proof, subscription topics and the
-// global holdout (docs/language.md, Program controls). Pure functions over a customer's state.
+// Program-level rules over every journey (EngineConfig::program, docs/language.md 7.7): the
+// global holdout, shares and topic defaults as written in journey.toml and flags, and consent
+// with its proof. Pure functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +16,19 @@
 #include "engine/time.hpp"
 
 namespace journey::engine {
+
+/// Whether the customer is in the global holdout: a stable hash of the salt and the id, so the
+/// same customers are held out in every journey, on every machine and replay.
+bool in_holdout(const ProgramRules& rules, std::string_view customer_id);
+
+/// A share written "5%" or "12.5%" (0 to 100, at most two decimals) in basis points, or nothing.
+std::optional<std::int64_t> parse_share(std::string_view text);
+
+/// Basis points as a share: 500 -> "5%", 1250 -> "12.5%".
+std::string share_text(std::int64_t basis_points);
+
+/// "opt-in" or "opt-out", or nothing.
+std::optional<TopicDefault> parse_topic_default(std::string_view text);
 
 /// What a consent or subscription trait says: a boolean, or {granted: BOOL, at, source}.
 /// Nothing for an absent value or any other shape (which counts as absent).

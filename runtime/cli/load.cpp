@@ -7,6 +7,7 @@
 
 #include "dsl/render.hpp"
 #include "dsl/workspace.hpp"
+#include "engine/rules.hpp"
 #include "runtime/cli/command.hpp"
 #include "runtime/common/config.hpp"
 

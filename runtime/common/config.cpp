@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "engine/calendar.hpp"
+#include "engine/rules.hpp"
 #include "runtime/common/json_guard.hpp"
 
 namespace journey::runtime {

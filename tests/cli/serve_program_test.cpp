@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cli/serve_support.hpp"
-#include "engine/engine.hpp"
+#include "engine/rules.hpp"
 
 using namespace journey::test::serve;
 

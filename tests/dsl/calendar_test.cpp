@@ -5,26 +5,13 @@
 #include "dsl/fmt.hpp"
 #include "dsl/parser.hpp"
 #include "dsl/print.hpp"
+#include "dsl_support.hpp"
 
 using namespace journey::dsl;
+using journey::test::formatted;
+using journey::test::one_journey;
 
 namespace {
-
-Journey one_journey(const std::string& text) {
-  const ParseResult r = parse(SourceFile("t.journey", text));
-  INFO(text);
-  for (const auto& d : r.diagnostics) INFO(d.code + ": " + d.message);
-  REQUIRE(r.diagnostics.empty());
-  REQUIRE(r.module.journeys.size() == 1);
-  return r.module.journeys[0];
-}
-
-std::string formatted(const std::string& text) {
-  const SourceFile file("t.journey", text);
-  const ParseResult r = parse(file);
-  REQUIRE(r.diagnostics.empty());
-  return format(file, r.module);
-}
 
 std::vector<std::string> codes(const std::string& text) {
   std::vector<std::string> out;

@@ -5,24 +5,13 @@
 #include <tao/pegtl/contrib/analyze.hpp>
 
 #include "dsl/grammar.hpp"
+#include "dsl_support.hpp"
 
 using namespace journey::dsl;
+using journey::test::one_journey;
+using journey::test::parse_text;
 
 namespace {
-
-ParseResult parse_text(const std::string& text) {
-  return parse(SourceFile("t.journey", text));
-}
-
-/// Parses one journey and requires it to be free of errors.
-Journey one_journey(const std::string& text) {
-  const ParseResult r = parse_text(text);
-  INFO(text);
-  for (const auto& d : r.diagnostics) INFO(d.code + ": " + d.message);
-  REQUIRE(r.diagnostics.empty());
-  REQUIRE(r.module.journeys.size() == 1);
-  return r.module.journeys[0];
-}
 
 /// The condition of `segment s = EXPR`.
 Expr segment_expr(const std::string& expr) {

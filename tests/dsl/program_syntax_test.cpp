@@ -3,34 +3,13 @@
 // the errors at their place. The words stay usable as names.
 #include <catch2/catch.hpp>
 
-#include "dsl/fmt.hpp"
 #include "dsl/parser.hpp"
+#include "dsl_support.hpp"
 
 using namespace journey::dsl;
-
-namespace {
-
-ParseResult parsed(const std::string& text) {
-  return parse(SourceFile("t.journey", text));
-}
-
-Journey one_journey(const std::string& text) {
-  const ParseResult r = parsed(text);
-  INFO(text);
-  for (const auto& d : r.diagnostics) INFO(d.code + ": " + d.message);
-  REQUIRE(r.diagnostics.empty());
-  REQUIRE(r.module.journeys.size() == 1);
-  return r.module.journeys[0];
-}
-
-std::string formatted(const std::string& text) {
-  const SourceFile file("t.journey", text);
-  const ParseResult r = parse(file);
-  REQUIRE(r.diagnostics.empty());
-  return format(file, r.module);
-}
-
-}  // namespace
+using journey::test::formatted;
+using journey::test::one_journey;
+using journey::test::parse_text;
 
 TEST_CASE("program syntax: send options and header clauses", "[program]") {
   const Journey j = one_journey(R"(journey j {
@@ -94,7 +73,7 @@ TEST_CASE("program syntax: the words are not reserved", "[program]") {
 
 TEST_CASE("program syntax: errors at their place", "[program]") {
   const auto first = [](const std::string& text) {
-    const auto r = parsed(text);
+    const auto r = parse_text(text);
     REQUIRE_FALSE(r.diagnostics.empty());
     return r.diagnostics.front();
   };
