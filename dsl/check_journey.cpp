@@ -1,6 +1,6 @@
 // Journey checks: entry (E100), header clauses (E110, E117, E118), labels and gotos (E101,
-// E102, E107, W101), steps (E106, E109, E110, E113), calendar dates and offsets (E120, W102),
-// transactional sends and journeys (E121, W103) and the event scope of each expression.
+// E102, E107, W101), steps (E106, E109, E110, E113, W104), calendar dates and offsets (E120,
+// W102), transactional sends and journeys (E121, W103) and the event scope of each expression.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -235,6 +235,31 @@ class StepWalker {
     for (const auto& f : with) check_expr(ctx_, file_, f.value, scope);
   }
 
+  /// A name of a send that is not among the configured ones: "did you mean" the nearest, else
+  /// `help` lists them after `listed` (and `after` follows the list).
+  static void suggest_or_list(Diagnostic& d, const std::string& name, Span span,
+                              const std::vector<std::string>& configured, const std::string& listed,
+                              const std::string& after = "") {
+    if (auto s = suggest(name, configured)) {
+      did_you_mean(d, *s, span);
+      return;
+    }
+    std::string list;
+    for (const auto& c : configured) list += (list.empty() ? "" : ", ") + c;
+    d.help = listed + list + after;
+  }
+
+  /// W104: a topic the configuration does not declare (opt-in, so most often a misspelling).
+  void check_topic(const Step& step) {
+    const auto& declared = ctx_.options.topics;
+    if (std::find(declared.begin(), declared.end(), step.topic) != declared.end()) return;
+    auto& d =
+        ctx_.report("W104", file_.path(), step.topic_span,
+                    "topic `" + step.topic + "` is not declared in [topics]", Severity::Warning);
+    suggest_or_list(d, step.topic, step.topic_span, declared, "the declared topics are: ",
+                    "; an undeclared topic is opt-in (only customers who subscribed to it get it)");
+  }
+
   void check_step(const Step& step, Scope& scope) {
     switch (step.kind) {
       case StepKind::Send:
@@ -243,14 +268,10 @@ class StepWalker {
                 ctx_.options.channels.end()) {
           auto& d = ctx_.report("E113", file_.path(), step.channel_span,
                                 "unknown channel `" + step.channel + "`");
-          if (auto s = suggest(step.channel, ctx_.options.channels)) {
-            did_you_mean(d, *s, step.channel_span);
-          } else {
-            std::string list;
-            for (const auto& c : ctx_.options.channels) list += (list.empty() ? "" : ", ") + c;
-            d.help = "the configured channels are: " + list;
-          }
+          suggest_or_list(d, step.channel, step.channel_span, ctx_.options.channels,
+                          "the configured channels are: ");
         }
+        if (!step.topic.empty() && !ctx_.options.topics.empty()) check_topic(step);
         fields(step.with, scope);
         break;
       case StepKind::Wait:

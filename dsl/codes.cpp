@@ -359,6 +359,22 @@ Example:
 
 Fix: remove the split or the goal, or move the experiment to a marketing journey (for
 example a review request after the confirmation).)"},
+      {"W104", "undeclared subscription topic",
+       R"(A send names a subscription `topic` that the `[topics]` table of the project's
+journey.toml (or .journeyrc) does not declare, while it declares others. The daemon treats
+an undeclared topic as opt-in: only customers with `customer.subscriptions.TOPIC = true` get
+the message, so a misspelt topic quietly reaches almost no one. This is a warning; `--strict`
+makes it fail the lint. It is only reported when the project declares topics (the daemon
+reports it too, from its own [topics], when it loads journeys).
+
+Example:
+  [topics]
+  newsletter = "opt-in"
+
+  send email "weekly-digest" topic newsleter
+
+Fix: correct the name, or declare the topic in [topics] with its default
+(`NAME = "opt-in"` or `NAME = "opt-out"`).)"},
   };
   return codes;
 }

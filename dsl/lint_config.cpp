@@ -31,6 +31,13 @@ LintConfig read_lint_config(const std::string& path) {
                 ": invalid TOML: " + std::string(e.description());
     return out;
   }
+  if (const toml::node* topics = top.get("topics")) {
+    if (!topics->is_table()) {
+      out.error = where(path, topics->source()) + ": `topics` must be a table";
+      return out;
+    }
+    for (auto&& [name, value] : *topics->as_table()) out.options.topics.emplace_back(name.str());
+  }
   const toml::node* lint = top.get("lint");
   if (lint == nullptr) return out;
   if (!lint->is_table()) {

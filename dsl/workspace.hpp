@@ -37,6 +37,7 @@ struct ModelFacts {
 /// What the checks may know beyond the scripts themselves.
 struct CheckOptions {
   std::vector<std::string> channels;  // allowed channels; empty means any
+  std::vector<std::string> topics;    // declared subscription topics; empty means any (else W104)
   std::optional<TrackingPlan> plan;   // when given, unknown events and properties are reported
   std::optional<ModelFacts> model;    // without one, the predictive functions are errors (E119)
 };

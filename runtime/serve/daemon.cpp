@@ -307,9 +307,8 @@ void Daemon::Impl::execute(Intent intent, const HttpRequest& request,
   } else if (const auto* show = std::get_if<ShowConsole>(&intent)) {
     console(*show, request, std::move(reply));
   } else if (auto* lint = std::get_if<LintScript>(&intent)) {
-    dsl::CheckOptions checks;
-    checks.model = engine::model_facts(config.engine.model);
-    reply(json_response(request, http::status::ok, lint_script(lint->text, checks)));
+    reply(json_response(request, http::status::ok,
+                        lint_script(lint->text, engine_checks(config.engine))));
   } else if (auto* reload = std::get_if<ReloadJourneys>(&intent)) {
     if (reload->dry_run) {
       std::vector<std::pair<StoredRun, std::size_t>> runs;

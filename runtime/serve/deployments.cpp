@@ -42,12 +42,11 @@ Deployments::Deployments(std::string journeys_dir, engine::Engine& engine,
                          Clock clock)
     : journeys_dir_(std::move(journeys_dir)),
       engine_(engine),
+      checks_(engine_checks(engine.config())),
       engine_mutex_(engine_mutex),
       store_(store),
       metrics_(metrics),
-      clock_(std::move(clock)) {
-  checks_.model = engine::model_facts(engine_.config().model);
-}
+      clock_(std::move(clock)) {}
 
 void Deployments::start(bool serve_last_stored) {
   std::shared_ptr<const engine::Program> last_stored;

@@ -105,7 +105,7 @@ class Deployments {
 
   std::string journeys_dir_;
   engine::Engine& engine_;
-  dsl::CheckOptions checks_;  // what the checks know of the engine: its purchase model
+  dsl::CheckOptions checks_;  // what the checks know of the engine: its model and topics
   std::shared_mutex& engine_mutex_;
   Store& store_;
   Metrics& metrics_;

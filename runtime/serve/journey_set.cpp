@@ -67,6 +67,13 @@ std::string summarize_errors(const nlohmann::json& diagnostics) {
   return out;
 }
 
+dsl::CheckOptions engine_checks(const engine::EngineConfig& config) {
+  dsl::CheckOptions checks;
+  checks.model = engine::model_facts(config.model);
+  for (const auto& [topic, policy] : config.program.topics) checks.topics.push_back(topic);
+  return checks;
+}
+
 nlohmann::json lint_script(const std::string& text, const dsl::CheckOptions& options) {
   dsl::Workspace ws;
   dsl::add_source(ws, "request.journey", text);

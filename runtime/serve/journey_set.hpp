@@ -22,6 +22,10 @@ struct JourneySet {
   bool ok() const { return program != nullptr; }
 };
 
+/// What the checks know of the engine: its purchase model, and the topics of `[topics]` (a send
+/// naming another topic is warning W104).
+dsl::CheckOptions engine_checks(const engine::EngineConfig& config);
+
 /// Reads every `*.journey` file under `dir` (recursively, sorted by path), checks and compiles.
 JourneySet load_journey_dir(const std::string& dir, const dsl::CheckOptions& options);
 

@@ -267,6 +267,24 @@ TEST_CASE("lint: the [lint] table of the nearest .journeyrc or journey.toml", "[
   CHECK(r.err.find(".journeyrc:2:1: unknown key lint.channel") != std::string::npos);
 }
 
+TEST_CASE("lint: the [topics] table declares the subscription topics (W104)", "[cli][lint]") {
+  TempDir dir;
+  dir.write("journeys/news.journey",
+            "journey news {\n  entry on signup\n  send email \"digest\" topic newsleter\n}\n");
+  CHECK(run_journey(dir.path, "lint journeys --strict").code == 0);  // nothing declared
+  dir.write("journey.toml", "[topics]\nnewsletter = \"opt-in\"\n");
+  RunResult r = run_journey(dir.path, "lint journeys");
+  CHECK(r.code == 0);  // a warning
+  CHECK(r.out.find("journeys/news.journey:3:29: warning[W104]: topic `newsleter` is not declared "
+                   "in [topics]") != std::string::npos);
+  CHECK(r.out.find("did you mean `newsletter`?") != std::string::npos);
+  CHECK(run_journey(dir.path, "lint journeys --strict").code == 1);
+  dir.write("journey.toml", "topics = [\"newsletter\"]\n");
+  r = run_journey(dir.path, "lint journeys");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("journey.toml:1:10: `topics` must be a table") != std::string::npos);
+}
+
 TEST_CASE("lint: a bad plan file is a usage error naming the place", "[cli][lint]") {
   TempDir dir;
   dir.write("j.journey", kClean);

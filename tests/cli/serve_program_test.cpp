@@ -1,9 +1,12 @@
 // Program controls in `journey serve`: `[program]` holdout and `[topics]` from journey.toml, the
 // proof of consent in GET /v1/customers/{id} and /explain, the holdout's lift in GET
-// /v1/journeys, and erasure of the consent records with the rest of the customer.
+// /v1/journeys, erasure of the consent records with the rest of the customer, `[program]
+// max_active` between journeys of different priorities, and W104 for an undeclared topic.
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "cli/serve_support.hpp"
 #include "engine/rules.hpp"
@@ -122,4 +125,84 @@ TEST_CASE("serve: a global holdout, topics and the proof of each consent a send 
   }));
   REQUIRE(call("DELETE", daemon.url("/v1/customers/" + sent_to)).status == 200);
   CHECK(call("GET", daemon.url("/v1/customers/" + sent_to)).status == 404);
+}
+
+TEST_CASE("serve: [program] max_active pre-empts a lower priority and refuses an equal one",
+          "[serve][program]") {
+  TempDir dir;
+  dir.write("journeys/j.journey", R"(journey browse {
+  entry on product_viewed
+  priority 1
+  send push "still-looking"
+  wait 3d
+  send email "still-looking-email"
+}
+
+journey cart {
+  entry on cart_updated
+  priority 10
+  send email "your-cart"
+  wait 2d
+  send push "your-cart-reminder"
+}
+
+journey rescue {
+  entry on checkout_started
+  priority 10
+  send email "finish-checkout"
+}
+)");
+  dir.write("journey.toml", "[engine]\nconsent = \"assumed\"\n[program]\nmax_active = 1\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  for (const char* event : {"product_viewed", "cart_updated", "checkout_started"}) {
+    const json body = {{"userId", "ana"}, {"event", event}, {"messageId", event}};
+    REQUIRE(call("POST", daemon.url("/v1/track"), body.dump()).status == 200);
+  }
+  // The cart run waits two days: the journeys' counts say when all three events were handled.
+  std::map<std::string, json> by_name;
+  REQUIRE(eventually([&] {
+    const json listed = body_of(call("GET", daemon.url("/v1/journeys")));
+    for (const auto& j : listed["journeys"]) by_name[j["name"]] = j["versions"][0];
+    const json& refused = by_name["rescue"]["refused"];
+    return refused.is_object() && refused.value("arbitration", 0) == 1;
+  }));
+  REQUIRE(eventually([&] { return actions_in(dir).size() >= 2; }));
+  std::vector<std::string> templates;
+  for (const auto& a : actions_in(dir)) templates.push_back(a["template"]);
+  CHECK(templates == std::vector<std::string>{"still-looking", "your-cart"});
+  CHECK(by_name["browse"]["exits"]["preempted"] == 1);
+  CHECK(by_name["cart"]["active_runs"] == 1);
+  CHECK(by_name["rescue"]["entered"] == 0);
+  CHECK(by_name["rescue"]["refused"]["arbitration"] == 1);
+  const auto trace = body_of(call("GET", daemon.url("/v1/customers/ana/explain")))["trace"];
+  std::string lines;
+  for (const auto& line : trace) lines += line["message"].get<std::string>() + "\n";
+  CHECK_THAT(lines, Catch::Contains("pre-empted by cart (priority 10 over 1, max_active 1)"));
+  CHECK_THAT(lines, Catch::Contains("max_active 1 reached and no active run has a priority below "
+                                    "10: cart (priority 10)"));
+}
+
+TEST_CASE("serve: a send naming a topic [topics] does not declare is warning W104",
+          "[serve][program]") {
+  TempDir dir;
+  const auto welcome = [](const std::string& topic) {
+    return "journey welcome {\n  entry on signup\n  send email \"digest\" topic " + topic + "\n}\n";
+  };
+  dir.write("journeys/j.journey", welcome("news"));
+  dir.write("journey.toml", "[topics]\nnews = \"opt-out\"\npromotions = \"opt-in\"\n");
+  DaemonProcess daemon(dir, {"--config", "journey.toml", "--listen", "127.0.0.1:0"});
+  REQUIRE(daemon.started());
+  const auto lint = body_of(call("POST", daemon.url("/v1/lint"), welcome("nwes")));
+  CHECK(lint["errors"] == 0);
+  REQUIRE(lint["warnings"] == 1);
+  CHECK(lint["diagnostics"][0]["code"] == "W104");
+  CHECK(lint["diagnostics"][0]["help"] == "did you mean `news`?");
+  CHECK(body_of(call("POST", daemon.url("/v1/lint"), welcome("promotions")))["warnings"] == 0);
+  // A warning does not stop a reload: the journey goes live, and the answer names it.
+  dir.write("journeys/j.journey", welcome("nwes"));
+  const auto reloaded = call("POST", daemon.url("/v1/journeys/reload"));
+  REQUIRE(reloaded.status == 200);
+  CHECK(body_of(reloaded)["reloaded"] == true);
+  CHECK(body_of(reloaded)["diagnostics"]["diagnostics"][0]["code"] == "W104");
 }

@@ -268,6 +268,26 @@ TEST_CASE("E113 unknown channel when a list is configured", "[check]") {
   CHECK(ds[0].help == "did you mean `email`?");
 }
 
+TEST_CASE("W104 undeclared topic when topics are declared", "[check]") {
+  const std::string text =
+      "journey j {\n  entry on a\n  send email \"x\" topic newsleter\n"
+      "  send email \"y\" topic newsletter\n}\n";
+  CHECK(lint(text).empty());  // nothing declared: any topic (opt-in)
+  CheckOptions options;
+  options.topics = {"newsletter", "promotions"};
+  auto ds = lint(text, options);
+  REQUIRE(codes(ds) == std::vector<std::string>{"W104"});
+  CHECK(ds[0].severity == Severity::Warning);
+  CHECK(spanned(text, ds[0]) == "newsleter");
+  CHECK(ds[0].help == "did you mean `newsletter`?");
+  options.topics = {"offers"};
+  ds = lint(text, options);
+  REQUIRE(codes(ds) == std::vector<std::string>{"W104", "W104"});
+  CHECK(ds[1].help ==
+        "the declared topics are: offers; an undeclared topic is opt-in (only customers who "
+        "subscribed to it get it)");
+}
+
 TEST_CASE("E114 E115 E116 with a tracking plan", "[check]") {
   CheckOptions options;
   options.plan = shop_plan();
