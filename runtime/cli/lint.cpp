@@ -122,6 +122,9 @@ void add_lint(CLI::App& app, Run& run) {
                   "Purchase model (journey model fit --out): without one, p_alive(), "
                   "expected_orders() and predicted_value() are errors (E119)");
   sub->add_option("--explain", args->explain, "Explain a diagnostic code, e.g. E104");
+  sub->footer(
+      "The subscription topics a send may name come from the [topics] table of the same file "
+      "(another one is warning W104); with no topic declared, any is accepted.");
   sub->callback([&run, args] { run = [args] { return lint(*args); }; });
 }
 

@@ -279,6 +279,7 @@ TEST_CASE("lint: the [topics] table declares the subscription topics (W104)", "[
                    "in [topics]") != std::string::npos);
   CHECK(r.out.find("did you mean `newsletter`?") != std::string::npos);
   CHECK(run_journey(dir.path, "lint journeys --strict").code == 1);
+  CHECK(run_journey(dir.path, "lint --help").out.find("[topics] table") != std::string::npos);
   dir.write("journey.toml", "topics = [\"newsletter\"]\n");
   r = run_journey(dir.path, "lint journeys");
   CHECK(r.code == 2);
