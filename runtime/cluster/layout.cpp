@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "engine/hash.hpp"
+#include "runtime/common/log.hpp"
 
 namespace journey::runtime {
 
@@ -125,9 +126,8 @@ ClusterHandles open_once(const ClusterConfig& config, const Retention& retention
   handles.meta->create("partitions", std::to_string(config.partitions));
   if (auto fixed = handles.meta->get("partitions");
       fixed && fixed->value != std::to_string(config.partitions)) {
-    throw NatsError("cluster.partitions is " + std::to_string(config.partitions) +
-                        " but the cluster was created with " + fixed->value,
-                    0, false);
+    throw ClusterMismatch("cluster.partitions is " + std::to_string(config.partitions) +
+                          " but the cluster was created with " + fixed->value);
   }
   // The first node makes the cluster's secret; every later one reads it.
   auto secret = handles.meta->get("secret");
@@ -144,15 +144,23 @@ ClusterHandles open_once(const ClusterConfig& config, const Retention& retention
 
 }  // namespace
 
-ClusterHandles open_cluster(const ClusterConfig& config, const Retention& retention) {
-  // Servers that start with the node may not have elected JetStream's leaders yet: transient
-  // failures are retried for a while.
+ClusterHandles open_cluster(const ClusterConfig& config, const Retention& retention,
+                            bool wait_for_servers) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::string said;  // the failure last logged: each different one is logged once
   for (;;) {
     try {
       return open_once(config, retention);
+    } catch (const ClusterMismatch&) {
+      throw;
     } catch (const NatsError& e) {
-      if (!e.transient() || std::chrono::steady_clock::now() >= deadline) throw;
+      if ((!e.transient() && !wait_for_servers) || std::chrono::steady_clock::now() >= deadline)
+        throw;
+      if (wait_for_servers && said != e.what()) {
+        said = e.what();
+        log(LogLevel::Warn, "cluster: JetStream is not ready; trying again for up to 60 s",
+            {{"error", said}});
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   }

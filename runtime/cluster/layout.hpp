@@ -82,7 +82,17 @@ struct ClusterHandles {
   std::unique_ptr<Layout> layout;
 };
 
-/// Connects as `config.node` and makes sure every stream and bucket exists. Throws NatsError.
-ClusterHandles open_cluster(const ClusterConfig& config, const Retention& retention);
+/// A node's configuration contradicts the cluster's (its partition count): no retry can help.
+struct ClusterMismatch : NatsError {
+  explicit ClusterMismatch(const std::string& what) : NatsError(what, 0, false) {}
+};
+
+/// Connects as `config.node` and makes sure every stream and bucket exists, retrying for up to
+/// 60 s what JetStream does not answer yet (leaders being elected). With `wait_for_servers` (a
+/// node starting), every other failure but a ClusterMismatch is retried too: servers not up yet
+/// (a node may start before them) or a JetStream that does not know its peers yet. Throws
+/// NatsError (the last one) after that.
+ClusterHandles open_cluster(const ClusterConfig& config, const Retention& retention,
+                            bool wait_for_servers);
 
 }  // namespace journey::runtime

@@ -210,7 +210,7 @@ json ClusterNode::status() {
 json ClusterNode::read_status(const ClusterConfig& config, const Retention& retention) {
   auto status_config = config;
   status_config.node = "status-" + std::to_string(::getpid());
-  auto handles = open_cluster(status_config, retention);
+  auto handles = open_cluster(status_config, retention, false);
   return cluster_status(handles, config.partitions);
 }
 

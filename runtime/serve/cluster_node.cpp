@@ -20,7 +20,7 @@ ClusterNode::ClusterNode(const Config& config, Metrics& metrics, Clock clock)
       cluster_(*config.cluster),
       metrics_(metrics),
       clock_(std::move(clock)),
-      handles_(open_cluster(*config.cluster, config.retention)) {
+      handles_(open_cluster(*config.cluster, config.retention, true)) {
   log_ = std::make_unique<PartitionLog>(*handles_.nats, kLogStream, "journey.log");
   ingest_publisher_ = std::make_unique<AsyncPublisher>(*handles_.nats, 65'536);
   publisher_ = std::make_unique<AsyncPublisher>(*handles_.nats, 65'536);

@@ -61,8 +61,10 @@ using journey::test::eventually;
 /// dir/daemon.log); see tests/support/daemon_process.hpp.
 class DaemonProcess : public journey::test::DaemonProcess {
  public:
-  DaemonProcess(const TempDir& dir, std::vector<std::string> args)
-      : journey::test::DaemonProcess(JOURNEY_BINARY, dir.path, serve_args(std::move(args))) {}
+  DaemonProcess(const TempDir& dir, std::vector<std::string> args,
+                std::chrono::milliseconds first_line_timeout = std::chrono::seconds(15))
+      : journey::test::DaemonProcess(JOURNEY_BINARY, dir.path, serve_args(std::move(args)),
+                                     first_line_timeout) {}
 
  private:
   static std::vector<std::string> serve_args(std::vector<std::string> args) {

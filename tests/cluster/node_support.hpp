@@ -36,6 +36,28 @@ inline constexpr const char* kWelcome = R"(journey welcome {
 }
 )";
 
+/// The partitions of the test clusters.
+inline constexpr int kClusterPartitions = 8;
+
+/// The journey.toml of node `name` of the cluster at `urls`, delivering to the webhook at
+/// `receiver`, with the given lease TTL and round.
+inline std::string node_config(const std::string& name, const std::vector<std::string>& urls,
+                               const std::string& receiver, const std::string& lease_ttl,
+                               const std::string& lease_round) {
+  std::string servers;
+  for (const auto& url : urls) servers += (servers.empty() ? "\"" : ", \"") + url + "\"";
+  return "journeys = \"journeys\"\ndb = \"copy.db\"\nlisten = \"127.0.0.1:0\"\n"
+         "[engine]\nconsent = \"assumed\"\n"
+         "[sink]\ndefault = \"webhook:" +
+         receiver +
+         "\"\n"
+         "[webhook]\nbackoff_initial = \"100ms\"\n"
+         "[cluster]\nengine = \"nats\"\nservers = [" +
+         servers + "]\npartitions = " + std::to_string(kClusterPartitions) +
+         "\nreplicas = 3\nnode = \"" + name + "\"\nlease_ttl = \"" + lease_ttl +
+         "\"\nlease_round = \"" + lease_round + "\"\nmaterialize_every = \"500ms\"\n";
+}
+
 /// One `journey serve` node of the cluster.
 struct Node {
   std::string name;
@@ -47,7 +69,7 @@ struct Node {
 
 class ClusterFixture {
  public:
-  static constexpr int kPartitions = 8;
+  static constexpr int kPartitions = kClusterPartitions;
 
   ClusterFixture() { nats_ = connect_when_ready(servers, "test"); }
   /// With JOURNEY_KEEP set, the nodes' folders stay (their logs), named on stdout.
@@ -73,24 +95,12 @@ class ClusterFixture {
   Node& start(const std::string& name, const std::string& journey = kWelcome) {
     auto node = std::make_unique<Node>();
     node->name = name;
-    std::string urls;
-    for (const auto& url : servers.urls()) urls += (urls.empty() ? "\"" : ", \"") + url + "\"";
     node->dir.write("journeys/welcome.journey", journey);
     node->dir.write("journey.toml",
-                    "journeys = \"journeys\"\ndb = \"copy.db\"\n"
-                    "listen = \"127.0.0.1:0\"\n"
-                    "[engine]\nconsent = \"assumed\"\n"
-                    "[sink]\ndefault = \"webhook:" +
-                        receiver.url() +
-                        "\"\n"
-                        "[webhook]\nbackoff_initial = \"100ms\"\n"
-                        "[cluster]\nengine = \"nats\"\nservers = [" +
-                        urls + "]\npartitions = " + std::to_string(kPartitions) +
-                        "\nreplicas = 3\nnode = \"" + name + "\"\nlease_ttl = \"" + lease_ttl +
-                        "\"\nlease_round = \"" + lease_round +
-                        "\"\nmaterialize_every = \"500ms\"\n");
+                    node_config(name, servers.urls(), receiver.url(), lease_ttl, lease_round));
     node->process = std::make_unique<serve::DaemonProcess>(
         node->dir, std::vector<std::string>{"--config", "journey.toml"});
+    INFO("node " << name << " did not start; its log:\n" << node->process->log());
     REQUIRE(node->process->started());
     nodes.push_back(std::move(node));
     return *nodes.back();

@@ -2,6 +2,7 @@
 // receiver. Each test states what an operator is promised (docs/operations.md, Cluster).
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <thread>
@@ -14,6 +15,7 @@ using namespace journey::test::cluster;
 using journey::runtime::Layout;
 using journey::runtime::Message;
 using journey::runtime::partition_of;
+using journey::test::NatsCluster;
 
 namespace {
 
@@ -184,6 +186,40 @@ TEST_CASE("SIGKILL of one nats-server of three under load: ingest goes on, nothi
   CHECK(acknowledged.size() > before + 100);  // ingest went on
   CHECK(eventually([&] { return all_sent(cluster.receiver, acknowledged); }, 120));
   check_exactly_once(cluster.receiver);
+}
+
+TEST_CASE("a node started before its JetStream servers waits for them", "[cluster]") {
+  NatsCluster servers;
+  for (int i = 0; i < servers.size(); ++i) servers.kill(i);
+  Receiver receiver;
+  TempDir dir;
+  dir.write("journeys/welcome.journey", kWelcome);
+  dir.write("journey.toml", node_config("a", servers.urls(), receiver.url(), "3s", "500ms"));
+  // The servers come up two seconds after the node (say, a deployment that starts them in
+  // another order); the node waits for them instead of exiting.
+  std::thread later([&servers] {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    for (int i = 0; i < servers.size(); ++i) servers.start(i);
+  });
+  DaemonProcess node(dir, {"--config", "journey.toml"}, std::chrono::seconds(75));
+  later.join();
+  INFO(node.log());
+  REQUIRE(node.started());
+  CHECK_THAT(node.log(), Catch::Contains("cluster: JetStream is not ready; trying again"));
+  CHECK_THAT(node.log(), Catch::Contains("No server available"));
+  // It serves: it owns every partition and delivers a sign-up's welcome.
+  REQUIRE(eventually(
+      [&] {
+        const auto status = call("GET", node.url("/v1/cluster"));
+        if (status.status != 200) return false;
+        const json owners = body_of(status)["partition_owners"];
+        return std::count_if(owners.begin(), owners.end(), [](const json& item) {
+                 return item["owner"] == "a";
+               }) == kClusterPartitions;
+      },
+      60));
+  REQUIRE(call("POST", node.url("/v1/batch"), signups("early", 0, 1)).status == 200);
+  CHECK(eventually([&] { return sends(receiver)["early0"].count("welcome-1") == 1; }, 30));
 }
 
 TEST_CASE("an owner stopped past its lease does not send for the partitions it lost", "[cluster]") {
