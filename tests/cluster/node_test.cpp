@@ -222,6 +222,25 @@ TEST_CASE("a node started before its JetStream servers waits for them", "[cluste
   CHECK(eventually([&] { return sends(receiver)["early0"].count("welcome-1") == 1; }, 30));
 }
 
+TEST_CASE("a node whose partition count is not the cluster's stops at once, naming both",
+          "[cluster]") {
+  ClusterFixture cluster;
+  cluster.start("a");
+  TempDir dir;
+  dir.write("journeys/welcome.journey", kWelcome);
+  std::string config =
+      node_config("b", cluster.servers.urls(), cluster.receiver.url(), "3s", "500ms");
+  const std::string eight = "partitions = " + std::to_string(kClusterPartitions);
+  config.replace(config.find(eight), eight.size(), "partitions = 16");
+  dir.write("journey.toml", config);
+  DaemonProcess node(dir, {"--config", "journey.toml"});
+  CHECK_FALSE(node.started());
+  CHECK(node.wait() == 2);
+  CHECK_THAT(node.log(),
+             Catch::Contains("cluster.partitions is 16 but the cluster was created with 8"));
+  CHECK_THAT(node.log(), !Catch::Contains("JetStream is not ready"));  // not retried
+}
+
 TEST_CASE("an owner stopped past its lease does not send for the partitions it lost", "[cluster]") {
   ClusterFixture cluster;
   auto& a = cluster.start("a");
